@@ -1,0 +1,150 @@
+/**
+ * Data file: versions, default ports (and the environment variables that override them),
+ * timeouts and sizing of the native local infrastructure. No logic beyond constants.
+ */
+
+export const COMPONENT_NAMES = ['postgres', 'kafka', 'apicurio', 'jaeger'] as const;
+export type ComponentName = (typeof COMPONENT_NAMES)[number];
+
+/** Components `infraUp()` starts when none are named (Jaeger is added when available, see jaeger driver). */
+export const REQUIRED_COMPONENTS: readonly ComponentName[] = ['postgres', 'kafka', 'apicurio'];
+
+/** Everything listens on loopback only. */
+export const HOST = '127.0.0.1';
+
+export const VERSIONS = {
+  kafka: '4.4.0',
+  kafka_scala: '2.13',
+  log4j: '2.24.3',
+  slf4j: '2.0.17',
+  apicurio: '3.3.3',
+  /** Go module version of github.com/jaegertracing/jaeger; the v2 binary built from it is `jaeger_v2`. */
+  jaeger_module: 'v1.76.0',
+  jaeger_v2: 'v2.13.0',
+  maven_dependency_plugin: '3.8.1',
+  /** Java major version the JVM components need at least (Kafka 4 needs 17). */
+  java_min_major: 17,
+} as const;
+
+export const MAVEN = {
+  kafka_artifact: `org.apache.kafka:kafka_${VERSIONS.kafka_scala}:${VERSIONS.kafka}`,
+  apicurio_artifact: `io.apicurio:apicurio-registry-app:${VERSIONS.apicurio}:tar.gz:all`,
+  dependency_plugin: `org.apache.maven.plugins:maven-dependency-plugin:${VERSIONS.maven_dependency_plugin}`,
+} as const;
+
+export const JAEGER_MODULE = 'github.com/jaegertracing/jaeger';
+
+export interface PortSpec {
+  env: string;
+  default_port: number;
+  component: ComponentName;
+  description: string;
+}
+
+export const PORT_SPECS = {
+  kafka: { env: 'TIDEMARK_KAFKA_PORT', default_port: 9092, component: 'kafka', description: 'Kafka PLAINTEXT listener' },
+  kafka_controller: {
+    env: 'TIDEMARK_KAFKA_CONTROLLER_PORT',
+    default_port: 9093,
+    component: 'kafka',
+    description: 'Kafka KRaft controller listener',
+  },
+  registry: {
+    env: 'TIDEMARK_REGISTRY_PORT',
+    default_port: 8081,
+    component: 'apicurio',
+    description: 'Apicurio Registry HTTP (ccompat API at /apis/ccompat/v7)',
+  },
+  registry_management: {
+    env: 'TIDEMARK_REGISTRY_MANAGEMENT_PORT',
+    default_port: 9081,
+    component: 'apicurio',
+    description: 'Apicurio Registry management interface (/health, /metrics)',
+  },
+  postgres: { env: 'TIDEMARK_PG_PORT', default_port: 55432, component: 'postgres', description: 'PostgreSQL' },
+  otlp_grpc: { env: 'TIDEMARK_OTLP_GRPC_PORT', default_port: 4317, component: 'jaeger', description: 'Jaeger OTLP gRPC receiver' },
+  otlp_http: { env: 'TIDEMARK_OTLP_HTTP_PORT', default_port: 4318, component: 'jaeger', description: 'Jaeger OTLP HTTP receiver' },
+  jaeger_ui: { env: 'TIDEMARK_JAEGER_UI_PORT', default_port: 16686, component: 'jaeger', description: 'Jaeger query HTTP API and UI' },
+  jaeger_query_grpc: {
+    env: 'TIDEMARK_JAEGER_QUERY_GRPC_PORT',
+    default_port: 16685,
+    component: 'jaeger',
+    description: 'Jaeger query gRPC API',
+  },
+  jaeger_health: {
+    env: 'TIDEMARK_JAEGER_HEALTH_PORT',
+    default_port: 13133,
+    component: 'jaeger',
+    description: 'Jaeger healthcheckv2 extension',
+  },
+} as const satisfies Record<string, PortSpec>;
+
+export type PortName = keyof typeof PORT_SPECS;
+export type Ports = Record<PortName, number>;
+
+export interface ComponentTiming {
+  /** How long `up` waits for the component to become healthy. */
+  health_timeout_ms: number;
+  /** How long a graceful stop may take before SIGKILL. */
+  stop_timeout_ms: number;
+}
+
+export const TIMINGS: Record<ComponentName, ComponentTiming> = {
+  postgres: { health_timeout_ms: 30_000, stop_timeout_ms: 30_000 },
+  kafka: { health_timeout_ms: 60_000, stop_timeout_ms: 30_000 },
+  apicurio: { health_timeout_ms: 120_000, stop_timeout_ms: 20_000 },
+  jaeger: { health_timeout_ms: 30_000, stop_timeout_ms: 10_000 },
+};
+
+export const INSTALL_TIMEOUTS_MS = {
+  maven: 10 * 60_000,
+  extract: 5 * 60_000,
+  apt: 15 * 60_000,
+  jaeger_build: 30 * 60_000,
+  initdb: 2 * 60_000,
+  kafka_format: 60_000,
+} as const;
+
+export const HEALTH_POLL_INTERVAL_MS = 500;
+export const LOG_TAIL_LINES = 30;
+
+export const JVM = {
+  kafka_heap_mib: 768,
+  apicurio_heap_mib: 384,
+} as const;
+
+export const POSTGRES = {
+  superuser: 'postgres',
+  user: 'tidemark',
+  password: 'tidemark',
+  database: 'tidemark',
+  registry_user: 'apicurio',
+  registry_password: 'apicurio',
+  registry_database: 'apicurio',
+  /** OS user that runs postgres when we are root: the Debian `postgres` user if present, else this one is created. */
+  fallback_os_user: 'tidemark-pg',
+  shared_buffers: '256MB',
+  max_connections: 200,
+  apt_package: 'postgresql',
+} as const;
+
+export const KAFKA = {
+  node_id: 1,
+  num_partitions: 6,
+  internal_topic_partitions: 10,
+} as const;
+
+export const APICURIO = {
+  jdbc_pool_initial_size: 2,
+  jdbc_pool_min_size: 2,
+  jdbc_pool_max_size: 20,
+} as const;
+
+export const ENV = {
+  state_dir: 'TIDEMARK_STATE_DIR',
+  /** `1` adds Jaeger to the default component set (building it if needed); `0` leaves it out even when cached. */
+  jaeger: 'TIDEMARK_JAEGER',
+  pg_bin_dir: 'TIDEMARK_PG_BIN_DIR',
+  pg_os_user: 'TIDEMARK_PG_OS_USER',
+  java: 'TIDEMARK_JAVA',
+} as const;

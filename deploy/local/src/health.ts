@@ -1,0 +1,91 @@
+/** Health probes. Each returns { ok, detail } and never throws. */
+import { HOST } from './components.js';
+
+export interface Health {
+  ok: boolean;
+  detail: string;
+}
+
+export async function httpStatus(url: string, timeout_ms = 3_000): Promise<{ status: number; body: string } | { error: string }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeout_ms) });
+    const body = await res.text();
+    return { status: res.status, body };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    return { error: e.cause?.code ?? e.message };
+  }
+}
+
+export async function httpOk(url: string, timeout_ms = 3_000): Promise<Health> {
+  const r = await httpStatus(url, timeout_ms);
+  if ('error' in r) return { ok: false, detail: `GET ${url}: ${r.error}` };
+  if (r.status !== 200) return { ok: false, detail: `GET ${url}: HTTP ${r.status} ${r.body.slice(0, 200)}` };
+  return { ok: true, detail: `GET ${url}: 200` };
+}
+
+/** Kafka: an admin client's describeCluster (metadata round trip) must list our broker and a controller. */
+export async function kafkaHealth(port: number, timeout_ms = 4_000): Promise<Health> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({
+    clientId: 'tidemark-infra-health',
+    brokers: [`${HOST}:${port}`],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: Math.min(timeout_ms, 2_000),
+    requestTimeout: timeout_ms,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    const result = await withTimeout(
+      (async () => {
+        await admin.connect();
+        return admin.describeCluster();
+      })(),
+      timeout_ms,
+    );
+    if (result.brokers.length === 0) return { ok: false, detail: 'describeCluster: no brokers' };
+    if (result.controller === null || result.controller === undefined || result.controller < 0) {
+      return { ok: false, detail: 'describeCluster: no active controller yet' };
+    }
+    return { ok: true, detail: `cluster ${result.clusterId}, ${result.brokers.length} broker(s), controller ${result.controller}` };
+  } catch (err) {
+    return { ok: false, detail: `describeCluster: ${(err as Error).message}` };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export interface PgProbe {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+}
+
+/** PostgreSQL: connect and `SELECT 1`. */
+export async function pgHealth(probe: PgProbe, timeout_ms = 3_000): Promise<Health> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ ...probe, connectionTimeoutMillis: timeout_ms, query_timeout: timeout_ms });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const r = await client.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version']);
+    return { ok: true, detail: `server ${r.rows[0]?.v ?? '?'} accepting connections` };
+  } catch (err) {
+    return { ok: false, detail: `connect ${probe.user}@${probe.host}:${probe.port}/${probe.database}: ${(err as Error).message}` };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,15 @@
+export * from './config.js';
+export * from './log.js';
+export * from './metrics.js';
+export * from './ops.js';
+export * from './kafka.js';
+export * from './registry.js';
+export * from './avro.js';
+export * from './topics.js';
+export * from './money.js';
+export * from './telemetry.js';
+export * from './audit.js';
+export * from './lifecycle.js';
+export * from './schemas/catalog.js';
+export type * from './generated/records.js';
+export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindValues } from './generated/records.js';

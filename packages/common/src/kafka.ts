@@ -1,0 +1,67 @@
+/**
+ * Kafka client factory. kafkajs stays behind these few functions so that the
+ * client can be swapped after measurement (see FIELD-NOTES).
+ */
+import { Kafka, logLevel, type Producer, type KafkaConfig, type Admin } from 'kafkajs';
+import type { Logger } from './log.js';
+
+const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(opts: { brokers: string[]; client_id: string; logger?: Logger; extra?: Partial<KafkaConfig> }): Kafka {
+  const log = opts.logger;
+  return new Kafka({
+    clientId: opts.client_id,
+    brokers: opts.brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }) => {
+      if (!log) return;
+      const { message, ...rest } = entry;
+      log[KAFKAJS_LEVELS[level] ?? 'info']({ kafkajs: rest }, message);
+    },
+    ...opts.extra,
+  });
+}
+
+/** Idempotent producer, acks=all (set per send), one in flight per connection for ordering. */
+export function createIdempotentProducer(kafka: Kafka, opts: { transactional_id?: string } = {}): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    ...(opts.transactional_id ? { transactionalId: opts.transactional_id, transactionTimeout: 60_000 } : {}),
+    retry: { initialRetryTime: 25, retries: 8, maxRetryTime: 2_000 },
+  });
+}
+
+/** Readiness probe: the cluster answers metadata within `timeout_ms`. */
+export async function kafkaReachable(admin: Admin, timeout_ms = 2_000): Promise<boolean> {
+  try {
+    await Promise.race([
+      admin.describeCluster(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeout_ms)),
+    ]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kafka record headers (Buffer | string | arrays) as plain strings. */
+export function headersToStrings(headers: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [k, v] of Object.entries(headers)) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first === undefined || first === null) continue;
+    out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return out;
+}

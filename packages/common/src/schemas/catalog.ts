@@ -1,0 +1,126 @@
+/**
+ * The topic catalog and Avro schemas, loaded from the repo's `schemas/` folder.
+ * Schemas reference each other by full name; `resolveSchema` inlines the referenced
+ * definitions so that each topic's schema is self-contained when registered.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface TopicSpec {
+  name: string;
+  key: string;
+  schema: string;
+  record: string;
+  partitions: number;
+  retention_ms: number;
+  cleanup_policy: 'delete' | 'compact' | 'compact,delete';
+  min_insync_replicas: number;
+  producer: string;
+  consumers: string[];
+  description: string;
+}
+
+export interface ConsumerSpec {
+  service: string;
+  input: string;
+  retry_delays_ms: number[];
+  retry_partitions: number;
+  dlq_retention_ms: number;
+}
+
+export interface Catalog {
+  defaults: { replication_factor_dev: number; replication_factor_prod: number; min_insync_replicas_prod: number };
+  topics: TopicSpec[];
+  consumers: ConsumerSpec[];
+}
+
+type AvroJson = Record<string, unknown> | string | AvroJson[];
+
+const moduleDir = dirname(fileURLToPath(import.meta.url));
+
+/** The repo's `schemas/` folder (overridable for packaged deployments). */
+export function schemasDir(): string {
+  return process.env.TIDEMARK_SCHEMAS_DIR ?? resolve(moduleDir, '../../../../schemas');
+}
+
+export function loadCatalog(dir = schemasDir()): Catalog {
+  return JSON.parse(readFileSync(join(dir, 'topics.json'), 'utf8')) as Catalog;
+}
+
+/** All named types defined in `schemas/avro/*.avsc`, by full name. */
+export function loadNamedTypes(dir = schemasDir()): Map<string, Record<string, unknown>> {
+  const named = new Map<string, Record<string, unknown>>();
+  const avroDir = join(dir, 'avro');
+  for (const file of readdirSync(avroDir).filter((f) => f.endsWith('.avsc')).sort()) {
+    const schema = JSON.parse(readFileSync(join(avroDir, file), 'utf8')) as Record<string, unknown>;
+    collectNamed(schema, typeof schema.namespace === 'string' ? schema.namespace : '', named);
+  }
+  return named;
+}
+
+function fullName(name: string, namespace: string): string {
+  return name.includes('.') || namespace === '' ? name : `${namespace}.${name}`;
+}
+
+function collectNamed(node: AvroJson, namespace: string, out: Map<string, Record<string, unknown>>): void {
+  if (Array.isArray(node)) {
+    for (const item of node) collectNamed(item, namespace, out);
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  const type = node.type;
+  const ns = typeof node.namespace === 'string' ? node.namespace : namespace;
+  if ((type === 'record' || type === 'enum' || type === 'fixed') && typeof node.name === 'string') {
+    out.set(fullName(node.name, ns), { ...node, namespace: ns, name: node.name.split('.').pop() });
+  }
+  if (type === 'record' && Array.isArray(node.fields)) {
+    for (const field of node.fields as Array<Record<string, unknown>>) collectNamed(field.type as AvroJson, ns, out);
+  } else if (type === 'array') collectNamed(node.items as AvroJson, ns, out);
+  else if (type === 'map') collectNamed(node.values as AvroJson, ns, out);
+  else if (typeof type === 'object') collectNamed(type as AvroJson, ns, out);
+}
+
+const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
+
+/**
+ * Returns a self-contained schema for `recordName`: every named type it references
+ * is defined inline at its first use and referenced by full name afterwards.
+ */
+export function resolveSchema(recordName: string, named = loadNamedTypes()): Record<string, unknown> {
+  const defined = new Set<string>();
+  const root = named.get(recordName);
+  if (!root) throw new Error(`schema ${recordName} is not defined in schemas/avro`);
+  const inline = (node: AvroJson, namespace: string): AvroJson => {
+    if (typeof node === 'string') {
+      if (PRIMITIVES.has(node)) return node;
+      const full = fullName(node, namespace);
+      const def = named.get(full) ?? named.get(node);
+      if (!def) throw new Error(`schema reference ${node} (in namespace ${namespace}) is not defined`);
+      const defFull = fullName(String(def.name), String(def.namespace));
+      if (defined.has(defFull)) return defFull;
+      return inline(def, namespace);
+    }
+    if (Array.isArray(node)) return node.map((n) => inline(n, namespace));
+    const ns = typeof node.namespace === 'string' ? node.namespace : namespace;
+    const type = node.type;
+    if ((type === 'record' || type === 'enum' || type === 'fixed') && typeof node.name === 'string') {
+      const full = fullName(node.name, ns);
+      if (defined.has(full)) return full;
+      defined.add(full);
+    }
+    if (type === 'record') {
+      return {
+        ...node,
+        fields: (node.fields as Array<Record<string, unknown>>).map((f) => ({ ...f, type: inline(f.type as AvroJson, ns) })),
+      };
+    }
+    if (type === 'array') return { ...node, items: inline(node.items as AvroJson, ns) };
+    if (type === 'map') return { ...node, values: inline(node.values as AvroJson, ns) };
+    if (typeof type === 'object' || (typeof type === 'string' && !PRIMITIVES.has(type) && !['record', 'enum', 'fixed', 'array', 'map'].includes(type))) {
+      return inline(type as AvroJson, ns);
+    }
+    return node;
+  };
+  return inline(root, String(root.namespace)) as Record<string, unknown>;
+}
