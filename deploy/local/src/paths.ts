@@ -82,7 +82,7 @@ export function statePaths(stateDir: string): StatePaths {
     run_dir: run,
     conf_dir: conf,
     tmp_dir: join(stateDir, 'tmp'),
-    lock_file: join(run, 'infra.lock'),
+    lock_file: join(stateDir, 'infra.lock'),
     data: (c) => join(data, c),
     log: (c) => join(logs, `${c}.log`),
     pid: (c) => join(run, `${c}.pid`),

@@ -13,3 +13,4 @@ export * from './lifecycle.js';
 export * from './schemas/catalog.js';
 export type * from './generated/records.js';
 export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindValues } from './generated/records.js';
+export * from './schemas/compat.js';

@@ -1,0 +1,223 @@
+/**
+ * `tidemark` — the operator CLI (DESIGN 3.6). Each command loads only the modules it
+ * needs, so e.g. `infra up` works before any service is built.
+ */
+import { Command, Option } from 'commander';
+
+function printJsonOr(json: boolean, data: unknown, human: () => void): void {
+  if (json) process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+  else human();
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program
+    .name('tidemark')
+    .description('Tidemark operator CLI: local infrastructure, topics, dead letters, reconciliation and ledger checks.')
+    .showHelpAfterError()
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
+
+  const infra = program.command('infra').description('Run the real local infrastructure (Kafka, Apicurio Registry, PostgreSQL, Jaeger) without Docker.');
+  infra
+    .command('up')
+    .description('Install (cached) and start every component; idempotent.')
+    .option('--json', 'print the status as JSON')
+    .addOption(new Option('--only <components...>', 'start only these components').choices(['postgres', 'kafka', 'apicurio', 'jaeger']))
+    .action(async (opts: { json?: boolean; only?: string[] }) => {
+      const { infraUp } = await import('@tidemark/local-infra');
+      const status = await infraUp({ components: opts.only, log: (line: string) => process.stderr.write(line + '\n') });
+      printJsonOr(Boolean(opts.json), status, () => printInfraStatus(status));
+    });
+  infra
+    .command('status')
+    .description('Show what is installed and running, ports, versions, memory and log paths.')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { infraStatus } = await import('@tidemark/local-infra');
+      const status = await infraStatus();
+      printJsonOr(Boolean(opts.json), status, () => printInfraStatus(status));
+    });
+  infra
+    .command('down')
+    .description('Stop every component (data is kept).')
+    .action(async () => {
+      const { infraDown } = await import('@tidemark/local-infra');
+      await infraDown();
+      console.log('infrastructure stopped');
+    });
+  infra
+    .command('reset')
+    .description('Stop every component and delete its data (downloads stay cached).')
+    .action(async () => {
+      const { infraReset } = await import('@tidemark/local-infra');
+      await infraReset();
+      console.log('infrastructure stopped and data deleted');
+    });
+
+  const topics = program.command('topics').description('Kafka topics and schemas from schemas/topics.json.');
+  topics
+    .command('apply')
+    .description('Create/update every topic (with retry ladders and DLQs) and register schemas (BACKWARD). Idempotent.')
+    .option('--prefix <prefix>', 'topic name prefix (namespace)', process.env.TIDEMARK_TOPIC_PREFIX ?? '')
+    .option('--replication-factor <n>', 'replication factor for new topics', (v) => Number.parseInt(v, 10))
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { prefix: string; replicationFactor?: number; json?: boolean }) => {
+      const { applyTopicsFromEnv } = await import('./topics.js');
+      const report = await applyTopicsFromEnv(opts.prefix, opts.replicationFactor);
+      printJsonOr(Boolean(opts.json), report, () => {
+        console.log(`created:   ${report.created.length ? report.created.join(', ') : '-'}`);
+        console.log(`updated:   ${report.updated.length ? report.updated.join(', ') : '-'}`);
+        console.log(`unchanged: ${report.unchanged.length}`);
+        console.log(`schemas:   ${report.schemas.length} subjects registered (BACKWARD)`);
+      });
+    });
+  topics
+    .command('asyncapi')
+    .description('Write the AsyncAPI document generated from the catalog (schemas/asyncapi.yaml).')
+    .option('--check', 'fail if the committed document is stale')
+    .action(async (opts: { check?: boolean }) => {
+      const { writeAsyncApi } = await import('./asyncapi.js');
+      const ok = writeAsyncApi(Boolean(opts.check));
+      if (!ok) process.exit(1);
+    });
+
+  program
+    .command('schemas')
+    .description('Schema tooling.')
+    .command('check')
+    .description('Fail on a schema change that is not BACKWARD-compatible with any committed version, or on stale generated types/AsyncAPI.')
+    .action(async () => {
+      const { schemasCheck } = await import('./schemas.js');
+      process.exit(await schemasCheck());
+    });
+
+  const dlq = program.command('dlq').description('Inspect and replay dead letters.');
+  dlq
+    .command('list')
+    .description('List dead letters.')
+    .option('--service <service>', 'dedupe | compliance-screening | ledger-projector')
+    .option('--key <key>', 'only this record key (wallet id)')
+    .option('--error <text>', 'only errors containing this text')
+    .option('--since <iso>', 'only failures at or after this time')
+    .option('--until <iso>', 'only failures before this time')
+    .option('--limit <n>', 'at most n', (v) => Number.parseInt(v, 10), 100)
+    .option('--json', 'print as JSON')
+    .action(async (opts) => {
+      const { dlqCommand } = await import('./dlq.js');
+      process.exit(await dlqCommand('list', opts));
+    });
+  dlq
+    .command('show <id>')
+    .description('Show one dead letter (id = <service>:<partition>:<offset> as printed by list).')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, opts) => {
+      const { dlqCommand } = await import('./dlq.js');
+      process.exit(await dlqCommand('show', { ...opts, id }));
+    });
+  dlq
+    .command('replay [id]')
+    .description('Send dead letters back through their service\'s normal path (idempotent, audited). Give an id or filters.')
+    .option('--service <service>', 'service')
+    .option('--key <key>', 'record key')
+    .option('--error <text>', 'error text')
+    .option('--since <iso>', 'from')
+    .option('--until <iso>', 'until')
+    .option('--json', 'print as JSON')
+    .action(async (id: string | undefined, opts) => {
+      const { dlqCommand } = await import('./dlq.js');
+      process.exit(await dlqCommand('replay', { ...opts, id }));
+    });
+  dlq
+    .command('purge')
+    .description('Mark dead letters as purged (audited); they no longer show in list or replay.')
+    .requiredOption('--service <service>', 'service')
+    .option('--key <key>', 'record key')
+    .option('--error <text>', 'error text')
+    .option('--until <iso>', 'only failures before this time')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => {
+      const { dlqCommand } = await import('./dlq.js');
+      process.exit(await dlqCommand('purge', opts));
+    });
+
+  program
+    .command('reconcile')
+    .description('Compare the ledger with a provider\'s records and the audit trail. Exit 0 clean, 1 discrepancies, 2 could not run.')
+    .requiredOption('--provider <id>', 'provider profile id, e.g. generic')
+    .requiredOption('--since <iso>', 'window start (ISO-8601)')
+    .option('--until <iso>', 'window end (ISO-8601), default now')
+    .option('--statements-url <url>', 'provider statements API base URL (default TIDEMARK_<PROVIDER>_STATEMENTS_URL)')
+    .option('--heal', 're-inject what the ledger is missing through the normal pipeline')
+    .option('--schedule <seconds>', 'run repeatedly every n seconds', (v) => Number.parseInt(v, 10))
+    .option('--report <path>', 'JSON report file (default reports/reconcile-<run id>.json)')
+    .option('--no-conservation', 'skip the audit-trail conservation check')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts) => {
+      try {
+        const mod = await import('@tidemark/reconciler');
+        process.exit(await mod.reconcileCommand(opts));
+      } catch (err) {
+        console.error(`reconcile could not run: ${(err as Error).message}`);
+        process.exit(2);
+      }
+    });
+
+  program
+    .command('ledger')
+    .description('Ledger tools.')
+    .command('check')
+    .description('Check the ledger invariants: postings balance per asset, balances equal postings, no negative pending/held. Exit 0 holds, 1 violated, 2 could not run.')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { ledgerCheckCommand } = await import('./ledger.js');
+      process.exit(await ledgerCheckCommand(Boolean(opts.json)));
+    });
+
+  program
+    .command('start')
+    .description('Bring up the infrastructure and all services, with demo traffic from the provider simulator.')
+    .option('--no-demo', 'run without simulator traffic')
+    .action(async (opts: { demo: boolean }) => {
+      const { startPlatform } = await import('./start.js');
+      await startPlatform({ demo: opts.demo });
+    });
+
+  program
+    .command('test')
+    .description('Start the infrastructure and run the whole test suite (unit, integration, end-to-end).')
+    .option('--chaos', 'run the chaos suite instead')
+    .option('--unit', 'only unit tests (no infrastructure)')
+    .action(async (opts: { chaos?: boolean; unit?: boolean }) => {
+      const { runTests } = await import('./test-runner.js');
+      process.exit(await runTests(opts));
+    });
+
+  program
+    .command('bench')
+    .description('Run the benchmarks and write reports/bench-*.json and .md.')
+    .option('--only <names...>', 'ingress | dedupe | screening | ledger | e2e')
+    .action(async (opts: { only?: string[] }) => {
+      const { runBench } = await import('./bench.js');
+      process.exit(await runBench(opts));
+    });
+
+  await program.parseAsync(argv);
+}
+
+function printInfraStatus(status: unknown): void {
+  const s = status as { components?: Array<Record<string, unknown>> } | Array<Record<string, unknown>>;
+  const rows = Array.isArray(s) ? s : (s.components ?? []);
+  if (rows.length === 0) {
+    console.log(JSON.stringify(status, null, 2));
+    return;
+  }
+  for (const c of rows) {
+    const ports = Array.isArray(c.ports) ? (c.ports as unknown[]).join(',') : String(c.port ?? c.ports ?? '');
+    console.log(
+      `${String(c.name).padEnd(10)} ${c.running ? 'running' : 'stopped'}${c.healthy === false ? ' (unhealthy)' : ''}  ` +
+        `version=${String(c.version ?? '-')} ports=${ports} pid=${String(c.pid ?? '-')} rss=${c.rss_mib ?? c.memory_rss_mib ?? '-'}MiB log=${String(c.log ?? c.log_path ?? '-')}`,
+    );
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The provider-independent half of payload mapping: every mapper produces `CanonicalFields`
+ * from its own body shape, and `buildCanonicalEvent` enforces the v1 event types' required
+ * fields and the amount rules, then assembles the Avro record (schemas/avro/canonical-event.avsc).
+ */
+import type { CanonicalEvent } from '@tidemark/common';
+import { amountProblem } from './amount.js';
+
+export const KNOWN_EVENT_TYPES = [
+  'deposit.detected',
+  'deposit.confirmed',
+  'deposit.failed',
+  'deposit.reversed',
+  'withdrawal.requested',
+  'withdrawal.broadcast',
+  'withdrawal.confirmed',
+  'withdrawal.failed',
+  'kyc.status_changed',
+] as const;
+export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
+
+const KNOWN = new Set<string>(KNOWN_EVENT_TYPES);
+export function isKnownEventType(type: string): type is KnownEventType {
+  return KNOWN.has(type);
+}
+
+/** What a mapper extracts from a provider body. Nulls mean "not sent". */
+export interface CanonicalFields {
+  event_id: string;
+  event_type: string;
+  occurred_at_ms: number;
+  transaction_id: string | null;
+  wallet_id: string | null;
+  customer_id: string | null;
+  asset: string | null;
+  network: string | null;
+  amount: string | null;
+  tx_hash: string | null;
+  from_address: string | null;
+  to_address: string | null;
+  confirmations: number | null;
+  counterparty_name: string | null;
+  counterparty_country: string | null;
+  kyc_status: string | null;
+}
+
+export interface DeliveryFacts {
+  provider: string;
+  ingress_id: string;
+  received_at_ms: number;
+  body_sha256: string;
+}
+
+export type MapResult =
+  | { ok: true; event: CanonicalEvent; known_type: boolean }
+  | { ok: false; reason: 'schema_validation_failed'; message: string };
+
+export function mapFailure(message: string): MapResult {
+  return { ok: false, reason: 'schema_validation_failed', message };
+}
+
+const TRANSACTION_REQUIRED = ['transaction_id', 'wallet_id', 'asset', 'network', 'amount'] as const;
+const KYC_REQUIRED = ['customer_id', 'kyc_status'] as const;
+
+/** Checks the per-type rules and assembles the canonical record. */
+export function buildCanonicalEvent(fields: CanonicalFields, delivery: DeliveryFacts): MapResult {
+  const known_type = isKnownEventType(fields.event_type);
+  if (known_type) {
+    const required = fields.event_type === 'kyc.status_changed' ? KYC_REQUIRED : TRANSACTION_REQUIRED;
+    const missing = required.filter((name) => fields[name] === null);
+    if (missing.length > 0) {
+      return mapFailure(`${fields.event_type} requires ${missing.join(', ')}`);
+    }
+  }
+  if (fields.amount !== null) {
+    const problem = amountProblem(fields.amount);
+    if (problem !== null) return mapFailure(problem);
+  }
+  if (!Number.isSafeInteger(fields.occurred_at_ms) || fields.occurred_at_ms < 0) {
+    return mapFailure('occurred_at is not a valid time');
+  }
+  // Partition key: wallet id, else customer id; an unknown-type event with neither is keyed by
+  // its own id (it is recorded but never projected, so it needs no wallet ordering).
+  const partition_key = fields.wallet_id ?? fields.customer_id ?? `${delivery.provider}:${fields.event_id}`;
+  return {
+    ok: true,
+    known_type,
+    event: {
+      ingress_id: delivery.ingress_id,
+      provider: delivery.provider,
+      event_id: fields.event_id,
+      event_type: fields.event_type,
+      occurred_at_ms: fields.occurred_at_ms,
+      received_at_ms: delivery.received_at_ms,
+      partition_key,
+      transaction_id: fields.transaction_id,
+      wallet_id: fields.wallet_id,
+      customer_id: fields.customer_id,
+      asset: fields.asset === null ? null : fields.asset.toUpperCase(),
+      network: fields.network,
+      amount: fields.amount,
+      tx_hash: fields.tx_hash,
+      from_address: fields.from_address,
+      to_address: fields.to_address,
+      confirmations: fields.confirmations,
+      counterparty_name: fields.counterparty_name,
+      counterparty_country: fields.counterparty_country === null ? null : fields.counterparty_country.toUpperCase(),
+      kyc_status: fields.kyc_status,
+      source: 'WEBHOOK',
+      body_sha256: delivery.body_sha256,
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Hex HMAC with a separate timestamp header (used by the `custodian-x` profile, modeled
+ * on custody platforms' notification signing): `X-Signature: <hex HMAC-SHA256>` over
+ * `{timestamp}.{raw body}`, `X-Timestamp: <unix seconds>`, key = the secret as UTF-8.
+ * Header names are configurable per profile. The timestamp is inside the signed content,
+ * so a captured request cannot be replayed with a fresh timestamp.
+ */
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual } from './compare.js';
+import {
+  SIGNATURES_PER_HEADER_MAX,
+  parseUnixSeconds,
+  withinTolerance,
+  type SignatureVerifier,
+  type VerifyInput,
+  type VerifyResult,
+} from './types.js';
+
+const SECRET_LENGTH_MIN = 16;
+const SECRET_LENGTH_MAX = 256;
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+/** Rotation: a provider may send several comma-separated signatures while it rolls keys. */
+const SIGNATURE_LIST_LENGTH_MAX = 65 * SIGNATURES_PER_HEADER_MAX;
+
+function signatureOf(key: Buffer, timestamp: string, body: Buffer): string {
+  return createHmac('sha256', key).update(`${timestamp}.`).update(body).digest('hex');
+}
+
+export function createHexHmac(signature_header: string, timestamp_header: string): SignatureVerifier {
+  const sig_name = signature_header.toLowerCase();
+  const ts_name = timestamp_header.toLowerCase();
+
+  function verify(input: VerifyInput): VerifyResult {
+    const header = input.headers(sig_name);
+    const timestamp_raw = input.headers(ts_name);
+    if (header === undefined || header === '') {
+      return { ok: false, reason: 'signature_missing', message: `header ${signature_header} is required` };
+    }
+    if (timestamp_raw === undefined || timestamp_raw === '') {
+      return { ok: false, reason: 'timestamp_missing', message: `header ${timestamp_header} is required` };
+    }
+    if (header.length > SIGNATURE_LIST_LENGTH_MAX) {
+      return { ok: false, reason: 'signature_malformed', message: `header ${signature_header} is too long` };
+    }
+    const timestamp_s = parseUnixSeconds(timestamp_raw);
+    if (timestamp_s === null) {
+      return { ok: false, reason: 'timestamp_invalid', message: `${timestamp_header} must be unix seconds` };
+    }
+    const provided = header
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => HEX_SHA256.test(s));
+    if (provided.length === 0) {
+      return { ok: false, reason: 'signature_malformed', message: `${signature_header} must be lower-case hex HMAC-SHA256` };
+    }
+    if (input.keys.length === 0) {
+      return { ok: false, reason: 'no_secret_configured', message: 'signature could not be verified' };
+    }
+    for (let key_index = 0; key_index < input.keys.length; key_index++) {
+      const expected = signatureOf(input.keys[key_index]!, timestamp_raw, input.body);
+      let matched = false;
+      for (const candidate of provided) matched = constantTimeEqual(expected, candidate) || matched;
+      if (matched) {
+        if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
+          return {
+            ok: false,
+            reason: 'timestamp_out_of_tolerance',
+            message: `${timestamp_header} is more than ${input.tolerance_s} s away from the server clock`,
+          };
+        }
+        return { ok: true, timestamp_s, key_index, delivery_id: null };
+      }
+    }
+    return { ok: false, reason: 'signature_invalid', message: `${signature_header} does not match` };
+  }
+
+  return {
+    scheme: 'hex-hmac',
+    decodeSecret(secret) {
+      if (secret.length < SECRET_LENGTH_MIN || secret.length > SECRET_LENGTH_MAX) {
+        throw new Error(`hex-hmac secret must be ${SECRET_LENGTH_MIN}..${SECRET_LENGTH_MAX} characters`);
+      }
+      return Buffer.from(secret, 'utf8');
+    },
+    verify,
+    sign({ body, key, timestamp_s }) {
+      const timestamp = String(timestamp_s);
+      return { [sig_name]: signatureOf(key, timestamp, body), [ts_name]: timestamp };
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * Stripe-style signatures (used by the `ledgerpay` profile): one header
+ * `<Name>-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`, HMAC-SHA256 hex over `{t}.{raw body}`,
+ * keyed with the whole secret string as UTF-8 (not base64-decoded). Unknown schemes
+ * such as `v0` are ignored. The header name is configurable per profile.
+ */
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual } from './compare.js';
+import {
+  SIGNATURE_HEADER_LENGTH_MAX,
+  SIGNATURES_PER_HEADER_MAX,
+  parseUnixSeconds,
+  withinTolerance,
+  type SignatureVerifier,
+  type VerifyInput,
+  type VerifyResult,
+} from './types.js';
+
+const SECRET_LENGTH_MIN = 16;
+const SECRET_LENGTH_MAX = 256;
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+function signatureOf(key: Buffer, timestamp: string, body: Buffer): string {
+  return createHmac('sha256', key).update(`${timestamp}.`).update(body).digest('hex');
+}
+
+export function createStripeStyle(signature_header: string): SignatureVerifier {
+  const header_name = signature_header.toLowerCase();
+
+  function verify(input: VerifyInput): VerifyResult {
+    const header = input.headers(header_name);
+    if (header === undefined || header === '') {
+      return { ok: false, reason: 'signature_missing', message: `header ${signature_header} is required` };
+    }
+    if (header.length > SIGNATURE_HEADER_LENGTH_MAX) {
+      return { ok: false, reason: 'signature_malformed', message: `header ${signature_header} is too long` };
+    }
+    let timestamp_raw: string | null = null;
+    const provided: string[] = [];
+    for (const item of header.split(',').slice(0, SIGNATURES_PER_HEADER_MAX + 1)) {
+      const eq = item.indexOf('=');
+      if (eq < 0) continue;
+      const name = item.slice(0, eq).trim();
+      const value = item.slice(eq + 1).trim();
+      if (name === 't' && timestamp_raw === null) timestamp_raw = value;
+      else if (name === 'v1' && HEX_SHA256.test(value)) provided.push(value);
+    }
+    if (timestamp_raw === null) {
+      return { ok: false, reason: 'timestamp_missing', message: `no t=<unix seconds> in ${signature_header}` };
+    }
+    const timestamp_s = parseUnixSeconds(timestamp_raw);
+    if (timestamp_s === null) {
+      return { ok: false, reason: 'timestamp_invalid', message: `t in ${signature_header} must be unix seconds` };
+    }
+    if (provided.length === 0) {
+      return { ok: false, reason: 'signature_missing', message: `no v1 signature in ${signature_header}` };
+    }
+    if (input.keys.length === 0) {
+      return { ok: false, reason: 'no_secret_configured', message: 'signature could not be verified' };
+    }
+    for (let key_index = 0; key_index < input.keys.length; key_index++) {
+      const expected = signatureOf(input.keys[key_index]!, timestamp_raw, input.body);
+      let matched = false;
+      for (const candidate of provided) matched = constantTimeEqual(expected, candidate) || matched;
+      if (matched) {
+        if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
+          return {
+            ok: false,
+            reason: 'timestamp_out_of_tolerance',
+            message: `t in ${signature_header} is more than ${input.tolerance_s} s away from the server clock`,
+          };
+        }
+        return { ok: true, timestamp_s, key_index, delivery_id: null };
+      }
+    }
+    return { ok: false, reason: 'signature_invalid', message: `no v1 signature in ${signature_header} matches` };
+  }
+
+  return {
+    scheme: 'stripe-style',
+    decodeSecret(secret) {
+      if (secret.length < SECRET_LENGTH_MIN || secret.length > SECRET_LENGTH_MAX) {
+        throw new Error(`stripe-style secret must be ${SECRET_LENGTH_MIN}..${SECRET_LENGTH_MAX} characters`);
+      }
+      return Buffer.from(secret, 'utf8');
+    },
+    verify,
+    sign({ body, key, timestamp_s }) {
+      const timestamp = String(timestamp_s);
+      return { [header_name]: `t=${timestamp},v1=${signatureOf(key, timestamp, body)}` };
+    },
+  };
+}
