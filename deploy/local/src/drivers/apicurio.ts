@@ -68,5 +68,6 @@ export const apicurioDriver: Driver = {
     const api = await httpOk(`${registryUrl(ctx.ports.registry)}/subjects`);
     return api.ok ? { ok: true, detail: `ready; ${api.detail}` } : api;
   },
+  extraLogs: (ctx) => [join(ctx.paths.logs_dir, 'maven.log')],
   version: (ctx) => (apicurioDriver.isInstalled(ctx) ? VERSIONS.apicurio : null),
 };

@@ -111,5 +111,6 @@ export const kafkaDriver: Driver = {
     });
   },
   health: (ctx) => kafkaHealth(ctx.ports.kafka),
+  extraLogs: (ctx) => [join(ctx.paths.logs_dir, 'maven.log')],
   version: (ctx) => (kafkaDriver.isInstalled(ctx) ? VERSIONS.kafka : null),
 };

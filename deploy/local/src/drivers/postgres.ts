@@ -165,6 +165,7 @@ export const postgresDriver: Driver = {
     });
     if (!tcp.ok) throw new Error(`postgres is up but the tidemark role cannot log in over TCP: ${tcp.detail}`);
   },
+  extraLogs: (ctx) => [join(ctx.paths.logs_dir, 'apt.log')],
   version: (ctx) => pgVersion(pgBinDir(ctx.env)),
 };
 

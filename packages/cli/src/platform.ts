@@ -1,0 +1,114 @@
+/**
+ * Runs Tidemark's services as supervised child processes: used by `npm start`, the
+ * end-to-end and chaos suites and the benchmarks. Each process logs to
+ * `.tidemark/logs/<name>.log`; `kill` can deliver SIGKILL for crash tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
+
+export type ServiceName = 'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector' | 'risk-api';
+
+export interface ProcessSpec {
+  /** Unique name, e.g. 'dedupe' or 'dedupe#2'. */
+  name: string;
+  /** Entry file relative to the repo root. */
+  entry: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export const SERVICE_ENTRIES: Record<ServiceName, string> = {
+  ingress: 'services/ingress/src/main.ts',
+  dedupe: 'services/dedupe/src/main.ts',
+  'compliance-screening': 'services/compliance-screening/src/main.ts',
+  'ledger-projector': 'services/ledger-projector/src/main.ts',
+  'risk-api': 'services/compliance-screening/src/fake-risk-api/main.ts',
+};
+
+interface Running {
+  spec: ProcessSpec;
+  child: ChildProcess;
+  log: WriteStream;
+  exited: Promise<number | null>;
+}
+
+export class Platform {
+  private readonly running = new Map<string, Running>();
+  readonly log_dir: string;
+
+  constructor(readonly base_env: Record<string, string>, log_dir?: string) {
+    this.log_dir = log_dir ?? join(repoRoot(), '.tidemark', 'logs');
+    mkdirSync(this.log_dir, { recursive: true });
+  }
+
+  start(spec: ProcessSpec): ChildProcess {
+    if (this.running.has(spec.name)) throw new Error(`${spec.name} is already running`);
+    const root = repoRoot();
+    const log = createWriteStream(join(this.log_dir, `${spec.name.replace(/[^a-zA-Z0-9_.-]/g, '_')}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, spec.entry), ...(spec.args ?? [])], {
+      cwd: root,
+      env: { ...process.env, ...this.base_env, ...spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    this.running.set(spec.name, { spec, child, log, exited });
+    void exited.then(() => {
+      const r = this.running.get(spec.name);
+      if (r?.child === child) this.running.delete(spec.name);
+    });
+    return child;
+  }
+
+  isRunning(name: string): boolean {
+    return this.running.has(name);
+  }
+
+  names(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Sends `signal` and waits for the exit (SIGKILL after `timeout_ms`). */
+  async stop(name: string, signal: NodeJS.Signals = 'SIGTERM', timeout_ms = 20_000): Promise<void> {
+    const r = this.running.get(name);
+    if (!r) return;
+    r.child.kill(signal);
+    const timer = setTimeout(() => r.child.kill('SIGKILL'), timeout_ms);
+    await r.exited;
+    clearTimeout(timer);
+    r.log.end();
+  }
+
+  /** kill -9 and start again with the same spec. */
+  async crashAndRestart(name: string, delay_ms = 0): Promise<void> {
+    const r = this.running.get(name);
+    if (!r) throw new Error(`${name} is not running`);
+    await this.stop(name, 'SIGKILL');
+    if (delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, delay_ms));
+    this.start(r.spec);
+  }
+
+  async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await Promise.all([...this.running.keys()].map((n) => this.stop(n, signal)));
+  }
+}
+
+/** Polls `url` until it answers 2xx or `timeout_ms` passes. */
+export async function waitForHttp(url: string, timeout_ms = 60_000, headers: Record<string, string> = {}): Promise<void> {
+  const deadline = Date.now() + timeout_ms;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} not ready within ${timeout_ms} ms (last: ${last})`);
+}

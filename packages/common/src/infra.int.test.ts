@@ -1,0 +1,83 @@
+/**
+ * Integration: an Avro record through the real broker and registry, and a round
+ * trip through the real Postgres.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import {
+  applyTopics, AvroCodec, baseConfigSchema, createIdempotentProducer, createKafka, kafkaBrokers, loadConfig,
+  RegistryClient, topicName, type CanonicalEvent,
+} from './index.js';
+
+const config = loadConfig(baseConfigSchema);
+const prefix = `it${randomUUID().slice(0, 8)}.`;
+const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'common-int-test' });
+const admin = kafka.admin();
+const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+
+describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('real infrastructure', () => {
+  beforeAll(async () => {
+    await admin.connect();
+  });
+  afterAll(async () => {
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (mine.length) await admin.deleteTopics({ topics: mine });
+    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
+    await admin.disconnect();
+  });
+
+  it('applies the catalog idempotently', async () => {
+    const first = await applyTopics(admin, registry, { prefix });
+    expect(first.created).toContain(`${prefix}webhooks.received.v1`);
+    expect(first.created).toContain(`${prefix}dedupe.dlq`);
+    const second = await applyTopics(admin, registry, { prefix });
+    expect(second.created).toEqual([]);
+    expect(second.updated).toEqual([]);
+    expect(second.schemas.map((s) => s.id)).toEqual(first.schemas.map((s) => s.id));
+  });
+
+  it('produces and consumes an Avro record through the broker and registry', async () => {
+    const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
+    const event: CanonicalEvent = {
+      ingress_id: randomUUID(), provider: 'generic', event_id: `evt_${randomUUID()}`, event_type: 'deposit.confirmed',
+      occurred_at_ms: Date.now() - 1000, received_at_ms: Date.now(), partition_key: 'wal_42', transaction_id: 'tx_1',
+      wallet_id: 'wal_42', customer_id: null, asset: 'ETH', network: 'ethereum',
+      amount: '98765432109876543210987654321098765432109876543210.123456789012345678', tx_hash: null,
+      from_address: null, to_address: null, confirmations: 12, counterparty_name: 'ACME GmbH', counterparty_country: 'DE',
+      kyc_status: null, source: 'WEBHOOK', body_sha256: 'x'.repeat(64),
+    };
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const topic = topicName('webhooks.received.v1', prefix);
+    await producer.send({ topic, acks: -1, messages: [{ key: event.partition_key, value: await codec.encode('webhooks.received.v1', event) }] });
+    await producer.disconnect();
+
+    const consumer = kafka.consumer({ groupId: `${prefix}reader`, readUncommitted: false });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const received = await new Promise<CanonicalEvent>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no record within 30 s')), 30_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          clearTimeout(timer);
+          resolve(await codec.decode<CanonicalEvent>(message.value!));
+        },
+      });
+    });
+    await consumer.disconnect();
+    expect(received).toEqual(event);
+  });
+
+  it('round-trips exact amounts through Postgres NUMERIC', async () => {
+    const client = new pg.Client({ connectionString: config.TIDEMARK_DATABASE_URL });
+    await client.connect();
+    try {
+      const big = '98765432109876543210987654321098765432109876543210987654321.123456789012345678';
+      const res = await client.query<{ sum: string }>('SELECT ($1::numeric + $2::numeric)::text AS sum', [big, '0.000000000000000001']);
+      expect(res.rows[0]!.sum).toBe('98765432109876543210987654321098765432109876543210987654321.123456789012345679');
+    } finally {
+      await client.end();
+    }
+  });
+});
