@@ -22,9 +22,16 @@ export const VERSIONS = {
   jaeger_module: 'v1.76.0',
   jaeger_v2: 'v2.13.0',
   maven_dependency_plugin: '3.8.1',
-  /** Java major version the JVM components need at least (Kafka 4 needs 17). */
-  java_min_major: 17,
 } as const;
+
+/** Minimum Java major version per JVM component (Kafka 4 needs 17; Apicurio 3.3 is compiled for 21). */
+export const JAVA_MIN_MAJOR = {
+  kafka: 17,
+  apicurio: 21,
+} as const;
+
+/** Where to look for more JVMs when the default `java` is too old (Debian and Temurin packages install here). */
+export const JVM_SEARCH_DIR = '/usr/lib/jvm';
 
 export const MAVEN = {
   kafka_artifact: `org.apache.kafka:kafka_${VERSIONS.kafka_scala}:${VERSIONS.kafka}`,

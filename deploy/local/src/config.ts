@@ -337,6 +337,8 @@ export function apicurioSystemProperties(input: ApicurioInput): Record<string, s
     'apicurio.rest.deletion.artifact.enabled': 'true',
     'apicurio.rest.deletion.artifact-version.enabled': 'true',
     'java.io.tmpdir': input.tmp_dir,
+    // The shipped console format prints dates like "2026-11+00-23"; use a plain ISO-like one.
+    'quarkus.log.console.format': '%d{yyyy-MM-dd HH:mm:ss,SSS} %-5p [%c{3.}] (%t) %s%e%n',
   };
 }
 
@@ -389,6 +391,8 @@ extensions:
         memory:
           max_traces: ${input.max_traces}
   jaeger_query:
+    # Jaeger tracing its own queries would export to localhost:4317 and stall its shutdown by ~10 s.
+    enable_tracing: false
     storage:
       traces: tidemark_memory
     http:

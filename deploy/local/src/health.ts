@@ -56,6 +56,36 @@ export async function kafkaHealth(port: number, timeout_ms = 4_000): Promise<Hea
   }
 }
 
+/**
+ * Makes Kafka create and load its internal topics now rather than on the first client's request
+ * (a FindCoordinator for a group creates __consumer_offsets, InitProducerId for a transactional id creates
+ * __transaction_state), so the first real consumer/transaction does not see "coordinator not available".
+ */
+export async function kafkaWarmUp(port: number, timeout_ms = 30_000): Promise<void> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({
+    clientId: 'tidemark-infra-warmup',
+    brokers: [`${HOST}:${port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ transactionalId: 'tidemark-infra-warmup', idempotent: true, maxInFlightRequests: 1 });
+  try {
+    await withTimeout(
+      (async () => {
+        await admin.connect();
+        await admin.describeGroups(['tidemark-infra-warmup']);
+        await producer.connect(); // InitProducerId → transaction coordinator
+      })(),
+      timeout_ms,
+    );
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 export interface PgProbe {
   host: string;
   port: number;

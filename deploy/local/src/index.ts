@@ -2,7 +2,7 @@
  * @tidemark/local-infra: installs and runs Tidemark's real infrastructure natively (no Docker) under a
  * git-ignored state folder: PostgreSQL, Apache Kafka (KRaft), Apicurio Registry 3 and (optionally) Jaeger v2.
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   COMPONENT_NAMES,
@@ -16,7 +16,6 @@ import {
   TIMINGS,
   type ComponentName,
   type PortName,
-  type Ports,
 } from './components.js';
 import { postgresUrl, registryUrl, resolvePorts } from './config.js';
 import { apicurioDriver } from './drivers/apicurio.js';
@@ -62,9 +61,9 @@ export interface ComponentStatus {
   version: string | null;
   log_file: string;
   data_dir: string;
-  /** Resident memory of the component's process group, MiB (null when not running). */
+  /** Resident memory of the component (process + descendants), MiB (null when not running). */
   rss_mib: number | null;
-  /** Proportional set size of the process group, MiB: shared memory split between processes (postgres). */
+  /** Proportional set size of the process and its descendants, MiB: shared memory split between processes (postgres). */
   pss_mib: number | null;
   /** Optional components only: why it cannot run (e.g. Jaeger not built). */
   unavailable_reason: string | null;
@@ -106,7 +105,7 @@ export interface InfraUpOptions {
 }
 
 export interface StopOptions {
-  /** Default: the component's graceful signal (SIGINT for postgres, SIGTERM otherwise). SIGKILL hits the whole process group. */
+  /** Default: the component's graceful signal (SIGINT for postgres, SIGTERM otherwise). SIGKILL hits the process and all its descendants at once (a crash). */
   signal?: NodeJS.Signals;
   /** Grace period before escalating to SIGKILL (default: the component's stop_timeout_ms). */
   timeout_ms?: number;
@@ -307,10 +306,25 @@ function selectComponents(ctx: InfraContext, requested?: string[]): ComponentNam
   return COMPONENT_NAMES.filter((c) => wanted.has(c));
 }
 
+function unavailableFile(ctx: InfraContext, name: ComponentName): string {
+  return join(ctx.paths.run_dir, `${name}.unavailable`);
+}
+
+/** Why an optional component is not running: the last failure recorded by `up`, else the driver's own reason. */
+function unavailableReason(driver: Driver, ctx: InfraContext): string | null {
+  try {
+    const recorded = readFileSync(unavailableFile(ctx, driver.name), 'utf8').trim();
+    if (recorded) return recorded;
+  } catch {
+    /* none recorded */
+  }
+  return driver.unavailableReason?.(ctx) ?? (driver.isInstalled(ctx) ? null : 'not installed');
+}
+
 async function componentStatus(driver: Driver, ctx: InfraContext): Promise<ComponentStatus> {
   const pid = ownedPid(driver, ctx, false);
   const installed = driver.isInstalled(ctx);
-  const unavailable = OPTIONAL.has(driver.name) && !installed ? (driver.unavailableReason?.(ctx) ?? 'not installed') : null;
+  const unavailable = OPTIONAL.has(driver.name) && pid === null ? unavailableReason(driver, ctx) : null;
   let healthy = false;
   let health: string;
   if (pid !== null) {
@@ -343,7 +357,7 @@ function endpointsFor(ctx: InfraContext): InfraEndpoints {
   const jaegerPid = ownedPid(jaegerDriver, ctx, false);
   const jaegerUp = jaegerPid !== null;
   let reason: string | null = null;
-  if (!jaegerUp) reason = jaegerDriver.unavailableReason?.(ctx) ?? 'not running (start it with `infra up jaeger`)';
+  if (!jaegerUp) reason = unavailableReason(jaegerDriver, ctx) ?? 'not running (start it with `infra up jaeger`)';
   return {
     kafka_brokers: [`${HOST}:${p.kafka}`],
     registry_url: registryUrl(p.registry),
@@ -375,8 +389,13 @@ export async function infraUp(opts: InfraUpOptions = {}): Promise<InfraStatus> {
       if (OPTIONAL.has(name)) {
         try {
           await ensureRunning(driver, ctx);
+          rmSync(unavailableFile(ctx, name), { force: true });
         } catch (err) {
-          ctx.log(`${name} is unavailable (optional, continuing): ${(err as Error).message}`);
+          const message = (err as Error).message;
+          ctx.log(`${name} is unavailable (optional, continuing): ${message}`);
+          mkdirSync(ctx.paths.run_dir, { recursive: true });
+          const reason = err instanceof InfraError ? `${err.reason} (log: ${err.log_file})` : message.split('\n')[0];
+          writeFileSync(unavailableFile(ctx, name), `${reason}\n`);
         }
       } else {
         await ensureRunning(driver, ctx);
@@ -403,27 +422,27 @@ export async function infraStatus(): Promise<InfraStatus> {
   return statusOf(context(() => undefined));
 }
 
+async function downUnlocked(ctx: InfraContext): Promise<void> {
+  for (const name of [...COMPONENT_NAMES].reverse()) await stopDriver(DRIVERS[name], ctx);
+  const marker = `-Dtidemark.state=${ctx.paths.state_dir}`;
+  const strays = findProcesses((cmd) => cmd.includes(marker) || COMPONENT_NAMES.some((c) => DRIVERS[c].owns(cmd, ctx)));
+  for (const pid of strays) {
+    ctx.log(`killing stray process ${pid}: ${readCmdline(pid).slice(0, 160)}`);
+    await terminate(pid, { signal: 'SIGTERM', timeout_ms: 10_000 });
+  }
+}
+
 /** Stops every component (reverse start order; SIGTERM/SIGINT, then SIGKILL) and sweeps any stray process of this state dir. */
 export async function infraDown(opts: { log?: (line: string) => void } = {}): Promise<void> {
   const ctx = context(opts.log);
-  await lock(ctx, async () => {
-    for (const name of [...COMPONENT_NAMES].reverse()) await stopDriver(DRIVERS[name], ctx);
-    const marker = `-Dtidemark.state=${ctx.paths.state_dir}`;
-    const strays = findProcesses(
-      (cmd) => cmd.includes(marker) || COMPONENT_NAMES.some((c) => DRIVERS[c].owns(cmd, ctx)),
-    );
-    for (const pid of strays) {
-      ctx.log(`killing stray process ${pid}: ${readCmdline(pid).slice(0, 160)}`);
-      await terminate(pid, { signal: 'SIGTERM', timeout_ms: 10_000 });
-    }
-  });
+  await lock(ctx, () => downUnlocked(ctx));
 }
 
 /** `infraDown()` and delete all data, logs, configs and pid files. The download/build cache is kept. */
 export async function infraReset(opts: { log?: (line: string) => void } = {}): Promise<void> {
   const ctx = context(opts.log);
   await lock(ctx, async () => {
-    await infraDown({ log: ctx.log });
+    await downUnlocked(ctx);
     for (const dir of [ctx.paths.data_dir, ctx.paths.logs_dir, ctx.paths.run_dir, ctx.paths.conf_dir, ctx.paths.tmp_dir]) {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -442,7 +461,7 @@ export function infraEndpoints(): InfraEndpoints {
   return endpointsFor(context(() => undefined));
 }
 
-/** Stops one component. `{signal: 'SIGKILL'}` is a kill -9 of its whole process group (chaos tests). */
+/** Stops one component. `{signal: 'SIGKILL'}` is a kill -9 of the process and its descendants (chaos tests). */
 export async function stopComponent(name: string, opts: StopOptions = {}): Promise<StopResult> {
   const ctx = context(opts.log ?? (() => undefined));
   return lock(ctx, () => stopDriver(DRIVERS[componentName(name)], ctx, opts));

@@ -1,33 +1,32 @@
-/** A cross-process lock file (pid inside) so two `infra up` runs never start duplicates. Re-entrant per process. */
+/**
+ * A cross-process lock file (pid inside) so two `infra up` runs never start duplicates. Calls within one
+ * process are queued too (not re-entrant: don't call withLock inside withLock for the same file).
+ */
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isAlive, sleep } from './proc.js';
 
-const held = new Map<string, number>();
+const queues = new Map<string, Promise<unknown>>();
 
 export interface LockOptions {
   wait_timeout_ms: number;
   log?: (line: string) => void;
 }
 
-export async function withLock<T>(file: string, opts: LockOptions, fn: () => Promise<T>): Promise<T> {
-  const depth = held.get(file) ?? 0;
-  if (depth > 0) {
-    held.set(file, depth + 1);
-    try {
-      return await fn();
-    } finally {
-      held.set(file, (held.get(file) ?? 1) - 1);
-    }
-  }
-  await acquire(file, opts);
-  held.set(file, 1);
-  try {
-    return await fn();
-  } finally {
-    held.delete(file);
-    release(file);
-  }
+export function withLock<T>(file: string, opts: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const previous = queues.get(file) ?? Promise.resolve();
+  const run = previous
+    .catch(() => undefined)
+    .then(async () => {
+      await acquire(file, opts);
+      try {
+        return await fn();
+      } finally {
+        release(file);
+      }
+    });
+  queues.set(file, run.catch(() => undefined));
+  return run;
 }
 
 async function acquire(file: string, opts: LockOptions): Promise<void> {

@@ -51,7 +51,6 @@ export interface StatePaths {
   jaeger_binary: string;
   jaeger_config: string;
   jaeger_build_log: string;
-  jaeger_unavailable: string;
 }
 
 export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, start?: string): string {
@@ -98,6 +97,5 @@ export function statePaths(stateDir: string): StatePaths {
     jaeger_binary: join(jaegerHome, 'jaeger'),
     jaeger_config: join(conf, 'jaeger.yaml'),
     jaeger_build_log: join(logs, 'jaeger-build.log'),
-    jaeger_unavailable: join(run, 'jaeger.unavailable'),
   };
 }

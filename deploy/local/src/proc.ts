@@ -198,6 +198,38 @@ export function groupMembers(pgid: number): number[] {
   return out;
 }
 
+/** Live descendants of `pid` (children, grandchildren, ...), by parent pid. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of safeReaddir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const st = readStat(Number(entry));
+    if (!st || st.state === 'Z') continue;
+    const list = children.get(st.ppid) ?? [];
+    list.push(st.pid);
+    children.set(st.ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+/**
+ * The process, its process group and all its descendants. (Postgres children call setsid(), so
+ * its backends are not in the postmaster's process group: the tree is what counts.)
+ */
+export function processFamily(pid: number): number[] {
+  const all = new Set<number>([...groupMembers(pid), ...descendants(pid)]);
+  if (isAlive(pid)) all.add(pid);
+  return [...all];
+}
+
 /** Live pids whose command line satisfies `match`. */
 export function findProcesses(match: (cmdline: string, pid: number) => boolean): number[] {
   const out: number[] = [];
@@ -219,66 +251,68 @@ function safeReaddir(dir: string): string[] {
   }
 }
 
-export function signal(pid: number, sig: NodeJS.Signals, wholeGroup = false): boolean {
+export function signal(pid: number, sig: NodeJS.Signals): boolean {
   try {
-    process.kill(wholeGroup ? -pid : pid, sig);
+    process.kill(pid, sig);
     return true;
-  } catch (err) {
-    if (wholeGroup) {
-      try {
-        process.kill(pid, sig);
-        return true;
-      } catch {
-        return false;
-      }
-    }
-    void err;
+  } catch {
     return false;
   }
 }
 
-export async function waitForExit(pid: number, timeout_ms: number, alsoGroup = false): Promise<boolean> {
+function killAll(pids: Iterable<number>, sig: NodeJS.Signals): void {
+  for (const p of pids) signal(p, sig);
+}
+
+async function waitAllExit(pids: number[], timeout_ms: number): Promise<boolean> {
   const deadline = Date.now() + timeout_ms;
   for (;;) {
-    const alive = isAlive(pid) || (alsoGroup && groupMembers(pid).length > 0);
-    if (!alive) return true;
+    if (!pids.some(isAlive)) break;
     if (Date.now() >= deadline) return false;
     await sleep(100);
   }
+  // Dead; give the parent (often init) a moment to reap the zombies, since some programs (postgres
+  // checking its lock file) treat a zombie pid as still running.
+  const reapDeadline = Date.now() + 3_000;
+  while (pids.some((p) => existsSync(`/proc/${p}`)) && Date.now() < reapDeadline) await sleep(50);
+  return true;
 }
 
 export interface TerminateOptions {
   signal: NodeJS.Signals;
-  /** After this long, SIGKILL the whole process group. */
+  /** After this long, SIGKILL the process and its whole family. */
   timeout_ms: number;
 }
 
 /**
- * Sends `signal` to the process (SIGKILL goes to its whole process group), waits for it and its group
- * to exit, escalating to SIGKILL of the group after `timeout_ms`. Resolves to how it ended.
+ * Sends `signal` to the process (SIGKILL goes to its whole family at once, like a crash), waits for it and its
+ * family (process group + descendants) to exit, escalating to SIGKILL after `timeout_ms`.
  */
 export async function terminate(pid: number, opts: TerminateOptions): Promise<'exited' | 'killed' | 'not-running'> {
+  const family = processFamily(pid);
+  if (family.length === 0) return 'not-running';
   if (!isAlive(pid)) {
-    // The leader may be gone while children linger (e.g. postgres backends after a kill -9 of the postmaster).
-    if (groupMembers(pid).length > 0) {
-      signal(pid, 'SIGKILL', true);
-      await waitForExit(pid, 5_000, true);
-      return 'killed';
-    }
-    return 'not-running';
+    // The leader is gone while children linger (e.g. postgres backends after a kill -9 of the postmaster).
+    killAll(family, 'SIGKILL');
+    await waitAllExit(family, 5_000);
+    return 'killed';
   }
-  const group = opts.signal === 'SIGKILL';
-  signal(pid, opts.signal, group);
-  if (await waitForExit(pid, group ? 10_000 : opts.timeout_ms, true)) return group ? 'killed' : 'exited';
-  signal(pid, 'SIGKILL', true);
-  await waitForExit(pid, 10_000, true);
+  if (opts.signal === 'SIGKILL') {
+    killAll(family, 'SIGKILL');
+    await waitAllExit(family, 10_000);
+    return 'killed';
+  }
+  signal(pid, opts.signal);
+  if (await waitAllExit(family, opts.timeout_ms)) return 'exited';
+  killAll(processFamily(pid).concat(family), 'SIGKILL');
+  await waitAllExit(family, 10_000);
   return 'killed';
 }
 
 export interface MemoryUsage {
-  /** Sum of VmRSS over the process group (shared pages counted once per process). */
+  /** Sum of VmRSS over the process family (shared pages counted once per process). */
   rss_mib: number;
-  /** Sum of proportional set size over the process group (shared pages split): the honest total. */
+  /** Sum of proportional set size over the process family (shared pages split): the honest total. */
   pss_mib: number | null;
 }
 
@@ -288,24 +322,25 @@ function kibFrom(text: string, key: string): number | null {
 }
 
 export function memoryOf(pid: number): MemoryUsage | null {
-  const members = groupMembers(pid);
-  if (!members.includes(pid) && isAlive(pid)) members.push(pid);
+  const members = processFamily(pid);
   if (members.length === 0) return null;
   let rss = 0;
   let pss = 0;
   let pssKnown = true;
   for (const p of members) {
+    let status: string;
     try {
-      rss += kibFrom(readFileSync(`/proc/${p}/status`, 'utf8'), 'VmRSS') ?? 0;
+      status = readFileSync(`/proc/${p}/status`, 'utf8');
     } catch {
-      /* exited meanwhile */
+      continue; // exited meanwhile
     }
+    rss += kibFrom(status, 'VmRSS') ?? 0;
     try {
       const v = kibFrom(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'), 'Pss');
       if (v === null) pssKnown = false;
       else pss += v;
-    } catch {
-      pssKnown = false;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ESRCH') pssKnown = false;
     }
   }
   const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;

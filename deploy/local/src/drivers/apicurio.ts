@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOST, INSTALL_TIMEOUTS_MS, MAVEN, POSTGRES, VERSIONS } from '../components.js';
+import { HOST, INSTALL_TIMEOUTS_MS, JAVA_MIN_MAJOR, MAVEN, POSTGRES, VERSIONS } from '../components.js';
 import { apicurioJavaArgs, registryUrl, type ApicurioInput } from '../config.js';
 import { httpOk, pgHealth } from '../health.js';
 import { exec, spawnDetached } from '../proc.js';
-import { ensureDirs, ensureJava, installAtomically, mvn } from './common.js';
+import { ensureDirs, ensureJava, installAtomically, javaMajorOf, mvn } from './common.js';
 import type { Driver, InfraContext } from './types.js';
 
 const INSTALLED_MARKER = '.installed';
@@ -46,7 +46,8 @@ export const apicurioDriver: Driver = {
     });
   },
   async start(ctx) {
-    const java = await ensureJava(ctx);
+    const java = await ensureJava(ctx, JAVA_MIN_MAJOR.apicurio);
+    ctx.log(`apicurio: using ${java} (Java ${javaMajorOf(java)})`);
     const pg = await pgHealth({
       host: HOST,
       port: ctx.ports.postgres,

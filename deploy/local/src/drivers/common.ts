@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENV, INSTALL_TIMEOUTS_MS, VERSIONS } from '../components.js';
+import { ENV, INSTALL_TIMEOUTS_MS, JVM_SEARCH_DIR } from '../components.js';
 import { commandExists, exec } from '../proc.js';
 import type { InfraContext } from './types.js';
 
@@ -25,13 +25,24 @@ export async function ensureAptPackages(ctx: InfraContext, packages: string[], w
   await exec('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env, log_file, timeout_ms: INSTALL_TIMEOUTS_MS.apt });
 }
 
-export function javaBinary(env: NodeJS.ProcessEnv): string {
-  if (env[ENV.java]) return env[ENV.java]!;
-  if (env.JAVA_HOME && existsSync(join(env.JAVA_HOME, 'bin', 'java'))) return join(env.JAVA_HOME, 'bin', 'java');
-  return 'java';
+/** Candidate `java` binaries in order of preference: TIDEMARK_JAVA, JAVA_HOME, PATH, then /usr/lib/jvm/* (newest first). */
+export function javaCandidates(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  if (env[ENV.java]) out.push(env[ENV.java]!);
+  if (env.JAVA_HOME) out.push(join(env.JAVA_HOME, 'bin', 'java'));
+  out.push('java');
+  try {
+    const dirs = readdirSync(JVM_SEARCH_DIR)
+      .map((d) => join(JVM_SEARCH_DIR, d, 'bin', 'java'))
+      .filter((j) => existsSync(j));
+    out.push(...dirs.sort((a, b) => (javaMajorOf(b) ?? 0) - (javaMajorOf(a) ?? 0)));
+  } catch {
+    /* no JVM dir */
+  }
+  return [...new Set(out)];
 }
 
-/** Parses the major version out of `java -version` output ("17.0.15", "1.8.0_392" → 8). */
+/** Parses the major version out of `java -version` output ("17.0.15", "1.8.0_392" -> 8). */
 export function parseJavaMajor(versionOutput: string): number | null {
   const m = /version "(\d+)(?:\.(\d+))?/.exec(versionOutput);
   if (!m) return null;
@@ -39,25 +50,30 @@ export function parseJavaMajor(versionOutput: string): number | null {
   return first === 1 && m[2] ? Number(m[2]) : first;
 }
 
-const javaChecked = new Map<string, number>();
+const majorCache = new Map<string, number | null>();
 
-/** Makes sure a Java >= 17 runtime exists (installing the Debian default JRE as root if none). Returns the binary. */
-export async function ensureJava(ctx: InfraContext): Promise<string> {
-  let java = javaBinary(ctx.env);
-  if (javaChecked.has(java)) return java;
-  if (!commandExists(java)) {
-    await ensureAptPackages(ctx, ['default-jre-headless'], `no Java runtime found (${java})`);
-    java = javaBinary(ctx.env);
+export function javaMajorOf(java: string): number | null {
+  if (!majorCache.has(java)) {
+    const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
+    majorCache.set(java, r.error ? null : parseJavaMajor(`${r.stderr ?? ''}${r.stdout ?? ''}`));
   }
-  const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
-  const major = parseJavaMajor(`${r.stderr}${r.stdout}`);
-  if (major === null || major < VERSIONS.java_min_major) {
-    throw new Error(
-      `Java ${VERSIONS.java_min_major}+ is required, ${java} reports ${major ?? 'unknown'}; set ${ENV.java} or JAVA_HOME`,
-    );
+  return majorCache.get(java) ?? null;
+}
+
+/** A Java runtime of at least `minMajor` (installing Debian's default JRE as root when there is none at all). */
+export async function ensureJava(ctx: InfraContext, minMajor: number): Promise<string> {
+  let candidates = javaCandidates(ctx.env);
+  if (!candidates.some((j) => javaMajorOf(j) !== null)) {
+    await ensureAptPackages(ctx, ['default-jre-headless'], 'no Java runtime found');
+    majorCache.clear();
+    candidates = javaCandidates(ctx.env);
   }
-  javaChecked.set(java, major);
-  return java;
+  const found = candidates.find((j) => (javaMajorOf(j) ?? 0) >= minMajor);
+  if (!found) {
+    const seen = candidates.map((j) => `${j} (${javaMajorOf(j) ?? 'n/a'})`).join(', ');
+    throw new Error(`Java ${minMajor}+ is required; found only: ${seen}. Install one under ${JVM_SEARCH_DIR} or set ${ENV.java}`);
+  }
+  return found;
 }
 
 export async function ensureMaven(ctx: InfraContext): Promise<string> {

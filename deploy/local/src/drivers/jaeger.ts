@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST, INSTALL_TIMEOUTS_MS, JAEGER_MODULE, VERSIONS } from '../components.js';
 import { jaegerConfigYaml, jaegerLdflags } from '../config.js';
@@ -73,23 +73,13 @@ export const jaegerDriver: Driver = {
   isInstalled: (ctx) => existsSync(ctx.paths.jaeger_binary),
   unavailableReason(ctx) {
     if (existsSync(ctx.paths.jaeger_binary)) return null;
-    try {
-      return readFileSync(ctx.paths.jaeger_unavailable, 'utf8').trim() || null;
-    } catch {
-      return commandExists('go')
-        ? 'not built yet (set TIDEMARK_JAEGER=1 or run `infra up jaeger`; the build takes a few minutes)'
-        : 'no Go toolchain to build it with';
-    }
+    return commandExists('go')
+      ? 'not built yet (set TIDEMARK_JAEGER=1 or run `infra up jaeger`; the build takes a few minutes)'
+      : 'no Go toolchain to build it with';
   },
   async install(ctx) {
-    ensureDirs(ctx.paths.cache_dir, ctx.paths.logs_dir, ctx.paths.run_dir);
-    try {
-      await buildJaeger(ctx);
-      rmSync(ctx.paths.jaeger_unavailable, { force: true });
-    } catch (err) {
-      writeFileSync(ctx.paths.jaeger_unavailable, `build failed: ${(err as Error).message.split('\n')[0]} (see ${ctx.paths.jaeger_build_log})\n`);
-      throw err;
-    }
+    ensureDirs(ctx.paths.cache_dir, ctx.paths.logs_dir);
+    await buildJaeger(ctx);
   },
   async start(ctx) {
     ensureDirs(ctx.paths.conf_dir, ctx.paths.data('jaeger'), ctx.paths.logs_dir);

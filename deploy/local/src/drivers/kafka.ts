@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INSTALL_TIMEOUTS_MS, MAVEN, VERSIONS } from '../components.js';
+import { INSTALL_TIMEOUTS_MS, JAVA_MIN_MAJOR, MAVEN, VERSIONS } from '../components.js';
 import {
   generateKafkaClusterId,
   isForbiddenKafkaJar,
@@ -11,9 +11,9 @@ import {
   kafkaServerProperties,
   type KafkaCommandInput,
 } from '../config.js';
-import { kafkaHealth } from '../health.js';
+import { kafkaHealth, kafkaWarmUp } from '../health.js';
 import { exec, spawnDetached } from '../proc.js';
-import { ensureDirs, ensureJava, installAtomically, mvn } from './common.js';
+import { ensureDirs, ensureJava, installAtomically, javaMajorOf, mvn } from './common.js';
 import type { Driver, InfraContext } from './types.js';
 
 const KAFKA_JAR = `kafka_${VERSIONS.kafka_scala}-${VERSIONS.kafka}.jar`;
@@ -97,7 +97,8 @@ export const kafkaDriver: Driver = {
     });
   },
   async start(ctx) {
-    const java = await ensureJava(ctx);
+    const java = await ensureJava(ctx, JAVA_MIN_MAJOR.kafka);
+    ctx.log(`kafka: using ${java} (Java ${javaMajorOf(java)})`);
     ensureDirs(ctx.paths.conf_dir, ctx.paths.data('kafka'), ctx.paths.logs_dir);
     writeFileSync(
       ctx.paths.kafka_properties,
@@ -111,6 +112,11 @@ export const kafkaDriver: Driver = {
     });
   },
   health: (ctx) => kafkaHealth(ctx.ports.kafka),
+  async afterHealthy(ctx) {
+    await kafkaWarmUp(ctx.ports.kafka).catch((err: Error) => {
+      throw new Error(`broker is up but its group/transaction coordinators did not load: ${err.message}`);
+    });
+  },
   extraLogs: (ctx) => [join(ctx.paths.logs_dir, 'maven.log')],
   version: (ctx) => (kafkaDriver.isInstalled(ctx) ? VERSIONS.kafka : null),
 };

@@ -108,12 +108,28 @@ async function initdb(ctx: InfraContext, bin: string, dataDir: string, user: OsU
   appendFileSync(join(dataDir, 'postgresql.conf'), `\n# Tidemark settings (generated)\n${INCLUDE_LINE}\n`);
 }
 
-/** A postmaster.pid left by a crashed server whose pid now belongs to someone else would block the start. */
-function clearForeignLockFile(dataDir: string): void {
-  const lock = join(dataDir, 'postmaster.pid');
-  if (!existsSync(lock)) return;
-  const pid = Number(readFileSync(lock, 'utf8').split('\n')[0]);
-  if (!isAlive(pid) || !readCmdline(pid).includes(dataDir)) rmSync(lock, { force: true });
+/**
+ * Lock files left by a crashed server (postmaster.pid in the data dir, .s.PGSQL.<port>.lock in the socket
+ * dir) whose pid is dead, a zombie or now someone else's would block the start: remove them.
+ */
+function clearStaleLockFiles(dataDir: string, socketDir: string): void {
+  const stale = (file: string): boolean => {
+    try {
+      const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+      return !isAlive(pid) || !readCmdline(pid).includes(dataDir);
+    } catch {
+      return false;
+    }
+  };
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (existsSync(pidFile) && stale(pidFile)) rmSync(pidFile, { force: true });
+  for (const f of readdirSync(socketDir)) {
+    const m = /^(\.s\.PGSQL\.\d+)\.lock$/.exec(f);
+    if (m && stale(join(socketDir, f))) {
+      rmSync(join(socketDir, f), { force: true });
+      rmSync(join(socketDir, m[1]!), { force: true });
+    }
+  }
 }
 
 export const postgresDriver: Driver = {
@@ -143,7 +159,7 @@ export const postgresDriver: Driver = {
     const conf = join(dataDir, 'tidemark.conf');
     writeFileSync(conf, postgresConf({ port: ctx.ports.postgres, socket_dir: ctx.paths.pg_socket_dir }));
     chownTo(conf, user);
-    clearForeignLockFile(dataDir);
+    clearStaleLockFiles(dataDir, ctx.paths.pg_socket_dir);
     return spawnDetached(join(bin, 'postgres'), ['-D', dataDir], {
       uid: user?.uid,
       gid: user?.gid,

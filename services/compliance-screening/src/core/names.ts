@@ -3,17 +3,11 @@
  *
  * Both sides are folded the same way (Unicode NFKD, diacritics stripped, a few
  * letters without decomposition mapped, lower case, punctuation → space, legal
- * forms and filler words dropped), then scored with Jaro-Winkler two ways:
- *  - whole name, in the given order and with tokens sorted (so "Group Lazarus"
- *    matches "Lazarus Group");
- *  - token containment, for list names of two or more tokens: every token of the
- *    listed name must be found (fuzzily) among the counterparty's tokens, so
- *    "Tornado Cash Fund Management" still matches "Tornado Cash".
- * A whole-name score only counts when every listed token also has a close partner
- * (token_score_min), which keeps names that share a prefix but differ in a word
- * ("Tornado Capital" vs "Tornado Cash") apart. Single-token list names only match
- * the whole counterparty name, so a common word inside a longer name ("Hydra
- * Plumbing") does not hit "Hydra".
+ * forms and filler words dropped), then scored with Jaro-Winkler (see matchName).
+ * Jaro-Winkler rewards a shared prefix, so a whole-name score alone would let
+ * "Tornado Capital" hit "Tornado Cash" or "Blender Studio" hit "Blender": every
+ * token must also have a close partner, and one word is never matched inside a
+ * longer name. Cross-script names (Cyrillic vs Latin) are not transliterated.
  */
 import jaroWinkler from 'jaro-winkler';
 import { z } from 'zod';
@@ -39,6 +33,14 @@ export const namesFileSchema = z.object({
     )
     .min(1)
     .max(NAMES_ENTRIES_MAX),
+  /**
+   * Known false positives, cleared by compliance ("good guys" list): a counterparty
+   * whose folded name equals `name` is not matched against entry `entry_id`.
+   */
+  cleared: z
+    .array(z.object({ name: z.string().min(1).max(NAME_LENGTH_MAX), entry_id: z.string().min(1), reason: z.string().min(1) }))
+    .max(NAMES_ENTRIES_MAX)
+    .default([]),
 });
 export type NamesFile = z.infer<typeof namesFileSchema>;
 
@@ -54,6 +56,8 @@ export interface NamesList {
   list_id: string;
   version: string;
   names: PreparedName[];
+  /** '<folded name>\u0000<entry_id>' of cleared false positives. */
+  cleared: ReadonlySet<string>;
 }
 
 export interface NameMatchOptions {
@@ -118,19 +122,25 @@ export function buildNamesList(file: NamesFile): NamesList {
     }
   }
   if (names.length === 0) throw new Error(`names list ${file.list_id} has no usable names`);
-  return { list_id: file.list_id, version: file.version, names };
+  const ids = new Set(file.entries.map((e) => e.id));
+  const cleared = new Set<string>();
+  for (const c of file.cleared) {
+    if (!ids.has(c.entry_id)) throw new Error(`names list ${file.list_id}: cleared name ${c.name} refers to unknown entry ${c.entry_id}`);
+    cleared.add(`${nameTokens(c.name).join(' ')}\u0000${c.entry_id}`);
+  }
+  return { list_id: file.list_id, version: file.version, names, cleared };
 }
 
-/** For each listed token, the closest counterparty token (each used once), min over listed tokens. */
-function tokenCoverage(listed: string[], query: string[]): number {
-  const used = new Array<boolean>(query.length).fill(false);
+/** For each token of `small`, the closest token of `large` (each used once); the minimum over `small`. */
+function tokenCoverage(small: string[], large: string[]): number {
+  const used = new Array<boolean>(large.length).fill(false);
   let worst = 1;
-  for (const token of listed) {
+  for (const token of small) {
     let best = 0;
     let best_index = -1;
-    for (let i = 0; i < query.length; i++) {
+    for (let i = 0; i < large.length; i++) {
       if (used[i]) continue;
-      const score = jaroWinkler(token, query[i] as string);
+      const score = jaroWinkler(token, large[i] as string);
       if (score > best) {
         best = score;
         best_index = i;
@@ -143,7 +153,29 @@ function tokenCoverage(listed: string[], query: string[]): number {
   return worst;
 }
 
-/** Best match of `name` in the list at or above the thresholds, or null. */
+/** Score of one counterparty name (tokens) against one listed name, with the method that produced it. */
+function scoreCandidate(candidate: PreparedName, query: string[], joined: string, sorted_joined: string, opts: NameMatchOptions): { score: number; method: NameMatch['method'] } {
+  if (candidate.tokens.length === query.length) {
+    if (tokenCoverage(candidate.tokens, query) < opts.token_score_min) return { score: 0, method: 'whole' };
+    return { score: Math.max(jaroWinkler(candidate.joined, joined), jaroWinkler(candidate.sorted_joined, sorted_joined)), method: 'whole' };
+  }
+  const [small, large] = candidate.tokens.length < query.length ? [candidate.tokens, query] : [query, candidate.tokens];
+  if (small.length < 2) return { score: 0, method: 'containment' };
+  const coverage = tokenCoverage(small, large);
+  return { score: coverage >= opts.containment_token_score_min ? coverage : 0, method: 'containment' };
+}
+
+/**
+ * Best match of `name` in the list at or above `score_min`, or null.
+ *  - same number of tokens: Jaro-Winkler of the whole name, as given and with
+ *    tokens sorted, counted only when every token has a partner at least
+ *    token_score_min close;
+ *  - different numbers of tokens (both at least two): containment — every token
+ *    of the shorter name is found among the longer one's at least
+ *    containment_token_score_min close ("Tornado Cash Fund" ⊃ "Tornado Cash",
+ *    "Sergey Ivanov" ⊂ "Sergey Sergeevich Ivanov"). A single word is never
+ *    matched inside a longer name, so "Blender Studio" does not hit "Blender.io".
+ */
 export function matchName(list: NamesList, name: string | null, opts: NameMatchOptions): NameMatch | null {
   if (name === null) return null;
   const query = nameTokens(name);
@@ -152,17 +184,9 @@ export function matchName(list: NamesList, name: string | null, opts: NameMatchO
   const sorted_joined = [...query].sort().join(' ');
   let best: NameMatch | null = null;
   for (const candidate of list.names) {
-    const coverage = tokenCoverage(candidate.tokens, query);
-    let score = 0;
-    let method: NameMatch['method'] = 'whole';
-    if (coverage >= opts.token_score_min) {
-      score = Math.max(jaroWinkler(candidate.joined, joined), jaroWinkler(candidate.sorted_joined, sorted_joined));
-    }
-    if (candidate.tokens.length >= 2 && query.length > candidate.tokens.length && coverage >= opts.containment_token_score_min && coverage > score) {
-      score = coverage;
-      method = 'containment';
-    }
-    if (score >= opts.score_min && (best === null || score > best.score)) {
+    if (list.cleared.has(`${joined}\u0000${candidate.entry_id}`)) continue;
+    const { score, method } = scoreCandidate(candidate, query, joined, sorted_joined, opts);
+    if (score >= opts.score_min && (best === null || score > best.score || (score === best.score && method === 'whole' && best.method !== 'whole'))) {
       best = { entry_id: candidate.entry_id, listed: candidate.listed, score, method };
     }
   }

@@ -3,8 +3,7 @@
  * from its own body shape, and `buildCanonicalEvent` enforces the v1 event types' required
  * fields and the amount rules, then assembles the Avro record (schemas/avro/canonical-event.avsc).
  */
-import type { CanonicalEvent } from '@tidemark/common';
-import { amountProblem } from './amount.js';
+import { amountProblem, type CanonicalEvent } from '@tidemark/common';
 
 export const KNOWN_EVENT_TYPES = [
   'deposit.detected',

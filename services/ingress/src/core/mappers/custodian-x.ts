@@ -1,10 +1,10 @@
 /**
  * `custodian-x`: a digital-asset custodian whose notifications describe transfers by
  * direction and state, with amounts in integer base units plus the asset's decimals
- * (`"amount_base_units": "50000000", "decimals": 8` → "0.50000000").
+ * (`"amount_base_units": "50000000", "decimals": 8` → "0.5").
  */
 import { z } from 'zod';
-import { baseUnitsToDecimal, AMOUNT_DECIMALS_MAX } from '../amount.js';
+import { AMOUNT_DECIMALS_MAX, fromBaseUnits } from '@tidemark/common';
 import { buildCanonicalEvent, mapFailure, type CanonicalFields, type DeliveryFacts, type MapResult } from '../canonical.js';
 import { confirmations, country, describeIssues, eventType, idString, optionalId, optionalText } from './fields.js';
 
@@ -74,7 +74,7 @@ export function mapCustodianX(value: unknown, delivery: DeliveryFacts): MapResul
         customer_id: t.owner_id,
         asset: t.asset_id,
         network: t.chain,
-        amount: baseUnitsToDecimal(t.amount_base_units, t.decimals),
+        amount: fromBaseUnits(BigInt(t.amount_base_units), t.decimals),
         tx_hash: t.tx_hash,
         from_address: t.source?.address ?? null,
         to_address: t.destination?.address ?? null,

@@ -1,0 +1,218 @@
+import { describe, expect, it } from 'vitest';
+import { PORT_SPECS, POSTGRES, VERSIONS } from './components.js';
+import {
+  PortConfigError,
+  apicurioJavaArgs,
+  apicurioSystemProperties,
+  generateKafkaClusterId,
+  isForbiddenKafkaJar,
+  jaegerConfigYaml,
+  kafkaFormatArgs,
+  kafkaJavaArgs,
+  kafkaPom,
+  kafkaServerProperties,
+  parsePort,
+  pgHbaConf,
+  postgresConf,
+  postgresUrl,
+  registryUrl,
+  resolvePorts,
+} from './config.js';
+import { parseJavaMajor } from './drivers/common.js';
+
+function props(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.indexOf('=');
+    expect(i).toBeGreaterThan(0);
+    const key = line.slice(0, i);
+    expect(m.has(key), `duplicate key ${key}`).toBe(false);
+    m.set(key, line.slice(i + 1));
+  }
+  return m;
+}
+
+describe('port parsing', () => {
+  it('uses defaults when unset or blank', () => {
+    const ports = resolvePorts({});
+    expect(ports.kafka).toBe(9092);
+    expect(ports.kafka_controller).toBe(9093);
+    expect(ports.registry).toBe(8081);
+    expect(ports.postgres).toBe(55432);
+    expect(ports.otlp_http).toBe(4318);
+    expect(ports.otlp_grpc).toBe(4317);
+    expect(ports.jaeger_ui).toBe(16686);
+    expect(resolvePorts({ TIDEMARK_KAFKA_PORT: '  ' }).kafka).toBe(9092);
+  });
+
+  it('reads every documented environment variable', () => {
+    const env: Record<string, string> = {};
+    let port = 20000;
+    for (const spec of Object.values(PORT_SPECS)) env[spec.env] = String(port++);
+    const ports = resolvePorts(env);
+    expect(new Set(Object.values(ports)).size).toBe(Object.keys(PORT_SPECS).length);
+    expect(ports.kafka).toBe(Number(env.TIDEMARK_KAFKA_PORT));
+    expect(ports.postgres).toBe(Number(env.TIDEMARK_PG_PORT));
+    expect(ports.registry).toBe(Number(env.TIDEMARK_REGISTRY_PORT));
+    expect(ports.otlp_http).toBe(Number(env.TIDEMARK_OTLP_HTTP_PORT));
+    expect(ports.jaeger_ui).toBe(Number(env.TIDEMARK_JAEGER_UI_PORT));
+  });
+
+  it('rejects non-numbers and out-of-range values, naming the variable', () => {
+    expect(() => parsePort('TIDEMARK_KAFKA_PORT', 'abc', 1)).toThrow(/TIDEMARK_KAFKA_PORT/);
+    expect(() => parsePort('X', '9092.5', 1)).toThrow(PortConfigError);
+    expect(() => parsePort('X', '-1', 1)).toThrow(PortConfigError);
+    expect(() => parsePort('X', '0', 1)).toThrow(/out of range/);
+    expect(() => parsePort('X', '65536', 1)).toThrow(/out of range/);
+    expect(parsePort('X', ' 65535 ', 1)).toBe(65535);
+  });
+
+  it('rejects two services on one port', () => {
+    expect(() => resolvePorts({ TIDEMARK_REGISTRY_PORT: '9092' })).toThrow(/TIDEMARK_KAFKA_PORT and TIDEMARK_REGISTRY_PORT/);
+  });
+});
+
+describe('kafka config', () => {
+  const text = kafkaServerProperties({ port: 19092, controller_port: 19093, log_dir: '/state/data/kafka/data' });
+  const p = props(text);
+
+  it('is a single-node KRaft broker+controller bound to loopback', () => {
+    expect(p.get('process.roles')).toBe('broker,controller');
+    expect(p.get('node.id')).toBe('1');
+    expect(p.get('listeners')).toBe('PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093');
+    expect(p.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:19092');
+    expect(p.get('controller.listener.names')).toBe('CONTROLLER');
+    expect(p.get('log.dirs')).toBe('/state/data/kafka/data');
+  });
+
+  it('uses a bootstrap quorum (standalone format), never static voters', () => {
+    expect(p.get('controller.quorum.bootstrap.servers')).toBe('127.0.0.1:19093');
+    expect(p.has('controller.quorum.voters')).toBe(false);
+  });
+
+  it('has the single-node settings without which groups and transactions hang', () => {
+    expect(p.get('offsets.topic.replication.factor')).toBe('1');
+    expect(p.get('transaction.state.log.replication.factor')).toBe('1');
+    expect(p.get('transaction.state.log.min.isr')).toBe('1');
+    expect(p.get('group.initial.rebalance.delay.ms')).toBe('0');
+    expect(p.get('auto.create.topics.enable')).toBe('false');
+    expect(p.get('num.partitions')).toBe('6');
+    expect(p.has('log.retention.hours')).toBe(false);
+  });
+
+  it('runs kafka.Kafka with the libs classpath, heap cap and ownership marker', () => {
+    const input = { libs_dir: '/c/libs', log4j_config: '/c/l.yaml', server_properties: '/c/s.properties', marker: '/state' };
+    const args = kafkaJavaArgs(input);
+    expect(args).toContain('-Xmx768m');
+    expect(args).toContain('-Dtidemark.state=/state');
+    expect(args).toContain('-Dlog4j2.configurationFile=/c/l.yaml');
+    expect(args.slice(-4)).toEqual(['-cp', '/c/libs/*', 'kafka.Kafka', '/c/s.properties']);
+    const fmt = kafkaFormatArgs({ ...input, cluster_id: 'abc' });
+    expect(fmt.slice(fmt.indexOf('kafka.tools.StorageTool'))).toEqual([
+      'kafka.tools.StorageTool',
+      'format',
+      '--standalone',
+      '-t',
+      'abc',
+      '-c',
+      '/c/s.properties',
+    ]);
+  });
+
+  it('pom pins Kafka, log4j2 via slf4j2 and keeps slf4j-api 1.x out', () => {
+    const pom = kafkaPom();
+    expect(pom).toContain(`<artifactId>kafka_2.13</artifactId>\n      <version>${VERSIONS.kafka}</version>`);
+    expect(pom).toContain('<artifactId>log4j-slf4j2-impl</artifactId>');
+    expect(pom).toContain(`<version>${VERSIONS.log4j}</version>`);
+    expect(pom).toContain(`<artifactId>slf4j-api</artifactId>\n      <version>${VERSIONS.slf4j}</version>`);
+    expect(pom).toMatch(/<exclusion><groupId>org.slf4j<\/groupId><artifactId>slf4j-api<\/artifactId><\/exclusion>/);
+    expect(isForbiddenKafkaJar('slf4j-api-1.7.36.jar')).toBe(true);
+    expect(isForbiddenKafkaJar('slf4j-api-2.0.17.jar')).toBe(false);
+    expect(isForbiddenKafkaJar('kafka-clients-4.4.0.jar')).toBe(false);
+  });
+
+  it('cluster ids are 22-char url-safe base64 not starting with a dash', () => {
+    for (let i = 0; i < 200; i++) {
+      const id = generateKafkaClusterId();
+      expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+      expect(Buffer.from(id, 'base64url')).toHaveLength(16);
+    }
+  });
+});
+
+describe('postgres config', () => {
+  const conf = postgresConf({ port: 55432, socket_dir: "/state/run/pg'x" });
+
+  it('listens on loopback with the requested port, socket dir and durable settings', () => {
+    expect(conf).toContain("listen_addresses = '127.0.0.1'");
+    expect(conf).toContain('port = 55432');
+    expect(conf).toContain("unix_socket_directories = '/state/run/pg''x'");
+    expect(conf).toContain("shared_buffers = '256MB'");
+    expect(conf).toContain('max_connections = 200');
+    expect(conf).toContain('fsync = on');
+    expect(conf).toContain('synchronous_commit = on');
+    expect(conf).not.toMatch(/fsync = off/);
+  });
+
+  it('trusts the unix socket and requires passwords over TCP', () => {
+    const hba = pgHbaConf();
+    expect(hba).toMatch(/^local\s+all\s+all\s+trust$/m);
+    expect(hba).toMatch(/^host\s+all\s+all\s+127\.0\.0\.1\/32\s+scram-sha-256$/m);
+    expect(hba).not.toMatch(/0\.0\.0\.0/);
+  });
+
+  it('builds the documented connection string', () => {
+    expect(postgresUrl(55432)).toBe('postgres://tidemark:tidemark@127.0.0.1:55432/tidemark');
+    expect(postgresUrl(5, 'a b', 'p@ss', 'd')).toBe('postgres://a%20b:p%40ss@127.0.0.1:5/d');
+  });
+});
+
+describe('apicurio config', () => {
+  const input = { http_port: 8081, management_port: 9081, pg_port: 55432, tmp_dir: '/state/tmp', marker: '/state' };
+
+  it('stores schemas in the tidemark postgres cluster', () => {
+    const p = apicurioSystemProperties(input);
+    expect(p['apicurio.storage.kind']).toBe('sql');
+    expect(p['apicurio.storage.sql.kind']).toBe('postgresql');
+    expect(p['apicurio.datasource.url']).toBe(`jdbc:postgresql://127.0.0.1:55432/${POSTGRES.registry_database}`);
+    expect(p['apicurio.datasource.username']).toBe(POSTGRES.registry_user);
+    expect(p['quarkus.http.host']).toBe('127.0.0.1');
+    expect(p['quarkus.http.port']).toBe('8081');
+    expect(p['quarkus.management.port']).toBe('9081');
+  });
+
+  it('runs the Quarkus fast-jar with a 384m heap', () => {
+    const args = apicurioJavaArgs({ ...input, quarkus_run_jar: '/c/quarkus-run.jar' });
+    expect(args).toContain('-Xmx384m');
+    expect(args.slice(-2)).toEqual(['-jar', '/c/quarkus-run.jar']);
+    expect(args.indexOf('-Dquarkus.http.port=8081')).toBeLessThan(args.indexOf('-jar'));
+    expect(registryUrl(8081)).toBe('http://127.0.0.1:8081/apis/ccompat/v7');
+  });
+});
+
+describe('jaeger config', () => {
+  it('wires OTLP receivers to memory storage and the query extension on the requested ports', () => {
+    const y = jaegerConfigYaml({ otlp_grpc: 1, otlp_http: 2, query_http: 3, query_grpc: 4, health: 5, max_traces: 7 });
+    expect(y).toContain('receivers: [otlp]');
+    expect(y).toContain('exporters: [jaeger_storage_exporter]');
+    expect(y).toMatch(/grpc:\n\s+endpoint: "127\.0\.0\.1:1"/);
+    expect(y).toMatch(/http:\n\s+endpoint: "127\.0\.0\.1:2"/);
+    expect(y).toMatch(/jaeger_query:[\s\S]*http:\n\s+endpoint: "127\.0\.0\.1:3"/);
+    expect(y).toMatch(/jaeger_query:[\s\S]*grpc:\n\s+endpoint: "127\.0\.0\.1:4"/);
+    expect(y).toMatch(/healthcheckv2:[\s\S]*endpoint: "127\.0\.0\.1:5"/);
+    expect(y).toContain('max_traces: 7');
+    expect(y).toContain('enable_tracing: false');
+    expect(y).not.toMatch(/\t/);
+  });
+});
+
+describe('java version parsing', () => {
+  it('reads modern and legacy version strings', () => {
+    expect(parseJavaMajor('openjdk version "17.0.15" 2025-04-15')).toBe(17);
+    expect(parseJavaMajor('openjdk version "25.0.3" 2026-04-21 LTS')).toBe(25);
+    expect(parseJavaMajor('java version "1.8.0_392"')).toBe(8);
+    expect(parseJavaMajor('openjdk version "21" 2023-09-19')).toBe(21);
+    expect(parseJavaMajor('garbage')).toBeNull();
+  });
+});

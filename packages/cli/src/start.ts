@@ -1,0 +1,140 @@
+/**
+ * `npm start`: infrastructure, topics, every service, demo traffic from the provider
+ * simulator, and a live summary. Ctrl-C stops everything it started.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from './platform.js';
+import { repoRoot } from './paths.js';
+import { applyTopicsFromEnv } from './topics.js';
+
+const SUMMARY_INTERVAL_MS = 5_000;
+
+/** Secrets for a local run: taken from the environment, else generated once and kept in .tidemark/secrets (git-ignored). */
+export function localSecrets(): { generic_secrets: string; api_tokens: string; generated_tokens: boolean } {
+  const dir = join(repoRoot(), '.tidemark', 'secrets');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const secretFile = join(dir, 'generic.secrets');
+  let generic = process.env.TIDEMARK_GENERIC_SECRETS ?? '';
+  if (!generic) {
+    if (!existsSync(secretFile)) writeFileSync(secretFile, `whsec_${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    generic = readFileSync(secretFile, 'utf8').trim();
+  }
+  let tokens = process.env.TIDEMARK_API_TOKENS ?? '';
+  let generated = false;
+  if (!tokens) {
+    tokens = `local-reader:${randomBytes(24).toString('base64url')}:reader,local-compliance:${randomBytes(24).toString('base64url')}:compliance`;
+    generated = true;
+  }
+  return { generic_secrets: generic, api_tokens: tokens, generated_tokens: generated };
+}
+
+export function serviceEnv(opts: { generic_secrets: string; api_tokens: string; otlp?: string | null; statements_url?: string }): Record<string, string> {
+  const env: Record<string, string> = {
+    TIDEMARK_GENERIC_SECRETS: opts.generic_secrets,
+    TIDEMARK_API_TOKENS: opts.api_tokens,
+    TIDEMARK_RISK_API_URL: process.env.TIDEMARK_RISK_API_URL ?? `http://127.0.0.1:${process.env.TIDEMARK_RISK_API_PORT ?? '8099'}`,
+  };
+  if (opts.otlp) env.TIDEMARK_OTLP_ENDPOINT = opts.otlp;
+  if (opts.statements_url) env.TIDEMARK_GENERIC_STATEMENTS_URL = opts.statements_url;
+  return env;
+}
+
+export async function startPlatform(opts: { demo: boolean }): Promise<void> {
+  const { infraUp, infraEndpoints } = await import('@tidemark/local-infra');
+  console.log('starting infrastructure (first run downloads Kafka, Apicurio and builds Jaeger; later runs are cached)...');
+  await infraUp({ log: (line: string) => console.log(`  ${line}`) });
+  const endpoints = (await infraEndpoints()) as { jaeger_otlp_http?: string | null; jaeger_ui?: string | null; [k: string]: unknown };
+  console.log('applying topics and schemas...');
+  await applyTopicsFromEnv(process.env.TIDEMARK_TOPIC_PREFIX ?? '');
+
+  const secrets = localSecrets();
+  const otlp = process.env.TIDEMARK_OTLP_ENDPOINT ?? (endpoints.jaeger_otlp_http ? `${String(endpoints.jaeger_otlp_http).replace(/\/$/, '')}/v1/traces` : null);
+  const statementsPort = process.env.TIDEMARK_SIMULATOR_PORT ?? '8070';
+  const platform = new Platform(serviceEnv({ ...secrets, otlp, statements_url: `http://127.0.0.1:${statementsPort}` }));
+
+  const services: ServiceName[] = ['risk-api', 'ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
+  for (const s of services) platform.start({ name: s, entry: SERVICE_ENTRIES[s] });
+  const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
+  const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping services...');
+    await platform.stopAll('SIGTERM');
+    console.log('services stopped (the infrastructure keeps running: `npx tidemark infra down` stops it)');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+
+  await waitForHttp(`${ingressUrl}/readyz`, 120_000);
+  await waitForHttp(`${ledgerUrl}/readyz`, 120_000);
+
+  const reader = secrets.api_tokens.split(',').map((t) => t.split(':')).find((t) => t[2] === 'reader');
+  console.log('\nTidemark is running:');
+  console.log(`  ingress           ${ingressUrl}/webhooks/generic   (metrics ${ingressUrl}/metrics)`);
+  console.log(`  ledger read API   ${ledgerUrl}/v1/wallets/<wallet_id>/balances`);
+  console.log(`  Jaeger UI         ${endpoints.jaeger_ui ?? 'not available (see README: Jaeger)'}`);
+  console.log(`  logs              ${platform.log_dir}`);
+  console.log(`  webhook secret    in .tidemark/secrets/generic.secrets (or TIDEMARK_GENERIC_SECRETS)`);
+  if (secrets.generated_tokens) {
+    console.log('  API tokens (generated for this run; set TIDEMARK_API_TOKENS to choose your own):');
+    for (const [name, token, role] of secrets.api_tokens.split(',').map((t) => t.split(':'))) console.log(`    ${role?.padEnd(10)} ${name}: ${token}`);
+  }
+
+  if (opts.demo) {
+    platform.start({
+      name: 'simulator',
+      entry: 'test/simulator/src/main.ts',
+      args: ['demo', '--ingress-url', ingressUrl, '--statements-port', statementsPort],
+    });
+    console.log(`  simulator         demo traffic; statements API http://127.0.0.1:${statementsPort}/v1/transactions`);
+  }
+  console.log('\nCtrl-C stops everything.\n');
+  await liveSummary(ingressUrl, ledgerUrl, reader?.[1] ?? '', () => stopping);
+}
+
+async function metricValue(url: string, name: string, filter?: RegExp): Promise<number> {
+  try {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(2_000) })).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name) || line.startsWith('#')) continue;
+      if (filter && !filter.test(line)) continue;
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (Number.isFinite(value)) sum += value;
+    }
+    return sum;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function liveSummary(ingressUrl: string, ledgerUrl: string, token: string, stopped: () => boolean): Promise<void> {
+  let lastAccepted = 0;
+  let lastAt = Date.now();
+  while (!stopped()) {
+    await new Promise((resolve) => setTimeout(resolve, SUMMARY_INTERVAL_MS));
+    const accepted = await metricValue(`${ingressUrl}/metrics`, 'tidemark_ingress_requests_total', /outcome="accepted"/);
+    const screened = await metricValue(`http://127.0.0.1:${process.env.TIDEMARK_SCREENING_PORT ?? '8083'}/metrics`, 'tidemark_screening_decisions_total');
+    const projected = await metricValue(`${ledgerUrl}/metrics`, 'tidemark_stream_processed_total');
+    const now = Date.now();
+    const rate = ((accepted - lastAccepted) * 1000) / (now - lastAt);
+    lastAccepted = accepted;
+    lastAt = now;
+    let balances = '';
+    try {
+      const res = await fetch(`${ledgerUrl}/v1/wallets/wal_0001/balances`, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await res.json()) as { balances?: Array<{ asset: string; available: string; pending: string; held: string }> };
+      balances = (body.balances ?? []).slice(0, 3).map((b) => `${b.asset} avail=${b.available} pend=${b.pending} held=${b.held}`).join('; ');
+    } catch { /* ledger not answering yet */ }
+    console.log(
+      `[${new Date().toISOString().slice(11, 19)}] accepted=${accepted} (${Number.isFinite(rate) ? rate.toFixed(0) : '-'}/s) screened=${screened} projected=${projected}` +
+        (balances ? ` | wal_0001: ${balances}` : ''),
+    );
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * How the runtime reads a failure. Handlers steer with TransientError /
+ * PermanentError / InfrastructureError (handler.ts); anything else is classified here.
+ */
+import { InfrastructureError, PermanentError, TransientError } from './handler.js';
+
+export type FailureKind = 'TRANSIENT' | 'PERMANENT' | 'INFRASTRUCTURE';
+
+/** Connection-level error codes (Node sockets, Postgres SQLSTATE classes 08, 53, 57P). */
+const INFRA_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED',
+  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300', '53400',
+]);
+const INFRA_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying to connect/i, /Client has encountered a connection error/i, /socket hang up/i];
+const CAUSE_DEPTH_MAX = 5;
+
+export function classifyFailure(err: unknown): FailureKind {
+  let current: unknown = err;
+  for (let depth = 0; depth < CAUSE_DEPTH_MAX && current; depth++) {
+    if (current instanceof InfrastructureError) return 'INFRASTRUCTURE';
+    if (current instanceof PermanentError) return 'PERMANENT';
+    if (current instanceof TransientError) return 'TRANSIENT';
+    if (typeof current === 'object') {
+      const code = (current as { code?: unknown }).code;
+      if (typeof code === 'string' && INFRA_CODES.has(code)) return 'INFRASTRUCTURE';
+      const message = (current as { message?: unknown }).message;
+      if (typeof message === 'string' && INFRA_MESSAGES.some((re) => re.test(message))) return 'INFRASTRUCTURE';
+      // AggregateError (e.g. ECONNREFUSED on both IPv4 and IPv6).
+      const errors = (current as { errors?: unknown }).errors;
+      if (Array.isArray(errors) && errors.some((e) => classifyFailure(e) === 'INFRASTRUCTURE')) return 'INFRASTRUCTURE';
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  // Unknown failures (bugs, unexpected responses) are retried through the ladder, then dead-lettered.
+  return 'TRANSIENT';
+}
+
+export const ERROR_STACK_CHARS_MAX = 2_000;
+export const ERROR_MESSAGE_CHARS_MAX = 1_000;
+
+export function errorMessage(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.length > ERROR_MESSAGE_CHARS_MAX ? `${text.slice(0, ERROR_MESSAGE_CHARS_MAX - 1)}…` : text;
+}
+
+export function errorStack(err: unknown): string | null {
+  if (!(err instanceof Error) || !err.stack) return null;
+  return err.stack.length > ERROR_STACK_CHARS_MAX ? `${err.stack.slice(0, ERROR_STACK_CHARS_MAX - 1)}…` : err.stack;
+}

@@ -1,0 +1,45 @@
+/**
+ * @tidemark/stream: the shared consumer runtime every consuming service plugs into
+ * (ordered per-key processing, retry ladder with parking, dead letters, exactly-once
+ * publication, trace context, metrics, audit) and the DLQ operations.
+ */
+export * from './handler.js';
+export { runConsumer, BATCH_SIZE_MAX_DEFAULT, type RunConsumerOptions, type RunningConsumer } from './runtime/consumer.js';
+export { classifyFailure, type FailureKind } from './errors.js';
+export {
+  afterFailure,
+  routeRecord,
+  rungTopicBase,
+  dlqTopicBase,
+  H_SOURCE_TOPIC,
+  H_SOURCE_PARTITION,
+  H_SOURCE_OFFSET,
+  H_ATTEMPT,
+  H_DUE_AT_MS,
+  H_FIRST_FAILURE_AT_MS,
+  H_LAST_ERROR,
+  H_RUNG,
+  H_REPLAY_OF,
+  type ErrorClass,
+  type LadderPolicy,
+} from './core/ladder.js';
+export { migrate, loadSqlMigrations, MigrationError, type Migration } from './pg/migrate.js';
+export { migrateStreamTables, ParkingStore } from './parking/store.js';
+export type { KafkaTransport } from './kafka/transport.js';
+export { KafkajsTransport } from './kafka/kafkajs.js';
+export {
+  openDlqContext,
+  listDeadLetters,
+  showDeadLetter,
+  replayDeadLetters,
+  purgeDeadLetters,
+  parseDeadLetterId,
+  DLQ_LIST_LIMIT_DEFAULT,
+  type DlqContext,
+  type DlqFilter,
+  type DeadLetterEntry,
+  type DeadLetterRef,
+  type DeadLetterState,
+  type ReplayReport,
+  type PurgeReport,
+} from './dlq/ops.js';

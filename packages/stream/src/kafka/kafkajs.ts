@@ -1,0 +1,257 @@
+/**
+ * The kafkajs implementation of Tidemark's Kafka interface.
+ *
+ * Facts this file relies on (kafkajs 2.2.4, read from its source):
+ * - with `eachBatchAutoResolve: false` and `autoCommit: false` the fetch position of a
+ *   partition is exactly what we resolve; unresolved records are fetched again;
+ * - a member re-joins only after all batches of the current fetch settled, so no batch
+ *   of ours is in flight while the assignment changes;
+ * - a transactional producer registers its transactional id (InitProducerId, which
+ *   fences older holders and completes/aborts their open transaction) on its first
+ *   `transaction()`.
+ */
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { createIdempotentProducer, headersToStrings } from '@tidemark/common';
+import { randomUUID } from 'node:crypto';
+import type {
+  ConsumerOptions,
+  FetchedRecord,
+  FetchedBatch,
+  KafkaTransport,
+  OutgoingRecord,
+  StreamConsumer,
+  TopicPartition,
+  Transaction,
+  TransactionalProducer,
+} from './transport.js';
+
+// kafkajs 2 prints a one-off notice about its (Java-compatible) default partitioner.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+export class KafkajsTransport implements KafkaTransport {
+  private admin: Admin | null = null;
+  private adminConnecting: Promise<Admin> | null = null;
+
+  constructor(private readonly kafka: Kafka) {}
+
+  private async getAdmin(): Promise<Admin> {
+    if (this.admin) return this.admin;
+    if (!this.adminConnecting) {
+      const admin = this.kafka.admin();
+      this.adminConnecting = admin.connect().then(
+        () => {
+          this.admin = admin;
+          return admin;
+        },
+        (err: unknown) => {
+          this.adminConnecting = null;
+          throw err;
+        },
+      );
+    }
+    return this.adminConnecting;
+  }
+
+  consumer(opts: ConsumerOptions): StreamConsumer {
+    return new KafkajsConsumer(this.kafka, opts);
+  }
+
+  async transactionalProducer(transactional_id: string): Promise<TransactionalProducer> {
+    const producer = createIdempotentProducer(this.kafka, { transactional_id });
+    await producer.connect();
+    return new KafkajsTransactionalProducer(producer, transactional_id);
+  }
+
+  async committedOffsets(group_id: string, topic: string): Promise<Map<number, bigint>> {
+    const admin = await this.getAdmin();
+    const result = await admin.fetchOffsets({ groupId: group_id, topics: [topic] });
+    const out = new Map<number, bigint>();
+    for (const t of result) {
+      for (const p of t.partitions) {
+        const offset = BigInt(p.offset);
+        if (offset >= 0n) out.set(p.partition, offset);
+      }
+    }
+    return out;
+  }
+
+  async watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
+    const admin = await this.getAdmin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
+  }
+
+  async deleteRecordsBefore(topic: string, partition: number, offset: bigint): Promise<void> {
+    const admin = await this.getAdmin();
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: offset.toString() }] });
+  }
+
+  async deleteGroup(group_id: string): Promise<void> {
+    const admin = await this.getAdmin();
+    await admin.deleteGroups([group_id]);
+  }
+
+  async readTopic(topic: string, opts: { records_max: number; timeout_ms: number }): Promise<{ records: FetchedRecord[]; complete: boolean }> {
+    const marks = await this.watermarks(topic);
+    const remaining = new Map<number, bigint>();
+    for (const [partition, { low, high }] of marks) if (high > low) remaining.set(partition, high);
+    if (remaining.size === 0) return { records: [], complete: true };
+    const groupId = `tidemark-reader-${topic}-${randomUUID()}`;
+    const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 200, readUncommitted: false, allowAutoTopicCreation: false });
+    const records: FetchedRecord[] = [];
+    let complete = false;
+    let finish: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const timer = setTimeout(finish, opts.timeout_ms);
+    consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+      const { partition, lastOffset } = event.payload as { partition: number; lastOffset: string };
+      const end = remaining.get(partition);
+      if (end !== undefined && BigInt(lastOffset) + 1n >= end) remaining.delete(partition);
+      if (remaining.size === 0) {
+        complete = true;
+        finish();
+      }
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            const end = remaining.get(batch.partition);
+            if (end === undefined || BigInt(m.offset) >= end) continue;
+            records.push({
+              topic, partition: batch.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null,
+              headers: headersToStrings(m.headers as Record<string, unknown> | undefined), timestamp_ms: Number(m.timestamp),
+            });
+            if (records.length >= opts.records_max) finish();
+          }
+        },
+      });
+      await finished;
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect().catch(() => undefined);
+      await this.deleteGroup(groupId).catch(() => undefined);
+    }
+    records.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    return { records: records.slice(0, opts.records_max), complete: complete && records.length <= opts.records_max };
+  }
+
+  async topicExists(topic: string): Promise<boolean> {
+    const admin = await this.getAdmin();
+    return (await admin.listTopics()).includes(topic);
+  }
+
+  async close(): Promise<void> {
+    const admin = this.admin ?? (this.adminConnecting ? await this.adminConnecting.catch(() => null) : null);
+    this.admin = null;
+    this.adminConnecting = null;
+    await admin?.disconnect();
+  }
+}
+
+class KafkajsConsumer implements StreamConsumer {
+  private readonly consumer: Consumer;
+
+  constructor(kafka: Kafka, private readonly opts: ConsumerOptions) {
+    this.consumer = kafka.consumer({
+      groupId: opts.group_id,
+      sessionTimeout: opts.session_timeout_ms,
+      rebalanceTimeout: Math.max(opts.session_timeout_ms * 2, 30_000),
+      heartbeatInterval: Math.max(500, Math.floor(opts.session_timeout_ms / 10)),
+      maxWaitTimeInMs: opts.fetch_wait_ms_max,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 100, retries: 10, maxRetryTime: 5_000, restartOnFailure: async () => true },
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const assigned: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+        for (const partition of partitions) assigned.push({ topic, partition });
+      }
+      opts.onAssignment(assigned);
+    });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      const err = event.payload.error;
+      opts.onCrash(err instanceof Error ? err : new Error(String(err)));
+    });
+  }
+
+  async run(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.opts.topics, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitions_concurrency,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
+        const fetched: FetchedBatch = {
+          topic: batch.topic,
+          partition: batch.partition,
+          high_watermark: batch.highWatermark,
+          records: batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ?? null,
+            value: m.value ?? null,
+            headers: headersToStrings(m.headers as Record<string, unknown> | undefined),
+            timestamp_ms: Number(m.timestamp),
+          })),
+        };
+        await this.opts.onBatch(fetched, {
+          markConsumed: (offset) => resolveOffset(offset),
+          heartbeat,
+          isRunning,
+        });
+      },
+    });
+  }
+
+  pause(tp: TopicPartition): void {
+    this.consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
+  resume(tp: TopicPartition): void {
+    this.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}
+
+class KafkajsTransactionalProducer implements TransactionalProducer {
+  constructor(private readonly producer: Producer, readonly transactional_id: string) {}
+
+  async begin(): Promise<Transaction> {
+    const txn = await this.producer.transaction();
+    return {
+      async send(records: OutgoingRecord[]) {
+        if (records.length === 0) return;
+        const byTopic = new Map<string, Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>>();
+        for (const r of records) {
+          let list = byTopic.get(r.topic);
+          if (!list) {
+            list = [];
+            byTopic.set(r.topic, list);
+          }
+          list.push({ key: r.key, value: r.value, headers: r.headers });
+        }
+        await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      },
+      async commitWithOffsets(group_id: string, input: TopicPartition, next_offset: string) {
+        await txn.sendOffsets({ consumerGroupId: group_id, topics: [{ topic: input.topic, partitions: [{ partition: input.partition, offset: next_offset }] }] });
+        await txn.commit();
+      },
+      commit: () => txn.commit(),
+      abort: () => txn.abort(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}

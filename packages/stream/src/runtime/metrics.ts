@@ -1,0 +1,31 @@
+/** The runtime's Prometheus metrics (registered once per service registry). */
+import type { Metrics } from '@tidemark/common';
+
+export type StreamMetrics = ReturnType<typeof build>;
+
+const cache = new WeakMap<Metrics, StreamMetrics>();
+
+function build(m: Metrics) {
+  return {
+    settled: m.counter('tidemark_stream_records_total', 'Records settled by the stream runtime, by input kind (main/retry) and outcome', ['input', 'outcome']),
+    retried: m.counter('tidemark_stream_retried_total', 'Records sent to a retry rung after a transient failure', ['rung']),
+    parked: m.counter('tidemark_stream_parked_total', 'Records that followed their key into the ladder (key already parked)', ['rung']),
+    dead_lettered: m.counter('tidemark_stream_dead_lettered_total', 'Records written to the DLQ', ['error_class']),
+    parked_keys: m.gauge('tidemark_stream_parked_keys', 'Keys with at least one record in the retry ladder (from Postgres)'),
+    handler_seconds: m.histogram('tidemark_stream_handler_duration_seconds', 'Handler call duration', ['mode']),
+    chunk_seconds: m.histogram('tidemark_stream_chunk_duration_seconds', 'Chunk duration from fetch to committed transaction', ['input']),
+    lag: m.gauge('tidemark_stream_consumer_lag', 'Records in the partition not yet consumed by this group', ['topic', 'partition']),
+    blocked: m.gauge('tidemark_stream_blocked', '1 while a partition is blocked in place on an infrastructure failure', ['topic', 'partition']),
+    block_retries: m.counter('tidemark_stream_block_retries_total', 'In-place retries after infrastructure failures', ['reason']),
+    transactions: m.counter('tidemark_stream_transactions_total', 'Kafka transactions by result', ['result']),
+  };
+}
+
+export function streamMetrics(m: Metrics): StreamMetrics {
+  let s = cache.get(m);
+  if (!s) {
+    s = build(m);
+    cache.set(m, s);
+  }
+  return s;
+}

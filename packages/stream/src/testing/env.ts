@@ -1,0 +1,160 @@
+/**
+ * Integration-test environment on the real Kafka, registry and Postgres: a unique
+ * topic prefix and Postgres schema per run, topics + schemas applied from a (trimmed)
+ * catalog, helpers to produce and read, and a cleanup that removes it all.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Kafka, Admin, Producer } from 'kafkajs';
+import {
+  applyTopics,
+  AvroCodec,
+  createKafka,
+  createIdempotentProducer,
+  loadCatalog,
+  RegistryClient,
+  topicName,
+  type Catalog,
+  type ConsumerSpec,
+} from '@tidemark/common';
+import { KafkajsTransport } from '../kafka/kafkajs.js';
+import type { FetchedRecord } from '../kafka/transport.js';
+
+export const SKIP_INTEGRATION = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
+
+export interface TestEnvOptions {
+  /** Base topic names to create (from the catalog). */
+  topics: string[];
+  /** Consumer specs (their ladders and DLQs are created too). */
+  consumers: ConsumerSpec[];
+}
+
+export interface TestEnv {
+  prefix: string;
+  schema: string;
+  env: {
+    TIDEMARK_KAFKA_BROKERS: string;
+    TIDEMARK_REGISTRY_URL: string;
+    TIDEMARK_DATABASE_URL: string;
+    TIDEMARK_TOPIC_PREFIX: string;
+  };
+  kafka: Kafka;
+  admin: Admin;
+  pool: pg.Pool;
+  codec: AvroCodec;
+  transport: KafkajsTransport;
+  topic(base: string): string;
+  produce(base: string, records: Array<{ key: string | null; value: Buffer; headers?: Record<string, string> }>): Promise<void>;
+  produceEvents(base: string, events: Array<{ key: string; value: unknown; headers?: Record<string, string> }>): Promise<void>;
+  readAll(base: string, timeout_ms?: number): Promise<FetchedRecord[]>;
+  cleanup(): Promise<void>;
+}
+
+export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
+  const id = randomBytes(4).toString('hex');
+  const prefix = `t${id}.`;
+  const schema = `t_${id}`;
+  const brokers = process.env.TIDEMARK_KAFKA_BROKERS ?? '127.0.0.1:9092';
+  const registryUrl = process.env.TIDEMARK_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+  const baseDb = process.env.TIDEMARK_DATABASE_URL ?? 'postgres://tidemark:tidemark@127.0.0.1:55432/tidemark';
+  const admin0 = new pg.Client({ connectionString: baseDb });
+  await admin0.connect();
+  await admin0.query(`CREATE SCHEMA ${schema}`);
+  await admin0.end();
+  const dbUrl = `${baseDb}${baseDb.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+
+  const full = loadCatalog();
+  const catalog: Catalog = {
+    defaults: full.defaults,
+    topics: full.topics.filter((t) => opts.topics.includes(t.name)),
+    consumers: opts.consumers,
+  };
+  const kafka = createKafka({ brokers: brokers.split(','), client_id: `test-${id}` });
+  const admin = kafka.admin();
+  await admin.connect();
+  const registry = new RegistryClient(registryUrl);
+  await applyTopics(admin, registry, { prefix, catalog });
+
+  const pool = new pg.Pool({ connectionString: dbUrl, max: 5 });
+  pool.on('error', () => undefined);
+  const codec = new AvroCodec(registryUrl, prefix);
+  const transport = new KafkajsTransport(kafka);
+  let producer: Producer | null = null;
+  const getProducer = async () => {
+    if (!producer) {
+      producer = createIdempotentProducer(kafka);
+      await producer.connect();
+    }
+    return producer;
+  };
+
+  const env: TestEnv = {
+    prefix,
+    schema,
+    env: { TIDEMARK_KAFKA_BROKERS: brokers, TIDEMARK_REGISTRY_URL: registryUrl, TIDEMARK_DATABASE_URL: dbUrl, TIDEMARK_TOPIC_PREFIX: prefix },
+    kafka,
+    admin,
+    pool,
+    codec,
+    transport,
+    topic: (base) => topicName(base, prefix),
+    async produce(base, records) {
+      const p = await getProducer();
+      await p.send({ topic: topicName(base, prefix), acks: -1, messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })) });
+    },
+    async produceEvents(base, events) {
+      const encoded = await Promise.all(events.map(async (e) => ({ key: e.key, value: await codec.encode(base, e.value), headers: e.headers })));
+      await env.produce(base, encoded);
+    },
+    async readAll(base, timeout_ms = 20_000) {
+      return (await transport.readTopic(topicName(base, prefix), { records_max: 1_000_000, timeout_ms })).records;
+    },
+    async cleanup() {
+      await (producer as Producer | null)?.disconnect().catch(() => undefined);
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+      if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+      const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+      if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+      for (const subject of (await registry.subjects().catch(() => [] as string[])).filter((s) => s.startsWith(prefix))) {
+        await registry.deleteSubject(subject).catch(() => undefined);
+      }
+      await transport.close().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      const c = new pg.Client({ connectionString: baseDb });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+  return env;
+}
+
+/** A CanonicalEvent for tests. */
+export function testEvent(over: { event_id: string; wallet_id: string; provider?: string; seq?: number; event_type?: string }) {
+  const now = Date.now();
+  return {
+    ingress_id: `ing_${over.event_id}_${randomBytes(3).toString('hex')}`,
+    provider: over.provider ?? 'generic',
+    event_id: over.event_id,
+    event_type: over.event_type ?? 'deposit.detected',
+    occurred_at_ms: now,
+    received_at_ms: now,
+    partition_key: over.wallet_id,
+    transaction_id: `tx_${over.event_id}`,
+    wallet_id: over.wallet_id,
+    customer_id: null,
+    asset: 'BTC',
+    network: 'bitcoin',
+    amount: `0.${String(over.seq ?? 1).padStart(8, '0')}`,
+    tx_hash: null,
+    from_address: null,
+    to_address: null,
+    confirmations: null,
+    counterparty_name: null,
+    counterparty_country: null,
+    kyc_status: null,
+    source: 'WEBHOOK' as const,
+    body_sha256: '0'.repeat(64),
+  };
+}

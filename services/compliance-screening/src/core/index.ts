@@ -1,0 +1,4 @@
+export * from './addresses.js';
+export * from './names.js';
+export * from './rules.js';
+export * from './screen.js';

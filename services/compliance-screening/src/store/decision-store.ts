@@ -1,0 +1,136 @@
+/**
+ * Postgres store of screening decisions and wallet windows.
+ *
+ * Correct under partitioning, restarts and replays because:
+ *  - the runtime hands one key (wallet) at a time to one consumer, so a wallet's
+ *    window is only ever appended to by the record being screened;
+ *  - rows are keyed by (provider, event_id): a replayed event is found and its
+ *    stored decision returned, so it neither counts twice nor changes its decision;
+ *  - windows are computed from the events' occurred_at, never the wall clock.
+ */
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runner } from 'node-pg-migrate';
+import type { ScreeningDecision } from '@tidemark/common';
+import type { HistoryEntry } from '../core/screen.js';
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+export const SCHEMA_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Applies pending migrations to `schema` (created if missing). Waits if another migration holds the lock. */
+export async function migrate(database_url: string, schema: string): Promise<string[]> {
+  if (!SCHEMA_NAME_PATTERN.test(schema)) throw new Error(`schema name ${JSON.stringify(schema)} must match ${SCHEMA_NAME_PATTERN}`);
+  const applied = await runner({
+    databaseUrl: database_url,
+    dir: MIGRATIONS_DIR,
+    direction: 'up',
+    count: Infinity,
+    migrationsTable: 'compliance_migrations',
+    checkOrder: true,
+    schema,
+    createSchema: true,
+    singleTransaction: true,
+    advisoryLockMode: 'wait',
+    log: () => {},
+  });
+  return applied.map((m) => m.name);
+}
+
+export interface StoredRow {
+  provider: string;
+  event_id: string;
+  window_key: string;
+  transaction_id: string | null;
+  event_type: string;
+  occurred_at_ms: number;
+  amount_ref: string | null;
+  counts_in_windows: boolean;
+  screening: ScreeningDecision;
+}
+
+export interface History {
+  entries: HistoryEntry[];
+  truncated: boolean;
+}
+
+export class DecisionStore {
+  readonly #table: string;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    schema: string,
+  ) {
+    if (!SCHEMA_NAME_PATTERN.test(schema)) throw new Error(`schema name ${JSON.stringify(schema)} must match ${SCHEMA_NAME_PATTERN}`);
+    this.#table = `${pg.escapeIdentifier(schema)}.screening_decisions`;
+  }
+
+  async find(provider: string, event_id: string): Promise<ScreeningDecision | null> {
+    const { rows } = await this.pool.query<{ screening: ScreeningDecision }>(`SELECT screening FROM ${this.#table} WHERE provider = $1 AND event_id = $2`, [provider, event_id]);
+    return rows[0]?.screening ?? null;
+  }
+
+  /**
+   * Transaction events of `window_key` with occurred_at in (from_ms, to_ms], newest
+   * first, at most rows_max (truncated tells whether there were more).
+   */
+  async history(window_key: string, from_ms_exclusive: number, to_ms_inclusive: number, rows_max: number): Promise<History> {
+    const { rows } = await this.pool.query<{ provider: string; event_id: string; transaction_id: string; occurred_at_ms: string; amount_ref: string | null }>(
+      `SELECT provider, event_id, transaction_id, occurred_at_ms, amount_ref::text AS amount_ref
+         FROM ${this.#table}
+        WHERE window_key = $1 AND counts_in_windows AND occurred_at_ms > $2 AND occurred_at_ms <= $3
+        ORDER BY occurred_at_ms DESC, provider, event_id
+        LIMIT $4`,
+      [window_key, from_ms_exclusive, to_ms_inclusive, rows_max + 1],
+    );
+    const truncated = rows.length > rows_max;
+    return {
+      truncated,
+      entries: rows.slice(0, rows_max).map((r) => ({
+        provider: r.provider,
+        event_id: r.event_id,
+        transaction_id: r.transaction_id,
+        occurred_at_ms: Number(r.occurred_at_ms),
+        amount_ref: r.amount_ref,
+      })),
+    };
+  }
+
+  /**
+   * Stores the decision unless one exists for (provider, event_id); returns the
+   * decision in force (the stored one if another attempt got there first).
+   */
+  async save(row: StoredRow): Promise<{ decision: ScreeningDecision; inserted: boolean }> {
+    const { rows } = await this.pool.query<{ screening: ScreeningDecision; inserted: boolean }>(
+      `WITH ins AS (
+         INSERT INTO ${this.#table}
+           (provider, event_id, window_key, transaction_id, event_type, occurred_at_ms, amount_ref, counts_in_windows, decision, screening)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10::jsonb)
+         ON CONFLICT (provider, event_id) DO NOTHING
+         RETURNING screening)
+       SELECT screening, true AS inserted FROM ins
+       UNION ALL
+       SELECT screening, false AS inserted FROM ${this.#table} WHERE provider = $1 AND event_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
+      [
+        row.provider,
+        row.event_id,
+        row.window_key,
+        row.transaction_id,
+        row.event_type,
+        row.occurred_at_ms,
+        row.amount_ref,
+        row.counts_in_windows,
+        row.screening.decision,
+        JSON.stringify(row.screening),
+      ],
+    );
+    const result = rows[0];
+    if (!result) throw new Error(`decision for ${row.provider}:${row.event_id} neither inserted nor found`);
+    return { decision: result.screening, inserted: result.inserted };
+  }
+
+  async ping(): Promise<boolean> {
+    await this.pool.query('SELECT 1');
+    return true;
+  }
+}

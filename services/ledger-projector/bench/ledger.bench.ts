@@ -1,0 +1,204 @@
+/**
+ * Ledger catch-up benchmark (`npm run bench:ledger -w services/ledger-projector`).
+ *
+ * Builds a backlog of LEDGER_BENCH_EVENTS (default 100,000) screened events on a fresh
+ * topic namespace, then measures how fast the projector catches up:
+ *  - runtime:  the real service path — the shared stream runtime (Kafka transactions,
+ *              parking store) driving the ledger handler into a fresh Postgres database;
+ *  - handler:  the handler's handleBatch alone against another fresh database (the ceiling
+ *              of the Postgres side, no Kafka).
+ * Afterwards it checks the ledger invariants and that every wallet balance equals the
+ * one the pure core computes from the same events. Prints events/s and writes
+ * reports/ledger-bench.json (repo root). LEDGER_BENCH_MODE=runtime|handler|both (default both).
+ */
+import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import {
+  AvroCodec,
+  RegistryClient,
+  applyTopics,
+  baseConfigSchema,
+  createIdempotentProducer,
+  createKafka,
+  createMetrics,
+  kafkaBrokers,
+  loadConfig,
+  topicName,
+  type ScreenedEvent,
+} from '@tidemark/common';
+import { runConsumer } from '@tidemark/stream';
+import { createLedgerHandler } from '../src/handler.js';
+import { ledgerCheck } from '../src/db/check.js';
+import { listBalances } from '../src/db/read.js';
+import { formatUnits } from '../src/core/amount.js';
+import { BATCH_INPUTS_MAX, projectBatch, type WalletBalance } from '../src/core/batch.js';
+import type { TxState } from '../src/core/transaction.js';
+import { toLedgerInput } from '../src/core/validate.js';
+import { createTestDatabase, type TestDatabase } from '../src/testing/pg.js';
+import { inputRecord, screenedEvent } from '../src/testing/events.js';
+
+const EVENTS = Number(process.env.LEDGER_BENCH_EVENTS ?? 100_000);
+const WALLETS = Number(process.env.LEDGER_BENCH_WALLETS ?? 5_000);
+const MODE = process.env.LEDGER_BENCH_MODE ?? 'both';
+const RUNTIME_BATCH_SIZE_MAX = Number(process.env.LEDGER_BENCH_BATCH ?? 2_000);
+const HANDLER_BATCH = 2_000;
+const PRODUCE_CHUNK = 5_000;
+const CATCH_UP_TIMEOUT_MS = 15 * 60_000;
+const REPORT_PATH = fileURLToPath(new URL('../../../reports/ledger-bench.json', import.meta.url));
+const logger = pino({ level: process.env.TIDEMARK_LOG_LEVEL ?? 'warn' });
+
+/** A realistic mix of lifecycles, in per-transaction order, with 18-decimal amounts. */
+function makeEvents(count: number): ScreenedEvent[] {
+  const out: ScreenedEvent[] = [];
+  const t0 = Date.now() - 3_600_000;
+  for (let tx = 0; out.length < count; tx += 1) {
+    const wallet_id = `wal_${tx % WALLETS}`;
+    const amount = `${(tx * 7919) % 1000}.${String((tx * 104729) % 1e9).padStart(9, '0')}${String(tx % 1e9).padStart(9, '0')}`;
+    const common = { transaction_id: `tx_${tx}`, wallet_id, partition_key: wallet_id, amount, asset: tx % 3 === 0 ? 'ETH' : 'BTC' };
+    const kind = tx % 4;
+    const types =
+      kind === 0 ? ['deposit.detected', 'deposit.confirmed']
+      : kind === 1 ? ['deposit.detected', 'deposit.confirmed']
+      : kind === 2 ? ['withdrawal.requested', 'withdrawal.broadcast', 'withdrawal.confirmed']
+      : ['deposit.detected', 'deposit.failed'];
+    for (const [i, event_type] of types.entries()) {
+      if (out.length >= count) break;
+      out.push(
+        screenedEvent(
+          { ...common, event_id: `evt_${tx}_${i}`, event_type, occurred_at_ms: t0 + tx, received_at_ms: t0 + tx + 5 },
+          kind === 1 ? 'REVIEW' : 'ALLOW',
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+function expectedBalances(events: ScreenedEvent[]): Map<string, WalletBalance> {
+  const states = new Map<string, TxState>();
+  const balances = new Map<string, WalletBalance>();
+  for (let i = 0; i < events.length; i += BATCH_INPUTS_MAX) {
+    const part = projectBatch(events.slice(i, i + BATCH_INPUTS_MAX).map((e) => toLedgerInput(e)), { states, balances, now_ms: 0 });
+    for (const [k, v] of part.states) states.set(k, v);
+    for (const [k, v] of part.balances) balances.set(k, v);
+  }
+  return balances;
+}
+
+async function verify(db: TestDatabase, expected: Map<string, WalletBalance>): Promise<{ ledger_check_ok: boolean; balances_match: boolean }> {
+  const report = await ledgerCheck(db.pool);
+  const actual = await listBalances(db.pool);
+  const mismatches = actual.filter((b) => {
+    const e = expected.get(`${b.wallet_id}\u0000${b.asset}`);
+    return !e || formatUnits(e.pending) !== b.pending || formatUnits(e.available) !== b.available || formatUnits(e.held) !== b.held;
+  });
+  const balances_match = mismatches.length === 0 && actual.length === expected.size;
+  if (!report.ok) console.error('ledger check violations', report.counts);
+  if (!balances_match) console.error(`balance mismatches: ${mismatches.length}, rows ${actual.length} vs expected ${expected.size}`);
+  return { ledger_check_ok: report.ok, balances_match };
+}
+
+async function benchHandler(events: ScreenedEvent[], expected: Map<string, WalletBalance>) {
+  const db = await createTestDatabase({ pool_max: 4 });
+  try {
+    const handler = createLedgerHandler({ pool: db.pool, logger });
+    const records = events.map(inputRecord);
+    const started = performance.now();
+    for (let i = 0; i < records.length; i += HANDLER_BATCH) await handler.handleBatch(records.slice(i, i + HANDLER_BATCH));
+    const elapsed_s = (performance.now() - started) / 1000;
+    const checks = await verify(db, expected);
+    return { events: records.length, elapsed_s, events_per_s: Math.round(records.length / elapsed_s), batch: HANDLER_BATCH, ...checks };
+  } finally {
+    await db.drop();
+  }
+}
+
+async function benchRuntime(events: ScreenedEvent[], expected: Map<string, WalletBalance>) {
+  const base = loadConfig(baseConfigSchema);
+  const prefix = `benchledger${randomUUID().slice(0, 8)}.`;
+  const kafka = createKafka({ brokers: kafkaBrokers(base), client_id: 'ledger-bench' });
+  const admin = kafka.admin();
+  const registry = new RegistryClient(base.TIDEMARK_REGISTRY_URL);
+  const db = await createTestDatabase({ pool_max: 8 });
+  await admin.connect();
+  try {
+    await applyTopics(admin, registry, { prefix });
+    const codec = new AvroCodec(base.TIDEMARK_REGISTRY_URL, prefix);
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const produceStarted = performance.now();
+    for (let i = 0; i < events.length; i += PRODUCE_CHUNK) {
+      const chunk = events.slice(i, i + PRODUCE_CHUNK);
+      const messages = await Promise.all(chunk.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })));
+      await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
+    }
+    await producer.disconnect();
+    const produce_s = (performance.now() - produceStarted) / 1000;
+    console.log(`backlog of ${events.length} events produced in ${produce_s.toFixed(1)} s`);
+
+    const handler = createLedgerHandler({ pool: db.pool, logger });
+    const config = { ...base, TIDEMARK_TOPIC_PREFIX: prefix, TIDEMARK_DATABASE_URL: db.url };
+    const started = performance.now();
+    const consumer = await runConsumer({ handler, logger, metrics: createMetrics('ledger-projector'), config, batch_size_max: RUNTIME_BATCH_SIZE_MAX });
+    let first_ms: number | null = null;
+    let done = 0;
+    try {
+      for (;;) {
+        done = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
+        if (done > 0 && first_ms === null) first_ms = performance.now();
+        if (done >= events.length) break;
+        if (performance.now() - started > CATCH_UP_TIMEOUT_MS) throw new Error(`catch-up did not finish in ${CATCH_UP_TIMEOUT_MS} ms (${done} events)`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await consumer.stop();
+    }
+    const end = performance.now();
+    const total_s = (end - started) / 1000;
+    const first_to_last_s = (end - (first_ms ?? started)) / 1000;
+    const checks = await verify(db, expected);
+    return {
+      events: events.length,
+      produce_s,
+      total_s,
+      first_to_last_s,
+      events_per_s: Math.round(events.length / total_s),
+      events_per_s_after_first: Math.round(events.length / first_to_last_s),
+      batch_size_max: RUNTIME_BATCH_SIZE_MAX,
+      ...checks,
+    };
+  } finally {
+    await db.drop();
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (mine.length) await admin.deleteTopics({ topics: mine });
+    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
+    await admin.disconnect();
+  }
+}
+
+const events = makeEvents(EVENTS);
+const expected = expectedBalances(events);
+const report: Record<string, unknown> = {
+  benchmark: 'ledger-projector catch-up',
+  at: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version },
+  events: EVENTS,
+  wallets: WALLETS,
+  goal_events_per_s: 10_000,
+};
+if (MODE === 'handler' || MODE === 'both') {
+  report.handler = await benchHandler(events, expected);
+  console.log(`handler.handleBatch → Postgres: ${JSON.stringify(report.handler)}`);
+}
+if (MODE === 'runtime' || MODE === 'both') {
+  report.runtime = await benchRuntime(events, expected);
+  console.log(`stream runtime (Kafka → handler → Postgres → Kafka): ${JSON.stringify(report.runtime)}`);
+}
+mkdirSync(fileURLToPath(new URL('../../../reports', import.meta.url)), { recursive: true });
+writeFileSync(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`report written to ${REPORT_PATH}`);
+const failed = Object.values(report).some((v) => typeof v === 'object' && v !== null && ('ledger_check_ok' in v) && (!(v as { ledger_check_ok: boolean }).ledger_check_ok || !(v as { balances_match: boolean }).balances_match));
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,226 @@
+/**
+ * The read API on real Postgres (own database) and the audited release through the
+ * outbox to real Kafka + registry (own topic prefix): auth (401/403/200), exact shapes,
+ * 404s, the release flow and its audit.v1 / ledger.balances.v1 records.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import {
+  AvroCodec,
+  RegistryClient,
+  applyTopics,
+  baseConfigSchema,
+  closeServer,
+  createIdempotentProducer,
+  createKafka,
+  createMetrics,
+  kafkaBrokers,
+  listen,
+  loadCatalog,
+  loadConfig,
+  topicName,
+  type AuditRecord,
+  type BalanceChanged,
+} from '@tidemark/common';
+import { createApi } from './api.js';
+import { parseApiTokens } from './auth.js';
+import { createLedgerHandler } from './handler.js';
+import { ledgerCheck } from './db/check.js';
+import { OutboxPublisher } from './outbox.js';
+import { createTestDatabase, type TestDatabase } from './testing/pg.js';
+import { inputRecord, screenedEvent } from './testing/events.js';
+
+const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
+const logger = pino({ level: 'silent' });
+const READER = 'reader-token-0123456789abcdef';
+const COMPLIANCE = 'compliance-token-0123456789abcdef';
+
+describe.skipIf(skip)('ledger read API', () => {
+  const config = loadConfig(baseConfigSchema);
+  const prefix = `itledger${randomUUID().slice(0, 8)}.`;
+  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'ledger-api-int-test' });
+  const admin = kafka.admin();
+  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+  let db: TestDatabase;
+  let server: Server;
+  let base: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await admin.connect();
+    const catalog = loadCatalog();
+    await applyTopics(admin, registry, {
+      prefix,
+      catalog: { ...catalog, topics: catalog.topics.filter((t) => t.name === 'audit.v1' || t.name === 'ledger.balances.v1'), consumers: [] },
+    });
+    const handler = createLedgerHandler({ pool: db.pool, logger });
+    await handler.handleBatch(
+      [
+        screenedEvent({ event_id: 'rev1', event_type: 'deposit.detected', transaction_id: 'tx_rev', amount: '0.50000000' }, 'REVIEW'),
+        screenedEvent({ event_id: 'rev2', event_type: 'deposit.confirmed', transaction_id: 'tx_rev', amount: '0.50000000' }, 'REVIEW'),
+        screenedEvent({ event_id: 'blk1', event_type: 'deposit.confirmed', transaction_id: 'tx_blk', amount: '2' }, 'BLOCK'),
+        screenedEvent({ event_id: 'ok1', event_type: 'deposit.confirmed', transaction_id: 'tx_ok', amount: '1.25' }),
+        screenedEvent({ event_id: 'pend1', event_type: 'deposit.detected', transaction_id: 'tx_pend', amount: '3' }, 'REVIEW'),
+      ].map(inputRecord),
+    );
+    const app = createApi({
+      pool: db.pool,
+      tokens: parseApiTokens(`alice:${READER}:reader,carol:${COMPLIANCE}:compliance`),
+      logger,
+      metrics: createMetrics('ledger-projector'),
+      readiness: { postgres: async () => (await db.pool.query('SELECT 1')).rowCount === 1 },
+    });
+    server = await listen(app, '127.0.0.1', 0);
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    if (server) await closeServer(server, 2_000);
+    await db?.drop();
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (mine.length) await admin.deleteTopics({ topics: mine });
+    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
+    await admin.disconnect();
+  });
+
+  const call = (path: string, token?: string, method = 'GET') =>
+    fetch(`${base}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+  it('401 without a token or with an unknown one; the error body never echoes the token', async () => {
+    for (const res of [
+      await call('/v1/wallets/wal_42/balances'),
+      await call('/v1/wallets/wal_42/balances', 'not-a-configured-token-xyz'),
+      await fetch(`${base}/v1/wallets/wal_42/balances`, { headers: { authorization: `Basic ${READER}` } }),
+      await call('/v1/transactions/generic/tx_rev/release', undefined, 'POST'),
+    ]) {
+      expect(res.status).toBe(401);
+      const text = await res.text();
+      expect(Object.keys(JSON.parse(text))).toEqual(['error', 'message']);
+      expect(text).not.toContain('not-a-configured-token-xyz');
+      expect(text).not.toContain(READER);
+    }
+  });
+
+  it('serves balances in the exact DESIGN shape, normalised, and an empty list for unknown wallets', async () => {
+    const res = await call('/v1/wallets/wal_42/balances', READER);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await res.json()).toEqual({ wallet_id: 'wal_42', balances: [{ asset: 'BTC', pending: '3', available: '1.25', held: '2.5' }] });
+    const unknown = await call('/v1/wallets/wal_nobody/balances', COMPLIANCE);
+    expect(unknown.status).toBe(200);
+    expect(await unknown.json()).toEqual({ wallet_id: 'wal_nobody', balances: [] });
+  });
+
+  it('serves a transaction with status, screening and history; 404 for unknown', async () => {
+    const res = await call('/v1/transactions/generic/tx_rev', READER);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({
+      provider: 'generic',
+      transaction_id: 'tx_rev',
+      status: 'confirmed',
+      asset: 'BTC',
+      amount: '0.5',
+      wallet_id: 'wal_42',
+      decision: 'REVIEW',
+      screening: { decision: 'REVIEW', reasons: [{ code: 'AMOUNT_THRESHOLD', rule_id: 'amount-btc', outcome: 'REVIEW' }] },
+      released: null,
+    });
+    expect(body.history).toHaveLength(2);
+    for (const h of body.history) expect(Object.keys(h)).toEqual(expect.arrayContaining(['event_id', 'event_type', 'occurred_at', 'received_at', 'projected_at']));
+    const missing = await call('/v1/transactions/generic/tx_missing', READER);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'not_found', message: expect.any(String) });
+  });
+
+  it('release needs the compliance role (403 for a reader)', async () => {
+    const res = await call('/v1/transactions/generic/tx_rev/release', READER, 'POST');
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ error: 'forbidden', message: expect.any(String) });
+  });
+
+  it('releases a REVIEW deposit once: held → available; refuses BLOCK, ALLOW, pending and unknown', async () => {
+    const res = await call('/v1/transactions/generic/tx_rev/release', COMPLIANCE, 'POST');
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({ outcome: 'released', amount_released: '0.5', transaction: { status: 'confirmed', released: { by: 'carol' } } });
+    expect(body.transaction.history.map((h: { event_type: string }) => h.event_type)).toContain('ledger.released');
+    expect(await (await call('/v1/wallets/wal_42/balances', READER)).json()).toEqual({
+      wallet_id: 'wal_42',
+      balances: [{ asset: 'BTC', pending: '3', available: '1.75', held: '2' }],
+    });
+    const again = await call('/v1/transactions/generic/tx_rev/release', COMPLIANCE, 'POST');
+    expect(again.status).toBe(200);
+    expect((await again.json()).outcome).toBe('already_released');
+
+    const refusals: Array<[string, number, string]> = [
+      ['tx_blk', 409, 'blocked_not_releasable'],
+      ['tx_ok', 409, 'not_under_review'],
+      ['tx_pend', 409, 'nothing_held'],
+      ['tx_missing', 404, 'not_found'],
+    ];
+    for (const [tx, status, error] of refusals) {
+      const r = await call(`/v1/transactions/generic/${tx}/release`, COMPLIANCE, 'POST');
+      expect(r.status, tx).toBe(status);
+      expect(await r.json()).toEqual({ error, message: expect.any(String) });
+    }
+    expect((await ledgerCheck(db.pool)).ok).toBe(true);
+  });
+
+  it('publishes the release audit and balance change through the outbox to Kafka', async () => {
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
+    const outbox = new OutboxPublisher({ pool: db.pool, producer, codec, logger, prefix });
+    // give the fire-and-forget rejection audits a moment to reach the outbox
+    await new Promise((r) => setTimeout(r, 200));
+    const published = await outbox.flush();
+    expect(published).toBeGreaterThanOrEqual(2);
+    expect(await outbox.flush()).toBe(0);
+    await producer.disconnect();
+
+    const audits: AuditRecord[] = [];
+    const balances: BalanceChanged[] = [];
+    const consumer = kafka.consumer({ groupId: `${prefix}check` });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topicName('audit.v1', prefix), topicName('ledger.balances.v1', prefix)], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`outbox records not seen within 30 s (audits ${audits.length}, balances ${balances.length})`)), 30_000);
+      void consumer.run({
+        eachMessage: async ({ topic, message }) => {
+          const value = await codec.decode<AuditRecord & BalanceChanged>(message.value!);
+          if (topic.endsWith('audit.v1')) audits.push(value);
+          else balances.push(value);
+          if (balances.length >= 1 && audits.some((a) => a.action === 'released') && audits.filter((a) => a.action === 'release_rejected').length >= 5) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await consumer.disconnect();
+    const released = audits.find((a) => a.action === 'released')!;
+    expect(released).toMatchObject({
+      audit_id: 'ledger-projector:released:generic:tx_rev',
+      stage: 'ledger-projector',
+      provider: 'generic',
+      details: { transaction_id: 'tx_rev', released_by: 'carol', amount: '0.5', asset: 'BTC', wallet_id: 'wal_42' },
+    });
+    expect(JSON.stringify(audits)).not.toContain(COMPLIANCE);
+    expect(audits.filter((a) => a.action === 'release_rejected').map((a) => a.reason).sort()).toEqual(
+      ['blocked_not_releasable', 'forbidden', 'not_found', 'not_under_review', 'nothing_held'],
+    );
+    expect(balances[0]).toMatchObject({ wallet_id: 'wal_42', asset: 'BTC', pending: '3', available: '1.75', held: '2', transaction_id: 'tx_rev' });
+  });
+
+  it('serves /healthz, /readyz and /metrics without a token', async () => {
+    expect((await call('/healthz')).status).toBe(200);
+    expect((await call('/readyz')).status).toBe(200);
+    const metrics = await call('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('ledger_api_requests_total');
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * The ledger read API (DESIGN 3.3), a thin HTTP layer over the read model and the release:
+ *   GET  /v1/wallets/{wallet_id}/balances                      (reader)
+ *   GET  /v1/transactions/{provider}/{transaction_id}          (reader)
+ *   POST /v1/transactions/{provider}/{transaction_id}/release  (compliance; audited)
+ * plus /healthz, /readyz, /metrics (no token). Every /v1 request needs a bearer token:
+ * none or unknown → 401, wrong role → 403. Errors are {"error", "message"} and never
+ * echo a token.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Pool } from 'pg';
+import { type Logger, type Metrics, type ReadinessCheck, currentTraceId, mountOpsRoutes } from '@tidemark/common';
+import { InfrastructureError } from '@tidemark/stream';
+import { type ApiRole, type ApiToken, authenticate, bearerToken, hasRole } from './auth.js';
+import { IDENTIFIER_LENGTH_MAX } from './core/validate.js';
+import { ReleaseRejectedError } from './core/transaction.js';
+import { getBalances, getTransaction } from './db/read.js';
+import { AUDIT_TOPIC, TransactionNotFoundError, insertOutbox, releaseAudit, releaseTransaction } from './db/release.js';
+import { isConnectionError } from './db/errors.js';
+import { SERVICE_NAME } from './db/project.js';
+
+export const RELEASE_BODY_LIMIT = '16kb';
+export const RELEASE_NOTE_LENGTH_MAX = 500;
+
+export interface ApiOptions {
+  pool: Pool;
+  tokens: readonly ApiToken[];
+  logger: Logger;
+  metrics: Metrics;
+  readiness: Record<string, ReadinessCheck>;
+  /** Called after a release committed records to the outbox (e.g. flush it now). */
+  on_outbox?: () => void;
+}
+
+interface Authed {
+  token: ApiToken;
+  request_id: string;
+}
+
+function sendError(res: Response, status: number, error: string, message: string): void {
+  res.status(status).json({ error, message });
+}
+
+function param(req: Request, name: string): string | null {
+  const value = req.params[name];
+  return typeof value === 'string' && value.length > 0 && value.length <= IDENTIFIER_LENGTH_MAX ? value : null;
+}
+
+export function createApi(opts: ApiOptions): Express {
+  const { pool, tokens, logger, metrics } = opts;
+  const requests = metrics.counter('ledger_api_requests_total', 'Ledger read API requests', ['route', 'status']);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  mountOpsRoutes(app, { service: SERVICE_NAME, metrics, readiness: opts.readiness });
+
+  app.use('/v1', (req: Request, res: Response, next: NextFunction) => {
+    const request_id = randomUUID();
+    res.setHeader('x-request-id', request_id);
+    res.on('finish', () => requests.inc({ route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
+    const presented = bearerToken(req.header('authorization'));
+    if (!presented) {
+      res.setHeader('www-authenticate', 'Bearer realm="tidemark-ledger"');
+      return sendError(res, 401, 'unauthorized', 'an Authorization: Bearer <token> header is required');
+    }
+    const token = authenticate(tokens, presented);
+    if (!token) {
+      res.setHeader('www-authenticate', 'Bearer realm="tidemark-ledger", error="invalid_token"');
+      return sendError(res, 401, 'unauthorized', 'the bearer token is not valid');
+    }
+    res.locals.auth = { token, request_id } satisfies Authed;
+    next();
+  });
+
+  const requireRole = (role: ApiRole) => (req: Request, res: Response, next: NextFunction) => {
+    const auth = res.locals.auth as Authed;
+    if (!hasRole(auth.token, role)) {
+      if (role === 'compliance') void auditReleaseRejection(req, auth, 'forbidden', `token ${auth.token.name} has role ${auth.token.role}`);
+      return sendError(res, 403, 'forbidden', `this request needs the ${role} role`);
+    }
+    next();
+  };
+
+  async function auditReleaseRejection(req: Request, auth: Authed, reason: string, message: string): Promise<void> {
+    const provider = String(req.params.provider ?? '').slice(0, IDENTIFIER_LENGTH_MAX);
+    const transaction_id = String(req.params.transaction_id ?? '').slice(0, IDENTIFIER_LENGTH_MAX);
+    const record = releaseAudit(
+      { provider, transaction_id, released_by: auth.token.name, request_id: auth.request_id, trace_id: currentTraceId() },
+      'release_rejected',
+      { message: message.slice(0, 300) },
+      reason,
+      Date.now(),
+    );
+    try {
+      await insertOutbox(pool, [{ topic: AUDIT_TOPIC, key: `${provider}:${transaction_id}`, value: record }]);
+      opts.on_outbox?.();
+    } catch (err) {
+      logger.error({ err: err instanceof Error ? err.message : String(err), provider, transaction_id }, 'ledger api: could not record the audit of a rejected release');
+    }
+  }
+
+  app.get('/v1/wallets/:wallet_id/balances', requireRole('reader'), async (req, res) => {
+    const wallet_id = param(req, 'wallet_id');
+    if (!wallet_id) return sendError(res, 400, 'invalid_request', `wallet_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    res.json(await getBalances(pool, wallet_id));
+  });
+
+  app.get('/v1/transactions/:provider/:transaction_id', requireRole('reader'), async (req, res) => {
+    const provider = param(req, 'provider');
+    const transaction_id = param(req, 'transaction_id');
+    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    const view = await getTransaction(pool, provider, transaction_id);
+    if (!view) return sendError(res, 404, 'not_found', `transaction ${provider}/${transaction_id} is not in the ledger`);
+    res.json(view);
+  });
+
+  app.post(
+    '/v1/transactions/:provider/:transaction_id/release',
+    requireRole('compliance'),
+    express.json({ limit: RELEASE_BODY_LIMIT, strict: true }),
+    async (req, res) => {
+      const auth = res.locals.auth as Authed;
+      const provider = param(req, 'provider');
+      const transaction_id = param(req, 'transaction_id');
+      if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+      const note = typeof req.body?.note === 'string' ? req.body.note.slice(0, RELEASE_NOTE_LENGTH_MAX) : undefined;
+      try {
+        const outcome = await releaseTransaction(pool, {
+          provider,
+          transaction_id,
+          released_by: auth.token.name,
+          request_id: auth.request_id,
+          trace_id: currentTraceId(),
+        });
+        if (outcome.outcome === 'released') opts.on_outbox?.();
+        logger.info({ provider, transaction_id, released_by: auth.token.name, outcome: outcome.outcome, note_present: note !== undefined }, 'ledger: release');
+        const view = await getTransaction(pool, provider, transaction_id);
+        res.json({ outcome: outcome.outcome, amount_released: outcome.amount_released, transaction: view });
+      } catch (err) {
+        if (err instanceof TransactionNotFoundError) {
+          void auditReleaseRejection(req, auth, 'not_found', err.message);
+          return sendError(res, 404, 'not_found', err.message);
+        }
+        if (err instanceof ReleaseRejectedError) {
+          void auditReleaseRejection(req, auth, err.code, err.message);
+          return sendError(res, 409, err.code, err.message);
+        }
+        throw err;
+      }
+    },
+  );
+
+  app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such route'));
+
+  // Express error handler (4 arguments): malformed JSON bodies, database outages, bugs.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
+    if (status === 400 || status === 413) return sendError(res, status, status === 413 ? 'payload_too_large' : 'invalid_body', 'the request body is not acceptable JSON');
+    if (err instanceof InfrastructureError || isConnectionError(err)) {
+      res.setHeader('retry-after', '5');
+      return sendError(res, 503, 'unavailable', 'the ledger database is unreachable; retry later');
+    }
+    logger.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path: req.path }, 'ledger api: unexpected error');
+    sendError(res, 500, 'internal', 'unexpected error; see the service log');
+  });
+  return app;
+}

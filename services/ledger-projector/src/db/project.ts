@@ -1,0 +1,386 @@
+/**
+ * Postgres adapter of the projection: one database transaction per batch.
+ *
+ *  1. look up which (provider, event_id) were already projected → their stored results
+ *     are returned verbatim (a redelivery after a crash re-emits the same records);
+ *  2. lock the touched transactions and (wallet, asset) balances (FOR UPDATE, in key
+ *     order, so concurrent batches cannot deadlock);
+ *  3. run the pure core (`projectBatch`);
+ *  4. write accounts, postings, transactions, balances, KYC statuses and processed events
+ *     with one multi-row statement each (unnest arrays; no per-event round trips);
+ *  5. commit.
+ * New rows are inserted without ON CONFLICT: if another instance created the same row
+ * concurrently (a rebalance zombie) the unique violation aborts the batch and the caller
+ * retries it against the committed state.
+ */
+import type { PoolClient } from 'pg';
+import type { HandlerResult, OutputRecord, AuditNote } from '@tidemark/stream';
+import { type AccountRef, accountKind } from '../core/accounts.js';
+import { formatUnits, parseSignedUnits } from '../core/amount.js';
+import {
+  type BatchProjection,
+  type RecordProjection,
+  type WalletBalance,
+  balanceKey,
+  eventKey,
+  projectBatch,
+  txKey,
+} from '../core/batch.js';
+import { type TxState, type TxStateJson, effectiveAmount, stateFromJson, stateToJson, txStatus } from '../core/transaction.js';
+import type { EventMeta, LedgerInput } from '../core/validate.js';
+
+export const LEDGER_BALANCES_TOPIC = 'ledger.balances.v1';
+export const SERVICE_NAME = 'ledger-projector';
+
+/** Account ids known to exist (skips re-inserting them); bounded, cleared when full. */
+export class KnownAccounts {
+  private readonly ids = new Set<string>();
+  constructor(readonly size_max = 200_000) {}
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+  addAll(ids: Iterable<string>): void {
+    for (const id of ids) {
+      if (this.ids.size >= this.size_max) this.ids.clear();
+      this.ids.add(id);
+    }
+  }
+}
+
+function auditNoteOf(p: RecordProjection): AuditNote {
+  const m = p.meta;
+  const details: Record<string, string> = { outcome: p.outcome === 'duplicate_in_batch' ? 'applied' : p.outcome, decision: m.decision };
+  if (m.transaction_id) details.transaction_id = m.transaction_id;
+  if (p.status) details.status = p.status;
+  details.postings = String(p.postings_count);
+  const change = p.balance_changes[0];
+  if (change) details.balance_version = String(change.version);
+  if (p.anomalies.length > 0) details.anomalies = p.anomalies.join(';').slice(0, 1000);
+  const unknown = p.outcome === 'unknown_type';
+  return {
+    action: unknown ? 'rejected' : 'projected',
+    provider: m.provider,
+    event_id: m.event_id,
+    event_type: m.event_type,
+    key: m.partition_key,
+    reason: unknown ? 'unknown_event_type' : null,
+    details,
+  };
+}
+
+export function resultOf(p: RecordProjection): HandlerResult {
+  const outputs: OutputRecord[] = p.balance_changes.map((value) => ({ topic: LEDGER_BALANCES_TOPIC, key: value.wallet_id, value }));
+  return { outputs, audit: [auditNoteOf(p)] };
+}
+
+async function loadProcessed(client: PoolClient, metas: EventMeta[]): Promise<Map<string, HandlerResult>> {
+  const res = await client.query<{ provider: string; event_id: string; result: HandlerResult }>(
+    `SELECT provider, event_id, result FROM ledger.processed_events
+      WHERE (provider, event_id) IN (SELECT p, e FROM unnest($1::text[], $2::text[]) AS u(p, e))`,
+    [metas.map((m) => m.provider), metas.map((m) => m.event_id)],
+  );
+  return new Map(res.rows.map((r) => [eventKey(r.provider, r.event_id), r.result]));
+}
+
+async function lockStates(client: PoolClient, keys: Array<{ provider: string; transaction_id: string }>): Promise<Map<string, TxState>> {
+  if (keys.length === 0) return new Map();
+  const res = await client.query<{ state: TxStateJson }>(
+    `SELECT state FROM ledger.transactions
+      WHERE (provider, transaction_id) IN (SELECT p, t FROM unnest($1::text[], $2::text[]) AS u(p, t))
+      ORDER BY provider, transaction_id FOR UPDATE`,
+    [keys.map((k) => k.provider), keys.map((k) => k.transaction_id)],
+  );
+  const out = new Map<string, TxState>();
+  for (const row of res.rows) {
+    const state = stateFromJson(row.state);
+    out.set(txKey(state.provider, state.transaction_id), state);
+  }
+  return out;
+}
+
+interface BalanceRow {
+  wallet_id: string;
+  asset: string;
+  pending: string;
+  available: string;
+  held: string;
+  version: string;
+}
+
+export function balanceFromRow(row: BalanceRow): WalletBalance {
+  return {
+    wallet_id: row.wallet_id,
+    asset: row.asset,
+    pending: parseSignedUnits(row.pending),
+    available: parseSignedUnits(row.available),
+    held: parseSignedUnits(row.held),
+    version: Number(row.version),
+  };
+}
+
+export async function lockBalances(client: PoolClient, keys: Array<{ wallet_id: string; asset: string }>): Promise<Map<string, WalletBalance>> {
+  if (keys.length === 0) return new Map();
+  const res = await client.query<BalanceRow>(
+    `SELECT wallet_id, asset, pending::text, available::text, held::text, version::text FROM ledger.balances
+      WHERE (wallet_id, asset) IN (SELECT w, a FROM unnest($1::text[], $2::text[]) AS u(w, a))
+      ORDER BY wallet_id, asset FOR UPDATE`,
+    [keys.map((k) => k.wallet_id), keys.map((k) => k.asset)],
+  );
+  return new Map(res.rows.map((r) => [balanceKey(r.wallet_id, r.asset), balanceFromRow(r)]));
+}
+
+export async function insertAccounts(client: PoolClient, accounts: Map<string, AccountRef>, known: KnownAccounts): Promise<string[]> {
+  const fresh = [...accounts].filter(([id]) => !known.has(id));
+  if (fresh.length === 0) return [];
+  await client.query(
+    `INSERT INTO ledger.accounts (account_id, asset, kind, wallet_id, provider)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+     ON CONFLICT (account_id) DO NOTHING`,
+    [
+      fresh.map(([id]) => id),
+      fresh.map(([, a]) => a.asset),
+      fresh.map(([, a]) => accountKind(a)),
+      fresh.map(([, a]) => (a.kind === 'wallet' ? a.wallet_id : null)),
+      fresh.map(([, a]) => (a.kind === 'external' ? a.provider : null)),
+    ],
+  );
+  return fresh.map(([id]) => id);
+}
+
+export async function insertPostings(client: PoolClient, postings: BatchProjection['postings']): Promise<void> {
+  if (postings.length === 0) return;
+  await client.query(
+    `INSERT INTO ledger.postings (provider, event_id, transaction_id, asset, debit_account_id, credit_account_id, amount)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[])`,
+    [
+      postings.map((p) => p.provider),
+      postings.map((p) => p.event_id),
+      postings.map((p) => p.transaction_id),
+      postings.map((p) => p.asset),
+      postings.map((p) => p.debit_account_id),
+      postings.map((p) => p.credit_account_id),
+      postings.map((p) => p.amount),
+    ],
+  );
+}
+
+interface OccurredRange {
+  first_ms: number;
+  last_ms: number;
+}
+
+/** Writes the final state of each touched transaction: INSERT for new ones, UPDATE for locked ones. */
+export async function writeStates(
+  client: PoolClient,
+  states: Map<string, TxState>,
+  existing: ReadonlySet<string>,
+  occurred: Map<string, OccurredRange>,
+): Promise<void> {
+  const rows = [...states].map(([key, s]) => {
+    const range = occurred.get(key) ?? { first_ms: 0, last_ms: 0 };
+    return { key, s, range };
+  });
+  const cols = (list: typeof rows) => [
+    list.map((r) => r.s.provider),
+    list.map((r) => r.s.transaction_id),
+    list.map((r) => r.s.kind),
+    list.map((r) => r.s.wallet_id),
+    list.map((r) => r.s.asset),
+    list.map((r) => formatUnits(effectiveAmount(r.s))),
+    list.map((r) => txStatus(r.s)),
+    list.map((r) => r.s.decision),
+    list.map((r) => JSON.stringify(r.s.reasons)),
+    list.map((r) => JSON.stringify(r.s.anomalies)),
+    list.map((r) => r.s.release?.by ?? null),
+    list.map((r) => (r.s.release ? String(r.s.release.at_ms) : null)),
+    list.map((r) => formatUnits(r.s.position.pending)),
+    list.map((r) => formatUnits(r.s.position.available)),
+    list.map((r) => formatUnits(r.s.position.held)),
+    list.map((r) => JSON.stringify(stateToJson(r.s))),
+    list.map((r) => String(r.range.first_ms)),
+    list.map((r) => String(r.range.last_ms)),
+  ];
+  const unnest = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::text[],
+      $9::jsonb[], $10::jsonb[], $11::text[], $12::bigint[], $13::numeric[], $14::numeric[], $15::numeric[], $16::jsonb[],
+      $17::bigint[], $18::bigint[])
+      AS u(provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons, anomalies, released_by,
+           released_at_ms, pending, available, held, state, first_ms, last_ms)`;
+  const inserts = rows.filter((r) => !existing.has(r.key));
+  const updates = rows.filter((r) => existing.has(r.key));
+  if (inserts.length > 0) {
+    await client.query(
+      `INSERT INTO ledger.transactions (provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons,
+         anomalies, released_by, released_at, pending, available, held, state, first_occurred_at, last_occurred_at)
+       SELECT provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons, anomalies, released_by,
+              to_timestamp(released_at_ms / 1000.0), pending, available, held, state,
+              to_timestamp(first_ms / 1000.0), to_timestamp(last_ms / 1000.0)
+         FROM ${unnest}`,
+      cols(inserts),
+    );
+  }
+  if (updates.length > 0) {
+    await client.query(
+      `UPDATE ledger.transactions t SET
+         amount = u.amount, status = u.status, decision = u.decision, reasons = u.reasons, anomalies = u.anomalies,
+         released_by = u.released_by, released_at = to_timestamp(u.released_at_ms / 1000.0),
+         pending = u.pending, available = u.available, held = u.held, state = u.state,
+         first_occurred_at = CASE WHEN u.first_ms > 0 THEN LEAST(t.first_occurred_at, to_timestamp(u.first_ms / 1000.0)) ELSE t.first_occurred_at END,
+         last_occurred_at = CASE WHEN u.last_ms > 0 THEN GREATEST(t.last_occurred_at, to_timestamp(u.last_ms / 1000.0)) ELSE t.last_occurred_at END,
+         updated_at = now()
+       FROM ${unnest}
+       WHERE t.provider = u.provider AND t.transaction_id = u.transaction_id`,
+      cols(updates),
+    );
+  }
+}
+
+/** Writes changed balances: INSERT for new (wallet, asset), UPDATE for locked ones. */
+export async function writeBalances(client: PoolClient, balances: Map<string, WalletBalance>, existing: ReadonlySet<string>): Promise<void> {
+  const all = [...balances];
+  const cols = (list: typeof all) => [
+    list.map(([, b]) => b.wallet_id),
+    list.map(([, b]) => b.asset),
+    list.map(([, b]) => formatUnits(b.pending)),
+    list.map(([, b]) => formatUnits(b.available)),
+    list.map(([, b]) => formatUnits(b.held)),
+    list.map(([, b]) => String(b.version)),
+  ];
+  const unnest = `unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::bigint[])
+                    AS u(wallet_id, asset, pending, available, held, version)`;
+  const inserts = all.filter(([k]) => !existing.has(k));
+  const updates = all.filter(([k]) => existing.has(k));
+  if (inserts.length > 0) {
+    await client.query(
+      `INSERT INTO ledger.balances (wallet_id, asset, pending, available, held, version)
+       SELECT wallet_id, asset, pending, available, held, version FROM ${unnest}`,
+      cols(inserts),
+    );
+  }
+  if (updates.length > 0) {
+    await client.query(
+      `UPDATE ledger.balances b SET pending = u.pending, available = u.available, held = u.held, version = u.version, updated_at = now()
+         FROM ${unnest} WHERE b.wallet_id = u.wallet_id AND b.asset = u.asset`,
+      cols(updates),
+    );
+  }
+}
+
+async function writeKyc(client: PoolClient, kyc: BatchProjection['kyc']): Promise<void> {
+  if (kyc.length === 0) return;
+  // One row per customer (ON CONFLICT may not touch a row twice): the latest by (occurred_at, event_id).
+  const latest = new Map<string, BatchProjection['kyc'][number]>();
+  for (const k of kyc) {
+    const cur = latest.get(k.customer_id);
+    if (!cur || k.occurred_at_ms > cur.occurred_at_ms || (k.occurred_at_ms === cur.occurred_at_ms && k.event_id > cur.event_id)) {
+      latest.set(k.customer_id, k);
+    }
+  }
+  const rows = [...latest.values()];
+  await client.query(
+    `INSERT INTO ledger.kyc_statuses AS k (customer_id, kyc_status, provider, event_id, occurred_at)
+     SELECT c, s, p, e, to_timestamp(o / 1000.0) FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(c, s, p, e, o)
+     ON CONFLICT (customer_id) DO UPDATE SET kyc_status = excluded.kyc_status, provider = excluded.provider,
+        event_id = excluded.event_id, occurred_at = excluded.occurred_at, updated_at = now()
+      WHERE (excluded.occurred_at, excluded.event_id) > (k.occurred_at, k.event_id)`,
+    [rows.map((r) => r.customer_id), rows.map((r) => r.kyc_status), rows.map((r) => r.provider), rows.map((r) => r.event_id), rows.map((r) => String(r.occurred_at_ms))],
+  );
+}
+
+async function insertProcessed(client: PoolClient, records: Array<{ p: RecordProjection; result: HandlerResult }>, now_ms: number): Promise<void> {
+  if (records.length === 0) return;
+  const m = records.map((r) => r.p.meta);
+  await client.query(
+    `INSERT INTO ledger.processed_events (provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount,
+        source, decision, reasons, outcome, status_after, occurred_at, received_at, projected_at, result)
+     SELECT provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount, source, decision, reasons,
+            outcome, status_after, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), to_timestamp($17::bigint / 1000.0), result
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                   $10::text[], $11::jsonb[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::jsonb[])
+         AS u(provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount, source, decision, reasons,
+              outcome, status_after, occurred_ms, received_ms, result)`,
+    [
+      m.map((x) => x.provider),
+      m.map((x) => x.event_id),
+      m.map((x) => x.event_type),
+      m.map((x) => x.transaction_id),
+      m.map((x) => x.wallet_id),
+      m.map((x) => x.partition_key),
+      m.map((x) => x.asset),
+      m.map((x) => x.amount),
+      m.map((x) => x.source),
+      m.map((x) => x.decision),
+      m.map((x) => JSON.stringify(x.reasons)),
+      records.map((r) => r.p.outcome),
+      records.map((r) => r.p.status),
+      m.map((x) => String(x.occurred_at_ms)),
+      m.map((x) => String(x.received_at_ms)),
+      records.map((r) => JSON.stringify(r.result)),
+      String(now_ms),
+    ],
+  );
+}
+
+export interface ProjectStats {
+  fresh: number;
+  replayed: number;
+  postings: number;
+}
+
+/**
+ * Projects `inputs` (in per-key order) inside the caller's open database transaction and
+ * returns one handler result per input. The caller commits.
+ */
+export async function projectInTransaction(
+  client: PoolClient,
+  inputs: readonly LedgerInput[],
+  now_ms: number,
+  known: KnownAccounts,
+): Promise<{ results: HandlerResult[]; stats: ProjectStats; new_accounts: string[] }> {
+  const processed = await loadProcessed(client, inputs.map((i) => i.meta));
+  const fresh = inputs.filter((i) => !processed.has(eventKey(i.meta.provider, i.meta.event_id)));
+
+  const txKeys = new Map<string, { provider: string; transaction_id: string }>();
+  const balKeys = new Map<string, { wallet_id: string; asset: string }>();
+  const occurred = new Map<string, OccurredRange>();
+  for (const input of fresh) {
+    if (input.class !== 'transaction') continue;
+    const e = input.event;
+    const key = txKey(e.provider, e.transaction_id);
+    txKeys.set(key, { provider: e.provider, transaction_id: e.transaction_id });
+    balKeys.set(balanceKey(e.wallet_id, e.asset), { wallet_id: e.wallet_id, asset: e.asset });
+    const t = input.meta.occurred_at_ms;
+    const range = occurred.get(key);
+    occurred.set(key, range ? { first_ms: Math.min(range.first_ms, t), last_ms: Math.max(range.last_ms, t) } : { first_ms: t, last_ms: t });
+  }
+  const states = await lockStates(client, [...txKeys.values()]);
+  const balances = await lockBalances(client, [...balKeys.values()]);
+  const projection = projectBatch(fresh, { states, balances, now_ms });
+
+  const new_accounts = await insertAccounts(client, projection.accounts, known);
+  await insertPostings(client, projection.postings);
+  await writeStates(client, projection.states, new Set(states.keys()), occurred);
+  await writeBalances(client, projection.balances, new Set(balances.keys()));
+  await writeKyc(client, projection.kyc);
+
+  const freshResults = new Map<string, HandlerResult>();
+  const toInsert: Array<{ p: RecordProjection; result: HandlerResult }> = [];
+  for (const p of projection.records) {
+    if (p.outcome === 'duplicate_in_batch') continue;
+    const result = resultOf(p);
+    freshResults.set(eventKey(p.meta.provider, p.meta.event_id), result);
+    toInsert.push({ p, result });
+  }
+  await insertProcessed(client, toInsert, now_ms);
+
+  const results = inputs.map((i) => {
+    const key = eventKey(i.meta.provider, i.meta.event_id);
+    const result = processed.get(key) ?? freshResults.get(key);
+    if (!result) throw new Error(`ledger: no result for event ${i.meta.provider}/${i.meta.event_id}`);
+    return result;
+  });
+  return {
+    results,
+    stats: { fresh: toInsert.length, replayed: inputs.length - toInsert.length, postings: projection.postings.length },
+    new_accounts,
+  };
+}
