@@ -47,3 +47,24 @@ export function errorStack(err: unknown): string | null {
   if (!(err instanceof Error) || !err.stack) return null;
   return err.stack.length > ERROR_STACK_CHARS_MAX ? `${err.stack.slice(0, ERROR_STACK_CHARS_MAX - 1)}…` : err.stack;
 }
+
+/**
+ * Runs a start-up step (migrations, first connections), retrying infrastructure
+ * failures with backoff for up to `wait_ms_max` so a service started while Postgres or
+ * Kafka restarts comes up instead of exiting. Other failures are thrown at once.
+ */
+export async function retryStartup<T>(what: string, fn: () => Promise<T>, opts: { wait_ms_max?: number; onRetry?: (err: unknown, delay_ms: number) => void } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.wait_ms_max ?? 60_000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const delay_ms = Math.min(5_000, 200 * 2 ** attempt);
+      if (classifyFailure(err) !== 'INFRASTRUCTURE' || Date.now() + delay_ms > deadline) {
+        throw new Error(`${what} failed: ${errorMessage(err)}`, { cause: err });
+      }
+      opts.onRetry?.(err, delay_ms);
+      await new Promise((r) => setTimeout(r, delay_ms));
+    }
+  }
+}

@@ -5,7 +5,7 @@
  */
 export * from './handler.js';
 export { runConsumer, BATCH_SIZE_MAX_DEFAULT, type RunConsumerOptions, type RunningConsumer } from './runtime/consumer.js';
-export { classifyFailure, type FailureKind } from './errors.js';
+export { classifyFailure, retryStartup, type FailureKind } from './errors.js';
 export {
   afterFailure,
   routeRecord,
@@ -20,6 +20,7 @@ export {
   H_LAST_ERROR,
   H_RUNG,
   H_REPLAY_OF,
+  H_REPLAY_SOURCE,
   type ErrorClass,
   type LadderPolicy,
 } from './core/ladder.js';

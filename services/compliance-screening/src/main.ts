@@ -22,7 +22,7 @@ import {
   runService,
   type Stopper,
 } from '@tidemark/common';
-import { runConsumer, type RunningConsumer } from '@tidemark/stream';
+import { classifyFailure, runConsumer, type RunningConsumer } from '@tidemark/stream';
 import { loadScreeningConfig } from './config.js';
 import { createScreeningHandler, SERVICE } from './handler.js';
 import { RulesHolder } from './reference/rules-source.js';
@@ -36,6 +36,21 @@ registerSecret(config.TIDEMARK_SCREENING_ADMIN_TOKEN);
 const logger = createLogger(SERVICE, config.TIDEMARK_LOG_LEVEL);
 
 const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+/** How long start-up waits for Postgres (it may be restarting) before giving up. */
+const STARTUP_DB_WAIT_MS_MAX = 60_000;
+
+async function migrateWhenReachable(): Promise<string[]> {
+  const started_ms = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrate(config.TIDEMARK_DATABASE_URL, config.TIDEMARK_SCREENING_DB_SCHEMA);
+    } catch (err) {
+      if (classifyFailure(err) !== 'INFRASTRUCTURE' || Date.now() - started_ms > STARTUP_DB_WAIT_MS_MAX) throw err;
+      logger.warn({ attempt, err: { message: (err as Error).message } }, 'postgres not reachable yet; retrying migrations');
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
+    }
+  }
+}
 
 await runService({
   service: SERVICE,
@@ -84,7 +99,7 @@ await runService({
     process.on('SIGHUP', onHup);
     stoppers.push(async () => void process.off('SIGHUP', onHup));
 
-    const applied = await migrate(config.TIDEMARK_DATABASE_URL, config.TIDEMARK_SCREENING_DB_SCHEMA);
+    const applied = await migrateWhenReachable();
     logger.info({ schema: config.TIDEMARK_SCREENING_DB_SCHEMA, applied }, applied.length > 0 ? 'screening migrations applied' : 'screening schema up to date');
     const pool = new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: config.TIDEMARK_SCREENING_DB_POOL_MAX });
     pool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'idle postgres connection failed'));

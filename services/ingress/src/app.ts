@@ -108,8 +108,8 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
   const im = createIngressMetrics(metrics);
 
   const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-ingress', logger });
-  const producer = new ProducerHandle(createIdempotentProducer(kafka), logger);
-  void producer.start();
+  const producers = Array.from({ length: config.TIDEMARK_INGRESS_KAFKA_PRODUCERS }, () => new ProducerHandle(createIdempotentProducer(kafka), logger));
+  for (const producer of producers) void producer.start();
   const admin: Admin = kafka.admin();
   let admin_connected: Promise<void> | null = null;
 
@@ -128,7 +128,7 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
 
   let batch_failures = 0;
   const writer = new BatchWriter({
-    producer,
+    producers,
     linger_ms: config.TIDEMARK_INGRESS_LINGER_MS,
     batch_records_max: config.TIDEMARK_INGRESS_BATCH_RECORDS_MAX,
     queue_records_max: config.TIDEMARK_INGRESS_QUEUE_RECORDS_MAX,
@@ -173,7 +173,7 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
     },
     readiness: {
       kafka: async () => {
-        if (!producer.is_connected) return false;
+        if (!producers.every((p) => p.is_connected)) return false;
         admin_connected ??= admin.connect().catch((error: unknown) => {
           admin_connected = null;
           throw error;
@@ -213,7 +213,7 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
       closing ??= (async () => {
         await server.drain(config.TIDEMARK_INGRESS_SHUTDOWN_DRAIN_MS);
         await writer.close(WRITER_CLOSE_TIMEOUT_MS);
-        await producer.stop();
+        await Promise.all(producers.map((p) => p.stop()));
         await admin.disconnect().catch(() => undefined);
         logger.info('ingress drained and disconnected');
       })();

@@ -14,6 +14,8 @@ export const ingressConfigShape = {
   TIDEMARK_INGRESS_TLS_CERT: z.string().min(1).optional().describe('PEM certificate file; with TIDEMARK_INGRESS_TLS_KEY enables HTTPS'),
   TIDEMARK_INGRESS_TLS_KEY: z.string().min(1).optional(),
   TIDEMARK_INGRESS_ACK_TIMEOUT_MS: int(100, 30_000, 2_000),
+  /** Idempotent producers (connections), each with one batch in flight. */
+  TIDEMARK_INGRESS_KAFKA_PRODUCERS: int(1, 8, 2),
   TIDEMARK_INGRESS_LINGER_MS: int(0, 50, 1),
   TIDEMARK_INGRESS_BATCH_RECORDS_MAX: int(2, 10_000, 1_000),
   TIDEMARK_INGRESS_QUEUE_RECORDS_MAX: int(2, 1_000_000, 20_000),

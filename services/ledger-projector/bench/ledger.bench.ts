@@ -142,7 +142,11 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
     const handler = createLedgerHandler({ pool: db.pool, logger });
     const config = { ...base, TIDEMARK_TOPIC_PREFIX: prefix, TIDEMARK_DATABASE_URL: db.url };
     const started = performance.now();
-    const consumer = await runConsumer({ handler, logger, metrics: createMetrics('ledger-projector'), config, batch_size_max: RUNTIME_BATCH_SIZE_MAX });
+    const cpu0 = process.cpuUsage();
+    const metrics = createMetrics('ledger-projector');
+    const handler_timed = createLedgerHandler({ pool: db.pool, logger, metrics });
+    void handler;
+    const consumer = await runConsumer({ handler: handler_timed, logger, metrics, config, batch_size_max: RUNTIME_BATCH_SIZE_MAX });
     let first_ms: number | null = null;
     let done = 0;
     try {
@@ -157,11 +161,18 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
       await consumer.stop();
     }
     const end = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     const total_s = (end - started) / 1000;
+    const node_cpu_share_of_one_core = Number(((cpu.user + cpu.system) / 1e6 / total_s).toFixed(2));
     const first_to_last_s = (end - (first_ms ?? started)) / 1000;
     const checks = await verify(db, expected);
+    const sums = (await metrics.text())
+      .split('\n')
+      .filter((l) => /^(tidemark_stream_(handler|chunk)_duration_seconds|ledger_batch_duration_seconds)_(sum|count)/.test(l));
     return {
       events: events.length,
+      time_split: sums,
+      node_cpu_share_of_one_core,
       produce_s,
       total_s,
       first_to_last_s,

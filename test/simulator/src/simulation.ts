@@ -58,7 +58,10 @@ export interface SimulationStatus {
   queued: number;
   in_flight: number;
   delivery: DeliveryStats;
+  /** Request sent → 2xx received. */
   ack_latency: LatencySummary;
+  /** Delivery due → 2xx received (adds time spent queued behind the concurrency limit; ms resolution). */
+  due_to_ack_latency: LatencySummary;
   /** Acknowledged deliveries per second over the run so far. */
   ack_rate_per_s: number;
 }
@@ -78,6 +81,8 @@ export class Simulation {
   readonly scheduler: DeliveryScheduler;
   readonly truth = new GroundTruth();
   readonly latency = new LatencyRecorder();
+  /** From when a delivery was due (queued by the rate plan, or its retry time) to its ack: includes queueing. */
+  readonly due_to_ack = new LatencyRecorder();
   private statement_knobs: StatementKnobs;
   private readonly statements_rng: Rng;
   private readonly now_ms: () => number;
@@ -217,8 +222,12 @@ export class Simulation {
       result = { outcome: { kind: 'error', error: 'transport_error' }, latency_us: 0 };
       void err;
     }
-    if (result.outcome.kind === 'ack') this.latency.record_us(result.latency_us);
-    const completion = this.scheduler.complete(d, result.outcome, this.now_ms());
+    const completed_ms = this.now_ms();
+    if (result.outcome.kind === 'ack') {
+      this.latency.record_us(result.latency_us);
+      this.due_to_ack.record_us(Math.max(0, completed_ms - d.time_ms) * 1000);
+    }
+    const completion = this.scheduler.complete(d, result.outcome, completed_ms);
     if (record_truth) {
       if (completion.first_ack) this.truth.markAcknowledged(completion.first_ack.id);
       if (completion.abandoned) this.truth.markAbandoned(completion.abandoned.id);
@@ -321,6 +330,7 @@ export class Simulation {
       in_flight: this.scheduler.in_flight,
       delivery: { ...stats, status_counts: { ...stats.status_counts } },
       ack_latency: this.latency.summary(),
+      due_to_ack_latency: this.due_to_ack.summary(),
       ack_rate_per_s: elapsed_ms > 0 ? Math.round((stats.acknowledged * 1000 * 10) / elapsed_ms) / 10 : 0,
     };
   }

@@ -108,6 +108,8 @@ export const H_LAST_ERROR = 'tidemark-last-error';
 export const H_RUNG = 'tidemark-rung';
 /** Set on records an operator replayed from a DLQ: `<dlq topic>/<partition>/<offset>`. */
 export const H_REPLAY_OF = 'tidemark-replay-of';
+/** Set on replayed records: the replayed record's original source `<topic>/<partition>/<offset>`. */
+export const H_REPLAY_SOURCE = 'tidemark-replay-source';
 
 const LADDER_HEADERS = [H_SOURCE_TOPIC, H_SOURCE_PARTITION, H_SOURCE_OFFSET, H_ATTEMPT, H_DUE_AT_MS, H_FIRST_FAILURE_AT_MS, H_LAST_ERROR, H_RUNG];
 export const LAST_ERROR_CHARS_MAX = 300;

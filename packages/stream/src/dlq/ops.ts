@@ -26,8 +26,9 @@ import {
   type DeadLetter,
   type Logger,
 } from '@tidemark/common';
-import { dlqTopicBase, H_REPLAY_OF } from '../core/ladder.js';
+import { dlqTopicBase, H_REPLAY_OF, H_REPLAY_SOURCE } from '../core/ladder.js';
 import { KafkajsTransport } from '../kafka/kafkajs.js';
+import { createStreamKafka } from '../runtime/consumer.js';
 import type { FetchedRecord, KafkaTransport } from '../kafka/transport.js';
 import { migrateStreamTables } from '../parking/store.js';
 
@@ -99,7 +100,7 @@ export async function openDlqContext(
   config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL' | 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_TOPIC_PREFIX'>,
   logger?: Logger,
 ): Promise<DlqContext & { close(): Promise<void> }> {
-  const transport = new KafkajsTransport(createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-dlq-ops', logger }));
+  const transport = new KafkajsTransport(logger ? createStreamKafka(config, 'tidemark-dlq-ops', logger) : createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-dlq-ops' }));
   const pool = new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 2 });
   pool.on('error', () => undefined);
   await migrateStreamTables(pool);
@@ -172,7 +173,11 @@ export async function replayDeadLetters(
     try {
       const txn = await producer.begin();
       try {
-        const headers = { ...e.headers, [H_REPLAY_OF]: `${e.dlq_topic}/${e.ref.partition}/${e.ref.offset}` };
+        const headers = {
+          ...e.headers,
+          [H_REPLAY_OF]: `${e.dlq_topic}/${e.ref.partition}/${e.ref.offset}`,
+          [H_REPLAY_SOURCE]: `${e.original_topic}/${e.original_partition}/${e.original_offset}`,
+        };
         await txn.send([
           { topic: e.original_topic, key: e.key, value: Buffer.from(e.payload_base64, 'base64'), headers },
           await auditRecord(ctx, e, 'replayed', opts.actor, { to_topic: e.original_topic }),

@@ -43,7 +43,7 @@ import {
   type LadderPolicy,
 } from '../core/ladder.js';
 import { ChunkPlan, sourceId, type Disposition, type ParkedRow, type PlanRecord } from '../core/plan.js';
-import { classifyFailure, errorMessage, errorStack } from '../errors.js';
+import { classifyFailure, errorMessage, errorStack, retryStartup } from '../errors.js';
 import { KafkajsTransport } from '../kafka/kafkajs.js';
 import type { BatchControl, FetchedBatch, FetchedRecord, KafkaTransport, OutgoingRecord, StreamConsumer, TopicPartition, TransactionalProducer } from '../kafka/transport.js';
 import { FencedError, migrateStreamTables, ParkingStore, type CompletionMark } from '../parking/store.js';
@@ -95,6 +95,8 @@ interface PartitionState {
   committed_floor: bigint;
   resume_timer: NodeJS.Timeout | null;
   pending_deletes: CompletionMark[];
+  /** In-progress ownership (assignment starts it eagerly; batches wait for it). */
+  owning: Promise<void> | null;
 }
 
 interface Entry {
@@ -164,7 +166,7 @@ class StreamRuntime<V> implements RunningConsumer {
     this.log = opts.logger.child({ component: 'stream', group_id: this.group_id });
     this.m = streamMetrics(opts.metrics);
     this.owned = { transport: !opts.transport, pool: !opts.pool };
-    this.transport = opts.transport ?? new KafkajsTransport(createKafka({ brokers: kafkaBrokers(config), client_id: `${this.service}-stream`, logger: opts.logger }));
+    this.transport = opts.transport ?? new KafkajsTransport(createStreamKafka(config, `${this.service}-stream`, opts.logger));
     this.pool = opts.pool ?? new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 10 });
     if (this.owned.pool) this.pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle postgres connection failed'));
     this.store = new ParkingStore(this.pool, this.group_id);
@@ -176,7 +178,9 @@ class StreamRuntime<V> implements RunningConsumer {
   }
 
   async start(): Promise<void> {
-    await migrateStreamTables(this.pool);
+    await retryStartup('creating the stream runtime tables', () => migrateStreamTables(this.pool), {
+      onRetry: (err, delay_ms) => this.log.warn({ err: errorMessage(err), delay_ms }, 'postgres not reachable yet; retrying'),
+    });
     for (const topic of [this.input_topic, ...this.rung_topics, topicName(dlqTopicBase(this.service), this.prefix)]) {
       if (!(await this.transport.topicExists(topic))) {
         throw new Error(`topic ${topic} does not exist; create topics first (npx tidemark topics apply)`);
@@ -233,6 +237,11 @@ class StreamRuntime<V> implements RunningConsumer {
       this.m.lag.remove({ topic: st.tp.topic, partition: String(st.tp.partition) });
     }
     this.log.info({ generation: this.generation, assigned: assigned.map(tpKey) }, 'partitions assigned');
+    // Own the new assignment right away so the first records do not pay for it (batches wait for it).
+    for (const tp of assigned) {
+      const st = this.state(tp);
+      void this.ensureOwned(st).catch((err: unknown) => this.log.warn({ tp: tpKey(tp), err: errorMessage(err) }, 'owning partition failed; retried on its next batch'));
+    }
   }
 
   private state(tp: TopicPartition): PartitionState {
@@ -240,7 +249,7 @@ class StreamRuntime<V> implements RunningConsumer {
     let st = this.partitions.get(k);
     if (!st) {
       const rungIndex = this.rung_topics.indexOf(tp.topic);
-      st = { tp, rung: rungIndex >= 0 ? rungIndex + 1 : null, generation: -1, producer: null, epoch: 0n, committed_floor: 0n, resume_timer: null, pending_deletes: [] };
+      st = { tp, rung: rungIndex >= 0 ? rungIndex + 1 : null, generation: -1, producer: null, epoch: 0n, committed_floor: 0n, resume_timer: null, pending_deletes: [], owning: null };
       this.partitions.set(k, st);
     }
     return st;
@@ -253,7 +262,17 @@ class StreamRuntime<V> implements RunningConsumer {
    * stable) and resolves completion marks left by a crash.
    */
   private async ensureOwned(st: PartitionState): Promise<void> {
+    while (st.owning) await st.owning.catch(() => undefined);
     if (st.generation === this.generation && st.producer) return;
+    st.owning = this.own(st);
+    try {
+      await st.owning;
+    } finally {
+      st.owning = null;
+    }
+  }
+
+  private async own(st: PartitionState): Promise<void> {
     const generation = this.generation;
     if (st.producer) {
       const old = st.producer;
@@ -736,6 +755,27 @@ class StreamRuntime<V> implements RunningConsumer {
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
+
+/** kafkajs logs retried, expected conditions at error level; those go to debug. */
+const EXPECTED_KAFKA_NOISE = [/another concurrent operation on the same transaction/i, /coordinator is loading/i, /Limiting retries for the idempotent producer/i, /ongoing transaction on this transactionId/i];
+
+export function createStreamKafka(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'>, client_id: string, logger: Logger) {
+  const log = logger.child({ component: 'kafkajs' });
+  return createKafka({
+    brokers: kafkaBrokers(config),
+    client_id,
+    extra: {
+      logCreator: () => ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        const text = `${message} ${String((rest as { error?: unknown }).error ?? '')}`;
+        if (EXPECTED_KAFKA_NOISE.some((re) => re.test(text))) return log.debug({ kafkajs: rest }, message);
+        if (level <= 1) log.error({ kafkajs: rest }, message);
+        else if (level === 2) log.warn({ kafkajs: rest }, message);
+        else log.debug({ kafkajs: rest }, message);
+      },
+    },
+  });
+}
 
 function catalogDelays(service: string): number[] {
   const spec = loadCatalog().consumers.find((c) => c.service === service);

@@ -11,7 +11,6 @@
 import { z } from 'zod';
 import { Decimal, amountProblem } from '@tidemark/common';
 
-const decisionSchema = z.enum(['ALLOW', 'REVIEW', 'BLOCK']);
 const flagSchema = z.enum(['REVIEW', 'BLOCK']);
 
 const decimalString = z.string().refine((v) => amountProblem(v) === null, { message: 'must be a non-negative decimal string like "1000" or "0.8"' });
@@ -124,7 +123,7 @@ export const rulesFileSchema = z
   });
 
 export type RulesFile = z.infer<typeof rulesFileSchema>;
-export type Outcome = z.infer<typeof decisionSchema>;
+export type Outcome = 'ALLOW' | 'REVIEW' | 'BLOCK';
 
 export interface Rules extends RulesFile {
   /** '<rules_id>@<version>' — recorded in every decision. */

@@ -70,6 +70,49 @@ export class DecisionStore {
     return rows[0]?.screening ?? null;
   }
 
+  /** Stored decisions of many events at once, keyed '<provider>\u0000<event_id>'. */
+  async findMany(keys: Array<{ provider: string; event_id: string }>): Promise<Map<string, ScreeningDecision>> {
+    const found = new Map<string, ScreeningDecision>();
+    if (keys.length === 0) return found;
+    const { rows } = await this.pool.query<{ provider: string; event_id: string; screening: ScreeningDecision }>(
+      `SELECT d.provider, d.event_id, d.screening
+         FROM ${this.#table} d
+         JOIN unnest($1::text[], $2::text[]) AS k(provider, event_id) ON d.provider = k.provider AND d.event_id = k.event_id`,
+      [keys.map((k) => k.provider), keys.map((k) => k.event_id)],
+    );
+    for (const r of rows) found.set(`${r.provider}\u0000${r.event_id}`, r.screening);
+    return found;
+  }
+
+  /**
+   * Inserts many new decisions in one statement (existing ones are left alone).
+   * Returns how many were inserted: fewer than given means another instance
+   * screened some of them concurrently.
+   */
+  async insertMany(rows: StoredRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const col = <K extends keyof StoredRow>(k: K) => rows.map((r) => r[k]);
+    const result = await this.pool.query(
+      `INSERT INTO ${this.#table}
+         (provider, event_id, window_key, transaction_id, event_type, occurred_at_ms, amount_ref, counts_in_windows, decision, screening)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::numeric[], $8::boolean[], $9::text[], $10::jsonb[])
+       ON CONFLICT (provider, event_id) DO NOTHING`,
+      [
+        col('provider'),
+        col('event_id'),
+        col('window_key'),
+        col('transaction_id'),
+        col('event_type'),
+        col('occurred_at_ms'),
+        col('amount_ref'),
+        col('counts_in_windows'),
+        rows.map((r) => r.screening.decision),
+        rows.map((r) => JSON.stringify(r.screening)),
+      ],
+    );
+    return result.rowCount ?? 0;
+  }
+
   /**
    * Transaction events of `window_key` with occurred_at in (from_ms, to_ms], newest
    * first, at most rows_max (truncated tells whether there were more).

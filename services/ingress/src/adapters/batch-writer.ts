@@ -35,7 +35,13 @@ export class WriteRejected extends Error {
 }
 
 export interface BatchWriterOptions {
-  producer: BatchProducer;
+  /**
+   * One batch is in flight per producer (each has its own broker connection). Several let a
+   * batch go out while others await their acks. Ordering is unaffected where it matters: a
+   * request's records travel in one batch, and a provider that waits for its 202 before
+   * sending the next event never has two of them in flight at once.
+   */
+  producers: BatchProducer[];
   linger_ms: number;
   batch_records_max: number;
   queue_records_max: number;
@@ -60,7 +66,8 @@ export class BatchWriter {
   private queue: Pending[] = [];
   private queued_records = 0;
   private detached: TopicMessage[] = [];
-  private in_flight: Promise<void> | null = null;
+  private readonly idle: BatchProducer[];
+  private readonly in_flight = new Set<Promise<void>>();
   private linger_timer: NodeJS.Timeout | null = null;
   private closed = false;
   /** After a failed batch, the next one waits this long so an unreachable broker is not hammered. */
@@ -69,7 +76,9 @@ export class BatchWriter {
   constructor(opts: BatchWriterOptions) {
     if (opts.batch_records_max < 2) throw new Error('batch_records_max must be at least 2');
     if (opts.queue_records_max < opts.batch_records_max) throw new Error('queue_records_max must be >= batch_records_max');
+    if (opts.producers.length === 0) throw new Error('at least one producer is needed');
     this.opts = opts;
+    this.idle = [...opts.producers];
   }
 
   /** Resolves once every record is acknowledged by Kafka; rejects on timeout or error. */
@@ -112,8 +121,8 @@ export class BatchWriter {
   /** Sends whatever is queued (detached records included) and waits for it; then refuses new writes. */
   async close(timeout_ms: number): Promise<void> {
     const deadline = Date.now() + timeout_ms;
-    while ((this.queue.length > 0 || this.detached.length > 0 || this.in_flight) && Date.now() < deadline) {
-      if (!this.in_flight) {
+    while ((this.queue.length > 0 || this.detached.length > 0 || this.in_flight.size > 0) && Date.now() < deadline) {
+      if (this.idle.length > 0 && (this.queue.length > 0 || this.detached.length > 0)) {
         const backoff_ms = this.backoff_until_ms - Date.now();
         if (backoff_ms > 0) {
           await sleep(Math.min(backoff_ms, deadline - Date.now()));
@@ -121,7 +130,7 @@ export class BatchWriter {
         }
         this.flush();
       }
-      if (this.in_flight) await Promise.race([this.in_flight, sleep(Math.max(1, deadline - Date.now()))]);
+      if (this.in_flight.size > 0) await Promise.race([...this.in_flight, sleep(Math.max(1, deadline - Date.now()))]);
     }
     this.closed = true;
     if (this.linger_timer) clearTimeout(this.linger_timer);
@@ -151,7 +160,7 @@ export class BatchWriter {
   }
 
   private schedule(): void {
-    if (this.in_flight) return; // the batch in flight flushes the next one when it completes
+    if (this.idle.length === 0) return; // a batch completing flushes the next one
     if (this.queued_records >= this.opts.batch_records_max && Date.now() >= this.backoff_until_ms) {
       this.flush();
       return;
@@ -166,7 +175,8 @@ export class BatchWriter {
   }
 
   private flush(): void {
-    if (this.in_flight) return;
+    const producer = this.idle.pop();
+    if (producer === undefined) return;
     if (this.linger_timer) {
       clearTimeout(this.linger_timer);
       this.linger_timer = null;
@@ -183,7 +193,10 @@ export class BatchWriter {
       records += next.records.length;
     }
     const detached = this.detached.splice(0, Math.max(0, this.opts.batch_records_max - records));
-    if (batch.length === 0 && detached.length === 0) return;
+    if (batch.length === 0 && detached.length === 0) {
+      this.idle.push(producer);
+      return;
+    }
 
     const by_topic = new Map<string, Message[]>();
     for (const record of [...batch.flatMap((p) => p.records), ...detached]) {
@@ -193,7 +206,7 @@ export class BatchWriter {
     }
     const started = performance.now();
     const total = records + detached.length;
-    this.in_flight = this.opts.producer
+    const sending: Promise<void> = producer
       .sendBatch({
         topicMessages: [...by_topic].map(([topic, messages]) => ({ topic, messages })),
         acks: -1,
@@ -215,9 +228,13 @@ export class BatchWriter {
         },
       )
       .finally(() => {
-        this.in_flight = null;
+        this.in_flight.delete(sending);
+        this.idle.push(producer);
         if (this.queue.length > 0 || this.detached.length > 0) this.schedule();
       });
+    this.in_flight.add(sending);
+    // More queued than one batch holds and another producer is idle: send that too.
+    if (this.queue.length > 0 && this.queued_records >= this.opts.batch_records_max) this.schedule();
   }
 }
 

@@ -35,10 +35,10 @@ export interface ChildIngress {
 }
 
 /** Starts `src/main.ts` with `env` on a free port and waits for /healthz. */
-export async function spawnIngress(env: Record<string, string>, opts: { wait_ms?: number } = {}): Promise<ChildIngress> {
+export async function spawnIngress(env: Record<string, string>, opts: { wait_ms?: number; node_args?: string[] } = {}): Promise<ChildIngress> {
   const port = await freePort();
   const output: string[] = [];
-  const child = spawn(process.execPath, ['--import', 'tsx', INGRESS_MAIN], {
+  const child = spawn(process.execPath, [...(opts.node_args ?? []), '--import', 'tsx', INGRESS_MAIN], {
     cwd: REPO_ROOT,
     env: { ...process.env, TIDEMARK_INGRESS_HOST: '127.0.0.1', TIDEMARK_INGRESS_PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

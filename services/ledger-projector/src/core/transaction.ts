@@ -79,6 +79,13 @@ export interface TxEvent {
   wallet_id: string;
   asset: string;
   amount_units: bigint;
+  /**
+   * Set for RECONCILIATION-sourced events (the reconciler's --heal): the provider's own
+   * records, authoritative for the whole transaction. Its fact replaces the transaction's
+   * facts (status and amount as the provider books them); the difference to the current
+   * position is posted as new balanced postings (an adjustment, never an edit).
+   */
+  authoritative?: boolean;
 }
 
 export interface ReasonSummary {
@@ -318,10 +325,14 @@ export function applyEvent(state: TxState | null, event: TxEvent, screening: Scr
   assertSameTransaction(current, event);
   const withFact: TxState = {
     ...current,
-    amounts: has(current, event.event_type) ? current.amounts : { ...current.amounts, [event.event_type]: event.amount_units },
+    amounts: event.authoritative
+      ? { [event.event_type]: event.amount_units }
+      : has(current, event.event_type) ? current.amounts : { ...current.amounts, [event.event_type]: event.amount_units },
     decision: strictestDecision(current.decision, screening.decision),
     reasons: mergeReasons(current.reasons, screening.reasons),
-    anomalies: detectAnomalies(current, event),
+    anomalies: event.authoritative
+      ? addAnomaly(current.anomalies, `reconciled:${event.event_type}=${formatUnits(event.amount_units)}`)
+      : detectAnomalies(current, event),
   };
   return settle(withFact);
 }

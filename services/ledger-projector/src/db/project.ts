@@ -180,31 +180,34 @@ export async function writeStates(
     const range = occurred.get(key) ?? { first_ms: 0, last_ms: 0 };
     return { key, s, range };
   });
-  const cols = (list: typeof rows) => [
-    list.map((r) => r.s.provider),
-    list.map((r) => r.s.transaction_id),
-    list.map((r) => r.s.kind),
-    list.map((r) => r.s.wallet_id),
-    list.map((r) => r.s.asset),
-    list.map((r) => formatUnits(effectiveAmount(r.s))),
-    list.map((r) => txStatus(r.s)),
-    list.map((r) => r.s.decision),
-    list.map((r) => JSON.stringify(r.s.reasons)),
-    list.map((r) => JSON.stringify(r.s.anomalies)),
-    list.map((r) => r.s.release?.by ?? null),
-    list.map((r) => (r.s.release ? String(r.s.release.at_ms) : null)),
-    list.map((r) => formatUnits(r.s.position.pending)),
-    list.map((r) => formatUnits(r.s.position.available)),
-    list.map((r) => formatUnits(r.s.position.held)),
-    list.map((r) => JSON.stringify(stateToJson(r.s))),
-    list.map((r) => String(r.range.first_ms)),
-    list.map((r) => String(r.range.last_ms)),
-  ];
-  const unnest = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::text[],
-      $9::jsonb[], $10::jsonb[], $11::text[], $12::bigint[], $13::numeric[], $14::numeric[], $15::numeric[], $16::jsonb[],
-      $17::bigint[], $18::bigint[])
-      AS u(provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons, anomalies, released_by,
-           released_at_ms, pending, available, held, state, first_ms, last_ms)`;
+  const doc = (list: typeof rows) =>
+    JSON.stringify(
+      list.map(({ s, range }) => ({
+        provider: s.provider,
+        transaction_id: s.transaction_id,
+        kind: s.kind,
+        wallet_id: s.wallet_id,
+        asset: s.asset,
+        amount: formatUnits(effectiveAmount(s)),
+        status: txStatus(s),
+        decision: s.decision,
+        reasons: s.reasons,
+        anomalies: s.anomalies,
+        released_by: s.release?.by ?? null,
+        released_at_ms: s.release?.at_ms ?? null,
+        pending: formatUnits(s.position.pending),
+        available: formatUnits(s.position.available),
+        held: formatUnits(s.position.held),
+        state: stateToJson(s),
+        first_ms: range.first_ms,
+        last_ms: range.last_ms,
+      })),
+    );
+  // One JSON document per statement: parsed once by Postgres (see insertProcessed).
+  const source = `json_to_recordset($1::json)
+      AS u(provider text, transaction_id text, kind text, wallet_id text, asset text, amount numeric, status text, decision text,
+           reasons jsonb, anomalies jsonb, released_by text, released_at_ms bigint, pending numeric, available numeric, held numeric,
+           state jsonb, first_ms bigint, last_ms bigint)`;
   const inserts = rows.filter((r) => !existing.has(r.key));
   const updates = rows.filter((r) => existing.has(r.key));
   if (inserts.length > 0) {
@@ -214,8 +217,8 @@ export async function writeStates(
        SELECT provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons, anomalies, released_by,
               to_timestamp(released_at_ms / 1000.0), pending, available, held, state,
               to_timestamp(first_ms / 1000.0), to_timestamp(last_ms / 1000.0)
-         FROM ${unnest}`,
-      cols(inserts),
+         FROM ${source}`,
+      [doc(inserts)],
     );
   }
   if (updates.length > 0) {
@@ -227,9 +230,9 @@ export async function writeStates(
          first_occurred_at = CASE WHEN u.first_ms > 0 THEN LEAST(t.first_occurred_at, to_timestamp(u.first_ms / 1000.0)) ELSE t.first_occurred_at END,
          last_occurred_at = CASE WHEN u.last_ms > 0 THEN GREATEST(t.last_occurred_at, to_timestamp(u.last_ms / 1000.0)) ELSE t.last_occurred_at END,
          updated_at = now()
-       FROM ${unnest}
+       FROM ${source}
        WHERE t.provider = u.provider AND t.transaction_id = u.transaction_id`,
-      cols(updates),
+      [doc(updates)],
     );
   }
 }
@@ -288,35 +291,36 @@ async function writeKyc(client: PoolClient, kyc: BatchProjection['kyc']): Promis
 
 async function insertProcessed(client: PoolClient, records: Array<{ p: RecordProjection; result: HandlerResult }>, now_ms: number): Promise<void> {
   if (records.length === 0) return;
-  const m = records.map((r) => r.p.meta);
+  // One JSON document for the whole batch (parsed once by Postgres) is much cheaper than
+  // seventeen array literals whose JSON elements would each need escaping and re-parsing.
+  const rows = records.map(({ p, result }) => ({
+    provider: p.meta.provider,
+    event_id: p.meta.event_id,
+    event_type: p.meta.event_type,
+    transaction_id: p.meta.transaction_id,
+    wallet_id: p.meta.wallet_id,
+    partition_key: p.meta.partition_key,
+    asset: p.meta.asset,
+    amount: p.meta.amount,
+    source: p.meta.source,
+    decision: p.meta.decision,
+    reasons: p.meta.reasons,
+    outcome: p.outcome,
+    status_after: p.status,
+    occurred_ms: p.meta.occurred_at_ms,
+    received_ms: p.meta.received_at_ms,
+    result,
+  }));
   await client.query(
     `INSERT INTO ledger.processed_events (provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount,
         source, decision, reasons, outcome, status_after, occurred_at, received_at, projected_at, result)
      SELECT provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount, source, decision, reasons,
-            outcome, status_after, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), to_timestamp($17::bigint / 1000.0), result
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                   $10::text[], $11::jsonb[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::jsonb[])
-         AS u(provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount, source, decision, reasons,
-              outcome, status_after, occurred_ms, received_ms, result)`,
-    [
-      m.map((x) => x.provider),
-      m.map((x) => x.event_id),
-      m.map((x) => x.event_type),
-      m.map((x) => x.transaction_id),
-      m.map((x) => x.wallet_id),
-      m.map((x) => x.partition_key),
-      m.map((x) => x.asset),
-      m.map((x) => x.amount),
-      m.map((x) => x.source),
-      m.map((x) => x.decision),
-      m.map((x) => JSON.stringify(x.reasons)),
-      records.map((r) => r.p.outcome),
-      records.map((r) => r.p.status),
-      m.map((x) => String(x.occurred_at_ms)),
-      m.map((x) => String(x.received_at_ms)),
-      records.map((r) => JSON.stringify(r.result)),
-      String(now_ms),
-    ],
+            outcome, status_after, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), to_timestamp($2::bigint / 1000.0), result
+       FROM json_to_recordset($1::json)
+         AS u(provider text, event_id text, event_type text, transaction_id text, wallet_id text, partition_key text, asset text,
+              amount text, source text, decision text, reasons json, outcome text, status_after text, occurred_ms bigint,
+              received_ms bigint, result json)`,
+    [JSON.stringify(rows), String(now_ms)],
   );
 }
 

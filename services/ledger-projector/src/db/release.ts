@@ -109,8 +109,8 @@ export async function releaseTransaction(pool: Pool, req: ReleaseRequest, known:
     await client.query(
       `INSERT INTO ledger.processed_events (provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount,
           source, decision, reasons, outcome, status_after, occurred_at, received_at, projected_at, result)
-       VALUES ($1, $2, 'ledger.released', $3, $4, $4, $5, $6, 'OPERATOR', $7, '[]'::jsonb, 'applied', $8,
-               to_timestamp($9::bigint / 1000.0), to_timestamp($9::bigint / 1000.0), to_timestamp($9::bigint / 1000.0), $10::jsonb)`,
+       VALUES ($1, $2, 'ledger.released', $3, $4, $4, $5, $6, 'OPERATOR', $7, '[]'::json, 'applied', $8,
+               to_timestamp($9::bigint / 1000.0), to_timestamp($9::bigint / 1000.0), to_timestamp($9::bigint / 1000.0), $10::json)`,
       [
         req.provider,
         event_id,

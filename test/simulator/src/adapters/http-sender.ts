@@ -88,6 +88,7 @@ export class HttpWebhookSender {
         path: `${this.basePath()}${profile.path}`,
         headers,
         body,
+        // Total attempt deadline (undici's own headers/body timeouts are coarse and per phase).
         signal: AbortSignal.timeout(this.options.timeout_ms),
       });
       // Drain (bounded) so the connection can be reused.

@@ -75,7 +75,7 @@ export async function benchHttp(
     const tuned: Scenario = {
       ...scenario,
       traffic: { ...scenario.traffic, transactions: 10_000_000 },
-      delivery: { ...scenario.delivery, pace: 'asap', concurrency: opts.concurrency, duplicate_rate: 0, late_rate: 0, reorder_rate: 0 },
+      delivery: { ...scenario.delivery, pace: 'asap', concurrency: opts.concurrency, queue_max: opts.concurrency * 16, duplicate_rate: 0, late_rate: 0, reorder_rate: 0 },
     };
     const running = await startSimulator({
       scenario: tuned,

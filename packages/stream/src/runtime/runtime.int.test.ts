@@ -1,0 +1,214 @@
+/**
+ * The runtime on real Kafka + registry + Postgres: ordered retries with parking,
+ * other keys' latency, poison records, ladder exhaustion, DLQ replay, restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, createMetrics, type CanonicalEvent } from '@tidemark/common';
+import { PermanentError, TransientError, type Handler, type InputRecord } from '../handler.js';
+import { runConsumer, type RunningConsumer } from './consumer.js';
+import { createTestEnv, SKIP_INTEGRATION, testEvent, type TestEnv } from '../testing/env.js';
+import { listDeadLetters, replayDeadLetters, showDeadLetter } from '../dlq/ops.js';
+import { ParkingStore } from '../parking/store.js';
+
+const SERVICE = 'streamtest';
+const DELAYS_MS = [1000, 1500, 2000];
+
+interface Applied {
+  event_id: string;
+  wallet: string;
+  at_ms: number;
+  attempt: number;
+}
+
+class TestHandler implements Handler<CanonicalEvent> {
+  readonly service = SERVICE;
+  readonly input_topic = 'webhooks.received.v1';
+  readonly applied: Applied[] = [];
+  /** event id → remaining transient failures (Infinity: always). */
+  readonly failTransient = new Map<string, number>();
+  readonly failPermanentOnce = new Set<string>();
+  readonly attempts = new Map<string, number>();
+
+  async handle(r: InputRecord<CanonicalEvent>) {
+    const id = r.value.event_id;
+    this.attempts.set(id, (this.attempts.get(id) ?? 0) + 1);
+    const left = this.failTransient.get(id) ?? 0;
+    if (left > 0) {
+      this.failTransient.set(id, left - 1);
+      throw new TransientError(`risk api unavailable for ${id}`);
+    }
+    if (this.failPermanentOnce.delete(id)) throw new PermanentError(`invalid content in ${id}`);
+    this.applied.push({ event_id: id, wallet: r.key, at_ms: Date.now(), attempt: r.attempt });
+    return { outputs: [{ topic: 'events.unique.v1', key: r.key, value: r.value }], audit: [{ action: 'passed' }] };
+  }
+}
+
+function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, timeout_ms: number, what: string): Promise<void> {
+  const until = Date.now() + timeout_ms;
+  while (Date.now() < until) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}`);
+}
+
+describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
+  let env: TestEnv;
+  let handler: TestHandler;
+  let running: RunningConsumer | null = null;
+  const logger = createLogger('streamtest', process.env.TEST_LOG_LEVEL ?? 'warn');
+
+  const start = async () => {
+    running = await runConsumer({
+      handler,
+      logger,
+      metrics: createMetrics(SERVICE),
+      config: env.env,
+      pool: env.pool,
+      codec: env.codec,
+      retry_delays_ms: DELAYS_MS,
+      batch_size_max: 200,
+      session_timeout_ms: 10_000,
+    });
+    await waitFor(() => running!.isReady(), 30_000, 'group join');
+  };
+
+  beforeAll(async () => {
+    env = await createTestEnv({
+      topics: ['webhooks.received.v1', 'events.unique.v1', 'audit.v1'],
+      consumers: [{ service: SERVICE, input: 'webhooks.received.v1', retry_delays_ms: DELAYS_MS, retry_partitions: 3, dlq_retention_ms: 86_400_000 }],
+    });
+    handler = new TestHandler();
+    await start();
+  }, 90_000);
+
+  afterAll(async () => {
+    await running?.stop();
+    await env?.cleanup();
+  }, 60_000);
+
+  it('keeps wallet W in order through retries while other wallets flow at full speed', async () => {
+    const W = 'wal_W';
+    const others = Array.from({ length: 8 }, (_, i) => `wal_o${i}`);
+    const sentAt = new Map<string, number>();
+    // W's first event fails twice (rung 1 then rung 2), its third fails once more when it is processed.
+    handler.failTransient.set('W-0', 2);
+    handler.failTransient.set('W-2', 1);
+    const rounds = 30;
+    for (let i = 0; i < rounds; i++) {
+      const batch = [
+        ...(i < 6 ? [{ key: W, value: testEvent({ event_id: `W-${i}`, wallet_id: W, seq: i }) }] : []),
+        ...others.map((o) => ({ key: o, value: testEvent({ event_id: `${o}-${i}`, wallet_id: o, seq: i }) })),
+      ];
+      const t = Date.now();
+      for (const b of batch) sentAt.set(b.value.event_id, t);
+      await env.produceEvents('webhooks.received.v1', batch);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    const total = rounds * others.length + 6;
+    await waitFor(() => handler.applied.length >= total, 60_000, 'all events applied');
+
+    const wOrder = handler.applied.filter((a) => a.wallet === W).map((a) => a.event_id);
+    expect(wOrder).toEqual(['W-0', 'W-1', 'W-2', 'W-3', 'W-4', 'W-5']);
+    const wDone = handler.applied.find((a) => a.event_id === 'W-0')!;
+    expect(wDone.attempt).toBe(3);
+    expect(wDone.at_ms - sentAt.get('W-0')!).toBeGreaterThanOrEqual(DELAYS_MS[0]! + DELAYS_MS[1]!);
+
+    const latencies = handler.applied.filter((a) => a.wallet !== W).map((a) => a.at_ms - sentAt.get(a.event_id)!);
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    const wLatency = handler.applied.filter((a) => a.wallet === W).map((a) => a.at_ms - sentAt.get(a.event_id)!);
+    console.log(`[latency] other wallets (n=${latencies.length}): p50=${p50} ms p99=${p99} ms max=${Math.max(...latencies)} ms; wallet W: ${wLatency.join(', ')} ms`);
+    // Other wallets never wait for W's retry delays (the first rung alone is 1 s).
+    expect(p99).toBeLessThan(DELAYS_MS[0]!);
+
+    // Output: every event exactly once; W's in order.
+    let ids: string[] = [];
+    await waitFor(async () => {
+      const out = await env.readAll('events.unique.v1');
+      ids = await Promise.all(out.map(async (r) => (await env.codec.decode<CanonicalEvent>(r.value!)).event_id));
+      return ids.length >= total;
+    }, 20_000, 'outputs committed');
+    expect(ids.length).toBe(total);
+    expect(new Set(ids).size).toBe(total);
+    expect(ids.filter((id) => id.startsWith('W-'))).toEqual(['W-0', 'W-1', 'W-2', 'W-3', 'W-4', 'W-5']);
+    // Parking released.
+    await waitFor(async () => (await new ParkingStore(env.pool, running!.group_id).parkedKeyCount()) === 0, 10_000, 'parking released');
+  }, 120_000);
+
+  it('sends a poison record to the DLQ without stalling its partition', async () => {
+    const P = 'wal_P';
+    const t0 = Date.now();
+    await env.produce('webhooks.received.v1', [{ key: P, value: Buffer.from('not avro at all') }]);
+    await env.produceEvents('webhooks.received.v1', [
+      { key: P, value: testEvent({ event_id: 'P-1', wallet_id: P }) },
+      { key: P, value: testEvent({ event_id: 'P-2', wallet_id: P }) },
+    ]);
+    await waitFor(() => handler.applied.some((a) => a.event_id === 'P-2'), 15_000, 'records after the poison one');
+    const after = handler.applied.find((a) => a.event_id === 'P-1')!;
+    expect(after.at_ms - t0).toBeLessThan(DELAYS_MS[0]!);
+    let entries: Awaited<ReturnType<typeof listDeadLetters>>['entries'] = [];
+    await waitFor(async () => (entries = (await listDeadLetters(ctx(), { service: SERVICE, key: P })).entries).length >= 1, 15_000, 'dead letter committed');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.error_class).toBe('POISON');
+    expect(entries[0]!.attempts).toBe(1);
+    expect(entries[0]!.original_topic).toBe(env.topic('webhooks.received.v1'));
+    expect(Buffer.from(entries[0]!.payload_base64, 'base64').toString()).toBe('not avro at all');
+  }, 60_000);
+
+  it('dead-letters after the last rung, keeps the key in order, and replays idempotently', async () => {
+    const Z = 'wal_Z';
+    handler.failTransient.set('Z-0', Infinity);
+    handler.failPermanentOnce.add('Z-2');
+    await env.produceEvents('webhooks.received.v1', [0, 1, 2, 3].map((i) => ({ key: Z, value: testEvent({ event_id: `Z-${i}`, wallet_id: Z }) })));
+    await waitFor(() => handler.applied.some((a) => a.event_id === 'Z-3'), 30_000, 'Z-3 after Z-0 was dead-lettered');
+    expect(handler.applied.filter((a) => a.wallet === Z).map((a) => a.event_id)).toEqual(['Z-1', 'Z-3']);
+    expect(handler.attempts.get('Z-0')).toBe(DELAYS_MS.length + 1);
+
+    let entries: Awaited<ReturnType<typeof listDeadLetters>>['entries'] = [];
+    await waitFor(async () => (entries = (await listDeadLetters(ctx(), { service: SERVICE, key: Z })).entries).length >= 2, 15_000, 'dead letters committed');
+    expect(entries.map((e) => [e.error_class, e.attempts])).toEqual([
+      ['TRANSIENT', DELAYS_MS.length + 1],
+      ['PERMANENT', 1],
+    ]);
+    const z0 = entries[0]!;
+    expect(z0.error_message).toContain('risk api unavailable');
+    expect(z0.error_stack).toContain('TransientError');
+    expect((z0.value as CanonicalEvent).event_id).toBe('Z-0');
+    expect(await showDeadLetter(ctx(), z0.ref)).toMatchObject({ id: z0.id, state: 'open' });
+
+    // Replay Z-2 (the handler accepts it now): it takes the normal path again.
+    const z2 = entries[1]!;
+    const first = await replayDeadLetters(ctx(), { refs: [z2.ref], actor: 'test-operator' });
+    expect(first.replayed).toHaveLength(1);
+    const second = await replayDeadLetters(ctx(), { refs: [z2.ref], actor: 'test-operator' });
+    expect(second.replayed).toHaveLength(0);
+    expect(second.skipped[0]!.reason).toBe('already replayed');
+    await waitFor(() => handler.applied.some((a) => a.event_id === 'Z-2'), 15_000, 'replayed Z-2');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(handler.applied.filter((a) => a.event_id === 'Z-2')).toHaveLength(1);
+    const open = await listDeadLetters(ctx(), { service: SERVICE, key: Z });
+    expect(open.entries.map((e) => e.id)).toEqual([z0.id]);
+    const all = await listDeadLetters(ctx(), { service: SERVICE, key: Z, include_resolved: true, error_contains: 'invalid content' });
+    expect(all.entries.map((e) => [e.id, e.state])).toEqual([[z2.id, 'replayed']]);
+  }, 90_000);
+
+  it('keeps parking across a restart', async () => {
+    const R = 'wal_R';
+    handler.failTransient.set('R-0', 1);
+    await env.produceEvents('webhooks.received.v1', [0, 1, 2].map((i) => ({ key: R, value: testEvent({ event_id: `R-${i}`, wallet_id: R }) })));
+    await waitFor(() => (handler.attempts.get('R-0') ?? 0) >= 1, 10_000, 'R-0 first attempt');
+    await running!.stop();
+    running = null;
+    await start();
+    await waitFor(() => handler.applied.some((a) => a.event_id === 'R-2'), 30_000, 'R after restart');
+    expect(handler.applied.filter((a) => a.wallet === R).map((a) => a.event_id)).toEqual(['R-0', 'R-1', 'R-2']);
+  }, 90_000);
+
+  const ctx = () => ({ transport: env.transport, pool: env.pool, codec: env.codec, prefix: env.prefix });
+});

@@ -1,0 +1,180 @@
+/**
+ * Ingress throughput and ack latency, measured from outside over HTTP.
+ *
+ * In one run, against a bare Node HTTP server that answers 202 without doing any work (the
+ * practical ceiling of this machine) and against the real ingress process (signature
+ * verification, validation, Avro encoding, idempotent acks=all Kafka write), with the same
+ * pre-signed requests: fixed rates (1000/s, 2000/s) and max. Because ingress answers 202
+ * only after the Kafka ack, the client-side latency IS the ack latency.
+ * Afterwards it checks that Kafka holds one record per 202.
+ *
+ *   npm run bench:ingress            (from services/ingress, or `npm run bench:ingress -w services/ingress`)
+ *   BENCH_DURATION_S=10 BENCH_RATES=1000,2000 BENCH_CONNECTIONS_MAX=64
+ * Writes reports/ingress-bench.json and reports/ingress-bench.md at the repo root.
+ */
+import { baseConfigSchema, loadConfig, topicName } from '@tidemark/common';
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { generateWhsecSecret, signWebhook } from '../src/index.js';
+import { createNamespace, freePort, REPO_ROOT, spawnIngress } from '../src/test-support/harness.js';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
+const RATES = (process.env.BENCH_RATES ?? '1000,2000').split(',').map(Number);
+const CONNECTIONS_FIXED = Number(process.env.BENCH_CONNECTIONS_FIXED ?? 64);
+const CONNECTIONS_MAX = Number(process.env.BENCH_CONNECTIONS_MAX ?? 64);
+const DISTINCT_REQUESTS = 4_000;
+const GOAL_THROUGHPUT_PER_S = 5_000;
+const GOAL_P99_MS_AT_2000 = 25;
+
+interface Phase {
+  target: 'bare' | 'ingress';
+  mode: string;
+  offered_rate_per_s: number | null;
+  connections: number;
+  duration_s: number;
+  throughput_per_s: number;
+  ok_2xx: number;
+  non_2xx: number;
+  errors: number;
+  timeouts: number;
+  latency_ms: { p50: number; p90: number; p99: number; max: number; mean: number };
+}
+
+function signedRequests(secret: string): autocannon.Request[] {
+  const run = Date.now().toString(36);
+  return Array.from({ length: DISTINCT_REQUESTS }, (_, i) => {
+    const body = JSON.stringify({
+      id: `evt_bench_${run}_${i}`,
+      type: i % 2 === 0 ? 'deposit.detected' : 'deposit.confirmed',
+      occurred_at: new Date().toISOString(),
+      data: { transaction_id: `tx_${run}_${i}`, wallet_id: `wal_${i % 500}`, asset: 'BTC', network: 'bitcoin', amount: `0.${String(i).padStart(8, '0')}`, tx_hash: `9f2c${i}`, from_address: 'bc1qfrom', to_address: 'bc1qto', confirmations: i % 7, counterparty: { name: 'ACME GmbH', country: 'DE' } },
+    });
+    return { method: 'POST', path: '/webhooks/generic', headers: signWebhook({ type: 'standard-webhooks' }, secret, body), body };
+  });
+}
+
+async function load(url: string, requests: autocannon.Request[], opts: { rate: number | null; connections: number; duration_s: number }): Promise<autocannon.Result> {
+  return autocannon({
+    url,
+    requests,
+    connections: opts.connections,
+    duration: opts.duration_s,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+    timeout: 10,
+  });
+}
+
+function toPhase(target: Phase['target'], mode: string, rate: number | null, connections: number, r: autocannon.Result): Phase {
+  return {
+    target,
+    mode,
+    offered_rate_per_s: rate,
+    connections,
+    duration_s: r.duration,
+    throughput_per_s: Math.round(r['2xx'] / r.duration),
+    ok_2xx: r['2xx'],
+    non_2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    latency_ms: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: Math.round(r.latency.mean * 100) / 100 },
+  };
+}
+
+let warmup_2xx_total = 0;
+
+async function runPhases(target: Phase['target'], url: string, requests: autocannon.Request[]): Promise<Phase[]> {
+  const phases: Phase[] = [];
+  const warm = await load(url, requests, { rate: 1000, connections: CONNECTIONS_FIXED, duration_s: WARMUP_S });
+  if (target === 'ingress') warmup_2xx_total += warm['2xx'];
+  for (const rate of RATES) {
+    const r = await load(url, requests, { rate, connections: CONNECTIONS_FIXED, duration_s: DURATION_S });
+    phases.push(toPhase(target, `${rate}/s`, rate, CONNECTIONS_FIXED, r));
+    console.log(`${target} @${rate}/s: ${phases.at(-1)!.throughput_per_s}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms non2xx ${r.non2xx}`);
+  }
+  const r = await load(url, requests, { rate: null, connections: CONNECTIONS_MAX, duration_s: DURATION_S });
+  phases.push(toPhase(target, 'max', null, CONNECTIONS_MAX, r));
+  console.log(`${target} @max: ${phases.at(-1)!.throughput_per_s}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms non2xx ${r.non2xx}`);
+  return phases;
+}
+
+async function startBare(): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const source = `require('node:http').createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(202, { 'content-type': 'application/json' }); res.end('{"id":"bare","event_id":"bare"}'); }); }).listen(${port}, '127.0.0.1', () => console.log('up'));`;
+  const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(baseConfigSchema);
+  const prefix = `bench-ingress-${Date.now().toString(36)}.`;
+  const secret = generateWhsecSecret();
+  console.log(`ingress bench: ${os.cpus().length} CPUs, node ${process.version}, ${DURATION_S}s per phase, rates ${RATES.join(', ')}/s + max`);
+
+  const bare = await startBare();
+  const bare_phases = await runPhases('bare', bare.url, signedRequests(secret));
+  bare.stop();
+
+  const ns = await createNamespace(config, prefix);
+  const ingress = await spawnIngress({ TIDEMARK_TOPIC_PREFIX: prefix, TIDEMARK_GENERIC_SECRETS: secret, TIDEMARK_LOG_LEVEL: 'warn' });
+  let ingress_phases: Phase[] = [];
+  let records_in_kafka = 0;
+  let metrics_text = '';
+  try {
+    ingress_phases = await runPhases('ingress', ingress.url, signedRequests(secret));
+    metrics_text = await (await fetch(`${ingress.url}/metrics`)).text();
+    const offsets = await ns.admin.fetchTopicOffsets(topicName('webhooks.received.v1', prefix));
+    records_in_kafka = offsets.reduce((sum, o) => sum + Number(o.high), 0);
+  } finally {
+    await ingress.stop();
+    await ns.cleanup();
+  }
+
+  const ingress_2xx = ingress_phases.reduce((s, p) => s + p.ok_2xx, 0) + warmup_2xx_total;
+  const batch_sum = Number(/tidemark_ingress_kafka_batch_records_sum\{[^}]*\} ([0-9.e+]+)/.exec(metrics_text)?.[1] ?? NaN);
+  const batch_count = Number(/tidemark_ingress_kafka_batch_records_count\{[^}]*\} ([0-9.e+]+)/.exec(metrics_text)?.[1] ?? NaN);
+  const ingress_max = ingress_phases.find((p) => p.mode === 'max')!;
+  const bare_max = bare_phases.find((p) => p.mode === 'max')!;
+  const at2000 = ingress_phases.find((p) => p.offered_rate_per_s === 2000);
+  const report = {
+    at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, colocated: 'load generator, ingress, bare server, Kafka, registry and other engineers\' processes share this machine' },
+    settings: { duration_s: DURATION_S, warmup_s: WARMUP_S, rates_per_s: RATES, connections_fixed: CONNECTIONS_FIXED, connections_max: CONNECTIONS_MAX, distinct_signed_requests: DISTINCT_REQUESTS },
+    phases: [...bare_phases, ...ingress_phases],
+    ratio_max_throughput_ingress_to_bare: Math.round((ingress_max.throughput_per_s / bare_max.throughput_per_s) * 1000) / 1000,
+    kafka: { records_in_topic: records_in_kafka, ingress_202_total_with_warmup: ingress_2xx, every_202_has_a_record: records_in_kafka >= ingress_2xx, mean_records_per_batch: Math.round((batch_sum / batch_count) * 10) / 10 },
+    goals: {
+      throughput_per_s: { goal: GOAL_THROUGHPUT_PER_S, measured: ingress_max.throughput_per_s, met: ingress_max.throughput_per_s >= GOAL_THROUGHPUT_PER_S },
+      p99_ms_at_2000_per_s: { goal: GOAL_P99_MS_AT_2000, measured: at2000?.latency_ms.p99 ?? null, met: at2000 !== undefined && at2000.latency_ms.p99 <= GOAL_P99_MS_AT_2000 && at2000.non_2xx === 0 },
+    },
+  };
+  const dir = join(REPO_ROOT, 'reports');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'ingress-bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const row = (p: Phase) => `| ${p.target} | ${p.mode} | ${p.connections} | ${p.throughput_per_s} | ${p.latency_ms.p50} | ${p.latency_ms.p90} | ${p.latency_ms.p99} | ${p.latency_ms.max} | ${p.non_2xx} | ${p.errors + p.timeouts} |`;
+  const md = [
+    '# Ingress bench',
+    '',
+    `${report.at} · ${report.machine.cpus} CPUs (${report.machine.cpu_model}) · node ${report.machine.node} · ${DURATION_S} s per phase after a ${WARMUP_S} s warm-up · ${report.machine.colocated}.`,
+    '',
+    'Signed Standard Webhooks requests (`generic`), pre-signed, sent with autocannon. Ingress answers 202 only after the idempotent acks=all Kafka write, so the latency below is the ack latency seen by the provider.',
+    '',
+    '| target | load | connections | 2xx/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...report.phases.map(row),
+    '',
+    `- Max throughput, ingress / bare server: **${report.ratio_max_throughput_ingress_to_bare}** (${ingress_max.throughput_per_s}/s vs ${bare_max.throughput_per_s}/s).`,
+    `- Goal ≥ ${GOAL_THROUGHPUT_PER_S} verified webhooks/s: ${report.goals.throughput_per_s.met ? 'met' : 'NOT met'} (${ingress_max.throughput_per_s}/s).`,
+    `- Goal p99 ≤ ${GOAL_P99_MS_AT_2000} ms at 2000/s: ${report.goals.p99_ms_at_2000_per_s.met ? 'met' : 'NOT met'} (${report.goals.p99_ms_at_2000_per_s.measured} ms).`,
+    `- Kafka: ${records_in_kafka} records in webhooks.received.v1 for ${ingress_2xx} 202s, warm-up included (every 202 has a record: ${report.kafka.every_202_has_a_record}); mean ${report.kafka.mean_records_per_batch} records per sendBatch (event + audit per request).`,
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'ingress-bench.md'), md);
+  console.log(md);
+}
+
+await main();

@@ -1,0 +1,270 @@
+/**
+ * Crash test on real Kafka and Postgres: the real projector process (src/main.ts) is
+ * killed with SIGKILL repeatedly while a stream of screened events flows (out-of-order
+ * transactions, redelivered events), and the shared Postgres server is restarted once.
+ * Afterwards the ledger equals the one the pure core computes from the distinct events
+ * exactly (balances, postings count, processed events), the invariants hold, and the
+ * latest ledger.balances.v1 record of every (wallet, asset) equals its final balance.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AvroCodec,
+  RegistryClient,
+  applyTopics,
+  baseConfigSchema,
+  createIdempotentProducer,
+  createKafka,
+  kafkaBrokers,
+  loadConfig,
+  topicName,
+  type BalanceChanged,
+  type ScreenedEvent,
+} from '@tidemark/common';
+import { restartComponent } from '@tidemark/local-infra';
+import { BATCH_INPUTS_MAX, projectBatch, type WalletBalance } from './core/batch.js';
+import type { TxState, TxEventType } from './core/transaction.js';
+import { formatUnits } from './core/amount.js';
+import { toLedgerInput } from './core/validate.js';
+import { ledgerCheck } from './db/check.js';
+import { listBalances } from './db/read.js';
+import { createTestDatabase, type TestDatabase } from './testing/pg.js';
+import { screenedEvent } from './testing/events.js';
+
+const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const WALLETS = 150;
+const TRANSACTIONS = 1_200;
+const PRODUCE_CHUNK = 80;
+const PRODUCE_INTERVAL_MS = 500;
+const KILLS = 5;
+const CATCH_UP_TIMEOUT_MS = 240_000;
+
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const LIFECYCLES: TxEventType[][] = [
+  ['deposit.detected', 'deposit.confirmed'],
+  ['deposit.detected', 'deposit.confirmed', 'deposit.reversed'],
+  ['deposit.detected', 'deposit.failed'],
+  ['withdrawal.requested', 'withdrawal.broadcast', 'withdrawal.confirmed'],
+  ['withdrawal.requested', 'withdrawal.failed'],
+];
+
+/** A stream of screened events: interleaved transactions, some out of order, ~5 % redelivered. */
+function makeStream(seed: number): ScreenedEvent[] {
+  const rnd = mulberry32(seed);
+  const perTx: ScreenedEvent[][] = [];
+  for (let tx = 0; tx < TRANSACTIONS; tx += 1) {
+    const wallet_id = `wal_${Math.floor(rnd() * WALLETS)}`;
+    const lifecycle = LIFECYCLES[Math.floor(rnd() * LIFECYCLES.length)]!;
+    const decision = rnd() < 0.15 ? 'REVIEW' : rnd() < 0.05 ? 'BLOCK' : 'ALLOW';
+    const amount = rnd() < 0.1 ? `${Math.floor(rnd() * 1e9)}${'9'.repeat(50)}.${'1'.repeat(18)}` : `${Math.floor(rnd() * 1000)}.${String(Math.floor(rnd() * 1e9)).padStart(9, '0')}`;
+    const events = lifecycle.map((event_type, i) =>
+      screenedEvent({ event_id: `evt_${seed}_${tx}_${i}`, event_type, transaction_id: `tx_${seed}_${tx}`, wallet_id, partition_key: wallet_id, amount, occurred_at_ms: 1_764_000_000_000 + tx * 10 + i }, decision),
+    );
+    if (rnd() < 0.3) events.reverse();
+    perTx.push(events);
+  }
+  // Interleave: repeatedly take the next event of a random unfinished transaction.
+  const out: ScreenedEvent[] = [];
+  const cursors = perTx.map(() => 0);
+  let open = perTx.map((_, i) => i);
+  while (open.length > 0) {
+    const pick = Math.floor(rnd() * Math.min(open.length, 40));
+    const i = open[pick]!;
+    out.push(perTx[i]![cursors[i]!]!);
+    cursors[i]! += 1;
+    if (cursors[i] === perTx[i]!.length) open = open.filter((x) => x !== i);
+    if (rnd() < 0.05 && out.length > 10) out.push(out[Math.floor(rnd() * out.length)]!); // redelivery
+  }
+  return out;
+}
+
+function expectedLedger(stream: ScreenedEvent[]) {
+  const states = new Map<string, TxState>();
+  const balances = new Map<string, WalletBalance>();
+  let postings = 0;
+  const seen = new Set<string>();
+  for (let i = 0; i < stream.length; i += BATCH_INPUTS_MAX) {
+    const inputs = stream
+      .slice(i, i + BATCH_INPUTS_MAX)
+      .map((e) => toLedgerInput(e))
+      .filter((input) => {
+        const k = `${input.meta.provider}\u0000${input.meta.event_id}`;
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      });
+    const part = projectBatch(inputs, { states, balances, now_ms: 0 });
+    for (const [k, v] of part.states) states.set(k, v);
+    for (const [k, v] of part.balances) balances.set(k, v);
+    postings += part.postings.length;
+  }
+  return { balances, postings, distinct: seen.size };
+}
+
+describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
+  const config = loadConfig(baseConfigSchema);
+  const prefix = `itledgercrash${randomUUID().slice(0, 8)}.`;
+  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'ledger-crash-test' });
+  const admin = kafka.admin();
+  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+  const logPath = `/tmp/ledger-crash-${prefix.slice(0, -1)}.log`;
+  const log = createWriteStream(logPath);
+  let db: TestDatabase;
+  let child: ChildProcess | null = null;
+
+  function startProjector(): ChildProcess {
+    const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        TIDEMARK_TOPIC_PREFIX: prefix,
+        TIDEMARK_DATABASE_URL: db.url,
+        TIDEMARK_LEDGER_API_PORT: '0',
+        TIDEMARK_API_TOKENS: 'r:reader-token-crash-test-0001:reader',
+        TIDEMARK_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout?.pipe(log, { end: false });
+    proc.stderr?.pipe(log, { end: false });
+    return proc;
+  }
+
+  async function killProjector(): Promise<void> {
+    const proc = child;
+    child = null;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGKILL');
+    await exited;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await admin.connect();
+    await applyTopics(admin, registry, { prefix });
+  });
+
+  afterAll(async () => {
+    await killProjector();
+    await db?.drop();
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (mine.length) await admin.deleteTopics({ topics: mine });
+    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
+    await admin.disconnect();
+    log.end();
+  });
+
+  it('ends with exactly the ledger of the distinct events', async () => {
+    const stream = makeStream(7);
+    const expected = expectedLedger(stream);
+    const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+
+    child = startProjector();
+    let producing = true;
+    const produced = (async () => {
+      for (let i = 0; i < stream.length; i += PRODUCE_CHUNK) {
+        const chunk = stream.slice(i, i + PRODUCE_CHUNK);
+        const messages = await Promise.all(chunk.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })));
+        await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
+        await new Promise((r) => setTimeout(r, PRODUCE_INTERVAL_MS));
+      }
+      producing = false;
+    })();
+
+    const rnd = mulberry32(99);
+    const processedCount = async () => {
+      try {
+        return (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
+      } catch {
+        return -1; // Postgres restarting
+      }
+    };
+    /** Waits until the running projector has made progress (so the next kill lands mid-stream). */
+    const progress = async () => {
+      const before = await processedCount();
+      const until = Date.now() + 90_000;
+      while (Date.now() < until && (await processedCount()) <= before) await new Promise((r) => setTimeout(r, 100));
+    };
+    for (let k = 0; k < KILLS; k += 1) {
+      await progress();
+      await new Promise((r) => setTimeout(r, 200 + rnd() * 1_500));
+      if (k === 2) {
+        // Restart the whole Postgres server under the running projector, then keep going.
+        await restartComponent('postgres');
+        await progress();
+      }
+      await killProjector();
+      child = startProjector();
+    }
+    await produced;
+    expect(producing).toBe(false);
+    await producer.disconnect();
+
+    const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+    let processed = 0;
+    for (;;) {
+      processed = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
+      if (processed >= expected.distinct || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(processed, `see ${logPath}`).toBe(expected.distinct);
+    await killProjector();
+
+    const actual = await listBalances(db.pool);
+    const want = [...expected.balances.values()]
+      .map((b) => ({ wallet_id: b.wallet_id, asset: b.asset, pending: formatUnits(b.pending), available: formatUnits(b.available), held: formatUnits(b.held) }))
+      .sort((a, b) => (a.wallet_id < b.wallet_id ? -1 : a.wallet_id > b.wallet_id ? 1 : a.asset < b.asset ? -1 : 1));
+    expect(actual.map(({ version: _v, ...rest }) => rest)).toEqual(want);
+    const postings = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.postings')).rows[0]!.n;
+    expect(postings).toBe(expected.postings);
+    const report = await ledgerCheck(db.pool);
+    expect(report.violations).toEqual([]);
+
+    // The committed ledger.balances.v1 records: the highest version of each (wallet, asset) is its final balance.
+    const latest = new Map<string, BalanceChanged>();
+    const consumer = kafka.consumer({ groupId: `${prefix}verify`, readUncommitted: false });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topicName('ledger.balances.v1', prefix), fromBeginning: true });
+    const conflicting: string[] = [];
+    const byKey = new Map(actual.map((b) => [`${b.wallet_id}|${b.asset}`, b]));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`balance records incomplete: ${latest.size}/${byKey.size}`)), 60_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          const v = await codec.decode<BalanceChanged>(message.value!);
+          const key = `${v.wallet_id}|${v.asset}`;
+          const cur = latest.get(key);
+          if (cur && cur.version === v.version && JSON.stringify(v) !== JSON.stringify(cur)) conflicting.push(key); // a re-emission must be identical
+          if (!cur || v.version > cur.version) latest.set(key, v);
+          const done = [...byKey].every(([k, b]) => latest.get(k)?.version === b.version);
+          if (done) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await consumer.disconnect();
+    expect(conflicting).toEqual([]);
+    for (const [key, b] of byKey) {
+      expect(latest.get(key), key).toMatchObject({ pending: b.pending, available: b.available, held: b.held, version: b.version });
+    }
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * Integration-test support: a fresh Postgres database with the ledger projector's
+ * migrations, a topic prefix of its own with the catalog applied, the ledger filled
+ * through the ledger projector's real handler, and reading a topic back. Everything a
+ * test creates it removes again.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Admin, Kafka } from 'kafkajs';
+import {
+  AvroCodec,
+  RegistryClient,
+  applyTopics,
+  baseConfigSchema,
+  createKafka,
+  createLogger,
+  kafkaBrokers,
+  loadConfig,
+  topicName,
+  type CanonicalEvent,
+  type Decision,
+  type ScreenedEvent,
+} from '@tidemark/common';
+import { createLedgerHandler, createLedgerPool, runMigrations } from '@tidemark/ledger-projector';
+
+export const config = loadConfig(baseConfigSchema);
+
+export function databaseUrlFor(base: string, database: string): string {
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+export async function createLedgerDatabase(): Promise<TestDatabase> {
+  const name = `recon_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: config.TIDEMARK_DATABASE_URL, connectionTimeoutMillis: 5_000 });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = databaseUrlFor(config.TIDEMARK_DATABASE_URL, name);
+  await runMigrations(url);
+  const pool = createLedgerPool({ database_url: url, pool_max: 4, application_name: 'reconciler-test' });
+  return {
+    name,
+    url,
+    pool,
+    async drop() {
+      await pool.end().catch(() => undefined);
+      const c = new pg.Client({ connectionString: config.TIDEMARK_DATABASE_URL, connectionTimeoutMillis: 5_000 });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+export interface TestTopics {
+  prefix: string;
+  kafka: Kafka;
+  admin: Admin;
+  codec: AvroCodec;
+  cleanup(): Promise<void>;
+}
+
+export async function createTestTopics(label: string): Promise<TestTopics> {
+  const prefix = `it${label}${randomBytes(4).toString('hex')}.`;
+  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: `reconciler-test-${label}` });
+  const admin = kafka.admin();
+  await admin.connect();
+  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+  await applyTopics(admin, registry, { prefix });
+  return {
+    prefix,
+    kafka,
+    admin,
+    codec: new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix),
+    async cleanup() {
+      const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+      if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
+      for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s).catch(() => undefined);
+      await admin.disconnect();
+    },
+  };
+}
+
+export function canonicalEvent(over: Partial<CanonicalEvent> & Pick<CanonicalEvent, 'event_id' | 'event_type'>): CanonicalEvent {
+  const wallet = over.wallet_id ?? 'wal_1';
+  return {
+    ingress_id: `ing_${over.event_id}`,
+    provider: 'generic',
+    occurred_at_ms: Date.now(),
+    received_at_ms: Date.now(),
+    partition_key: wallet,
+    transaction_id: 'tx_1',
+    wallet_id: wallet,
+    customer_id: null,
+    asset: 'BTC',
+    network: null,
+    amount: '0.5',
+    tx_hash: null,
+    from_address: null,
+    to_address: null,
+    confirmations: null,
+    counterparty_name: null,
+    counterparty_country: null,
+    kyc_status: null,
+    source: 'WEBHOOK',
+    body_sha256: '0'.repeat(64),
+    ...over,
+  };
+}
+
+export function screened(event: CanonicalEvent, decision: Decision = 'ALLOW'): ScreenedEvent {
+  return {
+    event,
+    screening: {
+      decision,
+      reasons: decision === 'ALLOW' ? [] : [{ code: 'SANCTIONED_ADDRESS', rule_id: 'ofac-sdn', outcome: decision, message: 'test', matched_value: null, score: null, list_version: null }],
+      sanctions_list_version: 'test',
+      rules_version: 'test',
+      screened_at_ms: Date.now(),
+    },
+  };
+}
+
+/** Projects screened events into the ledger through the ledger projector's own handler (its batch path). */
+export async function projectIntoLedger(pool: pg.Pool, events: ScreenedEvent[], batch_size = 2_000): Promise<void> {
+  const handler = createLedgerHandler({ pool, logger: createLogger('reconciler-test', 'warn') });
+  let offset = 0;
+  for (let i = 0; i < events.length; i += batch_size) {
+    const slice = events.slice(i, i + batch_size).map((value) => ({
+      key: value.event.partition_key,
+      value,
+      headers: {},
+      source: { topic: 'events.screened.v1', partition: 0, offset: String(offset++) },
+      attempt: 1,
+      timestamp_ms: value.event.received_at_ms,
+    }));
+    await handler.handleBatch(slice);
+  }
+}
+
+/** Reads every record of a topic (as of now) and decodes it. */
+export async function readTopic<T>(t: TestTopics, base: string, timeout_ms = 30_000): Promise<Array<{ key: string | null; value: T; headers: Record<string, string> }>> {
+  const topic = topicName(base, t.prefix);
+  const offsets = await t.admin.fetchTopicOffsets(topic);
+  const end = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  const next = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
+  const out: Array<{ key: string | null; value: T; headers: Record<string, string> }> = [];
+  if ([...end.entries()].every(([p, e]) => (next.get(p) ?? 0n) >= e)) return out;
+  const consumer = t.kafka.consumer({ groupId: `${t.prefix}reader-${randomBytes(4).toString('hex')}`, readUncommitted: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        if (BigInt(message.offset) >= (end.get(partition) ?? 0n)) return;
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+        out.push({ key: message.key?.toString('utf8') ?? null, value: await t.codec.decode<T>(message.value!), headers });
+        next.set(partition, BigInt(message.offset) + 1n);
+      },
+    });
+    const deadline = Date.now() + timeout_ms;
+    while ([...end.entries()].some(([p, e]) => (next.get(p) ?? 0n) < e)) {
+      if (Date.now() > deadline) throw new Error(`could not read ${topic} to its end within ${timeout_ms} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+/** Runs `fn` with environment variables set, restoring them afterwards. */
+export async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
