@@ -14,3 +14,4 @@ export * from './schemas/catalog.js';
 export type * from './generated/records.js';
 export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindValues } from './generated/records.js';
 export * from './schemas/compat.js';
+export * from './events.js';

@@ -6,7 +6,7 @@
 import { context, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -29,6 +29,9 @@ export function initTelemetry(service: string, otlp_endpoint?: string, extra_exp
   const processors: SpanProcessor[] = [];
   if (otlp_endpoint) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp_endpoint }), { maxQueueSize: 8192, scheduledDelayMillis: 500 }));
   if (extra_exporter) processors.push(new BatchSpanProcessor(extra_exporter));
+  // Without any processor NodeSDK registers no tracer provider, spans are non-recording and no
+  // traceparent is injected; a no-op processor keeps spans (and trace ids in headers) alive.
+  if (processors.length === 0) processors.push(new NoopSpanProcessor());
   sdk = new NodeSDK({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: service }),
     spanProcessors: processors,

@@ -2,6 +2,7 @@
  * How the runtime reads a failure. Handlers steer with TransientError /
  * PermanentError / InfrastructureError (handler.ts); anything else is classified here.
  */
+import { scrubSecrets } from '@tidemark/common';
 import { InfrastructureError, PermanentError, TransientError } from './handler.js';
 
 export type FailureKind = 'TRANSIENT' | 'PERMANENT' | 'INFRASTRUCTURE';
@@ -38,14 +39,16 @@ export function classifyFailure(err: unknown): FailureKind {
 export const ERROR_STACK_CHARS_MAX = 2_000;
 export const ERROR_MESSAGE_CHARS_MAX = 1_000;
 
+/** The error as text for headers, dead letters, audit and logs: registered secrets scrubbed, bounded. */
 export function errorMessage(err: unknown): string {
-  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const text = scrubSecrets(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
   return text.length > ERROR_MESSAGE_CHARS_MAX ? `${text.slice(0, ERROR_MESSAGE_CHARS_MAX - 1)}…` : text;
 }
 
 export function errorStack(err: unknown): string | null {
   if (!(err instanceof Error) || !err.stack) return null;
-  return err.stack.length > ERROR_STACK_CHARS_MAX ? `${err.stack.slice(0, ERROR_STACK_CHARS_MAX - 1)}…` : err.stack;
+  const stack = scrubSecrets(err.stack);
+  return stack.length > ERROR_STACK_CHARS_MAX ? `${stack.slice(0, ERROR_STACK_CHARS_MAX - 1)}…` : stack;
 }
 
 /**

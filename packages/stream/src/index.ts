@@ -28,6 +28,7 @@ export { migrate, loadSqlMigrations, MigrationError, type Migration } from './pg
 export { migrateStreamTables, ParkingStore } from './parking/store.js';
 export type { KafkaTransport } from './kafka/transport.js';
 export { KafkajsTransport } from './kafka/kafkajs.js';
+export { installAbortedTransactionFix } from './kafka/kafkajs-aborted-fix.js';
 export {
   openDlqContext,
   listDeadLetters,
@@ -35,6 +36,7 @@ export {
   replayDeadLetters,
   purgeDeadLetters,
   parseDeadLetterId,
+  deadLetterId,
   DLQ_LIST_LIMIT_DEFAULT,
   type DlqContext,
   type DlqFilter,
@@ -44,3 +46,4 @@ export {
   type ReplayReport,
   type PurgeReport,
 } from './dlq/ops.js';
+export { dlqCli, type DlqAction } from './dlq/cli.js';

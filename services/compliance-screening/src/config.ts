@@ -10,6 +10,8 @@ export const screeningConfigShape = {
   /** Postgres schema for decisions and windows (tests use a unique one per run). */
   TIDEMARK_SCREENING_DB_SCHEMA: z.string().regex(SCHEMA_NAME_PATTERN, 'lower-case SQL identifier').default('compliance'),
   TIDEMARK_SCREENING_DB_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
+  TIDEMARK_SCREENING_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  TIDEMARK_SCREENING_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** Folder of sanctioned_addresses_<TICKER>.txt files, or comma-separated http(s) URLs. */
   TIDEMARK_SANCTIONS_SOURCE: z.string().min(1).default(DEFAULT_SANCTIONS_SOURCE),
   /** How often a URL source is fetched again (0: only on SIGHUP / admin reload). Folders are watched. */

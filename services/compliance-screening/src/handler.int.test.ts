@@ -142,6 +142,9 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
 
   it('an event whose content can never be screened is a PermanentError', async () => {
     await expect(handler().handle(input(makeEvent({ amount: '1e5' })))).rejects.toBeInstanceOf(PermanentError);
-    await expect(handler().handle(input(makeEvent({ counterparty_country: 'Germany' })))).rejects.toBeInstanceOf(PermanentError);
+    await expect(handler().handle(input(makeEvent({ amount: '-1' })))).rejects.toBeInstanceOf(PermanentError);
+    // A country that is not an ISO code is missing travel-rule data, not a broken event.
+    const loose = await handler().handle(input(makeEvent({ amount: '5000', counterparty_country: 'Germany' })));
+    expect((loose.outputs[0]?.value as { screening: { reasons: Array<{ code: string }> } }).screening.reasons.map((r) => r.code)).toEqual(['TRAVEL_RULE_INCOMPLETE']);
   });
 });

@@ -101,7 +101,12 @@ await runService({
 
     const applied = await migrateWhenReachable();
     logger.info({ schema: config.TIDEMARK_SCREENING_DB_SCHEMA, applied }, applied.length > 0 ? 'screening migrations applied' : 'screening schema up to date');
-    const pool = new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: config.TIDEMARK_SCREENING_DB_POOL_MAX });
+    const pool = new pg.Pool({
+      connectionString: config.TIDEMARK_DATABASE_URL,
+      max: config.TIDEMARK_SCREENING_DB_POOL_MAX,
+      statement_timeout: config.TIDEMARK_SCREENING_DB_STATEMENT_TIMEOUT_MS,
+      connectionTimeoutMillis: config.TIDEMARK_SCREENING_DB_CONNECT_TIMEOUT_MS,
+    });
     pool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'idle postgres connection failed'));
     stoppers.push(() => pool.end());
     const store = new DecisionStore(pool, config.TIDEMARK_SCREENING_DB_SCHEMA);

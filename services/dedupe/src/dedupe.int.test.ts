@@ -21,6 +21,8 @@ const LOG_DIR = join(REPO, '.tidemark', 'test-logs');
 class DedupeProcess {
   private child: ChildProcess | null = null;
   exits: Array<number | string | null> = [];
+  /** host:port of the running process's ops server. */
+  ops: string | null = null;
 
   constructor(
     readonly name: string,
@@ -41,6 +43,8 @@ class DedupeProcess {
       const timer = setTimeout(() => reject(new Error(`dedupe ${this.name} not ready after 60 s`)), 60_000);
       child.stdout?.on('data', (chunk: Buffer) => {
         buffered = (buffered + chunk.toString('utf8')).slice(-4_096);
+        const ops = /"ops":"([^"]+)"/.exec(buffered);
+        if (ops) this.ops = ops[1]!;
         if (buffered.includes('"msg":"dedupe ready"')) {
           clearTimeout(timer);
           resolve();
@@ -206,6 +210,12 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
     a.kill9();
     await a.start();
     await producer;
+    // The live instance serves its ops endpoints.
+    expect((await fetch(`http://${a.ops}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://${a.ops}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`http://${a.ops}/metrics`)).text();
+    expect(metrics).toContain('tidemark_stream_consumer_lag');
+    expect(metrics).toContain('tidemark_dedupe_passed_total');
     console.log(`[crash ${run}] deliveries=${list.length} exits A=${JSON.stringify(a.exits)} B=${JSON.stringify(b.exits)}`);
     await verify(run, distinct, redeliveries);
   }, 180_000);

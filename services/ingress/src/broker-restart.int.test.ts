@@ -23,8 +23,10 @@ const SECRET = generateWhsecSecret();
 const EVENTS = 20;
 const RETRY_WINDOW_MS = 180_000;
 
+const OCCURRED_AT = new Date().toISOString();
+
 function body(i: number): string {
-  return JSON.stringify({ id: `evt_outage_${i}`, type: 'deposit.detected', occurred_at: new Date().toISOString(), data: { transaction_id: `tx_outage_${i}`, wallet_id: `wal_${i % 4}`, asset: 'ETH', network: 'ethereum', amount: `${i}.25` } });
+  return JSON.stringify({ id: `evt_outage_${i}`, type: 'deposit.detected', occurred_at: OCCURRED_AT, data: { transaction_id: `tx_outage_${i}`, wallet_id: `wal_${i % 4}`, asset: 'ETH', network: 'ethereum', amount: `${i}.25` } });
 }
 
 describe.skipIf(!RUN)('ingress across a real broker stop and restart (destructive)', () => {
@@ -51,7 +53,7 @@ describe.skipIf(!RUN)('ingress across a real broker stop and restart (destructiv
       post(`${ingress.url}/webhooks/generic`, signWebhook({ type: 'standard-webhooks' }, SECRET, body(i)), body(i)),
     ));
     for (const r of during) {
-      expect(r.status).toBe(503);
+      expect(r.status, r.text).toBe(503);
       expect(r.headers['retry-after']).toMatch(/^[0-9]+$/);
     }
 
@@ -65,7 +67,7 @@ describe.skipIf(!RUN)('ingress across a real broker stop and restart (destructiv
         attempts++;
         const r = await post(`${ingress.url}/webhooks/generic`, signWebhook({ type: 'standard-webhooks' }, SECRET, body(i)), body(i));
         if (r.status === 202) pending.delete(i);
-        else expect(r.status).toBe(503);
+        else expect(r.status, r.text).toBe(503);
       }
       if (pending.size > 0) await new Promise((r) => setTimeout(r, 1_000));
     }

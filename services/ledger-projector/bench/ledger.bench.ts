@@ -211,5 +211,6 @@ if (MODE === 'runtime' || MODE === 'both') {
 mkdirSync(fileURLToPath(new URL('../../../reports', import.meta.url)), { recursive: true });
 writeFileSync(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`report written to ${REPORT_PATH}`);
-const failed = Object.values(report).some((v) => typeof v === 'object' && v !== null && ('ledger_check_ok' in v) && (!(v as { ledger_check_ok: boolean }).ledger_check_ok || !(v as { balances_match: boolean }).balances_match));
+const runs = [report.handler, report.runtime].filter((r): r is { ledger_check_ok: boolean; balances_match: boolean } => typeof r === 'object' && r !== null);
+const failed = runs.some((r) => !r.ledger_check_ok || !r.balances_match);
 process.exit(failed ? 1 : 0);

@@ -17,8 +17,8 @@ CREATE TABLE ledger.accounts (
       OR (kind <> 'external' AND wallet_id IS NOT NULL AND provider IS NULL))
 );
 
--- One row per provider transaction: its state machine (state JSONB is the core's TxState)
--- plus queryable columns derived from it.
+-- One row per provider transaction: its state machine (the core's TxState, stored as
+-- columns plus `facts`: the event types seen with their amounts).
 CREATE TABLE ledger.transactions (
   provider            TEXT NOT NULL,
   transaction_id      TEXT NOT NULL,
@@ -36,7 +36,7 @@ CREATE TABLE ledger.transactions (
   pending             NUMERIC NOT NULL CHECK (pending >= 0),
   available           NUMERIC NOT NULL,
   held                NUMERIC NOT NULL CHECK (held >= 0),
-  state               JSONB NOT NULL,
+  facts               JSONB NOT NULL,
   first_occurred_at   TIMESTAMPTZ NOT NULL,
   last_occurred_at    TIMESTAMPTZ NOT NULL,
   created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -78,27 +78,34 @@ CREATE TABLE ledger.balances (
   PRIMARY KEY (wallet_id, asset)
 );
 
--- Every event the projector has processed, exactly once per (provider, event_id), with the
--- handler result it produced (BalanceChanged records and audit notes), so a redelivery
--- after a crash returns exactly the same outputs. Doubles as the per-transaction history.
+-- Every event the projector has processed, exactly once per (provider, event_id), with
+-- everything its handler result was made of (outcome, status, the BalanceChanged values),
+-- so a redelivery after a crash returns exactly the same outputs (src/db/project.ts
+-- resultFromRow). Doubles as the per-transaction history.
 CREATE TABLE ledger.processed_events (
-  provider        TEXT NOT NULL,
-  event_id        TEXT NOT NULL,
-  event_type      TEXT NOT NULL,
-  transaction_id  TEXT,
-  wallet_id       TEXT,
-  partition_key   TEXT,
-  asset           TEXT,
-  amount          TEXT,
-  source          TEXT NOT NULL,
-  decision        TEXT NOT NULL,
-  reasons         JSON NOT NULL DEFAULT '[]'::json,
-  outcome         TEXT NOT NULL,
-  status_after    TEXT,
-  occurred_at     TIMESTAMPTZ NOT NULL,
-  received_at     TIMESTAMPTZ NOT NULL,
-  projected_at    TIMESTAMPTZ NOT NULL,
-  result          JSON NOT NULL,
+  provider          TEXT NOT NULL,
+  event_id          TEXT NOT NULL,
+  event_type        TEXT NOT NULL,
+  transaction_id    TEXT,
+  wallet_id         TEXT,
+  partition_key     TEXT NOT NULL,
+  asset             TEXT,
+  amount            TEXT,
+  source            TEXT NOT NULL,
+  decision          TEXT NOT NULL,
+  outcome           TEXT NOT NULL,
+  status_after      TEXT,
+  postings_count    INTEGER NOT NULL DEFAULT 0,
+  anomalies         TEXT,
+  -- the ledger.balances.v1 record this event produced (NULL version: none)
+  balance_pending   TEXT,
+  balance_available TEXT,
+  balance_held      TEXT,
+  balance_version   BIGINT,
+  changed_at_ms     BIGINT,
+  occurred_at       TIMESTAMPTZ NOT NULL,
+  received_at       TIMESTAMPTZ NOT NULL,
+  projected_at      TIMESTAMPTZ NOT NULL,
   PRIMARY KEY (provider, event_id)
 );
 CREATE INDEX processed_events_transaction_idx ON ledger.processed_events (provider, transaction_id) WHERE transaction_id IS NOT NULL;

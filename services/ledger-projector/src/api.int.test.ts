@@ -117,7 +117,7 @@ describe.skipIf(skip)('ledger read API', () => {
   it('serves a transaction with status, screening and history; 404 for unknown', async () => {
     const res = await call('/v1/transactions/generic/tx_rev', READER);
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { history: Array<Record<string, unknown>> };
     expect(body).toMatchObject({
       provider: 'generic',
       transaction_id: 'tx_rev',
@@ -145,16 +145,16 @@ describe.skipIf(skip)('ledger read API', () => {
   it('releases a REVIEW deposit once: held → available; refuses BLOCK, ALLOW, pending and unknown', async () => {
     const res = await call('/v1/transactions/generic/tx_rev/release', COMPLIANCE, 'POST');
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { transaction: { history: Array<{ event_type: string }> } };
     expect(body).toMatchObject({ outcome: 'released', amount_released: '0.5', transaction: { status: 'confirmed', released: { by: 'carol' } } });
-    expect(body.transaction.history.map((h: { event_type: string }) => h.event_type)).toContain('ledger.released');
+    expect(body.transaction.history.map((h) => h.event_type)).toContain('ledger.released');
     expect(await (await call('/v1/wallets/wal_42/balances', READER)).json()).toEqual({
       wallet_id: 'wal_42',
       balances: [{ asset: 'BTC', pending: '3', available: '1.75', held: '2' }],
     });
     const again = await call('/v1/transactions/generic/tx_rev/release', COMPLIANCE, 'POST');
     expect(again.status).toBe(200);
-    expect((await again.json()).outcome).toBe('already_released');
+    expect(((await again.json()) as { outcome: string }).outcome).toBe('already_released');
 
     const refusals: Array<[string, number, string]> = [
       ['tx_blk', 409, 'blocked_not_releasable'],

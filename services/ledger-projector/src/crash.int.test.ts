@@ -38,10 +38,11 @@ const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const WALLETS = 150;
-const TRANSACTIONS = 1_200;
-const PRODUCE_CHUNK = 80;
-const PRODUCE_INTERVAL_MS = 500;
-const KILLS = 5;
+const TRANSACTIONS = 1_500;
+const PRODUCE_CHUNK = 30;
+const PRODUCE_INTERVAL_MS = 600;
+const KILLS_MAX = 6;
+const KILLS_MIN = 3;
 const CATCH_UP_TIMEOUT_MS = 240_000;
 
 function mulberry32(seed: number): () => number {
@@ -136,6 +137,7 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
         TIDEMARK_LEDGER_API_PORT: '0',
         TIDEMARK_API_TOKENS: 'r:reader-token-crash-test-0001:reader',
         TIDEMARK_LOG_LEVEL: 'info',
+        TIDEMARK_LEDGER_SESSION_TIMEOUT_MS: '6000',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -169,7 +171,7 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
     log.end();
   });
 
-  it('ends with exactly the ledger of the distinct events', async () => {
+  it('ends with exactly the ledger of the distinct events', { timeout: 600_000 }, async () => {
     const stream = makeStream(7);
     const expected = expectedLedger(stream);
     const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
@@ -202,17 +204,23 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
       const until = Date.now() + 90_000;
       while (Date.now() < until && (await processedCount()) <= before) await new Promise((r) => setTimeout(r, 100));
     };
-    for (let k = 0; k < KILLS; k += 1) {
+    let kills = 0;
+    let pg_restarted_mid_stream = false;
+    while (producing && kills < KILLS_MAX) {
       await progress();
       await new Promise((r) => setTimeout(r, 200 + rnd() * 1_500));
-      if (k === 2) {
+      if (kills === 1) {
         // Restart the whole Postgres server under the running projector, then keep going.
         await restartComponent('postgres');
+        pg_restarted_mid_stream = producing;
         await progress();
       }
       await killProjector();
+      kills += 1;
       child = startProjector();
     }
+    expect(kills).toBeGreaterThanOrEqual(KILLS_MIN);
+    expect(pg_restarted_mid_stream).toBe(true);
     await produced;
     expect(producing).toBe(false);
     await producer.disconnect();

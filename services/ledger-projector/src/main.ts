@@ -93,7 +93,14 @@ await runService({
     logger.info({ host: config.TIDEMARK_LEDGER_API_HOST, port: config.TIDEMARK_LEDGER_API_PORT, tokens: tokens.map((t) => `${t.name}:${t.role}`) }, 'ledger read API listening');
 
     const handler = createLedgerHandler({ pool, logger, metrics });
-    consumer = await runConsumer({ handler, logger, metrics, config });
+    consumer = await runConsumer({
+      handler,
+      logger,
+      metrics,
+      config,
+      batch_size_max: config.TIDEMARK_LEDGER_BATCH_SIZE_MAX,
+      session_timeout_ms: config.TIDEMARK_LEDGER_SESSION_TIMEOUT_MS,
+    });
     stoppers.push(() => consumer!.stop());
     // Stopped first (stoppers run in reverse): no new API requests while the consumer drains.
     stoppers.push(() => closeServer(server));

@@ -15,8 +15,11 @@ import {
   createKafka,
   createLogger,
   createMetrics,
+  initTelemetry,
   kafkaBrokers,
+  shutdownTelemetry,
   startOpsServer,
+  withSpan,
 } from '@tidemark/common';
 import { createLedgerPool } from '@tidemark/ledger-projector';
 import { loadReconcilerConfig, resolveStatementsUrl, statementsToken, validateProviderId, type ReconcilerConfig } from './config.js';
@@ -88,6 +91,8 @@ export async function reconcileCommand(opts: ReconcileCommandOptions): Promise<n
     throw err;
   }
   const scheduled = opts.schedule !== undefined;
+  // Spans are created even without an exporter, so heal events carry a traceparent.
+  initTelemetry('reconciler', prepared.config.TIDEMARK_OTLP_ENDPOINT);
   const level = process.env.TIDEMARK_LOG_LEVEL ?? (scheduled ? 'info' : opts.json ? 'silent' : 'warn');
   const logger = createLogger('reconciler', level);
   const metrics = createReconcilerMetrics(createMetrics('reconciler'));
@@ -101,6 +106,8 @@ export async function reconcileCommand(opts: ReconcileCommandOptions): Promise<n
     return await runScheduled(opts, prepared, session, metrics, logger);
   } finally {
     await session.close();
+    // Flush exported spans before the CLI exits (nothing to flush without an exporter).
+    if (prepared.config.TIDEMARK_OTLP_ENDPOINT) await shutdownTelemetry();
   }
 }
 
@@ -167,7 +174,9 @@ async function runOnce(opts: ReconcileCommandOptions, p: Prepared, s: Session, m
   let result: RunResult;
   try {
     const run_opts = runOptions(opts, p, run_id);
-    result = await runReconciliation(run_opts, { pool: s.pool, kafka: s.kafka, codec: s.codec, publisher: s.publisher, prefix: p.config.TIDEMARK_TOPIC_PREFIX, logger, metrics });
+    result = await withSpan('reconcile.run', { attributes: { 'tidemark.run_id': run_id, 'tidemark.provider': p.provider, 'tidemark.heal': Boolean(opts.heal) } }, () =>
+      runReconciliation(run_opts, { pool: s.pool, kafka: s.kafka, codec: s.codec, publisher: s.publisher, prefix: p.config.TIDEMARK_TOPIC_PREFIX, logger, metrics }),
+    );
   } catch (err) {
     metrics.observeFailure(p.provider);
     logger.error({ run_id, err: (err as Error).message }, 'reconciliation run failed');

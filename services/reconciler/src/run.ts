@@ -74,9 +74,32 @@ export interface RunResult {
   report_path: string;
 }
 
+/** Samples the process's memory while a run lasts (the report states its peak). */
+function memorySampler(interval_ms = 200) {
+  let peak_rss = process.memoryUsage.rss();
+  let peak_heap = process.memoryUsage().heapUsed;
+  const sample = () => {
+    const rss = process.memoryUsage.rss();
+    const heap = process.memoryUsage().heapUsed;
+    if (rss > peak_rss) peak_rss = rss;
+    if (heap > peak_heap) peak_heap = heap;
+  };
+  const timer = setInterval(sample, interval_ms);
+  timer.unref();
+  return {
+    stop(): { peak_rss_mb: number; peak_heap_used_mb: number; sample_interval_ms: number } {
+      sample();
+      clearInterval(timer);
+      const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
+      return { peak_rss_mb: mb(peak_rss), peak_heap_used_mb: mb(peak_heap), sample_interval_ms: interval_ms };
+    },
+  };
+}
+
 export async function runReconciliation(opts: RunOptions, deps: RunDeps): Promise<RunResult> {
   const now = deps.now ?? Date.now;
   const started_at_ms = now();
+  const memory = memorySampler();
   const log = deps.logger.child({ run_id: opts.run_id, provider: opts.provider });
   const report = new ReportBuilder(opts.run_id, opts.provider, opts.window, started_at_ms, safeStatementsUrl(opts.statements_url), opts.heal);
   const spill_path = `${opts.report_path}.discrepancies.ndjson.tmp`;
@@ -260,6 +283,7 @@ export async function runReconciliation(opts: RunOptions, deps: RunDeps): Promis
     }
 
     const finished_at_ms = now();
+    report.resources = memory.stop();
     const summary = report.summary(finished_at_ms);
     await deps.publisher.audit(
       buildAudit({
@@ -287,6 +311,7 @@ export async function runReconciliation(opts: RunOptions, deps: RunDeps): Promis
     deps.metrics.observeRun(opts.provider, summary);
     return { summary, findings_kept: report.kept, report_path: opts.report_path };
   } finally {
+    memory.stop();
     if (!spill.closed) await closeStream(spill).catch(() => undefined);
     await rm(spill_path, { force: true }).catch(() => undefined);
   }

@@ -33,15 +33,26 @@ interface Received {
   amount_units: bigint | null;
 }
 
+interface GenericBody {
+  id: string;
+  type: string;
+  data: { transaction_id?: string; wallet_id: string; asset?: string };
+}
+interface LedgerpayBody {
+  id: string;
+  type: string;
+  data: { object: { id: string; object: string; wallet: string; currency?: string } };
+}
+
 /** Verifies with independent implementations and extracts the facts a ledger needs. */
 function verifyAndParse(provider: string, body: string, headers: Record<string, string | string[] | undefined>): Received {
   const h = (name: string) => String(headers[name] ?? '');
   if (provider === 'generic') {
-    const p = new Webhook(secrets.TIDEMARK_GENERIC_SECRETS!).verify(body, { 'webhook-id': h('webhook-id'), 'webhook-timestamp': h('webhook-timestamp'), 'webhook-signature': h('webhook-signature') }) as any;
+    const p = new Webhook(secrets.TIDEMARK_GENERIC_SECRETS!).verify(body, { 'webhook-id': h('webhook-id'), 'webhook-timestamp': h('webhook-timestamp'), 'webhook-signature': h('webhook-signature') }) as GenericBody;
     return { provider, id: p.id, type: p.type, transaction_id: p.data.transaction_id ?? null, wallet_id: p.data.wallet_id, asset: p.data.asset ?? null, amount_units: null };
   }
   if (provider === 'ledgerpay') {
-    const p = stripe.webhooks.constructEvent(body, h('ledgerpay-signature'), secrets.TIDEMARK_LEDGERPAY_SECRETS!) as any;
+    const p = stripe.webhooks.constructEvent(body, h('ledgerpay-signature'), secrets.TIDEMARK_LEDGERPAY_SECRETS!) as unknown as LedgerpayBody;
     const o = p.data.object;
     const types: Record<string, string> = {
       'crypto_deposit.pending': 'deposit.detected', 'crypto_deposit.succeeded': 'deposit.confirmed', 'crypto_deposit.failed': 'deposit.failed',

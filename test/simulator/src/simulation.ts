@@ -39,7 +39,7 @@ export interface SimulationOptions {
   /** Keep the ground truth (off in long load runs to bound memory). */
   record_truth?: boolean;
   rate?: RatePlan;
-  /** After generation ends, wait at most this long for retries and duplicates. */
+  /** After generation ends, wait at most this long for retries and duplicates (default: see defaultDrainTimeout_ms). */
   drain_timeout_ms?: number;
   on_progress?: (status: SimulationStatus) => void;
   progress_interval_ms?: number;
@@ -125,7 +125,7 @@ export class Simulation {
     if (this.phase !== 'idle') throw new Error(`simulation already ${this.phase}`);
     const { delivery } = this.scenario;
     const record_truth = this.options.record_truth ?? true;
-    const drain_timeout_ms = this.options.drain_timeout_ms ?? 120_000;
+    const drain_timeout_ms = this.options.drain_timeout_ms ?? Simulation.defaultDrainTimeout_ms(this.scenario);
     this.phase = 'running';
     this.run_started_ms = this.now_ms();
     let feed_closed_at: number | null = null;
@@ -177,6 +177,16 @@ export class Simulation {
       this.run_ended_ms = this.now_ms();
     }
     return this.status();
+  }
+
+  /**
+   * Long enough for the last event to exhaust its retries (every attempt timing out at the
+   * longest backoff) after being late and duplicated; at most one hour.
+   */
+  static defaultDrainTimeout_ms(scenario: Scenario): number {
+    const d = scenario.delivery;
+    const retries_ms = d.retry.attempts_max * (d.retry.delay_ms_max + d.timeout_ms);
+    return Math.min(3_600_000, retries_ms + d.late_delay_ms[1] + d.duplicate_delay_ms[1]);
   }
 
   /** Is the generator still allowed to produce new events? */

@@ -51,7 +51,7 @@ export interface DeadLetterRef {
 }
 
 export interface DeadLetterEntry {
-  /** `<service>/<dlq partition>/<dlq offset>`: what `show`, `replay` and `purge` accept. */
+  /** `<service>:<dlq partition>:<dlq offset>`: what `show`, `replay` and `purge` accept. */
   id: string;
   ref: DeadLetterRef;
   dlq_topic: string;
@@ -117,10 +117,15 @@ export async function openDlqContext(
   };
 }
 
+/** Parses `<service>:<partition>:<offset>` (also accepts `/` as separator). */
 export function parseDeadLetterId(id: string): DeadLetterRef {
-  const m = /^(.+)\/(\d+)\/(\d+)$/.exec(id.trim());
-  if (!m) throw new Error(`"${id}" is not a dead-letter id; expected <service>/<partition>/<offset> (see dlq list)`);
+  const m = /^(.+)[:/](\d+)[:/](\d+)$/.exec(id.trim());
+  if (!m) throw new Error(`"${id}" is not a dead-letter id; expected <service>:<partition>:<offset> (see dlq list)`);
   return { service: m[1]!, partition: Number.parseInt(m[2]!, 10), offset: m[3]! };
+}
+
+export function deadLetterId(ref: DeadLetterRef): string {
+  return `${ref.service}:${ref.partition}:${ref.offset}`;
 }
 
 /** Dead letters matching `filter`, oldest first per partition. */
@@ -270,7 +275,7 @@ async function toEntry(ctx: DlqContext, service: string, dlq_topic: string, r: F
   }
   const ref = { service, partition: r.partition, offset: r.offset };
   return {
-    id: `${service}/${r.partition}/${r.offset}`,
+    id: deadLetterId({ service, partition: r.partition, offset: r.offset }),
     ref,
     dlq_topic,
     state,
@@ -320,7 +325,7 @@ async function select(ctx: DlqContext, refs: DeadLetterRef[] | undefined, filter
       }
       const e = all.find((x) => x.ref.partition === ref.partition && x.ref.offset === ref.offset);
       if (e) entries.push(e);
-      else missing.push(`${ref.service}/${ref.partition}/${ref.offset}`);
+      else missing.push(deadLetterId(ref));
     }
     return { entries, missing };
   }

@@ -12,6 +12,7 @@
  */
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { createIdempotentProducer, headersToStrings } from '@tidemark/common';
+import { installAbortedTransactionFix } from './kafkajs-aborted-fix.js';
 import { randomUUID } from 'node:crypto';
 import type {
   ConsumerOptions,
@@ -32,7 +33,9 @@ export class KafkajsTransport implements KafkaTransport {
   private admin: Admin | null = null;
   private adminConnecting: Promise<Admin> | null = null;
 
-  constructor(private readonly kafka: Kafka) {}
+  constructor(private readonly kafka: Kafka) {
+    installAbortedTransactionFix();
+  }
 
   private async getAdmin(): Promise<Admin> {
     if (this.admin) return this.admin;

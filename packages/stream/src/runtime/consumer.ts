@@ -170,7 +170,35 @@ class StreamRuntime<V> implements RunningConsumer {
     this.pool = opts.pool ?? new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 10 });
     if (this.owned.pool) this.pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle postgres connection failed'));
     this.store = new ParkingStore(this.pool, this.group_id);
-    this.decode = opts.decode ?? ((value: Buffer) => this.codec.decode<V>(value));
+    this.decode = opts.decode ?? ((value: Buffer) => this.decodeAvro(value));
+  }
+
+  /**
+   * The registry client fetches a schema on every call until the first answer is
+   * cached, so the first chunks after a start would send thousands of identical
+   * requests. The first use of each schema id (decode) / topic (encode) runs alone.
+   */
+  private readonly warmed = new Map<string, Promise<unknown>>();
+
+  private async warmOnce<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const first = this.warmed.get(key);
+    if (first) {
+      await first.catch(() => undefined);
+      return fn();
+    }
+    const p = fn();
+    this.warmed.set(key, p);
+    p.catch(() => this.warmed.delete(key));
+    return p;
+  }
+
+  private decodeAvro(value: Buffer): Promise<V> {
+    const id = value.length >= 5 && value[0] === 0 ? value.readInt32BE(1) : -1;
+    return this.warmOnce(`decode:${id}`, () => this.codec.decode<V>(value));
+  }
+
+  private encodeAvro(base_topic: string, value: unknown): Promise<Buffer> {
+    return this.warmOnce(`encode:${base_topic}`, () => this.codec.encode(base_topic, value));
   }
 
   isReady(): boolean {
@@ -398,17 +426,24 @@ class StreamRuntime<V> implements RunningConsumer {
     }
     if (entries.length === 0) return { consumed: 0, wait_ms };
 
+    const t = { decoded: msSince(started) } as Record<string, number>;
     const keys = [...new Set(entries.map((e) => e.plan.key))];
     const rows = await this.store.loadRows(keys);
+    t.parking_read = msSince(started);
     const plan = new ChunkPlan(this.policy, rows);
     const spans: Span[] = [];
     try {
       await this.runHandlers(st, entries, rows, plan, spans);
+      t.handled = msSince(started);
       const outgoing = await this.buildOutgoing(st, entries, plan);
+      t.built = msSince(started);
       const last = entries[entries.length - 1]!.fetched;
       const mark: CompletionMark = { topic: st.tp.topic, partition: st.tp.partition, next_offset: BigInt(last.offset) + 1n };
       await this.store.writeBeforeCommit(st.tp, st.epoch, [...plan.upserts.values()], [...plan.completions.values()], mark);
+      t.parking_written = msSince(started);
       await this.commit(st, outgoing, mark.next_offset);
+      t.committed = msSince(started);
+      this.log.debug({ tp: tpKey(st.tp), records: entries.length, outgoing: outgoing.length, at_ms: t }, 'chunk committed');
       if (plan.completions.size > 0) {
         st.pending_deletes.push(mark);
         await this.flushPendingDeletes(st).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'deleting finished parked rows failed; retried before the next chunk'));
@@ -576,7 +611,7 @@ class StreamRuntime<V> implements RunningConsumer {
   /** Encodes a handler's outputs (+ audit); a value that does not fit its schema is a permanent failure. */
   private async encodeResult(e: Entry, result: HandlerResult): Promise<OutgoingRecord[]> {
     const span = e.span;
-    const trace_id = span ? span.spanContext().traceId : currentTraceId();
+    const trace_id = span ? validTraceId(span.spanContext().traceId) : currentTraceId();
     const ctx = span ? otelTrace.setSpan(otelContext.active(), span) : otelContext.active();
     const out: OutgoingRecord[] = [];
     for (const o of result.outputs) out.push(await this.encodeOutput(o, ctx));
@@ -607,7 +642,7 @@ class StreamRuntime<V> implements RunningConsumer {
   private async encodeOutput(o: OutputRecord, ctx: ReturnType<typeof otelContext.active>): Promise<OutgoingRecord> {
     let value: Buffer;
     try {
-      value = await this.codec.encode(o.topic, o.value);
+      value = await this.encodeAvro(o.topic, o.value);
     } catch (err) {
       if (classifyFailure(err) === 'INFRASTRUCTURE') throw err;
       throw new PermanentError(`output for ${o.topic} does not match its schema: ${errorMessage(err)}`, { cause: err });
@@ -621,7 +656,7 @@ class StreamRuntime<V> implements RunningConsumer {
   ): Promise<OutgoingRecord> {
     const idParts = [this.service, a.action, a.provider ?? '-', a.event_id ?? '-', e.plan.source.topic, e.plan.source.partition, e.plan.source.offset, e.plan.attempts_made];
     const record = buildAudit({ stage: this.service, audit_id: idParts.join(':'), ...a });
-    return { topic: topicName('audit.v1', this.prefix), key: auditKey(record), value: await this.codec.encode('audit.v1', record), headers: a.trace_id ? { 'tidemark-trace-id': a.trace_id } : {} };
+    return { topic: topicName('audit.v1', this.prefix), key: auditKey(record), value: await this.encodeAvro('audit.v1', record), headers: a.trace_id ? { 'tidemark-trace-id': a.trace_id } : {} };
   }
 
   // -------------------------------------------------------------------------
@@ -635,7 +670,7 @@ class StreamRuntime<V> implements RunningConsumer {
       const d = plan.dispositions.get(sourceId(e.plan.source));
       if (!d) throw new Error(`record ${e.fetched.topic}/${e.fetched.partition}/${e.fetched.offset} was not settled`);
       const facts = eventFacts(e.input?.value);
-      const trace_id = e.span?.spanContext().traceId ?? traceIdOf(e.fetched.headers);
+      const trace_id = validTraceId(e.span?.spanContext().traceId) ?? traceIdOf(e.fetched.headers);
       const auditBase = { provider: facts.provider, event_id: facts.event_id, event_type: facts.event_type, key: e.plan.key, trace_id };
       switch (d.kind) {
         case 'handled':
@@ -709,7 +744,7 @@ class StreamRuntime<V> implements RunningConsumer {
       traceparent: e.fetched.headers.traceparent ?? null,
     };
     const base = dlqTopicBase(this.service);
-    return { topic: topicName(base, this.prefix), key: record.key, value: await this.codec.encode(base, record), headers: e.fetched.headers.traceparent ? { traceparent: e.fetched.headers.traceparent } : {} };
+    return { topic: topicName(base, this.prefix), key: record.key, value: await this.encodeAvro(base, record), headers: e.fetched.headers.traceparent ? { traceparent: e.fetched.headers.traceparent } : {} };
   }
 
   private async commit(st: PartitionState, outgoing: OutgoingRecord[], next_offset: bigint): Promise<void> {
@@ -783,6 +818,10 @@ function catalogDelays(service: string): number[] {
   return spec.retry_delays_ms;
 }
 
+function msSince(start: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - start) / 1e5) / 10;
+}
+
 function tpKey(tp: TopicPartition): string {
   return `${tp.topic}/${tp.partition}`;
 }
@@ -834,6 +873,10 @@ function sourceDetails(e: Entry): Record<string, string> {
     source_offset: e.plan.source.offset.toString(),
     attempt: String(e.plan.attempts_made + 1),
   };
+}
+
+function validTraceId(id: string | undefined): string | null {
+  return id && !/^0+$/.test(id) ? id : null;
 }
 
 function traceIdOf(headers: Record<string, string>): string | null {

@@ -3,7 +3,7 @@
  * other keys' latency, poison records, ladder exhaustion, DLQ replay, restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createMetrics, type CanonicalEvent } from '@tidemark/common';
+import { createLogger, createMetrics, initTelemetry, type AuditRecord, type CanonicalEvent } from '@tidemark/common';
 import { PermanentError, TransientError, type Handler, type InputRecord } from '../handler.js';
 import { runConsumer, type RunningConsumer } from './consumer.js';
 import { createTestEnv, SKIP_INTEGRATION, testEvent, type TestEnv } from '../testing/env.js';
@@ -79,6 +79,7 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
   };
 
   beforeAll(async () => {
+    initTelemetry(SERVICE); // spans are created (not exported) and traceparent propagates
     env = await createTestEnv({
       topics: ['webhooks.received.v1', 'events.unique.v1', 'audit.v1'],
       consumers: [{ service: SERVICE, input: 'webhooks.received.v1', retry_delays_ms: DELAYS_MS, retry_partitions: 3, dlq_retention_ms: 86_400_000 }],
@@ -209,6 +210,26 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     await waitFor(() => handler.applied.some((a) => a.event_id === 'R-2'), 30_000, 'R after restart');
     expect(handler.applied.filter((a) => a.wallet === R).map((a) => a.event_id)).toEqual(['R-0', 'R-1', 'R-2']);
   }, 90_000);
+
+  it('continues the trace from the record headers into outputs and audit', async () => {
+    const trace_id = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await env.produceEvents('webhooks.received.v1', [
+      { key: 'wal_T', value: testEvent({ event_id: 'T-1', wallet_id: 'wal_T' }), headers: { traceparent: `00-${trace_id}-00f067aa0ba902b7-01` } },
+    ]);
+    await waitFor(() => handler.applied.some((a) => a.event_id === 'T-1'), 15_000, 'traced event');
+    let out: Awaited<ReturnType<TestEnv['readAll']>> = [];
+    await waitFor(async () => {
+      out = [];
+      for (const r of await env.readAll('events.unique.v1')) if ((await env.codec.decode<CanonicalEvent>(r.value!)).event_id === 'T-1') out.push(r);
+      return out.length === 1;
+    }, 15_000, 'traced output');
+    const traceparent = out[0]!.headers.traceparent ?? '';
+    expect(traceparent.split('-')[1]).toBe(trace_id);
+    expect(traceparent.split('-')[2]).not.toBe('00f067aa0ba902b7'); // a child span: the handling
+    const audits = await Promise.all((await env.readAll('audit.v1')).map((r) => env.codec.decode<AuditRecord>(r.value!)));
+    const passed = audits.find((a) => a.event_id === 'T-1' && a.action === 'passed');
+    expect(passed?.trace_id).toBe(trace_id);
+  }, 60_000);
 
   const ctx = () => ({ transport: env.transport, pool: env.pool, codec: env.codec, prefix: env.prefix });
 });

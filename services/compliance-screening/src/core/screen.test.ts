@@ -110,6 +110,8 @@ describe('travel rule (USD 1,000 without counterparty name and country → REVIE
     ['1000', null, 'DE', true],
     ['1000', '   ', 'DE', true],
     ['1000', 'ACME GmbH', 'DE', false],
+    ['1000', 'ACME GmbH', 'Germany', true],
+    ['1000', 'ACME GmbH', ' de ', false],
     ['50000', 'ACME GmbH', 'DE', false],
   ])('amount %s, name %s, country %s → incomplete %s', (amount, name, country, fires) => {
     const d = run(usd(amount, { counterparty_name: name, counterparty_country: country }));

@@ -78,10 +78,17 @@ export function eventProblem(event: CanonicalEvent): string | null {
     const problem = amountProblem(event.amount);
     if (problem) return `amount: ${problem}`;
   }
-  if (event.counterparty_country !== null && !/^[A-Za-z]{2}$/.test(event.counterparty_country)) {
-    return `counterparty_country ${JSON.stringify(event.counterparty_country.slice(0, 8))} is not an ISO 3166-1 alpha-2 code`;
-  }
   return null;
+}
+
+/**
+ * The counterparty's ISO 3166-1 alpha-2 country in upper case, or null when absent
+ * or not a two-letter code ("Germany" is treated as missing travel-rule data rather
+ * than failing the event).
+ */
+export function counterpartyCountry(event: CanonicalEvent): string | null {
+  const raw = event.counterparty_country?.trim() ?? '';
+  return /^[A-Za-z]{2}$/.test(raw) ? raw.toUpperCase() : null;
 }
 
 /**
@@ -244,7 +251,7 @@ function riskReasons(event: CanonicalEvent, ctx: ScreeningContext): ScreeningRea
 }
 
 function jurisdictionReasons(event: CanonicalEvent, rules: Rules): ScreeningReason[] {
-  const country = event.counterparty_country?.toUpperCase() ?? null;
+  const country = counterpartyCountry(event);
   if (country === null || !rules.high_risk_country_set.has(country)) return [];
   const rule = rules.high_risk_jurisdictions;
   return [
@@ -262,10 +269,9 @@ function jurisdictionReasons(event: CanonicalEvent, rules: Rules): ScreeningReas
 function travelRuleReasons(event: CanonicalEvent, rules: Rules, value: Decimal): ScreeningReason[] {
   const rule = rules.travel_rule;
   if (value.lt(rule.at_or_above)) return [];
-  const missing = rule.required_fields.filter((field) => {
-    const v = event[field];
-    return v === null || v.trim() === '';
-  });
+  const missing = rule.required_fields.filter((field) =>
+    field === 'counterparty_country' ? counterpartyCountry(event) === null : (event.counterparty_name ?? '').trim() === '',
+  );
   if (missing.length === 0) return [];
   return [
     reason({

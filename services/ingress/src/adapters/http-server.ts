@@ -75,6 +75,8 @@ export interface IngressServer {
 const STAGE = 'ingress';
 const WEBHOOK_PATH = /^\/webhooks\/([^/?#]{1,128})\/?(?:\?.*)?$/;
 const READINESS_TIMEOUT_MS = 2_000;
+/** Header lines parsed per request; the rest are ignored (sizes are bounded by header_bytes_max). */
+const HEADERS_COUNT_MAX = 128;
 
 /** A rejection as audited: the core's codes plus the adapter's own (overloaded, kafka_unavailable, ...). */
 interface AuditedRejection {
@@ -391,6 +393,7 @@ export function createIngressServer(deps: IngressServerDeps): IngressServer {
   server.headersTimeout = limits.headers_timeout_ms;
   server.requestTimeout = limits.request_timeout_ms;
   server.keepAliveTimeout = limits.keep_alive_timeout_ms;
+  server.maxHeadersCount = HEADERS_COUNT_MAX;
   server.on('checkContinue', (req, res) => onRequest(req, res, true));
 
   // Protocol-level rejections (oversized headers, slow-loris timeouts, malformed HTTP) are

@@ -49,7 +49,7 @@ export class KnownAccounts {
 
 function auditNoteOf(p: RecordProjection): AuditNote {
   const m = p.meta;
-  const details: Record<string, string> = { outcome: p.outcome === 'duplicate_in_batch' ? 'applied' : p.outcome, decision: m.decision };
+  const details: Record<string, string> = { outcome: p.outcome, decision: m.decision };
   if (m.transaction_id) details.transaction_id = m.transaction_id;
   if (p.status) details.status = p.status;
   details.postings = String(p.postings_count);
@@ -73,26 +73,128 @@ export function resultOf(p: RecordProjection): HandlerResult {
   return { outputs, audit: [auditNoteOf(p)] };
 }
 
+/** Columns of ledger.processed_events a handler result is rebuilt from. */
+export interface ProcessedRow {
+  provider: string;
+  event_id: string;
+  event_type: string;
+  transaction_id: string | null;
+  wallet_id: string | null;
+  partition_key: string;
+  asset: string | null;
+  decision: string;
+  outcome: string;
+  status_after: string | null;
+  postings_count: number;
+  anomalies: string | null;
+  balance_pending: string | null;
+  balance_available: string | null;
+  balance_held: string | null;
+  balance_version: string | null;
+  changed_at_ms: string | null;
+}
+
+/** Rebuilds exactly the result `resultOf` returned when the event was first projected. */
+export function resultFromRow(row: ProcessedRow): HandlerResult {
+  const balance_changes =
+    row.balance_version === null
+      ? []
+      : [
+          {
+            wallet_id: row.wallet_id ?? '',
+            asset: row.asset ?? '',
+            pending: row.balance_pending ?? '0',
+            available: row.balance_available ?? '0',
+            held: row.balance_held ?? '0',
+            version: Number(row.balance_version),
+            provider: row.provider,
+            event_id: row.event_id,
+            transaction_id: row.transaction_id,
+            changed_at_ms: Number(row.changed_at_ms),
+          },
+        ];
+  return resultOf({
+    meta: {
+      provider: row.provider,
+      event_id: row.event_id,
+      event_type: row.event_type,
+      partition_key: row.partition_key,
+      transaction_id: row.transaction_id,
+      wallet_id: row.wallet_id,
+      asset: row.asset,
+      amount: null,
+      occurred_at_ms: 0,
+      received_at_ms: 0,
+      source: '',
+      decision: row.decision as EventMeta['decision'],
+      reasons: [],
+    },
+    outcome: row.outcome as RecordProjection['outcome'],
+    balance_changes,
+    status: row.status_after as RecordProjection['status'],
+    postings_count: row.postings_count,
+    anomalies: row.anomalies ? row.anomalies.split(';') : [],
+  });
+}
+
 async function loadProcessed(client: PoolClient, metas: EventMeta[]): Promise<Map<string, HandlerResult>> {
-  const res = await client.query<{ provider: string; event_id: string; result: HandlerResult }>(
-    `SELECT provider, event_id, result FROM ledger.processed_events
+  const res = await client.query<ProcessedRow>(
+    `SELECT provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, decision, outcome, status_after,
+            postings_count, anomalies, balance_pending, balance_available, balance_held, balance_version::text, changed_at_ms::text
+       FROM ledger.processed_events
       WHERE (provider, event_id) IN (SELECT p, e FROM unnest($1::text[], $2::text[]) AS u(p, e))`,
     [metas.map((m) => m.provider), metas.map((m) => m.event_id)],
   );
-  return new Map(res.rows.map((r) => [eventKey(r.provider, r.event_id), r.result]));
+  return new Map(res.rows.map((r) => [eventKey(r.provider, r.event_id), resultFromRow(r)]));
 }
 
-async function lockStates(client: PoolClient, keys: Array<{ provider: string; transaction_id: string }>): Promise<Map<string, TxState>> {
+interface TransactionStateRow {
+  provider: string;
+  transaction_id: string;
+  kind: TxStateJson['kind'];
+  wallet_id: string;
+  asset: string;
+  facts: TxStateJson['amounts'];
+  decision: TxStateJson['decision'];
+  reasons: TxStateJson['reasons'];
+  anomalies: string[];
+  released_by: string | null;
+  released_at_ms: string | null;
+  pending: string;
+  available: string;
+  held: string;
+}
+
+export const TX_STATE_COLUMNS = `provider, transaction_id, kind, wallet_id, asset, facts, decision, reasons, anomalies, released_by,
+  (extract(epoch FROM released_at) * 1000)::bigint::text AS released_at_ms, pending::text, available::text, held::text`;
+
+export function stateFromRow(row: TransactionStateRow): TxState {
+  return stateFromJson({
+    provider: row.provider,
+    transaction_id: row.transaction_id,
+    kind: row.kind,
+    wallet_id: row.wallet_id,
+    asset: row.asset,
+    amounts: row.facts,
+    decision: row.decision,
+    reasons: row.reasons,
+    release: row.released_by !== null && row.released_at_ms !== null ? { by: row.released_by, at_ms: Number(row.released_at_ms) } : null,
+    position: { pending: row.pending, available: row.available, held: row.held },
+    anomalies: row.anomalies,
+  });
+}
+
+export async function lockStates(client: PoolClient, keys: Array<{ provider: string; transaction_id: string }>): Promise<Map<string, TxState>> {
   if (keys.length === 0) return new Map();
-  const res = await client.query<{ state: TxStateJson }>(
-    `SELECT state FROM ledger.transactions
+  const res = await client.query<TransactionStateRow>(
+    `SELECT ${TX_STATE_COLUMNS} FROM ledger.transactions
       WHERE (provider, transaction_id) IN (SELECT p, t FROM unnest($1::text[], $2::text[]) AS u(p, t))
       ORDER BY provider, transaction_id FOR UPDATE`,
     [keys.map((k) => k.provider), keys.map((k) => k.transaction_id)],
   );
   const out = new Map<string, TxState>();
   for (const row of res.rows) {
-    const state = stateFromJson(row.state);
+    const state = stateFromRow(row);
     out.set(txKey(state.provider, state.transaction_id), state);
   }
   return out;
@@ -198,7 +300,7 @@ export async function writeStates(
         pending: formatUnits(s.position.pending),
         available: formatUnits(s.position.available),
         held: formatUnits(s.position.held),
-        state: stateToJson(s),
+        facts: stateToJson(s).amounts,
         first_ms: range.first_ms,
         last_ms: range.last_ms,
       })),
@@ -207,15 +309,15 @@ export async function writeStates(
   const source = `json_to_recordset($1::json)
       AS u(provider text, transaction_id text, kind text, wallet_id text, asset text, amount numeric, status text, decision text,
            reasons jsonb, anomalies jsonb, released_by text, released_at_ms bigint, pending numeric, available numeric, held numeric,
-           state jsonb, first_ms bigint, last_ms bigint)`;
+           facts jsonb, first_ms bigint, last_ms bigint)`;
   const inserts = rows.filter((r) => !existing.has(r.key));
   const updates = rows.filter((r) => existing.has(r.key));
   if (inserts.length > 0) {
     await client.query(
       `INSERT INTO ledger.transactions (provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons,
-         anomalies, released_by, released_at, pending, available, held, state, first_occurred_at, last_occurred_at)
+         anomalies, released_by, released_at, pending, available, held, facts, first_occurred_at, last_occurred_at)
        SELECT provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons, anomalies, released_by,
-              to_timestamp(released_at_ms / 1000.0), pending, available, held, state,
+              to_timestamp(released_at_ms / 1000.0), pending, available, held, facts,
               to_timestamp(first_ms / 1000.0), to_timestamp(last_ms / 1000.0)
          FROM ${source}`,
       [doc(inserts)],
@@ -226,7 +328,7 @@ export async function writeStates(
       `UPDATE ledger.transactions t SET
          amount = u.amount, status = u.status, decision = u.decision, reasons = u.reasons, anomalies = u.anomalies,
          released_by = u.released_by, released_at = to_timestamp(u.released_at_ms / 1000.0),
-         pending = u.pending, available = u.available, held = u.held, state = u.state,
+         pending = u.pending, available = u.available, held = u.held, facts = u.facts,
          first_occurred_at = CASE WHEN u.first_ms > 0 THEN LEAST(t.first_occurred_at, to_timestamp(u.first_ms / 1000.0)) ELSE t.first_occurred_at END,
          last_occurred_at = CASE WHEN u.last_ms > 0 THEN GREATEST(t.last_occurred_at, to_timestamp(u.last_ms / 1000.0)) ELSE t.last_occurred_at END,
          updated_at = now()
@@ -289,39 +391,69 @@ async function writeKyc(client: PoolClient, kyc: BatchProjection['kyc']): Promis
   );
 }
 
-async function insertProcessed(client: PoolClient, records: Array<{ p: RecordProjection; result: HandlerResult }>, now_ms: number): Promise<void> {
+export interface ProcessedInsert {
+  meta: EventMeta;
+  outcome: string;
+  status: string | null;
+  postings_count: number;
+  anomalies: string[];
+  balance: { pending: string; available: string; held: string; version: number; changed_at_ms: number } | null;
+}
+
+export async function insertProcessed(client: PoolClient, records: ProcessedInsert[], now_ms: number): Promise<void> {
   if (records.length === 0) return;
-  // One JSON document for the whole batch (parsed once by Postgres) is much cheaper than
-  // seventeen array literals whose JSON elements would each need escaping and re-parsing.
-  const rows = records.map(({ p, result }) => ({
-    provider: p.meta.provider,
-    event_id: p.meta.event_id,
-    event_type: p.meta.event_type,
-    transaction_id: p.meta.transaction_id,
-    wallet_id: p.meta.wallet_id,
-    partition_key: p.meta.partition_key,
-    asset: p.meta.asset,
-    amount: p.meta.amount,
-    source: p.meta.source,
-    decision: p.meta.decision,
-    reasons: p.meta.reasons,
-    outcome: p.outcome,
-    status_after: p.status,
-    occurred_ms: p.meta.occurred_at_ms,
-    received_ms: p.meta.received_at_ms,
-    result,
+  // One JSON document for the whole batch, parsed once by Postgres.
+  const rows = records.map((r) => ({
+    provider: r.meta.provider,
+    event_id: r.meta.event_id,
+    event_type: r.meta.event_type,
+    transaction_id: r.meta.transaction_id,
+    wallet_id: r.meta.wallet_id,
+    partition_key: r.meta.partition_key,
+    asset: r.meta.asset,
+    amount: r.meta.amount,
+    source: r.meta.source,
+    decision: r.meta.decision,
+    outcome: r.outcome,
+    status_after: r.status,
+    postings_count: r.postings_count,
+    anomalies: r.anomalies.length > 0 ? r.anomalies.join(';') : null,
+    balance_pending: r.balance?.pending ?? null,
+    balance_available: r.balance?.available ?? null,
+    balance_held: r.balance?.held ?? null,
+    balance_version: r.balance?.version ?? null,
+    changed_at_ms: r.balance?.changed_at_ms ?? null,
+    occurred_ms: r.meta.occurred_at_ms,
+    received_ms: r.meta.received_at_ms,
   }));
   await client.query(
     `INSERT INTO ledger.processed_events (provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount,
-        source, decision, reasons, outcome, status_after, occurred_at, received_at, projected_at, result)
-     SELECT provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount, source, decision, reasons,
-            outcome, status_after, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), to_timestamp($2::bigint / 1000.0), result
+        source, decision, outcome, status_after, postings_count, anomalies, balance_pending, balance_available, balance_held,
+        balance_version, changed_at_ms, occurred_at, received_at, projected_at)
+     SELECT provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount, source, decision, outcome,
+            status_after, postings_count, anomalies, balance_pending, balance_available, balance_held, balance_version, changed_at_ms,
+            to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), to_timestamp($2::bigint / 1000.0)
        FROM json_to_recordset($1::json)
          AS u(provider text, event_id text, event_type text, transaction_id text, wallet_id text, partition_key text, asset text,
-              amount text, source text, decision text, reasons json, outcome text, status_after text, occurred_ms bigint,
-              received_ms bigint, result json)`,
+              amount text, source text, decision text, outcome text, status_after text, postings_count int, anomalies text,
+              balance_pending text, balance_available text, balance_held text, balance_version bigint, changed_at_ms bigint,
+              occurred_ms bigint, received_ms bigint)`,
     [JSON.stringify(rows), String(now_ms)],
   );
+}
+
+export function processedInsertOf(p: RecordProjection): ProcessedInsert {
+  const change = p.balance_changes[0];
+  return {
+    meta: p.meta,
+    outcome: p.outcome,
+    status: p.status,
+    postings_count: p.postings_count,
+    anomalies: p.anomalies,
+    balance: change
+      ? { pending: change.pending, available: change.available, held: change.held, version: change.version, changed_at_ms: change.changed_at_ms }
+      : null,
+  };
 }
 
 export interface ProjectStats {
@@ -367,12 +499,11 @@ export async function projectInTransaction(
   await writeKyc(client, projection.kyc);
 
   const freshResults = new Map<string, HandlerResult>();
-  const toInsert: Array<{ p: RecordProjection; result: HandlerResult }> = [];
+  const toInsert: ProcessedInsert[] = [];
   for (const p of projection.records) {
     if (p.outcome === 'duplicate_in_batch') continue;
-    const result = resultOf(p);
-    freshResults.set(eventKey(p.meta.provider, p.meta.event_id), result);
-    toInsert.push({ p, result });
+    freshResults.set(eventKey(p.meta.provider, p.meta.event_id), resultOf(p));
+    toInsert.push(processedInsertOf(p));
   }
   await insertProcessed(client, toInsert, now_ms);
 

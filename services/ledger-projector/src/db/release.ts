@@ -6,10 +6,11 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { type AuditRecord, buildAudit } from '@tidemark/common';
-import { applyPostingsToBalance, balanceChanged, balanceKey, postingRows, zeroBalance } from '../core/batch.js';
-import { type TxStateJson, applyRelease, stateFromJson, txStatus } from '../core/transaction.js';
+import { applyPostingsToBalance, balanceChanged, balanceKey, postingRows, txKey, zeroBalance } from '../core/batch.js';
+import { applyRelease, txStatus } from '../core/transaction.js';
 import { formatUnits } from '../core/amount.js';
-import { KnownAccounts, LEDGER_BALANCES_TOPIC, SERVICE_NAME, insertAccounts, insertPostings, lockBalances, writeBalances, writeStates } from './project.js';
+import { KnownAccounts, SERVICE_NAME, insertAccounts, insertPostings, insertProcessed, lockBalances, lockStates, writeBalances, writeStates } from './project.js';
+import { LEDGER_BALANCES_TOPIC } from './project.js';
 import { accountId } from '../core/accounts.js';
 import { asInfrastructureError } from './errors.js';
 
@@ -74,13 +75,9 @@ export async function releaseTransaction(pool: Pool, req: ReleaseRequest, known:
   }
   try {
     await client.query('BEGIN');
-    const res = await client.query<{ state: TxStateJson }>(
-      `SELECT state FROM ledger.transactions WHERE provider = $1 AND transaction_id = $2 FOR UPDATE`,
-      [req.provider, req.transaction_id],
-    );
-    const row = res.rows[0];
-    if (!row) throw new TransactionNotFoundError(`transaction ${req.provider}/${req.transaction_id} is not in the ledger`);
-    const state = stateFromJson(row.state);
+    const states = await lockStates(client, [{ provider: req.provider, transaction_id: req.transaction_id }]);
+    const state = states.get(txKey(req.provider, req.transaction_id));
+    if (!state) throw new TransactionNotFoundError(`transaction ${req.provider}/${req.transaction_id} is not in the ledger`);
     const released = applyRelease(state, { by: req.released_by, at_ms: now_ms });
     if (released.already_released) {
       await client.query('COMMIT');
@@ -106,23 +103,34 @@ export async function releaseTransaction(pool: Pool, req: ReleaseRequest, known:
       null,
       now_ms,
     );
-    await client.query(
-      `INSERT INTO ledger.processed_events (provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount,
-          source, decision, reasons, outcome, status_after, occurred_at, received_at, projected_at, result)
-       VALUES ($1, $2, 'ledger.released', $3, $4, $4, $5, $6, 'OPERATOR', $7, '[]'::json, 'applied', $8,
-               to_timestamp($9::bigint / 1000.0), to_timestamp($9::bigint / 1000.0), to_timestamp($9::bigint / 1000.0), $10::json)`,
+    // The release appears in the transaction's history like an event (deduplicated by its id).
+    await insertProcessed(
+      client,
       [
-        req.provider,
-        event_id,
-        req.transaction_id,
-        state.wallet_id,
-        state.asset,
-        amount,
-        released.newState.decision,
-        txStatus(released.newState),
-        String(now_ms),
-        JSON.stringify({ outputs: [{ topic: LEDGER_BALANCES_TOPIC, key: change.wallet_id, value: change }], audit: [], released_by: req.released_by }),
+        {
+          meta: {
+            provider: req.provider,
+            event_id,
+            event_type: 'ledger.released',
+            partition_key: state.wallet_id,
+            transaction_id: req.transaction_id,
+            wallet_id: state.wallet_id,
+            asset: state.asset,
+            amount,
+            occurred_at_ms: now_ms,
+            received_at_ms: now_ms,
+            source: 'OPERATOR',
+            decision: released.newState.decision,
+            reasons: [],
+          },
+          outcome: 'applied',
+          status: txStatus(released.newState),
+          postings_count: released.postings.length,
+          anomalies: [],
+          balance: { pending: change.pending, available: change.available, held: change.held, version: change.version, changed_at_ms: change.changed_at_ms },
+        },
       ],
+      now_ms,
     );
     await insertOutbox(client, [
       { topic: LEDGER_BALANCES_TOPIC, key: change.wallet_id, value: change },

@@ -61,7 +61,8 @@ export async function readAuditTrail(opts: {
     if (pending().length === 0) return result;
 
     await admin.setOffsets({ groupId, topic, partitions: [...next.entries()].map(([partition, offset]) => ({ partition, offset: offset.toString() })) });
-    const consumer = opts.kafka.consumer({ groupId, readUncommitted: false, allowAutoTopicCreation: false, maxBytesPerPartition: 4 * 1024 * 1024 });
+    // Short fetch waits: partitions already read to their end must not hold up the others.
+    const consumer = opts.kafka.consumer({ groupId, readUncommitted: false, allowAutoTopicCreation: false, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 250 });
     let failure: unknown = null;
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       const { partition, lastOffset } = e.payload as { partition: number; lastOffset: string };

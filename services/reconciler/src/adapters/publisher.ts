@@ -14,7 +14,9 @@ import {
   auditKey,
   buildAudit,
   injectTraceHeaders,
+  SpanKind,
   topicName,
+  withSpan,
 } from '@tidemark/common';
 import type { Finding } from '../core/model.js';
 
@@ -64,7 +66,13 @@ export class Publisher {
 
   /** A heal event and its `healed` audit record (the entry the conservation check counts). */
   async heal(event: CanonicalEvent, run_id: string): Promise<void> {
-    await this.push(HEAL_TOPIC, event.partition_key, await this.codec.encode(HEAL_TOPIC, event), injectTraceHeaders({}));
+    // Each injected event gets its own span (child of the run's), whose context travels in the headers.
+    const headers = await withSpan(
+      'reconcile.heal',
+      { kind: SpanKind.PRODUCER, attributes: { 'tidemark.event_id': event.event_id, 'tidemark.transaction_id': event.transaction_id ?? '', 'tidemark.run_id': run_id } },
+      async () => injectTraceHeaders({}),
+    );
+    await this.push(HEAL_TOPIC, event.partition_key, await this.codec.encode(HEAL_TOPIC, event), headers);
     this.published.heal_events += 1;
     await this.audit(
       buildAudit({

@@ -60,6 +60,8 @@ export interface ReportSummary {
   balances: { rule: string; pairs_checked: number; pairs_drift_checked: number; mismatched: number };
   conservation: (ConservationSummary & { checked: true; settle_ms: number; stuck_after_ms: number }) | { checked: false; reason: string };
   heal: HealStats;
+  /** Peak memory of the process during the run (sampled). */
+  resources: { peak_rss_mb: number; peak_heap_used_mb: number; sample_interval_ms: number } | null;
   discrepancy_counts: Record<DiscrepancyKind, number>;
   discrepancies_total: number;
   ok: boolean;
@@ -84,6 +86,7 @@ export class ReportBuilder {
   audit_as_of: string | null = null;
   conservation: ReportSummary['conservation'] = { checked: false, reason: 'not run' };
   heal: HealStats;
+  resources: ReportSummary['resources'] = null;
 
   constructor(
     readonly run_id: string,
@@ -171,6 +174,7 @@ export class ReportBuilder {
       balances: { rule: BALANCE_RULE, pairs_checked: this.pairs_checked, pairs_drift_checked: this.pairs_drift_checked, mismatched: this.counts.balance_mismatch },
       conservation: this.conservation,
       heal: this.heal,
+      resources: this.resources,
       discrepancy_counts: { ...this.counts },
       discrepancies_total: total,
       ok,
@@ -209,6 +213,7 @@ export function renderText(s: ReportSummary, findings: readonly Finding[], findi
   } else {
     lines.push(`  conservation       not checked (${s.conservation.reason})`);
   }
+  if (s.resources) lines.push(`  resources          ${s.duration_ms ?? '-'} ms, peak RSS ${s.resources.peak_rss_mb} MB, peak heap ${s.resources.peak_heap_used_mb} MB`);
   if (s.heal.requested) lines.push(`  heal               ${s.heal.injected} events injected, ${s.heal.not_healable} need an operator`);
   const counts = Object.entries(s.discrepancy_counts).filter(([, n]) => n > 0);
   if (counts.length > 0) lines.push(`  by kind            ${counts.map(([k, n]) => `${k}=${n}`).join(' ')}`);

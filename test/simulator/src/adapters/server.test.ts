@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadScenario } from './files.js';
 import { parseScenario } from '../core/scenario.js';
+import type { WireStatementRecord } from '../core/statements.js';
 import { startSimulator, type RunningSimulator } from '../runtime.js';
 
 let running: RunningSimulator;
@@ -23,14 +24,18 @@ afterAll(async () => {
   await running.stop();
 });
 
-async function get(path: string): Promise<{ status: number; body: any; headers: Headers }> {
+/** JSON bodies are checked field by field below; this is the loose shape they are read through. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test reads arbitrary JSON
+type Json = any;
+
+async function get(path: string): Promise<{ status: number; body: Json; headers: Headers }> {
   const res = await fetch(`${url}${path}`);
-  return { status: res.status, body: await res.json(), headers: res.headers };
+  return { status: res.status, body: (await res.json()) as Json, headers: res.headers };
 }
 
 /** A reconciler-like client: follows cursors, retries transient failures, dedupes repeats. */
-async function fetchAll(path: string, query: string): Promise<{ records: any[]; pages: number; transient: number }> {
-  const seen = new Map<string, any>();
+async function fetchAll(path: string, query: string): Promise<{ records: WireStatementRecord[]; pages: number; transient: number }> {
+  const seen = new Map<string, WireStatementRecord>();
   let cursor: string | null = null;
   let pages = 0;
   let transient = 0;
@@ -106,13 +111,13 @@ describe('truth and admin endpoints', () => {
 
     const txs = await get('/truth/transactions?limit=1000');
     expect(txs.body.total).toBe(running.sim.truth.transaction_count);
-    const blocked = txs.body.transactions.filter((t: any) => t.sanctioned_address);
+    const blocked = txs.body.transactions.filter((t: { sanctioned_address: string | null }) => t.sanctioned_address);
     expect(blocked.length).toBeGreaterThan(0);
     for (const t of blocked) expect(t.expected_screening).toBe('BLOCK');
 
     const discrepancies = await get('/truth/discrepancies');
     expect(discrepancies.body.discrepancies.length).toBeGreaterThan(5);
-    expect(new Set(discrepancies.body.discrepancies.map((d: any) => d.kind))).toEqual(new Set(['missing_in_ledger', 'missing_at_provider', 'amount_mismatch', 'status_mismatch']));
+    expect(new Set(discrepancies.body.discrepancies.map((d: { kind: string }) => d.kind))).toEqual(new Set(['missing_in_ledger', 'missing_at_provider', 'amount_mismatch', 'status_mismatch']));
 
     expect((await get('/truth/kyc')).body.customers.length).toBeGreaterThan(0);
     expect((await get('/truth/status')).body).toMatchObject({ name: 'recon', namespace: 'srv', generation_done: true });

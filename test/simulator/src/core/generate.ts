@@ -320,7 +320,10 @@ export class ScenarioGenerator {
     const sanctioned_address = listed.length > 0 && rng.chance(compliance.sanctioned_rate) ? rng.pick(listed) : null;
     const high_risk_country = rng.chance(compliance.high_risk_country_rate);
     const counterparty = this.pickCounterparty(high_risk_country);
-    const external = sanctioned_address ?? network.randomAddress(rng);
+    // Providers often send EVM addresses lower-cased while the SDN list has EIP-55 mixed case:
+    // screening must compare them case-insensitively.
+    const sent_sanctioned = sanctioned_address && network.addresses_case_insensitive && rng.chance(0.5) ? sanctioned_address.toLowerCase() : sanctioned_address;
+    const external = sent_sanctioned ?? network.randomAddress(rng);
     const approx_usd_micro = approxUsdMicro(asset, amount_units);
 
     const hints: string[] = [];

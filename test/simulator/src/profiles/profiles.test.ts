@@ -31,7 +31,7 @@ describe('generic: Standard Webhooks signatures verify with the independent `sta
       const body = genericProfile.body(event);
       const headers = genericProfile.sign({ body, event, keys, timestamp_s: now_s(), sign_with_all: false });
       expect(headers['webhook-id']).toBe(event.id);
-      const payload = verifier.verify(body, headers) as Record<string, any>;
+      const payload = verifier.verify(body, headers) as { id: string; type: string; occurred_at: string; data: Record<string, unknown> };
       expect(payload).toMatchObject({ id: event.id, type: event.type, occurred_at: new Date(event.occurred_at_ms).toISOString() });
       expect(typeof payload.data.wallet_id).toBe('string');
       if (event.type === 'kyc.status_changed') expect(payload.data).toEqual({ wallet_id: event.wallet_id, customer_id: event.customer_id, status: event.kyc_status });
@@ -63,7 +63,7 @@ describe('ledgerpay: Stripe-style signatures verify with the `stripe` library', 
     for (const event of sampleEvents('ledgerpay', 100)) {
       const body = ledgerpayProfile.body(event);
       const headers = ledgerpayProfile.sign({ body, event, keys, timestamp_s: now_s(), sign_with_all: false });
-      const parsed = stripe.webhooks.constructEvent(body, headers['ledgerpay-signature']!, secret) as unknown as Record<string, any>;
+      const parsed = stripe.webhooks.constructEvent(body, headers['ledgerpay-signature']!, secret) as unknown as { id: string; object: string };
       expect(parsed.id).toBe(event.id);
       expect(parsed.object).toBe('event');
     }

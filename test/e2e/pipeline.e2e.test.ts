@@ -1,0 +1,160 @@
+/**
+ * End to end: provider simulator → ingress → dedupe → compliance-screening →
+ * ledger-projector, every service a real process on real Kafka, registry and Postgres.
+ *  - the ledger equals the simulator's ground truth exactly (given the decisions made);
+ *  - transactions touching sanctioned addresses are BLOCKed and their funds held;
+ *  - the reconciler's run over the window is clean (exit 0);
+ *  - one trace holds spans of ingress, dedupe, compliance-screening and ledger-projector.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Decimal } from '@tidemark/common';
+import { generateSecrets, keysFromEnv, loadScenario, startSimulator, type RunningSimulator } from '@tidemark/test/simulator';
+import { Stack } from '../harness/stack.js';
+import { OtlpReceiver, jaegerServicesInTraceOf } from '../harness/otlp-receiver.js';
+
+const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
+const PROJECTION_TIMEOUT_MS = 240_000;
+
+interface TxView { status: string; screening: { decision: string; reasons: unknown[] }; history: Array<{ event_id: string }> }
+interface BalancesView { wallet_id: string; balances: Array<{ asset: string; pending: string; available: string; held: string }> }
+
+async function jaegerQueryUrl(): Promise<string | null> {
+  try {
+    const { infraEndpoints } = await import('@tidemark/local-infra');
+    const e = infraEndpoints() as { jaeger_query_url?: string | null; jaeger_otlp_traces_url?: string | null };
+    if (!e.jaeger_query_url || !e.jaeger_otlp_traces_url) return null;
+    const res = await fetch(`${e.jaeger_query_url}/api/services`, { signal: AbortSignal.timeout(2_000) });
+    return res.ok ? e.jaeger_query_url : null;
+  } catch {
+    return null;
+  }
+}
+
+describe.skipIf(SKIP)('end to end: simulator → all services → ledger', () => {
+  const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
+  const receiver = new OtlpReceiver();
+  let jaeger: string | null = null;
+  let stack: Stack;
+  let sim: RunningSimulator;
+
+  beforeAll(async () => {
+    jaeger = await jaegerQueryUrl();
+    let otlp: string;
+    if (jaeger) {
+      const { infraEndpoints } = await import('@tidemark/local-infra');
+      otlp = (infraEndpoints() as { jaeger_otlp_traces_url: string }).jaeger_otlp_traces_url;
+    } else {
+      await receiver.start();
+      otlp = receiver.url;
+    }
+    stack = new Stack({ port_base: 18080, otlp_endpoint: otlp, env: { TIDEMARK_DEDUPE_RETRY_DELAYS_MS: '200,1000,3000' } }, secrets);
+    await stack.setUp();
+    await stack.startAll();
+    sim = await startSimulator({
+      scenario: loadScenario('e2e'),
+      ingress_url: stack.ingress_url,
+      keys: keysFromEnv(['generic', 'ledgerpay', 'custodian-x'], secrets),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
+    const status = await sim.done;
+    expect(status).toBeDefined();
+  }, 600_000);
+
+  afterAll(async () => {
+    await sim?.stop().catch(() => undefined);
+    await stack?.tearDown();
+    await receiver.stop();
+  }, 120_000);
+
+  it('projects every transaction and the ledger equals the simulator truth exactly', async () => {
+    const transactions = sim.sim.truth.transactions();
+    expect(transactions.length).toBeGreaterThan(100);
+    // Wait until every delivered transaction is known to the ledger with all of its acknowledged events.
+    const deadline = Date.now() + PROJECTION_TIMEOUT_MS;
+    const decisions = new Map<string, string>();
+    for (const record of transactions) {
+      const acked = record.events.filter((e) => e.acknowledged);
+      if (acked.length === 0) continue;
+      const path = `/v1/transactions/${record.tx.provider}/${encodeURIComponent(record.tx.transaction_id)}`;
+      for (;;) {
+        const { status, body } = await stack.getJson<TxView>(path);
+        if (status === 200 && body.history.length >= new Set(acked.map((e) => e.event_id)).size) {
+          decisions.set(`${record.tx.provider}:${record.tx.transaction_id}`, body.screening.decision);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`transaction ${path} not fully projected in time (HTTP ${status})`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+
+    const truth = sim.sim.truth.balances({
+      view: 'delivered',
+      decide: (tx) => (decisions.get(`${tx.provider}:${tx.transaction_id}`) ?? 'ALLOW') as 'ALLOW' | 'REVIEW' | 'BLOCK',
+    });
+    let compared = 0;
+    for (const wallet of truth) {
+      const { status, body } = await stack.getJson<BalancesView>(`/v1/wallets/${encodeURIComponent(wallet.wallet_id)}/balances`);
+      expect(status).toBe(200);
+      for (const line of wallet.balances) {
+        const got = body.balances.find((b) => b.asset === line.asset) ?? { pending: '0', available: '0', held: '0' };
+        for (const bucket of ['pending', 'available', 'held'] as const) {
+          expect(new Decimal(got[bucket]).eq(new Decimal(line[bucket])), `${wallet.wallet_id} ${line.asset} ${bucket}: ledger ${got[bucket]} truth ${line[bucket]}`).toBe(true);
+        }
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
+
+    // Sanctioned addresses are blocked and their deposits held.
+    const sanctioned = transactions.filter((r) => r.tx.sanctioned_address && r.events.some((e) => e.acknowledged));
+    expect(sanctioned.length).toBeGreaterThan(0);
+    for (const r of sanctioned) expect(decisions.get(`${r.tx.provider}:${r.tx.transaction_id}`), r.tx.transaction_id).toBe('BLOCK');
+  }, PROJECTION_TIMEOUT_MS + 60_000);
+
+  it('the ledger invariants hold', async () => {
+    const { ledgerCheck } = await import('@tidemark/ledger-projector');
+    const pg = (await import('pg')).default;
+    const pool = new pg.Pool({ connectionString: stack.database_url, max: 2 });
+    try {
+      const report = (await ledgerCheck(pool)) as { ok: boolean; violations: unknown[] };
+      expect(report.violations).toEqual([]);
+      expect(report.ok).toBe(true);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('the reconciler finds nothing to report (exit 0)', async () => {
+    const { reconcileCommand } = await import('@tidemark/reconciler');
+    const previous = { ...process.env };
+    Object.assign(process.env, { TIDEMARK_TOPIC_PREFIX: stack.prefix, TIDEMARK_DATABASE_URL: stack.database_url });
+    try {
+      for (const provider of ['generic', 'ledgerpay', 'custodian-x']) {
+        const code = await reconcileCommand({
+          provider,
+          since: new Date(Date.now() - 3600_000).toISOString(),
+          statementsUrl: `${sim.url}/providers/${provider}`,
+          json: false,
+          report: `reports/e2e-reconcile-${provider}.json`,
+        });
+        expect(code, `reconcile ${provider}`).toBe(0);
+      }
+    } finally {
+      process.env = previous;
+    }
+  }, 180_000);
+
+  it('one trace follows an event through every service', async () => {
+    const record = sim.sim.truth.transactions().find((r) => r.tx.provider === 'generic' && r.events.some((e) => e.acknowledged))!;
+    const event_id = record.events.find((e) => e.acknowledged)!.event_id;
+    const wanted = ['ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
+    let services = new Set<string>();
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      services = jaeger ? await jaegerServicesInTraceOf(jaeger, event_id) : receiver.servicesInTraceOf(event_id);
+      if (wanted.every((s) => services.has(s))) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    expect([...services].sort()).toEqual(expect.arrayContaining(wanted));
+  }, 60_000);
+});

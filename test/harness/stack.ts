@@ -1,0 +1,123 @@
+/**
+ * A whole Tidemark stack for end-to-end, chaos and benchmark runs: its own topic
+ * prefix, its own Postgres database, its own ports, every service as a real child
+ * process (so tests can kill -9 them), traces to Jaeger or an in-test OTLP receiver.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { Admin } from 'kafkajs';
+import { applyTopics, baseConfigSchema, createKafka, kafkaBrokers, loadConfig, RegistryClient } from '@tidemark/common';
+import { Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from '@tidemark/cli/platform';
+
+export interface StackOptions {
+  /** Base port; services use base+0 (ingress), +1 (ledger API), +2 (dedupe), +3 (screening), +4 (risk API). */
+  port_base: number;
+  otlp_endpoint: string | null;
+  /** Extra environment for every service (e.g. short retry delays). */
+  env?: Record<string, string>;
+  /** Instances per consumer service (2 = a consumer group with a rebalance). */
+  instances?: number;
+}
+
+export const CONSUMER_SERVICES: ServiceName[] = ['dedupe', 'compliance-screening', 'ledger-projector'];
+
+export class Stack {
+  readonly id = randomUUID().slice(0, 8);
+  readonly prefix = `e2e${this.id}.`;
+  readonly database = `tidemark_e2e_${this.id}`;
+  readonly base = loadConfig(baseConfigSchema);
+  readonly reader_token = randomBytes(18).toString('base64url');
+  readonly compliance_token = randomBytes(18).toString('base64url');
+  readonly secrets: Record<string, string>;
+  platform!: Platform;
+  database_url = '';
+  private admin: Admin | null = null;
+
+  constructor(readonly opts: StackOptions, secrets: Record<string, string>) {
+    this.secrets = secrets;
+  }
+
+  get ingress_url(): string { return `http://127.0.0.1:${this.opts.port_base}`; }
+  get ledger_url(): string { return `http://127.0.0.1:${this.opts.port_base + 1}`; }
+  get risk_url(): string { return `http://127.0.0.1:${this.opts.port_base + 4}`; }
+  portOf(service: ServiceName, instance = 1): number {
+    const offset: Record<ServiceName, number> = { ingress: 0, 'ledger-projector': 1, dedupe: 2, 'compliance-screening': 3, 'risk-api': 4 };
+    return this.opts.port_base + offset[service] + (instance - 1) * 10;
+  }
+
+  async setUp(): Promise<void> {
+    const adminDb = new pg.Client({ connectionString: this.base.TIDEMARK_DATABASE_URL });
+    await adminDb.connect();
+    await adminDb.query(`CREATE DATABASE ${this.database}`);
+    await adminDb.end();
+    const url = new URL(this.base.TIDEMARK_DATABASE_URL);
+    url.pathname = `/${this.database}`;
+    this.database_url = url.toString();
+
+    const kafka = createKafka({ brokers: kafkaBrokers(this.base), client_id: `stack-${this.id}` });
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    await applyTopics(this.admin, new RegistryClient(this.base.TIDEMARK_REGISTRY_URL), { prefix: this.prefix });
+
+    this.platform = new Platform({
+      ...this.secrets,
+      TIDEMARK_TOPIC_PREFIX: this.prefix,
+      TIDEMARK_DATABASE_URL: this.database_url,
+      TIDEMARK_API_TOKENS: `e2e-reader:${this.reader_token}:reader,e2e-compliance:${this.compliance_token}:compliance`,
+      TIDEMARK_RISK_API_URL: this.risk_url,
+      TIDEMARK_LOG_LEVEL: 'info',
+      ...(this.opts.otlp_endpoint ? { TIDEMARK_OTLP_ENDPOINT: this.opts.otlp_endpoint } : {}),
+      ...this.opts.env,
+    });
+  }
+
+  envFor(service: ServiceName, instance: number): Record<string, string> {
+    const port = String(this.portOf(service, instance));
+    switch (service) {
+      case 'ingress': return { TIDEMARK_INGRESS_PORT: port };
+      case 'ledger-projector': return { TIDEMARK_LEDGER_API_PORT: port };
+      case 'dedupe': return { TIDEMARK_DEDUPE_PORT: port };
+      case 'compliance-screening': return { TIDEMARK_SCREENING_PORT: port };
+      case 'risk-api': return { TIDEMARK_RISK_API_PORT: port };
+    }
+  }
+
+  startService(service: ServiceName, instance = 1): void {
+    this.platform.start({ name: `${service}#${instance}`, entry: SERVICE_ENTRIES[service], env: this.envFor(service, instance) });
+  }
+
+  async startAll(): Promise<void> {
+    this.startService('risk-api');
+    await waitForHttp(`${this.risk_url}/healthz`, 60_000);
+    this.startService('ingress');
+    for (const s of CONSUMER_SERVICES) for (let i = 1; i <= (this.opts.instances ?? 1); i++) this.startService(s, i);
+    await this.waitReady();
+  }
+
+  async waitReady(timeout_ms = 120_000): Promise<void> {
+    await waitForHttp(`${this.ingress_url}/readyz`, timeout_ms);
+    for (const s of CONSUMER_SERVICES) await waitForHttp(`http://127.0.0.1:${this.portOf(s)}/readyz`, timeout_ms);
+  }
+
+  async getJson<T>(path: string, token = this.reader_token): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.ledger_url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  async tearDown(): Promise<void> {
+    await this.platform?.stopAll('SIGTERM');
+    if (this.admin) {
+      const mine = (await this.admin.listTopics()).filter((t) => t.startsWith(this.prefix));
+      if (mine.length) await this.admin.deleteTopics({ topics: mine }).catch(() => undefined);
+      await this.admin.disconnect();
+    }
+    const registry = new RegistryClient(this.base.TIDEMARK_REGISTRY_URL);
+    for (const s of (await registry.subjects().catch(() => [] as string[])).filter((s) => s.startsWith(this.prefix))) await registry.deleteSubject(s).catch(() => undefined);
+    if (process.env.TIDEMARK_KEEP_E2E_DB !== '1' && this.database_url) {
+      const adminDb = new pg.Client({ connectionString: this.base.TIDEMARK_DATABASE_URL });
+      await adminDb.connect();
+      await adminDb.query(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`).catch(() => undefined);
+      await adminDb.end();
+    }
+  }
+}
