@@ -2,7 +2,7 @@
  * Kafka client factory. kafkajs stays behind these few functions so that the
  * client can be swapped after measurement (see FIELD-NOTES).
  */
-import { Kafka, logLevel, type Producer, type KafkaConfig, type Admin } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Producer, type KafkaConfig, type Admin } from 'kafkajs';
 import type { Logger } from './log.js';
 
 const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -36,6 +36,8 @@ export function createIdempotentProducer(kafka: Kafka, opts: { transactional_id?
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    // Java-compatible murmur2 partitioning: a wallet's records land in the same partition as with any Java client.
+    createPartitioner: Partitioners.DefaultPartitioner,
     ...(opts.transactional_id ? { transactionalId: opts.transactional_id, transactionTimeout: 60_000 } : {}),
     retry: { initialRetryTime: 25, retries: 8, maxRetryTime: 2_000 },
   });

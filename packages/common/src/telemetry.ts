@@ -29,6 +29,8 @@ export function initTelemetry(service: string, otlp_endpoint?: string, extra_exp
   const processors: SpanProcessor[] = [];
   if (otlp_endpoint) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp_endpoint }), { maxQueueSize: 8192, scheduledDelayMillis: 500 }));
   if (extra_exporter) processors.push(new BatchSpanProcessor(extra_exporter));
+  // Without an exporter, still register a real tracer provider so trace context is created and propagated.
+  if (processors.length === 0) processors.push(new NoopSpanProcessor());
   // Without any processor NodeSDK registers no tracer provider, spans are non-recording and no
   // traceparent is injected; a no-op processor keeps spans (and trace ids in headers) alive.
   if (processors.length === 0) processors.push(new NoopSpanProcessor());
