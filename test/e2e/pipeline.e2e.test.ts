@@ -155,6 +155,6 @@ describe.skipIf(SKIP)('end to end: simulator → all services → ledger', () =>
       if (wanted.every((s) => services.has(s))) break;
       await new Promise((r) => setTimeout(r, 1_000));
     }
-    expect([...services].sort()).toEqual(expect.arrayContaining(wanted));
+    expect([...services].sort(), `trace of ${event_id} (${jaeger ? 'jaeger' : 'otlp receiver'})`).toEqual(expect.arrayContaining(wanted));
   }, 60_000);
 });

@@ -22,6 +22,8 @@ import { createLedgerDatabase, createTestTopics, canonicalEvent, projectIntoLedg
 const args = process.argv.slice(2);
 const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1]! : '100000').split(',').map(Number);
 const withAudit = args.includes('--audit');
+/** Optional V8 old-space cap for the reconcile process (MB): shows memory stays bounded, not just lazily collected. */
+const heapCapMb = args.includes('--heap-cap-mb') ? Number(args[args.indexOf('--heap-cap-mb') + 1]) : null;
 const root = new URL('../../../', import.meta.url).pathname;
 
 interface Tx {
@@ -66,7 +68,8 @@ async function serveStatements(txs: Tx[]): Promise<{ url: string; close: () => P
 
 function runReconcile(env: Record<string, string>, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('/usr/bin/time', ['-v', process.execPath, join(root, 'bin/tidemark.mjs'), 'reconcile', ...argv], { cwd: root, env: { ...process.env, ...env } });
+    const node = heapCapMb ? [process.execPath, `--max-old-space-size=${heapCapMb}`] : [process.execPath];
+    const child = spawn('/usr/bin/time', ['-v', ...node, join(root, 'bin/tidemark.mjs'), 'reconcile', ...argv], { cwd: root, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -122,6 +125,7 @@ for (const n of sizes) {
     const summary = JSON.parse(await readFile(report, 'utf8')) as { verdict: string; duration_ms: number; matching: { matched: number }; resources: unknown; discrepancies_total: number; conservation: unknown };
     const line = {
       transactions: n,
+      heap_cap_mb: heapCapMb,
       exit_code: r.code,
       verdict: summary.verdict,
       matched: summary.matching.matched,

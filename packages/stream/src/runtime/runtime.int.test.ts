@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createMetrics, initTelemetry, type AuditRecord, type CanonicalEvent } from '@tidemark/common';
-import { PermanentError, TransientError, type Handler, type InputRecord } from '../handler.js';
+import { InfrastructureError, PermanentError, TransientError, type Handler, type InputRecord } from '../handler.js';
 import { runConsumer, type RunningConsumer } from './consumer.js';
 import { createTestEnv, SKIP_INTEGRATION, testEvent, type TestEnv } from '../testing/env.js';
 import { listDeadLetters, replayDeadLetters, showDeadLetter } from '../dlq/ops.js';
@@ -28,10 +28,16 @@ class TestHandler implements Handler<CanonicalEvent> {
   readonly failTransient = new Map<string, number>();
   readonly failPermanentOnce = new Set<string>();
   readonly attempts = new Map<string, number>();
+  /** Calls left that fail as if the database were down (every key). */
+  infraFailuresLeft = 0;
 
   async handle(r: InputRecord<CanonicalEvent>) {
     const id = r.value.event_id;
     this.attempts.set(id, (this.attempts.get(id) ?? 0) + 1);
+    if (this.infraFailuresLeft > 0) {
+      this.infraFailuresLeft--;
+      throw new InfrastructureError('postgres unreachable', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    }
     const left = this.failTransient.get(id) ?? 0;
     if (left > 0) {
       this.failTransient.set(id, left - 1);
@@ -210,6 +216,18 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     await waitFor(() => handler.applied.some((a) => a.event_id === 'R-2'), 30_000, 'R after restart');
     expect(handler.applied.filter((a) => a.wallet === R).map((a) => a.event_id)).toEqual(['R-0', 'R-1', 'R-2']);
   }, 90_000);
+
+  it('blocks in place on infrastructure failures: no ladder, no DLQ, order kept', async () => {
+    const I = 'wal_I';
+    handler.infraFailuresLeft = 4;
+    await env.produceEvents('webhooks.received.v1', [0, 1, 2].map((i) => ({ key: I, value: testEvent({ event_id: `I-${i}`, wallet_id: I }) })));
+    await waitFor(() => handler.applied.some((a) => a.event_id === 'I-2'), 30_000, 'records after the outage');
+    const applied = handler.applied.filter((a) => a.wallet === I);
+    expect(applied.map((a) => [a.event_id, a.attempt])).toEqual([['I-0', 1], ['I-1', 1], ['I-2', 1]]); // never laddered
+    expect(handler.infraFailuresLeft).toBe(0);
+    const audits = await Promise.all((await env.readAll('audit.v1')).map((r) => env.codec.decode<AuditRecord>(r.value!)));
+    expect(audits.filter((a) => a.key === I && a.action !== 'passed')).toEqual([]);
+  }, 60_000);
 
   it('continues the trace from the record headers into outputs and audit', async () => {
     const trace_id = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -438,14 +438,19 @@ export interface TxStateJson {
   anomalies: string[];
 }
 
-export function stateToJson(state: TxState): TxStateJson {
-  const amounts: Partial<Record<TxEventType, string>> = {};
-  for (const [type, amount] of Object.entries(state.amounts) as Array<[TxEventType, bigint | undefined]>) {
-    if (amount !== undefined) amounts[type] = formatUnits(amount);
+/** The facts (event types seen → amount of their first occurrence) as decimal strings. */
+export function factsToJson(amounts: TxState['amounts']): Partial<Record<TxEventType, string>> {
+  const out: Partial<Record<TxEventType, string>> = {};
+  for (const [type, amount] of Object.entries(amounts) as Array<[TxEventType, bigint | undefined]>) {
+    if (amount !== undefined) out[type] = formatUnits(amount);
   }
+  return out;
+}
+
+export function stateToJson(state: TxState): TxStateJson {
   return {
     ...state,
-    amounts,
+    amounts: factsToJson(state.amounts),
     position: {
       pending: formatUnits(state.position.pending),
       available: formatUnits(state.position.available),

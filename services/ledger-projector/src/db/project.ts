@@ -28,7 +28,7 @@ import {
   projectBatch,
   txKey,
 } from '../core/batch.js';
-import { type TxState, type TxStateJson, effectiveAmount, stateFromJson, stateToJson, txStatus } from '../core/transaction.js';
+import { type TxState, type TxStateJson, effectiveAmount, factsToJson, stateFromJson, txStatus } from '../core/transaction.js';
 import type { EventMeta, LedgerInput } from '../core/validate.js';
 
 export const LEDGER_BALANCES_TOPIC = 'ledger.balances.v1';
@@ -294,7 +294,7 @@ export async function writeStates(
         pending: formatUnits(s.position.pending),
         available: formatUnits(s.position.available),
         held: formatUnits(s.position.held),
-        facts: stateToJson(s).amounts,
+        facts: factsToJson(s.amounts),
         first_ms: range.first_ms,
         last_ms: range.last_ms,
       })),

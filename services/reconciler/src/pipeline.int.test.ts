@@ -1,0 +1,214 @@
+/**
+ * End to end through the whole platform: the provider simulator sends signed webhooks to
+ * the real ingress, through dedupe, compliance screening and the ledger projector (each
+ * its own process, on the shared stream runtime), against real Kafka, registry and
+ * Postgres. The simulator drops one transaction's webhooks entirely, and its statements
+ * then report another transaction with an altered amount and a third with a changed
+ * status. The operator CLI (`node bin/tidemark.mjs reconcile`, exit codes tested from
+ * outside) must report exactly those three and exit 1; with --heal the corrections flow
+ * through the normal pipeline, a second heal changes nothing, and the next run exits 0
+ * (conservation over the audit trail included) with the ledger equal to the provider's books.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Discrepancy } from '@tidemark/common';
+import { createLedgerDatabase, createTestTopics, type TestDatabase, type TestTopics } from './testing/support.js';
+import type { ReportSummary } from './core/report.js';
+import { generateSecrets, parseScenario, startSimulator, type RunningSimulator } from '../../../test/simulator/src/index.js';
+
+const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
+const root = new URL('../../../', import.meta.url).pathname;
+
+const SERVICES: Record<string, string> = {
+  'risk-api': 'services/compliance-screening/src/fake-risk-api/main.ts',
+  ingress: 'services/ingress/src/main.ts',
+  dedupe: 'services/dedupe/src/main.ts',
+  'compliance-screening': 'services/compliance-screening/src/main.ts',
+  'ledger-projector': 'services/ledger-projector/src/main.ts',
+};
+
+type Report = ReportSummary & { discrepancies: Array<Discrepancy & { event_key: string | null }> };
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+async function waitFor<T>(what: string, timeout_ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeout_ms;
+  let last: unknown = null;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+describe.skipIf(skip)('reconciler end to end through the platform', () => {
+  let db: TestDatabase;
+  let topics: TestTopics;
+  let dir: string;
+  let sim: RunningSimulator;
+  const children: Array<{ name: string; child: ChildProcess }> = [];
+  const env: Record<string, string> = {};
+  let since: string;
+  let token: string;
+
+  async function cli(name: string, extra: string[] = [], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; report: Report; stderr: string }> {
+    const report = join(dir, `${name}.json`);
+    const child = spawn(process.execPath, [join(root, 'bin/tidemark.mjs'), 'reconcile', '--provider', 'generic', '--since', since, '--statements-url', sim.url!, '--report', report, ...extra], {
+      cwd: root,
+      env: { ...process.env, ...env, TIDEMARK_LOG_LEVEL: 'warn', TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN: '20', ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout!.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const text = await readFile(report, 'utf8').catch(() => null);
+    if (text === null) throw new Error(`reconcile ${name} wrote no report (exit ${code}): ${stderr}`);
+    return { code, report: JSON.parse(text) as Report, stderr };
+  }
+
+  async function processed(sql: string, params: unknown[] = []): Promise<number> {
+    const res = await db.pool.query<{ n: string }>(sql, params);
+    return Number(res.rows[0]!.n);
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'recon-e2e-'));
+    [db, topics] = await Promise.all([createLedgerDatabase(), createTestTopics('recone2e')]);
+    const ports = { ingress: await freePort(), ledger: await freePort(), dedupe: await freePort(), screening: await freePort(), risk: await freePort() };
+    token = randomBytes(18).toString('base64url');
+    Object.assign(env, {
+      TIDEMARK_DATABASE_URL: db.url,
+      TIDEMARK_TOPIC_PREFIX: topics.prefix,
+      ...generateSecrets(['generic']),
+      TIDEMARK_API_TOKENS: `recon-test:${token}:reader`,
+      TIDEMARK_INGRESS_PORT: String(ports.ingress),
+      TIDEMARK_LEDGER_API_PORT: String(ports.ledger),
+      TIDEMARK_DEDUPE_PORT: String(ports.dedupe),
+      TIDEMARK_SCREENING_PORT: String(ports.screening),
+      TIDEMARK_SCREENING_DB_SCHEMA: 'compliance',
+      TIDEMARK_RISK_API_PORT: String(ports.risk),
+      TIDEMARK_RISK_API_URL: `http://127.0.0.1:${ports.risk}`,
+      TIDEMARK_LOG_LEVEL: 'info',
+    });
+    for (const [name, entry] of Object.entries(SERVICES)) {
+      const log = createWriteStream(join(dir, `${name}.log`));
+      const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.pipe(log);
+      child.stderr!.pipe(log);
+      children.push({ name, child });
+    }
+    const ready = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok;
+    await waitFor('ingress ready', 180_000, () => ready(`http://127.0.0.1:${ports.ingress}/readyz`));
+    await waitFor('ledger projector ready', 180_000, () => ready(`http://127.0.0.1:${ports.ledger}/readyz`));
+    await waitFor('dedupe ready', 180_000, () => ready(`http://127.0.0.1:${ports.dedupe}/readyz`));
+    await waitFor('screening ready', 180_000, () => ready(`http://127.0.0.1:${ports.screening}/readyz`));
+    env.LEDGER_URL = `http://127.0.0.1:${ports.ledger}`;
+
+    since = new Date(Date.now() - 60_000).toISOString();
+    const scenario = parseScenario({
+      name: 'recon-e2e',
+      seed: 3, // with these settings exactly one transaction has all its webhooks dropped
+      world: { customers: 8, wallets_per_customer: [1, 2], providers: { generic: 1 } },
+      traffic: { transactions: 30, transactions_per_s: 20, kind_weights: { deposit: 6, withdrawal: 3, kyc: 1 } },
+      lifecycle: { block_time_scale: 0.0005, reversal_delay_ms: [10, 200] },
+      delivery: { pace: 'asap', concurrency: 4, duplicate_rate: 0.1, reorder_rate: 0.1, late_rate: 0 },
+      discrepancies: { drop_all_rate: 0.05 },
+      statements: { page_size_cap: 7, empty_page_rate: 0.2, repeat_last_item_rate: 0.2, transient_failure_rate: 0.2 },
+    });
+    sim = await startSimulator({ scenario, ingress_url: `http://127.0.0.1:${ports.ingress}`, keys: undefined, listen: { host: '127.0.0.1', port: 0 } });
+    await sim.done;
+    // Everything acknowledged must reach the ledger before we compare.
+    const acknowledged = sim.sim.truth.transactions().flatMap((r) => r.events.filter((e) => e.acknowledged).map((e) => e.id));
+    const kyc = sim.sim.truth.kycStatuses().length;
+    await waitFor('the pipeline to project every acknowledged webhook', 180_000, async () => {
+      const n = await processed(`SELECT count(*) AS n FROM ledger.processed_events WHERE event_id = ANY($1::text[])`, [acknowledged]);
+      return n === new Set(acknowledged).size;
+    });
+    expect(kyc).toBeGreaterThanOrEqual(0);
+    // The provider's books now disagree with its webhooks on two clean, confirmed transactions.
+    const clean = sim.sim.truth.transactions().filter((r) => r.tx.discrepancy === null && r.events.every((e) => e.acknowledged) && r.events.some((e) => e.type.endsWith('.confirmed')) && !r.events.some((e) => e.type === 'deposit.reversed'));
+    expect(clean.length).toBeGreaterThanOrEqual(2);
+    expect(sim.sim.truth.injectStatementDiscrepancy('generic', clean[0]!.tx.transaction_id, 'alter_amount')).toBe(true);
+    expect(sim.sim.truth.injectStatementDiscrepancy('generic', clean[1]!.tx.transaction_id, 'alter_status')).toBe(true);
+  }, 600_000);
+
+  afterAll(async () => {
+    await sim?.stop().catch(() => undefined);
+    for (const { child } of children) child.kill('SIGTERM');
+    await Promise.all(children.map(({ child }) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : null)));
+    await Promise.allSettled([db?.drop(), topics?.cleanup()]);
+    if (dir && process.env.TIDEMARK_KEEP_TEST_LOGS !== '1') await rm(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('reports exactly the dropped webhook, the altered amount and the changed status; exits 1', async () => {
+    const expected = sim.sim.truth.expectedDiscrepancies();
+    expect(expected.map((e) => e.kind).sort()).toEqual(['amount_mismatch', 'missing_in_ledger', 'status_mismatch']);
+    const { code, report, stderr } = await cli('first');
+    expect(stderr).toBe('');
+    expect(code).toBe(1);
+    expect(report.discrepancies.map((d) => `${d.kind} ${d.transaction_id}`).sort()).toEqual(expected.map((e) => `${e.kind} ${e.transaction_id}`).sort());
+    expect(report.conservation).toMatchObject({ checked: true, ok: true });
+  });
+
+  it('heals through the pipeline idempotently; the next run exits 0 and the ledger equals the provider', async () => {
+    const heal1 = await cli('heal-1', ['--heal']);
+    expect(heal1.code).toBe(1);
+    expect(heal1.report.heal).toMatchObject({ injected: 3, not_healable: 0 });
+    const ids = heal1.report.heal.events.map((e) => e.event_id);
+    await waitFor('the healed events to be projected', 120_000, async () => (await processed(`SELECT count(*) AS n FROM ledger.processed_events WHERE event_id = ANY($1::text[]) AND source = 'RECONCILIATION'`, [ids])) === 3);
+
+    const heal2 = await cli('heal-2', ['--heal']);
+    expect(heal2.report.heal.events.map((e) => e.event_id).sort()).toEqual([...ids].sort());
+    // Give the second batch time to pass through; dedupe must drop it (nothing new reaches the ledger).
+    await new Promise((r) => setTimeout(r, 10_000));
+    expect(await processed(`SELECT count(*) AS n FROM ledger.processed_events WHERE source = 'RECONCILIATION'`)).toBe(3);
+
+    const after = await cli('after', [], { TIDEMARK_RECONCILE_SETTLE_MS: '5000' });
+    expect(after.report.discrepancies).toEqual([]);
+    expect(after.code).toBe(0);
+    expect(after.report.conservation).toMatchObject({ checked: true, ok: true, not_conserved: 0, stuck_in_retry: 0 });
+
+    // The ledger's read API (DESIGN 3.3) shows, wallet by wallet, what the provider's books imply.
+    const statements = sim.sim.truth.statementRecords('generic');
+    const expected = new Map<string, bigint>();
+    for (const s of statements) {
+      const units = toUnits(s.amount);
+      const delta = s.direction === 'in' ? (s.status === 'pending' || s.status === 'confirmed' ? units : 0n) : s.status === 'confirmed' ? -units : 0n;
+      expected.set(`${s.wallet_id}/${s.asset}`, (expected.get(`${s.wallet_id}/${s.asset}`) ?? 0n) + delta);
+    }
+    for (const wallet of new Set(statements.map((s) => s.wallet_id))) {
+      const res = await fetch(`${env.LEDGER_URL}/v1/wallets/${encodeURIComponent(wallet)}/balances`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { balances: Array<{ asset: string; pending: string; available: string; held: string }> };
+      for (const b of body.balances) {
+        const total = toUnits(b.pending) + toUnits(b.available) + toUnits(b.held);
+        expect(`${wallet}/${b.asset} ${total}`).toBe(`${wallet}/${b.asset} ${expected.get(`${wallet}/${b.asset}`) ?? 0n}`);
+      }
+    }
+  });
+});
+
+function toUnits(amount: string): bigint {
+  const negative = amount.startsWith('-');
+  const [int = '0', frac = ''] = amount.replace('-', '').split('.');
+  const units = BigInt(int) * 10n ** 18n + BigInt(frac.padEnd(18, '0') || '0');
+  return negative ? -units : units;
+}
