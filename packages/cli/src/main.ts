@@ -124,6 +124,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--error <text>', 'error text')
     .option('--since <iso>', 'from')
     .option('--until <iso>', 'until')
+    .option('--force', 're-send a replay left in doubt by a crash')
+    .option('--dry-run', 'show what would be replayed')
+    .option('--actor <name>', 'operator name for the audit record (default $TIDEMARK_OPERATOR or $USER)')
     .option('--json', 'print as JSON')
     .action(async (id: string | undefined, opts) => {
       const { dlqCommand } = await import('./dlq.js');
@@ -136,6 +139,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--key <key>', 'record key')
     .option('--error <text>', 'error text')
     .option('--until <iso>', 'only failures before this time')
+    .option('--truncate', 'also delete the purged records from the DLQ topic (Kafka delete-records)')
+    .option('--dry-run', 'show what would be purged')
+    .option('--actor <name>', 'operator name for the audit record (default $TIDEMARK_OPERATOR or $USER)')
     .option('--json', 'print as JSON')
     .action(async (opts) => {
       const { dlqCommand } = await import('./dlq.js');

@@ -15,3 +15,4 @@ export type * from './generated/records.js';
 export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindValues } from './generated/records.js';
 export * from './schemas/compat.js';
 export * from './events.js';
+export { installAbortedTransactionFix, hideAbortedRecords } from './kafkajs-aborted-fix.js';

@@ -4,6 +4,7 @@
  */
 import { Kafka, Partitioners, logLevel, type Producer, type KafkaConfig, type Admin } from 'kafkajs';
 import type { Logger } from './log.js';
+import { installAbortedTransactionFix } from './kafkajs-aborted-fix.js';
 
 const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -13,6 +14,8 @@ const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 export function createKafka(opts: { brokers: string[]; client_id: string; logger?: Logger; extra?: Partial<KafkaConfig> }): Kafka {
+  // Every Tidemark reader uses read_committed; kafkajs 2.2.4 leaks aborted records without this.
+  installAbortedTransactionFix();
   const log = opts.logger;
   return new Kafka({
     clientId: opts.client_id,

@@ -28,7 +28,7 @@ export { migrate, loadSqlMigrations, MigrationError, type Migration } from './pg
 export { migrateStreamTables, ParkingStore } from './parking/store.js';
 export type { KafkaTransport } from './kafka/transport.js';
 export { KafkajsTransport } from './kafka/kafkajs.js';
-export { installAbortedTransactionFix } from './kafka/kafkajs-aborted-fix.js';
+export { installAbortedTransactionFix } from '@tidemark/common';
 export {
   openDlqContext,
   listDeadLetters,

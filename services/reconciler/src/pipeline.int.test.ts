@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import type { Discrepancy } from '@tidemark/common';
 import { createLedgerDatabase, createTestTopics, type TestDatabase, type TestTopics } from './testing/support.js';
 import type { ReportSummary } from './core/report.js';
-import { generateSecrets, parseScenario, startSimulator, type RunningSimulator } from '../../../test/simulator/src/index.js';
+import { generateSecrets, keysFromEnv, parseScenario, startSimulator, type RunningSimulator } from '../../../test/simulator/src/index.js';
 
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const root = new URL('../../../', import.meta.url).pathname;
@@ -133,7 +133,7 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
       discrepancies: { drop_all_rate: 0.05 },
       statements: { page_size_cap: 7, empty_page_rate: 0.2, repeat_last_item_rate: 0.2, transient_failure_rate: 0.2 },
     });
-    sim = await startSimulator({ scenario, ingress_url: `http://127.0.0.1:${ports.ingress}`, keys: undefined, listen: { host: '127.0.0.1', port: 0 } });
+    sim = await startSimulator({ scenario, ingress_url: `http://127.0.0.1:${ports.ingress}`, keys: keysFromEnv(['generic'], env), listen: { host: '127.0.0.1', port: 0 } });
     await sim.done;
     // Everything acknowledged must reach the ledger before we compare.
     const acknowledged = sim.sim.truth.transactions().flatMap((r) => r.events.filter((e) => e.acknowledged).map((e) => e.id));

@@ -12,7 +12,7 @@
  */
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { createIdempotentProducer, headersToStrings } from '@tidemark/common';
-import { installAbortedTransactionFix } from './kafkajs-aborted-fix.js';
+import { installAbortedTransactionFix } from '@tidemark/common';
 import { randomUUID } from 'node:crypto';
 import type {
   ConsumerOptions,
