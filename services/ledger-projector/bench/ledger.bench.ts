@@ -12,8 +12,8 @@
  * reports/ledger-bench.json (repo root). LEDGER_BENCH_MODE=runtime|handler|both (default both).
  */
 import { randomUUID } from 'node:crypto';
-import { cpus } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import {
@@ -101,16 +101,42 @@ async function verify(db: TestDatabase, expected: Map<string, WalletBalance>): P
   return { ledger_check_ok: report.ok, balances_match };
 }
 
+/** CPU time (ms) of one Postgres backend process, from /proc (Linux; null elsewhere). */
+function backendCpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
+  } catch {
+    return null;
+  }
+}
+
 async function benchHandler(events: ScreenedEvent[], expected: Map<string, WalletBalance>) {
-  const db = await createTestDatabase({ pool_max: 4 });
+  // One connection: the batches are sequential, and its backend's CPU time is measurable.
+  const db = await createTestDatabase({ pool_max: 1 });
   try {
     const handler = createLedgerHandler({ pool: db.pool, logger });
     const records = events.map(inputRecord);
+    const backend_pid = (await db.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const pg0 = backendCpuMs(backend_pid);
+    const node0 = process.cpuUsage();
     const started = performance.now();
     for (let i = 0; i < records.length; i += HANDLER_BATCH) await handler.handleBatch(records.slice(i, i + HANDLER_BATCH));
     const elapsed_s = (performance.now() - started) / 1000;
+    const node = process.cpuUsage(node0);
+    const pg1 = backendCpuMs(backend_pid);
+    const node_cpu_us_per_event = Number(((node.user + node.system) / records.length).toFixed(1));
+    const pg_cpu_us_per_event = pg0 !== null && pg1 !== null ? Number((((pg1 - pg0) * 1000) / records.length).toFixed(1)) : null;
     const checks = await verify(db, expected);
-    return { events: records.length, elapsed_s, events_per_s: Math.round(records.length / elapsed_s), batch: HANDLER_BATCH, ...checks };
+    return {
+      events: records.length,
+      elapsed_s,
+      events_per_s: Math.round(records.length / elapsed_s),
+      batch: HANDLER_BATCH,
+      node_cpu_us_per_event,
+      pg_cpu_us_per_event,
+      ...checks,
+    };
   } finally {
     await db.drop();
   }
@@ -195,7 +221,7 @@ const expected = expectedBalances(events);
 const report: Record<string, unknown> = {
   benchmark: 'ledger-projector catch-up',
   at: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version },
+  machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_1m_at_start: loadavg()[0] },
   events: EVENTS,
   wallets: WALLETS,
   goal_events_per_s: 10_000,
@@ -208,6 +234,8 @@ if (MODE === 'runtime' || MODE === 'both') {
   report.runtime = await benchRuntime(events, expected);
   console.log(`stream runtime (Kafka → handler → Postgres → Kafka): ${JSON.stringify(report.runtime)}`);
 }
+// Shared machines: the load others put on it while this ran explains most of the variance.
+report.load_average_1m_at_end = loadavg()[0];
 mkdirSync(fileURLToPath(new URL('../../../reports', import.meta.url)), { recursive: true });
 writeFileSync(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`report written to ${REPORT_PATH}`);

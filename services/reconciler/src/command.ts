@@ -96,7 +96,9 @@ export async function reconcileCommand(opts: ReconcileCommandOptions): Promise<n
   const level = process.env.TIDEMARK_LOG_LEVEL ?? (scheduled ? 'info' : opts.json ? 'silent' : 'warn');
   const logger = createLogger('reconciler', level);
   const metrics = createReconcilerMetrics(createMetrics('reconciler'));
-  const session = await openSession(prepared, logger).catch((err: unknown) => err as Error);
+  // kafkajs's own chatter (e.g. its idempotent-producer notice) stays out of a one-shot terminal report.
+  const kafkaLogger = scheduled || process.env.TIDEMARK_LOG_LEVEL ? logger : undefined;
+  const session = await openSession(prepared, kafkaLogger).catch((err: unknown) => err as Error);
   if (session instanceof Error) {
     process.stderr.write(`reconcile could not run: ${describeFailure(session, prepared.config)}\n`);
     return EXIT_COULD_NOT_RUN;
@@ -120,7 +122,7 @@ interface Session {
   close(): Promise<void>;
 }
 
-async function openSession(p: Prepared, logger: Logger): Promise<Session> {
+async function openSession(p: Prepared, logger: Logger | undefined): Promise<Session> {
   const { config } = p;
   const pool = createLedgerPool({ database_url: config.TIDEMARK_DATABASE_URL, pool_max: 2, application_name: 'tidemark-reconciler', statement_timeout_ms: 300_000 });
   const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-reconciler', logger });
@@ -178,6 +180,7 @@ async function runOnce(opts: ReconcileCommandOptions, p: Prepared, s: Session, m
       runReconciliation(run_opts, { pool: s.pool, kafka: s.kafka, codec: s.codec, publisher: s.publisher, prefix: p.config.TIDEMARK_TOPIC_PREFIX, logger, metrics }),
     );
   } catch (err) {
+    s.publisher.discard();
     metrics.observeFailure(p.provider);
     logger.error({ run_id, err: (err as Error).message }, 'reconciliation run failed');
     process.stderr.write(`reconcile could not run (run ${run_id}): ${describeFailure(err, p.config)}\n`);
@@ -205,7 +208,11 @@ async function runScheduled(opts: ReconcileCommandOptions, p: Prepared, s: Sessi
   let stopping = false;
   let wake: (() => void) | null = null;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator does not want to wait for the current run.
+      logger.warn({ signal }, 'second signal; exiting without finishing the current run');
+      process.exit(EXIT_COULD_NOT_RUN);
+    }
     stopping = true;
     logger.info({ signal }, 'scheduled reconciliation stopping after the current run');
     wake?.();

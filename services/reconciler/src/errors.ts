@@ -38,6 +38,9 @@ export function describeFailure(err: unknown, config: Pick<BaseConfig, 'TIDEMARK
     if (/registry|8081|ccompat/i.test(message)) return `the schema registry at ${config.TIDEMARK_REGISTRY_URL} is unreachable (${code})`;
     return `the ledger database at ${databaseWhere(config.TIDEMARK_DATABASE_URL)} is unreachable (${code}); check TIDEMARK_DATABASE_URL and that Postgres is up`;
   }
+  if (/Connection terminated|not queryable|terminating connection/i.test(message)) {
+    return `the connection to the ledger database at ${databaseWhere(config.TIDEMARK_DATABASE_URL)} was lost mid-run (${message}); the run was abandoned, try again`;
+  }
   if (code === '3D000' || code === '28P01' || code === '28000') {
     return `the ledger database at ${databaseWhere(config.TIDEMARK_DATABASE_URL)} refused the connection (${code}: ${message})`;
   }

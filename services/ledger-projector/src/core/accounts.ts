@@ -21,26 +21,26 @@
 export const WALLET_BUCKETS = ['pending', 'available', 'held'] as const;
 export type WalletBucket = (typeof WALLET_BUCKETS)[number];
 
+/** An account; `id` is its stable text id (computed once: ids are used many times per event). */
 export type AccountRef =
-  | { kind: 'wallet'; wallet_id: string; asset: string; bucket: WalletBucket }
-  | { kind: 'external'; provider: string; asset: string };
+  | { kind: 'wallet'; wallet_id: string; asset: string; bucket: WalletBucket; id: string }
+  | { kind: 'external'; provider: string; asset: string; id: string };
 
 export type AccountKind = 'wallet_pending' | 'wallet_available' | 'wallet_held' | 'external';
 
+const e = encodeURIComponent;
+
+/** Ids are stable and unambiguous: components are URI-encoded, so '/' never appears inside one. */
 export function walletAccount(wallet_id: string, asset: string, bucket: WalletBucket): AccountRef {
-  return { kind: 'wallet', wallet_id, asset, bucket };
+  return { kind: 'wallet', wallet_id, asset, bucket, id: `wallet/${e(wallet_id)}/${e(asset)}/${bucket}` };
 }
 
 export function externalAccount(provider: string, asset: string): AccountRef {
-  return { kind: 'external', provider, asset };
+  return { kind: 'external', provider, asset, id: `external/${e(provider)}/${e(asset)}` };
 }
 
-/** Stable, unambiguous text id (components are URI-encoded, so '/' never appears inside one). */
 export function accountId(ref: AccountRef): string {
-  const e = encodeURIComponent;
-  return ref.kind === 'wallet'
-    ? `wallet/${e(ref.wallet_id)}/${e(ref.asset)}/${ref.bucket}`
-    : `external/${e(ref.provider)}/${e(ref.asset)}`;
+  return ref.id;
 }
 
 export function accountKind(ref: AccountRef): AccountKind {

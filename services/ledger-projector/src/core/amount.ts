@@ -59,10 +59,13 @@ export function parseSignedUnits(text: string): bigint {
 /** Formats units as the shortest decimal string: 500000000000000000n → "0.5", 0n → "0". */
 export function formatUnits(units: bigint): string {
   const negative = units < 0n;
-  const magnitude = negative ? -units : units;
-  const whole = magnitude / UNITS_PER_WHOLE;
-  const fraction = (magnitude % UNITS_PER_WHOLE).toString().padStart(AMOUNT_DECIMALS, '0').replace(/0+$/, '');
-  const text = fraction.length > 0 ? `${whole}.${fraction}` : `${whole}`;
+  const digits = (negative ? -units : units).toString();
+  // One toString and slicing (no bigint division): this runs several times per event.
+  const padded = digits.length <= AMOUNT_DECIMALS ? digits.padStart(AMOUNT_DECIMALS + 1, '0') : digits;
+  const whole = padded.slice(0, padded.length - AMOUNT_DECIMALS);
+  let end = padded.length;
+  while (end > whole.length && padded.charCodeAt(end - 1) === 48 /* '0' */) end -= 1;
+  const text = end > whole.length ? `${whole}.${padded.slice(whole.length, end)}` : whole;
   return negative ? `-${text}` : text;
 }
 

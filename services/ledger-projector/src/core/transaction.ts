@@ -358,6 +358,8 @@ function accountFor(state: TxState, bucket: 'pending' | 'available' | 'held' | '
   return bucket === 'external' ? externalAccount(state.provider, state.asset) : walletAccount(state.wallet_id, state.asset, bucket);
 }
 
+const ZERO_DELTA = 0n;
+
 /**
  * Decomposes the move from `from` to `to` into debit/credit pairs: each account whose
  * balance must rise is debited, each that must fall is credited; the external clearing
@@ -369,12 +371,12 @@ export function postingsBetween(state: TxState, from: Position, to: Position): P
     held: to.held - from.held,
     available: to.available - from.available,
   };
-  const deltas: Array<[AccountRef, bigint]> = [
-    [accountFor(state, 'pending'), walletDeltas.pending],
-    [accountFor(state, 'held'), walletDeltas.held],
-    [accountFor(state, 'available'), walletDeltas.available],
-    [accountFor(state, 'external'), -(walletDeltas.pending + walletDeltas.held + walletDeltas.available)],
-  ];
+  const externalDelta = -(walletDeltas.pending + walletDeltas.held + walletDeltas.available);
+  const deltas: Array<[AccountRef, bigint]> = [];
+  if (walletDeltas.pending !== ZERO_DELTA) deltas.push([accountFor(state, 'pending'), walletDeltas.pending]);
+  if (walletDeltas.held !== ZERO_DELTA) deltas.push([accountFor(state, 'held'), walletDeltas.held]);
+  if (walletDeltas.available !== ZERO_DELTA) deltas.push([accountFor(state, 'available'), walletDeltas.available]);
+  if (externalDelta !== ZERO_DELTA) deltas.push([accountFor(state, 'external'), externalDelta]);
   const debits = deltas.filter(([, d]) => d > 0n).map(([a, d]) => ({ account: a, left: d }));
   const credits = deltas.filter(([, d]) => d < 0n).map(([a, d]) => ({ account: a, left: -d }));
   const postings: Posting[] = [];
@@ -414,6 +416,9 @@ export function assertPostingsBalance(postings: Posting[], deltas: Array<[Accoun
     }
   }
   if (sum !== 0n) throw new LedgerInvariantError(`movement does not balance: sum ${sum}`);
+  let moved = 0;
+  for (const v of effect.values()) if (v !== 0n) moved += 1;
+  if (moved !== deltas.filter(([, d]) => d !== 0n).length) throw new LedgerInvariantError('postings move an account the movement does not name');
 }
 
 function assertPositionInvariants(state: TxState): void {

@@ -18,6 +18,8 @@ export async function runMigrations(database_url: string, logger?: Logger): Prom
     migrationsTable: MIGRATIONS_TABLE,
     migrationsSchema: 'public',
     checkOrder: true,
+    // Several services (and instances) migrate the same database at start-up: wait for the lock, never fail on it.
+    advisoryLockMode: 'wait',
     singleTransaction: true,
     verbose: false,
     log: (msg: string) => logger?.debug({ migration: msg }, 'migration'),

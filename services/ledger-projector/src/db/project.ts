@@ -253,10 +253,9 @@ export async function insertPostings(client: PoolClient, postings: BatchProjecti
   if (postings.length === 0) return;
   await client.query(
     `INSERT INTO ledger.postings (provider, event_id, transaction_id, asset, debit_account_id, credit_account_id, amount)
-     SELECT provider, event_id, transaction_id, asset, debit_account_id, credit_account_id, amount
-       FROM json_to_recordset($1::json) AS u(provider text, event_id text, transaction_id text, asset text, debit_account_id text,
-                                             credit_account_id text, amount numeric)`,
-    [JSON.stringify(postings)],
+     SELECT p, e, t, a, d, c, m FROM json_to_recordset($1::json) AS u(p text, e text, t text, a text, d text, c text, m numeric)`,
+    // Short keys: this document carries every posting of the batch.
+    [JSON.stringify(postings.map((x) => ({ p: x.provider, e: x.event_id, t: x.transaction_id, a: x.asset, d: x.debit_account_id, c: x.credit_account_id, m: x.amount })))],
   );
 }
 
@@ -399,41 +398,39 @@ export interface ProcessedInsert {
 export async function insertProcessed(client: PoolClient, records: ProcessedInsert[], now_ms: number): Promise<void> {
   if (records.length === 0) return;
   // One JSON document for the whole batch, parsed once by Postgres.
+  // Short keys: this document carries every event of the batch (see the AS list below).
   const rows = records.map((r) => ({
-    provider: r.meta.provider,
-    event_id: r.meta.event_id,
-    event_type: r.meta.event_type,
-    transaction_id: r.meta.transaction_id,
-    wallet_id: r.meta.wallet_id,
-    partition_key: r.meta.partition_key,
-    asset: r.meta.asset,
-    amount: r.meta.amount,
-    source: r.meta.source,
-    decision: r.meta.decision,
-    outcome: r.outcome,
-    status_after: r.status,
-    postings_count: r.postings_count,
-    anomalies: r.anomalies.length > 0 ? r.anomalies.join(';') : null,
-    balance_pending: r.balance?.pending ?? null,
-    balance_available: r.balance?.available ?? null,
-    balance_held: r.balance?.held ?? null,
-    balance_version: r.balance?.version ?? null,
-    changed_at_ms: r.balance?.changed_at_ms ?? null,
-    occurred_ms: r.meta.occurred_at_ms,
-    received_ms: r.meta.received_at_ms,
+    p: r.meta.provider,
+    e: r.meta.event_id,
+    y: r.meta.event_type,
+    t: r.meta.transaction_id,
+    w: r.meta.wallet_id,
+    k: r.meta.partition_key,
+    a: r.meta.asset,
+    m: r.meta.amount,
+    s: r.meta.source,
+    d: r.meta.decision,
+    o: r.outcome,
+    st: r.status,
+    n: r.postings_count,
+    an: r.anomalies.length > 0 ? r.anomalies.join(';') : null,
+    bp: r.balance?.pending ?? null,
+    ba: r.balance?.available ?? null,
+    bh: r.balance?.held ?? null,
+    bv: r.balance?.version ?? null,
+    bt: r.balance?.changed_at_ms ?? null,
+    oc: r.meta.occurred_at_ms,
+    rc: r.meta.received_at_ms,
   }));
   await client.query(
     `INSERT INTO ledger.processed_events (provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount,
         source, decision, outcome, status_after, postings_count, anomalies, balance_pending, balance_available, balance_held,
         balance_version, changed_at_ms, occurred_at, received_at, projected_at)
-     SELECT provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount, source, decision, outcome,
-            status_after, postings_count, anomalies, balance_pending, balance_available, balance_held, balance_version, changed_at_ms,
-            to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), to_timestamp($2::bigint / 1000.0)
+     SELECT p, e, y, t, w, k, a, m, s, d, o, st, n, an, bp, ba, bh, bv, bt,
+            to_timestamp(oc / 1000.0), to_timestamp(rc / 1000.0), to_timestamp($2::bigint / 1000.0)
        FROM json_to_recordset($1::json)
-         AS u(provider text, event_id text, event_type text, transaction_id text, wallet_id text, partition_key text, asset text,
-              amount text, source text, decision text, outcome text, status_after text, postings_count int, anomalies text,
-              balance_pending text, balance_available text, balance_held text, balance_version bigint, changed_at_ms bigint,
-              occurred_ms bigint, received_ms bigint)`,
+         AS u(p text, e text, y text, t text, w text, k text, a text, m text, s text, d text, o text, st text, n int, an text,
+              bp text, ba text, bh text, bv bigint, bt bigint, oc bigint, rc bigint)`,
     [JSON.stringify(rows), String(now_ms)],
   );
 }

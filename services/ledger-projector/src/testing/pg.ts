@@ -7,6 +7,7 @@ import pg from 'pg';
 import { runMigrations } from '../db/migrate.js';
 import { createLedgerPool } from '../db/pool.js';
 
+export const DROP_ATTEMPTS_MAX = 5;
 export const TEST_DATABASE_URL = process.env.TIDEMARK_DATABASE_URL ?? 'postgres://tidemark:tidemark@127.0.0.1:55432/tidemark';
 
 export function databaseUrlFor(base: string, database: string): string {
@@ -43,7 +44,16 @@ export async function createTestDatabase(opts: { migrate?: boolean; pool_max?: n
       const c = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 5_000 });
       await c.connect();
       try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        // A backend of another role (e.g. an autovacuum worker) can briefly refuse termination: retry.
+        for (let attempt = 1; ; attempt += 1) {
+          try {
+            await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+            break;
+          } catch (err) {
+            if (attempt >= DROP_ATTEMPTS_MAX) throw err;
+            await new Promise((r) => setTimeout(r, 500 * attempt));
+          }
+        }
       } finally {
         await c.end();
       }

@@ -1,8 +1,8 @@
 /**
  * Reads audit.v1 with a fresh consumer group from the point in time the check needs up
  * to the high watermark each partition had when the read started, handing each record to
- * `onRecord` (the conservation check folds them in bounded memory). The group is deleted
- * afterwards. Reads are read_committed: audit records of aborted stage transactions do
+ * `onRecord` (the conservation check folds them in bounded memory). The group seeks each
+ * partition to its start offset (no committed offsets are needed) and is deleted afterwards. Reads are read_committed: audit records of aborted stage transactions do
  * not count.
  *
  * Start point: the first offsets at or after `from_ms` (Kafka's time index), which is the
@@ -60,7 +60,8 @@ export async function readAuditTrail(opts: {
     const pending = () => [...end.entries()].filter(([p, e]) => (next.get(p) ?? 0n) < e).map(([p]) => p);
     if (pending().length === 0) return result;
 
-    await admin.setOffsets({ groupId, topic, partitions: [...next.entries()].map(([partition, offset]) => ({ partition, offset: offset.toString() })) });
+    /** First offset to read per partition (records before it, fetched before the seek lands, are skipped). */
+    const first = new Map(next);
     // Short fetch waits: partitions already read to their end must not hold up the others.
     const consumer = opts.kafka.consumer({ groupId, readUncommitted: false, allowAutoTopicCreation: false, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 250 });
     let failure: unknown = null;
@@ -76,8 +77,11 @@ export async function readAuditTrail(opts: {
         eachBatchAutoResolve: true,
         eachBatch: async ({ batch, heartbeat }) => {
           const stop = end.get(batch.partition) ?? 0n;
+          const from = first.get(batch.partition) ?? 0n;
           for (const message of batch.messages) {
-            if (BigInt(message.offset) >= stop) break;
+            const offset = BigInt(message.offset);
+            if (offset >= stop) break;
+            if (offset < from) continue;
             if (!message.value) continue;
             try {
               const record = await opts.codec.decode<AuditRecord>(message.value);
@@ -95,6 +99,8 @@ export async function readAuditTrail(opts: {
           await heartbeat();
         },
       });
+      // A fresh group starts at the beginning; move each partition to where the check needs to start.
+      for (const [partition, offset] of first) consumer.seek({ topic, partition, offset: offset.toString() });
       const deadline = Date.now() + opts.timeout_ms;
       while (pending().length > 0) {
         if (failure) throw failure;

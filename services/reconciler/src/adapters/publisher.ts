@@ -98,6 +98,11 @@ export class Publisher {
     if (this.buffer.length >= PUBLISH_BATCH_MAX) await this.flush();
   }
 
+  /** Drops what a failed run buffered, so the next scheduled run does not publish it. */
+  discard(): void {
+    this.buffer = [];
+  }
+
   /** Sends everything buffered, acks=all; throws when the cluster does not acknowledge. */
   async flush(): Promise<void> {
     if (this.buffer.length === 0) return;

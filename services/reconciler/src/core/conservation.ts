@@ -92,8 +92,12 @@ export class ConservationCheck {
   private healed = 0;
   private deliveries = 0;
   private readonly resolved = { projected: 0, rejected: 0, dead_lettered: 0 };
-  /** Deliveries of events already resolved and forgotten: a later redelivery must not reopen them. */
-  private readonly settledKeys = new Set<string>();
+  /**
+   * Events already resolved and forgotten, as 52-bit hashes of their keys (a number in a Set
+   * costs a fraction of the key string): a later redelivery must not reopen them. A hash
+   * collision only means one later redelivery of another event is not judged.
+   */
+  private readonly settledKeys = new Set<number>();
 
   constructor(private readonly opts: ConservationOptions) {}
 
@@ -109,7 +113,8 @@ export class ConservationCheck {
     const entryInWindow = isEntry && windowPosition(this.opts.window, record.at_ms) === 'in';
     if (entryInWindow) this.deliveries += 1;
 
-    if (this.settledKeys.has(key)) return;
+    const hashed = keyHash(key);
+    if (this.settledKeys.has(hashed)) return;
     let track = this.open.get(key);
     if (!track) {
       if (this.open.size >= this.opts.tracks_max) {
@@ -123,7 +128,7 @@ export class ConservationCheck {
         // Entered outside the window: not judged by this run.
         if (track.entered_at_ms === null) {
           this.open.delete(key);
-          this.settledKeys.add(key);
+          this.settle(hashed);
         }
         return;
       }
@@ -141,13 +146,13 @@ export class ConservationCheck {
     if (track.entered_at_ms !== null && track.outcome !== null) {
       this.resolved[track.outcome] += 1;
       this.open.delete(key);
-      this.settledKeys.add(key);
-      this.trimSettled();
+      this.settle(hashed);
     }
   }
 
-  /** Forgets the oldest settled keys beyond the bound (a redelivery days later is then judged on its own). */
-  private trimSettled(): void {
+  /** Remembers a settled event, forgetting the oldest beyond the bound (a much later redelivery is then judged on its own). */
+  private settle(hashed: number): void {
+    this.settledKeys.add(hashed);
     if (this.settledKeys.size <= this.opts.tracks_max) return;
     const first = this.settledKeys.values().next();
     if (!first.done) this.settledKeys.delete(first.value);
@@ -214,6 +219,18 @@ export class ConservationCheck {
     };
     return { summary, findings };
   }
+}
+
+/** 52-bit FNV-1a-style hash of a key (two 32-bit lanes), exact as a JS number. */
+export function keyHash(key: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ key.length;
+  for (let i = 0; i < key.length; i += 1) {
+    const c = key.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
 }
 
 function outcomeOf(record: AuditRecord): EventOutcome | null {
