@@ -5,6 +5,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** A span as a test sees it, from the OTLP receiver or Jaeger's query API. */
+export interface TraceSpan {
+  trace_id: string;
+  service: string;
+  name: string;
+  attributes: Record<string, string>;
+}
+
 export interface ReceivedSpan {
   trace_id: string;
   service: string;
@@ -53,8 +61,13 @@ export class OtlpReceiver {
 
   /** Services that have spans in the trace containing an ingress span for `event_id`. */
   servicesInTraceOf(event_id: string): Set<string> {
+    return new Set(this.spansInTraceOf(event_id).map((s) => s.service));
+  }
+
+  /** Every span of the trace(s) holding a span tagged `tidemark.event_id = event_id`. */
+  spansInTraceOf(event_id: string): TraceSpan[] {
     const traceIds = new Set(this.spans.filter((s) => s.attributes['tidemark.event_id'] === event_id).map((s) => s.trace_id));
-    return new Set(this.spans.filter((s) => traceIds.has(s.trace_id)).map((s) => s.service));
+    return this.spans.filter((s) => traceIds.has(s.trace_id)).map(({ trace_id, service, name, attributes }) => ({ trace_id, service, name, attributes }));
   }
 
   async stop(): Promise<void> {
@@ -70,5 +83,34 @@ export async function jaegerServicesInTraceOf(query_url: string, event_id: strin
   const body = (await res.json()) as { data?: Array<{ processes: Record<string, { serviceName: string }>; spans: Array<{ processID: string }> }> };
   const out = new Set<string>();
   for (const trace of body.data ?? []) for (const span of trace.spans) out.add(trace.processes[span.processID]?.serviceName ?? '?');
+  return out;
+}
+
+interface JaegerTraces {
+  data?: Array<{
+    traceID: string;
+    processes: Record<string, { serviceName: string }>;
+    spans: Array<{ processID: string; operationName: string; tags?: Array<{ key: string; value: unknown }> }>;
+  }>;
+}
+
+/**
+ * Every span of the Jaeger trace(s) whose ingress span carries `tidemark.event_id =
+ * event_id` (the search docs/observability.md describes); empty when Jaeger answers
+ * with an error.
+ */
+export async function jaegerSpansInTraceOf(query_url: string, event_id: string): Promise<TraceSpan[]> {
+  const tags = encodeURIComponent(JSON.stringify({ 'tidemark.event_id': event_id }));
+  const res = await fetch(`${query_url.replace(/\/$/, '')}/api/traces?service=ingress&tags=${tags}&limit=20&lookback=1h`);
+  if (!res.ok) return [];
+  const body = (await res.json()) as JaegerTraces;
+  const out: TraceSpan[] = [];
+  for (const t of body.data ?? []) {
+    for (const span of t.spans) {
+      const attributes: Record<string, string> = {};
+      for (const tag of span.tags ?? []) attributes[tag.key] = String(tag.value);
+      out.push({ trace_id: t.traceID, service: t.processes[span.processID]?.serviceName ?? '?', name: span.operationName, attributes });
+    }
+  }
   return out;
 }

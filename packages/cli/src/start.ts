@@ -11,28 +11,42 @@ import { applyTopicsFromEnv } from './topics.js';
 
 const SUMMARY_INTERVAL_MS = 5_000;
 
-/** Secrets for a local run: taken from the environment, else generated once and kept in .tidemark/secrets (git-ignored). */
-export function localSecrets(): { generic_secrets: string; api_tokens: string; generated_tokens: boolean } {
+const PROVIDER_SECRET_ENVS = ['TIDEMARK_GENERIC_SECRETS', 'TIDEMARK_LEDGERPAY_SECRETS', 'TIDEMARK_CUSTODIAN_X_SECRETS'] as const;
+
+/**
+ * Secrets for a local run: webhook secrets of every built-in provider and API tokens,
+ * taken from the environment, else generated once and kept in .tidemark/secrets
+ * (git-ignored, mode 0600). Webhook secrets are never printed.
+ */
+export async function localSecrets(): Promise<{ provider_secrets: Record<string, string>; api_tokens: string; generated_tokens: boolean }> {
   const dir = join(repoRoot(), '.tidemark', 'secrets');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const secretFile = join(dir, 'generic.secrets');
-  let generic = process.env.TIDEMARK_GENERIC_SECRETS ?? '';
-  if (!generic) {
-    if (!existsSync(secretFile)) writeFileSync(secretFile, `whsec_${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-    generic = readFileSync(secretFile, 'utf8').trim();
+  const file = join(dir, 'providers.env');
+  let stored: Record<string, string> = {};
+  if (existsSync(file)) {
+    stored = Object.fromEntries(
+      readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
   }
+  if (PROVIDER_SECRET_ENVS.some((k) => !stored[k])) {
+    const { generateSecrets } = await import('@tidemark/test/simulator');
+    stored = { ...generateSecrets(['generic', 'ledgerpay', 'custodian-x']), ...stored };
+    writeFileSync(file, Object.entries(stored).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  }
+  const provider_secrets: Record<string, string> = {};
+  for (const k of PROVIDER_SECRET_ENVS) provider_secrets[k] = process.env[k] || stored[k] || '';
   let tokens = process.env.TIDEMARK_API_TOKENS ?? '';
   let generated = false;
   if (!tokens) {
     tokens = `local-reader:${randomBytes(24).toString('base64url')}:reader,local-compliance:${randomBytes(24).toString('base64url')}:compliance`;
     generated = true;
   }
-  return { generic_secrets: generic, api_tokens: tokens, generated_tokens: generated };
+  return { provider_secrets, api_tokens: tokens, generated_tokens: generated };
 }
 
-export function serviceEnv(opts: { generic_secrets: string; api_tokens: string; otlp?: string | null; statements_url?: string }): Record<string, string> {
+export function serviceEnv(opts: { provider_secrets: Record<string, string>; api_tokens: string; otlp?: string | null; statements_url?: string }): Record<string, string> {
   const env: Record<string, string> = {
-    TIDEMARK_GENERIC_SECRETS: opts.generic_secrets,
+    ...opts.provider_secrets,
     TIDEMARK_API_TOKENS: opts.api_tokens,
     TIDEMARK_RISK_API_URL: process.env.TIDEMARK_RISK_API_URL ?? `http://127.0.0.1:${process.env.TIDEMARK_RISK_API_PORT ?? '8099'}`,
   };
@@ -45,12 +59,12 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   const { infraUp, infraEndpoints } = await import('@tidemark/local-infra');
   console.log('starting infrastructure (first run downloads Kafka, Apicurio and builds Jaeger; later runs are cached)...');
   await infraUp({ log: (line: string) => console.log(`  ${line}`) });
-  const endpoints = (await infraEndpoints()) as { jaeger_otlp_http?: string | null; jaeger_ui?: string | null; [k: string]: unknown };
+  const endpoints = infraEndpoints();
   console.log('applying topics and schemas...');
   await applyTopicsFromEnv(process.env.TIDEMARK_TOPIC_PREFIX ?? '');
 
-  const secrets = localSecrets();
-  const otlp = process.env.TIDEMARK_OTLP_ENDPOINT ?? (endpoints.jaeger_otlp_http ? `${String(endpoints.jaeger_otlp_http).replace(/\/$/, '')}/v1/traces` : null);
+  const secrets = await localSecrets();
+  const otlp = process.env.TIDEMARK_OTLP_ENDPOINT ?? endpoints.jaeger_otlp_traces_url ?? null;
   const statementsPort = process.env.TIDEMARK_SIMULATOR_PORT ?? '8070';
   const platform = new Platform(serviceEnv({ ...secrets, otlp, statements_url: `http://127.0.0.1:${statementsPort}` }));
 
@@ -78,9 +92,9 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   console.log('\nTidemark is running:');
   console.log(`  ingress           ${ingressUrl}/webhooks/generic   (metrics ${ingressUrl}/metrics)`);
   console.log(`  ledger read API   ${ledgerUrl}/v1/wallets/<wallet_id>/balances`);
-  console.log(`  Jaeger UI         ${endpoints.jaeger_ui ?? 'not available (see README: Jaeger)'}`);
+  console.log(`  Jaeger UI         ${endpoints.jaeger_query_url ?? `not available: ${endpoints.jaeger_unavailable_reason ?? 'see README'}`}`);
   console.log(`  logs              ${platform.log_dir}`);
-  console.log(`  webhook secret    in .tidemark/secrets/generic.secrets (or TIDEMARK_GENERIC_SECRETS)`);
+  console.log(`  webhook secrets   in .tidemark/secrets/providers.env (or TIDEMARK_<PROVIDER>_SECRETS)`);
   if (secrets.generated_tokens) {
     console.log('  API tokens (generated for this run; set TIDEMARK_API_TOKENS to choose your own):');
     for (const [name, token, role] of secrets.api_tokens.split(',').map((t) => t.split(':'))) console.log(`    ${role?.padEnd(10)} ${name}: ${token}`);
@@ -95,7 +109,7 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
     console.log(`  simulator         demo traffic; statements API http://127.0.0.1:${statementsPort}/v1/transactions`);
   }
   console.log('\nCtrl-C stops everything.\n');
-  await liveSummary(ingressUrl, ledgerUrl, reader?.[1] ?? '', () => stopping);
+  await liveSummary(ingressUrl, ledgerUrl, `http://127.0.0.1:${statementsPort}`, reader?.[1] ?? '', () => stopping);
 }
 
 async function metricValue(url: string, name: string, filter?: RegExp): Promise<number> {
@@ -114,27 +128,33 @@ async function metricValue(url: string, name: string, filter?: RegExp): Promise<
   }
 }
 
-async function liveSummary(ingressUrl: string, ledgerUrl: string, token: string, stopped: () => boolean): Promise<void> {
+async function liveSummary(ingressUrl: string, ledgerUrl: string, simulatorUrl: string, token: string, stopped: () => boolean): Promise<void> {
   let lastAccepted = 0;
+  let wallet: string | null = null;
   let lastAt = Date.now();
   while (!stopped()) {
     await new Promise((resolve) => setTimeout(resolve, SUMMARY_INTERVAL_MS));
     const accepted = await metricValue(`${ingressUrl}/metrics`, 'tidemark_ingress_requests_total', /outcome="accepted"/);
     const screened = await metricValue(`http://127.0.0.1:${process.env.TIDEMARK_SCREENING_PORT ?? '8083'}/metrics`, 'tidemark_screening_decisions_total');
-    const projected = await metricValue(`${ledgerUrl}/metrics`, 'tidemark_stream_processed_total');
+    const projected = await metricValue(`${ledgerUrl}/metrics`, 'ledger_events_total');
     const now = Date.now();
     const rate = ((accepted - lastAccepted) * 1000) / (now - lastAt);
     lastAccepted = accepted;
     lastAt = now;
     let balances = '';
     try {
-      const res = await fetch(`${ledgerUrl}/v1/wallets/wal_0001/balances`, { headers: { authorization: `Bearer ${token}` } });
+      if (!wallet) {
+        const truth = (await (await fetch(`${simulatorUrl}/truth/balances`, { signal: AbortSignal.timeout(2_000) })).json()) as { wallets?: Array<{ wallet_id: string }> };
+        wallet = truth.wallets?.[0]?.wallet_id ?? null;
+      }
+      if (!wallet) throw new Error('no wallet yet');
+      const res = await fetch(`${ledgerUrl}/v1/wallets/${encodeURIComponent(wallet)}/balances`, { headers: { authorization: `Bearer ${token}` } });
       const body = (await res.json()) as { balances?: Array<{ asset: string; available: string; pending: string; held: string }> };
       balances = (body.balances ?? []).slice(0, 3).map((b) => `${b.asset} avail=${b.available} pend=${b.pending} held=${b.held}`).join('; ');
     } catch { /* ledger not answering yet */ }
     console.log(
       `[${new Date().toISOString().slice(11, 19)}] accepted=${accepted} (${Number.isFinite(rate) ? rate.toFixed(0) : '-'}/s) screened=${screened} projected=${projected}` +
-        (balances ? ` | wal_0001: ${balances}` : ''),
+        (balances ? ` | ${wallet}: ${balances}` : ''),
     );
   }
 }

@@ -4,7 +4,8 @@
  * publication, trace context, metrics, audit) and the DLQ operations.
  */
 export * from './handler.js';
-export { runConsumer, BATCH_SIZE_MAX_DEFAULT, type RunConsumerOptions, type RunningConsumer } from './runtime/consumer.js';
+export { runConsumer, recordSpan, BATCH_SIZE_MAX_DEFAULT, type RunConsumerOptions, type RunningConsumer } from './runtime/consumer.js';
+export { LATENCY_BUCKETS_SECONDS } from './runtime/metrics.js';
 export { classifyFailure, retryStartup, type FailureKind } from './errors.js';
 export {
   afterFailure,

@@ -44,6 +44,10 @@ export interface ScreeningObservation {
   replayed: boolean;
   trivial: boolean;
   duration_ms: number;
+  /** The event's canonical type (metric label). */
+  event_type: string;
+  /** Ingress arrival (received_at_ms) to this decision, by the handler's clock. */
+  received_to_screened_ms: number;
 }
 
 export interface ScreeningHandlerDeps {
@@ -263,7 +267,7 @@ export function createScreeningHandler(deps: ScreeningHandlerDeps): Handler<Cano
       const started_ms = performance.now();
       const event = assertEvent(record);
       const { screening, replayed, trivial } = await decide(event);
-      deps.observe?.({ decision: screening.decision, replayed, trivial, duration_ms: performance.now() - started_ms });
+      deps.observe?.({ decision: screening.decision, replayed, trivial, duration_ms: performance.now() - started_ms, event_type: event.event_type, received_to_screened_ms: clock() - event.received_at_ms });
       return { outputs: outputsFor(record.key, event, screening), audit: [auditFor(record.key, event, screening, replayed)] };
     },
     async handleBatch(records: InputRecord<CanonicalEvent>[]): Promise<HandlerResult[]> {
@@ -271,10 +275,11 @@ export function createScreeningHandler(deps: ScreeningHandlerDeps): Handler<Cano
       const events = records.map(assertEvent);
       const results = await decideBatch(events);
       const per_record_ms = (performance.now() - started_ms) / Math.max(1, records.length);
+      const decided_at_ms = clock();
       return records.map((record, i) => {
         const { screening, replayed, trivial } = results[i] as { screening: ScreeningDecision; replayed: boolean; trivial: boolean };
-        deps.observe?.({ decision: screening.decision, replayed, trivial, duration_ms: per_record_ms });
         const event = events[i] as CanonicalEvent;
+        deps.observe?.({ decision: screening.decision, replayed, trivial, duration_ms: per_record_ms, event_type: event.event_type, received_to_screened_ms: decided_at_ms - event.received_at_ms });
         return { outputs: outputsFor(record.key, event, screening), audit: [auditFor(record.key, event, screening, replayed)] };
       });
     },

@@ -22,7 +22,7 @@ import {
   runService,
   type Stopper,
 } from '@tidemark/common';
-import { classifyFailure, runConsumer, type RunningConsumer } from '@tidemark/stream';
+import { classifyFailure, LATENCY_BUCKETS_SECONDS, runConsumer, type RunningConsumer } from '@tidemark/stream';
 import { loadScreeningConfig } from './config.js';
 import { createScreeningHandler, SERVICE } from './handler.js';
 import { RulesHolder } from './reference/rules-source.js';
@@ -62,6 +62,12 @@ await runService({
 
     const decisions = metrics.counter('tidemark_screening_decisions_total', 'Screening decisions by outcome', ['decision', 'replayed', 'trivial']);
     const duration = metrics.histogram('tidemark_screening_duration_seconds', 'Time to screen one event (risk API, window read, decision, store)', ['decision']);
+    const receivedToScreened = metrics.histogram(
+      'tidemark_received_to_screened_seconds',
+      "Time from the event's arrival at ingress (received_at_ms) to its screening decision, per event type (decisions made now; replays of stored decisions are not counted)",
+      ['event_type'],
+      [...LATENCY_BUCKETS_SECONDS],
+    );
     const breakerGauge = metrics.gauge('tidemark_screening_risk_breaker_state', 'Risk API circuit breaker: 0 closed, 1 half-open, 2 open');
     const listAddresses = metrics.gauge('tidemark_screening_sanctions_addresses', 'Addresses in the sanctions list in force');
     const reloads = metrics.counter('tidemark_screening_reference_reloads_total', 'Reference data reloads', ['what', 'outcome']);
@@ -137,6 +143,7 @@ await runService({
       observe: (o) => {
         decisions.inc({ decision: o.decision, replayed: String(o.replayed), trivial: String(o.trivial) });
         duration.observe({ decision: o.decision }, o.duration_ms / 1_000);
+        if (!o.replayed) receivedToScreened.observe({ event_type: o.event_type }, Math.max(0, o.received_to_screened_ms) / 1_000);
       },
     });
 

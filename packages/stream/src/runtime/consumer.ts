@@ -145,6 +145,7 @@ class StreamRuntime<V> implements RunningConsumer {
   private stopping = false;
   private readonly partitions = new Map<string, PartitionState>();
   private gaugeTimer: NodeJS.Timeout | null = null;
+  private refreshingDepth = false;
 
   constructor(private readonly opts: RunConsumerOptions<V>) {
     const { handler, config } = opts;
@@ -513,6 +514,9 @@ class StreamRuntime<V> implements RunningConsumer {
           'tidemark.service': this.service,
           'tidemark.key': entry.plan.key,
           'tidemark.event_id': facts.event_id ?? '',
+          'tidemark.provider': facts.provider ?? '',
+          'tidemark.event_type': facts.event_type ?? '',
+          'tidemark.wallet_id': facts.wallet_id ?? '',
           'tidemark.attempt': entry.plan.attempts_made + 1,
           'messaging.destination.name': entry.fetched.topic,
           'messaging.kafka.partition': entry.fetched.partition,
@@ -523,6 +527,7 @@ class StreamRuntime<V> implements RunningConsumer {
     );
     entry.span = span;
     spans.push(span);
+    if (entry.input) recordSpans.set(entry.input, span);
     return span;
   }
 
@@ -784,6 +789,35 @@ class StreamRuntime<V> implements RunningConsumer {
     } catch {
       // Postgres unreachable: the chunk loop reports it; the gauge keeps its last value.
     }
+    await this.refreshDepthGauges();
+  }
+
+  /** Ladder and DLQ depth from watermarks and the group's committed offsets (read-only admin calls). */
+  private async refreshDepthGauges(): Promise<void> {
+    if (this.refreshingDepth || this.stopping) return;
+    this.refreshingDepth = true;
+    try {
+      for (const [i, topic] of this.rung_topics.entries()) {
+        const marks = await this.transport.watermarks(topic);
+        const committed = await this.transport.committedOffsets(this.group_id, topic);
+        let depth = 0n;
+        for (const [partition, { low, high }] of marks) {
+          const from = committed.get(partition) ?? low;
+          if (high > from) depth += high - (from > low ? from : low);
+        }
+        this.m.ladder_depth.set({ rung: String(i + 1) }, Number(depth));
+      }
+      let dlq = 0n;
+      for (const { low, high } of (await this.transport.watermarks(topicName(dlqTopicBase(this.service), this.prefix))).values()) {
+        if (high > low) dlq += high - low;
+      }
+      this.m.dlq_depth.set(Number(dlq));
+    } catch (err) {
+      // Kafka unreachable: the chunk loop reports it; the gauges keep their last values.
+      this.log.debug({ err: errorMessage(err) }, 'refreshing ladder/DLQ depth failed');
+    } finally {
+      this.refreshingDepth = false;
+    }
   }
 }
 
@@ -856,6 +890,19 @@ interface EventFacts {
   provider: string | null;
   event_id: string | null;
   event_type: string | null;
+  wallet_id: string | null;
+}
+
+/**
+ * The runtime's per-record span of each input record handed to a handler. A batch
+ * handler (handleBatch runs outside any single record's context) uses it to put its
+ * own spans, e.g. a database write, into every record's trace.
+ */
+const recordSpans = new WeakMap<object, Span>();
+
+/** The stream runtime's span for `record` (as passed to handle/handleBatch), if it has one. */
+export function recordSpan(record: InputRecord<unknown>): Span | undefined {
+  return recordSpans.get(record);
 }
 
 /** Provider/event id/type of a CanonicalEvent-like value (or a record wrapping one in `event`). */
@@ -863,7 +910,7 @@ function eventFacts(value: unknown): EventFacts {
   const v = value as Record<string, unknown> | null | undefined;
   const ev = (v && typeof v === 'object' && typeof v.event === 'object' && v.event !== null ? v.event : v) as Record<string, unknown> | null | undefined;
   const str = (x: unknown) => (typeof x === 'string' ? x : null);
-  return { provider: str(ev?.provider), event_id: str(ev?.event_id), event_type: str(ev?.event_type) };
+  return { provider: str(ev?.provider), event_id: str(ev?.event_id), event_type: str(ev?.event_type), wallet_id: str(ev?.wallet_id) };
 }
 
 function sourceDetails(e: Entry): Record<string, string> {

@@ -18,8 +18,25 @@ function build(m: Metrics) {
     blocked: m.gauge('tidemark_stream_blocked', '1 while a partition is blocked in place on an infrastructure failure', ['topic', 'partition']),
     block_retries: m.counter('tidemark_stream_block_retries_total', 'In-place retries after infrastructure failures', ['reason']),
     transactions: m.counter('tidemark_stream_transactions_total', 'Kafka transactions by result', ['result']),
+    ladder_depth: m.gauge(
+      'tidemark_stream_ladder_depth',
+      "Records waiting in a retry rung topic: high watermark minus this group's committed offset, summed over partitions (Kafka transaction markers make it an upper bound)",
+      ['rung'],
+    ),
+    dlq_depth: m.gauge(
+      'tidemark_stream_dlq_depth',
+      "Offsets retained in the service's DLQ topic (high minus low watermark, summed over partitions; includes transaction markers, so an upper bound on dead letters; purge --truncate lowers it)",
+    ),
   };
 }
+
+/**
+ * Buckets (seconds) for end-to-end latency histograms (received→screened,
+ * received→projected, ...): fine enough between 5 ms and 60 s for p50/p90/p99.
+ */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60,
+];
 
 export function streamMetrics(m: Metrics): StreamMetrics {
   let s = cache.get(m);

@@ -260,7 +260,7 @@ export function createIngressServer(deps: IngressServerDeps): IngressServer {
     if (!decision.ok) return reject(decision.rejection, { body, body_read: true });
 
     const event = decision.event;
-    span.setAttributes({ 'tidemark.event_id': event.event_id, 'tidemark.event_type': event.event_type });
+    span.setAttributes({ 'tidemark.event_id': event.event_id, 'tidemark.event_type': event.event_type, 'tidemark.wallet_id': event.wallet_id ?? '' });
     const accepted = buildAudit({
       stage: STAGE,
       action: 'accepted',
