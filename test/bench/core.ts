@@ -17,6 +17,8 @@ export interface BenchPlan {
   /** Fixed rates, run in this order on one stack. */
   rates_per_s: number[];
   ramp_s: number;
+  /** Unmeasured warm-up at the first rate after the stack starts (JIT, connections, caches). */
+  warmup_s: number;
   /** Steady-state seconds per rate (after the ramp); latency percentiles are taken over this window. */
   steady_s: number;
   /** After sending stops, wait at most this long for the pipeline to project the backlog. */
@@ -41,6 +43,7 @@ function positiveInt(env: Record<string, string | undefined>, key: string, fallb
 /**
  * The plan from the environment. Full mode (default): 1000/s, 20 s ramp, 300 s steady
  * (TIDEMARK_BENCH_DURATION_S). Quick mode: 250, 500, 1000/s at 10 s ramp + 60 s steady.
+ * Both start with an unmeasured warm-up (TIDEMARK_BENCH_WARMUP_S, 30 s / 15 s quick).
  * TIDEMARK_BENCH_RATES (comma-separated), TIDEMARK_BENCH_RAMP_S, TIDEMARK_BENCH_DRAIN_TIMEOUT_S
  * and TIDEMARK_BENCH_FIND_MAX=1 override either mode.
  */
@@ -58,6 +61,7 @@ export function planFromEnv(env: Record<string, string | undefined>, quick: bool
     mode: quick ? 'quick' : 'full',
     rates_per_s,
     ramp_s: positiveInt(env, 'TIDEMARK_BENCH_RAMP_S', quick ? 10 : 20, 600),
+    warmup_s: positiveInt(env, 'TIDEMARK_BENCH_WARMUP_S', quick ? 15 : 30, 600),
     steady_s,
     drain_timeout_s: positiveInt(env, 'TIDEMARK_BENCH_DRAIN_TIMEOUT_S', 120, 1_800),
     find_max: find_max_flag || env.TIDEMARK_BENCH_FIND_MAX === '1',

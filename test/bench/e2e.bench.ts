@@ -15,7 +15,7 @@
  * Prints figures and writes reports/e2e-bench.json; it never asserts timings.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,7 @@ const INPUTS: Array<{ service: string; topic: string }> = [
 const SIM_DRAIN_TIMEOUT_MS = 30_000;
 
 export interface RateRun extends RateResult {
-  phase: 'fixed' | 'search';
+  phase: 'warmup' | 'fixed' | 'search';
   namespace: string;
   ramp_s: number;
   events_generated: number;
@@ -56,6 +56,8 @@ export interface RateRun extends RateResult {
   kept_up_reasons: string[];
   meets_goal: boolean;
   load_average_1m: { start: number; end: number };
+  /** Tidemark service processes of other stacks running when this rate ended. */
+  other_service_processes: number;
 }
 
 function gitCommit(): string {
@@ -78,6 +80,21 @@ async function jaegerOtlp(): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/** Node processes on this machine running a Tidemark service entry point (reads /proc; 0 where unavailable). */
+function serviceProcessesOnMachine(): number {
+  let n = 0;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(pid)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (/services\/[a-z-]+\/src\/(main|fake-risk-api\/main)\.ts/.test(cmd)) n++;
+      } catch { /* exited */ }
+    }
+  } catch { /* no /proc */ }
+  return n;
 }
 
 function log(line: string): void {
@@ -165,6 +182,7 @@ async function runRate(
     kept_up_reasons: k.reasons,
     meets_goal: meetsGoal(result),
     load_average_1m: { start: load_start, end: loadavg()[0] ?? 0 },
+    other_service_processes: Math.max(0, serviceProcessesOnMachine() - 5),
   };
   log(
     `  ${rate_per_s}/s: received ${run.received_rate_steady_per_s}/s projected ${run.projected_rate_steady_per_s}/s; ` +
@@ -184,6 +202,8 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
   const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
   const stack = new Stack({ port_base, otlp_endpoint: otlp, env: { TIDEMARK_LOG_LEVEL: process.env.TIDEMARK_BENCH_LOG_LEVEL ?? 'info' } }, secrets);
   const runs: RateRun[] = [];
+  let warmup: RateRun | null = null;
+  const services_start = serviceProcessesOnMachine();
   let pool: pg.Pool | null = null;
   const admin = createKafka({ brokers: kafkaBrokers(stack.base), client_id: `e2e-bench-${stack.id}` }).admin();
   let failure: string | null = null;
@@ -195,6 +215,8 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     pool = new pg.Pool({ connectionString: stack.database_url, max: 2 });
     const screening_schema = await screeningSchema(pool);
     const ctx = { stack, pool, admin, screening_schema, secrets };
+    const warmup_rate = Math.min(250, ...plan.rates_per_s);
+    warmup = await runRate(ctx, { ...plan, ramp_s: Math.min(plan.ramp_s, plan.warmup_s) }, warmup_rate, plan.warmup_s, 'warmup');
     for (const rate of plan.rates_per_s) runs.push(await runRate(ctx, plan, rate, plan.steady_s, 'fixed'));
     if (plan.find_max) {
       for (let probe = 0; probe < SEARCH_PROBES_MAX; probe++) {
@@ -216,11 +238,20 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     at: started_at,
     finished_at: new Date().toISOString(),
     git_commit: gitCommit(),
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_start: load_start, load_average_end: loadavg() },
+    machine: {
+      cpus: cpus().length,
+      cpu_model: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      load_average_start: load_start,
+      load_average_end: loadavg(),
+      // Tidemark service processes running on the machine besides this stack's own (contention from other stacks).
+      other_service_processes: { start: services_start, end: serviceProcessesOnMachine() },
+    },
     plan,
     tracing: otlp ? 'OTLP to Jaeger' : 'off',
     goal: { p99_received_to_projected_ms_max: P99_GOAL_MS, rate_per_s: 1000, steady_s: 300 },
     highest_rate_meeting_goal_per_s: highestPassing(runs.map((r) => ({ rate_per_s: r.offered_rate_per_s, pass: r.meets_goal }))),
+    warmup,
     runs,
     failure,
     notes: [

@@ -202,9 +202,11 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('bench')
-    .description('Run the benchmarks and write reports/bench-*.json and .md.')
+    .description('Run the benchmarks and write reports/bench.json and reports/bench.md.')
     .option('--only <names...>', 'ingress | dedupe | screening | ledger | e2e')
-    .action(async (opts: { only?: string[] }) => {
+    .option('--quick', 'short runs (e2e: 60 s per rate at 250, 500, 1000/s) for development')
+    .option('--find-max', 'e2e: also search the highest rate with p99 received→projected ≤ 250 ms')
+    .action(async (opts: { only?: string[]; quick?: boolean; findMax?: boolean }) => {
       const { runBench } = await import('./bench.js');
       process.exit(await runBench(opts));
     });

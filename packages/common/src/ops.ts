@@ -16,12 +16,25 @@ export interface OpsOptions {
   readiness_timeout_ms?: number;
 }
 
+/** Gauges of the readiness checks, refreshed on every /readyz and every /metrics scrape (so alerts see readiness). */
+const readinessGauges = new WeakMap<Metrics, { ready: ReturnType<Metrics['gauge']>; check: ReturnType<Metrics['gauge']> }>();
+
+function readinessGaugesOf(metrics: Metrics) {
+  let g = readinessGauges.get(metrics);
+  if (!g) {
+    g = {
+      ready: metrics.gauge('tidemark_ready', '1 when every readiness check passes (what GET /readyz answers), else 0'),
+      check: metrics.gauge('tidemark_ready_check', '1 when the named readiness check passes, else 0', ['check']),
+    };
+    readinessGauges.set(metrics, g);
+  }
+  return g;
+}
+
 export function mountOpsRoutes(app: Express, opts: OpsOptions): void {
   const timeout_ms = opts.readiness_timeout_ms ?? 2_000;
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', service: opts.service });
-  });
-  app.get('/readyz', async (_req, res) => {
+  const gauges = readinessGaugesOf(opts.metrics);
+  const evaluate = async () => {
     const entries = await Promise.all(
       Object.entries(opts.readiness).map(async ([name, check]) => {
         const ok = await Promise.race([
@@ -31,11 +44,20 @@ export function mountOpsRoutes(app: Express, opts: OpsOptions): void {
         return [name, ok] as const;
       }),
     );
-    const checks = Object.fromEntries(entries);
     const ready = entries.every(([, ok]) => ok);
+    gauges.ready.set(ready ? 1 : 0);
+    for (const [name, ok] of entries) gauges.check.set({ check: name }, ok ? 1 : 0);
+    return { ready, checks: Object.fromEntries(entries) };
+  };
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', service: opts.service });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const { ready, checks } = await evaluate();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', service: opts.service, checks });
   });
   app.get('/metrics', async (_req, res) => {
+    await evaluate();
     res.setHeader('content-type', opts.metrics.contentType);
     res.send(await opts.metrics.text());
   });

@@ -8,6 +8,7 @@
  * in a fixed order (sanctions, names, risk, jurisdiction, travel rule, amount,
  * velocity, structuring) so the same inputs always give the same decision.
  */
+import { TRANSACTION_EVENT_TYPES as COMMON_TRANSACTION_EVENT_TYPES } from '@tidemark/common';
 import type { CanonicalEvent, ScreeningDecision, ScreeningReason } from '@tidemark/common';
 import { Decimal, amountProblem, formatAmount } from '@tidemark/common';
 import { lookupSanctionedAddress, type SanctionsList } from './addresses.js';
@@ -15,16 +16,7 @@ import { formatScore, matchName, type NamesList } from './names.js';
 import type { Outcome, Rules } from './rules.js';
 
 /** Event types that move money and get the full screening. Others pass trivially. */
-export const TRANSACTION_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'deposit.detected',
-  'deposit.confirmed',
-  'deposit.failed',
-  'deposit.reversed',
-  'withdrawal.requested',
-  'withdrawal.broadcast',
-  'withdrawal.confirmed',
-  'withdrawal.failed',
-]);
+export const TRANSACTION_EVENT_TYPES: ReadonlySet<string> = new Set(COMMON_TRANSACTION_EVENT_TYPES);
 
 /** One earlier screened transaction event of the same wallet (from the window store). */
 export interface HistoryEntry {

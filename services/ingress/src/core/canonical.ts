@@ -3,25 +3,9 @@
  * from its own body shape, and `buildCanonicalEvent` enforces the v1 event types' required
  * fields and the amount rules, then assembles the Avro record (schemas/avro/canonical-event.avsc).
  */
-import { amountProblem, type CanonicalEvent } from '@tidemark/common';
+import { amountProblem, isKnownEventType, type CanonicalEvent } from '@tidemark/common';
 
-export const KNOWN_EVENT_TYPES = [
-  'deposit.detected',
-  'deposit.confirmed',
-  'deposit.failed',
-  'deposit.reversed',
-  'withdrawal.requested',
-  'withdrawal.broadcast',
-  'withdrawal.confirmed',
-  'withdrawal.failed',
-  'kyc.status_changed',
-] as const;
-export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
-
-const KNOWN = new Set<string>(KNOWN_EVENT_TYPES);
-export function isKnownEventType(type: string): type is KnownEventType {
-  return KNOWN.has(type);
-}
+export { EVENT_TYPES as KNOWN_EVENT_TYPES, isKnownEventType, type EventType as KnownEventType } from '@tidemark/common';
 
 /** What a mapper extracts from a provider body. Nulls mean "not sent". */
 export interface CanonicalFields {

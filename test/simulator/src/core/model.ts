@@ -2,18 +2,8 @@
 import type { AssetSymbol, NetworkId } from './assets.js';
 import type { ProviderId } from './scenario.js';
 
-export const EVENT_TYPES = [
-  'deposit.detected',
-  'deposit.confirmed',
-  'deposit.failed',
-  'deposit.reversed',
-  'withdrawal.requested',
-  'withdrawal.broadcast',
-  'withdrawal.confirmed',
-  'withdrawal.failed',
-  'kyc.status_changed',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType } from '@tidemark/common';
+import type { EventType } from '@tidemark/common';
 
 export type Decision = 'ALLOW' | 'REVIEW' | 'BLOCK';
 export type TransactionKind = 'deposit' | 'withdrawal';

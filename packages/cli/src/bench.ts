@@ -1,0 +1,307 @@
+/**
+ * `tidemark bench` (`npm run bench`): runs the component benchmarks (ingress, dedupe,
+ * screening, ledger) and the end-to-end sustained-throughput benchmark (test/bench), each
+ * as its own process exactly as its workspace script runs it, collects their JSON outputs
+ * and writes reports/bench.json and reports/bench.md (one table of the run's figures,
+ * with the machine's load average, the date and the git commit). Benchmarks print
+ * figures; nothing here asserts a timing. Exit 0 when every selected benchmark ran and
+ * wrote a fresh report, 1 otherwise.
+ *
+ *   npm run bench                                  everything; e2e full length (300 s at 1000/s)
+ *   npm run bench -- --quick                       short: e2e 60 s per rate (250, 500, 1000/s), smaller component runs
+ *   npm run bench -- --only e2e --find-max         one benchmark; search the highest rate with p99 ≤ 250 ms
+ */
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
+
+export const BENCH_NAMES = ['ingress', 'dedupe', 'screening', 'ledger', 'e2e'] as const;
+export type BenchName = (typeof BENCH_NAMES)[number];
+
+export interface BenchOptions {
+  only?: string[];
+  quick?: boolean;
+  findMax?: boolean;
+}
+
+interface BenchSpec {
+  name: BenchName;
+  /** Command and arguments, run from the repo root. */
+  command: string[];
+  report: string;
+  env: Record<string, string>;
+  timeout_ms: number;
+}
+
+/** One figure of the summary table. */
+export interface Row {
+  bench: BenchName;
+  figure: string;
+  value: string;
+  /** Reference the figure is compared with (goal, offered rate, bare server), when one exists. */
+  reference: string;
+  /** value / reference, when both are numbers. */
+  ratio: string;
+}
+
+export interface BenchOutcome {
+  name: BenchName;
+  exit_code: number | null;
+  duration_s: number;
+  report_file: string;
+  /** The bench's own JSON report, when it wrote a fresh one. */
+  report: Record<string, unknown> | null;
+  error: string | null;
+}
+
+const MINUTE_MS = 60_000;
+
+function specs(quick: boolean, find_max: boolean): BenchSpec[] {
+  const env_ms = (full: number, short: number) => (quick ? short : full);
+  return [
+    {
+      name: 'ingress',
+      command: ['npm', 'run', 'bench:ingress', '-w', 'services/ingress'],
+      report: 'reports/ingress-bench.json',
+      env: quick ? { BENCH_DURATION_S: '5', BENCH_WARMUP_S: '2' } : {},
+      timeout_ms: env_ms(10, 5) * MINUTE_MS,
+    },
+    {
+      name: 'dedupe',
+      command: [process.execPath, '--import', 'tsx', 'services/dedupe/bench/dedupe.bench.ts'],
+      report: 'reports/dedupe-bench.json',
+      env: quick ? { BENCH_EVENTS: '20000' } : {},
+      timeout_ms: env_ms(10, 5) * MINUTE_MS,
+    },
+    {
+      name: 'screening',
+      command: ['npm', 'run', 'bench', '-w', 'services/compliance-screening'],
+      report: 'reports/screening-bench.json',
+      env: {},
+      timeout_ms: 5 * MINUTE_MS,
+    },
+    {
+      name: 'ledger',
+      command: ['npm', 'run', 'bench:ledger', '-w', 'services/ledger-projector'],
+      report: 'reports/ledger-bench.json',
+      env: quick ? { LEDGER_BENCH_EVENTS: '30000' } : {},
+      timeout_ms: env_ms(15, 8) * MINUTE_MS,
+    },
+    {
+      name: 'e2e',
+      command: [process.execPath, '--import', 'tsx', 'test/bench/e2e.bench.ts', ...(quick ? ['--quick'] : []), ...(find_max ? ['--find-max'] : [])],
+      report: 'reports/e2e-bench.json',
+      env: {},
+      // Full: warm-up + 300 s steady + drain, plus an optional search; quick: three rates of 70 s.
+      timeout_ms: (quick ? 20 : 40) * MINUTE_MS + (find_max ? 25 * MINUTE_MS : 0),
+    },
+  ];
+}
+
+/** Validates `--only` names; throws naming the bad one. */
+export function selectBenches(only: string[] | undefined): BenchName[] {
+  if (!only || only.length === 0) return [...BENCH_NAMES];
+  const names = only.flatMap((o) => o.split(',')).map((o) => o.trim()).filter((o) => o !== '');
+  for (const n of names) if (!(BENCH_NAMES as readonly string[]).includes(n)) throw new Error(`unknown benchmark ${JSON.stringify(n)}: choose from ${BENCH_NAMES.join(', ')}`);
+  return BENCH_NAMES.filter((n) => names.includes(n));
+}
+
+function runProcess(spec: BenchSpec, root: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const [cmd, ...args] = spec.command;
+    const child = spawn(cmd!, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...spec.env }, detached: true });
+    const timer = setTimeout(() => {
+      console.error(`tidemark bench: ${spec.name} exceeded ${spec.timeout_ms / 1000} s; stopping it`);
+      if (child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch { /* gone */ }
+      }
+    }, spec.timeout_ms);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    child.on('error', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+  });
+}
+
+// ---- summary (pure) -------------------------------------------------------------------
+
+type J = Record<string, unknown>;
+const obj = (v: unknown): J => (v && typeof v === 'object' && !Array.isArray(v) ? (v as J) : {});
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const arr = (v: unknown): J[] => (Array.isArray(v) ? (v as J[]) : []);
+
+export function fmt(v: number | null, unit = ''): string {
+  if (v === null) return 'n/a';
+  const s = Math.abs(v) >= 100 ? Math.round(v).toString() : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return `${s}${unit}`;
+}
+
+function ratio(value: number | null, reference: number | null): string {
+  return value === null || reference === null || reference === 0 ? '' : (value / reference).toFixed(2);
+}
+
+function row(bench: BenchName, figure: string, value: number | null, unit: string, reference: number | null = null, ref_label = ''): Row {
+  return { bench, figure, value: fmt(value, unit), reference: reference === null ? ref_label : `${ref_label}${fmt(reference, unit)}`, ratio: ratio(value, reference) };
+}
+
+/** The headline figures of one benchmark's JSON report. */
+export function summarize(name: BenchName, r: J): Row[] {
+  switch (name) {
+    case 'ingress': {
+      const phases = arr(r.phases);
+      const find = (target: string, mode: string) => phases.find((p) => p.target === target && p.mode === mode);
+      const rows: Row[] = [];
+      for (const p of phases.filter((p) => p.target === 'ingress')) {
+        const lat = obj(p.latency_ms);
+        const bare = find('bare', String(p.mode));
+        const offered = num(p.offered_rate_per_s);
+        rows.push(row(name, `ingress ${String(p.mode)}: throughput`, num(p.throughput_per_s), '/s', offered ?? num(bare?.throughput_per_s), offered !== null ? 'offered ' : 'bare server '));
+        rows.push(row(name, `ingress ${String(p.mode)}: ack latency p50 / p99`, num(lat.p50), ' ms', null, `p99 ${fmt(num(lat.p99), ' ms')}`));
+      }
+      return rows;
+    }
+    case 'dedupe':
+      return [row(name, `events/s (${String(r.deliveries ?? '?')} deliveries, ${String(r.instances ?? 1)} instance)`, num(r.events_per_s), '/s', 1000, 'e2e goal ')];
+    case 'screening': {
+      const lat = obj(r.latency_us);
+      return [
+        row(name, 'pure core decisions/s', num(r.decisions_per_s), '/s', 1000, 'e2e goal '),
+        row(name, 'decision latency p50 / p99', num(lat.p50), ' µs', null, `p99 ${fmt(num(lat.p99), ' µs')}`),
+      ];
+    }
+    case 'ledger': {
+      const goal = num(r.goal_events_per_s);
+      return [
+        row(name, `handler alone events/s (${String(r.events ?? '?')} events)`, num(obj(r.handler).events_per_s), '/s', goal, 'goal '),
+        row(name, 'stream runtime + handler events/s', num(obj(r.runtime).events_per_s), '/s', goal, 'goal '),
+      ];
+    }
+    case 'e2e': {
+      const rows: Row[] = [];
+      for (const run of arr(r.runs)) {
+        const offered = num(run.offered_rate_per_s);
+        const label = `${fmt(offered)}/s${run.phase === 'search' ? ' (search)' : ''}, ${String(run.steady_s)} s steady`;
+        const rp = obj(run.received_to_projected);
+        const rs = obj(run.received_to_screened);
+        const ack = obj(run.ack_latency_ms);
+        rows.push(row(name, `${label}: received rate`, num(run.received_rate_steady_per_s), '/s', offered, 'offered '));
+        rows.push(row(name, `${label}: projected rate`, num(run.projected_rate_steady_per_s), '/s', offered, 'offered '));
+        rows.push(row(name, `${label}: ingress ack p50 / p90 / p99`, num(ack.p50), ' ms', null, `p90 ${fmt(num(ack.p90), ' ms')}, p99 ${fmt(num(ack.p99), ' ms')}`));
+        rows.push(row(name, `${label}: received→screened p50 / p90 / p99`, num(rs.p50_ms), ' ms', null, `p90 ${fmt(num(rs.p90_ms), ' ms')}, p99 ${fmt(num(rs.p99_ms), ' ms')}`));
+        rows.push(row(name, `${label}: received→projected p50 / p90 / max`, num(rp.p50_ms), ' ms', null, `p90 ${fmt(num(rp.p90_ms), ' ms')}, max ${fmt(num(rp.max_ms), ' ms')}`));
+        rows.push(row(name, `${label}: received→projected p99`, num(rp.p99_ms), ' ms', num(obj(r.goal).p99_received_to_projected_ms_max), 'goal ≤ '));
+        const drain = num(run.drain_s);
+        rows.push({
+          bench: name,
+          figure: `${label}: backlog at send end / drain`,
+          value: `${String(run.backlog_at_send_end ?? 'n/a')} events`,
+          reference: drain === null ? 'NOT drained' : `drained in ${fmt(drain, ' s')}`,
+          ratio: '',
+        });
+        rows.push({ bench: name, figure: `${label}: kept up / meets goal`, value: run.kept_up ? 'kept up' : `NO: ${arr(run.kept_up_reasons).map(String).join('; ')}`, reference: run.meets_goal ? 'meets goal' : 'misses goal', ratio: '' });
+      }
+      const best = num(r.highest_rate_meeting_goal_per_s);
+      rows.push({ bench: name, figure: 'highest rate tried with p99 received→projected ≤ 250 ms and kept up', value: best === null ? 'none' : `${best}/s`, reference: '', ratio: '' });
+      if (r.failure) rows.push({ bench: name, figure: 'run failed', value: String(r.failure).split('\n')[0]!, reference: '', ratio: '' });
+      return rows;
+    }
+  }
+}
+
+export interface BenchReport {
+  at: string;
+  finished_at: string;
+  git_commit: string;
+  machine: { cpus: number; cpu_model: string; node: string; load_average_start: number[]; load_average_end: number[] };
+  mode: 'quick' | 'full';
+  outcomes: BenchOutcome[];
+  rows: Row[];
+}
+
+const md = (s: string) => s.replace(/\|/g, '\\|');
+
+export function renderMarkdown(report: BenchReport): string {
+  const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  const lines = [
+    '# Tidemark benchmarks',
+    '',
+    `Date ${report.at} → ${report.finished_at} · git ${report.git_commit} · ${report.mode} mode · ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${report.machine.node}`,
+    `Load average (1/5/15 min) at start ${la(report.machine.load_average_start)}, at end ${la(report.machine.load_average_end)} on ${report.machine.cpus} cores` +
+      (Math.max(...report.machine.load_average_start, ...report.machine.load_average_end) > report.machine.cpus ? ' — **contended**: other workloads shared the machine' : ''),
+    '',
+    'Figures, not assertions. p50 is the median. Ratio = value / reference.',
+    '',
+    '| bench | figure | value | reference | ratio |',
+    '|---|---|---:|---|---:|',
+    ...report.rows.map((r) => `| ${r.bench} | ${md(r.figure)} | ${md(r.value)} | ${md(r.reference)} | ${r.ratio} |`),
+    '',
+    '| bench | exit | duration | report |',
+    '|---|---:|---:|---|',
+    ...report.outcomes.map((o) => `| ${o.name} | ${o.exit_code ?? 'killed'} | ${o.duration_s.toFixed(0)} s | ${o.report ? o.report_file : `missing${o.error ? `: ${md(o.error)}` : ''}`} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+function gitCommit(root: string): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function runBench(opts: BenchOptions): Promise<number> {
+  const root = repoRoot();
+  const names = selectBenches(opts.only);
+  const quick = opts.quick === true || process.env.TIDEMARK_BENCH_QUICK === '1';
+  const started = new Date();
+  const load_start = loadavg();
+  const outcomes: BenchOutcome[] = [];
+  for (const spec of specs(quick, opts.findMax === true).filter((s) => names.includes(s.name))) {
+    console.log(`\n=== tidemark bench: ${spec.name} (${spec.command.slice(spec.command[0] === process.execPath ? 2 : 0).join(' ')}) ===`);
+    const t0 = Date.now();
+    const exit_code = await runProcess(spec, root);
+    const file = join(root, spec.report);
+    let report: Record<string, unknown> | null = null;
+    let error: string | null = null;
+    if (!existsSync(file)) error = 'no report written';
+    else if (statSync(file).mtimeMs < t0) error = 'report not refreshed by this run (stale file ignored)';
+    else {
+      try {
+        report = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      } catch (err) {
+        error = `unreadable report: ${(err as Error).message}`;
+      }
+    }
+    if (exit_code !== 0 && !error) error = `exit code ${exit_code ?? 'none (killed)'}`;
+    outcomes.push({ name: spec.name, exit_code, duration_s: (Date.now() - t0) / 1000, report_file: spec.report, report, error });
+  }
+  const report: BenchReport = {
+    at: started.toISOString(),
+    finished_at: new Date().toISOString(),
+    git_commit: gitCommit(root),
+    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_start: load_start, load_average_end: loadavg() },
+    mode: quick ? 'quick' : 'full',
+    outcomes,
+    rows: outcomes.flatMap((o) => (o.report ? summarize(o.name, o.report) : [])),
+  };
+  const markdown = renderMarkdown(report);
+  mkdirSync(join(root, 'reports'), { recursive: true });
+  writeFileSync(join(root, 'reports', 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(root, 'reports', 'bench.md'), markdown);
+  console.log(`\n${markdown}`);
+  console.log('wrote reports/bench.json and reports/bench.md');
+  return outcomes.every((o) => o.report !== null && o.exit_code === 0) ? 0 : 1;
+}
