@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import type { Discrepancy } from '@tidemark/common';
 import { createLedgerDatabase, createTestTopics, type TestDatabase, type TestTopics } from './testing/support.js';
 import type { ReportSummary } from './core/report.js';
-import { generateSecrets, keysFromEnv, parseScenario, startSimulator, type RunningSimulator } from '../../../test/simulator/src/index.js';
+import { generateSecrets, keysFromEnv, parseScenario, startSimulator, type RunningSimulator } from '@tidemark/test/simulator';
 
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const root = new URL('../../../', import.meta.url).pathname;
