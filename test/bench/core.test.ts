@@ -76,3 +76,11 @@ describe('nextSearchRate', () => {
     );
   });
 });
+
+describe('sumMetrics', () => {
+  it('sums a metric over its label sets and ignores comments and other metrics', async () => {
+    const { sumMetrics } = await import('./measure.js');
+    const text = '# HELP x\nprocess_cpu_seconds_total 1.5\ntidemark_stream_records_total{input="main",outcome="ok"} 10\ntidemark_stream_records_total{input="retry",outcome="ok"} 5\nother 3\n';
+    expect(sumMetrics(text, ['process_cpu_seconds_total', 'tidemark_stream_records_total'])).toEqual({ process_cpu_seconds_total: 1.5, tidemark_stream_records_total: 15 });
+  });
+});

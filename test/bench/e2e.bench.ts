@@ -24,7 +24,7 @@ import { createKafka, kafkaBrokers, topicName } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/test/simulator';
 import { Stack } from '../harness/stack.js';
 import { highestPassing, keptUp, meetsGoal, nextSearchRate, planFromEnv, P99_GOAL_MS, SEARCH_PROBES_MAX, steadyWindow, type BenchPlan, type Percentiles, type RateResult } from './core.js';
-import { groupLag, projectedBetween, projectedCount, receivedToProjected, receivedToScreened, screeningSchema, waitProjected, type GroupLag } from './measure.js';
+import { deltas, groupLag, projectedBetween, scrapeSplit, projectedCount, receivedToProjected, receivedToScreened, screeningSchema, waitProjected, type GroupLag } from './measure.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const INPUTS: Array<{ service: string; topic: string }> = [
@@ -33,6 +33,9 @@ const INPUTS: Array<{ service: string; topic: string }> = [
   { service: 'ledger-projector', topic: 'events.screened.v1' },
 ];
 const SIM_DRAIN_TIMEOUT_MS = 30_000;
+
+/** Set on SIGINT/SIGTERM: the running rate stops sending, later rates are skipped, the stack is torn down. */
+const interrupt = { requested: false, stop_simulator: null as null | (() => Promise<unknown>) };
 
 export interface RateRun extends RateResult {
   phase: 'warmup' | 'fixed' | 'search';
@@ -58,6 +61,8 @@ export interface RateRun extends RateResult {
   load_average_1m: { start: number; end: number };
   /** Tidemark service processes of other stacks running when this rate ended. */
   other_service_processes: number;
+  /** Per service, deltas of CPU seconds, handler/chunk seconds and record counters from send start to send end. */
+  service_split_during_send: Record<string, Record<string, number>>;
 }
 
 function gitCommit(): string {
@@ -105,6 +110,13 @@ async function lagAll(admin: import('kafkajs').Admin, prefix: string): Promise<G
   return Promise.all(INPUTS.map((i) => groupLag(admin, topicName(i.service, prefix), topicName(i.topic, prefix))));
 }
 
+const SPLIT_SERVICES = ['ingress', 'dedupe', 'compliance-screening', 'ledger-projector', 'risk-api'] as const;
+
+async function scrapeAll(stack: Stack): Promise<Record<string, Record<string, number>>> {
+  const entries = await Promise.all(SPLIT_SERVICES.map(async (s) => [s, await scrapeSplit(`http://127.0.0.1:${stack.portOf(s)}/metrics`)] as const));
+  return Object.fromEntries(entries);
+}
+
 async function runRate(
   ctx: { stack: Stack; pool: pg.Pool; admin: import('kafkajs').Admin; screening_schema: string | null; secrets: Record<string, string> },
   plan: BenchPlan,
@@ -117,6 +129,8 @@ async function runRate(
   const duration_ms = (plan.ramp_s + steady_s) * 1000;
   const scenario = parseScenario({ ...base, traffic: { ...base.traffic, transactions: Math.max(base.traffic.transactions, Math.ceil(rate_per_s * (duration_ms / 1000)) + 1) } });
   const load_start = loadavg()[0] ?? 0;
+  const split_before = await scrapeAll(ctx.stack);
+  const cpu_before = process.cpuUsage();
   log(`${phase} ${rate_per_s}/s: ${plan.ramp_s} s ramp + ${steady_s} s steady (namespace ${namespace})`);
   const send_started_ms = Date.now();
   const running = await startSimulator({
@@ -132,12 +146,20 @@ async function runRate(
       if (s.phase === 'running') log(`  sent ${s.delivery.attempts} acked ${s.delivery.acknowledged} queued ${s.queued} in-flight ${s.in_flight}`);
     },
   });
+  interrupt.stop_simulator = () => running.stop();
   const status = await running.done;
+  interrupt.stop_simulator = null;
+  if (interrupt.requested) throw new Error('interrupted by a signal');
   const window = steadyWindow(send_started_ms, plan.ramp_s, steady_s);
   const send_end_ms = Date.now();
   const target = status.delivery.events_acknowledged;
   const [projected_at_end, lag_at_send_end] = await Promise.all([projectedCount(ctx.pool, namespace), lagAll(ctx.admin, ctx.stack.prefix)]);
   const backlog = Math.max(0, target - projected_at_end);
+  const split_after = await scrapeAll(ctx.stack);
+  const service_split_during_send: Record<string, Record<string, number>> = {};
+  for (const name of Object.keys(split_after)) service_split_during_send[name] = deltas(split_before[name] ?? {}, split_after[name] ?? {});
+  const cpu = process.cpuUsage(cpu_before);
+  service_split_during_send['simulator (bench process)'] = { process_cpu_seconds_total: Math.round((cpu.user + cpu.system) / 1000) / 1000 };
   log(`  sending done after ${((send_end_ms - send_started_ms) / 1000).toFixed(1)} s: ${target} events acknowledged, backlog ${backlog}; draining`);
   const drained = await waitProjected(ctx.pool, namespace, target, plan.drain_timeout_s * 1000);
   const lag_after_drain = await lagAll(ctx.admin, ctx.stack.prefix);
@@ -183,6 +205,7 @@ async function runRate(
     meets_goal: meetsGoal(result),
     load_average_1m: { start: load_start, end: loadavg()[0] ?? 0 },
     other_service_processes: Math.max(0, serviceProcessesOnMachine() - 5),
+    service_split_during_send,
   };
   log(
     `  ${rate_per_s}/s: received ${run.received_rate_steady_per_s}/s projected ${run.projected_rate_steady_per_s}/s; ` +
@@ -193,6 +216,13 @@ async function runRate(
 }
 
 export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promise<Record<string, unknown>> {
+  const onSignal = (signal: string) => {
+    log(`${signal}: stopping the simulator, then tearing the stack down`);
+    interrupt.requested = true;
+    void interrupt.stop_simulator?.();
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
   const plan = planFromEnv(process.env, argv.includes('--quick'), argv.includes('--find-max'));
   const out = process.env.TIDEMARK_BENCH_OUT ?? join(REPO, 'reports', 'e2e-bench.json');
   const port_base = Number(process.env.TIDEMARK_BENCH_PORT_BASE ?? 19380);
@@ -217,6 +247,7 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     const ctx = { stack, pool, admin, screening_schema, secrets };
     const warmup_rate = Math.min(250, ...plan.rates_per_s);
     warmup = await runRate(ctx, { ...plan, ramp_s: Math.min(plan.ramp_s, plan.warmup_s) }, warmup_rate, plan.warmup_s, 'warmup');
+    if (interrupt.requested) throw new Error('interrupted by a signal');
     for (const rate of plan.rates_per_s) runs.push(await runRate(ctx, plan, rate, plan.steady_s, 'fixed'));
     if (plan.find_max) {
       for (let probe = 0; probe < SEARCH_PROBES_MAX; probe++) {

@@ -111,3 +111,45 @@ export async function groupLag(admin: Admin, group_id: string, topic: string): P
   }
   return { group_id, topic, lag: Number(lag), partitions: ends.length };
 }
+
+/** Metrics summed over label sets whose deltas per rate show where the time went. */
+export const SPLIT_METRICS = [
+  'process_cpu_seconds_total',
+  'tidemark_stream_handler_duration_seconds_sum',
+  'tidemark_stream_chunk_duration_seconds_sum',
+  'tidemark_stream_chunk_duration_seconds_count',
+  'tidemark_stream_records_total',
+  'tidemark_stream_retried_total',
+  'tidemark_stream_parked_total',
+  'tidemark_stream_dead_lettered_total',
+  'tidemark_screening_duration_seconds_sum',
+  'tidemark_screening_duration_seconds_count',
+] as const;
+
+/** Sums of each wanted metric over its label sets, parsed from Prometheus text. */
+export function sumMetrics(text: string, names: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-+0-9.eE]+|NaN|[+-]Inf)/.exec(line);
+    if (!m || !names.includes(m[1]!)) continue;
+    const v = Number(m[3]);
+    if (Number.isFinite(v)) out[m[1]!] = (out[m[1]!] ?? 0) + v;
+  }
+  return out;
+}
+
+export async function scrapeSplit(url: string): Promise<Record<string, number>> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    return res.ok ? sumMetrics(await res.text(), SPLIT_METRICS) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function deltas(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) out[k] = Math.round((v - (before[k] ?? 0)) * 1000) / 1000;
+  return out;
+}

@@ -42,6 +42,8 @@ const EVENTS_MIN = Number.parseInt(process.env.TIDEMARK_CHAOS_EVENTS ?? '100000'
 const PROVIDERS = ['generic', 'ledgerpay', 'custodian-x'] as const;
 const INSTANCES = 2;
 const PORT_BASE = 28_180;
+/** Every run logs to its own folder so its service logs are not interleaved with other stacks'. */
+const LOG_DIR = join(process.cwd(), '.tidemark', 'logs', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 
 // Limits (every wait is bounded).
 const RUN_TIMEOUT_MS = 40 * 60_000;
@@ -56,6 +58,11 @@ const RESTART_DELAY_MS_MAX = 2_000;
 const BROKER_RESTART_AT = 0.3;
 const POSTGRES_RESTART_AT = 0.6;
 const POISON_AT = 0.1;
+/** After delivery, keep killing consumers while their backlog is at least this many records... */
+const CHAOS_BACKLOG_MIN = 3_000;
+/** ...but for no longer than this. */
+const CHAOS_AFTER_DELIVERY_MS_MAX = 5 * 60_000;
+const BACKLOG_POLL_MS = 3_000;
 const API_CONCURRENCY = 8;
 const DLQ_LIST_LIMIT = 1_000;
 
@@ -71,6 +78,7 @@ interface Summary {
   delivery: SimulationStatus['delivery'] | null;
   ack_latency_ms: SimulationStatus['ack_latency'] | null;
   kills: Record<string, number>;
+  kills_after_delivery: number;
   unexpected_exits: Record<string, number>;
   infra_restarts: InfraRestart[];
   poison: Array<{ key: string; kind: string }>;
@@ -89,11 +97,11 @@ function log(line: string): void {
 
 describe.skipIf(SKIP)('chaos: kill -9, broker and Postgres restarts, rebalances, poison', () => {
   const secrets = generateSecrets([...PROVIDERS]);
-  const stack = new Stack({ port_base: PORT_BASE, otlp_endpoint: null, instances: INSTANCES, env: { TIDEMARK_DEDUPE_RETRY_DELAYS_MS: '200,1000,3000', TIDEMARK_LOG_LEVEL: 'warn' } }, secrets);
+  const stack = new Stack({ port_base: PORT_BASE, otlp_endpoint: null, instances: INSTANCES, log_dir: LOG_DIR, env: { TIDEMARK_DEDUPE_RETRY_DELAYS_MS: '200,1000,3000', TIDEMARK_LOG_LEVEL: 'warn' } }, secrets);
   let sim: RunningSimulator | null = null;
   const summary: Summary = {
     events_min: EVENTS_MIN, transactions: 0, generated_events: 0, delivery: null, ack_latency_ms: null,
-    kills: {}, unexpected_exits: {}, infra_restarts: [], poison: [], durations_s: {}, lag: [], checks: {},
+    kills: {}, kills_after_delivery: 0, unexpected_exits: {}, infra_restarts: [], poison: [], durations_s: {}, lag: [], checks: {},
   };
 
   afterAll(async () => {
@@ -133,17 +141,35 @@ describe.skipIf(SKIP)('chaos: kill -9, broker and Postgres restarts, rebalances,
         on_progress: (s) => log(`sim ${s.phase}: generated ${s.generated_events}, acked ${s.delivery.events_acknowledged} distinct (${s.delivery.acknowledged} acks, ${s.delivery.duplicates} dups, ${s.delivery.retried} retried), ${s.ack_rate_per_s}/s, queued ${s.queued}`),
       });
       const running = sim;
-      let delivery_done = false;
-      const delivered = running.done.finally(() => { delivery_done = true; });
+      // Chaos lasts while events are delivered and then while the consumers still have a
+      // backlog (the slowest stage runs behind ingress), bounded by CHAOS_AFTER_DELIVERY_MS_MAX.
+      let delivery_done_at: number | null = null;
+      let backlog = Number.POSITIVE_INFINITY;
+      const delivered = running.done.finally(() => { delivery_done_at = Date.now(); });
       const progress = () => running.sim.status().delivery.events_acknowledged / sized.events;
+      const chaosOver = () => delivery_done_at !== null && (backlog < CHAOS_BACKLOG_MIN || Date.now() - delivery_done_at > CHAOS_AFTER_DELIVERY_MS_MAX);
+      const backlogPoller = (async () => {
+        while (!chaosOver()) {
+          await sleep(BACKLOG_POLL_MS);
+          if (delivery_done_at === null) continue;
+          try {
+            const lags = await Promise.all(CONSUMER_SERVICES.map((s) => groupLag(admin, stack.prefix, s, inputOf(s))));
+            backlog = lags.reduce((a, l) => a + l.outstanding, 0);
+          } catch (err) {
+            log(`backlog poll failed (retrying): ${(err as Error).message}`);
+          }
+        }
+      })();
 
       const poison = await buildPoisonRecords(new AvroCodec(stack.base.TIDEMARK_REGISTRY_URL, stack.prefix));
       summary.poison = poison.map((p) => ({ key: p.key, kind: p.kind }));
-      const chaos = chaosLoop(stack, kafka, poison, progress, () => delivery_done, summary);
+      const chaos = chaosLoop(stack, kafka, poison, progress, chaosOver, () => delivery_done_at !== null, summary);
 
       const status = await withTimeout(delivered, DELIVERY_TIMEOUT_MS, 'the simulator to deliver every event (acknowledged or given up)');
-      await chaos;
       phase('traffic_and_chaos', t);
+      t = Date.now();
+      await withTimeout(Promise.all([chaos, backlogPoller]), CHAOS_AFTER_DELIVERY_MS_MAX + 5 * 60_000, 'the chaos loop to end after delivery');
+      phase('chaos_after_delivery', t);
       summary.generated_events = status.generated_events;
       summary.delivery = status.delivery;
       summary.ack_latency_ms = status.ack_latency;
@@ -278,7 +304,15 @@ const KILL_TARGETS = ['ingress#1', ...CONSUMER_SERVICES.flatMap((s) => Array.fro
  * it again; at set points of the run restart the broker, then Postgres, and inject the
  * poisoned records. Processes that died on their own are restarted and counted.
  */
-async function chaosLoop(stack: Stack, kafka: ReturnType<typeof createKafka>, poison: PoisonRecord[], progress: () => number, done: () => boolean, summary: Summary): Promise<void> {
+async function chaosLoop(
+  stack: Stack,
+  kafka: ReturnType<typeof createKafka>,
+  poison: PoisonRecord[],
+  progress: () => number,
+  done: () => boolean,
+  consumers_only: () => boolean,
+  summary: Summary,
+): Promise<void> {
   const { restartComponent } = await import('@tidemark/local-infra');
   let poisoned = false;
   const restartInfra = async (component: 'kafka' | 'postgres') => {
@@ -316,12 +350,15 @@ async function chaosLoop(stack: Stack, kafka: ReturnType<typeof createKafka>, po
       await restartInfra('postgres');
       continue;
     }
-    const victim = KILL_TARGETS[Math.floor(Math.random() * KILL_TARGETS.length)]!;
+    // Once every event is acknowledged, killing ingress tests nothing: pick consumers only.
+    const targets = consumers_only() ? KILL_TARGETS.filter((n) => !n.startsWith('ingress')) : KILL_TARGETS;
+    const victim = targets[Math.floor(Math.random() * targets.length)]!;
     if (!stack.platform.isRunning(victim)) continue;
     const delay_ms = Math.floor(Math.random() * RESTART_DELAY_MS_MAX);
     await stack.platform.crashAndRestart(victim, delay_ms);
     summary.kills[victim] = (summary.kills[victim] ?? 0) + 1;
-    log(`kill -9 ${victim}, restarted after ${delay_ms} ms (${Math.round(progress() * 1000) / 10}% acknowledged)`);
+    if (consumers_only()) summary.kills_after_delivery++;
+    log(`kill -9 ${victim}, restarted after ${delay_ms} ms (${Math.round(progress() * 1000) / 10}% acknowledged${consumers_only() ? ', delivery done, consumers catching up' : ''})`);
   }
   // A run too short to reach the restart points still restarts the broker and Postgres once each.
   if (!poisoned) {
@@ -337,7 +374,7 @@ function reviveExited(stack: Stack, summary: Summary): void {
     if (stack.platform.isRunning(name)) continue;
     const [service, instance] = name.split('#') as [Parameters<Stack['startService']>[0], string];
     summary.unexpected_exits[name] = (summary.unexpected_exits[name] ?? 0) + 1;
-    log(`${name} had exited on its own; starting it again (see .tidemark/logs/${name.replace('#', '_')}.log)`);
+    log(`${name} had exited on its own; starting it again (see ${LOG_DIR}/${name.replace('#', '_')}.log)`);
     stack.startService(service, Number(instance));
   }
 }
@@ -391,13 +428,14 @@ function printSummary(s: Summary): void {
     `events         ${s.generated_events} generated (target ≥ ${s.events_min}) in ${s.transactions} transactions`,
     d ? `delivery       ${d.attempts} attempts, ${d.acknowledged} acks (${d.events_acknowledged} distinct events), ${d.duplicates} duplicates, ${d.reordered} reordered, ${d.retried} retried, ${d.rejected} rejected, ${d.errors} errors, ${d.abandoned} abandoned` : 'delivery       (not finished)',
     s.ack_latency_ms ? `ack latency    ${JSON.stringify(s.ack_latency_ms)}` : '',
-    `kills          ${Object.entries(s.kills).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'} (total ${Object.values(s.kills).reduce((a, b) => a + b, 0)})`,
+    `kills          ${Object.entries(s.kills).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'} (total ${Object.values(s.kills).reduce((a, b) => a + b, 0)}, ${s.kills_after_delivery} after delivery while consumers caught up)`,
     `unexpected     ${Object.entries(s.unexpected_exits).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`,
     ...s.infra_restarts.map((r) => `restart        ${r.component} at ${r.at} (${r.progress}% acked), ${r.duration_ms} ms${r.error ? `, ERROR ${r.error}` : ''}`),
     `poison         ${s.poison.map((p) => `${p.key} (${p.kind})`).join('; ')}`,
     `durations s    ${JSON.stringify(s.durations_s)}`,
     `final lag      ${s.lag.map((l) => `${l.group}=${l.outstanding} (raw ${l.raw}, ${l.partitions} partitions)`).join(' ')}`,
     `checks         ${JSON.stringify(s.checks)}`,
+    `logs           ${LOG_DIR}`,
     'report         reports/chaos-summary.json',
   ];
   process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);

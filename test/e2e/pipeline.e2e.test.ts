@@ -146,6 +146,25 @@ describe.skipIf(SKIP)('end to end: simulator → all services → ledger', () =>
     }
   }, 180_000);
 
+  it('exports the latency histograms per event type, depth gauges and readiness', async () => {
+    const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const ledger = await scrape(stack.portOf('ledger-projector'));
+    const screening = await scrape(stack.portOf('compliance-screening'));
+    const dedupe = await scrape(stack.portOf('dedupe'));
+    // prom-client orders labels le, service, event_type: match them in any order.
+    expect(ledger).toMatch(/tidemark_received_to_projected_seconds_bucket\{(?=[^}]*event_type="deposit.confirmed")(?=[^}]*le="0.25")/);
+    expect(ledger).toMatch(/tidemark_occurred_to_projected_seconds_count\{[^}]*event_type="deposit.detected"/);
+    expect(screening).toMatch(/tidemark_received_to_screened_seconds_bucket\{(?=[^}]*event_type="deposit.confirmed")(?=[^}]*le="0.005")/);
+    for (const [name, text] of [['ledger-projector', ledger], ['compliance-screening', screening], ['dedupe', dedupe]] as const) {
+      expect(text, name).toMatch(/tidemark_stream_ladder_depth\{(?=[^}]*rung="1")/);
+      expect(text, name).toMatch(/^tidemark_stream_dlq_depth\{[^}]*\} \d+$/m);
+      expect(text, name).toMatch(/^tidemark_ready\{[^}]*\} 1$/m);
+    }
+    // Every projected event was observed once: the histogram's count is at least the number of events applied.
+    const counts = [...ledger.matchAll(/^tidemark_received_to_projected_seconds_count\{[^}]*\} (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
+  });
+
   it('one trace follows an event through every service', async () => {
     const record = sim.sim.truth.transactions().find((r) => r.tx.provider === 'generic' && r.events.some((e) => e.acknowledged))!;
     const event_id = record.events.find((e) => e.acknowledged)!.id;

@@ -17,6 +17,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Instances per consumer service (2 = a consumer group with a rebalance). */
   instances?: number;
+  /** Folder for the services' log files (default: the Platform's shared `.tidemark/logs`). */
+  log_dir?: string;
 }
 
 export const CONSUMER_SERVICES: ServiceName[] = ['dedupe', 'compliance-screening', 'ledger-projector'];
@@ -68,7 +70,7 @@ export class Stack {
       TIDEMARK_LOG_LEVEL: 'info',
       ...(this.opts.otlp_endpoint ? { TIDEMARK_OTLP_ENDPOINT: this.opts.otlp_endpoint } : {}),
       ...this.opts.env,
-    });
+    }, this.opts.log_dir);
   }
 
   envFor(service: ServiceName, instance: number): Record<string, string> {

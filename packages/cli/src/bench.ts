@@ -109,26 +109,39 @@ export function selectBenches(only: string[] | undefined): BenchName[] {
   return BENCH_NAMES.filter((n) => names.includes(n));
 }
 
+/** Set when the operator interrupted the run: the remaining benchmarks are skipped. */
+let interrupted = false;
+
 function runProcess(spec: BenchSpec, root: string): Promise<number | null> {
   return new Promise((resolve) => {
     const [cmd, ...args] = spec.command;
     const child = spawn(cmd!, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...spec.env }, detached: true });
+    // The bench runs in its own process group (so a timeout stops it and everything it
+    // started); Ctrl-C / SIGTERM of this process are forwarded to that group.
+    const stopGroup = () => {
+      if (!child.pid) return;
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch { /* already gone */ }
+    };
     const timer = setTimeout(() => {
       console.error(`tidemark bench: ${spec.name} exceeded ${spec.timeout_ms / 1000} s; stopping it`);
-      if (child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGTERM');
-        } catch { /* gone */ }
-      }
+      stopGroup();
     }, spec.timeout_ms);
-    child.on('exit', (code) => {
+    const onSignal = () => {
+      interrupted = true;
+      stopGroup();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const done = (code: number | null) => {
       clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       resolve(code);
-    });
-    child.on('error', () => {
-      clearTimeout(timer);
-      resolve(null);
-    });
+    };
+    child.on('exit', (code) => done(code));
+    child.on('error', () => done(null));
   });
 }
 
@@ -270,6 +283,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   const load_start = loadavg();
   const outcomes: BenchOutcome[] = [];
   for (const spec of specs(quick, opts.findMax === true).filter((s) => names.includes(s.name))) {
+    if (interrupted) break;
     console.log(`\n=== tidemark bench: ${spec.name} (${spec.command.slice(spec.command[0] === process.execPath ? 2 : 0).join(' ')}) ===`);
     const t0 = Date.now();
     const exit_code = await runProcess(spec, root);

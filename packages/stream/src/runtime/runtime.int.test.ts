@@ -131,8 +131,13 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     const p99 = percentile(latencies, 99);
     const wLatency = handler.applied.filter((a) => a.wallet === W).map((a) => a.at_ms - sentAt.get(a.event_id)!);
     console.log(`[latency] other wallets (n=${latencies.length}): p50=${p50} ms p99=${p99} ms max=${Math.max(...latencies)} ms; wallet W: ${wLatency.join(', ')} ms`);
-    // Other wallets never wait for W's retry delays (the first rung alone is 1 s).
-    expect(p99).toBeLessThan(DELAYS_MS[0]!);
+    // Other wallets never wait behind W's retries: everything they sent in the first ten rounds
+    // (while W-0 sat in the ladder, which takes at least two rung delays) is applied before W-0.
+    // An order check, not a timing bound: the latencies above are printed, not asserted.
+    const wDoneIndex = handler.applied.findIndex((a) => a.event_id === 'W-0');
+    const early = others.flatMap((o) => Array.from({ length: 10 }, (_, i) => `${o}-${i}`));
+    const appliedBeforeW = new Set(handler.applied.slice(0, wDoneIndex).map((a) => a.event_id));
+    expect(early.filter((id) => !appliedBeforeW.has(id))).toEqual([]);
 
     // Output: every event exactly once; W's in order.
     let ids: string[] = [];
@@ -158,7 +163,9 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     ]);
     await waitFor(() => handler.applied.some((a) => a.event_id === 'P-2'), 15_000, 'records after the poison one');
     const after = handler.applied.find((a) => a.event_id === 'P-1')!;
-    expect(after.at_ms - t0).toBeLessThan(DELAYS_MS[0]!);
+    // Not stalled: the next record of the same key went straight through, not through the ladder.
+    expect(after.attempt).toBe(1);
+    console.log(`[latency] record after the poison one applied ${after.at_ms - t0} ms after it was produced`);
     let entries: Awaited<ReturnType<typeof listDeadLetters>>['entries'] = [];
     await waitFor(async () => (entries = (await listDeadLetters(ctx(), { service: SERVICE, key: P })).entries).length >= 1, 15_000, 'dead letter committed');
     expect(entries).toHaveLength(1);
