@@ -16,3 +16,4 @@ export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindVal
 export * from './schemas/compat.js';
 export * from './events.js';
 export { installAbortedTransactionFix, hideAbortedRecords } from './kafkajs-aborted-fix.js';
+export * from './pg.js';

@@ -20,8 +20,7 @@ import {
   mountOpsRoutes,
   registerSecret,
   runService,
-  type Stopper,
-} from '@tidemark/common';
+  type Stopper, guardPool} from '@tidemark/common';
 import { classifyFailure, LATENCY_BUCKETS_SECONDS, runConsumer, type RunningConsumer } from '@tidemark/stream';
 import { loadScreeningConfig } from './config.js';
 import { createScreeningHandler, SERVICE } from './handler.js';
@@ -113,7 +112,7 @@ await runService({
       statement_timeout: config.TIDEMARK_SCREENING_DB_STATEMENT_TIMEOUT_MS,
       connectionTimeoutMillis: config.TIDEMARK_SCREENING_DB_CONNECT_TIMEOUT_MS,
     });
-    pool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'idle postgres connection failed'));
+    guardPool(pool, (err) => logger.warn({ err: { message: err.message } }, 'postgres connection failed'));
     stoppers.push(() => pool.end());
     const store = new DecisionStore(pool, config.TIDEMARK_SCREENING_DB_SCHEMA);
 

@@ -4,7 +4,7 @@
  * expired claims and the ops server (/healthz /readyz /metrics).
  */
 import pg from 'pg';
-import { closeServer, createLogger, createMetrics, initTelemetry, runService, startOpsServer } from '@tidemark/common';
+import { closeServer, createLogger, createMetrics, initTelemetry, runService, startOpsServer, guardPool } from '@tidemark/common';
 import { retryStartup, runConsumer } from '@tidemark/stream';
 import { loadDedupeConfig, retryDelays } from './config.js';
 import { windowCutoffMs } from './core/dedupe.js';
@@ -21,7 +21,7 @@ await runService({
     initTelemetry(DEDUPE_SERVICE, config.TIDEMARK_OTLP_ENDPOINT);
     const metrics = createMetrics(DEDUPE_SERVICE);
     const pool = new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 10 });
-    pool.on('error', (err) => logger.warn({ err: err.message }, 'idle postgres connection failed'));
+    guardPool(pool, (err) => logger.warn({ err: err.message }, 'postgres connection failed'));
     const applied = await retryStartup('applying dedupe migrations', () => migrateDedupe(pool), {
       onRetry: (err, delay_ms) => logger.warn({ err: (err as Error).message, delay_ms }, 'postgres not reachable yet; retrying'),
     });

@@ -24,8 +24,7 @@ import {
   topicName,
   type BaseConfig,
   type DeadLetter,
-  type Logger,
-} from '@tidemark/common';
+  type Logger, guardPool} from '@tidemark/common';
 import { dlqTopicBase, H_REPLAY_OF, H_REPLAY_SOURCE } from '../core/ladder.js';
 import { KafkajsTransport } from '../kafka/kafkajs.js';
 import { createStreamKafka } from '../runtime/consumer.js';
@@ -101,7 +100,7 @@ export async function openDlqContext(
   logger?: Logger,
 ): Promise<DlqContext & { close(): Promise<void> }> {
   const transport = new KafkajsTransport(logger ? createStreamKafka(config, 'tidemark-dlq-ops', logger) : createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-dlq-ops' }));
-  const pool = new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 2 });
+  const pool = guardPool(new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 2 }));
   pool.on('error', () => undefined);
   await migrateStreamTables(pool);
   return {

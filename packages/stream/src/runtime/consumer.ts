@@ -25,8 +25,7 @@ import {
   type DeadLetter,
   type Logger,
   type Metrics,
-  type Span,
-} from '@tidemark/common';
+  type Span, guardPool} from '@tidemark/common';
 import { PermanentError, type Handler, type HandlerResult, type InputRecord, type OutputRecord } from '../handler.js';
 import {
   blockBackoffMs,
@@ -168,7 +167,7 @@ class StreamRuntime<V> implements RunningConsumer {
     this.m = streamMetrics(opts.metrics);
     this.owned = { transport: !opts.transport, pool: !opts.pool };
     this.transport = opts.transport ?? new KafkajsTransport(createStreamKafka(config, `${this.service}-stream`, opts.logger));
-    this.pool = opts.pool ?? new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 10 });
+    this.pool = opts.pool ?? guardPool(new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 10 }));
     if (this.owned.pool) this.pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle postgres connection failed'));
     this.store = new ParkingStore(this.pool, this.group_id);
     this.decode = opts.decode ?? ((value: Buffer) => this.decodeAvro(value));

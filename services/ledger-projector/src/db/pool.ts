@@ -1,4 +1,5 @@
 /** The projector's Postgres pool: bounded size, connect and statement timeouts. */
+import { guardPool } from '@tidemark/common';
 import pg from 'pg';
 
 export const PG_POOL_MAX_DEFAULT = 8;
@@ -20,6 +21,5 @@ export function createLedgerPool(opts: {
   });
   // An idle client losing its connection (Postgres restart) must not crash the process;
   // the next query fails and is classified as an InfrastructureError.
-  pool.on('error', () => undefined);
-  return pool;
+  return guardPool(pool);
 }
