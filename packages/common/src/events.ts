@@ -24,3 +24,29 @@ const TRANSACTION = new Set<string>(TRANSACTION_EVENT_TYPES);
 export function isTransactionEventType(type: string): boolean {
   return TRANSACTION.has(type);
 }
+
+import type { CanonicalEvent } from './generated/records.js';
+
+/** The fields every canonical event must have; everything else defaults to null / WEBHOOK. */
+export type CanonicalEventCore = Pick<CanonicalEvent, 'ingress_id' | 'provider' | 'event_id' | 'event_type' | 'occurred_at_ms' | 'received_at_ms' | 'partition_key' | 'body_sha256'>;
+
+/** Builds a complete CanonicalEvent from its core fields plus any optional ones. */
+export function canonicalEvent(core: CanonicalEventCore & Partial<CanonicalEvent>): CanonicalEvent {
+  return {
+    transaction_id: null,
+    wallet_id: null,
+    customer_id: null,
+    asset: null,
+    network: null,
+    amount: null,
+    tx_hash: null,
+    from_address: null,
+    to_address: null,
+    confirmations: null,
+    counterparty_name: null,
+    counterparty_country: null,
+    kyc_status: null,
+    source: 'WEBHOOK',
+    ...core,
+  };
+}

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Kafka, Admin, Producer } from 'kafkajs';
 import {
+  canonicalEvent,
   applyTopics,
   AvroCodec,
   createKafka,
@@ -133,7 +134,7 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
 /** A CanonicalEvent for tests. */
 export function testEvent(over: { event_id: string; wallet_id: string; provider?: string; seq?: number; event_type?: string }) {
   const now = Date.now();
-  return {
+  return canonicalEvent({
     ingress_id: `ing_${over.event_id}_${randomBytes(3).toString('hex')}`,
     provider: over.provider ?? 'generic',
     event_id: over.event_id,
@@ -143,18 +144,9 @@ export function testEvent(over: { event_id: string; wallet_id: string; provider?
     partition_key: over.wallet_id,
     transaction_id: `tx_${over.event_id}`,
     wallet_id: over.wallet_id,
-    customer_id: null,
     asset: 'BTC',
     network: 'bitcoin',
     amount: `0.${String(over.seq ?? 1).padStart(8, '0')}`,
-    tx_hash: null,
-    from_address: null,
-    to_address: null,
-    confirmations: null,
-    counterparty_name: null,
-    counterparty_country: null,
-    kyc_status: null,
-    source: 'WEBHOOK' as const,
     body_sha256: '0'.repeat(64),
-  };
+  });
 }

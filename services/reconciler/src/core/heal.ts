@@ -32,7 +32,7 @@ import { createHash } from 'node:crypto';
 import type { CanonicalEvent } from '@tidemark/common';
 import type { Direction, LedgerTx, ProviderRecord, StatementStatus } from './model.js';
 import { formatUnits } from './units.js';
-import { toBaseUnits } from '@tidemark/common';
+import { canonicalEvent, toBaseUnits } from '@tidemark/common';
 
 const EVENT_TYPE: Record<Direction, Partial<Record<StatementStatus, string>>> = {
   in: { pending: 'deposit.detected', confirmed: 'deposit.confirmed', failed: 'deposit.failed', reversed: 'deposit.reversed' },
@@ -95,7 +95,7 @@ export function buildHealEvent(opts: {
     status: record.status,
     updated_at: record.updated_at,
   });
-  return {
+  return canonicalEvent({
     ingress_id: opts.ingress_id,
     provider: opts.provider,
     event_id,
@@ -105,18 +105,9 @@ export function buildHealEvent(opts: {
     partition_key: record.wallet_id,
     transaction_id: record.transaction_id,
     wallet_id: record.wallet_id,
-    customer_id: null,
     asset: record.asset,
-    network: null,
     amount: plan.amount,
-    tx_hash: null,
-    from_address: null,
-    to_address: null,
-    confirmations: null,
-    counterparty_name: null,
-    counterparty_country: null,
-    kyc_status: null,
     source: 'RECONCILIATION',
     body_sha256: createHash('sha256').update(evidence).digest('hex'),
-  };
+  });
 }
