@@ -215,17 +215,7 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 function printInfraStatus(status: unknown): void {
-  const s = status as { components?: Array<Record<string, unknown>> } | Array<Record<string, unknown>>;
-  const rows = Array.isArray(s) ? s : (s.components ?? []);
-  if (rows.length === 0) {
-    console.log(JSON.stringify(status, null, 2));
-    return;
-  }
-  for (const c of rows) {
-    const ports = Array.isArray(c.ports) ? (c.ports as unknown[]).join(',') : String(c.port ?? c.ports ?? '');
-    console.log(
-      `${String(c.name).padEnd(10)} ${c.running ? 'running' : 'stopped'}${c.healthy === false ? ' (unhealthy)' : ''}  ` +
-        `version=${String(c.version ?? '-')} ports=${ports} pid=${String(c.pid ?? '-')} rss=${c.rss_mib ?? c.memory_rss_mib ?? '-'}MiB log=${String(c.log ?? c.log_path ?? '-')}`,
-    );
-  }
+  void import('@tidemark/local-infra').then(({ formatStatus }) => {
+    console.log(formatStatus(status as Parameters<typeof formatStatus>[0]));
+  });
 }
