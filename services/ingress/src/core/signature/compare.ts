@@ -13,3 +13,18 @@ export function constantTimeEqual(expected: string, provided: string): boolean {
   if (a.length !== b.length) return false;
   return timingSafeEqual(a, b);
 }
+
+/**
+ * Index of the first key (secret rotation list) whose signature matches any of the
+ * provided signatures, or null. Every candidate is compared for a key (no early exit
+ * on the first mismatch), each comparison in constant time.
+ */
+export function matchingKeyIndex<K>(keys: readonly K[], provided: readonly string[], signatureOf: (key: K) => string): number | null {
+  for (let key_index = 0; key_index < keys.length; key_index++) {
+    const expected = signatureOf(keys[key_index]!);
+    let matched = false;
+    for (const candidate of provided) matched = constantTimeEqual(expected, candidate) || matched;
+    if (matched) return key_index;
+  }
+  return null;
+}

@@ -5,7 +5,7 @@
  * Secret: `whsec_<base64 key>`.
  */
 import { createHmac } from 'node:crypto';
-import { constantTimeEqual } from './compare.js';
+import { matchingKeyIndex } from './compare.js';
 import {
   SIGNATURE_HEADER_LENGTH_MAX,
   SIGNATURES_PER_HEADER_MAX,
@@ -71,21 +71,12 @@ function verify(input: VerifyInput): VerifyResult {
   if (provided.length === 0) {
     return { ok: false, reason: 'signature_invalid', message: 'no v1 signature in webhook-signature' };
   }
-  for (let key_index = 0; key_index < input.keys.length; key_index++) {
-    const expected = signatureOf(input.keys[key_index]!, delivery_id, timestamp_raw, input.body);
-    // Compare against every entry (no early exit on the first mismatch within a key).
-    let matched = false;
-    for (const candidate of provided) matched = constantTimeEqual(expected, candidate) || matched;
-    if (matched) {
-      if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
-        return {
-          ok: false,
-          reason: 'timestamp_out_of_tolerance',
-          message: `webhook-timestamp is more than ${input.tolerance_s} s away from the server clock`,
-        };
-      }
-      return { ok: true, timestamp_s, key_index, delivery_id };
+  const key_index = matchingKeyIndex(input.keys, provided, (key) => signatureOf(key, delivery_id, timestamp_raw, input.body));
+  if (key_index !== null) {
+    if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
+      return { ok: false, reason: 'timestamp_out_of_tolerance', message: `webhook-timestamp is more than ${input.tolerance_s} s away from the server clock` };
     }
+    return { ok: true, timestamp_s, key_index, delivery_id };
   }
   return { ok: false, reason: 'signature_invalid', message: 'no signature in webhook-signature matches' };
 }

@@ -5,7 +5,7 @@
  * such as `v0` are ignored. The header name is configurable per profile.
  */
 import { createHmac } from 'node:crypto';
-import { constantTimeEqual } from './compare.js';
+import { matchingKeyIndex } from './compare.js';
 import {
   SIGNATURE_HEADER_LENGTH_MAX,
   SIGNATURES_PER_HEADER_MAX,
@@ -58,20 +58,12 @@ export function createStripeStyle(signature_header: string): SignatureVerifier {
     if (input.keys.length === 0) {
       return { ok: false, reason: 'no_secret_configured', message: 'signature could not be verified' };
     }
-    for (let key_index = 0; key_index < input.keys.length; key_index++) {
-      const expected = signatureOf(input.keys[key_index]!, timestamp_raw, input.body);
-      let matched = false;
-      for (const candidate of provided) matched = constantTimeEqual(expected, candidate) || matched;
-      if (matched) {
-        if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
-          return {
-            ok: false,
-            reason: 'timestamp_out_of_tolerance',
-            message: `t in ${signature_header} is more than ${input.tolerance_s} s away from the server clock`,
-          };
-        }
-        return { ok: true, timestamp_s, key_index, delivery_id: null };
+    const key_index = matchingKeyIndex(input.keys, provided, (key) => signatureOf(key, timestamp_raw, input.body));
+    if (key_index !== null) {
+      if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
+        return { ok: false, reason: 'timestamp_out_of_tolerance', message: `t in ${signature_header} is more than ${input.tolerance_s} s away from the server clock` };
       }
+      return { ok: true, timestamp_s, key_index, delivery_id: null };
     }
     return { ok: false, reason: 'signature_invalid', message: `no v1 signature in ${signature_header} matches` };
   }
