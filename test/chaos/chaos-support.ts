@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Admin, Kafka } from 'kafkajs';
-import { AvroCodec, topicName, type CanonicalEvent } from '@tidemark/common';
+import { AvroCodec, canonicalEvent, topicName, type CanonicalEvent } from '@tidemark/common';
 import { Simulation, loadSanctionsSnapshot, type Scenario } from '@tidemark/test/simulator';
 
 export const SIZING_ATTEMPTS_MAX = 4;
@@ -44,7 +44,7 @@ export interface PoisonRecord {
 
 function validEvent(n: number): CanonicalEvent {
   const now = Date.now();
-  return {
+  return canonicalEvent({
     ingress_id: `chaos-poison-ingress-${n}`,
     provider: 'generic',
     event_id: `evt_chaos_poison_${n}`,
@@ -54,20 +54,11 @@ function validEvent(n: number): CanonicalEvent {
     partition_key: `${POISON_KEY_PREFIX}${n}`,
     transaction_id: `tx_chaos_poison_${n}`,
     wallet_id: `${POISON_KEY_PREFIX}${n}`,
-    customer_id: null,
     asset: 'BTC',
     network: 'bitcoin',
     amount: '1.5',
-    tx_hash: null,
-    from_address: null,
-    to_address: null,
-    confirmations: null,
-    counterparty_name: null,
-    counterparty_country: null,
-    kyc_status: null,
-    source: 'WEBHOOK',
     body_sha256: '0'.repeat(64),
-  };
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Builders of screened events and runtime input records for tests and the benchmark. */
-import type { CanonicalEvent, Decision, ScreenedEvent } from '@tidemark/common';
+import { canonicalEvent, type CanonicalEvent, type Decision, type ScreenedEvent } from '@tidemark/common';
 import type { InputRecord } from '@tidemark/stream';
 
 export function screenedEvent(
@@ -8,7 +8,7 @@ export function screenedEvent(
 ): ScreenedEvent {
   const wallet = over.wallet_id ?? 'wal_42';
   return {
-    event: {
+    event: canonicalEvent({
       ingress_id: `ing_${over.event_id}`,
       provider: 'generic',
       occurred_at_ms: 1_764_000_000_000,
@@ -16,21 +16,12 @@ export function screenedEvent(
       partition_key: wallet,
       transaction_id: 'tx_1',
       wallet_id: wallet,
-      customer_id: null,
       asset: 'BTC',
       network: 'bitcoin',
       amount: '0.5',
-      tx_hash: null,
-      from_address: null,
-      to_address: null,
-      confirmations: null,
-      counterparty_name: null,
-      counterparty_country: null,
-      kyc_status: null,
-      source: 'WEBHOOK',
       body_sha256: '0'.repeat(64),
       ...over,
-    },
+    }),
     screening: {
       decision,
       reasons: decision === 'ALLOW' ? [] : [{ code: 'AMOUNT_THRESHOLD', rule_id: 'amount-btc', outcome: decision, message: 'over threshold', matched_value: null, score: null, list_version: null }],

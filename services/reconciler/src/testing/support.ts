@@ -12,6 +12,7 @@ import {
   RegistryClient,
   applyTopics,
   baseConfigSchema,
+  canonicalEvent as buildCanonicalEvent,
   createKafka,
   createLogger,
   kafkaBrokers,
@@ -98,7 +99,7 @@ export async function createTestTopics(label: string): Promise<TestTopics> {
 
 export function canonicalEvent(over: Partial<CanonicalEvent> & Pick<CanonicalEvent, 'event_id' | 'event_type'>): CanonicalEvent {
   const wallet = over.wallet_id ?? 'wal_1';
-  return {
+  return buildCanonicalEvent({
     ingress_id: `ing_${over.event_id}`,
     provider: 'generic',
     occurred_at_ms: Date.now(),
@@ -106,21 +107,11 @@ export function canonicalEvent(over: Partial<CanonicalEvent> & Pick<CanonicalEve
     partition_key: wallet,
     transaction_id: 'tx_1',
     wallet_id: wallet,
-    customer_id: null,
     asset: 'BTC',
-    network: null,
     amount: '0.5',
-    tx_hash: null,
-    from_address: null,
-    to_address: null,
-    confirmations: null,
-    counterparty_name: null,
-    counterparty_country: null,
-    kyc_status: null,
-    source: 'WEBHOOK',
     body_sha256: '0'.repeat(64),
     ...over,
-  };
+  });
 }
 
 export function screened(event: CanonicalEvent, decision: Decision = 'ALLOW'): ScreenedEvent {
