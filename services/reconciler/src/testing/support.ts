@@ -22,50 +22,16 @@ import {
   type Decision,
   type ScreenedEvent,
 } from '@tidemark/common';
-import { createLedgerHandler, createLedgerPool, runMigrations } from '@tidemark/ledger-projector';
+import { createLedgerHandler } from '@tidemark/ledger-projector';
+import { createTestDatabase, type TestDatabase } from '@tidemark/ledger-projector/testing';
 
 export const config = loadConfig(baseConfigSchema);
 
-export function databaseUrlFor(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
+export type { TestDatabase };
 
-export interface TestDatabase {
-  name: string;
-  url: string;
-  pool: pg.Pool;
-  drop(): Promise<void>;
-}
-
-export async function createLedgerDatabase(): Promise<TestDatabase> {
-  const name = `recon_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: config.TIDEMARK_DATABASE_URL, connectionTimeoutMillis: 5_000 });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = databaseUrlFor(config.TIDEMARK_DATABASE_URL, name);
-  await runMigrations(url);
-  const pool = createLedgerPool({ database_url: url, pool_max: 4, application_name: 'reconciler-test' });
-  return {
-    name,
-    url,
-    pool,
-    async drop() {
-      await pool.end().catch(() => undefined);
-      const c = new pg.Client({ connectionString: config.TIDEMARK_DATABASE_URL, connectionTimeoutMillis: 5_000 });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+/** A fresh, migrated ledger database (the ledger's own test helper), dropped by `drop()`. */
+export function createLedgerDatabase(): Promise<TestDatabase> {
+  return createTestDatabase({ pool_max: 4 });
 }
 
 export interface TestTopics {
