@@ -44,11 +44,15 @@ function writeProviders(): string {
   return file;
 }
 
+/** occurred_at per event id, fixed at first use, so building the same body twice (once to sign, once to send) gives the same bytes. */
+const occurredAt = new Map<string, string>();
+
 function genericBody(event_id: string, overrides: Record<string, unknown> = {}, data: Record<string, unknown> = {}): string {
+  if (!occurredAt.has(event_id)) occurredAt.set(event_id, new Date(Date.now() - 1500).toISOString());
   return JSON.stringify({
     id: event_id,
     type: 'deposit.confirmed',
-    occurred_at: new Date(Date.now() - 1500).toISOString(),
+    occurred_at: occurredAt.get(event_id),
     data: { transaction_id: `tx_${event_id}`, wallet_id: 'wal_42', asset: 'BTC', network: 'bitcoin', amount: '0.50000000', confirmations: 3, counterparty: { name: 'ACME GmbH', country: 'DE' }, ...data },
     ...overrides,
   });
