@@ -141,7 +141,8 @@ describe('fetchStatementPages', () => {
       if (requests === 1) return; // never answers: the client times out
       oddProvider(items(2))(req, res, url);
     });
-    const pages = await collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 200, retry: fast, sleep: noSleep }));
+    // The timeout must be generous enough that the answered retry never times out on a busy machine (retries would then be 2).
+    const pages = await collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 1_000, retry: fast, sleep: noSleep }));
     expect(pages[0]!.records).toHaveLength(2);
     expect(pages[0]!.retries).toBe(1);
     server!.closeAllConnections();
