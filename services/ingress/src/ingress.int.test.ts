@@ -61,6 +61,18 @@ function genericBody(event_id: string, overrides: Record<string, unknown> = {}, 
 const sha256 = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
 const now_s = () => Math.floor(Date.now() / 1000);
 
+/** Waits until the ingress at `url` reports `n` webhook requests in flight (its /metrics gauge), instead of sleeping and hoping. */
+async function untilInFlight(url: string, n: number, timeout_ms = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout_ms;
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const value = Number(/^tidemark_ingress_in_flight_requests(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1]);
+    if (value === n) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not reach ${n} requests in flight within ${timeout_ms} ms (last: ${value})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 interface Sent {
   name: string;
   response: RawResponse;
@@ -249,7 +261,7 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
 
       // Overload: hold three requests open mid-body, the fourth is refused with 429.
       const held = await Promise.all([0, 1, 2].map(() => openPartialRequest(down.port, 'generic')));
-      await new Promise((r) => setTimeout(r, 300));
+      await untilInFlight(down.url, 3);
       const overloaded = await send('overloaded', 'generic', signWebhook(GENERIC, GENERIC_SECRET, body), body, down.url);
       expect(overloaded.status).toBe(429);
       expect(overloaded.headers['retry-after']).toMatch(/^[0-9]+$/);
@@ -285,7 +297,8 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
       const headers = signWebhook(GENERIC, GENERIC_SECRET, body);
       return startSlowPost(main.port, '/webhooks/generic', headers, body);
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // All three must be in flight (headers read) when SIGTERM arrives; one still being parsed would be cut off as idle.
+    await untilInFlight(main.url, 3);
     const exit = main.stop('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     for (const p of pending) p.finish();
