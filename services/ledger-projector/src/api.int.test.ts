@@ -175,8 +175,15 @@ describe.skipIf(skip)('ledger read API', () => {
     await producer.connect();
     const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
     const outbox = new OutboxPublisher({ pool: db.pool, producer, codec, logger, prefix });
-    // give the fire-and-forget rejection audits a moment to reach the outbox
-    await new Promise((r) => setTimeout(r, 200));
+    // The rejection audits are written fire-and-forget after their responses went out: wait until all five
+    // (forbidden + the four refusals) are in the outbox rather than sleeping and hoping they made it.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ledger.outbox WHERE value->>'action' = 'release_rejected'`);
+      if (rows[0]!.n >= 5) break;
+      if (Date.now() > deadline) throw new Error(`only ${rows[0]!.n} of 5 release_rejected audits reached the outbox within 10 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const published = await outbox.flush();
     expect(published).toBeGreaterThanOrEqual(2);
     expect(await outbox.flush()).toBe(0);
