@@ -38,7 +38,7 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('readAuditTrail',
 
   it('reads from the requested time to the watermark at start, then removes its group', async () => {
     const seen: AuditRecord[] = [];
-    let wroteLate = false;
+    let late: Promise<void> | null = null;
     const result = await readAuditTrail({
       kafka: topics.kafka,
       codec: topics.codec,
@@ -49,11 +49,8 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('readAuditTrail',
       logger: createLogger('audit-reader-test', 'silent'),
       onRecord: (r) => {
         seen.push(r);
-        if (!wroteLate) {
-          wroteLate = true;
-          // Written while the read is under way: beyond the starting watermark, so not read.
-          void write([{ event_id: 'late', at_ms: Date.now() }]);
-        }
+        // Written while the read is under way: beyond the starting watermark, so not read.
+        late ??= write([{ event_id: 'late', at_ms: Date.now() }]);
       },
     });
     expect(seen.map((r) => r.event_id).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `new_${i}`).sort());
@@ -62,6 +59,8 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('readAuditTrail',
     const groups = await topics.admin.listGroups();
     expect(groups.groups.map((g) => g.groupId)).not.toContain(`tidemark-reconciler-audit-t${now}`);
 
+    // The full read below counts the late record: it must have landed first (its write was not awaited during the read).
+    await late;
     const all: AuditRecord[] = [];
     await readAuditTrail({ kafka: topics.kafka, codec: topics.codec, prefix: topics.prefix, from_ms: 0, run_id: `u${now}`, timeout_ms: 60_000, logger: createLogger('t', 'silent'), onRecord: (r) => all.push(r) });
     expect(all.length).toBe(71);
