@@ -9,7 +9,6 @@
  * POST /admin/reload re-reads everything.
  */
 import express from 'express';
-import pg from 'pg';
 import { timingSafeEqual } from 'node:crypto';
 import {
   closeServer,
@@ -20,7 +19,9 @@ import {
   mountOpsRoutes,
   registerSecret,
   runService,
-  type Stopper, guardPool} from '@tidemark/common';
+  type Stopper,
+  createPool,
+} from '@tidemark/common';
 import { classifyFailure, LATENCY_BUCKETS_SECONDS, runConsumer, type RunningConsumer } from '@tidemark/stream';
 import { loadScreeningConfig } from './config.js';
 import { createScreeningHandler, SERVICE } from './handler.js';
@@ -59,8 +60,16 @@ await runService({
     const metrics = createMetrics(SERVICE);
     const stoppers: Stopper[] = [];
 
-    const decisions = metrics.counter('tidemark_screening_decisions_total', 'Screening decisions by outcome', ['decision', 'replayed', 'trivial']);
-    const duration = metrics.histogram('tidemark_screening_duration_seconds', 'Time to screen one event (risk API, window read, decision, store)', ['decision']);
+    const decisions = metrics.counter('tidemark_screening_decisions_total', 'Screening decisions by outcome', [
+      'decision',
+      'replayed',
+      'trivial',
+    ]);
+    const duration = metrics.histogram(
+      'tidemark_screening_duration_seconds',
+      'Time to screen one event (risk API, window read, decision, store)',
+      ['decision'],
+    );
     const receivedToScreened = metrics.histogram(
       'tidemark_received_to_screened_seconds',
       "Time from the event's arrival at ingress (received_at_ms) to its screening decision, per event type (decisions made now; replays of stored decisions are not counted)",
@@ -74,13 +83,20 @@ await runService({
     const sanctions = await SanctionsHolder.open(config.TIDEMARK_SANCTIONS_SOURCE, (outcome) => {
       reloads.inc({ what: 'sanctions', outcome: outcome.error ? 'failed' : outcome.changed ? 'changed' : 'unchanged' });
       listAddresses.set(outcome.address_count);
-      if (outcome.error) logger.error({ source: config.TIDEMARK_SANCTIONS_SOURCE, version: outcome.version, error: outcome.error }, 'sanctions list reload failed; keeping the list in force');
+      if (outcome.error)
+        logger.error(
+          { source: config.TIDEMARK_SANCTIONS_SOURCE, version: outcome.version, error: outcome.error },
+          'sanctions list reload failed; keeping the list in force',
+        );
       else if (outcome.changed) logger.info({ version: outcome.version, addresses: outcome.address_count }, 'sanctions list reloaded');
     });
     listAddresses.set(sanctions.current.address_count);
     sanctions.startAutoReload({ url_refresh_ms: config.TIDEMARK_SANCTIONS_REFRESH_MS });
     stoppers.push(async () => sanctions.stop());
-    const reference = await RulesHolder.open({ rules_file: config.TIDEMARK_SCREENING_RULES_FILE, names_file: config.TIDEMARK_SANCTIONED_NAMES_FILE });
+    const reference = await RulesHolder.open({
+      rules_file: config.TIDEMARK_SCREENING_RULES_FILE,
+      names_file: config.TIDEMARK_SANCTIONED_NAMES_FILE,
+    });
     logger.info(
       {
         sanctions_version: sanctions.current.version,
@@ -105,14 +121,18 @@ await runService({
     stoppers.push(async () => void process.off('SIGHUP', onHup));
 
     const applied = await migrateWhenReachable();
-    logger.info({ schema: config.TIDEMARK_SCREENING_DB_SCHEMA, applied }, applied.length > 0 ? 'screening migrations applied' : 'screening schema up to date');
-    const pool = new pg.Pool({
-      connectionString: config.TIDEMARK_DATABASE_URL,
+    logger.info(
+      { schema: config.TIDEMARK_SCREENING_DB_SCHEMA, applied },
+      applied.length > 0 ? 'screening migrations applied' : 'screening schema up to date',
+    );
+    const pool = createPool({
+      database_url: config.TIDEMARK_DATABASE_URL,
       max: config.TIDEMARK_SCREENING_DB_POOL_MAX,
-      statement_timeout: config.TIDEMARK_SCREENING_DB_STATEMENT_TIMEOUT_MS,
-      connectionTimeoutMillis: config.TIDEMARK_SCREENING_DB_CONNECT_TIMEOUT_MS,
+      statement_timeout_ms: config.TIDEMARK_SCREENING_DB_STATEMENT_TIMEOUT_MS,
+      connect_timeout_ms: config.TIDEMARK_SCREENING_DB_CONNECT_TIMEOUT_MS,
+      application_name: 'tidemark-compliance-screening',
+      onError: (err) => logger.warn({ err: { message: err.message } }, 'postgres connection failed'),
     });
-    guardPool(pool, (err) => logger.warn({ err: { message: err.message } }, 'postgres connection failed'));
     stoppers.push(() => pool.end());
     const store = new DecisionStore(pool, config.TIDEMARK_SCREENING_DB_SCHEMA);
 
@@ -162,7 +182,12 @@ await runService({
     const adminToken = config.TIDEMARK_SCREENING_ADMIN_TOKEN ? Buffer.from(`Bearer ${config.TIDEMARK_SCREENING_ADMIN_TOKEN}`) : null;
     app.post('/admin/reload', async (req, res) => {
       if (!adminToken) {
-        res.status(404).json({ error: 'admin_disabled', message: 'set TIDEMARK_SCREENING_ADMIN_TOKEN to enable the admin endpoint (SIGHUP also reloads)' });
+        res
+          .status(404)
+          .json({
+            error: 'admin_disabled',
+            message: 'set TIDEMARK_SCREENING_ADMIN_TOKEN to enable the admin endpoint (SIGHUP also reloads)',
+          });
         return;
       }
       const given = Buffer.from(req.headers.authorization ?? '');

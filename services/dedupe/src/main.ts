@@ -3,8 +3,7 @@
  * (migrations), the stream runtime with the dedupe handler, the periodic purge of
  * expired claims and the ops server (/healthz /readyz /metrics).
  */
-import pg from 'pg';
-import { closeServer, createLogger, createMetrics, initTelemetry, runService, startOpsServer, guardPool } from '@tidemark/common';
+import { closeServer, createLogger, createMetrics, initTelemetry, runService, startOpsServer, createPool } from '@tidemark/common';
 import { retryStartup, runConsumer } from '@tidemark/stream';
 import { loadDedupeConfig, retryDelays } from './config.js';
 import { windowCutoffMs } from './core/dedupe.js';
@@ -20,8 +19,12 @@ await runService({
     const config = loadDedupeConfig();
     initTelemetry(DEDUPE_SERVICE, config.TIDEMARK_OTLP_ENDPOINT);
     const metrics = createMetrics(DEDUPE_SERVICE);
-    const pool = new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 10 });
-    guardPool(pool, (err) => logger.warn({ err: err.message }, 'postgres connection failed'));
+    const pool = createPool({
+      database_url: config.TIDEMARK_DATABASE_URL,
+      max: 10,
+      application_name: 'tidemark-dedupe',
+      onError: (err) => logger.warn({ err: err.message }, 'postgres connection failed'),
+    });
     const applied = await retryStartup('applying dedupe migrations', () => migrateDedupe(pool), {
       onRetry: (err, delay_ms) => logger.warn({ err: (err as Error).message, delay_ms }, 'postgres not reachable yet; retrying'),
     });
@@ -60,7 +63,13 @@ await runService({
       },
     });
     const address = server.address();
-    logger.info({ ops: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, window_days: config.TIDEMARK_DEDUPE_WINDOW_DAYS }, 'dedupe ops server listening');
+    logger.info(
+      {
+        ops: typeof address === 'object' && address ? `${address.address}:${address.port}` : address,
+        window_days: config.TIDEMARK_DEDUPE_WINDOW_DAYS,
+      },
+      'dedupe ops server listening',
+    );
     // Stopped in reverse order: ops server, purge timer, consumer (finishes in-flight chunks), pool.
     return [() => pool.end(), () => consumer.stop(), async () => clearInterval(purgeTimer), () => closeServer(server)];
   },

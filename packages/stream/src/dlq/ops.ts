@@ -13,7 +13,7 @@
  * - purge marks dead letters 'purged' (audited) and, with `truncate`, deletes the
  *   resolved prefix of each DLQ partition from Kafka (delete-records).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import {
   AvroCodec,
   auditKey,
@@ -24,7 +24,9 @@ import {
   topicName,
   type BaseConfig,
   type DeadLetter,
-  type Logger, guardPool} from '@tidemark/common';
+  type Logger,
+  createPool,
+} from '@tidemark/common';
 import { dlqTopicBase, H_REPLAY_OF, H_REPLAY_SOURCE } from '../core/ladder.js';
 import { KafkajsTransport } from '../kafka/kafkajs.js';
 import { createStreamKafka } from '../runtime/consumer.js';
@@ -99,9 +101,12 @@ export async function openDlqContext(
   config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL' | 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_TOPIC_PREFIX'>,
   logger?: Logger,
 ): Promise<DlqContext & { close(): Promise<void> }> {
-  const transport = new KafkajsTransport(logger ? createStreamKafka(config, 'tidemark-dlq-ops', logger) : createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-dlq-ops' }));
-  const pool = guardPool(new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 2 }));
-  pool.on('error', () => undefined);
+  const transport = new KafkajsTransport(
+    logger
+      ? createStreamKafka(config, 'tidemark-dlq-ops', logger)
+      : createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-dlq-ops' }),
+  );
+  const pool = createPool({ database_url: config.TIDEMARK_DATABASE_URL, max: 2, application_name: 'tidemark-dlq-ops' });
   await migrateStreamTables(pool);
   return {
     transport,
@@ -256,14 +261,23 @@ export async function purgeDeadLetters(
 async function readService(ctx: DlqContext, service: string): Promise<{ entries: DeadLetterEntry[]; complete: boolean }> {
   const dlq_topic = topicName(dlqTopicBase(service), ctx.prefix);
   if (!(await ctx.transport.topicExists(dlq_topic))) return { entries: [], complete: true };
-  const { records, complete } = await ctx.transport.readTopic(dlq_topic, { records_max: DLQ_SCAN_RECORDS_MAX, timeout_ms: DLQ_READ_TIMEOUT_MS });
+  const { records, complete } = await ctx.transport.readTopic(dlq_topic, {
+    records_max: DLQ_SCAN_RECORDS_MAX,
+    timeout_ms: DLQ_READ_TIMEOUT_MS,
+  });
   const states = await loadStates(ctx, dlq_topic);
   const entries: DeadLetterEntry[] = [];
   for (const r of records) entries.push(await toEntry(ctx, service, dlq_topic, r, states.get(`${r.partition}/${r.offset}`) ?? 'open'));
   return { entries, complete };
 }
 
-async function toEntry(ctx: DlqContext, service: string, dlq_topic: string, r: FetchedRecord, state: DeadLetterState): Promise<DeadLetterEntry> {
+async function toEntry(
+  ctx: DlqContext,
+  service: string,
+  dlq_topic: string,
+  r: FetchedRecord,
+  state: DeadLetterState,
+): Promise<DeadLetterEntry> {
   if (!r.value) throw new Error(`dead letter ${dlq_topic}/${r.partition}/${r.offset} has no value`);
   const dl = await ctx.codec.decode<DeadLetter>(r.value);
   let value: unknown = null;
@@ -311,7 +325,11 @@ function matches(e: DeadLetterEntry, f: DlqFilter): boolean {
   return true;
 }
 
-async function select(ctx: DlqContext, refs: DeadLetterRef[] | undefined, filter: DlqFilter | undefined): Promise<{ entries: DeadLetterEntry[]; missing: string[] }> {
+async function select(
+  ctx: DlqContext,
+  refs: DeadLetterRef[] | undefined,
+  filter: DlqFilter | undefined,
+): Promise<{ entries: DeadLetterEntry[]; missing: string[] }> {
   if (refs && refs.length > 0) {
     const entries: DeadLetterEntry[] = [];
     const missing: string[] = [];
@@ -329,7 +347,10 @@ async function select(ctx: DlqContext, refs: DeadLetterRef[] | undefined, filter
     return { entries, missing };
   }
   if (!filter) throw new Error('select dead letters by id or by filter');
-  return { entries: (await listDeadLetters(ctx, { ...filter, include_resolved: true, limit: filter.limit ?? DLQ_SCAN_RECORDS_MAX })).entries, missing: [] };
+  return {
+    entries: (await listDeadLetters(ctx, { ...filter, include_resolved: true, limit: filter.limit ?? DLQ_SCAN_RECORDS_MAX })).entries,
+    missing: [],
+  };
 }
 
 async function loadStates(ctx: DlqContext, dlq_topic: string): Promise<Map<string, DeadLetterState>> {
@@ -341,7 +362,13 @@ async function loadStates(ctx: DlqContext, dlq_topic: string): Promise<Map<strin
 }
 
 /** Claims a dead letter for an action; returns the state that blocks it otherwise. */
-async function claimState(ctx: DlqContext, e: DeadLetterEntry, state: 'replaying' | 'purged', actor: string, force: boolean): Promise<{ ok: true } | { ok: false; state: DeadLetterState }> {
+async function claimState(
+  ctx: DlqContext,
+  e: DeadLetterEntry,
+  state: 'replaying' | 'purged',
+  actor: string,
+  force: boolean,
+): Promise<{ ok: true } | { ok: false; state: DeadLetterState }> {
   const inserted = await ctx.pool.query(
     `INSERT INTO stream_dlq_state (dlq_topic, dlq_partition, dlq_offset, state, actor) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
     [e.dlq_topic, e.ref.partition, e.ref.offset, state, actor],
@@ -360,9 +387,10 @@ async function claimState(ctx: DlqContext, e: DeadLetterEntry, state: 'replaying
 }
 
 async function setState(ctx: DlqContext, e: DeadLetterEntry, state: DeadLetterState, actor: string): Promise<void> {
-  await ctx.pool.query('UPDATE stream_dlq_state SET state = $4, actor = $5, updated_at = now() WHERE dlq_topic = $1 AND dlq_partition = $2 AND dlq_offset = $3', [
-    e.dlq_topic, e.ref.partition, e.ref.offset, state, actor,
-  ]);
+  await ctx.pool.query(
+    'UPDATE stream_dlq_state SET state = $4, actor = $5, updated_at = now() WHERE dlq_topic = $1 AND dlq_partition = $2 AND dlq_offset = $3',
+    [e.dlq_topic, e.ref.partition, e.ref.offset, state, actor],
+  );
 }
 
 function skipReason(state: DeadLetterState): string {
@@ -378,7 +406,13 @@ function skipReason(state: DeadLetterState): string {
   }
 }
 
-async function auditRecord(ctx: DlqContext, e: DeadLetterEntry, action: 'replayed' | 'purged', actor: string, extra: Record<string, string>) {
+async function auditRecord(
+  ctx: DlqContext,
+  e: DeadLetterEntry,
+  action: 'replayed' | 'purged',
+  actor: string,
+  extra: Record<string, string>,
+) {
   const v = (e.value ?? {}) as Record<string, unknown>;
   const ev = (typeof v.event === 'object' && v.event !== null ? v.event : v) as Record<string, unknown>;
   const str = (x: unknown) => (typeof x === 'string' ? x : null);
@@ -404,7 +438,12 @@ async function auditRecord(ctx: DlqContext, e: DeadLetterEntry, action: 'replaye
       ...extra,
     },
   });
-  return { topic: topicName('audit.v1', ctx.prefix), key: auditKey(record), value: await ctx.codec.encode('audit.v1', record), headers: {} };
+  return {
+    topic: topicName('audit.v1', ctx.prefix),
+    key: auditKey(record),
+    value: await ctx.codec.encode('audit.v1', record),
+    headers: {},
+  };
 }
 
 async function truncateResolved(ctx: DlqContext, service: string) {
@@ -414,7 +453,9 @@ async function truncateResolved(ctx: DlqContext, service: string) {
   if (!complete) return out; // never delete what was not fully read
   const marks = await ctx.transport.watermarks(dlq_topic);
   for (const [partition, { low, high }] of marks) {
-    const open = entries.filter((e) => e.ref.partition === partition && (e.state === 'open' || e.state === 'replaying')).map((e) => BigInt(e.ref.offset));
+    const open = entries
+      .filter((e) => e.ref.partition === partition && (e.state === 'open' || e.state === 'replaying'))
+      .map((e) => BigInt(e.ref.offset));
     const before = open.length > 0 ? open.reduce((a, b) => (a < b ? a : b)) : high;
     if (before > low) {
       await ctx.transport.deleteRecordsBefore(dlq_topic, partition, before);

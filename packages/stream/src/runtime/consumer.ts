@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   AvroCodec,
   auditKey,
@@ -25,7 +25,9 @@ import {
   type DeadLetter,
   type Logger,
   type Metrics,
-  type Span, guardPool} from '@tidemark/common';
+  type Span,
+  createPool,
+} from '@tidemark/common';
 import { PermanentError, type Handler, type HandlerResult, type InputRecord, type OutputRecord } from '../handler.js';
 import {
   blockBackoffMs,
@@ -44,7 +46,16 @@ import {
 import { ChunkPlan, sourceId, type Disposition, type ParkedRow, type PlanRecord } from '../core/plan.js';
 import { classifyFailure, errorMessage, errorStack, retryStartup } from '../errors.js';
 import { KafkajsTransport } from '../kafka/kafkajs.js';
-import type { BatchControl, FetchedBatch, FetchedRecord, KafkaTransport, OutgoingRecord, StreamConsumer, TopicPartition, TransactionalProducer } from '../kafka/transport.js';
+import type {
+  BatchControl,
+  FetchedBatch,
+  FetchedRecord,
+  KafkaTransport,
+  OutgoingRecord,
+  StreamConsumer,
+  TopicPartition,
+  TransactionalProducer,
+} from '../kafka/transport.js';
 import { FencedError, migrateStreamTables, ParkingStore, type CompletionMark } from '../parking/store.js';
 import { streamMetrics, type StreamMetrics } from './metrics.js';
 
@@ -151,7 +162,8 @@ class StreamRuntime<V> implements RunningConsumer {
     this.service = handler.service;
     this.codec = opts.codec ?? new AvroCodec(config.TIDEMARK_REGISTRY_URL, config.TIDEMARK_TOPIC_PREFIX);
     this.prefix = this.codec.prefix;
-    if (this.prefix !== config.TIDEMARK_TOPIC_PREFIX) throw new Error(`codec prefix "${this.prefix}" differs from TIDEMARK_TOPIC_PREFIX "${config.TIDEMARK_TOPIC_PREFIX}"`);
+    if (this.prefix !== config.TIDEMARK_TOPIC_PREFIX)
+      throw new Error(`codec prefix "${this.prefix}" differs from TIDEMARK_TOPIC_PREFIX "${config.TIDEMARK_TOPIC_PREFIX}"`);
     this.group_id = topicName(this.service, this.prefix);
     this.policy = { retry_delays_ms: opts.retry_delays_ms ?? catalogDelays(this.service) };
     validatePolicy(this.policy);
@@ -167,8 +179,14 @@ class StreamRuntime<V> implements RunningConsumer {
     this.m = streamMetrics(opts.metrics);
     this.owned = { transport: !opts.transport, pool: !opts.pool };
     this.transport = opts.transport ?? new KafkajsTransport(createStreamKafka(config, `${this.service}-stream`, opts.logger));
-    this.pool = opts.pool ?? guardPool(new pg.Pool({ connectionString: config.TIDEMARK_DATABASE_URL, max: 10 }));
-    if (this.owned.pool) this.pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'idle postgres connection failed'));
+    this.pool =
+      opts.pool ??
+      createPool({
+        database_url: config.TIDEMARK_DATABASE_URL,
+        max: 10,
+        application_name: `tidemark-${this.service}-stream`,
+        onError: (err) => this.log.warn({ err: errorMessage(err) }, 'postgres connection failed'),
+      });
     this.store = new ParkingStore(this.pool, this.group_id);
     this.decode = opts.decode ?? ((value: Buffer) => this.decodeAvro(value));
   }
@@ -227,7 +245,10 @@ class StreamRuntime<V> implements RunningConsumer {
     await this.consumer.run();
     this.gaugeTimer = setInterval(() => void this.refreshParkedGauge(), PARKED_GAUGE_INTERVAL_MS);
     this.gaugeTimer.unref();
-    this.log.info({ input: this.input_topic, rungs: this.rung_topics, retry_delays_ms: this.policy.retry_delays_ms, instance: this.instance_id }, 'stream runtime started');
+    this.log.info(
+      { input: this.input_topic, rungs: this.rung_topics, retry_delays_ms: this.policy.retry_delays_ms, instance: this.instance_id },
+      'stream runtime started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -268,7 +289,9 @@ class StreamRuntime<V> implements RunningConsumer {
     // Own the new assignment right away so the first records do not pay for it (batches wait for it).
     for (const tp of assigned) {
       const st = this.state(tp);
-      void this.ensureOwned(st).catch((err: unknown) => this.log.warn({ tp: tpKey(tp), err: errorMessage(err) }, 'owning partition failed; retried on its next batch'));
+      void this.ensureOwned(st).catch((err: unknown) =>
+        this.log.warn({ tp: tpKey(tp), err: errorMessage(err) }, 'owning partition failed; retried on its next batch'),
+      );
     }
   }
 
@@ -277,7 +300,17 @@ class StreamRuntime<V> implements RunningConsumer {
     let st = this.partitions.get(k);
     if (!st) {
       const rungIndex = this.rung_topics.indexOf(tp.topic);
-      st = { tp, rung: rungIndex >= 0 ? rungIndex + 1 : null, generation: -1, producer: null, epoch: 0n, committed_floor: 0n, resume_timer: null, pending_deletes: [], owning: null };
+      st = {
+        tp,
+        rung: rungIndex >= 0 ? rungIndex + 1 : null,
+        generation: -1,
+        producer: null,
+        epoch: 0n,
+        committed_floor: 0n,
+        resume_timer: null,
+        pending_deletes: [],
+        owning: null,
+      };
       this.partitions.set(k, st);
     }
     return st;
@@ -318,7 +351,10 @@ class StreamRuntime<V> implements RunningConsumer {
       st.committed_floor = committed ?? 0n;
       st.producer = producer;
       st.generation = generation;
-      this.log.info({ tp: tpKey(st.tp), epoch: st.epoch.toString(), committed: committed?.toString() ?? null, ...resolved }, 'partition owned');
+      this.log.info(
+        { tp: tpKey(st.tp), epoch: st.epoch.toString(), committed: committed?.toString() ?? null, ...resolved },
+        'partition owned',
+      );
     } catch (err) {
       await producer.close().catch(() => undefined);
       throw err;
@@ -446,7 +482,9 @@ class StreamRuntime<V> implements RunningConsumer {
       this.log.debug({ tp: tpKey(st.tp), records: entries.length, outgoing: outgoing.length, at_ms: t }, 'chunk committed');
       if (plan.completions.size > 0) {
         st.pending_deletes.push(mark);
-        await this.flushPendingDeletes(st).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'deleting finished parked rows failed; retried before the next chunk'));
+        await this.flushPendingDeletes(st).catch((err: unknown) =>
+          this.log.warn({ err: errorMessage(err) }, 'deleting finished parked rows failed; retried before the next chunk'),
+        );
       }
       this.count(st, entries, plan);
     } finally {
@@ -461,7 +499,12 @@ class StreamRuntime<V> implements RunningConsumer {
     let poison: Error | null = null;
     let plan: PlanRecord;
     if (st.rung === null) {
-      plan = { key, source: { topic: fetched.topic, partition: fetched.partition, offset: BigInt(fetched.offset) }, attempts_made: 0, first_failure_at_ms: null };
+      plan = {
+        key,
+        source: { topic: fetched.topic, partition: fetched.partition, offset: BigInt(fetched.offset) },
+        attempts_made: 0,
+        first_failure_at_ms: null,
+      };
     } else {
       try {
         const ladder = parseLadderHeaders(fetched.headers);
@@ -474,7 +517,12 @@ class StreamRuntime<V> implements RunningConsumer {
       } catch (err) {
         // A rung record without valid ladder headers cannot be placed in its key's order.
         poison = err instanceof LadderHeaderError ? err : new LadderHeaderError(errorMessage(err));
-        plan = { key, source: { topic: fetched.topic, partition: fetched.partition, offset: BigInt(fetched.offset) }, attempts_made: 0, first_failure_at_ms: null };
+        plan = {
+          key,
+          source: { topic: fetched.topic, partition: fetched.partition, offset: BigInt(fetched.offset) },
+          attempts_made: 0,
+          first_failure_at_ms: null,
+        };
       }
     }
     let input: InputRecord<unknown> | null = null;
@@ -491,11 +539,22 @@ class StreamRuntime<V> implements RunningConsumer {
           timestamp_ms: fetched.timestamp_ms,
         };
       } catch (err) {
-        if (classifyFailure(err) === 'INFRASTRUCTURE') throw new InfrastructureBlock(`decoding needs the registry: ${errorMessage(err)}`, { cause: err });
+        if (classifyFailure(err) === 'INFRASTRUCTURE')
+          throw new InfrastructureBlock(`decoding needs the registry: ${errorMessage(err)}`, { cause: err });
         poison = new Error(`undecodable record: ${errorMessage(err)}`, { cause: err });
       }
     }
-    return { fetched, plan, input, poison, replay_of: fetched.headers[H_REPLAY_OF] ?? null, span: null, result: null, encoded: null, error: null };
+    return {
+      fetched,
+      plan,
+      input,
+      poison,
+      replay_of: fetched.headers[H_REPLAY_OF] ?? null,
+      span: null,
+      result: null,
+      encoded: null,
+      error: null,
+    };
   }
 
   // -------------------------------------------------------------------------
@@ -547,7 +606,10 @@ class StreamRuntime<V> implements RunningConsumer {
     if (handler.handleBatch) {
       const fast: Entry[] = [];
       for (const lane of lanes.values()) {
-        const dry = new ChunkPlan(this.policy, rows.filter((r) => r.key === lane[0]!.plan.key));
+        const dry = new ChunkPlan(
+          this.policy,
+          rows.filter((r) => r.key === lane[0]!.plan.key),
+        );
         for (const e of lane) {
           if (e.poison || dry.route(e.plan).kind !== 'process') break;
           dry.handled(e.plan);
@@ -569,7 +631,10 @@ class StreamRuntime<V> implements RunningConsumer {
           });
         } catch (err) {
           if (classifyFailure(err) === 'INFRASTRUCTURE') throw new InfrastructureBlock(`handleBatch: ${errorMessage(err)}`, { cause: err });
-          this.log.warn({ tp: tpKey(st.tp), err: errorMessage(err), records: fast.length }, 'handleBatch failed; isolating the failure record by record');
+          this.log.warn(
+            { tp: tpKey(st.tp), err: errorMessage(err), records: fast.length },
+            'handleBatch failed; isolating the failure record by record',
+          );
         } finally {
           this.m.handler_seconds.observe({ mode: 'batch' }, Number(process.hrtime.bigint() - t0) / 1e9);
         }
@@ -578,9 +643,13 @@ class StreamRuntime<V> implements RunningConsumer {
 
     // Slow path: record by record, lanes concurrently, each lane in order.
     const pending = [...lanes.values()].map((lane) => lane.filter((e) => !plan.dispositions.has(sourceId(e.plan.source))));
-    await forEachBounded(pending.filter((l) => l.length > 0), this.key_concurrency_max, async (lane) => {
-      for (const e of lane) await this.runOne(e, plan, spans);
-    });
+    await forEachBounded(
+      pending.filter((l) => l.length > 0),
+      this.key_concurrency_max,
+      async (lane) => {
+        for (const e of lane) await this.runOne(e, plan, spans);
+      },
+    );
   }
 
   private async runOne(e: Entry, plan: ChunkPlan, spans: Span[]): Promise<void> {
@@ -597,7 +666,9 @@ class StreamRuntime<V> implements RunningConsumer {
     const span = e.span ?? this.startSpan(e, spans);
     const t0 = process.hrtime.bigint();
     try {
-      const result = await otelContext.with(otelTrace.setSpan(otelContext.active(), span), () => this.opts.handler.handle(e.input as InputRecord<V>));
+      const result = await otelContext.with(otelTrace.setSpan(otelContext.active(), span), () =>
+        this.opts.handler.handle(e.input as InputRecord<V>),
+      );
       e.encoded = await this.encodeResult(e, result);
       e.result = result;
       plan.handled(e.plan);
@@ -655,12 +726,35 @@ class StreamRuntime<V> implements RunningConsumer {
   }
 
   private async encodeAudit(
-    a: { action: string; provider: string | null; event_id: string | null; event_type: string | null; key: string | null; reason: string | null; details: Record<string, string>; trace_id: string | null },
+    a: {
+      action: string;
+      provider: string | null;
+      event_id: string | null;
+      event_type: string | null;
+      key: string | null;
+      reason: string | null;
+      details: Record<string, string>;
+      trace_id: string | null;
+    },
     e: Entry,
   ): Promise<OutgoingRecord> {
-    const idParts = [this.service, a.action, a.provider ?? '-', a.event_id ?? '-', e.plan.source.topic, e.plan.source.partition, e.plan.source.offset, e.plan.attempts_made];
+    const idParts = [
+      this.service,
+      a.action,
+      a.provider ?? '-',
+      a.event_id ?? '-',
+      e.plan.source.topic,
+      e.plan.source.partition,
+      e.plan.source.offset,
+      e.plan.attempts_made,
+    ];
     const record = buildAudit({ stage: this.service, audit_id: idParts.join(':'), ...a });
-    return { topic: topicName('audit.v1', this.prefix), key: auditKey(record), value: await this.encodeAvro('audit.v1', record), headers: a.trace_id ? { 'tidemark-trace-id': a.trace_id } : {} };
+    return {
+      topic: topicName('audit.v1', this.prefix),
+      key: auditKey(record),
+      value: await this.encodeAvro('audit.v1', record),
+      headers: a.trace_id ? { 'tidemark-trace-id': a.trace_id } : {},
+    };
   }
 
   // -------------------------------------------------------------------------
@@ -706,7 +800,13 @@ class StreamRuntime<V> implements RunningConsumer {
                   ...auditBase,
                   action: d.kind === 'retry' ? 'retried' : 'parked',
                   reason: d.kind === 'retry' ? 'TRANSIENT' : 'KEY_PARKED',
-                  details: { ...sourceDetails(e), rung: String(d.rung), attempts: String(d.attempts_made), due_at_ms: String(d.due_at_ms), ...(d.kind === 'retry' ? { error: d.error_message } : { head_offset: d.head_offset.toString() }) },
+                  details: {
+                    ...sourceDetails(e),
+                    rung: String(d.rung),
+                    attempts: String(d.attempts_made),
+                    due_at_ms: String(d.due_at_ms),
+                    ...(d.kind === 'retry' ? { error: d.error_message } : { head_offset: d.head_offset.toString() }),
+                  },
                 },
                 e,
               ),
@@ -718,7 +818,12 @@ class StreamRuntime<V> implements RunningConsumer {
           out.push(await this.deadLetter(e, d, now));
           out.push(
             await this.encodeAudit(
-              { ...auditBase, action: 'dead_lettered', reason: d.error_class, details: { ...sourceDetails(e), attempts: String(d.attempts_made), error: d.error_message } },
+              {
+                ...auditBase,
+                action: 'dead_lettered',
+                reason: d.error_class,
+                details: { ...sourceDetails(e), attempts: String(d.attempts_made), error: d.error_message },
+              },
               e,
             ),
           );
@@ -748,7 +853,12 @@ class StreamRuntime<V> implements RunningConsumer {
       traceparent: e.fetched.headers.traceparent ?? null,
     };
     const base = dlqTopicBase(this.service);
-    return { topic: topicName(base, this.prefix), key: record.key, value: await this.encodeAvro(base, record), headers: e.fetched.headers.traceparent ? { traceparent: e.fetched.headers.traceparent } : {} };
+    return {
+      topic: topicName(base, this.prefix),
+      key: record.key,
+      value: await this.encodeAvro(base, record),
+      headers: e.fetched.headers.traceparent ? { traceparent: e.fetched.headers.traceparent } : {},
+    };
   }
 
   private async commit(st: PartitionState, outgoing: OutgoingRecord[], next_offset: bigint): Promise<void> {
@@ -777,7 +887,17 @@ class StreamRuntime<V> implements RunningConsumer {
       if (d.kind === 'followed' && st.rung === null) this.m.parked.inc({ rung: String(d.rung) });
       if (d.kind === 'dead_lettered') this.m.dead_lettered.inc({ error_class: d.error_class });
       if (d.kind === 'retry' || d.kind === 'dead_lettered') {
-        this.log.info({ tp: tpKey(st.tp), offset: e.fetched.offset, key: e.plan.key, outcome: d.kind, attempts: d.attempts_made, error: d.error_message }, `record ${d.kind === 'retry' ? 'sent to retry rung ' + d.rung : 'dead-lettered'}`);
+        this.log.info(
+          {
+            tp: tpKey(st.tp),
+            offset: e.fetched.offset,
+            key: e.plan.key,
+            outcome: d.kind,
+            attempts: d.attempts_made,
+            error: d.error_message,
+          },
+          `record ${d.kind === 'retry' ? 'sent to retry rung ' + d.rung : 'dead-lettered'}`,
+        );
       }
     }
   }
@@ -825,7 +945,12 @@ class StreamRuntime<V> implements RunningConsumer {
 // ---------------------------------------------------------------------------
 
 /** kafkajs logs retried, expected conditions at error level; those go to debug. */
-const EXPECTED_KAFKA_NOISE = [/another concurrent operation on the same transaction/i, /coordinator is loading/i, /Limiting retries for the idempotent producer/i, /ongoing transaction on this transactionId/i];
+const EXPECTED_KAFKA_NOISE = [
+  /another concurrent operation on the same transaction/i,
+  /coordinator is loading/i,
+  /Limiting retries for the idempotent producer/i,
+  /ongoing transaction on this transactionId/i,
+];
 
 export function createStreamKafka(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'>, client_id: string, logger: Logger) {
   const log = logger.child({ component: 'kafkajs' });
@@ -833,14 +958,16 @@ export function createStreamKafka(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKE
     brokers: kafkaBrokers(config),
     client_id,
     extra: {
-      logCreator: () => ({ level, log: entry }) => {
-        const { message, ...rest } = entry;
-        const text = `${message} ${String((rest as { error?: unknown }).error ?? '')}`;
-        if (EXPECTED_KAFKA_NOISE.some((re) => re.test(text))) return log.debug({ kafkajs: rest }, message);
-        if (level <= 1) log.error({ kafkajs: rest }, message);
-        else if (level === 2) log.warn({ kafkajs: rest }, message);
-        else log.debug({ kafkajs: rest }, message);
-      },
+      logCreator:
+        () =>
+        ({ level, log: entry }) => {
+          const { message, ...rest } = entry;
+          const text = `${message} ${String((rest as { error?: unknown }).error ?? '')}`;
+          if (EXPECTED_KAFKA_NOISE.some((re) => re.test(text))) return log.debug({ kafkajs: rest }, message);
+          if (level <= 1) log.error({ kafkajs: rest }, message);
+          else if (level === 2) log.warn({ kafkajs: rest }, message);
+          else log.debug({ kafkajs: rest }, message);
+        },
     },
   });
 }
@@ -867,7 +994,12 @@ function compareOffsets(a: string, b: string): number {
 
 function isRebalance(err: unknown): boolean {
   const e = err as { type?: string; name?: string } | null;
-  return e?.type === 'REBALANCE_IN_PROGRESS' || e?.type === 'UNKNOWN_MEMBER_ID' || e?.type === 'ILLEGAL_GENERATION' || e?.name === 'KafkaJSRebalanceError';
+  return (
+    e?.type === 'REBALANCE_IN_PROGRESS' ||
+    e?.type === 'UNKNOWN_MEMBER_ID' ||
+    e?.type === 'ILLEGAL_GENERATION' ||
+    e?.name === 'KafkaJSRebalanceError'
+  );
 }
 
 function sleep(ms: number): Promise<void> {
@@ -907,7 +1039,8 @@ export function recordSpan(record: InputRecord<unknown>): Span | undefined {
 /** Provider/event id/type of a CanonicalEvent-like value (or a record wrapping one in `event`). */
 function eventFacts(value: unknown): EventFacts {
   const v = value as Record<string, unknown> | null | undefined;
-  const ev = (v && typeof v === 'object' && typeof v.event === 'object' && v.event !== null ? v.event : v) as Record<string, unknown> | null | undefined;
+  const ev = (v && typeof v === 'object' && typeof v.event === 'object' && v.event !== null ? v.event : v) as
+    Record<string, unknown> | null | undefined;
   const str = (x: unknown) => (typeof x === 'string' ? x : null);
   return { provider: str(ev?.provider), event_id: str(ev?.event_id), event_type: str(ev?.event_type), wallet_id: str(ev?.wallet_id) };
 }

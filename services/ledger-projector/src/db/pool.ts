@@ -1,6 +1,6 @@
 /** The projector's Postgres pool: bounded size, connect and statement timeouts. */
-import { guardPool } from '@tidemark/common';
-import pg from 'pg';
+import { createPool } from '@tidemark/common';
+import type pg from 'pg';
 
 export const PG_POOL_MAX_DEFAULT = 8;
 
@@ -11,15 +11,13 @@ export function createLedgerPool(opts: {
   connect_timeout_ms?: number;
   application_name?: string;
 }): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: opts.database_url,
-    max: opts.pool_max ?? PG_POOL_MAX_DEFAULT,
-    connectionTimeoutMillis: opts.connect_timeout_ms ?? 5_000,
-    idleTimeoutMillis: 30_000,
-    statement_timeout: opts.statement_timeout_ms ?? 60_000,
-    application_name: opts.application_name ?? 'tidemark-ledger-projector',
-  });
   // An idle client losing its connection (Postgres restart) must not crash the process;
   // the next query fails and is classified as an InfrastructureError.
-  return guardPool(pool);
+  return createPool({
+    database_url: opts.database_url,
+    max: opts.pool_max ?? PG_POOL_MAX_DEFAULT,
+    connect_timeout_ms: opts.connect_timeout_ms ?? 5_000,
+    statement_timeout_ms: opts.statement_timeout_ms ?? 60_000,
+    application_name: opts.application_name ?? 'tidemark-ledger-projector',
+  });
 }
