@@ -5,8 +5,8 @@
  * Header names are configurable per profile. The timestamp is inside the signed content,
  * so a captured request cannot be replayed with a fresh timestamp.
  */
-import { createHmac } from 'node:crypto';
 import { matchingKeyIndex } from './compare.js';
+import { HEX_SHA256, timestampedHexSignature as signatureOf, utf8SecretKey } from './timestamped-hex.js';
 import {
   SIGNATURES_PER_HEADER_MAX,
   parseUnixSeconds,
@@ -16,15 +16,8 @@ import {
   type VerifyResult,
 } from './types.js';
 
-const SECRET_LENGTH_MIN = 16;
-const SECRET_LENGTH_MAX = 256;
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
 /** Rotation: a provider may send several comma-separated signatures while it rolls keys. */
 const SIGNATURE_LIST_LENGTH_MAX = 65 * SIGNATURES_PER_HEADER_MAX;
-
-function signatureOf(key: Buffer, timestamp: string, body: Buffer): string {
-  return createHmac('sha256', key).update(`${timestamp}.`).update(body).digest('hex');
-}
 
 export function createHexHmac(signature_header: string, timestamp_header: string): SignatureVerifier {
   const sig_name = signature_header.toLowerCase();
@@ -68,12 +61,7 @@ export function createHexHmac(signature_header: string, timestamp_header: string
 
   return {
     scheme: 'hex-hmac',
-    decodeSecret(secret) {
-      if (secret.length < SECRET_LENGTH_MIN || secret.length > SECRET_LENGTH_MAX) {
-        throw new Error(`hex-hmac secret must be ${SECRET_LENGTH_MIN}..${SECRET_LENGTH_MAX} characters`);
-      }
-      return Buffer.from(secret, 'utf8');
-    },
+    decodeSecret: (secret) => utf8SecretKey('hex-hmac', secret),
     verify,
     sign({ body, key, timestamp_s }) {
       const timestamp = String(timestamp_s);

@@ -4,8 +4,8 @@
  * keyed with the whole secret string as UTF-8 (not base64-decoded). Unknown schemes
  * such as `v0` are ignored. The header name is configurable per profile.
  */
-import { createHmac } from 'node:crypto';
 import { matchingKeyIndex } from './compare.js';
+import { HEX_SHA256, timestampedHexSignature as signatureOf, utf8SecretKey } from './timestamped-hex.js';
 import {
   SIGNATURE_HEADER_LENGTH_MAX,
   SIGNATURES_PER_HEADER_MAX,
@@ -16,13 +16,6 @@ import {
   type VerifyResult,
 } from './types.js';
 
-const SECRET_LENGTH_MIN = 16;
-const SECRET_LENGTH_MAX = 256;
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
-
-function signatureOf(key: Buffer, timestamp: string, body: Buffer): string {
-  return createHmac('sha256', key).update(`${timestamp}.`).update(body).digest('hex');
-}
 
 export function createStripeStyle(signature_header: string): SignatureVerifier {
   const header_name = signature_header.toLowerCase();
@@ -70,12 +63,7 @@ export function createStripeStyle(signature_header: string): SignatureVerifier {
 
   return {
     scheme: 'stripe-style',
-    decodeSecret(secret) {
-      if (secret.length < SECRET_LENGTH_MIN || secret.length > SECRET_LENGTH_MAX) {
-        throw new Error(`stripe-style secret must be ${SECRET_LENGTH_MIN}..${SECRET_LENGTH_MAX} characters`);
-      }
-      return Buffer.from(secret, 'utf8');
-    },
+    decodeSecret: (secret) => utf8SecretKey('stripe-style', secret),
     verify,
     sign({ body, key, timestamp_s }) {
       const timestamp = String(timestamp_s);
