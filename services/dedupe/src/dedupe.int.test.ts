@@ -137,13 +137,25 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
     }
   }
 
+  async function dedupeAudits(run: string) {
+    const auditRecords = await env.readAll('audit.v1');
+    const audits = await Promise.all(auditRecords.map(async (r) => ({ ...(await env.codec.decode<AuditRecord>(r.value!)), _at: `${r.partition}/${r.offset}`, _h: r.headers })));
+    const mine = audits.filter((a) => a.stage === 'dedupe' && a.event_id?.startsWith(`evt_${run}_`));
+    return { audits, passed: mine.filter((a) => a.action === 'passed'), duplicate: mine.filter((a) => a.action === 'duplicate') };
+  }
+
   async function verify(run: string, distinct: number, redeliveries: number): Promise<void> {
     const deadline = Date.now() + 90_000;
     let ids: string[] = [];
+    // Wait for the duplicate audits too: the last redeliveries come after the last first deliveries, so
+    // every event in events.unique.v1 does not mean every redelivery has been handled yet.
     while (Date.now() < deadline) {
       const out = await env.readAll('events.unique.v1');
       ids = (await Promise.all(out.map(async (r) => (await env.codec.decode<CanonicalEvent>(r.value!)).event_id))).filter((id) => id.startsWith(`evt_${run}_`));
-      if (new Set(ids).size >= distinct) break;
+      if (new Set(ids).size >= distinct) {
+        const { passed, duplicate } = await dedupeAudits(run);
+        if (passed.length >= distinct && duplicate.length >= redeliveries) break;
+      }
       await sleep(2_000);
     }
     await sleep(3_000); // anything still in flight would show up as a duplicate now
@@ -156,15 +168,11 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
     expect(doubled).toEqual([]);
     expect(counts.size).toBe(distinct);
 
-    const auditRecords = await env.readAll('audit.v1');
-    const audits = await Promise.all(auditRecords.map(async (r) => ({ ...(await env.codec.decode<AuditRecord>(r.value!)), _at: `${r.partition}/${r.offset}`, _h: r.headers })));
+    const { audits, passed, duplicate } = await dedupeAudits(run);
     const byId = new Map<string, string[]>();
     for (const a of audits) byId.set(a.audit_id, [...(byId.get(a.audit_id) ?? []), a._at]);
     const dupIds = [...byId].filter(([, at]) => at.length > 1);
     if (dupIds.length > 0) console.log(`[crash ${run}] audit ids seen more than once: ${dupIds.length}, e.g. ${JSON.stringify(dupIds.slice(0, 5))}`);
-    const mine = audits.filter((a) => a.stage === 'dedupe' && a.event_id?.startsWith(`evt_${run}_`));
-    const passed = mine.filter((a) => a.action === 'passed');
-    const duplicate = mine.filter((a) => a.action === 'duplicate');
     console.log(`[crash ${run}] audit passed=${passed.length} duplicate=${duplicate.length} (redeliveries=${redeliveries})`);
     expect(passed.length).toBe(distinct);
     expect(duplicate.length).toBe(redeliveries);
