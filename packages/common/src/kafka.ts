@@ -5,6 +5,7 @@
 import { Kafka, Partitioners, logLevel, type Producer, type KafkaConfig, type Admin } from 'kafkajs';
 import type { Logger } from './log.js';
 import { installAbortedTransactionFix } from './kafkajs-aborted-fix.js';
+import { installCoordinatorCache } from './kafkajs-coordinator-cache.js';
 
 const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -16,6 +17,8 @@ const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 export function createKafka(opts: { brokers: string[]; client_id: string; logger?: Logger; extra?: Partial<KafkaConfig> }): Kafka {
   // Every Tidemark reader uses read_committed; kafkajs 2.2.4 leaks aborted records without this.
   installAbortedTransactionFix();
+  // kafkajs looks the coordinator up before every transactional request; cache it (see the module).
+  installCoordinatorCache();
   const log = opts.logger;
   return new Kafka({
     clientId: opts.client_id,
@@ -24,11 +27,13 @@ export function createKafka(opts: { brokers: string[]; client_id: string; logger
     requestTimeout: 30_000,
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
     logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => {
-      if (!log) return;
-      const { message, ...rest } = entry;
-      log[KAFKAJS_LEVELS[level] ?? 'info']({ kafkajs: rest }, message);
-    },
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        if (!log) return;
+        const { message, ...rest } = entry;
+        log[KAFKAJS_LEVELS[level] ?? 'info']({ kafkajs: rest }, message);
+      },
     ...opts.extra,
   });
 }
@@ -42,17 +47,21 @@ export function createIdempotentProducer(kafka: Kafka, opts: { transactional_id?
     // Java-compatible murmur2 partitioning: a wallet's records land in the same partition as with any Java client.
     createPartitioner: Partitioners.DefaultPartitioner,
     ...(opts.transactional_id ? { transactionalId: opts.transactional_id, transactionTimeout: 60_000 } : {}),
-    retry: { initialRetryTime: 25, retries: 8, maxRetryTime: 2_000 },
+    // A transaction's first AddPartitionsToTxn after a commit gets CONCURRENT_TRANSACTIONS
+    // until the commit markers are written (a few ms on a healthy broker); kafkajs retries it
+    // with this policy. Starting at 2 ms (doubling, capped at 2 s, ~12 s in all) instead of
+    // 25 ms took a transaction's p90 from 34 ms to 10 ms on an idle broker (one producer) and
+    // from 34 to 21 ms with eight in parallel (the Java client retries this error after 20 ms).
+    retry: opts.transactional_id
+      ? { initialRetryTime: 2, retries: 15, maxRetryTime: 2_000 }
+      : { initialRetryTime: 25, retries: 8, maxRetryTime: 2_000 },
   });
 }
 
 /** Readiness probe: the cluster answers metadata within `timeout_ms`. */
 export async function kafkaReachable(admin: Admin, timeout_ms = 2_000): Promise<boolean> {
   try {
-    await Promise.race([
-      admin.describeCluster(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeout_ms)),
-    ]);
+    await Promise.race([admin.describeCluster(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeout_ms))]);
     return true;
   } catch {
     return false;
