@@ -16,5 +16,5 @@ export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindVal
 export * from './schemas/compat.js';
 export * from './events.js';
 export { installAbortedTransactionFix, hideAbortedRecords } from './kafkajs-aborted-fix.js';
-export { installCoordinatorCache, coordinatorCacheStats, invalidatesCoordinator } from './kafkajs-coordinator-cache.js';
+export { installCoordinatorCache, invalidatesCoordinator } from './kafkajs-coordinator-cache.js';
 export * from './pg.js';

@@ -50,17 +50,6 @@ interface Entry {
 let generation = 0;
 const caches = new WeakMap<object, Map<string, Entry>>();
 
-export interface CoordinatorCacheStats {
-  hits: number;
-  lookups: number;
-  invalidations: number;
-}
-const stats: CoordinatorCacheStats = { hits: 0, lookups: 0, invalidations: 0 };
-
-export function coordinatorCacheStats(): CoordinatorCacheStats {
-  return { ...stats };
-}
-
 /** Whether a failed coordinator request should make cached coordinators stale. */
 export function invalidatesCoordinator(err: unknown): boolean {
   const type = (err as { type?: unknown } | null)?.type;
@@ -91,13 +80,9 @@ export function installCoordinatorCache(): void {
     const entry = cache.get(key);
     if (entry && entry.generation === generation && Date.now() - entry.at_ms < ENTRY_TTL_MS) {
       const broker = await this.findBroker({ nodeId: entry.node_id }).catch(() => undefined);
-      if (broker) {
-        stats.hits++;
-        return broker;
-      }
+      if (broker) return broker;
     }
     cache.delete(key);
-    stats.lookups++;
     const seen = generation;
     const broker = await original.call(this, args);
     if (typeof broker?.nodeId === 'number') cache.set(key, { node_id: broker.nodeId, at_ms: Date.now(), generation: seen });
@@ -110,10 +95,7 @@ export function installCoordinatorCache(): void {
       try {
         return await method.apply(this, args);
       } catch (err) {
-        if (invalidatesCoordinator(err)) {
-          generation++;
-          stats.invalidations++;
-        }
+        if (invalidatesCoordinator(err)) generation++;
         throw err;
       }
     };
