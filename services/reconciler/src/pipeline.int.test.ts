@@ -10,38 +10,22 @@
  * (conservation over the audit trail included) with the ledger equal to the provider's books.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { createWriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import type { Discrepancy } from '@tidemark/common';
-import { createLedgerDatabase, createTestTopics, type TestDatabase, type TestTopics } from './testing/support.js';
 import type { ReportSummary } from './core/report.js';
 import { generateSecrets, keysFromEnv, parseScenario, startSimulator, type RunningSimulator } from '@tidemark/test/simulator';
+import { Stack } from '@tidemark/test/harness';
 
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const root = new URL('../../../', import.meta.url).pathname;
-
-const SERVICES: Record<string, string> = {
-  'risk-api': 'services/compliance-screening/src/fake-risk-api/main.ts',
-  ingress: 'services/ingress/src/main.ts',
-  dedupe: 'services/dedupe/src/main.ts',
-  'compliance-screening': 'services/compliance-screening/src/main.ts',
-  'ledger-projector': 'services/ledger-projector/src/main.ts',
-};
+/** Ports base+0..4 (see Stack); apart from the e2e suite's and the bench's. */
+const RECON_PORT_BASE = 19_460;
 
 type Report = ReportSummary & { discrepancies: Array<Discrepancy & { event_key: string | null }> };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 async function waitFor<T>(what: string, timeout_ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
   const deadline = Date.now() + timeout_ms;
@@ -59,14 +43,12 @@ async function waitFor<T>(what: string, timeout_ms: number, probe: () => Promise
 }
 
 describe.skipIf(skip)('reconciler end to end through the platform', () => {
-  let db: TestDatabase;
-  let topics: TestTopics;
+  let stack: Stack;
+  let db: pg.Pool;
   let dir: string;
   let sim: RunningSimulator;
-  const children: Array<{ name: string; child: ChildProcess }> = [];
   const env: Record<string, string> = {};
   let since: string;
-  let token: string;
 
   async function cli(name: string, extra: string[] = [], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; report: Report; stderr: string }> {
     const report = join(dir, `${name}.json`);
@@ -85,42 +67,19 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
   }
 
   async function processed(sql: string, params: unknown[] = []): Promise<number> {
-    const res = await db.pool.query<{ n: string }>(sql, params);
+    const res = await db.query<{ n: string }>(sql, params);
     return Number(res.rows[0]!.n);
   }
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'recon-e2e-'));
-    [db, topics] = await Promise.all([createLedgerDatabase(), createTestTopics('recone2e')]);
-    const ports = { ingress: await freePort(), ledger: await freePort(), dedupe: await freePort(), screening: await freePort(), risk: await freePort() };
-    token = randomBytes(18).toString('base64url');
-    Object.assign(env, {
-      TIDEMARK_DATABASE_URL: db.url,
-      TIDEMARK_TOPIC_PREFIX: topics.prefix,
-      ...generateSecrets(['generic']),
-      TIDEMARK_API_TOKENS: `recon-test:${token}:reader`,
-      TIDEMARK_INGRESS_PORT: String(ports.ingress),
-      TIDEMARK_LEDGER_API_PORT: String(ports.ledger),
-      TIDEMARK_DEDUPE_PORT: String(ports.dedupe),
-      TIDEMARK_SCREENING_PORT: String(ports.screening),
-      TIDEMARK_SCREENING_DB_SCHEMA: 'compliance',
-      TIDEMARK_RISK_API_PORT: String(ports.risk),
-      TIDEMARK_RISK_API_URL: `http://127.0.0.1:${ports.risk}`,
-      TIDEMARK_LOG_LEVEL: 'info',
-    });
-    for (const [name, entry] of Object.entries(SERVICES)) {
-      const log = createWriteStream(join(dir, `${name}.log`));
-      const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.pipe(log);
-      child.stderr!.pipe(log);
-      children.push({ name, child });
-    }
-    const ready = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok;
-    await waitFor('ingress ready', 180_000, () => ready(`http://127.0.0.1:${ports.ingress}/readyz`));
-    await waitFor('ledger projector ready', 180_000, () => ready(`http://127.0.0.1:${ports.ledger}/readyz`));
-    await waitFor('dedupe ready', 180_000, () => ready(`http://127.0.0.1:${ports.dedupe}/readyz`));
-    await waitFor('screening ready', 180_000, () => ready(`http://127.0.0.1:${ports.screening}/readyz`));
-    env.LEDGER_URL = `http://127.0.0.1:${ports.ledger}`;
+    // The whole platform as real processes (own topic prefix, database and ports; logs in `dir`).
+    const secrets = generateSecrets(['generic']);
+    stack = new Stack({ port_base: RECON_PORT_BASE, otlp_endpoint: null, log_dir: dir }, secrets);
+    await stack.setUp();
+    await stack.startAll();
+    db = new pg.Pool({ connectionString: stack.database_url, max: 2 });
+    Object.assign(env, { TIDEMARK_DATABASE_URL: stack.database_url, TIDEMARK_TOPIC_PREFIX: stack.prefix });
 
     since = new Date(Date.now() - 60_000).toISOString();
     const scenario = parseScenario({
@@ -133,7 +92,7 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
       discrepancies: { drop_all_rate: 0.05 },
       statements: { page_size_cap: 7, empty_page_rate: 0.2, repeat_last_item_rate: 0.2, transient_failure_rate: 0.2 },
     });
-    sim = await startSimulator({ scenario, ingress_url: `http://127.0.0.1:${ports.ingress}`, keys: keysFromEnv(['generic'], env), listen: { host: '127.0.0.1', port: 0 } });
+    sim = await startSimulator({ scenario, ingress_url: stack.ingress_url, keys: keysFromEnv(['generic'], secrets), listen: { host: '127.0.0.1', port: 0 } });
     await sim.done;
     // Everything acknowledged must reach the ledger before we compare.
     const acknowledged = sim.sim.truth.transactions().flatMap((r) => r.events.filter((e) => e.acknowledged).map((e) => e.id));
@@ -152,9 +111,8 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
 
   afterAll(async () => {
     await sim?.stop().catch(() => undefined);
-    for (const { child } of children) child.kill('SIGTERM');
-    await Promise.all(children.map(({ child }) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : null)));
-    await Promise.allSettled([db?.drop(), topics?.cleanup()]);
+    await db?.end().catch(() => undefined);
+    await stack?.tearDown();
     if (dir && process.env.TIDEMARK_KEEP_TEST_LOGS !== '1') await rm(dir, { recursive: true, force: true });
   }, 120_000);
 
@@ -205,9 +163,8 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
       expected.set(`${s.wallet_id}/${s.asset}`, (expected.get(`${s.wallet_id}/${s.asset}`) ?? 0n) + delta);
     }
     for (const wallet of new Set(statements.map((s) => s.wallet_id))) {
-      const res = await fetch(`${env.LEDGER_URL}/v1/wallets/${encodeURIComponent(wallet)}/balances`, { headers: { authorization: `Bearer ${token}` } });
-      expect(res.status).toBe(200);
-      const body = (await res.json()) as { balances: Array<{ asset: string; pending: string; available: string; held: string }> };
+      const { status, body } = await stack.getJson<{ balances: Array<{ asset: string; pending: string; available: string; held: string }> }>(`/v1/wallets/${encodeURIComponent(wallet)}/balances`);
+      expect(status).toBe(200);
       for (const b of body.balances) {
         const total = toUnits(b.pending) + toUnits(b.available) + toUnits(b.held);
         expect(`${wallet}/${b.asset} ${total}`).toBe(`${wallet}/${b.asset} ${expected.get(`${wallet}/${b.asset}`) ?? 0n}`);
