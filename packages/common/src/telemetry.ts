@@ -12,6 +12,7 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { installRequireResolveCache } from './require-resolve-cache.js';
 
 export { SpanKind, SpanStatusCode, context, trace };
 export type { Context, Span };
@@ -29,11 +30,11 @@ export function initTelemetry(service: string, otlp_endpoint?: string, extra_exp
   const processors: SpanProcessor[] = [];
   if (otlp_endpoint) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp_endpoint }), { maxQueueSize: 8192, scheduledDelayMillis: 500 }));
   if (extra_exporter) processors.push(new BatchSpanProcessor(extra_exporter));
-  // Without an exporter, still register a real tracer provider so trace context is created and propagated.
-  if (processors.length === 0) processors.push(new NoopSpanProcessor());
   // Without any processor NodeSDK registers no tracer provider, spans are non-recording and no
   // traceparent is injected; a no-op processor keeps spans (and trace ids in headers) alive.
   if (processors.length === 0) processors.push(new NoopSpanProcessor());
+  // The instrumentations' require hook resolves every require; kafkajs requires on every request.
+  installRequireResolveCache();
   sdk = new NodeSDK({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: service }),
     spanProcessors: processors,
