@@ -11,6 +11,15 @@ export class ConfigError extends Error {
 /** Settings every Tidemark process shares. */
 export const baseConfigShape = {
   TIDEMARK_KAFKA_BROKERS: z.string().default('127.0.0.1:9092').describe('comma-separated host:port list'),
+  TIDEMARK_KAFKA_CLIENT: z
+    .enum(['confluent', 'kafkajs'])
+    .default('confluent')
+    .describe('Kafka client: confluent (librdkafka, KIP-447; default) or kafkajs (pure JavaScript)'),
+  TIDEMARK_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/)
+    .optional()
+    .describe('stable name of this instance (e.g. a pod name); keeps its transactional id across restarts'),
   TIDEMARK_REGISTRY_URL: z.string().url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
   TIDEMARK_DATABASE_URL: z.string().default('postgres://tidemark:tidemark@127.0.0.1:55432/tidemark'),
   TIDEMARK_TOPIC_PREFIX: z

@@ -3,6 +3,7 @@ export * from './log.js';
 export * from './metrics.js';
 export * from './ops.js';
 export * from './kafka.js';
+export * from './kafka-confluent.js';
 export * from './registry.js';
 export * from './avro.js';
 export * from './topics.js';

@@ -29,6 +29,8 @@ export { migrate, loadSqlMigrations, MigrationError, type Migration } from './pg
 export { migrateStreamTables, ParkingStore } from './parking/store.js';
 export type { KafkaTransport } from './kafka/transport.js';
 export { KafkajsTransport } from './kafka/kafkajs.js';
+export { ConfluentTransport } from './kafka/confluent.js';
+export { createTransport, kafkaClientFromEnv, createStreamKafka } from './kafka/select.js';
 export { installAbortedTransactionFix } from '@tidemark/common';
 export {
   openDlqContext,

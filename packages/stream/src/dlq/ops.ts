@@ -18,8 +18,6 @@ import {
   AvroCodec,
   auditKey,
   buildAudit,
-  createKafka,
-  kafkaBrokers,
   loadCatalog,
   topicName,
   type BaseConfig,
@@ -28,8 +26,7 @@ import {
   createPool,
 } from '@tidemark/common';
 import { dlqTopicBase, H_REPLAY_OF, H_REPLAY_SOURCE } from '../core/ladder.js';
-import { KafkajsTransport } from '../kafka/kafkajs.js';
-import { createStreamKafka } from '../runtime/consumer.js';
+import { createTransport } from '../kafka/select.js';
 import type { FetchedRecord, KafkaTransport } from '../kafka/transport.js';
 import { migrateStreamTables } from '../parking/store.js';
 
@@ -98,14 +95,11 @@ const DLQ_READ_TIMEOUT_MS = 30_000;
 
 /** Builds a context from the base configuration (the CLI's entry point). Call `close` when done. */
 export async function openDlqContext(
-  config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL' | 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_TOPIC_PREFIX'>,
+  config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL' | 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_TOPIC_PREFIX'> &
+    Partial<Pick<BaseConfig, 'TIDEMARK_KAFKA_CLIENT'>>,
   logger?: Logger,
 ): Promise<DlqContext & { close(): Promise<void> }> {
-  const transport = new KafkajsTransport(
-    logger
-      ? createStreamKafka(config, 'tidemark-dlq-ops', logger)
-      : createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-dlq-ops' }),
-  );
+  const transport = createTransport(config, 'tidemark-dlq-ops', logger);
   const pool = createPool({ database_url: config.TIDEMARK_DATABASE_URL, max: 2, application_name: 'tidemark-dlq-ops' });
   await migrateStreamTables(pool);
   return {

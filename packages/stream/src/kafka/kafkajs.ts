@@ -16,6 +16,7 @@ import { installAbortedTransactionFix } from '@tidemark/common';
 import { randomUUID } from 'node:crypto';
 import type {
   ConsumerOptions,
+  InputPosition,
   FetchedRecord,
   FetchedBatch,
   KafkaTransport,
@@ -30,6 +31,8 @@ import type {
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
 export class KafkajsTransport implements KafkaTransport {
+  readonly client = 'kafkajs' as const;
+  readonly fencing = 'transactional-id-per-partition' as const;
   private admin: Admin | null = null;
   private adminConnecting: Promise<Admin> | null = null;
 
@@ -56,7 +59,7 @@ export class KafkajsTransport implements KafkaTransport {
   }
 
   consumer(opts: ConsumerOptions): StreamConsumer {
-    return new KafkajsConsumer(this.kafka, opts);
+    return new KafkajsConsumer(this.kafka, opts, (group_id, topic) => this.committedOffsets(group_id, topic));
   }
 
   async transactionalProducer(transactional_id: string): Promise<TransactionalProducer> {
@@ -157,8 +160,14 @@ export class KafkajsTransport implements KafkaTransport {
 
 class KafkajsConsumer implements StreamConsumer {
   private readonly consumer: Consumer;
+  readonly group_id: string;
 
-  constructor(kafka: Kafka, private readonly opts: ConsumerOptions) {
+  constructor(
+    kafka: Kafka,
+    private readonly opts: ConsumerOptions,
+    private readonly committed: (group_id: string, topic: string) => Promise<Map<number, bigint>>,
+  ) {
+    this.group_id = opts.group_id;
     this.consumer = kafka.consumer({
       groupId: opts.group_id,
       sessionTimeout: opts.session_timeout_ms,
@@ -224,6 +233,11 @@ class KafkajsConsumer implements StreamConsumer {
   async stop(): Promise<void> {
     await this.consumer.disconnect();
   }
+
+  /** Not stable by itself: the per-partition fencing registers the transactional id first (see the runtime). */
+  async committedOffset(tp: TopicPartition): Promise<bigint | null> {
+    return (await this.committed(this.group_id, tp.topic)).get(tp.partition) ?? null;
+  }
 }
 
 class KafkajsTransactionalProducer implements TransactionalProducer {
@@ -245,8 +259,10 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
         }
         await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
       },
-      async commitWithOffsets(group_id: string, input: TopicPartition, next_offset: string) {
-        await txn.sendOffsets({ consumerGroupId: group_id, topics: [{ topic: input.topic, partitions: [{ partition: input.partition, offset: next_offset }] }] });
+      async commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]) {
+        const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+        for (const p of positions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition, offset: p.next_offset }]);
+        await txn.sendOffsets({ consumerGroupId: consumer.group_id, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
         await txn.commit();
       },
       commit: () => txn.commit(),

@@ -1,7 +1,7 @@
 /**
  * Tidemark's own small Kafka interface. The runtime and the DLQ operations only see
- * these types; `kafkajs.ts` implements them. Swapping the client (FIELD-NOTES:
- * @platformatic/kafka, @confluentinc/kafka-javascript) means writing one new file.
+ * these types; `confluent.ts` (librdkafka, the default) and `kafkajs.ts` implement them,
+ * `select.ts` picks one (TIDEMARK_KAFKA_CLIENT).
  */
 
 export interface TopicPartition {
@@ -44,6 +44,8 @@ export interface ConsumerOptions {
   partitions_concurrency: number;
   /** Longest a fetch waits for data on the broker; bounds the latency of resumed partitions. */
   fetch_wait_ms_max: number;
+  /** Most records handed to one onBatch call. */
+  batch_records_max: number;
   session_timeout_ms: number;
   onBatch(batch: FetchedBatch, control: BatchControl): Promise<void>;
   /** Called after every (re)join with this member's assignment. */
@@ -53,11 +55,23 @@ export interface ConsumerOptions {
 }
 
 export interface StreamConsumer {
+  readonly group_id: string;
   run(): Promise<void>;
   pause(tp: TopicPartition): void;
   resume(tp: TopicPartition): void;
   /** Finishes in-flight batches, leaves the group and disconnects. */
   stop(): Promise<void>;
+  /**
+   * The group's committed offset of `tp` (absent: none). Stable: a transactional offset
+   * commit still pending for the partition is waited for (KIP-447 `require_stable`), where
+   * the client supports it.
+   */
+  committedOffset(tp: TopicPartition): Promise<bigint | null>;
+}
+
+export interface InputPosition extends TopicPartition {
+  /** Last consumed offset + 1 (decimal string). */
+  next_offset: string;
 }
 
 export interface OutgoingRecord {
@@ -69,8 +83,12 @@ export interface OutgoingRecord {
 
 export interface Transaction {
   send(records: OutgoingRecord[]): Promise<void>;
-  /** Adds the consumed position (`next_offset` = last consumed + 1) of the input partition and commits. */
-  commitWithOffsets(group_id: string, input: TopicPartition, next_offset: string): Promise<void>;
+  /**
+   * Adds the consumed positions of input partitions to the transaction and commits. With
+   * group-metadata fencing the offsets are bound to `consumer`'s group generation (KIP-447):
+   * a member that lost the partitions in a rebalance can no longer commit them.
+   */
+  commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -82,7 +100,19 @@ export interface TransactionalProducer {
   close(): Promise<void>;
 }
 
+/**
+ * How a client keeps a zombie instance (one that lost its partitions but does not know it
+ * yet) from committing:
+ * - `transactional-id-per-partition`: one transactional producer per input partition; the
+ *   new owner registers the same id, which fences the old one (kafkajs has no KIP-447);
+ * - `group-metadata`: KIP-447; one transactional producer per instance, offsets committed
+ *   with the consumer's group generation, which the broker checks.
+ */
+export type Fencing = 'transactional-id-per-partition' | 'group-metadata';
+
 export interface KafkaTransport {
+  readonly client: 'confluent' | 'kafkajs';
+  readonly fencing: Fencing;
   consumer(opts: ConsumerOptions): StreamConsumer;
   transactionalProducer(transactional_id: string): Promise<TransactionalProducer>;
   /** Committed offsets of `group_id` for `topic`, by partition (absent: none committed). */

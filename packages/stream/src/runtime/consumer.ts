@@ -45,17 +45,9 @@ import {
 } from '../core/ladder.js';
 import { ChunkPlan, sourceId, type Disposition, type ParkedRow, type PlanRecord } from '../core/plan.js';
 import { classifyFailure, errorMessage, errorStack, retryStartup } from '../errors.js';
-import { KafkajsTransport } from '../kafka/kafkajs.js';
-import type {
-  BatchControl,
-  FetchedBatch,
-  FetchedRecord,
-  KafkaTransport,
-  OutgoingRecord,
-  StreamConsumer,
-  TopicPartition,
-  TransactionalProducer,
-} from '../kafka/transport.js';
+import { createTransport } from '../kafka/select.js';
+import type { BatchControl, FetchedBatch, FetchedRecord, KafkaTransport, OutgoingRecord, StreamConsumer, TopicPartition } from '../kafka/transport.js';
+import { createCommitter, type Committer } from './committer.js';
 import { FencedError, migrateStreamTables, ParkingStore, type CompletionMark } from '../parking/store.js';
 import { streamMetrics, type StreamMetrics } from './metrics.js';
 
@@ -64,7 +56,8 @@ export interface RunConsumerOptions<V> {
   logger: Logger;
   metrics: Metrics;
   /** Base settings (brokers, registry, database, prefix); used for whatever is not passed below. */
-  config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL' | 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_TOPIC_PREFIX'>;
+  config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL' | 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_TOPIC_PREFIX'> &
+    Partial<Pick<BaseConfig, 'TIDEMARK_KAFKA_CLIENT' | 'TIDEMARK_INSTANCE_ID'>>;
   transport?: KafkaTransport;
   pool?: pg.Pool;
   codec?: AvroCodec;
@@ -100,7 +93,6 @@ interface PartitionState {
   tp: TopicPartition;
   rung: number | null;
   generation: number;
-  producer: TransactionalProducer | null;
   epoch: bigint;
   committed_floor: bigint;
   resume_timer: NodeJS.Timeout | null;
@@ -150,6 +142,7 @@ class StreamRuntime<V> implements RunningConsumer {
   private readonly store: ParkingStore;
   private readonly decode: (value: Buffer) => Promise<V>;
   private consumer: StreamConsumer | null = null;
+  private committer: Committer | null = null;
   private generation = 0;
   private joined = false;
   private stopping = false;
@@ -174,11 +167,11 @@ class StreamRuntime<V> implements RunningConsumer {
       throw new Error(`batch_size_max must be 1..${BATCH_SIZE_MAX_LIMIT}, got ${this.batch_size_max}`);
     }
     this.key_concurrency_max = opts.key_concurrency_max ?? 32;
-    this.instance_id = opts.instance_id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.instance_id = opts.instance_id ?? config.TIDEMARK_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.log = opts.logger.child({ component: 'stream', group_id: this.group_id });
     this.m = streamMetrics(opts.metrics);
     this.owned = { transport: !opts.transport, pool: !opts.pool };
-    this.transport = opts.transport ?? new KafkajsTransport(createStreamKafka(config, `${this.service}-stream`, opts.logger));
+    this.transport = opts.transport ?? createTransport(config, `${this.service}-stream`, opts.logger);
     this.pool =
       opts.pool ??
       createPool({
@@ -237,16 +230,25 @@ class StreamRuntime<V> implements RunningConsumer {
       topics: [this.input_topic, ...this.rung_topics],
       partitions_concurrency: this.opts.partitions_concurrency ?? 8,
       fetch_wait_ms_max: this.opts.fetch_wait_ms_max ?? 200,
+      batch_records_max: this.batch_size_max,
       session_timeout_ms: this.opts.session_timeout_ms ?? 30_000,
       onBatch: (batch, control) => this.onBatch(batch, control),
       onAssignment: (assigned) => this.onAssignment(assigned),
       onCrash: (error) => this.log.error({ err: { message: error.message } }, 'kafka consumer crashed; the client restarts it'),
     });
+    this.committer = createCommitter(this.transport, this.consumer, this.instance_id);
     await this.consumer.run();
     this.gaugeTimer = setInterval(() => void this.refreshParkedGauge(), PARKED_GAUGE_INTERVAL_MS);
     this.gaugeTimer.unref();
     this.log.info(
-      { input: this.input_topic, rungs: this.rung_topics, retry_delays_ms: this.policy.retry_delays_ms, instance: this.instance_id },
+      {
+        input: this.input_topic,
+        rungs: this.rung_topics,
+        retry_delays_ms: this.policy.retry_delays_ms,
+        instance: this.instance_id,
+        kafka_client: this.transport.client,
+        fencing: this.transport.fencing,
+      },
       'stream runtime started',
     );
   }
@@ -259,9 +261,9 @@ class StreamRuntime<V> implements RunningConsumer {
     for (const st of this.partitions.values()) {
       if (st.resume_timer) clearTimeout(st.resume_timer);
       await this.flushPendingDeletes(st).catch(() => undefined);
-      await st.producer?.close().catch(() => undefined);
     }
     this.partitions.clear();
+    await this.committer?.close().catch(() => undefined);
     if (this.owned.transport) await this.transport.close().catch(() => undefined);
     if (this.owned.pool) await this.pool.end().catch(() => undefined);
     this.log.info('stream runtime stopped');
@@ -282,7 +284,7 @@ class StreamRuntime<V> implements RunningConsumer {
         this.consumer?.resume(st.tp);
       }
       this.partitions.delete(k);
-      void st.producer?.close().catch(() => undefined);
+      this.committer?.release(st.tp);
       this.m.lag.remove({ topic: st.tp.topic, partition: String(st.tp.partition) });
     }
     this.log.info({ generation: this.generation, assigned: assigned.map(tpKey) }, 'partitions assigned');
@@ -304,7 +306,6 @@ class StreamRuntime<V> implements RunningConsumer {
         tp,
         rung: rungIndex >= 0 ? rungIndex + 1 : null,
         generation: -1,
-        producer: null,
         epoch: 0n,
         committed_floor: 0n,
         resume_timer: null,
@@ -324,7 +325,7 @@ class StreamRuntime<V> implements RunningConsumer {
    */
   private async ensureOwned(st: PartitionState): Promise<void> {
     while (st.owning) await st.owning.catch(() => undefined);
-    if (st.generation === this.generation && st.producer) return;
+    if (st.generation === this.generation) return;
     st.owning = this.own(st);
     try {
       await st.owning;
@@ -335,30 +336,17 @@ class StreamRuntime<V> implements RunningConsumer {
 
   private async own(st: PartitionState): Promise<void> {
     const generation = this.generation;
-    if (st.producer) {
-      const old = st.producer;
-      st.producer = null;
-      await old.close().catch(() => undefined);
-    }
-    const producer = await this.transport.transactionalProducer(`${this.group_id}-${st.tp.topic}-${st.tp.partition}`);
-    try {
-      const txn = await producer.begin();
-      await txn.abort();
-      st.epoch = await this.store.claimPartition(st.tp, this.instance_id);
-      const committed = (await this.transport.committedOffsets(this.group_id, st.tp.topic)).get(st.tp.partition) ?? null;
-      const resolved = await this.store.resolveMarks(st.tp, committed);
-      st.pending_deletes = [];
-      st.committed_floor = committed ?? 0n;
-      st.producer = producer;
-      st.generation = generation;
-      this.log.info(
-        { tp: tpKey(st.tp), epoch: st.epoch.toString(), committed: committed?.toString() ?? null, ...resolved },
-        'partition owned',
-      );
-    } catch (err) {
-      await producer.close().catch(() => undefined);
-      throw err;
-    }
+    const consumer = this.consumer;
+    const committer = this.committer;
+    if (!consumer || !committer) throw new Error('stream runtime not started');
+    await committer.own(st.tp);
+    st.epoch = await this.store.claimPartition(st.tp, this.instance_id);
+    const committed = await consumer.committedOffset(st.tp);
+    const resolved = await this.store.resolveMarks(st.tp, committed);
+    st.pending_deletes = [];
+    st.committed_floor = committed ?? 0n;
+    st.generation = generation;
+    this.log.info({ tp: tpKey(st.tp), epoch: st.epoch.toString(), committed: committed?.toString() ?? null, ...resolved }, 'partition owned');
   }
 
   // -------------------------------------------------------------------------
@@ -862,16 +850,12 @@ class StreamRuntime<V> implements RunningConsumer {
   }
 
   private async commit(st: PartitionState, outgoing: OutgoingRecord[], next_offset: bigint): Promise<void> {
-    const producer = st.producer;
-    if (!producer) throw new Error(`no producer for ${tpKey(st.tp)}`);
-    const txn = await producer.begin();
+    if (!this.committer) throw new Error('stream runtime not started');
     try {
-      await txn.send(outgoing);
-      await txn.commitWithOffsets(this.group_id, st.tp, next_offset.toString());
+      await this.committer.commit(st.tp, outgoing, next_offset);
       this.m.transactions.inc({ result: 'committed' });
     } catch (err) {
       this.m.transactions.inc({ result: 'failed' });
-      await txn.abort().catch(() => undefined);
       // The outcome may be unknown: re-own the partition (fences, re-reads the committed offset).
       st.generation = -1;
       throw new InfrastructureBlock(`kafka transaction for ${tpKey(st.tp)} failed: ${errorMessage(err)}`, { cause: err });
@@ -943,34 +927,6 @@ class StreamRuntime<V> implements RunningConsumer {
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/** kafkajs logs retried, expected conditions at error level; those go to debug. */
-const EXPECTED_KAFKA_NOISE = [
-  /another concurrent operation on the same transaction/i,
-  /coordinator is loading/i,
-  /Limiting retries for the idempotent producer/i,
-  /ongoing transaction on this transactionId/i,
-];
-
-export function createStreamKafka(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'>, client_id: string, logger: Logger) {
-  const log = logger.child({ component: 'kafkajs' });
-  return createKafka({
-    brokers: kafkaBrokers(config),
-    client_id,
-    extra: {
-      logCreator:
-        () =>
-        ({ level, log: entry }) => {
-          const { message, ...rest } = entry;
-          const text = `${message} ${String((rest as { error?: unknown }).error ?? '')}`;
-          if (EXPECTED_KAFKA_NOISE.some((re) => re.test(text))) return log.debug({ kafkajs: rest }, message);
-          if (level <= 1) log.error({ kafkajs: rest }, message);
-          else if (level === 2) log.warn({ kafkajs: rest }, message);
-          else log.debug({ kafkajs: rest }, message);
-        },
-    },
-  });
-}
 
 function catalogDelays(service: string): number[] {
   const spec = loadCatalog().consumers.find((c) => c.service === service);

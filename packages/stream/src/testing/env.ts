@@ -18,8 +18,8 @@ import {
   type Catalog,
   type ConsumerSpec,
 } from '@tidemark/common';
-import { KafkajsTransport } from '../kafka/kafkajs.js';
-import type { FetchedRecord } from '../kafka/transport.js';
+import { createTransport, kafkaClientFromEnv } from '../kafka/select.js';
+import type { FetchedRecord, KafkaTransport } from '../kafka/transport.js';
 
 export const SKIP_INTEGRATION = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 
@@ -38,12 +38,14 @@ export interface TestEnv {
     TIDEMARK_REGISTRY_URL: string;
     TIDEMARK_DATABASE_URL: string;
     TIDEMARK_TOPIC_PREFIX: string;
+    TIDEMARK_KAFKA_CLIENT: 'confluent' | 'kafkajs';
   };
   kafka: Kafka;
   admin: Admin;
   pool: pg.Pool;
   codec: AvroCodec;
-  transport: KafkajsTransport;
+  /** The transport of TIDEMARK_KAFKA_CLIENT (default confluent), as services use it. */
+  transport: KafkaTransport;
   topic(base: string): string;
   produce(base: string, records: Array<{ key: string | null; value: Buffer; headers?: Record<string, string> }>): Promise<void>;
   produceEvents(base: string, events: Array<{ key: string; value: unknown; headers?: Record<string, string> }>): Promise<void>;
@@ -79,7 +81,8 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
   const pool = new pg.Pool({ connectionString: dbUrl, max: 5 });
   pool.on('error', () => undefined);
   const codec = new AvroCodec(registryUrl, prefix);
-  const transport = new KafkajsTransport(kafka);
+  const client = kafkaClientFromEnv();
+  const transport = createTransport({ TIDEMARK_KAFKA_BROKERS: brokers, TIDEMARK_KAFKA_CLIENT: client }, `test-${id}`);
   let producer: Producer | null = null;
   const getProducer = async () => {
     if (!producer) {
@@ -92,7 +95,13 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
   const env: TestEnv = {
     prefix,
     schema,
-    env: { TIDEMARK_KAFKA_BROKERS: brokers, TIDEMARK_REGISTRY_URL: registryUrl, TIDEMARK_DATABASE_URL: dbUrl, TIDEMARK_TOPIC_PREFIX: prefix },
+    env: {
+      TIDEMARK_KAFKA_BROKERS: brokers,
+      TIDEMARK_REGISTRY_URL: registryUrl,
+      TIDEMARK_DATABASE_URL: dbUrl,
+      TIDEMARK_TOPIC_PREFIX: prefix,
+      TIDEMARK_KAFKA_CLIENT: client,
+    },
     kafka,
     admin,
     pool,

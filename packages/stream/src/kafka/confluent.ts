@@ -1,0 +1,301 @@
+/**
+ * The librdkafka implementation of Tidemark's Kafka interface
+ * (@confluentinc/kafka-javascript, its KafkaJS-style API). The default client.
+ *
+ * Facts this file relies on (1.10.1, read from its source and checked against Kafka 4.4):
+ * - KIP-447: `sendOffsets({ consumer })` commits offsets with the consumer's group metadata,
+ *   so one transactional producer serves every input partition of an instance and the broker
+ *   refuses a commit from a member of an older generation (`fencing: 'group-metadata'`);
+ * - `committed()` of a read_committed consumer asks the broker for stable offsets
+ *   (require_stable), so it waits for a transactional offset commit still in flight;
+ * - with `eachBatchAutoResolve: false`, records after the last `resolveOffset` are fetched
+ *   again; `pause()` and a rebalance take effect only after every in-flight batch returned,
+ *   so no batch of ours runs across an assignment change;
+ * - librdkafka heartbeats on its own thread, so a long batch needs no heartbeat calls (it is
+ *   bounded by max.poll.interval.ms instead).
+ */
+import { randomUUID } from 'node:crypto';
+import type { KafkaJS } from '@confluentinc/kafka-javascript';
+import { confluentModule, createConfluentProducer, headersToStrings, type ConfluentProducerOptions } from '@tidemark/common';
+import type {
+  ConsumerOptions,
+  FetchedBatch,
+  FetchedRecord,
+  InputPosition,
+  KafkaTransport,
+  OutgoingRecord,
+  StreamConsumer,
+  TopicPartition,
+  Transaction,
+  TransactionalProducer,
+} from './transport.js';
+
+/** Longest a batch may take before librdkafka considers the member dead (blocked chunks retry in place). */
+const MAX_POLL_INTERVAL_MS = 300_000;
+
+export interface ConfluentTransportOptions {
+  /** Bootstrap servers, for the plain (group-less) reader of `readTopic`. */
+  brokers: string[];
+  /** Producer tuning for transactional producers (linger, transaction timeout). */
+  producer?: Omit<ConfluentProducerOptions, 'transactional_id'>;
+}
+
+export class ConfluentTransport implements KafkaTransport {
+  readonly client = 'confluent' as const;
+  readonly fencing = 'group-metadata' as const;
+  private admin: KafkaJS.Admin | null = null;
+  private adminConnecting: Promise<KafkaJS.Admin> | null = null;
+
+  constructor(
+    private readonly kafka: KafkaJS.Kafka,
+    private readonly opts: ConfluentTransportOptions,
+  ) {}
+
+  private async getAdmin(): Promise<KafkaJS.Admin> {
+    if (this.admin) return this.admin;
+    if (!this.adminConnecting) {
+      const admin = this.kafka.admin();
+      this.adminConnecting = admin.connect().then(
+        () => {
+          this.admin = admin;
+          return admin;
+        },
+        (err: unknown) => {
+          this.adminConnecting = null;
+          throw err;
+        },
+      );
+    }
+    return this.adminConnecting;
+  }
+
+  consumer(opts: ConsumerOptions): StreamConsumer {
+    return new ConfluentConsumer(this.kafka, opts);
+  }
+
+  async transactionalProducer(transactional_id: string): Promise<TransactionalProducer> {
+    const producer = createConfluentProducer(this.kafka, { ...this.opts.producer, transactional_id });
+    await producer.connect();
+    return new ConfluentTransactionalProducer(producer, transactional_id);
+  }
+
+  async committedOffsets(group_id: string, topic: string): Promise<Map<number, bigint>> {
+    const admin = await this.getAdmin();
+    const result = await admin.fetchOffsets({ groupId: group_id, topics: [topic] });
+    const out = new Map<number, bigint>();
+    for (const t of result) {
+      for (const p of t.partitions) {
+        const offset = BigInt(p.offset);
+        if (offset >= 0n) out.set(p.partition, offset);
+      }
+    }
+    return out;
+  }
+
+  async watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
+    const admin = await this.getAdmin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
+  }
+
+  async deleteRecordsBefore(topic: string, partition: number, offset: bigint): Promise<void> {
+    const admin = await this.getAdmin();
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: offset.toString() }] });
+  }
+
+  async deleteGroup(group_id: string): Promise<void> {
+    const admin = await this.getAdmin();
+    await admin.deleteGroups([group_id]);
+  }
+
+  /**
+   * Reads with librdkafka's plain consumer and a manual assignment (no group join, so no
+   * rebalance wait): every partition from its low watermark to the end it reports (EOF at the
+   * last stable offset under read_committed), never committing anything.
+   */
+  async readTopic(topic: string, opts: { records_max: number; timeout_ms: number }): Promise<{ records: FetchedRecord[]; complete: boolean }> {
+    const marks = await this.watermarks(topic);
+    const pending = new Map<number, bigint>();
+    for (const [partition, { low, high }] of marks) if (high > low) pending.set(partition, high);
+    if (pending.size === 0) return { records: [], complete: true };
+    const { KafkaConsumer } = confluentModule();
+    const reader = new KafkaConsumer(
+      {
+        'bootstrap.servers': this.opts.brokers.join(','),
+        'group.id': `tidemark-reader-${randomUUID()}`,
+        'enable.auto.commit': false,
+        'enable.partition.eof': true,
+        'isolation.level': 'read_committed',
+        'fetch.wait.max.ms': 50,
+      },
+      { 'auto.offset.reset': 'earliest' },
+    );
+    const records: FetchedRecord[] = [];
+    const deadline = Date.now() + opts.timeout_ms;
+    reader.on('partition.eof', (eof: { partition: number }) => pending.delete(eof.partition));
+    await new Promise<void>((resolve, reject) => reader.connect({ timeout: opts.timeout_ms }, (err) => (err ? reject(err) : resolve())));
+    try {
+      reader.assign([...pending.keys()].map((partition) => ({ topic, partition, offset: Number(marks.get(partition)!.low) })));
+      while (pending.size > 0 && records.length < opts.records_max && Date.now() < deadline) {
+        const batch = await new Promise<Array<{ partition: number; offset: number; key?: Buffer | string | null; value: Buffer | null; headers?: Array<Record<string, unknown>>; timestamp?: number }>>(
+          (resolve, reject) => reader.consume(500, (err, messages) => (err ? reject(err) : resolve(messages as never))),
+        );
+        for (const m of batch) {
+          const end = marks.get(m.partition)?.high ?? 0n;
+          if (BigInt(m.offset) + 1n >= end) pending.delete(m.partition);
+          if (BigInt(m.offset) >= end) continue;
+          records.push({
+            topic,
+            partition: m.partition,
+            offset: String(m.offset),
+            key: m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key),
+            value: m.value ?? null,
+            headers: headersToStrings(Object.assign({}, ...(m.headers ?? [])) as Record<string, unknown>),
+            timestamp_ms: Number(m.timestamp ?? 0),
+          });
+        }
+      }
+    } finally {
+      await new Promise<void>((resolve) => reader.disconnect(() => resolve()));
+    }
+    records.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    return { records: records.slice(0, opts.records_max), complete: pending.size === 0 && records.length <= opts.records_max };
+  }
+
+  async topicExists(topic: string): Promise<boolean> {
+    const admin = await this.getAdmin();
+    return (await admin.listTopics()).includes(topic);
+  }
+
+  async close(): Promise<void> {
+    const admin = this.admin ?? (this.adminConnecting ? await this.adminConnecting.catch(() => null) : null);
+    this.admin = null;
+    this.adminConnecting = null;
+    await admin?.disconnect();
+  }
+}
+
+class ConfluentConsumer implements StreamConsumer {
+  private readonly consumer: KafkaJS.Consumer;
+  readonly group_id: string;
+  private running = false;
+
+  constructor(
+    kafka: KafkaJS.Kafka,
+    private readonly opts: ConsumerOptions,
+  ) {
+    this.group_id = opts.group_id;
+    const codes = confluentModule().CODES.ERRORS;
+    this.consumer = kafka.consumer({
+      'group.id': opts.group_id,
+      'isolation.level': 'read_committed',
+      'enable.auto.commit': false,
+      'auto.offset.reset': 'earliest',
+      'allow.auto.create.topics': false,
+      'session.timeout.ms': opts.session_timeout_ms,
+      'max.poll.interval.ms': Math.max(MAX_POLL_INTERVAL_MS, opts.session_timeout_ms),
+      'fetch.wait.max.ms': opts.fetch_wait_ms_max,
+      'js.consumer.max.batch.size': opts.batch_records_max,
+      rebalance_cb: (err: { code: number }, assignment: Array<{ topic: string; partition: number }>) => {
+        if (err.code === codes.ERR__ASSIGN_PARTITIONS) {
+          opts.onAssignment(assignment.map((a) => ({ topic: a.topic, partition: a.partition })));
+        }
+      },
+    } as unknown as KafkaJS.ConsumerConstructorConfig);
+  }
+
+  async run(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.opts.topics });
+    this.running = true;
+    await this.consumer.run({
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitions_concurrency,
+      eachBatch: async ({ batch, resolveOffset, isRunning, isStale }) => {
+        const fetched: FetchedBatch = {
+          topic: batch.topic,
+          partition: batch.partition,
+          high_watermark: batch.highWatermark,
+          records: batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ?? null,
+            value: m.value ?? null,
+            headers: headersToStrings(m.headers as Record<string, unknown> | undefined),
+            timestamp_ms: Number(m.timestamp),
+          })),
+        };
+        await this.opts.onBatch(fetched, {
+          markConsumed: (offset) => resolveOffset(offset),
+          heartbeat: async () => undefined,
+          isRunning: () => this.running && isRunning() && !isStale(),
+        });
+      },
+    });
+  }
+
+  pause(tp: TopicPartition): void {
+    this.consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
+  resume(tp: TopicPartition): void {
+    this.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.consumer.disconnect();
+  }
+
+  async committedOffset(tp: TopicPartition): Promise<bigint | null> {
+    const [c] = await this.consumer.committed([{ topic: tp.topic, partition: tp.partition }], 10_000);
+    if (c?.offset === null || c?.offset === undefined) return null;
+    const offset = BigInt(c.offset);
+    return offset >= 0n ? offset : null;
+  }
+
+  /** The client's consumer, for `sendOffsets` (KIP-447 group metadata). */
+  get native(): KafkaJS.Consumer {
+    return this.consumer;
+  }
+}
+
+class ConfluentTransactionalProducer implements TransactionalProducer {
+  constructor(
+    private readonly producer: KafkaJS.Producer,
+    readonly transactional_id: string,
+  ) {}
+
+  async begin(): Promise<Transaction> {
+    const txn = await this.producer.transaction();
+    return {
+      async send(records: OutgoingRecord[]) {
+        if (records.length === 0) return;
+        const byTopic = new Map<string, Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>>();
+        for (const r of records) {
+          let list = byTopic.get(r.topic);
+          if (!list) {
+            list = [];
+            byTopic.set(r.topic, list);
+          }
+          list.push({ key: r.key, value: r.value, headers: r.headers });
+        }
+        await txn.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      },
+      async commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]) {
+        if (!(consumer instanceof ConfluentConsumer)) throw new Error('commitWithOffsets needs a consumer of the same (confluent) transport');
+        const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+        for (const p of positions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition, offset: p.next_offset }]);
+        await txn.sendOffsets({ consumer: consumer.native, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+        await txn.commit();
+      },
+      commit: () => txn.commit(),
+      abort: () => txn.abort(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
