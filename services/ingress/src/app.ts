@@ -3,12 +3,12 @@
  * BatchWriter, the registry-backed encoder, metrics, readiness and the HTTP server.
  * `startIngress` is what main.ts runs and what the integration tests and bench start.
  */
-import { AvroCodec, createIdempotentProducer, createKafka, createLogger, createMetrics, kafkaBrokers, kafkaReachable, registerSecret, topicName, type Logger } from '@tidemark/common';
+import { AvroCodec, createLogger, createMetrics, registerSecret, topicName, type Logger } from '@tidemark/common';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Admin, Producer } from 'kafkajs';
-import { BatchWriter, WriteRejected, type BatchProducer } from './adapters/batch-writer.js';
+import { BatchWriter } from './adapters/batch-writer.js';
+import { createIngressKafka } from './adapters/kafka-producers.js';
 import { createIngressServer, LIMITS_DEFAULT, type IngressServer, type RecordEncoder } from './adapters/http-server.js';
 import { createIngressMetrics } from './adapters/metrics.js';
 import type { IngressConfig } from './config.js';
@@ -18,8 +18,6 @@ export const EVENTS_TOPIC = 'webhooks.received.v1';
 export const AUDIT_TOPIC = 'audit.v1';
 export const OPENAPI_FILE = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
 
-const CONNECT_RETRY_MS_MIN = 250;
-const CONNECT_RETRY_MS_MAX = 5_000;
 const WRITER_CLOSE_TIMEOUT_MS = 5_000;
 
 export interface RunningIngress {
@@ -47,59 +45,6 @@ export function loadProviders(file: string, env: NodeJS.ProcessEnv, logger?: Log
   return providers;
 }
 
-/**
- * Keeps the producer connected in the background: ingress starts (and answers 503) even
- * when Kafka is down, and recovers without a restart when it returns.
- */
-class ProducerHandle implements BatchProducer {
-  private connected = false;
-  private stopped = false;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly producer: Producer, private readonly logger: Logger) {
-    producer.on(producer.events.DISCONNECT, () => {
-      this.connected = false;
-      if (!this.stopped) this.connectLoop(CONNECT_RETRY_MS_MIN);
-    });
-  }
-
-  start(): Promise<void> {
-    return this.connectLoop(0);
-  }
-
-  private async connectLoop(delay_ms: number): Promise<void> {
-    if (this.timer || this.stopped) return;
-    await new Promise<void>((resolve) => {
-      this.timer = setTimeout(resolve, delay_ms);
-    });
-    this.timer = null;
-    if (this.stopped || this.connected) return;
-    try {
-      await this.producer.connect();
-      this.connected = true;
-      this.logger.info('Kafka producer connected');
-    } catch (error) {
-      this.logger.warn({ err: { message: (error as Error).message }, retry_ms: Math.max(CONNECT_RETRY_MS_MIN, delay_ms) }, 'Kafka producer cannot connect; answering 503 until it does');
-      void this.connectLoop(Math.min(CONNECT_RETRY_MS_MAX, Math.max(CONNECT_RETRY_MS_MIN, delay_ms * 2)));
-    }
-  }
-
-  get is_connected(): boolean {
-    return this.connected;
-  }
-
-  sendBatch(batch: Parameters<BatchProducer['sendBatch']>[0]): Promise<unknown> {
-    if (!this.connected) return Promise.reject(new WriteRejected('Kafka producer is not connected'));
-    return this.producer.sendBatch(batch);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.producer.disconnect().catch(() => undefined);
-  }
-}
-
 export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.ProcessEnv; logger?: Logger } = {}): Promise<RunningIngress> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger('ingress', config.TIDEMARK_LOG_LEVEL);
@@ -107,11 +52,8 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
   const metrics = createMetrics('ingress');
   const im = createIngressMetrics(metrics);
 
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-ingress', logger });
-  const producers = Array.from({ length: config.TIDEMARK_INGRESS_KAFKA_PRODUCERS }, () => new ProducerHandle(createIdempotentProducer(kafka), logger));
-  for (const producer of producers) void producer.start();
-  const admin: Admin = kafka.admin();
-  let admin_connected: Promise<void> | null = null;
+  const kafka = createIngressKafka(config, logger);
+  const producers = kafka.producers;
 
   const prefix = config.TIDEMARK_TOPIC_PREFIX;
   const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
@@ -172,15 +114,7 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
       json_depth_max: config.TIDEMARK_INGRESS_JSON_DEPTH_MAX,
     },
     readiness: {
-      kafka: async () => {
-        if (!producers.every((p) => p.is_connected)) return false;
-        admin_connected ??= admin.connect().catch((error: unknown) => {
-          admin_connected = null;
-          throw error;
-        });
-        await admin_connected;
-        return kafkaReachable(admin);
-      },
+      kafka: () => kafka.reachable(),
       registry: async () => {
         await Promise.all([codec.schemaId(EVENTS_TOPIC), codec.schemaId(AUDIT_TOPIC)]);
         return true;
@@ -213,8 +147,7 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
       closing ??= (async () => {
         await server.drain(config.TIDEMARK_INGRESS_SHUTDOWN_DRAIN_MS);
         await writer.close(WRITER_CLOSE_TIMEOUT_MS);
-        await Promise.all(producers.map((p) => p.stop()));
-        await admin.disconnect().catch(() => undefined);
+        await kafka.stop();
         logger.info('ingress drained and disconnected');
       })();
       return closing;

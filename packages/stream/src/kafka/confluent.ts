@@ -32,6 +32,8 @@ import type {
 
 /** Longest a batch may take before librdkafka considers the member dead (blocked chunks retry in place). */
 const MAX_POLL_INTERVAL_MS = 300_000;
+/** How long `run()` waits for the first group join (readiness reports the join either way). */
+const FIRST_JOIN_WAIT_MS = 60_000;
 
 export interface ConfluentTransportOptions {
   /** Bootstrap servers, for the plain (group-less) reader of `readTopic`. */
@@ -179,6 +181,8 @@ class ConfluentConsumer implements StreamConsumer {
   private readonly consumer: KafkaJS.Consumer;
   readonly group_id: string;
   private running = false;
+  private assigned: () => void = () => undefined;
+  private readonly firstAssignment = new Promise<void>((resolve) => (this.assigned = resolve));
 
   constructor(
     kafka: KafkaJS.Kafka,
@@ -199,15 +203,18 @@ class ConfluentConsumer implements StreamConsumer {
       rebalance_cb: (err: { code: number }, assignment: Array<{ topic: string; partition: number }>) => {
         if (err.code === codes.ERR__ASSIGN_PARTITIONS) {
           opts.onAssignment(assignment.map((a) => ({ topic: a.topic, partition: a.partition })));
+          this.assigned();
         }
       },
     } as unknown as KafkaJS.ConsumerConstructorConfig);
   }
 
+  /** Resolves once the member joined its group and got its first assignment (as kafkajs' run does), or after FIRST_JOIN_WAIT_MS. */
   async run(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.opts.topics });
     this.running = true;
+    const joined = this.firstAssignment;
     await this.consumer.run({
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitions_concurrency,
@@ -233,6 +240,9 @@ class ConfluentConsumer implements StreamConsumer {
         });
       },
     });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([joined, new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_JOIN_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   pause(tp: TopicPartition): void {
