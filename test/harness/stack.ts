@@ -75,11 +75,14 @@ export class Stack {
 
   envFor(service: ServiceName, instance: number): Record<string, string> {
     const port = String(this.portOf(service, instance));
+    // A stable instance name (like a StatefulSet ordinal): a restarted instance re-registers its
+    // transactional id, which ends its predecessor's open transaction at once.
+    const TIDEMARK_INSTANCE_ID = `${service}-${instance}`;
     switch (service) {
-      case 'ingress': return { TIDEMARK_INGRESS_PORT: port };
-      case 'ledger-projector': return { TIDEMARK_LEDGER_API_PORT: port };
-      case 'dedupe': return { TIDEMARK_DEDUPE_PORT: port };
-      case 'compliance-screening': return { TIDEMARK_SCREENING_PORT: port };
+      case 'ingress': return { TIDEMARK_INGRESS_PORT: port, TIDEMARK_INSTANCE_ID };
+      case 'ledger-projector': return { TIDEMARK_LEDGER_API_PORT: port, TIDEMARK_INSTANCE_ID };
+      case 'dedupe': return { TIDEMARK_DEDUPE_PORT: port, TIDEMARK_INSTANCE_ID };
+      case 'compliance-screening': return { TIDEMARK_SCREENING_PORT: port, TIDEMARK_INSTANCE_ID };
       case 'risk-api': return { TIDEMARK_RISK_API_PORT: port };
     }
   }

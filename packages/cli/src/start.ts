@@ -69,7 +69,7 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   const platform = new Platform(serviceEnv({ ...secrets, otlp, statements_url: `http://127.0.0.1:${statementsPort}` }));
 
   const services: ServiceName[] = ['risk-api', 'ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
-  for (const s of services) platform.start({ name: s, entry: SERVICE_ENTRIES[s] });
+  for (const s of services) platform.start({ name: s, entry: SERVICE_ENTRIES[s], env: { TIDEMARK_INSTANCE_ID: `${s}-1` } });
   const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
   const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;
 
