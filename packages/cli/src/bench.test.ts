@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown, selectBenches, summarize, type BenchReport } from './bench.js';
+import { renderMarkdown, selectBenches, summarize, type BenchReport, sideBySide, selectClients } from './bench.js';
 
 describe('selectBenches', () => {
   it('selects all by default, keeps the run order, and accepts comma lists', () => {
@@ -38,12 +38,35 @@ describe('renderMarkdown', () => {
     const report: BenchReport = {
       at: '2026-11-23T12:00:00.000Z', finished_at: '2026-11-23T12:10:00.000Z', git_commit: 'abc1234',
       machine: { cpus: 2, cpu_model: 'X', node: 'v20', load_average_start: [3.5, 2, 1], load_average_end: [1, 1, 1] }, mode: 'quick',
-      outcomes: [{ name: 'dedupe', exit_code: 0, duration_s: 12, report_file: 'reports/dedupe-bench.json', report: {}, error: null }],
+      outcomes: [{ name: 'dedupe', client: null, exit_code: 0, duration_s: 12, report_file: 'reports/dedupe-bench.json', report: {}, error: null }],
       rows: [{ bench: 'dedupe', figure: 'events/s | x', value: '14724/s', reference: 'e2e goal 1000/s', ratio: '14.72' }],
     };
     const text = renderMarkdown(report);
     expect(text).toContain('git abc1234');
     expect(text).toContain('contended');
     expect(text).toContain('| dedupe | events/s \\| x | 14724/s | e2e goal 1000/s | 14.72 |');
+  });
+});
+
+describe('side by side per Kafka client', () => {
+  const outcome = (client: 'confluent' | 'kafkajs', events_per_s: number) => ({
+    name: 'dedupe' as const, client, exit_code: 0, duration_s: 1, report_file: `reports/dedupe-bench.${client}.json`,
+    report: { events_per_s, deliveries: 100 }, error: null,
+  });
+
+  it('puts each client’s figure next to the other’s, with the ratio to the first client', () => {
+    const rows = sideBySide([outcome('confluent', 20_000), outcome('kafkajs', 10_000)]);
+    expect(rows.map((r) => r.figure)).toEqual([
+      '[confluent] events/s (100 deliveries, 1 instance)',
+      '[kafkajs] events/s (100 deliveries, 1 instance)',
+    ]);
+    expect(rows[0]!.value).toBe('20000/s');
+    expect(rows[1]!.reference).toContain('×0.50 vs confluent');
+  });
+
+  it('validates client names', () => {
+    expect(selectClients(undefined)).toEqual(['confluent', 'kafkajs']);
+    expect(selectClients(['kafkajs'])).toEqual(['kafkajs']);
+    expect(() => selectClients(['rdkafka'])).toThrow(/unknown Kafka client "rdkafka"/);
   });
 });

@@ -21,10 +21,25 @@ import { repoRoot } from './paths.js';
 export const BENCH_NAMES = ['ingress', 'dedupe', 'screening', 'ledger', 'e2e'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
 
+export const KAFKA_CLIENTS = ['confluent', 'kafkajs'] as const;
+export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+/** Benchmarks whose figures depend on the Kafka client; they run once per client, side by side. */
+const CLIENT_SENSITIVE: readonly BenchName[] = ['ingress', 'dedupe', 'ledger', 'e2e'];
+
 export interface BenchOptions {
   only?: string[];
   quick?: boolean;
   findMax?: boolean;
+  /** Kafka clients to compare (default both: the default client and its baseline). */
+  clients?: string[];
+}
+
+/** Validates `--clients`; throws naming the bad one. */
+export function selectClients(clients: string[] | undefined): KafkaClientName[] {
+  if (!clients || clients.length === 0) return [...KAFKA_CLIENTS];
+  const names = clients.flatMap((c) => c.split(',')).map((c) => c.trim()).filter((c) => c !== '');
+  for (const n of names) if (!(KAFKA_CLIENTS as readonly string[]).includes(n)) throw new Error(`unknown Kafka client ${JSON.stringify(n)}: choose from ${KAFKA_CLIENTS.join(', ')}`);
+  return KAFKA_CLIENTS.filter((c) => names.includes(c));
 }
 
 interface BenchSpec {
@@ -49,6 +64,8 @@ export interface Row {
 
 export interface BenchOutcome {
   name: BenchName;
+  /** The Kafka client the benchmark ran with (client-sensitive benchmarks only). */
+  client: KafkaClientName | null;
   exit_code: number | null;
   duration_s: number;
   report_file: string;
@@ -230,6 +247,36 @@ export function summarize(name: BenchName, r: J): Row[] {
   }
 }
 
+/**
+ * Rows of every outcome; for client-sensitive benchmarks the same figure of each client
+ * stands next to each other, labelled, with the ratio to the first client's value.
+ */
+export function sideBySide(outcomes: BenchOutcome[]): Row[] {
+  const rows: Row[] = [];
+  const byName = new Map<BenchName, BenchOutcome[]>();
+  for (const o of outcomes) byName.set(o.name, [...(byName.get(o.name) ?? []), o]);
+  for (const [name, group] of byName) {
+    const tables = group.map((o) => ({ client: o.client, rows: o.report ? summarize(name, o.report) : [] }));
+    if (tables.length === 1 && tables[0]!.client === null) {
+      rows.push(...tables[0]!.rows);
+      continue;
+    }
+    const figures = [...new Set(tables.flatMap((t) => t.rows.map((r) => r.figure)))];
+    for (const figure of figures) {
+      const first = tables[0]!.rows.find((r) => r.figure === figure);
+      for (const t of tables) {
+        const r = t.rows.find((x) => x.figure === figure);
+        if (!r) continue;
+        const base = t === tables[0] ? null : first ? parseFloat(first.value) : null;
+        const mine = parseFloat(r.value);
+        const vs = base !== null && Number.isFinite(base) && Number.isFinite(mine) && base !== 0 ? ` · ×${(mine / base).toFixed(2)} vs ${tables[0]!.client}` : '';
+        rows.push({ ...r, figure: `[${t.client ?? '-'}] ${r.figure}`, reference: `${r.reference}${vs}` });
+      }
+    }
+  }
+  return rows;
+}
+
 export interface BenchReport {
   at: string;
   finished_at: string;
@@ -259,7 +306,7 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     '| bench | exit | duration | report |',
     '|---|---:|---:|---|',
-    ...report.outcomes.map((o) => `| ${o.name} | ${o.exit_code ?? 'killed'} | ${o.duration_s.toFixed(0)} s | ${o.report ? o.report_file : `missing${o.error ? `: ${md(o.error)}` : ''}`} |`),
+    ...report.outcomes.map((o) => `| ${o.name}${o.client ? ` [${o.client}]` : ''} | ${o.exit_code ?? 'killed'} | ${o.duration_s.toFixed(0)} s | ${o.report ? o.report_file : `missing${o.error ? `: ${md(o.error)}` : ''}`} |`),
     '',
   ];
   return lines.join('\n');
@@ -281,12 +328,26 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   const quick = opts.quick === true || process.env.TIDEMARK_BENCH_QUICK === '1';
   const started = new Date();
   const load_start = loadavg();
+  const clients = selectClients(opts.clients);
   const outcomes: BenchOutcome[] = [];
-  for (const spec of specs(quick, opts.findMax === true).filter((s) => names.includes(s.name))) {
+  const runs = specs(quick, opts.findMax === true)
+    .filter((s) => names.includes(s.name))
+    .flatMap((s): Array<{ spec: BenchSpec; client: KafkaClientName | null }> =>
+      CLIENT_SENSITIVE.includes(s.name) ? clients.map((client) => ({ spec: s, client })) : [{ spec: s, client: null }],
+    );
+  for (const { spec: base, client } of runs) {
     if (interrupted) break;
-    console.log(`\n=== tidemark bench: ${spec.name} (${spec.command.slice(spec.command[0] === process.execPath ? 2 : 0).join(' ')}) ===`);
+    const spec: BenchSpec = client
+      ? { ...base, env: { ...base.env, TIDEMARK_KAFKA_CLIENT: client }, report: base.report.replace(/\.json$/, `.${client}.json`) }
+      : base;
+    const label = client ? `${spec.name} [${client}]` : spec.name;
+    console.log(`\n=== tidemark bench: ${label} (${spec.command.slice(spec.command[0] === process.execPath ? 2 : 0).join(' ')}) ===`);
     const t0 = Date.now();
     const exit_code = await runProcess(spec, root);
+    // Each benchmark writes its own fixed report file; keep a copy per client.
+    if (client && existsSync(join(root, base.report)) && statSync(join(root, base.report)).mtimeMs >= t0) {
+      writeFileSync(join(root, spec.report), readFileSync(join(root, base.report)));
+    }
     const file = join(root, spec.report);
     let report: Record<string, unknown> | null = null;
     let error: string | null = null;
@@ -300,7 +361,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
       }
     }
     if (exit_code !== 0 && !error) error = `exit code ${exit_code ?? 'none (killed)'}`;
-    outcomes.push({ name: spec.name, exit_code, duration_s: (Date.now() - t0) / 1000, report_file: spec.report, report, error });
+    outcomes.push({ name: spec.name, client, exit_code, duration_s: (Date.now() - t0) / 1000, report_file: spec.report, report, error });
   }
   const report: BenchReport = {
     at: started.toISOString(),
@@ -309,7 +370,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_start: load_start, load_average_end: loadavg() },
     mode: quick ? 'quick' : 'full',
     outcomes,
-    rows: outcomes.flatMap((o) => (o.report ? summarize(o.name, o.report) : [])),
+    rows: sideBySide(outcomes),
   };
   const markdown = renderMarkdown(report);
   mkdirSync(join(root, 'reports'), { recursive: true });

@@ -206,7 +206,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--only <names...>', 'ingress | dedupe | screening | ledger | e2e')
     .option('--quick', 'short runs (e2e: 60 s per rate at 250, 500, 1000/s) for development')
     .option('--find-max', 'e2e: also search the highest rate with p99 received→projected ≤ 250 ms')
-    .action(async (opts: { only?: string[]; quick?: boolean; findMax?: boolean }) => {
+    .option('--clients <names...>', 'Kafka clients to compare side by side in the client-sensitive benchmarks (confluent, kafkajs; default both)')
+    .action(async (opts: { only?: string[]; quick?: boolean; findMax?: boolean; clients?: string[] }) => {
       const { runBench } = await import('./bench.js');
       process.exit(await runBench(opts));
     });
