@@ -16,6 +16,5 @@ export type * from './generated/records.js';
 export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindValues } from './generated/records.js';
 export * from './schemas/compat.js';
 export * from './events.js';
-export { installAbortedTransactionFix, hideAbortedRecords } from './kafkajs-aborted-fix.js';
-export { installCoordinatorCache, invalidatesCoordinator } from './kafkajs-coordinator-cache.js';
+export { installKafkajsPatches, installAbortedTransactionFix, hideAbortedRecords, invalidatesCoordinator, KAFKAJS_PATCHED_VERSION } from './kafkajs-patches.js';
 export * from './pg.js';

@@ -4,8 +4,7 @@
  */
 import { Kafka, Partitioners, logLevel, type Producer, type KafkaConfig, type Admin } from 'kafkajs';
 import type { Logger } from './log.js';
-import { installAbortedTransactionFix } from './kafkajs-aborted-fix.js';
-import { installCoordinatorCache } from './kafkajs-coordinator-cache.js';
+import { installKafkajsPatches } from './kafkajs-patches.js';
 
 const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -15,10 +14,8 @@ const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 export function createKafka(opts: { brokers: string[]; client_id: string; logger?: Logger; extra?: Partial<KafkaConfig> }): Kafka {
-  // Every Tidemark reader uses read_committed; kafkajs 2.2.4 leaks aborted records without this.
-  installAbortedTransactionFix();
-  // kafkajs looks the coordinator up before every transactional request; cache it (see the module).
-  installCoordinatorCache();
+  // read_committed fix and coordinator cache (kafkajs-patches.ts); refuses an unpatched kafkajs version.
+  installKafkajsPatches();
   const log = opts.logger;
   return new Kafka({
     clientId: opts.client_id,

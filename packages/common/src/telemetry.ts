@@ -12,7 +12,7 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { installRequireResolveCache } from './require-resolve-cache.js';
+import { installRequireResolveCache } from './kafkajs-patches.js';
 
 export { SpanKind, SpanStatusCode, context, trace };
 export type { Context, Span };
@@ -34,7 +34,8 @@ export function initTelemetry(service: string, otlp_endpoint?: string, extra_exp
   // traceparent is injected; a no-op processor keeps spans (and trace ids in headers) alive.
   if (processors.length === 0) processors.push(new NoopSpanProcessor());
   // The instrumentations' require hook resolves every require; kafkajs requires on every request.
-  installRequireResolveCache();
+  // Only the kafkajs client needs this (the default librdkafka client requires nothing per request).
+  if (process.env.TIDEMARK_KAFKA_CLIENT === 'kafkajs') installRequireResolveCache();
   sdk = new NodeSDK({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: service }),
     spanProcessors: processors,

@@ -31,7 +31,7 @@ export type { KafkaTransport } from './kafka/transport.js';
 export { KafkajsTransport } from './kafka/kafkajs.js';
 export { ConfluentTransport } from './kafka/confluent.js';
 export { createTransport, kafkaClientFromEnv, createStreamKafka } from './kafka/select.js';
-export { installAbortedTransactionFix } from '@tidemark/common';
+export { installAbortedTransactionFix, installKafkajsPatches } from '@tidemark/common';
 export {
   openDlqContext,
   listDeadLetters,

@@ -12,7 +12,7 @@
  */
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { createIdempotentProducer, headersToStrings } from '@tidemark/common';
-import { installAbortedTransactionFix } from '@tidemark/common';
+import { installKafkajsPatches } from '@tidemark/common';
 import { randomUUID } from 'node:crypto';
 import type {
   ConsumerOptions,
@@ -37,7 +37,7 @@ export class KafkajsTransport implements KafkaTransport {
   private adminConnecting: Promise<Admin> | null = null;
 
   constructor(private readonly kafka: Kafka) {
-    installAbortedTransactionFix();
+    installKafkajsPatches();
   }
 
   private async getAdmin(): Promise<Admin> {

@@ -8,7 +8,7 @@ import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseConfigSchema, loadConfig, kafkaBrokers } from './config.js';
 import { createIdempotentProducer, createKafka } from './kafka.js';
-import { invalidatesCoordinator } from './kafkajs-coordinator-cache.js';
+import { invalidatesCoordinator } from './kafkajs-patches.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const TRANSACTIONS = 20;

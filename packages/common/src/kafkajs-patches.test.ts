@@ -1,5 +1,8 @@
+import Module from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { hideAbortedRecords, type FetchedMessage } from './kafkajs-aborted-fix.js';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assertPatchedKafkajs, hideAbortedRecords, installRequireResolveCache, KAFKAJS_PATCHED_VERSION, type FetchedMessage } from './kafkajs-patches.js';
 
 const data = (offset: number, pid: string): FetchedMessage => ({ offset: String(offset), key: Buffer.from('k'), batchContext: { producerId: pid, inTransaction: true } });
 const abort = (offset: number, pid: string): FetchedMessage => ({ offset: String(offset), key: Buffer.from([0, 0, 0, 0]), isControlRecord: true, batchContext: { producerId: pid, inTransaction: true } });
@@ -32,5 +35,43 @@ describe('aborted transaction filter (kafkajs fix)', () => {
     const ms: FetchedMessage[] = [{ offset: '0', key: null, batchContext: { producerId: '-1', inTransaction: false } }, data(1, 'P1'), commit(2, 'P1')];
     expect(hideAbortedRecords(ms, [])).toBe(0);
     expect(visible(ms)).toEqual(['-1@0', 'P1@1']);
+  });
+});
+
+
+type Resolve = (request: string, parent: unknown, isMain?: boolean, options?: unknown) => string;
+const mod = Module as unknown as { _resolveFilename: Resolve; _nodeModulePaths(dir: string): string[] };
+
+describe('installRequireResolveCache', () => {
+  it('resolves a (directory, request) pair once, never caches a failure, and leaves calls with options alone', () => {
+    const underlying = mod._resolveFilename;
+    const calls: string[] = [];
+    mod._resolveFilename = function counting(this: unknown, request, parent, isMain, options) {
+      calls.push(request);
+      return underlying.call(this, request, parent, isMain, options);
+    };
+    installRequireResolveCache();
+
+    const dir = dirname(fileURLToPath(import.meta.url));
+    const parent = { path: dir, filename: `${dir}/x.js`, paths: mod._nodeModulePaths(dir) };
+    const first = mod._resolveFilename('pg', parent);
+    const second = mod._resolveFilename('pg', parent);
+    expect(second).toBe(first);
+    expect(first).toMatch(/node_modules\/pg\//);
+    expect(calls.filter((r) => r === 'pg')).toHaveLength(1);
+
+    expect(() => mod._resolveFilename('no-such-module-tidemark', parent)).toThrow();
+    expect(() => mod._resolveFilename('no-such-module-tidemark', parent)).toThrow();
+    expect(calls.filter((r) => r === 'no-such-module-tidemark')).toHaveLength(2);
+
+    mod._resolveFilename('pg', parent, false, { paths: [dir] });
+    expect(calls.filter((r) => r === 'pg')).toHaveLength(2);
+  });
+});
+
+describe('kafkajs version pin', () => {
+  it('the installed kafkajs is the version the patches were written for', () => {
+    expect(() => assertPatchedKafkajs()).not.toThrow();
+    expect(KAFKAJS_PATCHED_VERSION).toBe('2.2.4');
   });
 });
