@@ -16,7 +16,6 @@
 import type pg from 'pg';
 import {
   AvroCodec,
-  auditKey,
   buildAudit,
   loadCatalog,
   topicName,
@@ -27,6 +26,7 @@ import {
 } from '@tidemark/common';
 import { dlqTopicBase, H_REPLAY_OF, H_REPLAY_SOURCE } from '../core/ladder.js';
 import { createTransport } from '../kafka/select.js';
+import { auditOutgoing } from '../runtime/outgoing.js';
 import type { FetchedRecord, KafkaTransport } from '../kafka/transport.js';
 import { migrateStreamTables } from '../parking/store.js';
 
@@ -432,12 +432,7 @@ async function auditRecord(
       ...extra,
     },
   });
-  return {
-    topic: topicName('audit.v1', ctx.prefix),
-    key: auditKey(record),
-    value: await ctx.codec.encode('audit.v1', record),
-    headers: {},
-  };
+  return auditOutgoing(record, ctx.prefix, (topic, value) => ctx.codec.encode(topic, value));
 }
 
 async function truncateResolved(ctx: DlqContext, service: string) {

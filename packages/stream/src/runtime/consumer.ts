@@ -6,48 +6,24 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import {
-  AvroCodec,
-  auditKey,
-  buildAudit,
-  currentTraceId,
-  extractTraceContext,
-  injectTraceHeaders,
-  loadCatalog,
-  SpanKind,
-  topicName,
-  context as otelContext,
-  trace as otelTrace,
-  tracer,
-  type BaseConfig,
-  type DeadLetter,
-  type Logger,
-  type Metrics,
-  type Span,
-  createPool,
-} from '@tidemark/common';
-import { PermanentError, type Handler, type HandlerResult, type InputRecord, type OutputRecord } from '../handler.js';
-import {
-  blockBackoffMs,
-  dlqTopicBase,
-  H_REPLAY_OF,
-  LadderHeaderError,
-  ladderHeaders,
-  parseLadderHeaders,
-  pauseForMs,
-  rungTopicBase,
-  stripLadderHeaders,
-  validatePolicy,
-  type ErrorClass,
-  type LadderPolicy,
-} from '../core/ladder.js';
-import { ChunkPlan, sourceId, type Disposition, type ParkedRow, type PlanRecord } from '../core/plan.js';
-import { classifyFailure, errorMessage, errorStack, retryStartup } from '../errors.js';
+import { AvroCodec, loadCatalog, topicName, type BaseConfig, type Logger, type Metrics, type Span, createPool } from '@tidemark/common';
+import type { Handler } from '../handler.js';
+import { blockBackoffMs, dlqTopicBase, pauseForMs, rungTopicBase, validatePolicy, type LadderPolicy } from '../core/ladder.js';
+import { ChunkPlan, sourceId } from '../core/plan.js';
+import { classifyFailure, errorMessage, retryStartup } from '../errors.js';
 import { createTransport } from '../kafka/select.js';
-import type { BatchControl, FetchedBatch, FetchedRecord, KafkaTransport, OutgoingRecord, StreamConsumer, TopicPartition } from '../kafka/transport.js';
-import { createCommitter, type Committer } from './committer.js';
+import type { BatchControl, FetchedBatch, FetchedRecord, KafkaTransport, OutgoingRecord, StreamConsumer } from '../kafka/transport.js';
 import { FencedError, migrateStreamTables, ParkingStore, type CompletionMark } from '../parking/store.js';
+import { createCommitter, type Committer } from './committer.js';
+import { HandlerDispatch } from './dispatch.js';
+import { StreamGauges } from './gauges.js';
 import { streamMetrics, type StreamMetrics } from './metrics.js';
+import { OutgoingEncoder } from './outgoing.js';
+import { WarmCodec } from './warm-codec.js';
+import { PartitionOwnership, type PartitionState } from './partitions.js';
+import { InfrastructureBlock, isRebalance, msSince, sleep, tpKey, type Entry } from './records.js';
+
+export { recordSpan } from './records.js';
 
 export interface RunConsumerOptions<V> {
   handler: Handler<V>;
@@ -87,34 +63,6 @@ export const BATCH_SIZE_MAX_LIMIT = 10_000;
 const PARKED_GAUGE_INTERVAL_MS = 5_000;
 const HEARTBEAT_DURING_BLOCK_MS = 1_000;
 
-interface PartitionState {
-  tp: TopicPartition;
-  rung: number | null;
-  generation: number;
-  epoch: bigint;
-  committed_floor: bigint;
-  resume_timer: NodeJS.Timeout | null;
-  pending_deletes: CompletionMark[];
-  /** In-progress ownership (assignment starts it eagerly; batches wait for it). */
-  owning: Promise<void> | null;
-}
-
-interface Entry {
-  fetched: FetchedRecord;
-  plan: PlanRecord;
-  input: InputRecord<unknown> | null;
-  poison: Error | null;
-  replay_of: string | null;
-  span: Span | null;
-  result: HandlerResult | null;
-  encoded: OutgoingRecord[] | null;
-  error: unknown;
-}
-
-class InfrastructureBlock extends Error {
-  override readonly name = 'InfrastructureBlock';
-}
-
 export async function runConsumer<V>(opts: RunConsumerOptions<V>): Promise<RunningConsumer> {
   const runtime = new StreamRuntime<V>(opts);
   await runtime.start();
@@ -138,15 +86,15 @@ class StreamRuntime<V> implements RunningConsumer {
   private readonly pool: pg.Pool;
   private readonly codec: AvroCodec;
   private readonly store: ParkingStore;
-  private readonly decode: (value: Buffer) => Promise<V>;
+  private readonly warm: WarmCodec;
+  private readonly outgoing: OutgoingEncoder;
+  private readonly dispatch: HandlerDispatch<V>;
+  private readonly gauges: StreamGauges;
   private consumer: StreamConsumer | null = null;
   private committer: Committer | null = null;
-  private generation = 0;
-  private joined = false;
   private stopping = false;
-  private readonly partitions = new Map<string, PartitionState>();
+  private readonly parts: PartitionOwnership;
   private gaugeTimer: NodeJS.Timeout | null = null;
-  private refreshingDepth = false;
 
   constructor(private readonly opts: RunConsumerOptions<V>) {
     const { handler, config } = opts;
@@ -179,39 +127,35 @@ class StreamRuntime<V> implements RunningConsumer {
         onError: (err) => this.log.warn({ err: errorMessage(err) }, 'postgres connection failed'),
       });
     this.store = new ParkingStore(this.pool, this.group_id);
-    this.decode = opts.decode ?? ((value: Buffer) => this.decodeAvro(value));
-  }
-
-  /**
-   * The registry client fetches a schema on every call until the first answer is
-   * cached, so the first chunks after a start would send thousands of identical
-   * requests. The first use of each schema id (decode) / topic (encode) runs alone.
-   */
-  private readonly warmed = new Map<string, Promise<unknown>>();
-
-  private async warmOnce<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const first = this.warmed.get(key);
-    if (first) {
-      await first.catch(() => undefined);
-      return fn();
-    }
-    const p = fn();
-    this.warmed.set(key, p);
-    p.catch(() => this.warmed.delete(key));
-    return p;
-  }
-
-  private decodeAvro(value: Buffer): Promise<V> {
-    const id = value.length >= 5 && value[0] === 0 ? value.readInt32BE(1) : -1;
-    return this.warmOnce(`decode:${id}`, () => this.codec.decode<V>(value));
-  }
-
-  private encodeAvro(base_topic: string, value: unknown): Promise<Buffer> {
-    return this.warmOnce(`encode:${base_topic}`, () => this.codec.encode(base_topic, value));
+    this.warm = new WarmCodec(this.codec);
+    const { service, prefix, rung_topics, group_id, policy, log, m } = this;
+    this.outgoing = new OutgoingEncoder({ service, prefix, rung_topics, encodeAvro: (topic, value) => this.warm.encode(topic, value) });
+    this.dispatch = new HandlerDispatch<V>({
+      handler,
+      service,
+      policy,
+      log,
+      m,
+      key_concurrency_max: this.key_concurrency_max,
+      outgoing: this.outgoing,
+      decode: opts.decode ?? ((value: Buffer) => this.warm.decode<V>(value)),
+    });
+    const transport = this.transport;
+    const store = this.store;
+    this.parts = new PartitionOwnership({
+      rung_topics,
+      store,
+      instance_id: this.instance_id,
+      log,
+      m,
+      consumer: () => this.consumer,
+      committer: () => this.committer,
+    });
+    this.gauges = new StreamGauges({ service, prefix, group_id, rung_topics, transport, store, m, log, isStopping: () => this.stopping });
   }
 
   isReady(): boolean {
-    return this.joined && !this.stopping;
+    return this.parts.joined && !this.stopping;
   }
 
   async start(): Promise<void> {
@@ -231,12 +175,12 @@ class StreamRuntime<V> implements RunningConsumer {
       batch_records_max: this.batch_size_max,
       session_timeout_ms: this.opts.session_timeout_ms ?? 30_000,
       onBatch: (batch, control) => this.onBatch(batch, control),
-      onAssignment: (assigned) => this.onAssignment(assigned),
+      onAssignment: (assigned) => this.parts.assign(assigned),
       onCrash: (error) => this.log.error({ err: { message: error.message } }, 'kafka consumer crashed; the client restarts it'),
     });
     this.committer = createCommitter(this.transport, this.consumer, this.instance_id);
     await this.consumer.run();
-    this.gaugeTimer = setInterval(() => void this.refreshParkedGauge(), PARKED_GAUGE_INTERVAL_MS);
+    this.gaugeTimer = setInterval(() => void this.gauges.refresh(), PARKED_GAUGE_INTERVAL_MS);
     this.gaugeTimer.unref();
     this.log.info(
       {
@@ -256,11 +200,11 @@ class StreamRuntime<V> implements RunningConsumer {
     this.stopping = true;
     if (this.gaugeTimer) clearInterval(this.gaugeTimer);
     await this.consumer?.stop().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'consumer stop failed'));
-    for (const st of this.partitions.values()) {
+    for (const st of this.parts.all()) {
       if (st.resume_timer) clearTimeout(st.resume_timer);
-      await this.flushPendingDeletes(st).catch(() => undefined);
+      await this.parts.flushPendingDeletes(st).catch(() => undefined);
     }
-    this.partitions.clear();
+    this.parts.clear();
     await this.committer?.close().catch(() => undefined);
     if (this.owned.transport) await this.transport.close().catch(() => undefined);
     if (this.owned.pool) await this.pool.end().catch(() => undefined);
@@ -271,96 +215,20 @@ class StreamRuntime<V> implements RunningConsumer {
   // Assignment
   // -------------------------------------------------------------------------
 
-  private onAssignment(assigned: TopicPartition[]): void {
-    this.generation++;
-    this.joined = true;
-    const keep = new Set(assigned.map(tpKey));
-    for (const [k, st] of this.partitions) {
-      if (keep.has(k)) continue;
-      if (st.resume_timer) {
-        clearTimeout(st.resume_timer);
-        this.consumer?.resume(st.tp);
-      }
-      this.partitions.delete(k);
-      this.committer?.release(st.tp);
-      this.m.lag.remove({ topic: st.tp.topic, partition: String(st.tp.partition) });
-    }
-    this.log.info({ generation: this.generation, assigned: assigned.map(tpKey) }, 'partitions assigned');
-    // Own the new assignment right away so the first records do not pay for it (batches wait for it).
-    for (const tp of assigned) {
-      const st = this.state(tp);
-      void this.ensureOwned(st).catch((err: unknown) =>
-        this.log.warn({ tp: tpKey(tp), err: errorMessage(err) }, 'owning partition failed; retried on its next batch'),
-      );
-    }
-  }
-
-  private state(tp: TopicPartition): PartitionState {
-    const k = tpKey(tp);
-    let st = this.partitions.get(k);
-    if (!st) {
-      const rungIndex = this.rung_topics.indexOf(tp.topic);
-      st = {
-        tp,
-        rung: rungIndex >= 0 ? rungIndex + 1 : null,
-        generation: -1,
-        epoch: 0n,
-        committed_floor: 0n,
-        resume_timer: null,
-        pending_deletes: [],
-        owning: null,
-      };
-      this.partitions.set(k, st);
-    }
-    return st;
-  }
-
-  /**
-   * Makes this instance the fenced owner of the partition for the current generation:
-   * registers the partition's transactional id (aborting/completing a previous
-   * owner's transaction), bumps the Postgres epoch, reads the committed offset (now
-   * stable) and resolves completion marks left by a crash.
-   */
-  private async ensureOwned(st: PartitionState): Promise<void> {
-    while (st.owning) await st.owning.catch(() => undefined);
-    if (st.generation === this.generation) return;
-    st.owning = this.own(st);
-    try {
-      await st.owning;
-    } finally {
-      st.owning = null;
-    }
-  }
-
-  private async own(st: PartitionState): Promise<void> {
-    const generation = this.generation;
-    const consumer = this.consumer;
-    const committer = this.committer;
-    if (!consumer || !committer) throw new Error('stream runtime not started');
-    await committer.own(st.tp);
-    st.epoch = await this.store.claimPartition(st.tp, this.instance_id);
-    const committed = await consumer.committedOffset(st.tp);
-    const resolved = await this.store.resolveMarks(st.tp, committed);
-    st.pending_deletes = [];
-    st.committed_floor = committed ?? 0n;
-    st.generation = generation;
-    this.log.info({ tp: tpKey(st.tp), epoch: st.epoch.toString(), committed: committed?.toString() ?? null, ...resolved }, 'partition owned');
-  }
-
   // -------------------------------------------------------------------------
   // Batches
   // -------------------------------------------------------------------------
 
   private async onBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
-    const st = this.state({ topic: batch.topic, partition: batch.partition });
+    const st = this.parts.state({ topic: batch.topic, partition: batch.partition });
     let records = batch.records;
     let failures = 0;
     const labels = { topic: batch.topic, partition: String(batch.partition) };
     while (records.length > 0) {
       if (this.stopping || !control.isRunning()) return;
       try {
-        await this.ensureOwned(st);
-        await this.flushPendingDeletes(st);
+        await this.parts.ensureOwned(st);
+        await this.parts.flushPendingDeletes(st);
         // Records below the committed offset were committed by a previous owner.
         const floor = st.committed_floor;
         const skipped = records.filter((r) => BigInt(r.offset) < floor);
@@ -418,13 +286,6 @@ class StreamRuntime<V> implements RunningConsumer {
     }
   }
 
-  private async flushPendingDeletes(st: PartitionState): Promise<void> {
-    while (st.pending_deletes.length > 0) {
-      await this.store.deleteCompleted(st.pending_deletes[0]!);
-      st.pending_deletes.shift();
-    }
-  }
-
   /**
    * Processes a chunk as one Kafka transaction. Returns how many records (a prefix of
    * the chunk) it consumed and, on a rung, how long to wait for the next one to be due.
@@ -435,7 +296,7 @@ class StreamRuntime<V> implements RunningConsumer {
     const entries: Entry[] = [];
     let wait_ms: number | null = null;
     for (const fetched of chunk) {
-      const entry = await this.toEntry(st, fetched);
+      const entry = await this.dispatch.toEntry(st.rung, fetched);
       if (st.rung !== null && entry.poison === null) {
         const due = Number(fetched.headers['tidemark-due-at-ms']);
         const wait = pauseForMs(due, now, st.rung, this.policy);
@@ -455,9 +316,9 @@ class StreamRuntime<V> implements RunningConsumer {
     const plan = new ChunkPlan(this.policy, rows);
     const spans: Span[] = [];
     try {
-      await this.runHandlers(st, entries, rows, plan, spans);
+      await this.dispatch.runHandlers(st.tp, entries, rows, plan, spans);
       t.handled = msSince(started);
-      const outgoing = await this.buildOutgoing(st, entries, plan);
+      const outgoing = await this.outgoing.buildOutgoing(st.rung, entries, plan);
       t.built = msSince(started);
       const last = entries[entries.length - 1]!.fetched;
       const mark: CompletionMark = { topic: st.tp.topic, partition: st.tp.partition, next_offset: BigInt(last.offset) + 1n };
@@ -468,7 +329,7 @@ class StreamRuntime<V> implements RunningConsumer {
       this.log.debug({ tp: tpKey(st.tp), records: entries.length, outgoing: outgoing.length, at_ms: t }, 'chunk committed');
       if (plan.completions.size > 0) {
         st.pending_deletes.push(mark);
-        await this.flushPendingDeletes(st).catch((err: unknown) =>
+        await this.parts.flushPendingDeletes(st).catch((err: unknown) =>
           this.log.warn({ err: errorMessage(err) }, 'deleting finished parked rows failed; retried before the next chunk'),
         );
       }
@@ -480,372 +341,13 @@ class StreamRuntime<V> implements RunningConsumer {
     return { consumed: entries.length, wait_ms };
   }
 
-  private async toEntry(st: PartitionState, fetched: FetchedRecord): Promise<Entry> {
-    const key = fetched.key?.toString('utf8') ?? '';
-    let poison: Error | null = null;
-    let plan: PlanRecord;
-    if (st.rung === null) {
-      plan = {
-        key,
-        source: { topic: fetched.topic, partition: fetched.partition, offset: BigInt(fetched.offset) },
-        attempts_made: 0,
-        first_failure_at_ms: null,
-      };
-    } else {
-      try {
-        const ladder = parseLadderHeaders(fetched.headers);
-        plan = {
-          key,
-          source: { topic: ladder.source_topic, partition: ladder.source_partition, offset: ladder.source_offset },
-          attempts_made: ladder.attempts_made,
-          first_failure_at_ms: ladder.first_failure_at_ms,
-        };
-      } catch (err) {
-        // A rung record without valid ladder headers cannot be placed in its key's order.
-        poison = err instanceof LadderHeaderError ? err : new LadderHeaderError(errorMessage(err));
-        plan = {
-          key,
-          source: { topic: fetched.topic, partition: fetched.partition, offset: BigInt(fetched.offset) },
-          attempts_made: 0,
-          first_failure_at_ms: null,
-        };
-      }
-    }
-    let input: InputRecord<unknown> | null = null;
-    if (!poison) {
-      try {
-        if (!fetched.value) throw new Error('record has no value');
-        const value = await this.decode(fetched.value);
-        input = {
-          key,
-          value,
-          headers: stripLadderHeaders(fetched.headers),
-          source: { topic: plan.source.topic, partition: plan.source.partition, offset: plan.source.offset.toString() },
-          attempt: plan.attempts_made + 1,
-          timestamp_ms: fetched.timestamp_ms,
-        };
-      } catch (err) {
-        if (classifyFailure(err) === 'INFRASTRUCTURE')
-          throw new InfrastructureBlock(`decoding needs the registry: ${errorMessage(err)}`, { cause: err });
-        poison = new Error(`undecodable record: ${errorMessage(err)}`, { cause: err });
-      }
-    }
-    return {
-      fetched,
-      plan,
-      input,
-      poison,
-      replay_of: fetched.headers[H_REPLAY_OF] ?? null,
-      span: null,
-      result: null,
-      encoded: null,
-      error: null,
-    };
-  }
-
   // -------------------------------------------------------------------------
   // Handler calls
   // -------------------------------------------------------------------------
 
-  private startSpan(entry: Entry, spans: Span[]): Span {
-    const parent = extractTraceContext(entry.fetched.headers);
-    const facts = eventFacts(entry.input?.value);
-    const span = tracer('tidemark-stream').startSpan(
-      `${this.service} process`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'tidemark.service': this.service,
-          'tidemark.key': entry.plan.key,
-          'tidemark.event_id': facts.event_id ?? '',
-          'tidemark.provider': facts.provider ?? '',
-          'tidemark.event_type': facts.event_type ?? '',
-          'tidemark.wallet_id': facts.wallet_id ?? '',
-          'tidemark.attempt': entry.plan.attempts_made + 1,
-          'messaging.destination.name': entry.fetched.topic,
-          'messaging.kafka.partition': entry.fetched.partition,
-          'messaging.kafka.offset': entry.fetched.offset,
-        },
-      },
-      parent,
-    );
-    entry.span = span;
-    spans.push(span);
-    if (entry.input) recordSpans.set(entry.input, span);
-    return span;
-  }
-
-  private async runHandlers(st: PartitionState, entries: Entry[], rows: ParkedRow[], plan: ChunkPlan, spans: Span[]): Promise<void> {
-    const handler = this.opts.handler;
-    const lanes = new Map<string, Entry[]>();
-    for (const e of entries) {
-      let lane = lanes.get(e.plan.key);
-      if (!lane) {
-        lane = [];
-        lanes.set(e.plan.key, lane);
-      }
-      lane.push(e);
-    }
-
-    // Fast path: per lane, the records that may be processed if all before them succeed
-    // (simulated on a dry copy of the plan's rows), handed to handleBatch at once.
-    if (handler.handleBatch) {
-      const fast: Entry[] = [];
-      for (const lane of lanes.values()) {
-        const dry = new ChunkPlan(
-          this.policy,
-          rows.filter((r) => r.key === lane[0]!.plan.key),
-        );
-        for (const e of lane) {
-          if (e.poison || dry.route(e.plan).kind !== 'process') break;
-          dry.handled(e.plan);
-          fast.push(e);
-        }
-      }
-      if (fast.length > 0) {
-        fast.sort((a, b) => compareOffsets(a.fetched.offset, b.fetched.offset));
-        for (const e of fast) this.startSpan(e, spans);
-        const t0 = process.hrtime.bigint();
-        try {
-          const results = await handler.handleBatch(fast.map((e) => e.input as InputRecord<V>));
-          if (results.length !== fast.length) throw new Error(`handleBatch returned ${results.length} results for ${fast.length} records`);
-          const encoded = await Promise.all(fast.map((e, i) => this.encodeResult(e, results[i]!)));
-          fast.forEach((e, i) => {
-            e.result = results[i]!;
-            e.encoded = encoded[i]!;
-            plan.handled(e.plan);
-          });
-        } catch (err) {
-          if (classifyFailure(err) === 'INFRASTRUCTURE') throw new InfrastructureBlock(`handleBatch: ${errorMessage(err)}`, { cause: err });
-          this.log.warn(
-            { tp: tpKey(st.tp), err: errorMessage(err), records: fast.length },
-            'handleBatch failed; isolating the failure record by record',
-          );
-        } finally {
-          this.m.handler_seconds.observe({ mode: 'batch' }, Number(process.hrtime.bigint() - t0) / 1e9);
-        }
-      }
-    }
-
-    // Slow path: record by record, lanes concurrently, each lane in order.
-    const pending = [...lanes.values()].map((lane) => lane.filter((e) => !plan.dispositions.has(sourceId(e.plan.source))));
-    await forEachBounded(
-      pending.filter((l) => l.length > 0),
-      this.key_concurrency_max,
-      async (lane) => {
-        for (const e of lane) await this.runOne(e, plan, spans);
-      },
-    );
-  }
-
-  private async runOne(e: Entry, plan: ChunkPlan, spans: Span[]): Promise<void> {
-    const route = plan.route(e.plan);
-    if (route.kind === 'follow') {
-      plan.follow(e.plan, route);
-      return;
-    }
-    if (e.poison) {
-      e.error = e.poison;
-      plan.failed(e.plan, 'POISON', errorMessage(e.poison));
-      return;
-    }
-    const span = e.span ?? this.startSpan(e, spans);
-    const t0 = process.hrtime.bigint();
-    try {
-      const result = await otelContext.with(otelTrace.setSpan(otelContext.active(), span), () =>
-        this.opts.handler.handle(e.input as InputRecord<V>),
-      );
-      e.encoded = await this.encodeResult(e, result);
-      e.result = result;
-      plan.handled(e.plan);
-    } catch (err) {
-      const kind = classifyFailure(err);
-      if (kind === 'INFRASTRUCTURE') throw new InfrastructureBlock(`handler: ${errorMessage(err)}`, { cause: err });
-      e.error = err;
-      span.recordException(err as Error);
-      plan.failed(e.plan, kind, errorMessage(err));
-    } finally {
-      this.m.handler_seconds.observe({ mode: 'single' }, Number(process.hrtime.bigint() - t0) / 1e9);
-    }
-  }
-
-  /** Encodes a handler's outputs (+ audit); a value that does not fit its schema is a permanent failure. */
-  private async encodeResult(e: Entry, result: HandlerResult): Promise<OutgoingRecord[]> {
-    const span = e.span;
-    const trace_id = span ? validTraceId(span.spanContext().traceId) : currentTraceId();
-    const ctx = span ? otelTrace.setSpan(otelContext.active(), span) : otelContext.active();
-    const out: OutgoingRecord[] = [];
-    for (const o of result.outputs) out.push(await this.encodeOutput(o, ctx));
-    const notes = result.audit && result.audit.length > 0 ? result.audit : [{ action: 'processed' }];
-    const facts = eventFacts(e.input?.value);
-    for (const note of notes) {
-      const provider = note.provider ?? facts.provider;
-      const event_id = note.event_id ?? facts.event_id;
-      out.push(
-        await this.encodeAudit(
-          {
-            action: note.action,
-            provider,
-            event_id,
-            event_type: note.event_type ?? facts.event_type,
-            key: note.key ?? e.plan.key,
-            reason: note.reason ?? null,
-            details: { ...note.details, ...sourceDetails(e), ...(e.replay_of ? { replay_of: e.replay_of } : {}) },
-            trace_id,
-          },
-          e,
-        ),
-      );
-    }
-    return out;
-  }
-
-  private async encodeOutput(o: OutputRecord, ctx: ReturnType<typeof otelContext.active>): Promise<OutgoingRecord> {
-    let value: Buffer;
-    try {
-      value = await this.encodeAvro(o.topic, o.value);
-    } catch (err) {
-      if (classifyFailure(err) === 'INFRASTRUCTURE') throw err;
-      throw new PermanentError(`output for ${o.topic} does not match its schema: ${errorMessage(err)}`, { cause: err });
-    }
-    return { topic: topicName(o.topic, this.prefix), key: o.key, value, headers: injectTraceHeaders({ ...(o.headers ?? {}) }, ctx) };
-  }
-
-  private async encodeAudit(
-    a: {
-      action: string;
-      provider: string | null;
-      event_id: string | null;
-      event_type: string | null;
-      key: string | null;
-      reason: string | null;
-      details: Record<string, string>;
-      trace_id: string | null;
-    },
-    e: Entry,
-  ): Promise<OutgoingRecord> {
-    const idParts = [
-      this.service,
-      a.action,
-      a.provider ?? '-',
-      a.event_id ?? '-',
-      e.plan.source.topic,
-      e.plan.source.partition,
-      e.plan.source.offset,
-      e.plan.attempts_made,
-    ];
-    const record = buildAudit({ stage: this.service, audit_id: idParts.join(':'), ...a });
-    return {
-      topic: topicName('audit.v1', this.prefix),
-      key: auditKey(record),
-      value: await this.encodeAvro('audit.v1', record),
-      headers: a.trace_id ? { 'tidemark-trace-id': a.trace_id } : {},
-    };
-  }
-
   // -------------------------------------------------------------------------
   // Transaction content and commit
   // -------------------------------------------------------------------------
-
-  private async buildOutgoing(st: PartitionState, entries: Entry[], plan: ChunkPlan): Promise<OutgoingRecord[]> {
-    const out: OutgoingRecord[] = [];
-    const now = Date.now();
-    for (const e of entries) {
-      const d = plan.dispositions.get(sourceId(e.plan.source));
-      if (!d) throw new Error(`record ${e.fetched.topic}/${e.fetched.partition}/${e.fetched.offset} was not settled`);
-      const facts = eventFacts(e.input?.value);
-      const trace_id = validTraceId(e.span?.spanContext().traceId) ?? traceIdOf(e.fetched.headers);
-      const auditBase = { provider: facts.provider, event_id: facts.event_id, event_type: facts.event_type, key: e.plan.key, trace_id };
-      switch (d.kind) {
-        case 'handled':
-          out.push(...(e.encoded ?? []));
-          break;
-        case 'followed':
-        case 'retry': {
-          const last_error = d.kind === 'retry' ? d.error_message : (e.fetched.headers['tidemark-last-error'] ?? null);
-          out.push({
-            topic: this.rung_topics[d.rung - 1]!,
-            key: e.fetched.key?.toString('utf8') ?? null,
-            value: e.fetched.value ?? Buffer.alloc(0),
-            headers: ladderHeaders(e.fetched.headers, {
-              source_topic: e.plan.source.topic,
-              source_partition: e.plan.source.partition,
-              source_offset: e.plan.source.offset,
-              attempts_made: d.attempts_made,
-              due_at_ms: d.due_at_ms,
-              first_failure_at_ms: d.kind === 'retry' ? d.first_failure_at_ms : e.plan.first_failure_at_ms,
-              last_error,
-              rung: d.rung,
-            }),
-          });
-          // A record moving from rung to rung behind its head is not a new outcome; its first parking is.
-          if (d.kind === 'retry' || st.rung === null) {
-            out.push(
-              await this.encodeAudit(
-                {
-                  ...auditBase,
-                  action: d.kind === 'retry' ? 'retried' : 'parked',
-                  reason: d.kind === 'retry' ? 'TRANSIENT' : 'KEY_PARKED',
-                  details: {
-                    ...sourceDetails(e),
-                    rung: String(d.rung),
-                    attempts: String(d.attempts_made),
-                    due_at_ms: String(d.due_at_ms),
-                    ...(d.kind === 'retry' ? { error: d.error_message } : { head_offset: d.head_offset.toString() }),
-                  },
-                },
-                e,
-              ),
-            );
-          }
-          break;
-        }
-        case 'dead_lettered': {
-          out.push(await this.deadLetter(e, d, now));
-          out.push(
-            await this.encodeAudit(
-              {
-                ...auditBase,
-                action: 'dead_lettered',
-                reason: d.error_class,
-                details: { ...sourceDetails(e), attempts: String(d.attempts_made), error: d.error_message },
-              },
-              e,
-            ),
-          );
-          break;
-        }
-      }
-    }
-    return out;
-  }
-
-  private async deadLetter(e: Entry, d: Extract<Disposition, { kind: 'dead_lettered' }>, now_ms: number): Promise<OutgoingRecord> {
-    const headers = stripLadderHeaders(e.fetched.headers);
-    const record: DeadLetter = {
-      service: this.service,
-      original_topic: e.plan.source.topic,
-      original_partition: e.plan.source.partition,
-      original_offset: e.plan.source.offset.toString(),
-      key: e.fetched.key?.toString('utf8') ?? null,
-      payload: e.fetched.value ?? Buffer.alloc(0),
-      headers,
-      error_class: d.error_class as ErrorClass,
-      error_message: d.error_message,
-      error_stack: errorStack(e.error),
-      attempts: d.attempts_made,
-      first_failure_at_ms: d.first_failure_at_ms,
-      last_failure_at_ms: now_ms,
-      traceparent: e.fetched.headers.traceparent ?? null,
-    };
-    const base = dlqTopicBase(this.service);
-    return {
-      topic: topicName(base, this.prefix),
-      key: record.key,
-      value: await this.encodeAvro(base, record),
-      headers: e.fetched.headers.traceparent ? { traceparent: e.fetched.headers.traceparent } : {},
-    };
-  }
 
   private async commit(st: PartitionState, outgoing: OutgoingRecord[], next_offset: bigint): Promise<void> {
     if (!this.committer) throw new Error('stream runtime not started');
@@ -884,42 +386,6 @@ class StreamRuntime<V> implements RunningConsumer {
     }
   }
 
-  private async refreshParkedGauge(): Promise<void> {
-    try {
-      this.m.parked_keys.set(await this.store.parkedKeyCount());
-    } catch {
-      // Postgres unreachable: the chunk loop reports it; the gauge keeps its last value.
-    }
-    await this.refreshDepthGauges();
-  }
-
-  /** Ladder and DLQ depth from watermarks and the group's committed offsets (read-only admin calls). */
-  private async refreshDepthGauges(): Promise<void> {
-    if (this.refreshingDepth || this.stopping) return;
-    this.refreshingDepth = true;
-    try {
-      for (const [i, topic] of this.rung_topics.entries()) {
-        const marks = await this.transport.watermarks(topic);
-        const committed = await this.transport.committedOffsets(this.group_id, topic);
-        let depth = 0n;
-        for (const [partition, { low, high }] of marks) {
-          const from = committed.get(partition) ?? low;
-          if (high > from) depth += high - (from > low ? from : low);
-        }
-        this.m.ladder_depth.set({ rung: String(i + 1) }, Number(depth));
-      }
-      let dlq = 0n;
-      for (const { low, high } of (await this.transport.watermarks(topicName(dlqTopicBase(this.service), this.prefix))).values()) {
-        if (high > low) dlq += high - low;
-      }
-      this.m.dlq_depth.set(Number(dlq));
-    } catch (err) {
-      // Kafka unreachable: the chunk loop reports it; the gauges keep their last values.
-      this.log.debug({ err: errorMessage(err) }, 'refreshing ladder/DLQ depth failed');
-    } finally {
-      this.refreshingDepth = false;
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -932,88 +398,3 @@ function catalogDelays(service: string): number[] {
   return spec.retry_delays_ms;
 }
 
-function msSince(start: bigint): number {
-  return Math.round(Number(process.hrtime.bigint() - start) / 1e5) / 10;
-}
-
-function tpKey(tp: TopicPartition): string {
-  return `${tp.topic}/${tp.partition}`;
-}
-
-function compareOffsets(a: string, b: string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function isRebalance(err: unknown): boolean {
-  const e = err as { type?: string; name?: string } | null;
-  return (
-    e?.type === 'REBALANCE_IN_PROGRESS' ||
-    e?.type === 'UNKNOWN_MEMBER_ID' ||
-    e?.type === 'ILLEGAL_GENERATION' ||
-    e?.name === 'KafkaJSRebalanceError'
-  );
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-}
-
-async function forEachBounded<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
-}
-
-interface EventFacts {
-  provider: string | null;
-  event_id: string | null;
-  event_type: string | null;
-  wallet_id: string | null;
-}
-
-/**
- * The runtime's per-record span of each input record handed to a handler. A batch
- * handler (handleBatch runs outside any single record's context) uses it to put its
- * own spans, e.g. a database write, into every record's trace.
- */
-const recordSpans = new WeakMap<object, Span>();
-
-/** The stream runtime's span for `record` (as passed to handle/handleBatch), if it has one. */
-export function recordSpan(record: InputRecord<unknown>): Span | undefined {
-  return recordSpans.get(record);
-}
-
-/** Provider/event id/type of a CanonicalEvent-like value (or a record wrapping one in `event`). */
-function eventFacts(value: unknown): EventFacts {
-  const v = value as Record<string, unknown> | null | undefined;
-  const ev = (v && typeof v === 'object' && typeof v.event === 'object' && v.event !== null ? v.event : v) as
-    Record<string, unknown> | null | undefined;
-  const str = (x: unknown) => (typeof x === 'string' ? x : null);
-  return { provider: str(ev?.provider), event_id: str(ev?.event_id), event_type: str(ev?.event_type), wallet_id: str(ev?.wallet_id) };
-}
-
-function sourceDetails(e: Entry): Record<string, string> {
-  return {
-    source_topic: e.plan.source.topic,
-    source_partition: String(e.plan.source.partition),
-    source_offset: e.plan.source.offset.toString(),
-    attempt: String(e.plan.attempts_made + 1),
-  };
-}
-
-function validTraceId(id: string | undefined): string | null {
-  return id && !/^0+$/.test(id) ? id : null;
-}
-
-function traceIdOf(headers: Record<string, string>): string | null {
-  const tp = headers.traceparent;
-  const m = tp ? /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(tp) : null;
-  return m ? m[1]! : null;
-}
