@@ -22,3 +22,17 @@ describe('logging', () => {
     expect(createLogger('t')).toBeDefined();
   });
 });
+
+describe('trace sampling ratio', () => {
+  it('defaults to every trace and accepts 0..1', async () => {
+    const { traceSampleRatio } = await import('./telemetry.js');
+    expect(traceSampleRatio({})).toBe(1);
+    expect(traceSampleRatio({ TIDEMARK_TRACE_SAMPLE_RATIO: '0.1' })).toBe(0.1);
+    expect(traceSampleRatio({ TIDEMARK_TRACE_SAMPLE_RATIO: '0' })).toBe(0);
+  });
+  it('names the variable when the value is not a ratio', async () => {
+    const { traceSampleRatio } = await import('./telemetry.js');
+    expect(() => traceSampleRatio({ TIDEMARK_TRACE_SAMPLE_RATIO: '1.5' })).toThrow(/TIDEMARK_TRACE_SAMPLE_RATIO="1.5"/);
+    expect(() => traceSampleRatio({ TIDEMARK_TRACE_SAMPLE_RATIO: 'all' })).toThrow(/expected a number from 0 to 1/);
+  });
+});

@@ -6,7 +6,7 @@
 import { context, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, NoopSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -39,9 +39,27 @@ export function initTelemetry(service: string, otlp_endpoint?: string, extra_exp
   sdk = new NodeSDK({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: service }),
     spanProcessors: processors,
+    // Head sampling at the root (ingress); every later stage follows the parent's decision, so a
+    // trace is kept whole or not at all. Unsampled events still carry their trace id in headers.
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(traceSampleRatio()) }),
     instrumentations: [new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? '') }), new PgInstrumentation()],
   });
   sdk.start();
+}
+
+/**
+ * TIDEMARK_TRACE_SAMPLE_RATIO: share of new traces recorded and exported, 0..1 (default 1: every
+ * event). At high rates sample at the root here, or export everything to an OpenTelemetry
+ * Collector with tail sampling (keep errors and slow traces) — docs/observability.md.
+ */
+export function traceSampleRatio(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.TIDEMARK_TRACE_SAMPLE_RATIO;
+  if (raw === undefined || raw.trim() === '') return 1;
+  const ratio = Number(raw);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
+    throw new Error(`TIDEMARK_TRACE_SAMPLE_RATIO=${JSON.stringify(raw)}: expected a number from 0 to 1`);
+  }
+  return ratio;
 }
 
 export async function shutdownTelemetry(): Promise<void> {
