@@ -114,7 +114,8 @@ export const INSTALL_TIMEOUTS_MS = {
   maven: 10 * 60_000,
   extract: 5 * 60_000,
   apt: 15 * 60_000,
-  jaeger_build: 30 * 60_000,
+  // Cold, on a busy 2-core machine with a slow module proxy, one build took longer than 30 min.
+  jaeger_build: 90 * 60_000,
   initdb: 2 * 60_000,
   kafka_format: 60_000,
 } as const;
