@@ -113,7 +113,7 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   console.log(`  ledger read API   ${ledgerUrl}/v1/wallets/<wallet_id>/balances`);
   console.log(`  Jaeger UI         ${jaegerLine(endpoints, otlp)}`);
   const prom = endpoints.prometheus_url;
-  console.log(`  Prometheus        ${prom ? `${prom}  (alerts ${prom}/alerts, targets ${prom}/targets)` : 'not running (see `npx tidemark infra status`)'}`);
+  console.log(`  Prometheus        ${prom ? `${prom}  (alerts ${prom}/classic/alerts, targets ${prom}/classic/targets)` : 'not running (see `npx tidemark infra status`)'}`);
   if (prom) {
     console.log('  dashboard         (Prometheus graph pages; more in docs/observability.md)');
     for (const panel of infra.DASHBOARD_PANELS.slice(0, 3)) console.log(`    ${panel.title}: ${infra.graphUrl(prom, panel.expr)}`);
