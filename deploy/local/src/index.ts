@@ -441,11 +441,12 @@ async function buildJaegerInBackground(ctx: InfraContext): Promise<void> {
     return;
   }
   try {
-    const p = await startJaegerBuild(ctx);
+    const running = runningJaegerBuild(ctx);
+    const p = running ?? (await startJaegerBuild(ctx));
     rmSync(unavailableFile(ctx, 'jaeger'), { force: true });
     ctx.log(
-      `jaeger: not built yet; building in the background at low CPU priority (pid ${p.pid}, log ${p.log_file}); ` +
-        'it starts by itself when built (cold: minutes; progress: `npx tidemark infra status`)',
+      `jaeger: not built yet; ${running ? 'the background build is running' : 'building in the background at low CPU priority'} ` +
+        `(pid ${p.pid}, log ${p.log_file}); it starts by itself when built (cold: minutes; progress: \`npx tidemark infra status\`)`,
     );
   } catch (err) {
     ctx.log(`jaeger: could not start the background build: ${(err as Error).message}`);

@@ -42,7 +42,7 @@ describe('ports', () => {
   it('Prometheus defaults to 9090, which no other component or service default uses', () => {
     expect(resolvePorts({}).prometheus).toBe(9090);
     expect(resolvePorts({ TIDEMARK_PROMETHEUS_PORT: '21090' }).prometheus).toBe(21090);
-    const others = Object.entries(PORT_SPECS).filter(([k]) => k !== 'prometheus').map(([, v]) => v.default_port);
+    const others: number[] = Object.entries(PORT_SPECS).filter(([k]) => k !== 'prometheus').map(([, v]) => v.default_port);
     // The services' defaults (ingress, dedupe, screening, ledger API, fake risk API, simulator statements API).
     others.push(8080, 8082, 8083, 8090, 8099, 8070);
     expect(others).not.toContain(9090);

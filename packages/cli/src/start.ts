@@ -111,7 +111,7 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   console.log('\nTidemark is running:');
   console.log(`  ingress           ${ingressUrl}/webhooks/generic   (metrics ${ingressUrl}/metrics)`);
   console.log(`  ledger read API   ${ledgerUrl}/v1/wallets/<wallet_id>/balances`);
-  console.log(`  Jaeger UI         ${jaegerLine(endpoints, otlp)}`);
+  console.log(`  Jaeger UI         ${jaegerLine(endpoints, otlp, infra.describeJaegerBuild)}`);
   const prom = endpoints.prometheus_url;
   console.log(`  Prometheus        ${prom ? `${prom}  (alerts ${prom}/classic/alerts, targets ${prom}/classic/targets)` : 'not running (see `npx tidemark infra status`)'}`);
   if (prom) {
@@ -139,9 +139,11 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
 
 type Endpoints = Awaited<ReturnType<typeof import('@tidemark/local-infra')['infraEndpoints']>>;
 
-function jaegerLine(e: Endpoints, otlp: string | null): string {
+function jaegerLine(e: Endpoints, otlp: string | null, describeJaegerBuild: (p: NonNullable<Endpoints['jaeger_build']>) => string): string {
   if (e.jaeger_query_url) return `${e.jaeger_query_url}  (traces exported to ${otlp ?? '-'})`;
-  if (e.jaeger_build && otlp) return `building in the background, traces exported once it is up (this summary says when): ${e.jaeger_build.phase}; log ${e.jaeger_build.log_file}`;
+  if (e.jaeger_build && otlp) {
+    return `${e.jaeger_planned.query_url} once built — building in the background (${describeJaegerBuild(e.jaeger_build)}); traces are exported once it is up, this summary says when`;
+  }
   return `not available: ${e.jaeger_unavailable_reason ?? 'see README'}`;
 }
 
