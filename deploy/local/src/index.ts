@@ -30,7 +30,6 @@ import {
   startJaegerBuild,
   type JaegerBuildProgress,
 } from './drivers/jaeger.js';
-import { commandExists } from './proc.js';
 import { kafkaDriver } from './drivers/kafka.js';
 import { postgresDriver } from './drivers/postgres.js';
 import { prometheusDriver } from './drivers/prometheus.js';
@@ -38,6 +37,7 @@ import type { Driver, InfraContext } from './drivers/types.js';
 import type { Health } from './health.js';
 import { withLock } from './lock.js';
 import {
+  commandExists,
   findProcesses,
   isAlive,
   memoryOf,

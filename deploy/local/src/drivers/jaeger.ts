@@ -61,7 +61,7 @@ export function describeJaegerBuild(p: JaegerBuildProgress, now_ms = Date.now())
       what = `downloading the Go module ${JAEGER_MODULE}@${VERSIONS.jaeger_module}`;
       break;
     case 'resolving':
-      what = 'resolving the package graph (go list -deps)';
+      what = 'downloading the dependencies and resolving the package graph (go list -deps)';
       break;
     case 'compiling': {
       const pct = p.packages_total > 0 ? ` (${Math.min(100, Math.round((100 * p.packages_done) / p.packages_total))} %)` : '';
