@@ -96,7 +96,18 @@ export class Stack {
     await waitForHttp(`${this.risk_url}/healthz`, 60_000);
     this.startService('ingress');
     for (const s of CONSUMER_SERVICES) for (let i = 1; i <= (this.opts.instances ?? 1); i++) this.startService(s, i);
+    await this.registerWithPrometheus();
     await this.waitReady();
+  }
+
+  /** The local Prometheus (when `infra up` runs it) scrapes this stack's services, labelled `stack=<id>`. */
+  async registerWithPrometheus(): Promise<void> {
+    const { registerScrapeTargets } = await import('@tidemark/local-infra');
+    const instances = Array.from({ length: this.opts.instances ?? 1 }, (_, i) => i + 1);
+    registerScrapeTargets(this.id, {
+      ingress: [this.portOf('ingress')],
+      ...Object.fromEntries(CONSUMER_SERVICES.map((s) => [s, instances.map((i) => this.portOf(s, i))])),
+    });
   }
 
   async waitReady(timeout_ms = 120_000): Promise<void> {
@@ -111,6 +122,8 @@ export class Stack {
 
   async tearDown(): Promise<void> {
     await this.platform?.stopAll('SIGTERM');
+    const { unregisterScrapeTargets } = await import('@tidemark/local-infra');
+    unregisterScrapeTargets(this.id);
     if (this.admin) {
       const mine = (await this.admin.listTopics()).filter((t) => t.startsWith(this.prefix));
       if (mine.length) await this.admin.deleteTopics({ topics: mine }).catch(() => undefined);

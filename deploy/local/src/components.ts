@@ -3,11 +3,11 @@
  * timeouts and sizing of the native local infrastructure. No logic beyond constants.
  */
 
-export const COMPONENT_NAMES = ['postgres', 'kafka', 'apicurio', 'jaeger'] as const;
+export const COMPONENT_NAMES = ['postgres', 'kafka', 'apicurio', 'prometheus', 'jaeger'] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
 
 /** Components `infraUp()` starts when none are named (Jaeger is added when available, see jaeger driver). */
-export const REQUIRED_COMPONENTS: readonly ComponentName[] = ['postgres', 'kafka', 'apicurio'];
+export const REQUIRED_COMPONENTS: readonly ComponentName[] = ['postgres', 'kafka', 'apicurio', 'prometheus'];
 
 /** Everything listens on loopback only. */
 export const HOST = '127.0.0.1';
@@ -84,6 +84,12 @@ export const PORT_SPECS = {
     component: 'jaeger',
     description: 'Jaeger healthcheckv2 extension',
   },
+  prometheus: {
+    env: 'TIDEMARK_PROMETHEUS_PORT',
+    default_port: 9090,
+    component: 'prometheus',
+    description: 'Prometheus UI and HTTP API',
+  },
 } as const satisfies Record<string, PortSpec>;
 
 export type PortName = keyof typeof PORT_SPECS;
@@ -101,13 +107,15 @@ export const TIMINGS: Record<ComponentName, ComponentTiming> = {
   kafka: { health_timeout_ms: 60_000, stop_timeout_ms: 30_000 },
   apicurio: { health_timeout_ms: 120_000, stop_timeout_ms: 20_000 },
   jaeger: { health_timeout_ms: 30_000, stop_timeout_ms: 10_000 },
+  prometheus: { health_timeout_ms: 60_000, stop_timeout_ms: 20_000 },
 };
 
 export const INSTALL_TIMEOUTS_MS = {
   maven: 10 * 60_000,
   extract: 5 * 60_000,
   apt: 15 * 60_000,
-  jaeger_build: 30 * 60_000,
+  // Cold, on a busy 2-core machine with a slow module proxy, one build took longer than 30 min.
+  jaeger_build: 90 * 60_000,
   initdb: 2 * 60_000,
   kafka_format: 60_000,
 } as const;
@@ -146,6 +154,29 @@ export const APICURIO = {
   jdbc_pool_min_size: 2,
   jdbc_pool_max_size: 20,
 } as const;
+
+export const PROMETHEUS = {
+  apt_package: 'prometheus',
+  /** The Debian package's systemd unit (started on install on systemd machines; we run our own instance instead). */
+  systemd_unit: 'prometheus',
+  /** Local stacks are small: scrape and evaluate often so alerts and dashboards react within seconds. */
+  scrape_interval_s: 5,
+  scrape_timeout_s: 4,
+  evaluation_interval_s: 5,
+  retention_time: '7d',
+  retention_size: '2GB',
+  /** Exemplars kept in memory (trace ids on the latency histograms; needs --enable-feature=exemplar-storage). */
+  max_exemplars: 100_000,
+  /** Job name prefix per service; TidemarkServiceDown matches `tidemark-.*`. */
+  job_prefix: 'tidemark-',
+} as const;
+
+/**
+ * Services Prometheus scrapes (their `/metrics`): one job each, targets from file_sd files under
+ * conf/prometheus-targets/ that whoever starts the services writes (`npm start`, the test harness).
+ */
+export const SCRAPED_SERVICES = ['ingress', 'dedupe', 'compliance-screening', 'ledger-projector', 'reconciler'] as const;
+export type ScrapedService = (typeof SCRAPED_SERVICES)[number];
 
 export const ENV = {
   state_dir: 'TIDEMARK_STATE_DIR',

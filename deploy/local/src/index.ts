@@ -1,8 +1,8 @@
 /**
  * @tidemark/local-infra: installs and runs Tidemark's real infrastructure natively (no Docker) under a
- * git-ignored state folder: PostgreSQL, Apache Kafka (KRaft), Apicurio Registry 3 and (optionally) Jaeger v2.
+ * git-ignored state folder: PostgreSQL, Apache Kafka (KRaft), Apicurio Registry 3, Prometheus and Jaeger v2.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   COMPONENT_NAMES,
@@ -13,19 +13,31 @@ import {
   PORT_SPECS,
   POSTGRES,
   REQUIRED_COMPONENTS,
+  SCRAPED_SERVICES,
   TIMINGS,
   type ComponentName,
   type PortName,
+  type ScrapedService,
 } from './components.js';
 import { postgresUrl, registryUrl, resolvePorts } from './config.js';
 import { apicurioDriver } from './drivers/apicurio.js';
-import { jaegerDriver, readJaegerBuildRecord } from './drivers/jaeger.js';
+import {
+  buildJaeger,
+  describeJaegerBuild,
+  jaegerDriver,
+  readJaegerBuildRecord,
+  runningJaegerBuild,
+  startJaegerBuild,
+  type JaegerBuildProgress,
+} from './drivers/jaeger.js';
 import { kafkaDriver } from './drivers/kafka.js';
 import { postgresDriver } from './drivers/postgres.js';
+import { prometheusDriver } from './drivers/prometheus.js';
 import type { Driver, InfraContext } from './drivers/types.js';
 import type { Health } from './health.js';
 import { withLock } from './lock.js';
 import {
+  commandExists,
   findProcesses,
   isAlive,
   memoryOf,
@@ -39,11 +51,15 @@ import {
   terminate,
   writePidFile,
 } from './proc.js';
-import { resolveStateDir, statePaths } from './paths.js';
+import { findRepoRoot, resolveStateDir, statePaths } from './paths.js';
+import { fileSdTargets, targetsFileName } from './prometheus.js';
 
 export { COMPONENT_NAMES, PORT_SPECS, REQUIRED_COMPONENTS, TIMINGS, VERSIONS } from './components.js';
 export type { ComponentName, PortName, Ports } from './components.js';
 export { resolvePorts, PortConfigError } from './config.js';
+export { describeJaegerBuild, type JaegerBuildProgress } from './drivers/jaeger.js';
+export { SCRAPED_SERVICES, type ScrapedService } from './components.js';
+export { DASHBOARD_PANELS, deriveRules, graphUrl } from './prometheus.js';
 
 // ---------------------------------------------------------------- public types
 
@@ -88,11 +104,17 @@ export interface InfraEndpoints {
   /** Jaeger query API and UI, e.g. http://127.0.0.1:16686 (API under /api/traces, /api/services). */
   jaeger_query_url: string | null;
   jaeger_unavailable_reason: string | null;
+  /** A background Jaeger build in progress (see `describeJaegerBuild`), else null. */
+  jaeger_build: JaegerBuildProgress | null;
+  /** Where Jaeger's OTLP/HTTP traces endpoint and UI will be once it runs (from the configured ports). */
+  jaeger_planned: { otlp_traces_url: string; query_url: string };
+  /** Prometheus UI and HTTP API, e.g. http://127.0.0.1:9090 (null when it is not running). */
+  prometheus_url: string | null;
 }
 
 export interface InfraStatus {
   state_dir: string;
-  /** All required components (postgres, kafka, apicurio) healthy. Jaeger is optional and not counted. */
+  /** All required components (postgres, kafka, apicurio, prometheus) healthy. Jaeger is optional and not counted. */
   ok: boolean;
   components: Record<ComponentName, ComponentStatus>;
   endpoints: InfraEndpoints;
@@ -142,6 +164,7 @@ const DRIVERS: Record<ComponentName, Driver> = {
   postgres: postgresDriver,
   kafka: kafkaDriver,
   apicurio: apicurioDriver,
+  prometheus: prometheusDriver,
   jaeger: jaegerDriver,
 };
 
@@ -149,6 +172,7 @@ const DEPENDENCIES: Record<ComponentName, ComponentName[]> = {
   postgres: [],
   kafka: [],
   apicurio: ['postgres'],
+  prometheus: [],
   jaeger: [],
 };
 
@@ -369,6 +393,9 @@ function endpointsFor(ctx: InfraContext): InfraEndpoints {
     jaeger_otlp_grpc_endpoint: jaegerUp ? `${HOST}:${p.otlp_grpc}` : null,
     jaeger_query_url: jaegerUp ? `http://${HOST}:${p.jaeger_ui}` : null,
     jaeger_unavailable_reason: reason,
+    jaeger_build: jaegerUp ? null : runningJaegerBuild(ctx),
+    jaeger_planned: { otlp_traces_url: `http://${HOST}:${p.otlp_http}/v1/traces`, query_url: `http://${HOST}:${p.jaeger_ui}` },
+    prometheus_url: ownedPid(prometheusDriver, ctx, false) !== null ? `http://${HOST}:${p.prometheus}` : null,
   };
 }
 
@@ -403,7 +430,59 @@ export async function infraUp(opts: InfraUpOptions = {}): Promise<InfraStatus> {
     }
   });
   ctx.log(`up: ${components.join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s (state: ${ctx.paths.state_dir})`);
+  if (!components.includes('jaeger') && !opts.components?.length && ctx.env[ENV.jaeger] !== '0') await buildJaegerInBackground(ctx);
   return statusOf(ctx);
+}
+
+/** Jaeger is on by default: when it is not built yet, build it in the background (it starts itself when built). */
+async function buildJaegerInBackground(ctx: InfraContext): Promise<void> {
+  if (!commandExists('go')) {
+    ctx.log('jaeger: no Go toolchain (Go >= 1.24 builds Jaeger); running without Jaeger');
+    return;
+  }
+  try {
+    const running = runningJaegerBuild(ctx);
+    const p = running ?? (await startJaegerBuild(ctx));
+    rmSync(unavailableFile(ctx, 'jaeger'), { force: true });
+    ctx.log(
+      `jaeger: not built yet; ${running ? 'the background build is running' : 'building in the background at low CPU priority'} ` +
+        `(pid ${p.pid}, log ${p.log_file}); it starts by itself when built (cold: minutes; progress: \`npx tidemark infra status\`)`,
+    );
+  } catch (err) {
+    ctx.log(`jaeger: could not start the background build: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The background build (`main.ts build-jaeger`): builds Jaeger, then starts it when the rest of the
+ * infrastructure is running (a later `infra up` starts it otherwise). Never throws: failures are
+ * recorded in the progress file and as Jaeger's unavailable reason.
+ */
+export async function runJaegerBuild(opts: { log?: (line: string) => void } = {}): Promise<boolean> {
+  const ctx = context(opts.log);
+  try {
+    if (!jaegerDriver.isInstalled(ctx)) await buildJaeger(ctx);
+  } catch (err) {
+    mkdirSync(ctx.paths.run_dir, { recursive: true });
+    writeFileSync(unavailableFile(ctx, 'jaeger'), `build failed: ${(err as Error).message.split('\n')[0]} (log: ${ctx.paths.jaeger_build_log})\n`);
+    ctx.log(`jaeger: build failed: ${(err as Error).message}`);
+    return false;
+  }
+  if (ownedPid(DRIVERS.kafka, ctx, false) === null) {
+    ctx.log('jaeger: built; the infrastructure is not running, so it is not started (the next `infra up` starts it)');
+    return true;
+  }
+  try {
+    await lock(ctx, () => ensureRunning(jaegerDriver, ctx));
+    rmSync(unavailableFile(ctx, 'jaeger'), { force: true });
+    ctx.log(`jaeger: running; OTLP http://${HOST}:${ctx.ports.otlp_http}/v1/traces, UI http://${HOST}:${ctx.ports.jaeger_ui}`);
+    return true;
+  } catch (err) {
+    const reason = err instanceof InfraError ? `${err.reason} (log: ${err.log_file})` : (err as Error).message.split('\n')[0];
+    writeFileSync(unavailableFile(ctx, 'jaeger'), `${reason}\n`);
+    ctx.log(`jaeger: built but did not start: ${(err as Error).message}`);
+    return false;
+  }
 }
 
 async function statusOf(ctx: InfraContext): Promise<InfraStatus> {
@@ -423,6 +502,11 @@ export async function infraStatus(): Promise<InfraStatus> {
 }
 
 async function downUnlocked(ctx: InfraContext): Promise<void> {
+  const build = runningJaegerBuild(ctx);
+  if (build) {
+    ctx.log(`jaeger: stopping the background build (pid ${build.pid}); the next \`infra up\` starts it again`);
+    await terminate(build.pid, { signal: 'SIGTERM', timeout_ms: 10_000 });
+  }
   for (const name of [...COMPONENT_NAMES].reverse()) await stopDriver(DRIVERS[name], ctx);
   const marker = `-Dtidemark.state=${ctx.paths.state_dir}`;
   const strays = findProcesses((cmd) => cmd.includes(marker) || COMPONENT_NAMES.some((c) => DRIVERS[c].owns(cmd, ctx)));
@@ -509,12 +593,66 @@ export function formatStatus(status: InfraStatus): string {
     `kafka          ${e.kafka_brokers.join(',')}`,
     `registry       ${e.registry_url}`,
     `postgres       ${e.postgres_url}`,
-    `jaeger otlp    ${e.jaeger_otlp_http_endpoint ?? `- (${e.jaeger_unavailable_reason})`}`,
+    `jaeger otlp    ${e.jaeger_otlp_http_endpoint ?? `- (${e.jaeger_build ? `building: ${describeJaegerBuild(e.jaeger_build)}` : e.jaeger_unavailable_reason})`}`,
     `jaeger ui      ${e.jaeger_query_url ?? '-'}`,
+    `prometheus     ${e.prometheus_url ?? '-'}`,
     `logs           ${Object.values(status.components)[0]?.log_file.replace(/[^/]+$/, '') ?? ''}`,
     `overall        ${status.ok ? 'OK' : 'NOT OK'}`,
   );
   return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- Prometheus targets and rules
+
+/**
+ * Registers a stack's services with Prometheus (file_sd: picked up within seconds, no reload):
+ * `ports` maps each service to its /metrics port(s). Replaces the stack's earlier registration.
+ */
+export function registerScrapeTargets(stack: string, ports: Partial<Record<ScrapedService, number[]>>): void {
+  const ctx = context(() => undefined);
+  mkdirSync(ctx.paths.prometheus_targets_dir, { recursive: true });
+  unregisterScrapeTargets(stack);
+  for (const [service, list] of Object.entries(ports) as [ScrapedService, number[]][]) {
+    if (list.length === 0) continue;
+    const file = join(ctx.paths.prometheus_targets_dir, targetsFileName(service, stack));
+    writeFileSync(`${file}.tmp`, fileSdTargets(list, stack));
+    renameSync(`${file}.tmp`, file); // Prometheus watches the directory: never let it read half a file
+  }
+}
+
+export function unregisterScrapeTargets(stack: string): void {
+  const ctx = context(() => undefined);
+  for (const service of SCRAPED_SERVICES) rmSync(join(ctx.paths.prometheus_targets_dir, targetsFileName(service, stack)), { force: true });
+}
+
+/** Asks the running Prometheus to re-read its config and rule files (POST /-/reload). */
+export async function reloadPrometheus(): Promise<void> {
+  const url = infraEndpoints().prometheus_url;
+  if (!url) throw new Error('prometheus is not running (`npx tidemark infra up`)');
+  const res = await fetch(`${url}/-/reload`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`POST ${url}/-/reload: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
+}
+
+/** Adds (or replaces) an extra rule file `<name>.yml` and reloads Prometheus; the text is validated by Prometheus on reload. */
+export async function installRuleFile(name: string, yamlText: string): Promise<void> {
+  const ctx = context(() => undefined);
+  if (!/^[a-z0-9_-]+$/.test(name)) throw new Error(`rule file name ${JSON.stringify(name)}: use [a-z0-9_-]`);
+  mkdirSync(ctx.paths.prometheus_rules_dir, { recursive: true });
+  writeFileSync(join(ctx.paths.prometheus_rules_dir, `${name}.yml`), yamlText);
+  await reloadPrometheus();
+}
+
+export async function removeRuleFile(name: string): Promise<void> {
+  const ctx = context(() => undefined);
+  rmSync(join(ctx.paths.prometheus_rules_dir, `${name}.yml`), { force: true });
+  await reloadPrometheus();
+}
+
+/** The repo's alert rules file (what the local Prometheus loads). */
+export function alertRulesFile(): string {
+  const root = findRepoRoot();
+  if (!root) throw new Error('cannot find the Tidemark repository root');
+  return join(root, 'deploy', 'prometheus', 'alerts.yml');
 }
 
 /** Jaeger build info (duration of the last source build), if it was built here. */

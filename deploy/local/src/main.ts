@@ -1,7 +1,7 @@
 /**
  * Minimal CLI for the local infrastructure (the operator CLI `tidemark infra ...` wraps the same API):
  *   tsx deploy/local/src/main.ts up [component...] | status [--json] | down | reset | endpoints
- *                                restart <component> | stop <component> [--kill]
+ *                                restart <component> | stop <component> [--kill] | build-jaeger
  */
 import {
   formatStatus,
@@ -11,6 +11,7 @@ import {
   infraStatus,
   infraUp,
   restartComponent,
+  runJaegerBuild,
   stopComponent,
 } from './index.js';
 
@@ -40,6 +41,9 @@ async function main(argv: string[]): Promise<number> {
     case 'reset':
       await infraReset({ log });
       return 0;
+    case 'build-jaeger':
+      // Started detached by `up` (see startJaegerBuild); also usable by hand.
+      return (await runJaegerBuild({ log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`) })) ? 0 : 1;
     case 'endpoints':
       console.log(JSON.stringify(infraEndpoints(), null, 2));
       return 0;

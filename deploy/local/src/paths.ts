@@ -51,6 +51,12 @@ export interface StatePaths {
   jaeger_binary: string;
   jaeger_config: string;
   jaeger_build_log: string;
+  // Prometheus
+  prometheus_config: string;
+  /** file_sd target files (`<service>.<stack>.json`), written by whoever starts services. */
+  prometheus_targets_dir: string;
+  /** Extra rule files (e.g. a test's copy of the rules with short `for:`), loaded besides deploy/prometheus/alerts.yml. */
+  prometheus_rules_dir: string;
 }
 
 export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, start?: string): string {
@@ -97,5 +103,8 @@ export function statePaths(stateDir: string): StatePaths {
     jaeger_binary: join(jaegerHome, 'jaeger'),
     jaeger_config: join(conf, 'jaeger.yaml'),
     jaeger_build_log: join(logs, 'jaeger-build.log'),
+    prometheus_config: join(conf, 'prometheus.yml'),
+    prometheus_targets_dir: join(conf, 'prometheus-targets'),
+    prometheus_rules_dir: join(conf, 'prometheus-rules'),
   };
 }

@@ -16,6 +16,8 @@ export interface ExecOptions {
   /** Append stdout/stderr to this file as well. */
   log_file?: string;
   input?: string;
+  /** Called with every chunk of stdout/stderr (e.g. to count `go build -v` lines for progress). */
+  on_output?: (chunk: string) => void;
 }
 
 export interface ExecResult {
@@ -53,6 +55,7 @@ export function exec(cmd: string, args: string[], opts: ExecOptions = {}): Promi
     const onData = (which: 'out' | 'err') => (buf: Buffer) => {
       if (logFd !== null) writeSync(logFd, buf);
       const s = buf.toString('utf8');
+      opts.on_output?.(s);
       if (which === 'out') stdout = (stdout + s).slice(-MAX_CAPTURE);
       else stderr = (stderr + s).slice(-MAX_CAPTURE);
     };

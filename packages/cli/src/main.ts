@@ -19,12 +19,12 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
 
-  const infra = program.command('infra').description('Run the real local infrastructure (Kafka, Apicurio Registry, PostgreSQL, Jaeger) without Docker.');
+  const infra = program.command('infra').description('Run the real local infrastructure (Kafka, Apicurio Registry, PostgreSQL, Prometheus, Jaeger) without Docker.');
   infra
     .command('up')
     .description('Install (cached) and start every component; idempotent.')
     .option('--json', 'print the status as JSON')
-    .addOption(new Option('--only <components...>', 'start only these components').choices(['postgres', 'kafka', 'apicurio', 'jaeger']))
+    .addOption(new Option('--only <components...>', 'start only these components').choices(['postgres', 'kafka', 'apicurio', 'prometheus', 'jaeger']))
     .action(async (opts: { json?: boolean; only?: string[] }) => {
       const { infraUp } = await import('@tidemark/local-infra');
       const status = await infraUp({ components: opts.only, log: (line: string) => process.stderr.write(line + '\n') });

@@ -55,21 +55,39 @@ export function serviceEnv(opts: { provider_secrets: Record<string, string>; api
   return env;
 }
 
+/** The services' /metrics ports under `npm start` (their own port settings, else the defaults). */
+export function localMetricsPorts(env: NodeJS.ProcessEnv = process.env): Record<'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector', number[]> {
+  const port = (name: string, fallback: number) => [Number(env[name] ?? fallback)];
+  return {
+    ingress: port('TIDEMARK_INGRESS_PORT', 8080),
+    dedupe: port('TIDEMARK_DEDUPE_PORT', 8082),
+    'compliance-screening': port('TIDEMARK_SCREENING_PORT', 8083),
+    'ledger-projector': port('TIDEMARK_LEDGER_API_PORT', 8090),
+  };
+}
+
+/** The Prometheus stack name of `npm start`'s services (the `stack` label of their series). */
+export const LOCAL_STACK = 'local';
+
 export async function startPlatform(opts: { demo: boolean }): Promise<void> {
-  const { infraUp, infraEndpoints } = await import('@tidemark/local-infra');
-  console.log('starting infrastructure (first run downloads Kafka, Apicurio and builds Jaeger; later runs are cached)...');
-  await infraUp({ log: (line: string) => console.log(`  ${line}`) });
-  const endpoints = infraEndpoints();
+  const infra = await import('@tidemark/local-infra');
+  console.log('starting infrastructure (first run downloads Kafka and Apicurio and installs PostgreSQL and Prometheus; later runs are cached)...');
+  await infra.infraUp({ log: (line: string) => console.log(`  ${line}`) });
+  const endpoints = infra.infraEndpoints();
   console.log('applying topics and schemas...');
   await applyTopicsFromEnv(process.env.TIDEMARK_TOPIC_PREFIX ?? '');
 
   const secrets = await localSecrets();
-  const otlp = process.env.TIDEMARK_OTLP_ENDPOINT ?? endpoints.jaeger_otlp_traces_url ?? null;
+  // While Jaeger builds, the services already export to where it will listen: the exporter drops
+  // those spans quietly until it is up, and traces appear from then on.
+  const jaegerComing = endpoints.jaeger_otlp_traces_url !== null || endpoints.jaeger_build !== null;
+  const otlp = process.env.TIDEMARK_OTLP_ENDPOINT ?? (jaegerComing ? endpoints.jaeger_planned.otlp_traces_url : null);
   const statementsPort = process.env.TIDEMARK_SIMULATOR_PORT ?? '8070';
   const platform = new Platform(serviceEnv({ ...secrets, otlp, statements_url: `http://127.0.0.1:${statementsPort}` }));
 
   const services: ServiceName[] = ['risk-api', 'ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
   for (const s of services) platform.start({ name: s, entry: SERVICE_ENTRIES[s], env: { TIDEMARK_INSTANCE_ID: `${s}-1` } });
+  infra.registerScrapeTargets(LOCAL_STACK, localMetricsPorts());
   const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
   const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;
 
@@ -78,6 +96,7 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log('\nstopping services...');
+    infra.unregisterScrapeTargets(LOCAL_STACK);
     await platform.stopAll('SIGTERM');
     console.log('services stopped (the infrastructure keeps running: `npx tidemark infra down` stops it)');
     process.exit(0);
@@ -92,7 +111,13 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   console.log('\nTidemark is running:');
   console.log(`  ingress           ${ingressUrl}/webhooks/generic   (metrics ${ingressUrl}/metrics)`);
   console.log(`  ledger read API   ${ledgerUrl}/v1/wallets/<wallet_id>/balances`);
-  console.log(`  Jaeger UI         ${endpoints.jaeger_query_url ?? `not available: ${endpoints.jaeger_unavailable_reason ?? 'see README'}`}`);
+  console.log(`  Jaeger UI         ${jaegerLine(endpoints, otlp, infra.describeJaegerBuild)}`);
+  const prom = endpoints.prometheus_url;
+  console.log(`  Prometheus        ${prom ? `${prom}  (alerts ${prom}/classic/alerts, targets ${prom}/classic/targets)` : 'not running (see `npx tidemark infra status`)'}`);
+  if (prom) {
+    console.log('  dashboard         (Prometheus graph pages; more in docs/observability.md)');
+    for (const panel of infra.DASHBOARD_PANELS.slice(0, 3)) console.log(`    ${panel.title}: ${infra.graphUrl(prom, panel.expr)}`);
+  }
   console.log(`  logs              ${platform.log_dir}`);
   console.log(`  webhook secrets   in .tidemark/secrets/providers.env (or TIDEMARK_<PROVIDER>_SECRETS)`);
   if (secrets.generated_tokens) {
@@ -109,7 +134,53 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
     console.log(`  simulator         demo traffic; statements API http://127.0.0.1:${statementsPort}/v1/transactions`);
   }
   console.log('\nCtrl-C stops everything.\n');
-  await liveSummary(ingressUrl, ledgerUrl, `http://127.0.0.1:${statementsPort}`, reader?.[1] ?? '', () => stopping);
+  await liveSummary(ingressUrl, ledgerUrl, `http://127.0.0.1:${statementsPort}`, reader?.[1] ?? '', () => stopping, jaegerWatcher(endpoints, otlp));
+}
+
+type Endpoints = Awaited<ReturnType<typeof import('@tidemark/local-infra')['infraEndpoints']>>;
+
+function jaegerLine(e: Endpoints, otlp: string | null, describeJaegerBuild: (p: NonNullable<Endpoints['jaeger_build']>) => string): string {
+  if (e.jaeger_query_url) return `${e.jaeger_query_url}  (traces exported to ${otlp ?? '-'})`;
+  if (e.jaeger_build && otlp) {
+    return `${e.jaeger_planned.query_url} once built — building in the background (${describeJaegerBuild(e.jaeger_build)}); traces are exported once it is up, this summary says when`;
+  }
+  return `not available: ${e.jaeger_unavailable_reason ?? 'see README'}`;
+}
+
+const JAEGER_PROGRESS_EVERY_MS = 30_000;
+const JAEGER_START_GRACE_MS = 60_000;
+
+/** While Jaeger builds: a progress line every 30 s, and one line when it is up and traces flow. */
+function jaegerWatcher(initial: Endpoints, otlp: string | null): () => Promise<string | null> {
+  if (initial.jaeger_query_url || !initial.jaeger_build || !otlp) return async () => null;
+  let done = false;
+  let lastProgress = Date.now();
+  let notBuildingSince: number | null = null;
+  return async () => {
+    if (done) return null;
+    const { infraEndpoints, describeJaegerBuild } = await import('@tidemark/local-infra');
+    const e = infraEndpoints();
+    if (e.jaeger_query_url) {
+      try {
+        const res = await fetch(`${e.jaeger_query_url}/api/services`, { signal: AbortSignal.timeout(2_000) });
+        if (res.ok) {
+          done = true;
+          return `Jaeger is up: ${e.jaeger_query_url} — traces are exported from now on (to ${otlp})`;
+        }
+      } catch { /* starting */ }
+      return null;
+    }
+    if (!e.jaeger_build) {
+      // Built: the build process is starting it (health within JAEGER_START_GRACE_MS), or it failed.
+      notBuildingSince ??= Date.now();
+      if (Date.now() - notBuildingSince < JAEGER_START_GRACE_MS) return null;
+      done = true;
+      return `Jaeger not available: ${e.jaeger_unavailable_reason ?? 'build stopped'}`;
+    }
+    if (Date.now() - lastProgress < JAEGER_PROGRESS_EVERY_MS) return null;
+    lastProgress = Date.now();
+    return `Jaeger build: ${describeJaegerBuild(e.jaeger_build)}`;
+  };
 }
 
 async function metricValue(url: string, name: string, filter?: RegExp): Promise<number> {
@@ -128,7 +199,14 @@ async function metricValue(url: string, name: string, filter?: RegExp): Promise<
   }
 }
 
-async function liveSummary(ingressUrl: string, ledgerUrl: string, simulatorUrl: string, token: string, stopped: () => boolean): Promise<void> {
+async function liveSummary(
+  ingressUrl: string,
+  ledgerUrl: string,
+  simulatorUrl: string,
+  token: string,
+  stopped: () => boolean,
+  jaeger: () => Promise<string | null>,
+): Promise<void> {
   let lastAccepted = 0;
   let wallet: string | null = null;
   let lastAt = Date.now();
@@ -152,6 +230,8 @@ async function liveSummary(ingressUrl: string, ledgerUrl: string, simulatorUrl: 
       const body = (await res.json()) as { balances?: Array<{ asset: string; available: string; pending: string; held: string }> };
       balances = (body.balances ?? []).slice(0, 3).map((b) => `${b.asset} avail=${b.available} pend=${b.pending} held=${b.held}`).join('; ');
     } catch { /* ledger not answering yet */ }
+    const jaegerNews = await jaeger().catch(() => null);
+    if (jaegerNews) console.log(`[${new Date().toISOString().slice(11, 19)}] ${jaegerNews}`);
     console.log(
       `[${new Date().toISOString().slice(11, 19)}] accepted=${accepted} (${Number.isFinite(rate) ? rate.toFixed(0) : '-'}/s) screened=${screened} projected=${projected}` +
         (balances ? ` | ${wallet}: ${balances}` : ''),

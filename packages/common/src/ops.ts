@@ -56,10 +56,11 @@ export function mountOpsRoutes(app: Express, opts: OpsOptions): void {
     const { ready, checks } = await evaluate();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', service: opts.service, checks });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
     await evaluate();
-    res.setHeader('content-type', opts.metrics.contentType);
-    res.send(await opts.metrics.text());
+    const out = await opts.metrics.render(req.headers.accept);
+    res.setHeader('content-type', out.content_type);
+    res.send(out.body);
   });
 }
 

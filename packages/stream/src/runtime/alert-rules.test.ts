@@ -44,10 +44,10 @@ function sourceFiles(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Metric names registered in the code: the first string argument of counter/gauge/histogram calls. */
+/** Metric names registered in the code: the first string argument of counter/gauge/(exemplar)histogram calls. */
 function definedMetrics(): Set<string> {
   const names = new Set<string>();
-  const call = /\.(?:counter|gauge|histogram)\(\s*['"]([a-z0-9_]+)['"]/g;
+  const call = /\.(?:counter|gauge|histogram|exemplarHistogram)\(\s*['"]([a-z0-9_]+)['"]/g;
   for (const file of SOURCE_DIRS.flatMap((d) => sourceFiles(d))) {
     for (const m of readFileSync(file, 'utf8').matchAll(call)) names.add(m[1]!);
   }
