@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import { confluentModule, createConfluentProducer, headersToStrings, type ConfluentProducerOptions } from '@tidemark/common';
+import { AdminOps, byTopic, type KafkaStyleAdmin } from './admin-ops.js';
 import type {
   ConsumerOptions,
   FetchedBatch,
@@ -45,30 +46,13 @@ export interface ConfluentTransportOptions {
 export class ConfluentTransport implements KafkaTransport {
   readonly client = 'confluent' as const;
   readonly fencing = 'group-metadata' as const;
-  private admin: KafkaJS.Admin | null = null;
-  private adminConnecting: Promise<KafkaJS.Admin> | null = null;
+  private readonly admin: AdminOps;
 
   constructor(
     private readonly kafka: KafkaJS.Kafka,
     private readonly opts: ConfluentTransportOptions,
-  ) {}
-
-  private async getAdmin(): Promise<KafkaJS.Admin> {
-    if (this.admin) return this.admin;
-    if (!this.adminConnecting) {
-      const admin = this.kafka.admin();
-      this.adminConnecting = admin.connect().then(
-        () => {
-          this.admin = admin;
-          return admin;
-        },
-        (err: unknown) => {
-          this.adminConnecting = null;
-          throw err;
-        },
-      );
-    }
-    return this.adminConnecting;
+  ) {
+    this.admin = new AdminOps(() => kafka.admin() as unknown as KafkaStyleAdmin);
   }
 
   consumer(opts: ConsumerOptions): StreamConsumer {
@@ -81,40 +65,22 @@ export class ConfluentTransport implements KafkaTransport {
     return new ConfluentTransactionalProducer(producer, transactional_id);
   }
 
-  async committedOffsets(group_id: string, topic: string): Promise<Map<number, bigint>> {
-    const admin = await this.getAdmin();
-    const result = await admin.fetchOffsets({ groupId: group_id, topics: [topic] });
-    const out = new Map<number, bigint>();
-    for (const t of result) {
-      for (const p of t.partitions) {
-        const offset = BigInt(p.offset);
-        if (offset >= 0n) out.set(p.partition, offset);
-      }
-    }
-    return out;
+  committedOffsets(group_id: string, topic: string): Promise<Map<number, bigint>> {
+    return this.admin.committedOffsets(group_id, topic);
   }
 
-  async watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
-    const admin = await this.getAdmin();
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
+  watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
+    return this.admin.watermarks(topic);
   }
 
-  async deleteRecordsBefore(topic: string, partition: number, offset: bigint): Promise<void> {
-    const admin = await this.getAdmin();
-    await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: offset.toString() }] });
+  deleteRecordsBefore(topic: string, partition: number, offset: bigint): Promise<void> {
+    return this.admin.deleteRecordsBefore(topic, partition, offset);
   }
 
-  async deleteGroup(group_id: string): Promise<void> {
-    const admin = await this.getAdmin();
-    await admin.deleteGroups([group_id]);
+  deleteGroup(group_id: string): Promise<void> {
+    return this.admin.deleteGroup(group_id);
   }
 
-  /**
-   * Reads with librdkafka's plain consumer and a manual assignment (no group join, so no
-   * rebalance wait): every partition from its low watermark to the end it reports (EOF at the
-   * last stable offset under read_committed), never committing anything.
-   */
   async readTopic(topic: string, opts: { records_max: number; timeout_ms: number }): Promise<{ records: FetchedRecord[]; complete: boolean }> {
     const marks = await this.watermarks(topic);
     const pending = new Map<number, bigint>();
@@ -164,16 +130,12 @@ export class ConfluentTransport implements KafkaTransport {
     return { records: records.slice(0, opts.records_max), complete: pending.size === 0 && records.length <= opts.records_max };
   }
 
-  async topicExists(topic: string): Promise<boolean> {
-    const admin = await this.getAdmin();
-    return (await admin.listTopics()).includes(topic);
+  topicExists(topic: string): Promise<boolean> {
+    return this.admin.topicExists(topic);
   }
 
-  async close(): Promise<void> {
-    const admin = this.admin ?? (this.adminConnecting ? await this.adminConnecting.catch(() => null) : null);
-    this.admin = null;
-    this.adminConnecting = null;
-    await admin?.disconnect();
+  close(): Promise<void> {
+    return this.admin.close();
   }
 }
 
@@ -282,22 +244,13 @@ class ConfluentTransactionalProducer implements TransactionalProducer {
     return {
       async send(records: OutgoingRecord[]) {
         if (records.length === 0) return;
-        const byTopic = new Map<string, Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>>();
-        for (const r of records) {
-          let list = byTopic.get(r.topic);
-          if (!list) {
-            list = [];
-            byTopic.set(r.topic, list);
-          }
-          list.push({ key: r.key, value: r.value, headers: r.headers });
-        }
-        await txn.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        const topicMessages = byTopic(records, (r) => ({ key: r.key, value: r.value, headers: r.headers })).map((g) => ({ topic: g.topic, messages: g.items }));
+        await txn.sendBatch({ topicMessages });
       },
       async commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]) {
         if (!(consumer instanceof ConfluentConsumer)) throw new Error('commitWithOffsets needs a consumer of the same (confluent) transport');
-        const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
-        for (const p of positions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition, offset: p.next_offset }]);
-        await txn.sendOffsets({ consumer: consumer.native, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+        const topics = byTopic(positions, (p) => ({ partition: p.partition, offset: p.next_offset })).map((g) => ({ topic: g.topic, partitions: g.items }));
+        await txn.sendOffsets({ consumer: consumer.native, topics });
         await txn.commit();
       },
       commit: () => txn.commit(),

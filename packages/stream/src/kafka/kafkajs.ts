@@ -10,7 +10,8 @@
  *   fences older holders and completes/aborts their open transaction) on its first
  *   `transaction()`.
  */
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { AdminOps, byTopic, type KafkaStyleAdmin } from './admin-ops.js';
 import { createIdempotentProducer, headersToStrings } from '@tidemark/common';
 import { installKafkajsPatches } from '@tidemark/common';
 import { randomUUID } from 'node:crypto';
@@ -33,29 +34,11 @@ process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 export class KafkajsTransport implements KafkaTransport {
   readonly client = 'kafkajs' as const;
   readonly fencing = 'transactional-id-per-partition' as const;
-  private admin: Admin | null = null;
-  private adminConnecting: Promise<Admin> | null = null;
+  private readonly admin: AdminOps;
 
   constructor(private readonly kafka: Kafka) {
+    this.admin = new AdminOps(() => kafka.admin() as unknown as KafkaStyleAdmin);
     installKafkajsPatches();
-  }
-
-  private async getAdmin(): Promise<Admin> {
-    if (this.admin) return this.admin;
-    if (!this.adminConnecting) {
-      const admin = this.kafka.admin();
-      this.adminConnecting = admin.connect().then(
-        () => {
-          this.admin = admin;
-          return admin;
-        },
-        (err: unknown) => {
-          this.adminConnecting = null;
-          throw err;
-        },
-      );
-    }
-    return this.adminConnecting;
   }
 
   consumer(opts: ConsumerOptions): StreamConsumer {
@@ -68,33 +51,20 @@ export class KafkajsTransport implements KafkaTransport {
     return new KafkajsTransactionalProducer(producer, transactional_id);
   }
 
-  async committedOffsets(group_id: string, topic: string): Promise<Map<number, bigint>> {
-    const admin = await this.getAdmin();
-    const result = await admin.fetchOffsets({ groupId: group_id, topics: [topic] });
-    const out = new Map<number, bigint>();
-    for (const t of result) {
-      for (const p of t.partitions) {
-        const offset = BigInt(p.offset);
-        if (offset >= 0n) out.set(p.partition, offset);
-      }
-    }
-    return out;
+  committedOffsets(group_id: string, topic: string): Promise<Map<number, bigint>> {
+    return this.admin.committedOffsets(group_id, topic);
   }
 
-  async watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
-    const admin = await this.getAdmin();
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
+  watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
+    return this.admin.watermarks(topic);
   }
 
-  async deleteRecordsBefore(topic: string, partition: number, offset: bigint): Promise<void> {
-    const admin = await this.getAdmin();
-    await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: offset.toString() }] });
+  deleteRecordsBefore(topic: string, partition: number, offset: bigint): Promise<void> {
+    return this.admin.deleteRecordsBefore(topic, partition, offset);
   }
 
-  async deleteGroup(group_id: string): Promise<void> {
-    const admin = await this.getAdmin();
-    await admin.deleteGroups([group_id]);
+  deleteGroup(group_id: string): Promise<void> {
+    return this.admin.deleteGroup(group_id);
   }
 
   async readTopic(topic: string, opts: { records_max: number; timeout_ms: number }): Promise<{ records: FetchedRecord[]; complete: boolean }> {
@@ -145,16 +115,12 @@ export class KafkajsTransport implements KafkaTransport {
     return { records: records.slice(0, opts.records_max), complete: complete && records.length <= opts.records_max };
   }
 
-  async topicExists(topic: string): Promise<boolean> {
-    const admin = await this.getAdmin();
-    return (await admin.listTopics()).includes(topic);
+  topicExists(topic: string): Promise<boolean> {
+    return this.admin.topicExists(topic);
   }
 
-  async close(): Promise<void> {
-    const admin = this.admin ?? (this.adminConnecting ? await this.adminConnecting.catch(() => null) : null);
-    this.admin = null;
-    this.adminConnecting = null;
-    await admin?.disconnect();
+  close(): Promise<void> {
+    return this.admin.close();
   }
 }
 
@@ -248,21 +214,12 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     return {
       async send(records: OutgoingRecord[]) {
         if (records.length === 0) return;
-        const byTopic = new Map<string, Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>>();
-        for (const r of records) {
-          let list = byTopic.get(r.topic);
-          if (!list) {
-            list = [];
-            byTopic.set(r.topic, list);
-          }
-          list.push({ key: r.key, value: r.value, headers: r.headers });
-        }
-        await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        const topicMessages = byTopic(records, (r) => ({ key: r.key, value: r.value, headers: r.headers })).map((g) => ({ topic: g.topic, messages: g.items }));
+        await txn.sendBatch({ acks: -1, topicMessages });
       },
       async commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]) {
-        const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
-        for (const p of positions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition, offset: p.next_offset }]);
-        await txn.sendOffsets({ consumerGroupId: consumer.group_id, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+        const topics = byTopic(positions, (p) => ({ partition: p.partition, offset: p.next_offset })).map((g) => ({ topic: g.topic, partitions: g.items }));
+        await txn.sendOffsets({ consumerGroupId: consumer.group_id, topics });
         await txn.commit();
       },
       commit: () => txn.commit(),
