@@ -4,7 +4,7 @@
  * provider). Pure: returns the findings, the balance effects for the pair tallies and,
  * when the ledger should change, the heal plan.
  */
-import { toBaseUnits } from '@tidemark/common';
+import { toBaseUnits } from '@tidemark/common/money';
 import { impliedPositionOf, subBuckets } from './balance.js';
 import { type HealPlan, planHeal } from './heal.js';
 import type { Buckets, Finding, LedgerTx, ProviderRecord } from './model.js';
