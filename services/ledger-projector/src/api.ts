@@ -16,9 +16,9 @@ import { type ApiRole, type ApiToken, authenticate, bearerToken, hasRole } from 
 import { IDENTIFIER_LENGTH_MAX } from './core/validate.js';
 import { ReleaseRejectedError } from './core/transaction.js';
 import { getBalances, getTransaction } from './db/read.js';
-import { AUDIT_TOPIC, TransactionNotFoundError, insertOutbox, releaseAudit, releaseTransaction } from './db/release.js';
+import { TransactionNotFoundError, insertOutbox, releaseAudit, releaseTransaction } from './db/release.js';
 import { isConnectionError } from './db/errors.js';
-import { SERVICE_NAME } from './db/project.js';
+import { AUDIT_TOPIC, SERVICE_NAME } from './topics.js';
 
 export const RELEASE_BODY_LIMIT = '16kb';
 export const RELEASE_NOTE_LENGTH_MAX = 500;

@@ -10,7 +10,7 @@ export { ledgerCheck, type LedgerCheckReport, type LedgerFinding } from './db/ch
 /** The read contract (also alone, without the projector's runtime: `@tidemark/ledger-projector/read`). */
 export * from './read.js';
 export { runMigrations, MIGRATIONS_DIR } from './db/migrate.js';
-export { createLedgerHandler, INPUT_TOPIC, type LedgerHandler, type LedgerHandlerOptions } from './handler.js';
+export { createLedgerHandler, type LedgerHandler, type LedgerHandlerOptions } from './handler.js';
 export { releaseTransaction, TransactionNotFoundError, type ReleaseOutcome } from './db/release.js';
 export { createApi, type ApiOptions } from './api.js';
 export { parseApiTokens, generateApiTokens, type ApiToken, type ApiRole } from './auth.js';
@@ -24,4 +24,4 @@ export {
 } from './core/transaction.js';
 export { formatUnits, parseAmount } from './core/amount.js';
 export { accountId, type AccountRef } from './core/accounts.js';
-export { LEDGER_BALANCES_TOPIC, SERVICE_NAME } from './db/project.js';
+export { AUDIT_TOPIC, INPUT_TOPIC, LEDGER_BALANCES_TOPIC, SERVICE_NAME } from './topics.js';
