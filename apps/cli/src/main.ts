@@ -192,9 +192,9 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('test')
-    .description('Start the infrastructure and run the whole test suite (unit, integration, end-to-end).')
+    .description('Start the infrastructure and run the whole test suite (static checks, unit, integration, end-to-end).')
     .option('--chaos', 'run the chaos suite instead')
-    .option('--unit', 'only unit tests (no infrastructure)')
+    .option('--unit', 'only the static checks and unit tests (no infrastructure)')
     .action(async (opts: { chaos?: boolean; unit?: boolean }) => {
       const { runTests } = await import('./test-runner.js');
       process.exit(await runTests(opts));
