@@ -32,6 +32,17 @@ export default tseslint.config(
     },
   },
   {
+    // Size limits for production code: a file a newcomer reads in one sitting, functions
+    // that do one thing. Tests, test support, benchmarks and generated code are exempt;
+    // the stream runtime is being split separately.
+    files: ['**/*.ts'],
+    ignores: ['**/*.test.ts', '**/testing/**', '**/test-support/**', 'test/**', '**/bench/**', 'packages/stream/src/runtime/**'],
+    rules: {
+      'max-lines': ['error', { max: 500, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 100, skipBlankLines: true, skipComments: true, IIFEs: true }],
+    },
+  },
+  {
     // Domain cores are pure: no I/O, no infrastructure client, nothing that starts a
     // tracer or a server when loaded. Only the pure subpaths of the shared packages.
     // docs/architecture.md explains the layering; core-purity.test.ts proves it at run time.
