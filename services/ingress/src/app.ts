@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Admin, Producer } from 'kafkajs';
 import { BatchWriter, WriteRejected, type BatchProducer } from './adapters/batch-writer.js';
 import { createIngressServer, LIMITS_DEFAULT, type IngressServer, type RecordEncoder } from './adapters/http-server.js';
-import { createIngressMetrics } from './adapters/metrics.js';
+import { createIngressMetrics, type IngressMetrics } from './adapters/metrics.js';
 import type { IngressConfig } from './config.js';
 import { parseProfiles, resolveProvider, type Provider } from './core/profiles.js';
 
@@ -100,6 +100,35 @@ class ProducerHandle implements BatchProducer {
   }
 }
 
+/** The BatchWriter over the producers, logging failure transitions (not every retry of a long outage). */
+function createWriter(config: IngressConfig, producers: ProducerHandle[], im: IngressMetrics, logger: Logger): BatchWriter {
+  let batch_failures = 0;
+  return new BatchWriter({
+    producers,
+    linger_ms: config.TIDEMARK_INGRESS_LINGER_MS,
+    batch_records_max: config.TIDEMARK_INGRESS_BATCH_RECORDS_MAX,
+    queue_records_max: config.TIDEMARK_INGRESS_QUEUE_RECORDS_MAX,
+    ack_timeout_ms: config.TIDEMARK_INGRESS_ACK_TIMEOUT_MS,
+    detached_records_max: config.TIDEMARK_INGRESS_AUDIT_QUEUE_MAX,
+    on_batch: ({ records, ok, error }) => {
+      im.batch(records, ok);
+      // Log transitions (and every 100th failure), not every retry of a long outage.
+      if (!ok) {
+        if (batch_failures % 100 === 0) logger.warn({ records, consecutive_failures: batch_failures + 1, err: { message: (error as Error)?.message } }, 'Kafka batch failed');
+        batch_failures++;
+      } else if (batch_failures > 0) {
+        logger.info({ failed_batches: batch_failures }, 'Kafka writes succeed again');
+        batch_failures = 0;
+      }
+    },
+    on_detached_dropped: (count) => {
+      im.auditDropped(count);
+      logger.error({ count }, 'audit queue full: dropped audit records of rejected requests');
+    },
+  });
+
+}
+
 export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.ProcessEnv; logger?: Logger } = {}): Promise<RunningIngress> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger('ingress', config.TIDEMARK_LOG_LEVEL);
@@ -126,30 +155,7 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
     logger.warn({ err: { message: (error as Error).message } }, 'schema registry lookup failed at start-up; will retry on demand'),
   );
 
-  let batch_failures = 0;
-  const writer = new BatchWriter({
-    producers,
-    linger_ms: config.TIDEMARK_INGRESS_LINGER_MS,
-    batch_records_max: config.TIDEMARK_INGRESS_BATCH_RECORDS_MAX,
-    queue_records_max: config.TIDEMARK_INGRESS_QUEUE_RECORDS_MAX,
-    ack_timeout_ms: config.TIDEMARK_INGRESS_ACK_TIMEOUT_MS,
-    detached_records_max: config.TIDEMARK_INGRESS_AUDIT_QUEUE_MAX,
-    on_batch: ({ records, ok, error }) => {
-      im.batch(records, ok);
-      // Log transitions (and every 100th failure), not every retry of a long outage.
-      if (!ok) {
-        if (batch_failures % 100 === 0) logger.warn({ records, consecutive_failures: batch_failures + 1, err: { message: (error as Error)?.message } }, 'Kafka batch failed');
-        batch_failures++;
-      } else if (batch_failures > 0) {
-        logger.info({ failed_batches: batch_failures }, 'Kafka writes succeed again');
-        batch_failures = 0;
-      }
-    },
-    on_detached_dropped: (count) => {
-      im.auditDropped(count);
-      logger.error({ count }, 'audit queue full: dropped audit records of rejected requests');
-    },
-  });
+  const writer = createWriter(config, producers, im, logger);
 
   const tls =
     config.TIDEMARK_INGRESS_TLS_CERT && config.TIDEMARK_INGRESS_TLS_KEY

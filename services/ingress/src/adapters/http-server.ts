@@ -116,10 +116,21 @@ function routeWebhook(
     return;
   }
   if (gate.in_flight >= limits.concurrent_requests_max) {
-    sendJson(res, 429, { error: 'overloaded', message: 'too many concurrent requests; retry later' }, { 'retry-after': String(limits.retry_after_overloaded_s) });
+    sendJson(
+      res,
+      429,
+      { error: 'overloaded', message: 'too many concurrent requests; retry later' },
+      { 'retry-after': String(limits.retry_after_overloaded_s) },
+    );
     discardBody(req, limits.discard_bytes_max);
     const provider = deps.providers.has(raw_provider) ? raw_provider : null;
-    audit_rejection({ provider, rejection: { status: 429, error: 'overloaded' }, source_ip: req.socket.remoteAddress ?? '', request_id: uuidv7(), trace_id: null });
+    audit_rejection({
+      provider,
+      rejection: { status: 429, error: 'overloaded' },
+      source_ip: req.socket.remoteAddress ?? '',
+      request_id: uuidv7(),
+      trace_id: null,
+    });
     im.request(provider, 429, 'overloaded', 0);
     return;
   }
@@ -152,7 +163,8 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, audit_rejecti
           ? [0, 'client_aborted']
           : [400, 'malformed_http'];
   if (status !== 0 && socket.writable) {
-    const message = status === 431 ? 'request headers too large' : status === 408 ? 'request not received in time' : 'malformed HTTP request';
+    const message =
+      status === 431 ? 'request headers too large' : status === 408 ? 'request not received in time' : 'malformed HTTP request';
     const text = JSON.stringify({ error, message });
     const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close`;
     socket.end(`${head}\r\n\r\n${text}`);
@@ -160,7 +172,13 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, audit_rejecti
     socket.destroy();
   }
   if (status !== 0) {
-    audit_rejection({ provider: null, rejection: { status, error }, source_ip: socket.remoteAddress ?? '', request_id: uuidv7(), trace_id: null });
+    audit_rejection({
+      provider: null,
+      rejection: { status, error },
+      source_ip: socket.remoteAddress ?? '',
+      request_id: uuidv7(),
+      trace_id: null,
+    });
     im.request(null, status, error, 0);
   }
 }
@@ -209,7 +227,9 @@ export function createIngressServer(deps: IngressServerDeps): IngressServer {
   server.keepAliveTimeout = limits.keep_alive_timeout_ms;
   server.maxHeadersCount = HEADERS_COUNT_MAX;
   server.on('checkContinue', (req, res) => onRequest(req, res, true));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, audit_rejection, deps.ingress_metrics));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+    onClientError(err, socket, audit_rejection, deps.ingress_metrics),
+  );
 
   return {
     server,
@@ -219,7 +239,10 @@ export function createIngressServer(deps: IngressServerDeps): IngressServer {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (gate.in_flight > 0) {
-        await Promise.race([new Promise<void>((resolve) => (gate.drained = resolve)), new Promise((r) => setTimeout(r, timeout_ms).unref())]);
+        await Promise.race([
+          new Promise<void>((resolve) => (gate.drained = resolve)),
+          new Promise((r) => setTimeout(r, timeout_ms).unref()),
+        ]);
       }
       server.closeAllConnections();
       await Promise.race([closed, new Promise((r) => setTimeout(r, 1_000).unref())]);

@@ -30,10 +30,19 @@ export interface RejectionInput {
 
 export type AuditRejection = (input: RejectionInput) => void;
 
-export function createRejectionAudit(deps: { encoder: RecordEncoder; writer: BatchWriter; logger: Logger; ingress_metrics: IngressMetrics }): AuditRejection {
+export function createRejectionAudit(deps: {
+  encoder: RecordEncoder;
+  writer: BatchWriter;
+  logger: Logger;
+  ingress_metrics: IngressMetrics;
+}): AuditRejection {
   const { encoder, writer, logger, ingress_metrics: im } = deps;
   return (input) => {
-    const details: Record<string, string> = { status: String(input.rejection.status), source_ip: input.source_ip, request_id: input.request_id };
+    const details: Record<string, string> = {
+      status: String(input.rejection.status),
+      source_ip: input.source_ip,
+      request_id: input.request_id,
+    };
     if (input.body_sha256 !== undefined) details.body_sha256 = input.body_sha256;
     if (input.body_bytes !== undefined) details.body_bytes = String(input.body_bytes);
     const record = buildAudit({
@@ -51,7 +60,10 @@ export function createRejectionAudit(deps: { encoder: RecordEncoder; writer: Bat
       (value) => writer.writeDetached({ topic: encoder.audit_topic, message: { key: auditKey(record), value } }),
       (error: unknown) => {
         im.auditDropped(1);
-        logger.error({ err: { message: (error as Error).message }, request_id: input.request_id }, 'could not encode the audit record of a rejected request');
+        logger.error(
+          { err: { message: (error as Error).message }, request_id: input.request_id },
+          'could not encode the audit record of a rejected request',
+        );
       },
     );
   };
