@@ -30,7 +30,7 @@ import { ReportBuilder, type ReportSummary } from './core/report.js';
 import type { Finding, LedgerTx, ProviderRecord } from './core/model.js';
 import { type Window, windowPosition } from './core/window.js';
 import type { RetryPolicy } from './core/backoff.js';
-import { fetchStatementPages } from './adapters/statements-client.js';
+import { fetchStatementPages, safeUrl } from './adapters/statements-client.js';
 import { ProviderStaging } from './adapters/staging.js';
 import { LedgerReader } from './adapters/ledger.js';
 import { Publisher, STAGE } from './adapters/publisher.js';
@@ -112,7 +112,7 @@ interface RunContext {
 
 function runContext(opts: RunOptions, deps: RunDeps, spill: WriteStream, started_at_ms: number): RunContext {
   const now = deps.now ?? Date.now;
-  const report = new ReportBuilder(opts.run_id, opts.provider, opts.window, started_at_ms, safeStatementsUrl(opts.statements_url), opts.heal);
+  const report = new ReportBuilder(opts.run_id, opts.provider, opts.window, started_at_ms, safeUrl(opts.statements_url), opts.heal);
   const run = { run_id: opts.run_id, provider: opts.provider, detected_at_ms: started_at_ms };
   const tallies = new PairTallies();
   const emit = async (f: Finding): Promise<void> => {
@@ -361,18 +361,6 @@ function runAudit(opts: RunOptions, summary: ReportSummary): AuditRecord {
 
 function isAfterWindow(l: LedgerTx, window: Window): boolean {
   return l.last_event_at_ms !== null && l.last_event_at_ms >= window.until_ms;
-}
-
-function safeStatementsUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
-  }
 }
 
 function writeLine(stream: WriteStream, line: string): Promise<void> {
