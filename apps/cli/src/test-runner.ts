@@ -57,7 +57,7 @@ export const STATIC_CHECKS: ReadonlyArray<{ name: string; args: string[] }> = [
 ];
 
 /** Runs each static check (output streamed as is); one passed or failed test per check. */
-async function runStatic(): Promise<SuiteResult> {
+export async function runStatic(): Promise<SuiteResult> {
   const root = repoRoot();
   const started = Date.now();
   let passed = 0;
