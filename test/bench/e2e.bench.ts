@@ -21,7 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createKafka, kafkaBrokers, topicName } from '@tidemark/common';
-import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/test/simulator';
+import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/simulator';
 import { Stack } from '../harness/stack.js';
 import { highestPassing, keptUp, meetsGoal, nextSearchRate, planFromEnv, P99_GOAL_MS, SEARCH_PROBES_MAX, steadyWindow, type BenchPlan, type Percentiles, type RateResult } from './core.js';
 import { deltas, groupLag, projectedBetween, scrapeSplit, projectedCount, receivedToProjected, receivedToScreened, screeningSchema, waitProjected, type GroupLag } from './measure.js';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Admin, Kafka } from 'kafkajs';
 import { AvroCodec, canonicalEvent, topicName, type CanonicalEvent } from '@tidemark/common';
-import { Simulation, loadSanctionsSnapshot, type Scenario } from '@tidemark/test/simulator';
+import { Simulation, loadSanctionsSnapshot, type Scenario } from '@tidemark/simulator';
 
 export const SIZING_ATTEMPTS_MAX = 4;
 

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AvroCodec, Decimal, createKafka, kafkaBrokers } from '@tidemark/common';
-import { generateSecrets, keysFromEnv, loadScenario, startSimulator, type RunningSimulator, type SimulationStatus } from '@tidemark/test/simulator';
+import { generateSecrets, keysFromEnv, loadScenario, startSimulator, type RunningSimulator, type SimulationStatus } from '@tidemark/simulator';
 import { CONSUMER_SERVICES, Stack } from '../harness/stack.js';
 import {
   POISON_KEY_PREFIX,

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '@tidemark/common';
-import { generateSecrets, keysFromEnv, loadScenario, startSimulator, type RunningSimulator } from '@tidemark/test/simulator';
+import { generateSecrets, keysFromEnv, loadScenario, startSimulator, type RunningSimulator } from '@tidemark/simulator';
 import { Stack } from '../harness/stack.js';
 import { OtlpReceiver, jaegerSpansInTraceOf, type TraceSpan } from '../harness/otlp-receiver.js';
 

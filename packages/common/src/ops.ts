@@ -1,9 +1,10 @@
 /**
  * /healthz (process up), /readyz (dependencies reachable) and /metrics (Prometheus
- * text) — mounted on a service's own express app or served on their own port.
+ * text) — one implementation on node:http primitives, mounted on a service's own express
+ * app, on ingress's node:http server, or served on their own port.
  */
 import express, { type Express } from 'express';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Metrics } from './metrics.js';
 
 export type ReadinessCheck = () => Promise<boolean>;
@@ -31,16 +32,19 @@ function readinessGaugesOf(metrics: Metrics) {
   return g;
 }
 
-export function mountOpsRoutes(app: Express, opts: OpsOptions): void {
+/** Evaluates every readiness check (each bounded by `readiness_timeout_ms`) and refreshes the readiness gauges. */
+export function createReadiness(opts: OpsOptions): () => Promise<{ ready: boolean; checks: Record<string, boolean> }> {
   const timeout_ms = opts.readiness_timeout_ms ?? 2_000;
   const gauges = readinessGaugesOf(opts.metrics);
-  const evaluate = async () => {
+  return async () => {
     const entries = await Promise.all(
       Object.entries(opts.readiness).map(async ([name, check]) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
         const ok = await Promise.race([
           check().catch(() => false),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeout_ms)),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeout_ms))),
         ]);
+        clearTimeout(timer);
         return [name, ok] as const;
       }),
     );
@@ -49,18 +53,57 @@ export function mountOpsRoutes(app: Express, opts: OpsOptions): void {
     for (const [name, ok] of entries) gauges.check.set({ check: name }, ok ? 1 : 0);
     return { ready, checks: Object.fromEntries(entries) };
   };
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', service: opts.service });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const { ready, checks } = await evaluate();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', service: opts.service, checks });
-  });
-  app.get('/metrics', async (req, res) => {
-    await evaluate();
-    const out = await opts.metrics.render(req.headers.accept);
-    res.setHeader('content-type', out.content_type);
-    res.send(out.body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/**
+ * The one implementation of GET|HEAD /healthz, /readyz and /metrics, on plain node:http
+ * request/response objects (express's extend them): answers and returns true for those
+ * paths, returns false for any other request and leaves it untouched. Services with an
+ * express API mount it with `mountOpsRoutes`; ingress calls it from its own node:http
+ * router after the webhook route (services/ingress/README.md explains why).
+ */
+export function createOpsHandler(opts: OpsOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const evaluate = createReadiness(opts);
+  const fail = (res: ServerResponse) => (error: unknown) => sendJson(res, 500, { error: 'internal_error', message: (error as Error).message });
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    let path = (req.url ?? '/').split('?', 1)[0]!;
+    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    switch (path) {
+      case '/healthz':
+        sendJson(res, 200, { status: 'ok', service: opts.service });
+        return true;
+      case '/readyz':
+        evaluate().then(({ ready, checks }) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', service: opts.service, checks }), fail(res));
+        return true;
+      case '/metrics':
+        // OpenMetrics (with exemplars) when the scraper asks for it, the Prometheus text format otherwise.
+        evaluate()
+          .then(() => opts.metrics.render(req.headers.accept))
+          .then((out) => {
+            if (res.headersSent || res.destroyed) return;
+            res.writeHead(200, { 'content-type': out.content_type, 'content-length': Buffer.byteLength(out.body) });
+            res.end(out.body);
+          }, fail(res));
+        return true;
+      default:
+        return false;
+    }
+  };
+}
+
+/** Mounts the ops endpoints (createOpsHandler) on an express app. */
+export function mountOpsRoutes(app: Express, opts: OpsOptions): void {
+  const handle = createOpsHandler(opts);
+  app.use((req, res, next) => {
+    if (!handle(req, res)) next();
   });
 }
 

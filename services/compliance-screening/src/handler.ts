@@ -149,131 +149,130 @@ function historyAt(rows: HistoryEntry[], t_ms: number, window_ms: number, rows_m
   return { entries: inWindow.slice(0, rows_max), truncated: true };
 }
 
-export function createScreeningHandler(deps: ScreeningHandlerDeps): Handler<CanonicalEvent> {
-  const clock = deps.clock ?? Date.now;
+async function decide(deps: ScreeningHandlerDeps, clock: () => number, event: CanonicalEvent): Promise<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }> {
+  const stored = await deps.store.find(event.provider, event.event_id);
+  const trivial = !isTransactionEvent(event);
+  if (stored) return { screening: stored, replayed: true, trivial };
 
-  async function decide(event: CanonicalEvent): Promise<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }> {
-    const stored = await deps.store.find(event.provider, event.event_id);
-    const trivial = !isTransactionEvent(event);
-    if (stored) return { screening: stored, replayed: true, trivial };
-
-    const sanctions = deps.sanctions();
-    const { rules, names } = deps.reference();
-    let screening: ScreeningDecision;
-    let amount_ref: string | null = null;
-    if (trivial) {
-      screening = trivialDecision({ rules, sanctions, screened_at_ms: clock() });
-    } else {
-      assertScreenable(event);
-      // Risk first: if the API is down nothing else is worth doing, and nothing is stored.
-      const risk = await Promise.all(riskAddresses(event).map((address) => deps.risk.assess({ address, network: event.network, asset: event.asset })));
-      amount_ref = amountInReference(event, rules);
-      const history =
-        event.amount !== null && rules.history_window_ms > 0
-          ? await deps.store.history(windowKey(event), event.occurred_at_ms - rules.history_window_ms, event.occurred_at_ms, rules.history_rows_max)
-          : { entries: [], truncated: false };
-      screening = screen(event, { rules, sanctions, names, history: history.entries, history_truncated: history.truncated, risk, screened_at_ms: clock() });
-    }
-    const saved = await deps.store.save(storedRow(event, screening, amount_ref));
-    return { screening: saved.decision, replayed: !saved.inserted, trivial };
+  const sanctions = deps.sanctions();
+  const { rules, names } = deps.reference();
+  let screening: ScreeningDecision;
+  let amount_ref: string | null = null;
+  if (trivial) {
+    screening = trivialDecision({ rules, sanctions, screened_at_ms: clock() });
+  } else {
+    assertScreenable(event);
+    // Risk first: if the API is down nothing else is worth doing, and nothing is stored.
+    const risk = await Promise.all(riskAddresses(event).map((address) => deps.risk.assess({ address, network: event.network, asset: event.asset })));
+    amount_ref = amountInReference(event, rules);
+    const history =
+      event.amount !== null && rules.history_window_ms > 0
+        ? await deps.store.history(windowKey(event), event.occurred_at_ms - rules.history_window_ms, event.occurred_at_ms, rules.history_rows_max)
+        : { entries: [], truncated: false };
+    screening = screen(event, { rules, sanctions, names, history: history.entries, history_truncated: history.truncated, risk, screened_at_ms: clock() });
   }
+  const saved = await deps.store.save(storedRow(event, screening, amount_ref));
+  return { screening: saved.decision, replayed: !saved.inserted, trivial };
+}
 
-  /**
-   * The same decisions as `decide` record by record, with a few queries per batch
-   * instead of three per record: stored decisions in one query, one window read per
-   * wallet, one insert. Anything unusual (a failure, a huge window, a concurrent
-   * writer) throws, and the runtime falls back to `handle` record by record.
-   */
-  async function decideBatch(events: CanonicalEvent[]): Promise<Array<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }>> {
-    const stored = await deps.store.findMany(events.map((e) => ({ provider: e.provider, event_id: e.event_id })));
-    const sanctions = deps.sanctions();
-    const { rules, names } = deps.reference();
+/**
+ * The same decisions as `decide` record by record, with a few queries per batch
+ * instead of three per record: stored decisions in one query, one window read per
+ * wallet, one insert. Anything unusual (a failure, a huge window, a concurrent
+ * writer) throws, and the runtime falls back to `handle` record by record.
+ */
+async function decideBatch(deps: ScreeningHandlerDeps, clock: () => number, events: CanonicalEvent[]): Promise<Array<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }>> {
+  const stored = await deps.store.findMany(events.map((e) => ({ provider: e.provider, event_id: e.event_id })));
+  const sanctions = deps.sanctions();
+  const { rules, names } = deps.reference();
 
-    // The first occurrence of each unscreened event is screened; later duplicates reuse it.
-    const pending: CanonicalEvent[] = [];
-    const pendingIds = new Set<string>();
-    for (const e of events) {
-      const id = idOf(e);
-      if (stored.has(id) || pendingIds.has(id)) continue;
-      pendingIds.add(id);
-      pending.push(e);
-    }
-    const screenable = pending.filter(isTransactionEvent);
-    for (const e of screenable) assertScreenable(e);
+  // The first occurrence of each unscreened event is screened; later duplicates reuse it.
+  const pending: CanonicalEvent[] = [];
+  const pendingIds = new Set<string>();
+  for (const e of events) {
+    const id = idOf(e);
+    if (stored.has(id) || pendingIds.has(id)) continue;
+    pendingIds.add(id);
+    pending.push(e);
+  }
+  const screenable = pending.filter(isTransactionEvent);
+  for (const e of screenable) assertScreenable(e);
 
-    const riskKey = (network: string | null, address: string) => `${network ?? ''}\u0000${address}`;
-    const queries = new Map<string, { address: string; network: string | null; asset: string | null }>();
-    for (const e of screenable) for (const address of riskAddresses(e)) queries.set(riskKey(e.network, address), { address, network: e.network, asset: e.asset });
-    const assessed = await mapBounded([...queries.entries()], BATCH_RISK_CONCURRENCY_MAX, async ([k, q]) => [k, await deps.risk.assess(q)] as const);
-    const riskByKey = new Map(assessed);
+  const riskKey = (network: string | null, address: string) => `${network ?? ''}\u0000${address}`;
+  const queries = new Map<string, { address: string; network: string | null; asset: string | null }>();
+  for (const e of screenable) for (const address of riskAddresses(e)) queries.set(riskKey(e.network, address), { address, network: e.network, asset: e.asset });
+  const assessed = await mapBounded([...queries.entries()], BATCH_RISK_CONCURRENCY_MAX, async ([k, q]) => [k, await deps.risk.assess(q)] as const);
+  const riskByKey = new Map(assessed);
 
-    const windows = new Map<string, { from_ms: number; to_ms: number; rows: HistoryEntry[] }>();
-    if (rules.history_window_ms > 0) {
-      for (const e of screenable) {
-        if (e.amount === null) continue;
-        const w = windows.get(windowKey(e));
-        if (w) {
-          w.from_ms = Math.min(w.from_ms, e.occurred_at_ms - rules.history_window_ms);
-          w.to_ms = Math.max(w.to_ms, e.occurred_at_ms);
-        } else {
-          windows.set(windowKey(e), { from_ms: e.occurred_at_ms - rules.history_window_ms, to_ms: e.occurred_at_ms, rows: [] });
-        }
-      }
-      await mapBounded([...windows.entries()], 4, async ([key, w]) => {
-        const loaded = await deps.store.history(key, w.from_ms, w.to_ms, BATCH_HISTORY_ROWS_MAX);
-        if (loaded.truncated) throw new Error(`wallet ${key} has more than ${BATCH_HISTORY_ROWS_MAX} rows in its window; screening record by record`);
-        w.rows = loaded.entries;
-      });
-    }
-
-    const decided = new Map<string, ScreeningDecision>();
-    const rows: StoredRow[] = [];
-    for (const e of pending) {
-      let screening: ScreeningDecision;
-      let amount_ref: string | null = null;
-      if (!isTransactionEvent(e)) {
-        screening = trivialDecision({ rules, sanctions, screened_at_ms: clock() });
+  const windows = new Map<string, { from_ms: number; to_ms: number; rows: HistoryEntry[] }>();
+  if (rules.history_window_ms > 0) {
+    for (const e of screenable) {
+      if (e.amount === null) continue;
+      const w = windows.get(windowKey(e));
+      if (w) {
+        w.from_ms = Math.min(w.from_ms, e.occurred_at_ms - rules.history_window_ms);
+        w.to_ms = Math.max(w.to_ms, e.occurred_at_ms);
       } else {
-        amount_ref = amountInReference(e, rules);
-        const w = windows.get(windowKey(e));
-        const history = e.amount !== null && w ? historyAt(w.rows, e.occurred_at_ms, rules.history_window_ms, rules.history_rows_max) : { entries: [], truncated: false };
-        const risk = riskAddresses(e).map((address) => riskByKey.get(riskKey(e.network, address)) as RiskAssessment);
-        screening = screen(e, { rules, sanctions, names, history: history.entries, history_truncated: history.truncated, risk, screened_at_ms: clock() });
+        windows.set(windowKey(e), { from_ms: e.occurred_at_ms - rules.history_window_ms, to_ms: e.occurred_at_ms, rows: [] });
       }
-      const row = storedRow(e, screening, amount_ref);
-      if (row.counts_in_windows) windows.get(row.window_key)?.rows.push({ provider: e.provider, event_id: e.event_id, transaction_id: e.transaction_id as string, occurred_at_ms: e.occurred_at_ms, amount_ref });
-      decided.set(idOf(e), screening);
-      rows.push(row);
     }
-    const inserted = await deps.store.insertMany(rows);
-    if (inserted !== rows.length) throw new Error(`${rows.length - inserted} of ${rows.length} decisions were stored concurrently by another instance; screening record by record`);
-
-    const first = new Set<string>();
-    return events.map((e) => {
-      const id = idOf(e);
-      const trivial = !isTransactionEvent(e);
-      const previous = stored.get(id);
-      if (previous) return { screening: previous, replayed: true, trivial };
-      const replayed = first.has(id);
-      first.add(id);
-      return { screening: decided.get(id) as ScreeningDecision, replayed, trivial };
+    await mapBounded([...windows.entries()], 4, async ([key, w]) => {
+      const loaded = await deps.store.history(key, w.from_ms, w.to_ms, BATCH_HISTORY_ROWS_MAX);
+      if (loaded.truncated) throw new Error(`wallet ${key} has more than ${BATCH_HISTORY_ROWS_MAX} rows in its window; screening record by record`);
+      w.rows = loaded.entries;
     });
   }
 
+  const decided = new Map<string, ScreeningDecision>();
+  const rows: StoredRow[] = [];
+  for (const e of pending) {
+    let screening: ScreeningDecision;
+    let amount_ref: string | null = null;
+    if (!isTransactionEvent(e)) {
+      screening = trivialDecision({ rules, sanctions, screened_at_ms: clock() });
+    } else {
+      amount_ref = amountInReference(e, rules);
+      const w = windows.get(windowKey(e));
+      const history = e.amount !== null && w ? historyAt(w.rows, e.occurred_at_ms, rules.history_window_ms, rules.history_rows_max) : { entries: [], truncated: false };
+      const risk = riskAddresses(e).map((address) => riskByKey.get(riskKey(e.network, address)) as RiskAssessment);
+      screening = screen(e, { rules, sanctions, names, history: history.entries, history_truncated: history.truncated, risk, screened_at_ms: clock() });
+    }
+    const row = storedRow(e, screening, amount_ref);
+    if (row.counts_in_windows) windows.get(row.window_key)?.rows.push({ provider: e.provider, event_id: e.event_id, transaction_id: e.transaction_id as string, occurred_at_ms: e.occurred_at_ms, amount_ref });
+    decided.set(idOf(e), screening);
+    rows.push(row);
+  }
+  const inserted = await deps.store.insertMany(rows);
+  if (inserted !== rows.length) throw new Error(`${rows.length - inserted} of ${rows.length} decisions were stored concurrently by another instance; screening record by record`);
+
+  const first = new Set<string>();
+  return events.map((e) => {
+    const id = idOf(e);
+    const trivial = !isTransactionEvent(e);
+    const previous = stored.get(id);
+    if (previous) return { screening: previous, replayed: true, trivial };
+    const replayed = first.has(id);
+    first.add(id);
+    return { screening: decided.get(id) as ScreeningDecision, replayed, trivial };
+  });
+}
+
+export function createScreeningHandler(deps: ScreeningHandlerDeps): Handler<CanonicalEvent> {
+  const clock = deps.clock ?? Date.now;
   return {
     service: SERVICE,
     input_topic: INPUT_TOPIC,
     async handle(record: InputRecord<CanonicalEvent>): Promise<HandlerResult> {
       const started_ms = performance.now();
       const event = assertEvent(record);
-      const { screening, replayed, trivial } = await decide(event);
+      const { screening, replayed, trivial } = await decide(deps, clock, event);
       deps.observe?.({ decision: screening.decision, replayed, trivial, duration_ms: performance.now() - started_ms, event_type: event.event_type, received_to_screened_ms: clock() - event.received_at_ms });
       return { outputs: outputsFor(record.key, event, screening), audit: [auditFor(record.key, event, screening, replayed)] };
     },
     async handleBatch(records: InputRecord<CanonicalEvent>[]): Promise<HandlerResult[]> {
       const started_ms = performance.now();
       const events = records.map(assertEvent);
-      const results = await decideBatch(events);
+      const results = await decideBatch(deps, clock, events);
       const per_record_ms = (performance.now() - started_ms) / Math.max(1, records.length);
       const decided_at_ms = clock();
       return records.map((record, i) => {

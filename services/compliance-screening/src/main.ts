@@ -8,7 +8,7 @@
  * sources are re-fetched every TIDEMARK_SANCTIONS_REFRESH_MS), and SIGHUP or
  * POST /admin/reload re-reads everything.
  */
-import express from 'express';
+import express, { type Request, type Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import {
   closeServer,
@@ -19,6 +19,7 @@ import {
   mountOpsRoutes,
   registerSecret,
   runService,
+  type Metrics,
   type Stopper,
   createPool,
 } from '@tidemark/common';
@@ -26,7 +27,7 @@ import { classifyFailure, LATENCY_BUCKETS_SECONDS, runConsumer, type RunningCons
 import { loadScreeningConfig } from './config.js';
 import { createScreeningHandler, SERVICE } from './handler.js';
 import { RulesHolder } from './reference/rules-source.js';
-import { SanctionsHolder } from './reference/sanctions-source.js';
+import { SanctionsHolder, type ReloadOutcome } from './reference/sanctions-source.js';
 import { RiskApiClient, type BreakerState } from './risk/risk-client.js';
 import { DecisionStore, migrate } from './store/decision-store.js';
 
@@ -52,6 +53,104 @@ async function migrateWhenReachable(): Promise<string[]> {
   }
 }
 
+/** The service's own metrics (the runtime's are registered by runConsumer). */
+function screeningMetrics(metrics: Metrics) {
+  const decisions = metrics.counter('tidemark_screening_decisions_total', 'Screening decisions by outcome', [
+    'decision',
+    'replayed',
+    'trivial',
+  ]);
+  const duration = metrics.histogram(
+    'tidemark_screening_duration_seconds',
+    'Time to screen one event (risk API, window read, decision, store)',
+    ['decision'],
+  );
+  const receivedToScreened = metrics.histogram(
+    'tidemark_received_to_screened_seconds',
+    "Time from the event's arrival at ingress (received_at_ms) to its screening decision, per event type (decisions made now; replays of stored decisions are not counted)",
+    ['event_type'],
+    [...LATENCY_BUCKETS_SECONDS],
+  );
+  const breakerGauge = metrics.gauge('tidemark_screening_risk_breaker_state', 'Risk API circuit breaker: 0 closed, 1 half-open, 2 open');
+  const listAddresses = metrics.gauge('tidemark_screening_sanctions_addresses', 'Addresses in the sanctions list in force');
+  const reloads = metrics.counter('tidemark_screening_reference_reloads_total', 'Reference data reloads', ['what', 'outcome']);
+  return { decisions, duration, receivedToScreened, breakerGauge, listAddresses, reloads };
+}
+
+/** Sanctions list, rules and names: loaded, auto-reloaded, and reloaded on SIGHUP (and POST /admin/reload). */
+async function openReferenceData(reloads: ReturnType<Metrics['counter']>, listAddresses: ReturnType<Metrics['gauge']>, stoppers: Stopper[]) {
+  const sanctions = await SanctionsHolder.open(config.TIDEMARK_SANCTIONS_SOURCE, (outcome) => {
+    reloads.inc({ what: 'sanctions', outcome: outcome.error ? 'failed' : outcome.changed ? 'changed' : 'unchanged' });
+    listAddresses.set(outcome.address_count);
+    if (outcome.error)
+      logger.error(
+        { source: config.TIDEMARK_SANCTIONS_SOURCE, version: outcome.version, error: outcome.error },
+        'sanctions list reload failed; keeping the list in force',
+      );
+    else if (outcome.changed) logger.info({ version: outcome.version, addresses: outcome.address_count }, 'sanctions list reloaded');
+  });
+  listAddresses.set(sanctions.current.address_count);
+  sanctions.startAutoReload({ url_refresh_ms: config.TIDEMARK_SANCTIONS_REFRESH_MS });
+  stoppers.push(async () => sanctions.stop());
+  const reference = await RulesHolder.open({
+    rules_file: config.TIDEMARK_SCREENING_RULES_FILE,
+    names_file: config.TIDEMARK_SANCTIONED_NAMES_FILE,
+  });
+  logger.info(
+    {
+      sanctions_version: sanctions.current.version,
+      sanctions_addresses: sanctions.current.address_count,
+      sanctions_source: config.TIDEMARK_SANCTIONS_SOURCE,
+      rules_version: reference.current.rules.rules_version,
+      names_version: `${reference.current.names.list_id}@${reference.current.names.version}`,
+    },
+    'reference data loaded',
+  );
+
+  const reloadAll = async () => {
+    const s = await sanctions.reload();
+    const r = await reference.reload();
+    reloads.inc({ what: 'rules', outcome: r.error ? 'failed' : 'ok' });
+    if (r.error) logger.error({ error: r.error }, 'rules/names reload failed; keeping the versions in force');
+    else logger.info({ rules_version: r.rules_version, names_version: r.names_version }, 'rules and names reloaded');
+    return { sanctions: s, rules: r };
+  };
+  const onHup = () => void reloadAll();
+  process.on('SIGHUP', onHup);
+  stoppers.push(async () => void process.off('SIGHUP', onHup));
+  return { sanctions, reference, reloadAll };
+}
+
+/** POST /admin/reload: reloads the reference data when the admin token is configured and presented. */
+function adminReload(adminToken: Buffer | null, reloadAll: () => Promise<{ sanctions: ReloadOutcome; rules: Awaited<ReturnType<RulesHolder['reload']>> }>) {
+  return async (req: Request, res: Response) => {
+    if (!adminToken) {
+      res
+        .status(404)
+        .json({
+          error: 'admin_disabled',
+          message: 'set TIDEMARK_SCREENING_ADMIN_TOKEN to enable the admin endpoint (SIGHUP also reloads)',
+        });
+      return;
+    }
+    const given = Buffer.from(req.headers.authorization ?? '');
+    if (given.length !== adminToken.length || !timingSafeEqual(given, adminToken)) {
+      res.status(401).json({ error: 'unauthorized', message: 'missing or wrong admin token' });
+      return;
+    }
+    const outcome = await reloadAll();
+    const failed = Boolean(outcome.sanctions.error ?? outcome.rules.error);
+    res.status(failed ? 500 : 200).json({
+      sanctions_list_version: outcome.sanctions.version,
+      sanctions_addresses: outcome.sanctions.address_count,
+      sanctions_changed: outcome.sanctions.changed,
+      rules_version: outcome.rules.rules_version,
+      names_version: outcome.rules.names_version,
+      ...(failed ? { error: 'reload_failed', message: outcome.sanctions.error ?? outcome.rules.error } : {}),
+    });
+    };
+}
+
 await runService({
   service: SERVICE,
   logger,
@@ -60,65 +159,9 @@ await runService({
     const metrics = createMetrics(SERVICE);
     const stoppers: Stopper[] = [];
 
-    const decisions = metrics.counter('tidemark_screening_decisions_total', 'Screening decisions by outcome', [
-      'decision',
-      'replayed',
-      'trivial',
-    ]);
-    const duration = metrics.histogram(
-      'tidemark_screening_duration_seconds',
-      'Time to screen one event (risk API, window read, decision, store)',
-      ['decision'],
-    );
-    const receivedToScreened = metrics.histogram(
-      'tidemark_received_to_screened_seconds',
-      "Time from the event's arrival at ingress (received_at_ms) to its screening decision, per event type (decisions made now; replays of stored decisions are not counted)",
-      ['event_type'],
-      [...LATENCY_BUCKETS_SECONDS],
-    );
-    const breakerGauge = metrics.gauge('tidemark_screening_risk_breaker_state', 'Risk API circuit breaker: 0 closed, 1 half-open, 2 open');
-    const listAddresses = metrics.gauge('tidemark_screening_sanctions_addresses', 'Addresses in the sanctions list in force');
-    const reloads = metrics.counter('tidemark_screening_reference_reloads_total', 'Reference data reloads', ['what', 'outcome']);
+    const { decisions, duration, receivedToScreened, breakerGauge, listAddresses, reloads } = screeningMetrics(metrics);
 
-    const sanctions = await SanctionsHolder.open(config.TIDEMARK_SANCTIONS_SOURCE, (outcome) => {
-      reloads.inc({ what: 'sanctions', outcome: outcome.error ? 'failed' : outcome.changed ? 'changed' : 'unchanged' });
-      listAddresses.set(outcome.address_count);
-      if (outcome.error)
-        logger.error(
-          { source: config.TIDEMARK_SANCTIONS_SOURCE, version: outcome.version, error: outcome.error },
-          'sanctions list reload failed; keeping the list in force',
-        );
-      else if (outcome.changed) logger.info({ version: outcome.version, addresses: outcome.address_count }, 'sanctions list reloaded');
-    });
-    listAddresses.set(sanctions.current.address_count);
-    sanctions.startAutoReload({ url_refresh_ms: config.TIDEMARK_SANCTIONS_REFRESH_MS });
-    stoppers.push(async () => sanctions.stop());
-    const reference = await RulesHolder.open({
-      rules_file: config.TIDEMARK_SCREENING_RULES_FILE,
-      names_file: config.TIDEMARK_SANCTIONED_NAMES_FILE,
-    });
-    logger.info(
-      {
-        sanctions_version: sanctions.current.version,
-        sanctions_addresses: sanctions.current.address_count,
-        sanctions_source: config.TIDEMARK_SANCTIONS_SOURCE,
-        rules_version: reference.current.rules.rules_version,
-        names_version: `${reference.current.names.list_id}@${reference.current.names.version}`,
-      },
-      'reference data loaded',
-    );
-
-    const reloadAll = async () => {
-      const s = await sanctions.reload();
-      const r = await reference.reload();
-      reloads.inc({ what: 'rules', outcome: r.error ? 'failed' : 'ok' });
-      if (r.error) logger.error({ error: r.error }, 'rules/names reload failed; keeping the versions in force');
-      else logger.info({ rules_version: r.rules_version, names_version: r.names_version }, 'rules and names reloaded');
-      return { sanctions: s, rules: r };
-    };
-    const onHup = () => void reloadAll();
-    process.on('SIGHUP', onHup);
-    stoppers.push(async () => void process.off('SIGHUP', onHup));
+    const { sanctions, reference, reloadAll } = await openReferenceData(reloads, listAddresses, stoppers);
 
     const applied = await migrateWhenReachable();
     logger.info(
@@ -180,32 +223,7 @@ await runService({
       },
     });
     const adminToken = config.TIDEMARK_SCREENING_ADMIN_TOKEN ? Buffer.from(`Bearer ${config.TIDEMARK_SCREENING_ADMIN_TOKEN}`) : null;
-    app.post('/admin/reload', async (req, res) => {
-      if (!adminToken) {
-        res
-          .status(404)
-          .json({
-            error: 'admin_disabled',
-            message: 'set TIDEMARK_SCREENING_ADMIN_TOKEN to enable the admin endpoint (SIGHUP also reloads)',
-          });
-        return;
-      }
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== adminToken.length || !timingSafeEqual(given, adminToken)) {
-        res.status(401).json({ error: 'unauthorized', message: 'missing or wrong admin token' });
-        return;
-      }
-      const outcome = await reloadAll();
-      const failed = Boolean(outcome.sanctions.error ?? outcome.rules.error);
-      res.status(failed ? 500 : 200).json({
-        sanctions_list_version: outcome.sanctions.version,
-        sanctions_addresses: outcome.sanctions.address_count,
-        sanctions_changed: outcome.sanctions.changed,
-        rules_version: outcome.rules.rules_version,
-        names_version: outcome.rules.names_version,
-        ...(failed ? { error: 'reload_failed', message: outcome.sanctions.error ?? outcome.rules.error } : {}),
-      });
-    });
+    app.post('/admin/reload', adminReload(adminToken, reloadAll));
     const server = await listen(app, config.TIDEMARK_SCREENING_HOST, config.TIDEMARK_SCREENING_PORT);
     logger.info({ host: config.TIDEMARK_SCREENING_HOST, port: config.TIDEMARK_SCREENING_PORT }, 'ops server listening');
 

@@ -7,10 +7,10 @@ import { AvroCodec, createLogger, createMetrics, registerSecret, topicName, type
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BatchWriter } from './adapters/batch-writer.js';
+import { BatchWriter, type BatchProducer } from './adapters/batch-writer.js';
 import { createIngressKafka } from './adapters/kafka-producers.js';
 import { createIngressServer, LIMITS_DEFAULT, type IngressServer, type RecordEncoder } from './adapters/http-server.js';
-import { createIngressMetrics } from './adapters/metrics.js';
+import { createIngressMetrics, type IngressMetrics } from './adapters/metrics.js';
 import type { IngressConfig } from './config.js';
 import { parseProfiles, resolveProvider, type Provider } from './core/profiles.js';
 
@@ -45,6 +45,35 @@ export function loadProviders(file: string, env: NodeJS.ProcessEnv, logger?: Log
   return providers;
 }
 
+/** The BatchWriter over the producers, logging failure transitions (not every retry of a long outage). */
+function createWriter(config: IngressConfig, producers: BatchProducer[], im: IngressMetrics, logger: Logger): BatchWriter {
+  let batch_failures = 0;
+  return new BatchWriter({
+    producers,
+    linger_ms: config.TIDEMARK_INGRESS_LINGER_MS,
+    batch_records_max: config.TIDEMARK_INGRESS_BATCH_RECORDS_MAX,
+    queue_records_max: config.TIDEMARK_INGRESS_QUEUE_RECORDS_MAX,
+    ack_timeout_ms: config.TIDEMARK_INGRESS_ACK_TIMEOUT_MS,
+    detached_records_max: config.TIDEMARK_INGRESS_AUDIT_QUEUE_MAX,
+    on_batch: ({ records, ok, error }) => {
+      im.batch(records, ok);
+      // Log transitions (and every 100th failure), not every retry of a long outage.
+      if (!ok) {
+        if (batch_failures % 100 === 0) logger.warn({ records, consecutive_failures: batch_failures + 1, err: { message: (error as Error)?.message } }, 'Kafka batch failed');
+        batch_failures++;
+      } else if (batch_failures > 0) {
+        logger.info({ failed_batches: batch_failures }, 'Kafka writes succeed again');
+        batch_failures = 0;
+      }
+    },
+    on_detached_dropped: (count) => {
+      im.auditDropped(count);
+      logger.error({ count }, 'audit queue full: dropped audit records of rejected requests');
+    },
+  });
+
+}
+
 export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.ProcessEnv; logger?: Logger } = {}): Promise<RunningIngress> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger('ingress', config.TIDEMARK_LOG_LEVEL);
@@ -68,30 +97,7 @@ export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.P
     logger.warn({ err: { message: (error as Error).message } }, 'schema registry lookup failed at start-up; will retry on demand'),
   );
 
-  let batch_failures = 0;
-  const writer = new BatchWriter({
-    producers,
-    linger_ms: config.TIDEMARK_INGRESS_LINGER_MS,
-    batch_records_max: config.TIDEMARK_INGRESS_BATCH_RECORDS_MAX,
-    queue_records_max: config.TIDEMARK_INGRESS_QUEUE_RECORDS_MAX,
-    ack_timeout_ms: config.TIDEMARK_INGRESS_ACK_TIMEOUT_MS,
-    detached_records_max: config.TIDEMARK_INGRESS_AUDIT_QUEUE_MAX,
-    on_batch: ({ records, ok, error }) => {
-      im.batch(records, ok);
-      // Log transitions (and every 100th failure), not every retry of a long outage.
-      if (!ok) {
-        if (batch_failures % 100 === 0) logger.warn({ records, consecutive_failures: batch_failures + 1, err: { message: (error as Error)?.message } }, 'Kafka batch failed');
-        batch_failures++;
-      } else if (batch_failures > 0) {
-        logger.info({ failed_batches: batch_failures }, 'Kafka writes succeed again');
-        batch_failures = 0;
-      }
-    },
-    on_detached_dropped: (count) => {
-      im.auditDropped(count);
-      logger.error({ count }, 'audit queue full: dropped audit records of rejected requests');
-    },
-  });
+  const writer = createWriter(config, producers, im, logger);
 
   const tls =
     config.TIDEMARK_INGRESS_TLS_CERT && config.TIDEMARK_INGRESS_TLS_KEY

@@ -16,9 +16,9 @@ import { type ApiRole, type ApiToken, authenticate, bearerToken, hasRole } from 
 import { IDENTIFIER_LENGTH_MAX } from './core/validate.js';
 import { ReleaseRejectedError } from './core/transaction.js';
 import { getBalances, getTransaction } from './db/read.js';
-import { AUDIT_TOPIC, TransactionNotFoundError, insertOutbox, releaseAudit, releaseTransaction } from './db/release.js';
+import { TransactionNotFoundError, insertOutbox, releaseAudit, releaseTransaction } from './db/release.js';
 import { isConnectionError } from './db/errors.js';
-import { SERVICE_NAME } from './db/project.js';
+import { AUDIT_TOPIC, SERVICE_NAME } from './topics.js';
 
 export const RELEASE_BODY_LIMIT = '16kb';
 export const RELEASE_NOTE_LENGTH_MAX = 500;
@@ -47,15 +47,9 @@ function param(req: Request, name: string): string | null {
   return typeof value === 'string' && value.length > 0 && value.length <= IDENTIFIER_LENGTH_MAX ? value : null;
 }
 
-export function createApi(opts: ApiOptions): Express {
-  const { pool, tokens, logger, metrics } = opts;
-  const requests = metrics.counter('ledger_api_requests_total', 'Ledger read API requests', ['route', 'status']);
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  mountOpsRoutes(app, { service: SERVICE_NAME, metrics, readiness: opts.readiness });
-
-  app.use('/v1', (req: Request, res: Response, next: NextFunction) => {
+/** Bearer-token authentication of every /v1 request (401 otherwise); counts every request by route and status. */
+function authenticateRequest(tokens: readonly ApiToken[], requests: ReturnType<Metrics['counter']>) {
+  return (req: Request, res: Response, next: NextFunction) => {
     const request_id = randomUUID();
     res.setHeader('x-request-id', request_id);
     res.on('finish', () => requests.inc({ route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
@@ -71,7 +65,32 @@ export function createApi(opts: ApiOptions): Express {
     }
     res.locals.auth = { token, request_id } satisfies Authed;
     next();
-  });
+  };
+}
+
+/** Express error handler (4 arguments): malformed JSON bodies, database outages, bugs. */
+function errorHandler(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
+    if (status === 400 || status === 413) return sendError(res, status, status === 413 ? 'payload_too_large' : 'invalid_body', 'the request body is not acceptable JSON');
+    if (err instanceof InfrastructureError || isConnectionError(err)) {
+      res.setHeader('retry-after', '5');
+      return sendError(res, 503, 'unavailable', 'the ledger database is unreachable; retry later');
+    }
+    logger.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path: req.path }, 'ledger api: unexpected error');
+    sendError(res, 500, 'internal', 'unexpected error; see the service log');
+  };
+}
+
+export function createApi(opts: ApiOptions): Express {
+  const { pool, tokens, logger, metrics } = opts;
+  const requests = metrics.counter('ledger_api_requests_total', 'Ledger read API requests', ['route', 'status']);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  mountOpsRoutes(app, { service: SERVICE_NAME, metrics, readiness: opts.readiness });
+
+  app.use('/v1', authenticateRequest(tokens, requests));
 
   const requireRole = (role: ApiRole) => (req: Request, res: Response, next: NextFunction) => {
     const auth = res.locals.auth as Authed;
@@ -153,16 +172,6 @@ export function createApi(opts: ApiOptions): Express {
 
   app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such route'));
 
-  // Express error handler (4 arguments): malformed JSON bodies, database outages, bugs.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
-    if (status === 400 || status === 413) return sendError(res, status, status === 413 ? 'payload_too_large' : 'invalid_body', 'the request body is not acceptable JSON');
-    if (err instanceof InfrastructureError || isConnectionError(err)) {
-      res.setHeader('retry-after', '5');
-      return sendError(res, 503, 'unavailable', 'the ledger database is unreachable; retry later');
-    }
-    logger.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path: req.path }, 'ledger api: unexpected error');
-    sendError(res, 500, 'internal', 'unexpected error; see the service log');
-  });
+  app.use(errorHandler(logger));
   return app;
 }

@@ -11,9 +11,10 @@ import { LATENCY_BUCKETS_SECONDS, type Handler, type HandlerResult, type InputRe
 import { InvalidEventError, type LedgerInput, toLedgerInput } from './core/validate.js';
 import { LedgerConflictError } from './core/transaction.js';
 import { asInfrastructureError, isRetryableRace } from './db/errors.js';
-import { KnownAccounts, SERVICE_NAME, projectInTransaction } from './db/project.js';
+import { projectInTransaction } from './db/project.js';
+import { KnownAccounts } from './db/statements.js';
+import { INPUT_TOPIC, SERVICE_NAME } from './topics.js';
 
-export const INPUT_TOPIC = 'events.screened.v1';
 /** Largest number of events projected in one database transaction. */
 export const DB_BATCH_SIZE_MAX = 2_000;
 /** Attempts of one database batch when it loses a race with a concurrent writer. */

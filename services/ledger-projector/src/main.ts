@@ -24,7 +24,7 @@ import { generateApiTokens, parseApiTokens } from './auth.js';
 import { loadLedgerConfig } from './config.js';
 import { runMigrations } from './db/migrate.js';
 import { createLedgerPool } from './db/pool.js';
-import { SERVICE_NAME } from './db/project.js';
+import { SERVICE_NAME } from './topics.js';
 import { createLedgerHandler } from './handler.js';
 import { OutboxPublisher } from './outbox.js';
 

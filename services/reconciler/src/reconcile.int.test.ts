@@ -20,7 +20,7 @@ import { reconcileCommand } from './command.js';
 import type { ReportSummary } from './core/report.js';
 import { createLedgerDatabase, createTestTopics, canonicalEvent, projectIntoLedger, readTopic, screened, withEnv, type TestDatabase, type TestTopics } from './testing/support.js';
 // The simulator's library entry point (test/simulator/src/index.ts).
-import { Simulation, loadScenario, loadSanctionsSnapshot, parseScenario, sanctionedBlocks, startSimulatorServer } from '@tidemark/test/simulator';
+import { Simulation, loadScenario, loadSanctionsSnapshot, parseScenario, sanctionedBlocks, startSimulatorServer } from '@tidemark/simulator';
 
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 if (skip) console.warn('TIDEMARK_SKIP_INTEGRATION=1: skipping the reconciler integration tests');

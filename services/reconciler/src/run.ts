@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline';
 import type { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
-import { type AvroCodec, type Logger, buildAudit } from '@tidemark/common';
+import { type AuditRecord, type AvroCodec, type Logger, buildAudit } from '@tidemark/common';
 import { compareTransaction, type Comparison } from './core/compare.js';
 import { PairTallies, judgePair, isZero, formatBuckets, splitPairKey } from './core/balance.js';
 import { buildHealEvent } from './core/heal.js';
@@ -30,7 +30,7 @@ import { ReportBuilder, type ReportSummary } from './core/report.js';
 import type { Finding, LedgerTx, ProviderRecord } from './core/model.js';
 import { type Window, windowPosition } from './core/window.js';
 import type { RetryPolicy } from './core/backoff.js';
-import { fetchStatementPages } from './adapters/statements-client.js';
+import { fetchStatementPages, safeUrl } from './adapters/statements-client.js';
 import { ProviderStaging } from './adapters/staging.js';
 import { LedgerReader } from './adapters/ledger.js';
 import { Publisher, STAGE } from './adapters/publisher.js';
@@ -96,25 +96,31 @@ function memorySampler(interval_ms = 200) {
   };
 }
 
-export async function runReconciliation(opts: RunOptions, deps: RunDeps): Promise<RunResult> {
-  const now = deps.now ?? Date.now;
-  const started_at_ms = now();
-  const memory = memorySampler();
-  const log = deps.logger.child({ run_id: opts.run_id, provider: opts.provider });
-  const report = new ReportBuilder(opts.run_id, opts.provider, opts.window, started_at_ms, safeStatementsUrl(opts.statements_url), opts.heal);
-  const spill_path = `${opts.report_path}.discrepancies.ndjson.tmp`;
-  await mkdir(dirname(opts.report_path), { recursive: true });
-  const spill = createWriteStream(spill_path, { encoding: 'utf8' });
-  const run = { run_id: opts.run_id, provider: opts.provider, detected_at_ms: started_at_ms };
+/** What every step of one run shares. */
+interface RunContext {
+  opts: RunOptions;
+  deps: RunDeps;
+  now: () => number;
+  log: Logger;
+  report: ReportBuilder;
+  tallies: PairTallies;
+  /** Records a finding: report, metric, spill file, discrepancy topic. */
+  emit(f: Finding): Promise<void>;
+  /** Records one transaction comparison: report, pair tallies, its findings, its heal (when healing). */
+  handle(c: Comparison, provider: ProviderRecord | null): Promise<void>;
+}
 
+function runContext(opts: RunOptions, deps: RunDeps, spill: WriteStream, started_at_ms: number): RunContext {
+  const now = deps.now ?? Date.now;
+  const report = new ReportBuilder(opts.run_id, opts.provider, opts.window, started_at_ms, safeUrl(opts.statements_url), opts.heal);
+  const run = { run_id: opts.run_id, provider: opts.provider, detected_at_ms: started_at_ms };
+  const tallies = new PairTallies();
   const emit = async (f: Finding): Promise<void> => {
     report.addFinding(f);
     deps.metrics.discrepancies.inc({ provider: opts.provider, kind: f.kind });
     await writeLine(spill, JSON.stringify({ run_id: opts.run_id, provider: opts.provider, ...f, event_key: f.event_key ?? null }));
     await deps.publisher.discrepancy(run, f);
   };
-
-  const tallies = new PairTallies();
   const handle = async (c: Comparison, provider: ProviderRecord | null): Promise<void> => {
     report.addComparison(c);
     for (const e of c.effects) {
@@ -131,180 +137,25 @@ export async function runReconciliation(opts: RunOptions, deps: RunDeps): Promis
     const event = buildHealEvent({ provider: opts.provider, record: provider, plan: c.heal, ingress_id: uuidv7(), now_ms: now() });
     await deps.publisher.heal(event, opts.run_id);
     deps.metrics.heal_events.inc({ provider: opts.provider });
-    report.noteHeal({ event_id: event.event_id, event_type: event.event_type, transaction_id: provider.transaction_id, wallet_id: provider.wallet_id, amount: event.amount ?? '' });
+    const heal = { event_id: event.event_id, event_type: event.event_type, transaction_id: provider.transaction_id, wallet_id: provider.wallet_id };
+    report.noteHeal({ ...heal, amount: event.amount ?? '' });
   };
+  return { opts, deps, now, log: deps.logger.child({ run_id: opts.run_id, provider: opts.provider }), report, tallies, emit, handle };
+}
 
+export async function runReconciliation(opts: RunOptions, deps: RunDeps): Promise<RunResult> {
+  const memory = memorySampler();
+  const spill_path = `${opts.report_path}.discrepancies.ndjson.tmp`;
+  await mkdir(dirname(opts.report_path), { recursive: true });
+  const spill = createWriteStream(spill_path, { encoding: 'utf8' });
+  const ctx = runContext(opts, deps, spill, (deps.now ?? Date.now)());
+  const { report } = ctx;
   try {
-    const client = await deps.pool.connect();
-    let clientBroken = false;
-    try {
-      const ledger = new LedgerReader(client, opts.provider);
-      await ledger.assertSchema();
-      const staging = new ProviderStaging(client);
-      await staging.create();
-
-      // 1. Provider statements -> staging.
-      const since_iso = new Date(opts.window.since_ms).toISOString();
-      let newest_ms = -1;
-      const pages = fetchStatementPages({
-        base_url: opts.statements_url,
-        updated_since: since_iso,
-        page_limit: opts.page_limit,
-        request_timeout_ms: opts.request_timeout_ms,
-        retry: opts.retry,
-        token: opts.statements_token,
-        logger: log,
-      });
-      for await (const page of pages) {
-        const p = report.provider_side;
-        p.pages += 1;
-        p.retries += page.retries;
-        p.items_received += page.records.length;
-        if (page.records.length === 0) p.empty_pages += 1;
-        const classified = page.records.map((r) => {
-          if (r.updated_at_ms > newest_ms) newest_ms = r.updated_at_ms;
-          return { ...r, position: windowPosition(opts.window, r.updated_at_ms) };
-        });
-        await staging.upsert(classified);
-      }
-      const staged = await staging.counts();
-      const p = report.provider_side;
-      p.in_window = staged.in;
-      p.before_window = staged.before;
-      p.after_window = staged.after;
-      p.duplicates_dropped = p.items_received - (staged.in + staged.before + staged.after);
-      p.as_of = newest_ms >= 0 ? new Date(newest_ms).toISOString() : null;
-      p.fetched_at = new Date(now()).toISOString();
-      deps.metrics.provider_records.inc({ provider: opts.provider }, p.items_received);
-      log.info({ pages: p.pages, items: p.items_received, in_window: p.in_window, duplicates: p.duplicates_dropped, retries: p.retries }, 'provider statements staged');
-
-      // 2. One consistent ledger snapshot for everything that follows.
-      await ledger.beginSnapshot();
-      report.ledger_side.as_of = await ledger.asOf();
-
-      // 3. Provider side, in transaction-id order.
-      for await (const chunk of staging.inWindow(opts.chunk_size)) {
-        const found = await ledger.byIds(chunk.map((r) => r.transaction_id));
-        report.ledger_side.transactions_looked_up += found.size;
-        for (const record of chunk) {
-          const l = found.get(record.transaction_id) ?? null;
-          if (l !== null && isAfterWindow(l, opts.window)) {
-            // The ledger already applied an event later than the window: compared by a later window.
-            report.skipped_outside_window += 1;
-            continue;
-          }
-          await handle(compareTransaction(record, l), record);
-        }
-      }
-
-      // 4. Ledger side: what the provider did not list.
-      let batch: string[] = [];
-      const flushLedgerBatch = async () => {
-        if (batch.length === 0) return;
-        const positions = await staging.positions(batch);
-        const unlisted = batch.filter((id) => !positions.has(id));
-        report.skipped_outside_window += batch.filter((id) => positions.has(id) && positions.get(id) !== 'in').length;
-        const found = await ledger.byIds(unlisted);
-        for (const id of unlisted) {
-          const l = found.get(id);
-          if (l) await handle(compareTransaction(null, l), null);
-        }
-        batch = [];
-      };
-      for await (const line of ledger.window(new Date(opts.window.since_ms), new Date(opts.window.until_ms), opts.chunk_size)) {
-        report.ledger_side.transactions_in_window += 1;
-        batch.push(line.transaction_id);
-        if (batch.length >= opts.chunk_size) await flushLedgerBatch();
-      }
-      await flushLedgerBatch();
-
-      // 5. Balances of every (wallet, asset) the window touched.
-      const keys = tallies.keys();
-      for (let i = 0; i < keys.length; i += opts.chunk_size) {
-        const slice = keys.slice(i, i + opts.chunk_size);
-        const facts = await ledger.pairFacts(slice.map(splitPairKey));
-        for (const key of slice) {
-          const tally = tallies.get(key)!;
-          const pair = splitPairKey(key);
-          const f = facts.get(key);
-          if (!f) throw new Error(`invariant: no ledger facts for pair ${key}`);
-          const verdict = judgePair(tally, f);
-          report.pairs_checked += 1;
-          if (verdict.drift_checked) report.pairs_drift_checked += 1;
-          if (isZero(verdict.residual)) continue;
-          await emit({
-            kind: 'balance_mismatch',
-            transaction_id: null,
-            wallet_id: pair.wallet_id,
-            asset: pair.asset,
-            ledger_value: formatBuckets(f.balance),
-            provider_value: formatBuckets(verdict.provider_balance),
-            detail: `the ledger balance of ${pair.wallet_id}/${pair.asset} differs from what its transactions and the provider's records imply by ${formatBuckets(verdict.residual)} (not explained by any transaction-level discrepancy)`,
-          });
-        }
-      }
-      await ledger.endSnapshot();
-      await staging.drop();
-    } catch (err) {
-      clientBroken = true;
-      throw err;
-    } finally {
-      if (clientBroken) await client.query('ROLLBACK').catch(() => undefined);
-      client.release(clientBroken);
-    }
-
-    // 6. Conservation inside the platform.
-    if (opts.conservation) {
-      const checked_at_ms = now();
-      const check = new ConservationCheck({
-        provider: opts.provider,
-        window: opts.window,
-        settled_before_ms: checked_at_ms - opts.settle_ms,
-        stuck_before_ms: checked_at_ms - opts.stuck_ms,
-        tracks_max: opts.open_events_max,
-      });
-      const read = await readAuditTrail({
-        kafka: deps.kafka,
-        codec: deps.codec,
-        prefix: deps.prefix,
-        from_ms: opts.window.since_ms - opts.audit_lookback_ms,
-        run_id: opts.run_id,
-        timeout_ms: opts.audit_timeout_ms,
-        logger: log,
-        onRecord: (r) => check.observe(r),
-      });
-      const { summary, findings } = check.finish();
-      for (const f of findings) await emit(f);
-      report.audit_as_of = read.as_of;
-      report.conservation = { ...summary, checked: true, settle_ms: opts.settle_ms, stuck_after_ms: opts.stuck_ms };
-      log.info({ records: read.records, undecodable: read.undecodable, ...summary }, 'conservation checked');
-    } else {
-      report.conservation = { checked: false, reason: 'disabled with --no-conservation' };
-    }
-
-    const finished_at_ms = now();
+    await compareWithLedger(ctx);
+    await checkConservation(ctx);
     report.resources = memory.stop();
-    const summary = report.summary(finished_at_ms);
-    await deps.publisher.audit(
-      buildAudit({
-        stage: STAGE,
-        action: 'reconciled',
-        audit_id: `${STAGE}:reconciled:${opts.run_id}`,
-        provider: opts.provider,
-        reason: summary.ok ? null : 'discrepancies_found',
-        details: {
-          run_id: opts.run_id,
-          verdict: summary.verdict,
-          since: summary.window.since,
-          until: summary.window.until,
-          discrepancies: String(summary.discrepancies_total),
-          ...Object.fromEntries(Object.entries(summary.discrepancy_counts).filter(([, n]) => n > 0).map(([k, n]) => [`count_${k}`, String(n)])),
-          heal: String(opts.heal),
-          heal_events: String(summary.heal.injected),
-          report: opts.report_path,
-        },
-      }),
-    );
+    const summary = report.summary(ctx.now());
+    await deps.publisher.audit(runAudit(opts, summary));
     await deps.publisher.flush();
     await closeStream(spill);
     await writeReportFile(opts.report_path, summary, spill_path);
@@ -317,20 +168,199 @@ export async function runReconciliation(opts: RunOptions, deps: RunDeps): Promis
   }
 }
 
-function isAfterWindow(l: LedgerTx, window: Window): boolean {
-  return l.last_event_at_ms !== null && l.last_event_at_ms >= window.until_ms;
+/** Steps 1–5 on one connection: statements staged, then one consistent ledger snapshot compared with them. */
+async function compareWithLedger(ctx: RunContext): Promise<void> {
+  const client = await ctx.deps.pool.connect();
+  let clientBroken = false;
+  try {
+    const ledger = new LedgerReader(client, ctx.opts.provider);
+    await ledger.assertSchema();
+    const staging = new ProviderStaging(client);
+    await staging.create();
+    await stageStatements(ctx, staging);
+    // 2. One consistent ledger snapshot for everything that follows.
+    await ledger.beginSnapshot();
+    ctx.report.ledger_side.as_of = await ledger.asOf();
+    await compareProviderSide(ctx, ledger, staging);
+    await compareLedgerSide(ctx, ledger, staging);
+    await checkBalances(ctx, ledger);
+    await ledger.endSnapshot();
+    await staging.drop();
+  } catch (err) {
+    clientBroken = true;
+    throw err;
+  } finally {
+    if (clientBroken) await client.query('ROLLBACK').catch(() => undefined);
+    client.release(clientBroken);
+  }
 }
 
-function safeStatementsUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
+/** 1. Provider statements -> staging. */
+async function stageStatements(ctx: RunContext, staging: ProviderStaging): Promise<void> {
+  const { opts, report } = ctx;
+  let newest_ms = -1;
+  const pages = fetchStatementPages({
+    base_url: opts.statements_url,
+    updated_since: new Date(opts.window.since_ms).toISOString(),
+    page_limit: opts.page_limit,
+    request_timeout_ms: opts.request_timeout_ms,
+    retry: opts.retry,
+    token: opts.statements_token,
+    logger: ctx.log,
+  });
+  const p = report.provider_side;
+  for await (const page of pages) {
+    p.pages += 1;
+    p.retries += page.retries;
+    p.items_received += page.records.length;
+    if (page.records.length === 0) p.empty_pages += 1;
+    const classified = page.records.map((r) => {
+      if (r.updated_at_ms > newest_ms) newest_ms = r.updated_at_ms;
+      return { ...r, position: windowPosition(opts.window, r.updated_at_ms) };
+    });
+    await staging.upsert(classified);
   }
+  const staged = await staging.counts();
+  p.in_window = staged.in;
+  p.before_window = staged.before;
+  p.after_window = staged.after;
+  p.duplicates_dropped = p.items_received - (staged.in + staged.before + staged.after);
+  p.as_of = newest_ms >= 0 ? new Date(newest_ms).toISOString() : null;
+  p.fetched_at = new Date(ctx.now()).toISOString();
+  ctx.deps.metrics.provider_records.inc({ provider: opts.provider }, p.items_received);
+  const staged_log = { pages: p.pages, items: p.items_received, in_window: p.in_window, duplicates: p.duplicates_dropped, retries: p.retries };
+  ctx.log.info(staged_log, 'provider statements staged');
+}
+
+/** 3. Provider side, in transaction-id order. */
+async function compareProviderSide(ctx: RunContext, ledger: LedgerReader, staging: ProviderStaging): Promise<void> {
+  for await (const chunk of staging.inWindow(ctx.opts.chunk_size)) {
+    const found = await ledger.byIds(chunk.map((r) => r.transaction_id));
+    ctx.report.ledger_side.transactions_looked_up += found.size;
+    for (const record of chunk) {
+      const l = found.get(record.transaction_id) ?? null;
+      if (l !== null && isAfterWindow(l, ctx.opts.window)) {
+        // The ledger already applied an event later than the window: compared by a later window.
+        ctx.report.skipped_outside_window += 1;
+        continue;
+      }
+      await ctx.handle(compareTransaction(record, l), record);
+    }
+  }
+}
+
+/** 4. Ledger side: what the provider did not list. */
+async function compareLedgerSide(ctx: RunContext, ledger: LedgerReader, staging: ProviderStaging): Promise<void> {
+  const { opts, report } = ctx;
+  let batch: string[] = [];
+  const flushLedgerBatch = async () => {
+    if (batch.length === 0) return;
+    const positions = await staging.positions(batch);
+    const unlisted = batch.filter((id) => !positions.has(id));
+    report.skipped_outside_window += batch.filter((id) => positions.has(id) && positions.get(id) !== 'in').length;
+    const found = await ledger.byIds(unlisted);
+    for (const id of unlisted) {
+      const l = found.get(id);
+      if (l) await ctx.handle(compareTransaction(null, l), null);
+    }
+    batch = [];
+  };
+  for await (const line of ledger.window(new Date(opts.window.since_ms), new Date(opts.window.until_ms), opts.chunk_size)) {
+    report.ledger_side.transactions_in_window += 1;
+    batch.push(line.transaction_id);
+    if (batch.length >= opts.chunk_size) await flushLedgerBatch();
+  }
+  await flushLedgerBatch();
+}
+
+/** 5. Balances of every (wallet, asset) the window touched. */
+async function checkBalances(ctx: RunContext, ledger: LedgerReader): Promise<void> {
+  const { opts, report } = ctx;
+  const keys = ctx.tallies.keys();
+  for (let i = 0; i < keys.length; i += opts.chunk_size) {
+    const slice = keys.slice(i, i + opts.chunk_size);
+    const facts = await ledger.pairFacts(slice.map(splitPairKey));
+    for (const key of slice) {
+      const tally = ctx.tallies.get(key)!;
+      const pair = splitPairKey(key);
+      const f = facts.get(key);
+      if (!f) throw new Error(`invariant: no ledger facts for pair ${key}`);
+      const verdict = judgePair(tally, f);
+      report.pairs_checked += 1;
+      if (verdict.drift_checked) report.pairs_drift_checked += 1;
+      if (isZero(verdict.residual)) continue;
+      await ctx.emit({
+        kind: 'balance_mismatch',
+        transaction_id: null,
+        wallet_id: pair.wallet_id,
+        asset: pair.asset,
+        ledger_value: formatBuckets(f.balance),
+        provider_value: formatBuckets(verdict.provider_balance),
+        detail: `the ledger balance of ${pair.wallet_id}/${pair.asset} differs from what its transactions and the provider's records imply by ${formatBuckets(verdict.residual)} (not explained by any transaction-level discrepancy)`,
+      });
+    }
+  }
+}
+
+/** 6. Conservation inside the platform (the audit trail). */
+async function checkConservation(ctx: RunContext): Promise<void> {
+  const { opts, deps, report } = ctx;
+  if (!opts.conservation) {
+    report.conservation = { checked: false, reason: 'disabled with --no-conservation' };
+    return;
+  }
+  const checked_at_ms = ctx.now();
+  const check = new ConservationCheck({
+    provider: opts.provider,
+    window: opts.window,
+    settled_before_ms: checked_at_ms - opts.settle_ms,
+    stuck_before_ms: checked_at_ms - opts.stuck_ms,
+    tracks_max: opts.open_events_max,
+  });
+  const read = await readAuditTrail({
+    kafka: deps.kafka,
+    codec: deps.codec,
+    prefix: deps.prefix,
+    from_ms: opts.window.since_ms - opts.audit_lookback_ms,
+    run_id: opts.run_id,
+    timeout_ms: opts.audit_timeout_ms,
+    logger: ctx.log,
+    onRecord: (r) => check.observe(r),
+  });
+  const { summary, findings } = check.finish();
+  for (const f of findings) await ctx.emit(f);
+  report.audit_as_of = read.as_of;
+  report.conservation = { ...summary, checked: true, settle_ms: opts.settle_ms, stuck_after_ms: opts.stuck_ms };
+  ctx.log.info({ records: read.records, undecodable: read.undecodable, ...summary }, 'conservation checked');
+}
+
+/** The run's own audit record (`reconciled`). */
+function runAudit(opts: RunOptions, summary: ReportSummary): AuditRecord {
+  const counts = Object.entries(summary.discrepancy_counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => [`count_${k}`, String(n)]);
+  return buildAudit({
+    stage: STAGE,
+    action: 'reconciled',
+    audit_id: `${STAGE}:reconciled:${opts.run_id}`,
+    provider: opts.provider,
+    reason: summary.ok ? null : 'discrepancies_found',
+    details: {
+      run_id: opts.run_id,
+      verdict: summary.verdict,
+      since: summary.window.since,
+      until: summary.window.until,
+      discrepancies: String(summary.discrepancies_total),
+      ...Object.fromEntries(counts),
+      heal: String(opts.heal),
+      heal_events: String(summary.heal.injected),
+      report: opts.report_path,
+    },
+  });
+}
+
+function isAfterWindow(l: LedgerTx, window: Window): boolean {
+  return l.last_event_at_ms !== null && l.last_event_at_ms >= window.until_ms;
 }
 
 function writeLine(stream: WriteStream, line: string): Promise<void> {

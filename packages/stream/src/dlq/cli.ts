@@ -1,5 +1,5 @@
 /**
- * `npx tidemark dlq list|show|replay|purge`: the CLI's entry point (packages/cli calls
+ * `npx tidemark dlq list|show|replay|purge`: the CLI's entry point (apps/cli calls
  * `dlqCli(action, opts)` with commander's options). Exit codes: 0 done, 1 nothing
  * matched / not found, 2 could not run.
  */

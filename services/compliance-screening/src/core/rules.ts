@@ -9,7 +9,7 @@
  * Money values are decimal strings (never numbers) in the reference currency.
  */
 import { z } from 'zod';
-import { Decimal, amountProblem } from '@tidemark/common';
+import { Decimal, amountProblem } from '@tidemark/common/money';
 
 const flagSchema = z.enum(['REVIEW', 'BLOCK']);
 

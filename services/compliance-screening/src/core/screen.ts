@@ -8,9 +8,9 @@
  * in a fixed order (sanctions, names, risk, jurisdiction, travel rule, amount,
  * velocity, structuring) so the same inputs always give the same decision.
  */
-import { TRANSACTION_EVENT_TYPES as COMMON_TRANSACTION_EVENT_TYPES } from '@tidemark/common';
-import type { CanonicalEvent, ScreeningDecision, ScreeningReason } from '@tidemark/common';
-import { Decimal, amountProblem, formatAmount } from '@tidemark/common';
+import { TRANSACTION_EVENT_TYPES as COMMON_TRANSACTION_EVENT_TYPES } from '@tidemark/common/events';
+import type { CanonicalEvent, ScreeningDecision, ScreeningReason } from '@tidemark/common/records';
+import { Decimal, amountProblem, formatAmount } from '@tidemark/common/money';
 import { lookupSanctionedAddress, type SanctionsList } from './addresses.js';
 import { formatScore, matchName, type NamesList } from './names.js';
 import type { Outcome, Rules } from './rules.js';

@@ -81,6 +81,35 @@ export interface FakeRiskApi {
   close(): Promise<void>;
 }
 
+/** /admin/state (GET, POST mode/latency/failure) and /admin/overrides (PUT one address's score, DELETE all). */
+async function admin(state: State, overrides: Map<string, { risk_score: string; category: string }>, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  if (pathname === '/admin/state' && req.method === 'GET') return send(res, 200, state);
+  if (pathname === '/admin/state' && req.method === 'POST') {
+    const body = (await readBody(req)) as Record<string, unknown>;
+    if (body.mode !== undefined && body.mode !== 'ok' && body.mode !== 'fail' && body.mode !== 'hang') return send(res, 400, { error: 'bad_mode', message: 'mode is ok, fail or hang' });
+    if (body.mode !== undefined) state.mode = body.mode as FakeMode;
+    state.latency_ms = clampMs(body.latency_ms, state.latency_ms);
+    state.hang_ms = clampMs(body.hang_ms, state.hang_ms);
+    if (typeof body.fail_status === 'number' && body.fail_status >= 400 && body.fail_status <= 599) state.fail_status = body.fail_status;
+    return send(res, 200, state);
+  }
+  const match = /^\/admin\/overrides\/(.+)$/.exec(pathname);
+  if (match && req.method === 'PUT') {
+    const body = (await readBody(req)) as { risk_score?: unknown; category?: unknown };
+    if (typeof body.risk_score !== 'string' || !/^(100(\.0+)?|[0-9]{1,2}(\.[0-9]{1,2})?)$/.test(body.risk_score)) {
+      return send(res, 400, { error: 'bad_score', message: 'risk_score is a decimal string 0..100' });
+    }
+    if (overrides.size >= OVERRIDES_MAX) return send(res, 409, { error: 'too_many_overrides', message: `at most ${OVERRIDES_MAX}` });
+    overrides.set(normalizeAddress(decodeURIComponent(match[1] as string)).normalized, { risk_score: body.risk_score, category: typeof body.category === 'string' ? body.category.slice(0, 100) : 'override' });
+    return send(res, 200, { overrides: overrides.size });
+  }
+  if (pathname === '/admin/overrides' && req.method === 'DELETE') {
+    overrides.clear();
+    return send(res, 200, { overrides: 0 });
+  }
+  send(res, 404, { error: 'not_found', message: `${req.method} ${pathname}` });
+}
+
 export async function startFakeRiskApi(opts: FakeRiskApiOptions): Promise<FakeRiskApi> {
   const state: State = {
     mode: opts.mode ?? 'ok',
@@ -134,40 +163,12 @@ export async function startFakeRiskApi(opts: FakeRiskApiOptions): Promise<FakeRi
     });
   }
 
-  async function admin(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
-    if (pathname === '/admin/state' && req.method === 'GET') return send(res, 200, state);
-    if (pathname === '/admin/state' && req.method === 'POST') {
-      const body = (await readBody(req)) as Record<string, unknown>;
-      if (body.mode !== undefined && body.mode !== 'ok' && body.mode !== 'fail' && body.mode !== 'hang') return send(res, 400, { error: 'bad_mode', message: 'mode is ok, fail or hang' });
-      if (body.mode !== undefined) state.mode = body.mode as FakeMode;
-      state.latency_ms = clampMs(body.latency_ms, state.latency_ms);
-      state.hang_ms = clampMs(body.hang_ms, state.hang_ms);
-      if (typeof body.fail_status === 'number' && body.fail_status >= 400 && body.fail_status <= 599) state.fail_status = body.fail_status;
-      return send(res, 200, state);
-    }
-    const match = /^\/admin\/overrides\/(.+)$/.exec(pathname);
-    if (match && req.method === 'PUT') {
-      const body = (await readBody(req)) as { risk_score?: unknown; category?: unknown };
-      if (typeof body.risk_score !== 'string' || !/^(100(\.0+)?|[0-9]{1,2}(\.[0-9]{1,2})?)$/.test(body.risk_score)) {
-        return send(res, 400, { error: 'bad_score', message: 'risk_score is a decimal string 0..100' });
-      }
-      if (overrides.size >= OVERRIDES_MAX) return send(res, 409, { error: 'too_many_overrides', message: `at most ${OVERRIDES_MAX}` });
-      overrides.set(normalizeAddress(decodeURIComponent(match[1] as string)).normalized, { risk_score: body.risk_score, category: typeof body.category === 'string' ? body.category.slice(0, 100) : 'override' });
-      return send(res, 200, { overrides: overrides.size });
-    }
-    if (pathname === '/admin/overrides' && req.method === 'DELETE') {
-      overrides.clear();
-      return send(res, 200, { overrides: 0 });
-    }
-    send(res, 404, { error: 'not_found', message: `${req.method} ${pathname}` });
-  }
-
   const server = createServer((req, res) => {
     const pathname = new URL(req.url ?? '/', 'http://fake').pathname;
     const route = async () => {
       if (pathname === '/healthz' && req.method === 'GET') return send(res, 200, { status: 'ok', service: 'fake-risk-api', mode: state.mode });
       if (pathname === '/v1/screen' && req.method === 'POST') return screen(req, res);
-      if (pathname.startsWith('/admin/')) return admin(req, res, pathname);
+      if (pathname.startsWith('/admin/')) return admin(state, overrides, req, res, pathname);
       send(res, 404, { error: 'not_found', message: `${req.method} ${pathname}` });
     };
     route().catch((err: Error & { status?: number }) => {

@@ -2,7 +2,7 @@
  * Dedupe decisions, pure. The dedupe key is (provider, provider event id); the claim
  * of a key stores the source coordinates of the delivery that first passed.
  */
-import type { SourceCoordinates } from '@tidemark/stream';
+import type { SourceCoordinates } from '@tidemark/stream/handler';
 
 export const DEDUPE_WINDOW_DAYS_MIN = 30;
 export const DEDUPE_WINDOW_DAYS_MAX = 3650;

@@ -3,9 +3,11 @@
  * from its own body shape, and `buildCanonicalEvent` enforces the v1 event types' required
  * fields and the amount rules, then assembles the Avro record (schemas/avro/canonical-event.avsc).
  */
-import { amountProblem, isKnownEventType, type CanonicalEvent } from '@tidemark/common';
+import { amountProblem } from '@tidemark/common/money';
+import { isKnownEventType } from '@tidemark/common/events';
+import type { CanonicalEvent } from '@tidemark/common/records';
 
-export { EVENT_TYPES as KNOWN_EVENT_TYPES, isKnownEventType, type EventType as KnownEventType } from '@tidemark/common';
+export { EVENT_TYPES as KNOWN_EVENT_TYPES, isKnownEventType, type EventType as KnownEventType } from '@tidemark/common/events';
 
 /** What a mapper extracts from a provider body. Nulls mean "not sent". */
 export interface CanonicalFields {

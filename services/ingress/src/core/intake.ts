@@ -6,7 +6,7 @@
  * Authentication comes before parsing so unauthenticated input is never parsed and an
  * unauthenticated caller learns nothing about the payload rules.
  */
-import type { CanonicalEvent } from '@tidemark/common';
+import type { CanonicalEvent } from '@tidemark/common/records';
 import { createHash } from 'node:crypto';
 import { clientAddress, ipAllowed } from './ip.js';
 import { parseJsonBody, JSON_DEPTH_MAX_DEFAULT } from './json-guard.js';

@@ -3,7 +3,7 @@
  * balances loaded (and locked) by the adapter. Pure: it returns everything the adapter
  * must write and the records to publish, one projection per input, in input order.
  */
-import type { BalanceChanged } from '@tidemark/common';
+import type { BalanceChanged } from '@tidemark/common/records';
 import { type AccountRef, accountId } from './accounts.js';
 import { formatUnits } from './amount.js';
 import {

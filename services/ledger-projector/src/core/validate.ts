@@ -2,7 +2,7 @@
  * Turns a screened canonical event into the ledger's input, or says precisely why it
  * can never be projected (InvalidEventError → the runtime dead-letters it).
  */
-import type { CanonicalEvent, ScreeningDecision } from '@tidemark/common';
+import type { CanonicalEvent, ScreeningDecision } from '@tidemark/common/records';
 import { AmountError, parseAmount } from './amount.js';
 import {
   type Decision,

@@ -1,7 +1,9 @@
 /**
- * Read side of the ledger: what the read API serves and what the reconciler reads.
+ * Read side of the ledger: what the read API serves and what the reconciler reads — the
+ * ledger's read contract, exported as `@tidemark/ledger-projector/read` (src/read.ts).
+ * Nobody outside this service queries the `ledger` schema directly.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { normalizeAmount } from '../core/amount.js';
 import {
   type Decision,
@@ -12,6 +14,9 @@ import {
   statementDirection,
   statementStatus,
 } from '../core/transaction.js';
+
+/** A pool or one client (e.g. a reader's REPEATABLE READ snapshot connection). */
+export type Queryable = Pool | PoolClient;
 
 /** Most history entries returned for one transaction. */
 export const HISTORY_ENTRIES_MAX = 1_000;
@@ -32,7 +37,7 @@ export interface WalletBalances {
 }
 
 /** Balances of one wallet, one entry per asset (decimal strings, normalised); unknown wallet → empty list. */
-export async function getBalances(pool: Pool, wallet_id: string): Promise<WalletBalances> {
+export async function getBalances(pool: Queryable, wallet_id: string): Promise<WalletBalances> {
   const res = await pool.query<{ asset: string; pending: string; available: string; held: string }>(
     `SELECT asset, pending::text, available::text, held::text FROM ledger.balances WHERE wallet_id = $1 ORDER BY asset`,
     [wallet_id],
@@ -83,7 +88,8 @@ export interface TransactionView {
   updated_at: string;
 }
 
-interface TransactionRow {
+/** One row of `ledger.transactions` as read (amounts as decimal text, in base-unit-free decimal notation). */
+export interface LedgerTransactionRow {
   provider: string;
   transaction_id: string;
   kind: TxKind;
@@ -107,8 +113,8 @@ interface TransactionRow {
 const TX_COLUMNS = `provider, transaction_id, kind, wallet_id, asset, amount::text, status, decision, reasons, anomalies,
   released_by, released_at, pending::text, available::text, held::text, created_at, updated_at, last_occurred_at`;
 
-export async function getTransaction(pool: Pool, provider: string, transaction_id: string): Promise<TransactionView | null> {
-  const tx = await pool.query<TransactionRow>(`SELECT ${TX_COLUMNS} FROM ledger.transactions WHERE provider = $1 AND transaction_id = $2`, [
+export async function getTransaction(pool: Queryable, provider: string, transaction_id: string): Promise<TransactionView | null> {
+  const tx = await pool.query<LedgerTransactionRow>(`SELECT ${TX_COLUMNS} FROM ledger.transactions WHERE provider = $1 AND transaction_id = $2`, [
     provider,
     transaction_id,
   ]);
@@ -185,13 +191,13 @@ export interface LedgerStatementLine {
  * fetched in keyset-paged queries of `page_size`.
  */
 export async function* listTransactions(
-  pool: Pool,
+  pool: Queryable,
   opts: { provider: string; since: Date; until?: Date; page_size?: number },
 ): AsyncGenerator<LedgerStatementLine> {
   const page_size = Math.min(Math.max(1, opts.page_size ?? LIST_PAGE_SIZE_DEFAULT), LIST_PAGE_SIZE_MAX);
   let after: { at: Date; id: string } | null = null;
   for (;;) {
-    const res: { rows: TransactionRow[] } = await pool.query<TransactionRow>(
+    const res: { rows: LedgerTransactionRow[] } = await pool.query<LedgerTransactionRow>(
       `SELECT ${TX_COLUMNS} FROM ledger.transactions
         WHERE provider = $1 AND last_occurred_at >= $2 AND ($3::timestamptz IS NULL OR last_occurred_at < $3)
           AND ($4::timestamptz IS NULL OR (last_occurred_at, transaction_id) > ($4, $5::text))
@@ -219,7 +225,7 @@ export async function* listTransactions(
 }
 
 /** Wallet balances of every wallet (optionally of one provider's transactions' wallets), for balance reconciliation. */
-export async function listBalances(pool: Pool, opts: { wallet_ids?: string[] } = {}): Promise<Array<AssetBalance & { wallet_id: string; version: number }>> {
+export async function listBalances(pool: Queryable, opts: { wallet_ids?: string[] } = {}): Promise<Array<AssetBalance & { wallet_id: string; version: number }>> {
   const res = await pool.query<{ wallet_id: string; asset: string; pending: string; available: string; held: string; version: string }>(
     `SELECT wallet_id, asset, pending::text, available::text, held::text, version::text FROM ledger.balances
       WHERE $1::text[] IS NULL OR wallet_id = ANY($1) ORDER BY wallet_id, asset`,
@@ -233,4 +239,49 @@ export async function listBalances(pool: Pool, opts: { wallet_ids?: string[] } =
     held: normalizeAmount(r.held),
     version: Number(r.version),
   }));
+}
+
+/** True when the ledger schema exists in the database (the projector ran its migrations). */
+export async function ledgerSchemaExists(pool: Queryable): Promise<boolean> {
+  const res = await pool.query<{ t: string | null }>(`SELECT to_regclass('ledger.transactions')::text AS t`);
+  return Boolean(res.rows[0]?.t);
+}
+
+/** Latest provider occurrence time the ledger has applied for `provider` (its as-of), or null. */
+export async function ledgerAsOf(pool: Queryable, provider: string): Promise<Date | null> {
+  const res = await pool.query<{ at: Date | null }>(`SELECT max(last_occurred_at) AS at FROM ledger.transactions WHERE provider = $1`, [provider]);
+  return res.rows[0]?.at ?? null;
+}
+
+/** The ledger transactions of `provider` with the given provider transaction ids (absent ids: none). */
+export async function getTransactionRows(pool: Queryable, provider: string, transaction_ids: readonly string[]): Promise<LedgerTransactionRow[]> {
+  if (transaction_ids.length === 0) return [];
+  const res = await pool.query<LedgerTransactionRow>(`SELECT ${TX_COLUMNS} FROM ledger.transactions WHERE provider = $1 AND transaction_id = ANY($2::text[])`, [
+    provider,
+    transaction_ids,
+  ]);
+  return res.rows;
+}
+
+/** Per (wallet, asset): how many transactions and the sums of their bucket contributions (decimal text). */
+export interface PairContributions {
+  wallet_id: string;
+  asset: string;
+  tx_count: number;
+  pending: string;
+  available: string;
+  held: string;
+}
+
+/** Transaction count and contribution totals of each (wallet, asset) pair that has transactions. */
+export async function pairContributions(pool: Queryable, pairs: ReadonlyArray<{ wallet_id: string; asset: string }>): Promise<PairContributions[]> {
+  if (pairs.length === 0) return [];
+  const res = await pool.query<{ wallet_id: string; asset: string; n: string; pending: string; available: string; held: string }>(
+    `SELECT t.wallet_id, t.asset, count(*)::text AS n, sum(t.pending)::text AS pending, sum(t.available)::text AS available, sum(t.held)::text AS held
+       FROM ledger.transactions t
+       JOIN unnest($1::text[], $2::text[]) AS u(wallet_id, asset) ON t.wallet_id = u.wallet_id AND t.asset = u.asset
+      GROUP BY t.wallet_id, t.asset`,
+    [pairs.map((p) => p.wallet_id), pairs.map((p) => p.asset)],
+  );
+  return res.rows.map((r) => ({ wallet_id: r.wallet_id, asset: r.asset, tx_count: Number(r.n), pending: r.pending, available: r.available, held: r.held }));
 }

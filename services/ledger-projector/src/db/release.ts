@@ -9,12 +9,10 @@ import { type AuditRecord, buildAudit } from '@tidemark/common';
 import { applyPostingsToBalance, balanceChanged, balanceKey, postingRows, txKey, zeroBalance } from '../core/batch.js';
 import { applyRelease, txStatus } from '../core/transaction.js';
 import { formatUnits } from '../core/amount.js';
-import { KnownAccounts, SERVICE_NAME, insertAccounts, insertPostings, insertProcessed, lockBalances, lockStates, writeBalances, writeStates } from './project.js';
-import { LEDGER_BALANCES_TOPIC } from './project.js';
+import { KnownAccounts, insertAccounts, insertPostings, insertProcessed, lockBalances, lockStates, writeBalances, writeStates } from './statements.js';
+import { AUDIT_TOPIC, LEDGER_BALANCES_TOPIC, SERVICE_NAME } from '../topics.js';
 import { accountId } from '../core/accounts.js';
 import { asInfrastructureError } from './errors.js';
-
-export const AUDIT_TOPIC = 'audit.v1';
 
 export class TransactionNotFoundError extends Error {
   override readonly name = 'TransactionNotFoundError';

@@ -35,7 +35,7 @@
  *   only for pairs whose every ledger transaction was inside the window (then the total
  *   is exactly what the run saw).
  */
-import { toBaseUnits } from '@tidemark/common';
+import { toBaseUnits } from '@tidemark/common/money';
 import { type Buckets, type Direction, type StatementStatus, ZERO_BUCKETS, LIMITS } from './model.js';
 import { formatUnits } from './units.js';
 

@@ -4,7 +4,7 @@
  * provider). Pure: returns the findings, the balance effects for the pair tallies and,
  * when the ledger should change, the heal plan.
  */
-import { toBaseUnits } from '@tidemark/common';
+import { toBaseUnits } from '@tidemark/common/money';
 import { impliedPositionOf, subBuckets } from './balance.js';
 import { type HealPlan, planHeal } from './heal.js';
 import type { Buckets, Finding, LedgerTx, ProviderRecord } from './model.js';
@@ -39,62 +39,62 @@ function describe(side: { direction: string; status: string; amount: string; ass
 
 export function compareTransaction(provider: ProviderRecord | null, ledger: LedgerTx | null): Comparison {
   if (provider === null && ledger === null) throw new Error('invariant: compareTransaction needs at least one side');
+  if (provider === null) return missingAtProvider(ledger as LedgerTx);
+  if (ledger === null) return missingInLedger(provider);
+  return compareMatched(provider, ledger);
+}
 
-  if (provider === null) {
-    const l = ledger as LedgerTx;
-    return {
-      outcome: 'missing_at_provider',
-      findings: [
-        {
-          kind: 'missing_at_provider',
-          transaction_id: l.transaction_id,
-          wallet_id: l.wallet_id,
-          asset: l.asset,
-          ledger_value: `${l.direction} ${l.status} ${l.amount}`,
-          provider_value: null,
-          detail: `the ledger has ${describe(l)} but the provider's statements for the window do not list it`,
-        },
-      ],
-      // Explained by the finding: the ledger side counts, nothing is implied, nothing unexplained.
-      effects: [{ wallet_id: l.wallet_id, asset: l.asset, kind: 'ledger', buckets: l.position }],
-      heal: null,
-      amount_drift: null,
-      status_divergence: null,
-    };
-  }
+function missingAtProvider(l: LedgerTx): Comparison {
+  return {
+    outcome: 'missing_at_provider',
+    findings: [
+      {
+        kind: 'missing_at_provider',
+        transaction_id: l.transaction_id,
+        wallet_id: l.wallet_id,
+        asset: l.asset,
+        ledger_value: `${l.direction} ${l.status} ${l.amount}`,
+        provider_value: null,
+        detail: `the ledger has ${describe(l)} but the provider's statements for the window do not list it`,
+      },
+    ],
+    // Explained by the finding: the ledger side counts, nothing is implied, nothing unexplained.
+    effects: [{ wallet_id: l.wallet_id, asset: l.asset, kind: 'ledger', buckets: l.position }],
+    heal: null,
+    amount_drift: null,
+    status_divergence: null,
+  };
+}
 
-  if (ledger === null) {
-    const p = provider;
-    return {
-      outcome: 'missing_in_ledger',
-      findings: [
-        {
-          kind: 'missing_in_ledger',
-          transaction_id: p.transaction_id,
-          wallet_id: p.wallet_id,
-          asset: p.asset,
-          ledger_value: null,
-          provider_value: `${p.direction} ${p.status} ${p.amount}`,
-          detail: `the provider reports ${describe(p)} (updated ${p.updated_at}) but the ledger has no such transaction`,
-        },
-      ],
-      effects: [{ wallet_id: p.wallet_id, asset: p.asset, kind: 'implied', buckets: impliedPositionOf(p, false) }],
-      heal: planHeal(null, p),
-      amount_drift: null,
-      status_divergence: null,
-    };
-  }
+function missingInLedger(p: ProviderRecord): Comparison {
+  return {
+    outcome: 'missing_in_ledger',
+    findings: [
+      {
+        kind: 'missing_in_ledger',
+        transaction_id: p.transaction_id,
+        wallet_id: p.wallet_id,
+        asset: p.asset,
+        ledger_value: null,
+        provider_value: `${p.direction} ${p.status} ${p.amount}`,
+        detail: `the provider reports ${describe(p)} (updated ${p.updated_at}) but the ledger has no such transaction`,
+      },
+    ],
+    effects: [{ wallet_id: p.wallet_id, asset: p.asset, kind: 'implied', buckets: impliedPositionOf(p, false) }],
+    heal: planHeal(null, p),
+    amount_drift: null,
+    status_divergence: null,
+  };
+}
 
-  const p = provider;
-  const l = ledger;
+/** Where, which way and in which status the two sides book the transaction. */
+function placementFindings(p: ProviderRecord, l: LedgerTx): Finding[] {
   const findings: Finding[] = [];
-  const base = { transaction_id: p.transaction_id };
+  const base = { transaction_id: p.transaction_id, wallet_id: p.wallet_id, asset: p.asset };
   if (l.wallet_id !== p.wallet_id || l.asset !== p.asset) {
     findings.push({
       ...base,
       kind: 'balance_mismatch',
-      wallet_id: p.wallet_id,
-      asset: p.asset,
       ledger_value: `${l.wallet_id} ${l.asset}`,
       provider_value: `${p.wallet_id} ${p.asset}`,
       detail: `transaction ${p.transaction_id} is booked on ${l.wallet_id}/${l.asset} in the ledger but on ${p.wallet_id}/${p.asset} at the provider`,
@@ -104,8 +104,6 @@ export function compareTransaction(provider: ProviderRecord | null, ledger: Ledg
     findings.push({
       ...base,
       kind: 'status_mismatch',
-      wallet_id: p.wallet_id,
-      asset: p.asset,
       ledger_value: `${l.direction} ${l.status}`,
       provider_value: `${p.direction} ${p.status}`,
       detail: `transaction ${p.transaction_id} is a ${l.direction === 'in' ? 'deposit' : 'withdrawal'} in the ledger but a ${p.direction === 'in' ? 'deposit' : 'withdrawal'} at the provider`,
@@ -114,17 +112,20 @@ export function compareTransaction(provider: ProviderRecord | null, ledger: Ledg
     findings.push({
       ...base,
       kind: 'status_mismatch',
-      wallet_id: p.wallet_id,
-      asset: p.asset,
       ledger_value: l.status,
       provider_value: p.status,
       detail: `transaction ${p.transaction_id} (${p.direction}, ${p.amount} ${p.asset}) is ${l.status} in the ledger but ${p.status} at the provider (updated ${p.updated_at})`,
     });
   }
+  return findings;
+}
+
+function compareMatched(p: ProviderRecord, l: LedgerTx): Comparison {
+  const findings = placementFindings(p, l);
   let amount_drift: Comparison['amount_drift'] = null;
   if (!sameAmount(l.amount, p.amount)) {
     findings.push({
-      ...base,
+      transaction_id: p.transaction_id,
       kind: 'amount_mismatch',
       wallet_id: p.wallet_id,
       asset: p.asset,

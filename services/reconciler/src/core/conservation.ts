@@ -19,7 +19,7 @@
  * Memory: resolved events are dropped as soon as both ends are seen; only open events are
  * kept, bounded by `tracks_max`.
  */
-import type { AuditRecord } from '@tidemark/common';
+import type { AuditRecord } from '@tidemark/common/records';
 import type { Finding } from './model.js';
 import { type Window, windowPosition } from './window.js';
 

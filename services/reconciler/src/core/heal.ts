@@ -29,10 +29,11 @@
  * provider's record changes (even back to an earlier state), the new truth gets a new id.
  */
 import { createHash } from 'node:crypto';
-import type { CanonicalEvent } from '@tidemark/common';
+import type { CanonicalEvent } from '@tidemark/common/records';
 import type { Direction, LedgerTx, ProviderRecord, StatementStatus } from './model.js';
 import { formatUnits } from './units.js';
-import { canonicalEvent, toBaseUnits } from '@tidemark/common';
+import { canonicalEvent } from '@tidemark/common/events';
+import { toBaseUnits } from '@tidemark/common/money';
 
 const EVENT_TYPE: Record<Direction, Partial<Record<StatementStatus, string>>> = {
   in: { pending: 'deposit.detected', confirmed: 'deposit.confirmed', failed: 'deposit.failed', reversed: 'deposit.reversed' },

@@ -5,7 +5,7 @@
  * Money is a decimal string at every boundary and bigint units of 10^-18 inside tallies
  * (the ledger's own scale); never a JS number.
  */
-import type { DiscrepancyKind } from '@tidemark/common';
+import type { DiscrepancyKind } from '@tidemark/common/records';
 
 export type Direction = 'in' | 'out';
 export type StatementStatus = 'pending' | 'confirmed' | 'failed' | 'reversed';

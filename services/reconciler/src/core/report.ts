@@ -5,7 +5,7 @@
  * with bounded memory: counts are exact, listed examples are capped (every discrepancy
  * is streamed to the JSON file and to Kafka by the adapters).
  */
-import { DiscrepancyKindValues, type DiscrepancyKind } from '@tidemark/common';
+import { DiscrepancyKindValues, type DiscrepancyKind } from '@tidemark/common/records';
 import type { Comparison } from './compare.js';
 import type { ConservationSummary } from './conservation.js';
 import { BALANCE_RULE } from './balance.js';

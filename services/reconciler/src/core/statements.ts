@@ -5,7 +5,7 @@
  * Extra fields are tolerated (providers add fields); missing or malformed ones are not.
  */
 import { z } from 'zod';
-import { amountProblem } from '@tidemark/common';
+import { amountProblem } from '@tidemark/common/money';
 import { LIMITS, type ProviderRecord } from './model.js';
 import { parseInstant } from './window.js';
 

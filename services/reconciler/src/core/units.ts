@@ -3,7 +3,7 @@
  * scale, and the platform's 18-decimal limit), converted exactly from and to decimal
  * strings with @tidemark/common's money helpers.
  */
-import { Decimal, fromBaseUnits, toBaseUnits } from '@tidemark/common';
+import { Decimal, fromBaseUnits, toBaseUnits } from '@tidemark/common/money';
 
 export const UNIT_DECIMALS = 18;
 

@@ -2,8 +2,8 @@
 import type { AssetSymbol, NetworkId } from './assets.js';
 import type { ProviderId } from './scenario.js';
 
-export { EVENT_TYPES, type EventType } from '@tidemark/common';
-import type { EventType } from '@tidemark/common';
+export { EVENT_TYPES, type EventType } from '@tidemark/common/events';
+import type { EventType } from '@tidemark/common/events';
 
 export type Decision = 'ALLOW' | 'REVIEW' | 'BLOCK';
 export type TransactionKind = 'deposit' | 'withdrawal';

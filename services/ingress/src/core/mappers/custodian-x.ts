@@ -4,7 +4,7 @@
  * (`"amount_base_units": "50000000", "decimals": 8` → "0.5").
  */
 import { z } from 'zod';
-import { AMOUNT_DECIMALS_MAX, fromBaseUnits } from '@tidemark/common';
+import { AMOUNT_DECIMALS_MAX, fromBaseUnits } from '@tidemark/common/money';
 import { buildCanonicalEvent, mapFailure, type CanonicalFields, type DeliveryFacts, type MapResult } from '../canonical.js';
 import { confirmations, country, describeIssues, eventType, idString, optionalId, optionalText } from './fields.js';
 

@@ -29,7 +29,7 @@ export async function localSecrets(): Promise<{ provider_secrets: Record<string,
     );
   }
   if (PROVIDER_SECRET_ENVS.some((k) => !stored[k])) {
-    const { generateSecrets } = await import('@tidemark/test/simulator');
+    const { generateSecrets } = await import('@tidemark/simulator');
     stored = { ...generateSecrets(['generic', 'ledgerpay', 'custodian-x']), ...stored };
     writeFileSync(file, Object.entries(stored).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
   }

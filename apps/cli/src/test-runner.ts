@@ -1,7 +1,8 @@
 /**
- * `npm test`: unit tests, then the real infrastructure (started here, idempotently),
- * then integration and end-to-end suites against it. Prints one closing line
- * "tidemark: N passed, N failed" with the totals of every suite.
+ * `npm test`: the static checks (prettier --check, ESLint), unit tests, then the real
+ * infrastructure (started here, idempotently), then integration and end-to-end suites
+ * against it. Prints one closing line "tidemark: N passed, N failed" with the totals of
+ * every suite (each static check counts as one test of the `static` suite).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
@@ -49,9 +50,38 @@ function runVitest(suite: string, extraEnv: Record<string, string> = {}): Promis
   });
 }
 
+/** What the static suite runs, from the repository root (the same files the workspaces' `lint` scripts cover, plus test/). */
+export const STATIC_CHECKS: ReadonlyArray<{ name: string; args: string[] }> = [
+  { name: 'prettier --check', args: ['node_modules/prettier/bin/prettier.cjs', '--check', '--log-level', 'warn', '.'] },
+  { name: 'eslint', args: ['node_modules/eslint/bin/eslint.js', '--max-warnings', '0', 'apps', 'packages', 'services', 'deploy/local', 'test'] },
+];
+
+/** Runs each static check (output streamed as is); one passed or failed test per check. */
+export async function runStatic(): Promise<SuiteResult> {
+  const root = repoRoot();
+  const started = Date.now();
+  let passed = 0;
+  let failed = 0;
+  for (const check of STATIC_CHECKS) {
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, check.args, { cwd: root, stdio: 'inherit' });
+      child.on('error', () => resolve(1));
+      child.on('exit', (c) => resolve(c ?? 1));
+    });
+    console.log(`static: ${check.name} ${code === 0 ? 'clean' : `found problems (exit ${code})`}`);
+    if (code === 0) passed++;
+    else failed++;
+  }
+  return { suite: 'static', passed, failed, skipped: 0, exit_code: failed > 0 ? 1 : 0, duration_ms: Date.now() - started };
+}
+
 export async function runTests(opts: { chaos?: boolean; unit?: boolean }): Promise<number> {
   const results: SuiteResult[] = [];
   const suites = opts.chaos ? ['chaos'] : opts.unit ? ['unit'] : ['unit', 'integration', 'e2e'];
+  if (!opts.chaos) {
+    console.log('=== static checks ===');
+    results.push(await runStatic());
+  }
   if (!opts.unit) {
     const { infraUp } = await import('@tidemark/local-infra');
     const t0 = Date.now();

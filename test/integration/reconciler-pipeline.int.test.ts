@@ -16,12 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Discrepancy } from '@tidemark/common';
-import type { ReportSummary } from './core/report.js';
-import { generateSecrets, keysFromEnv, parseScenario, startSimulator, type RunningSimulator } from '@tidemark/test/simulator';
-import { Stack } from '@tidemark/test/harness';
+import type { ReportSummary } from '@tidemark/reconciler';
+import { generateSecrets, keysFromEnv, parseScenario, startSimulator, type RunningSimulator } from '@tidemark/simulator';
+import { Stack } from '../harness/stack.js';
 
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
-const root = new URL('../../../', import.meta.url).pathname;
+const root = new URL('../../', import.meta.url).pathname;
 /** Ports base+0..4 (see Stack); apart from the e2e suite's and the bench's. */
 const RECON_PORT_BASE = 19_460;
 

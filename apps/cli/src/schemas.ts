@@ -10,7 +10,7 @@ export async function schemasCheck(): Promise<number> {
   for (const p of problems) console.error(`INCOMPATIBLE ${p.record} vs ${p.against}: ${p.message}`);
   if (problems.length > 0) failed = true;
   else console.log(`schemas are BACKWARD-compatible with their git history (${checked} checks)`);
-  const codegen = fileURLToPath(new URL('../../common/src/schemas/codegen.ts', import.meta.url));
+  const codegen = fileURLToPath(new URL('../../../packages/common/src/schemas/codegen.ts', import.meta.url));
   try {
     execFileSync(process.execPath, ['--import', 'tsx', codegen, '--check'], { stdio: 'inherit' });
   } catch {

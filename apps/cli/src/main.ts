@@ -9,16 +9,8 @@ function printJsonOr(json: boolean, data: unknown, human: () => void): void {
   else human();
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const program = new Command();
-  program
-    .name('tidemark')
-    .description('Tidemark operator CLI: local infrastructure, topics, dead letters, reconciliation and ledger checks.')
-    .showHelpAfterError()
-    .exitOverride((err) => {
-      process.exit(err.exitCode === 0 ? 0 : 2);
-    });
-
+/** `infra up|status|down|reset`: the native local infrastructure. */
+function infraCommands(program: Command): void {
   const infra = program.command('infra').description('Run the real local infrastructure (Kafka, Apicurio Registry, PostgreSQL, Prometheus, Jaeger) without Docker.');
   infra
     .command('up')
@@ -55,7 +47,10 @@ export async function main(argv: string[]): Promise<void> {
       await infraReset();
       console.log('infrastructure stopped and data deleted');
     });
+}
 
+/** `topics apply`, `schemas check`: the topic catalog and its schemas. */
+function schemaCommands(program: Command): void {
   const topics = program.command('topics').description('Kafka topics and schemas from schemas/topics.json.');
   topics
     .command('apply')
@@ -92,7 +87,10 @@ export async function main(argv: string[]): Promise<void> {
       const { schemasCheck } = await import('./schemas.js');
       process.exit(await schemasCheck());
     });
+}
 
+/** `dlq list|show|replay|purge`: dead letters. */
+function dlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('Inspect and replay dead letters.');
   dlq
     .command('list')
@@ -147,7 +145,10 @@ export async function main(argv: string[]): Promise<void> {
       const { dlqCommand } = await import('./dlq.js');
       process.exit(await dlqCommand('purge', opts));
     });
+}
 
+/** `reconcile`, `ledger check`: checks against the running platform. */
+function operationCommands(program: Command): void {
   program
     .command('reconcile')
     .description('Compare the ledger with a provider\'s records and the audit trail. Exit 0 clean, 1 discrepancies, 2 could not run.')
@@ -180,7 +181,10 @@ export async function main(argv: string[]): Promise<void> {
       const { ledgerCheckCommand } = await import('./ledger.js');
       process.exit(await ledgerCheckCommand(Boolean(opts.json)));
     });
+}
 
+/** `start`, `test`, `bench`: the whole platform, its tests and benchmarks. */
+function platformCommands(program: Command): void {
   program
     .command('start')
     .description('Bring up the infrastructure and all services, with demo traffic from the provider simulator.')
@@ -192,9 +196,9 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('test')
-    .description('Start the infrastructure and run the whole test suite (unit, integration, end-to-end).')
+    .description('Start the infrastructure and run the whole test suite (static checks, unit, integration, end-to-end).')
     .option('--chaos', 'run the chaos suite instead')
-    .option('--unit', 'only unit tests (no infrastructure)')
+    .option('--unit', 'only the static checks and unit tests (no infrastructure)')
     .action(async (opts: { chaos?: boolean; unit?: boolean }) => {
       const { runTests } = await import('./test-runner.js');
       process.exit(await runTests(opts));
@@ -211,6 +215,23 @@ export async function main(argv: string[]): Promise<void> {
       const { runBench } = await import('./bench.js');
       process.exit(await runBench(opts));
     });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program
+    .name('tidemark')
+    .description('Tidemark operator CLI: local infrastructure, topics, dead letters, reconciliation and ledger checks.')
+    .showHelpAfterError()
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
+
+  infraCommands(program);
+  schemaCommands(program);
+  dlqCommands(program);
+  operationCommands(program);
+  platformCommands(program);
 
   await program.parseAsync(argv);
 }

@@ -1,0 +1,79 @@
+/** node:http plumbing shared by ingress's router and webhook handler: JSON answers, header reads, bounded body reads. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function firstHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export type BodyRead = { kind: 'ok'; body: Buffer } | { kind: 'too_large' } | { kind: 'aborted' };
+
+/** Reads the body counting bytes as they stream; stops at `limit_bytes` + 1 (413 even without Content-Length). */
+export function readBody(req: IncomingMessage, limit_bytes: number): Promise<BodyRead> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (result: BodyRead) => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('aborted', onAborted);
+      req.off('close', onClose);
+      req.off('error', onAborted);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit_bytes) {
+        req.pause();
+        finish({ kind: 'too_large' });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish({ kind: 'ok', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+    const onAborted = () => finish({ kind: 'aborted' });
+    const onClose = () => {
+      if (!req.complete) finish({ kind: 'aborted' });
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onAborted);
+    req.on('close', onClose);
+    req.on('error', onAborted);
+  });
+}
+
+/**
+ * Reads and drops the rest of a rejected request's body so the client can finish sending and
+ * read the answer; a body beyond `discard_bytes_max` gets its connection destroyed instead.
+ */
+export function discardBody(req: IncomingMessage, discard_bytes_max: number): void {
+  if (req.complete) return;
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > discard_bytes_max) req.socket.destroy();
+  });
+  req.on('error', () => undefined);
+  req.resume();
+}
