@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PORT_SPECS, POSTGRES, VERSIONS } from './components.js';
 import {
   PortConfigError,
+  activeControllerFromQuorumStates,
   apicurioJavaArgs,
   apicurioSystemProperties,
   generateKafkaClusterId,
@@ -296,5 +297,18 @@ describe('kafka cluster mode (TIDEMARK_KAFKA_NODES=3)', () => {
       '-c',
       '/c/kafka-2-server.properties',
     ]);
+  });
+});
+
+describe('active KRaft controller from quorum-state files', () => {
+  const state = (leaderId: number, leaderEpoch: number) => JSON.stringify({ clusterId: '', leaderId, leaderEpoch, votedId: -1, data_version: 0 });
+
+  it('is the leader of the highest epoch (a killed leader keeps a stale file)', () => {
+    expect(activeControllerFromQuorumStates([state(1, 3), state(2, 4), state(2, 4)])).toEqual({ node_id: 2, leader_epoch: 4 });
+  });
+
+  it('skips missing, partial and leaderless states', () => {
+    expect(activeControllerFromQuorumStates([null, '{"leaderId":', state(-1, 5), state(3, 2)])).toEqual({ node_id: 3, leader_epoch: 2 });
+    expect(activeControllerFromQuorumStates([null, state(-1, 1)])).toBeNull();
   });
 });

@@ -113,6 +113,27 @@ export function kafkaNodes(ports: Ports, count: number): KafkaNode[] {
   return nodes;
 }
 
+/**
+ * The active KRaft controller from the nodes' `__cluster_metadata-0/quorum-state` files (JSON with leaderId and
+ * leaderEpoch, rewritten on every election): the leader of the highest epoch. Null when no node knows a leader.
+ * Unreadable or partial files (a node writing its state) are skipped.
+ */
+export function activeControllerFromQuorumStates(texts: ReadonlyArray<string | null>): { node_id: number; leader_epoch: number } | null {
+  let best: { node_id: number; leader_epoch: number } | null = null;
+  for (const text of texts) {
+    if (!text) continue;
+    let state: { leaderId?: unknown; leaderEpoch?: unknown };
+    try {
+      state = JSON.parse(text) as typeof state;
+    } catch {
+      continue;
+    }
+    if (typeof state.leaderId !== 'number' || typeof state.leaderEpoch !== 'number' || state.leaderId < 0) continue;
+    if (best === null || state.leaderEpoch > best.leader_epoch) best = { node_id: state.leaderId, leader_epoch: state.leaderEpoch };
+  }
+  return best;
+}
+
 export interface KafkaPropsInput {
   /** The node this file is for. */
   node: KafkaNode;

@@ -18,7 +18,15 @@ import {
   type ComponentName,
   type PortName,
 } from './components.js';
-import { kafkaNodes, parseKafkaNodeCount, postgresUrl, registryUrl, resolvePorts } from './config.js';
+import {
+  activeControllerFromQuorumStates,
+  kafkaNodes,
+  parseKafkaNodeCount,
+  postgresUrl,
+  registryUrl,
+  resolvePorts,
+  type KafkaNode,
+} from './config.js';
 import { apicurioDriver } from './drivers/apicurio.js';
 import { jaegerDriver, readJaegerBuildRecord } from './drivers/jaeger.js';
 import { kafkaDrivers } from './drivers/kafka.js';
@@ -529,6 +537,29 @@ export async function restartComponent(name: string, opts: StopOptions = {}): Pr
     await ensureRunning(driver, ctx);
   });
   return componentStatus(driver, ctx);
+}
+
+/** The Kafka nodes of this configuration: one, or three with TIDEMARK_KAFKA_NODES=3 (component, node id, ports). */
+export function infraKafkaNodes(): KafkaNode[] {
+  return context(() => undefined).kafka_nodes;
+}
+
+/**
+ * The active KRaft controller, read from the nodes' own quorum state on disk (Kafka's Metadata API names a
+ * random broker as "controller" in KRaft mode, so clients cannot tell). Null before the first election.
+ */
+export function kafkaActiveController(): { node: KafkaNode; leader_epoch: number } | null {
+  const ctx = context(() => undefined);
+  const texts = ctx.kafka_nodes.map((n) => {
+    try {
+      return readFileSync(join(ctx.paths.data(n.component), 'data', '__cluster_metadata-0', 'quorum-state'), 'utf8');
+    } catch {
+      return null;
+    }
+  });
+  const active = activeControllerFromQuorumStates(texts);
+  const node = active && ctx.kafka_nodes.find((n) => n.node_id === active.node_id);
+  return node && active ? { node, leader_epoch: active.leader_epoch } : null;
 }
 
 /** Human-readable status table (for the CLI). */
