@@ -1,7 +1,8 @@
 /**
  * Cluster mode (TIDEMARK_KAFKA_NODES=3, see deploy/local/README.md): the catalog is applied with replication 3
  * and min.insync.replicas 2, and a kill -9 of the leader broker of a partition, or of the active KRaft
- * controller, while an idempotent producer writes with acks=all loses nothing that was acknowledged.
+ * controller, while an idempotent producer writes with acks=all loses nothing that was acknowledged, and
+ * every acknowledged record is at the offset the broker reported (a resent batch may also appear twice).
  * Skipped when the local infrastructure runs a single node (the default, and CI).
  */
 import { randomUUID } from 'node:crypto';
@@ -191,9 +192,13 @@ describe.skipIf(nodes.length < 3)('three-broker cluster: replication and broker 
           return { id, ...at, found_there: there === undefined ? null : run.failed_ids.has(there) ? 'an unacknowledged id' : run.acked.has(there) ? 'another acknowledged id' : 'an unknown id' };
         });
       expect(lost, `${lost.length} of ${run.acked.size} acknowledged records missing (${run.failed_batches} sends failed)`).toEqual([]);
-      // Each acknowledged record sits exactly once where the broker said, however often the producer retried.
-      const misplaced = [...run.acked].filter(([id, at]) => JSON.stringify(seen.get(id)) !== JSON.stringify([at]));
+      // Each acknowledged record is where the broker said it wrote it.
+      const misplaced = [...run.acked].filter(([id, at]) => !(seen.get(id) ?? []).some((p) => p.partition === at.partition && p.offset === at.offset));
       expect(misplaced.slice(0, 5).map(([id, at]) => ({ id, acked_at: at, read_at: seen.get(id) }))).toEqual([]);
+      // Duplicates are possible and tolerated: when the client re-initialises its producer id after a failed
+      // request, the broker cannot tell a resent batch from a new one (dedupe removes them downstream).
+      const doubled = [...run.acked].filter(([id]) => (seen.get(id)?.length ?? 0) > 1).length;
+      console.log(`${target}: ${run.acked.size} acknowledged, ${run.failed_batches} sends failed, ${doubled} acknowledged records written twice`);
     });
   }
 });

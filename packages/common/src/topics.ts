@@ -92,10 +92,13 @@ export interface ApplyReport {
   schemas: Array<{ subject: string; id: number }>;
 }
 
+const OFFSETS_TOPIC = '__consumer_offsets';
+
 /**
  * Creates/updates topics and registers schemas. Idempotent: a second run changes nothing.
  * Replication comes from the catalog's profile for the cluster's size: the larger of the brokers the cluster
- * reports and the replicas the existing topics already have (a broker that is down never lowers min.insync.replicas).
+ * reports and the replicas that existing topics (the catalog's and __consumer_offsets) already have, so a broker
+ * that is down never lowers min.insync.replicas nor creates new topics with fewer replicas.
  */
 export async function applyTopics(
   admin: Admin,
@@ -106,8 +109,12 @@ export async function applyTopics(
   const names = plannedTopics(catalog, opts.prefix).map((t) => t.name);
   const existing = new Set(await admin.listTopics());
   const present_names = names.filter((n) => existing.has(n));
-  const present_metadata = present_names.length > 0 ? (await admin.fetchTopicMetadata({ topics: present_names })).topics : [];
-  const replicas_existing = Math.max(0, ...present_metadata.flatMap((t) => t.partitions.map((p) => p.replicas.length)));
+  // The group-offsets topic is replicated as the cluster was configured to (3 in a 3-broker cluster), so it
+  // tells the cluster's size while a broker is down, even before any catalog topic exists.
+  const witnesses = [...present_names, ...(existing.has(OFFSETS_TOPIC) ? [OFFSETS_TOPIC] : [])];
+  const witness_metadata = witnesses.length > 0 ? (await admin.fetchTopicMetadata({ topics: witnesses })).topics : [];
+  const present_metadata = witness_metadata.filter((t) => t.name !== OFFSETS_TOPIC);
+  const replicas_existing = Math.max(0, ...witness_metadata.flatMap((t) => t.partitions.map((p) => p.replicas.length)));
   const brokers = Math.max((await admin.describeCluster()).brokers.length, replicas_existing);
   const profile = replicationProfile(catalog, brokers);
   const replicationFactor = opts.replication_factor ?? profile.replication_factor;
