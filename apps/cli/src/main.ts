@@ -62,6 +62,9 @@ function schemaCommands(program: Command): void {
       const { applyTopicsFromEnv } = await import('./topics.js');
       const report = await applyTopicsFromEnv(opts.prefix, opts.replicationFactor);
       printJsonOr(Boolean(opts.json), report, () => {
+        const r = report.replication;
+        console.log(`replication: ${r.profile} (cluster of ${r.brokers}): replication factor ${r.replication_factor}, min.insync.replicas ${r.min_insync_replicas}`);
+        if (report.under_replicated.length) console.log(`under-replicated (fewer replicas than the profile; reassign partitions to fix): ${report.under_replicated.join(', ')}`);
         console.log(`created:   ${report.created.length ? report.created.join(', ') : '-'}`);
         console.log(`updated:   ${report.updated.length ? report.updated.join(', ') : '-'}`);
         console.log(`unchanged: ${report.unchanged.length}`);
@@ -76,6 +79,26 @@ function schemaCommands(program: Command): void {
       const { writeAsyncApi } = await import('./asyncapi.js');
       const ok = writeAsyncApi(Boolean(opts.check));
       if (!ok) process.exit(1);
+    });
+
+  program
+    .command('k8s')
+    .description('Kubernetes manifests.')
+    .command('generate')
+    .description('Write Deployments, Services, PodDisruptionBudgets, KEDA ScaledObjects and Strimzi KafkaTopics generated from schemas/topics.json and the service list.')
+    .option('--out <dir>', 'output folder (relative to the repository root)', 'deploy/k8s')
+    .option('--check', 'write nothing; exit 1 if the folder differs from what would be generated')
+    .action(async (opts: { out: string; check?: boolean }) => {
+      const { writeManifests } = await import('./k8s/generate.js');
+      const { resolve } = await import('node:path');
+      const { repoRoot } = await import('./paths.js');
+      const dir = resolve(repoRoot(), opts.out);
+      const changed = writeManifests(dir, Boolean(opts.check));
+      if (opts.check && changed.length > 0) {
+        console.error(`stale Kubernetes manifests in ${opts.out}: ${changed.join(', ')} (run \`npx tidemark k8s generate\`)`);
+        process.exit(1);
+      }
+      console.log(opts.check ? `${opts.out} is up to date` : `wrote ${opts.out} (${changed.length ? `changed: ${changed.join(', ')}` : 'no changes'})`);
     });
 
   program

@@ -3,8 +3,15 @@
  * timeouts and sizing of the native local infrastructure. No logic beyond constants.
  */
 
-export const COMPONENT_NAMES = ['postgres', 'kafka', 'apicurio', 'prometheus', 'jaeger'] as const;
+export const COMPONENT_NAMES = ['postgres', 'kafka', 'kafka-2', 'kafka-3', 'apicurio', 'prometheus', 'jaeger'] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
+
+/**
+ * The KRaft nodes, in node-id order: `kafka` is node 1 (the only one in the default single-node mode);
+ * `kafka-2` and `kafka-3` run only in cluster mode (TIDEMARK_KAFKA_NODES=3).
+ */
+export const KAFKA_NODE_COMPONENTS = ['kafka', 'kafka-2', 'kafka-3'] as const satisfies readonly ComponentName[];
+export type KafkaNodeComponent = (typeof KAFKA_NODE_COMPONENTS)[number];
 
 /** Components `infraUp()` starts when none are named (Jaeger is added when available, see jaeger driver). */
 export const REQUIRED_COMPONENTS: readonly ComponentName[] = ['postgres', 'kafka', 'apicurio', 'prometheus'];
@@ -104,7 +111,10 @@ export interface ComponentTiming {
 
 export const TIMINGS: Record<ComponentName, ComponentTiming> = {
   postgres: { health_timeout_ms: 30_000, stop_timeout_ms: 30_000 },
-  kafka: { health_timeout_ms: 60_000, stop_timeout_ms: 30_000 },
+  // A node restarted after kill -9 recovers every partition's log first: 71 s seen on the loaded 2-core machine.
+  kafka: { health_timeout_ms: 120_000, stop_timeout_ms: 30_000 },
+  'kafka-2': { health_timeout_ms: 120_000, stop_timeout_ms: 30_000 },
+  'kafka-3': { health_timeout_ms: 120_000, stop_timeout_ms: 30_000 },
   apicurio: { health_timeout_ms: 120_000, stop_timeout_ms: 20_000 },
   jaeger: { health_timeout_ms: 30_000, stop_timeout_ms: 10_000 },
   prometheus: { health_timeout_ms: 60_000, stop_timeout_ms: 20_000 },
@@ -125,6 +135,8 @@ export const LOG_TAIL_LINES = 30;
 
 export const JVM = {
   kafka_heap_mib: 768,
+  /** Per node in cluster mode: three brokers share the 2-core dev machine with everything else. */
+  kafka_cluster_heap_mib: 512,
   apicurio_heap_mib: 384,
 } as const;
 
@@ -144,9 +156,15 @@ export const POSTGRES = {
 } as const;
 
 export const KAFKA = {
-  node_id: 1,
   num_partitions: 6,
   internal_topic_partitions: 10,
+  /** Allowed values of TIDEMARK_KAFKA_NODES: one node, or a three-voter KRaft quorum (every node broker + controller). */
+  node_counts: [1, 3],
+  /** Node n (1-based) listens on TIDEMARK_KAFKA_PORT + (n-1)*step and TIDEMARK_KAFKA_CONTROLLER_PORT + (n-1)*step. */
+  node_port_step: 10,
+  /** Internal topics (offsets, transactions, share state) and broker defaults per mode. */
+  single: { replication_factor: 1, min_insync_replicas: 1 },
+  cluster: { replication_factor: 3, min_insync_replicas: 2 },
 } as const;
 
 export const APICURIO = {
@@ -185,4 +203,6 @@ export const ENV = {
   pg_bin_dir: 'TIDEMARK_PG_BIN_DIR',
   pg_os_user: 'TIDEMARK_PG_OS_USER',
   java: 'TIDEMARK_JAVA',
+  /** `1` (default): single KRaft node; `3`: three-node cluster (replication 3, min ISR 2). */
+  kafka_nodes: 'TIDEMARK_KAFKA_NODES',
 } as const;

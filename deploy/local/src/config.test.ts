@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PORT_SPECS, POSTGRES, VERSIONS } from './components.js';
 import {
   PortConfigError,
+  activeControllerFromQuorumStates,
   apicurioJavaArgs,
   apicurioSystemProperties,
   generateKafkaClusterId,
@@ -9,8 +10,10 @@ import {
   jaegerConfigYaml,
   kafkaFormatArgs,
   kafkaJavaArgs,
+  kafkaNodes,
   kafkaPom,
   kafkaServerProperties,
+  parseKafkaNodeCount,
   parsePort,
   pgHbaConf,
   postgresConf,
@@ -74,7 +77,8 @@ describe('port parsing', () => {
 });
 
 describe('kafka config', () => {
-  const text = kafkaServerProperties({ port: 19092, controller_port: 19093, log_dir: '/state/data/kafka/data' });
+  const single = kafkaNodes(resolvePorts({ TIDEMARK_KAFKA_PORT: '19092', TIDEMARK_KAFKA_CONTROLLER_PORT: '19093' }), 1);
+  const text = kafkaServerProperties({ node: single[0]!, nodes: single, log_dir: '/state/data/kafka/data' });
   const p = props(text);
 
   it('is a single-node KRaft broker+controller bound to loopback', () => {
@@ -102,7 +106,7 @@ describe('kafka config', () => {
   });
 
   it('runs kafka.Kafka with the libs classpath, heap cap and ownership marker', () => {
-    const input = { libs_dir: '/c/libs', log4j_config: '/c/l.yaml', server_properties: '/c/s.properties', marker: '/state' };
+    const input = { libs_dir: '/c/libs', log4j_config: '/c/l.yaml', server_properties: '/c/s.properties', marker: '/state', node_count: 1 };
     const args = kafkaJavaArgs(input);
     expect(args).toContain('-Xmx768m');
     expect(args).toContain('-Dtidemark.state=/state');
@@ -118,6 +122,12 @@ describe('kafka config', () => {
       '-c',
       '/c/s.properties',
     ]);
+  });
+
+  it('single-node mode is the default', () => {
+    expect(parseKafkaNodeCount(undefined)).toBe(1);
+    expect(parseKafkaNodeCount(' ')).toBe(1);
+    expect(single).toEqual([{ component: 'kafka', node_id: 1, port: 19092, controller_port: 19093 }]);
   });
 
   it('pom pins Kafka, log4j2 via slf4j2 and keeps slf4j-api 1.x out', () => {
@@ -214,5 +224,91 @@ describe('java version parsing', () => {
     expect(parseJavaMajor('java version "1.8.0_392"')).toBe(8);
     expect(parseJavaMajor('openjdk version "21" 2023-09-19')).toBe(21);
     expect(parseJavaMajor('garbage')).toBeNull();
+  });
+});
+
+describe('kafka cluster mode (TIDEMARK_KAFKA_NODES=3)', () => {
+  const ports = resolvePorts({ TIDEMARK_KAFKA_PORT: '23092', TIDEMARK_KAFKA_CONTROLLER_PORT: '23093' });
+  const nodes = kafkaNodes(ports, parseKafkaNodeCount('3'));
+  const files = nodes.map((node) => props(kafkaServerProperties({ node, nodes, log_dir: `/state/data/${node.component}/data` })));
+
+  it('accepts only 1 or 3 nodes, naming the variable', () => {
+    expect(parseKafkaNodeCount('3')).toBe(3);
+    expect(() => parseKafkaNodeCount('2')).toThrow(/TIDEMARK_KAFKA_NODES="2" is not supported/);
+    expect(() => parseKafkaNodeCount('three')).toThrow(PortConfigError);
+  });
+
+  it('derives every node\'s ports from the configured base, ten apart', () => {
+    expect(nodes).toEqual([
+      { component: 'kafka', node_id: 1, port: 23092, controller_port: 23093 },
+      { component: 'kafka-2', node_id: 2, port: 23102, controller_port: 23103 },
+      { component: 'kafka-3', node_id: 3, port: 23112, controller_port: 23113 },
+    ]);
+  });
+
+  it('rejects a derived port that collides with another configured port', () => {
+    const clash = resolvePorts({ TIDEMARK_KAFKA_PORT: '23092', TIDEMARK_REGISTRY_PORT: '23102' });
+    expect(kafkaNodes(clash, 1)).toHaveLength(1);
+    expect(() => kafkaNodes(clash, 3)).toThrow(/Kafka node 2 listener \(port 23102\) collides with TIDEMARK_REGISTRY_PORT/);
+    expect(() => kafkaNodes(resolvePorts({ TIDEMARK_KAFKA_PORT: '65530', TIDEMARK_KAFKA_CONTROLLER_PORT: '65500' }), 3)).toThrow(/out of range/);
+  });
+
+  it('every node is broker + controller with its own id, listeners and log dir', () => {
+    files.forEach((p, i) => {
+      const node = nodes[i]!;
+      expect(p.get('process.roles')).toBe('broker,controller');
+      expect(p.get('node.id')).toBe(String(node.node_id));
+      expect(p.get('listeners')).toBe(`PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controller_port}`);
+      expect(p.get('advertised.listeners')).toBe(`PLAINTEXT://127.0.0.1:${node.port}`);
+      expect(p.get('log.dirs')).toBe(`/state/data/${node.component}/data`);
+    });
+    expect(new Set(files.map((p) => p.get('log.dirs'))).size).toBe(3);
+  });
+
+  it('forms a static quorum of the same three voters on every node', () => {
+    for (const p of files) {
+      expect(p.get('controller.quorum.voters')).toBe('1@127.0.0.1:23093,2@127.0.0.1:23103,3@127.0.0.1:23113');
+      expect(p.has('controller.quorum.bootstrap.servers')).toBe(false);
+    }
+  });
+
+  it('replicates internal topics three times with min ISR 2 and never elects an out-of-sync leader', () => {
+    for (const p of files) {
+      expect(p.get('default.replication.factor')).toBe('3');
+      expect(p.get('min.insync.replicas')).toBe('2');
+      expect(p.get('offsets.topic.replication.factor')).toBe('3');
+      expect(p.get('transaction.state.log.replication.factor')).toBe('3');
+      expect(p.get('transaction.state.log.min.isr')).toBe('2');
+      expect(p.get('share.coordinator.state.topic.replication.factor')).toBe('3');
+      expect(p.get('share.coordinator.state.topic.min.isr')).toBe('2');
+      expect(p.get('unclean.leader.election.enable')).toBe('false');
+    }
+  });
+
+  it('formats without --standalone (static voters) and runs each node with a smaller heap', () => {
+    const input = { libs_dir: '/c/libs', log4j_config: '/c/l.yaml', server_properties: '/c/kafka-2-server.properties', marker: '/state', node_count: 3 };
+    expect(kafkaJavaArgs(input)).toContain('-Xmx512m');
+    const fmt = kafkaFormatArgs({ ...input, cluster_id: 'abc' });
+    expect(fmt.slice(fmt.indexOf('kafka.tools.StorageTool'))).toEqual([
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      'abc',
+      '-c',
+      '/c/kafka-2-server.properties',
+    ]);
+  });
+});
+
+describe('active KRaft controller from quorum-state files', () => {
+  const state = (leaderId: number, leaderEpoch: number) => JSON.stringify({ clusterId: '', leaderId, leaderEpoch, votedId: -1, data_version: 0 });
+
+  it('is the leader of the highest epoch (a killed leader keeps a stale file)', () => {
+    expect(activeControllerFromQuorumStates([state(1, 3), state(2, 4), state(2, 4)])).toEqual({ node_id: 2, leader_epoch: 4 });
+  });
+
+  it('skips missing, partial and leaderless states', () => {
+    expect(activeControllerFromQuorumStates([null, '{"leaderId":', state(-1, 5), state(3, 2)])).toEqual({ node_id: 3, leader_epoch: 2 });
+    expect(activeControllerFromQuorumStates([null, state(-1, 1)])).toBeNull();
   });
 });

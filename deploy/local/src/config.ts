@@ -5,13 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import {
   APICURIO,
+  ENV,
   HOST,
   JVM,
   KAFKA,
+  KAFKA_NODE_COMPONENTS,
   MAVEN,
   PORT_SPECS,
   POSTGRES,
   VERSIONS,
+  type KafkaNodeComponent,
   type PortName,
   type Ports,
 } from './components.js';
@@ -63,36 +66,119 @@ export function generateKafkaClusterId(): string {
   }
 }
 
-export interface KafkaPropsInput {
+/** One KRaft node (broker + controller) of the local Kafka: node 1 is the `kafka` component. */
+export interface KafkaNode {
+  component: KafkaNodeComponent;
+  node_id: number;
   port: number;
   controller_port: number;
+}
+
+/** TIDEMARK_KAFKA_NODES: 1 (default) or 3. */
+export function parseKafkaNodeCount(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 1;
+  const count = Number(raw.trim());
+  if (!(KAFKA.node_counts as readonly number[]).includes(count)) {
+    throw new PortConfigError(`${ENV.kafka_nodes}=${JSON.stringify(raw)} is not supported (expected one of ${KAFKA.node_counts.join(', ')})`);
+  }
+  return count;
+}
+
+/**
+ * The Kafka nodes for `count` (1 or 3): node n listens on the configured Kafka ports + (n-1) * node_port_step.
+ * Throws when a derived port collides with another configured port or leaves the port range.
+ */
+export function kafkaNodes(ports: Ports, count: number): KafkaNode[] {
+  const nodes: KafkaNode[] = KAFKA_NODE_COMPONENTS.slice(0, count).map((component, i) => ({
+    component,
+    node_id: i + 1,
+    port: ports.kafka + i * KAFKA.node_port_step,
+    controller_port: ports.kafka_controller + i * KAFKA.node_port_step,
+  }));
+  const taken = new Map<number, string>();
+  for (const [name, port] of Object.entries(ports) as [PortName, number][]) {
+    if (name !== 'kafka' && name !== 'kafka_controller') taken.set(port, PORT_SPECS[name].env);
+  }
+  for (const node of nodes) {
+    for (const [what, port] of [['listener', node.port], ['controller listener', node.controller_port]] as const) {
+      const label = `Kafka node ${node.node_id} ${what} (port ${port})`;
+      if (port > 65535) throw new PortConfigError(`${label} is out of range: lower TIDEMARK_KAFKA_PORT / TIDEMARK_KAFKA_CONTROLLER_PORT`);
+      const other = taken.get(port);
+      if (other !== undefined) {
+        throw new PortConfigError(`${label} collides with ${other}; Kafka node n uses the Kafka ports + ${KAFKA.node_port_step}*(n-1)`);
+      }
+      taken.set(port, label);
+    }
+  }
+  return nodes;
+}
+
+/**
+ * The active KRaft controller from the nodes' `__cluster_metadata-0/quorum-state` files (JSON with leaderId and
+ * leaderEpoch, rewritten on every election): the leader of the highest epoch. Null when no node knows a leader.
+ * Unreadable or partial files (a node writing its state) are skipped.
+ */
+export function activeControllerFromQuorumStates(texts: ReadonlyArray<string | null>): { node_id: number; leader_epoch: number } | null {
+  let best: { node_id: number; leader_epoch: number } | null = null;
+  for (const text of texts) {
+    if (!text) continue;
+    let state: { leaderId?: unknown; leaderEpoch?: unknown };
+    try {
+      state = JSON.parse(text) as typeof state;
+    } catch {
+      continue;
+    }
+    if (typeof state.leaderId !== 'number' || typeof state.leaderEpoch !== 'number' || state.leaderId < 0) continue;
+    if (best === null || state.leaderEpoch > best.leader_epoch) best = { node_id: state.leaderId, leader_epoch: state.leaderEpoch };
+  }
+  return best;
+}
+
+export interface KafkaPropsInput {
+  /** The node this file is for. */
+  node: KafkaNode;
+  /** Every node of the cluster (one in single-node mode). */
+  nodes: readonly KafkaNode[];
   log_dir: string;
 }
 
+/** Replication of internal topics and broker defaults: 1/1 for one node, 3/2 for the cluster. */
+export function kafkaReplication(nodeCount: number): { replication_factor: number; min_insync_replicas: number } {
+  return nodeCount > 1 ? KAFKA.cluster : KAFKA.single;
+}
+
 export function kafkaServerProperties(input: KafkaPropsInput): string {
-  const { port, controller_port, log_dir } = input;
+  const { node, nodes, log_dir } = input;
+  const r = kafkaReplication(nodes.length);
+  const quorum: [string, string | number][] =
+    nodes.length === 1
+      ? // --standalone formatting records a dynamic quorum: bootstrap servers, not static voters.
+        [['controller.quorum.bootstrap.servers', `${HOST}:${node.controller_port}`]]
+      : // A static three-voter quorum: the voter set lives in the config, so every node is formatted the same way.
+        [['controller.quorum.voters', nodes.map((n) => `${n.node_id}@${HOST}:${n.controller_port}`).join(',')]];
   const p: [string, string | number][] = [
     ['process.roles', 'broker,controller'],
-    ['node.id', KAFKA.node_id],
-    // --standalone formatting records a dynamic quorum: bootstrap servers, not static voters.
-    ['controller.quorum.bootstrap.servers', `${HOST}:${controller_port}`],
-    ['listeners', `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controller_port}`],
-    ['advertised.listeners', `PLAINTEXT://${HOST}:${port}`],
+    ['node.id', node.node_id],
+    ...quorum,
+    ['listeners', `PLAINTEXT://${HOST}:${node.port},CONTROLLER://${HOST}:${node.controller_port}`],
+    ['advertised.listeners', `PLAINTEXT://${HOST}:${node.port}`],
     ['controller.listener.names', 'CONTROLLER'],
     ['inter.broker.listener.name', 'PLAINTEXT'],
     ['listener.security.protocol.map', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT'],
     ['log.dirs', log_dir],
-    // Single node: every internal topic and default must fit one replica.
+    // Internal topics and defaults must fit the node count (one node: 1/1, else groups and transactions hang).
     ['num.partitions', KAFKA.num_partitions],
-    ['default.replication.factor', 1],
-    ['min.insync.replicas', 1],
-    ['offsets.topic.replication.factor', 1],
+    ['default.replication.factor', r.replication_factor],
+    ['min.insync.replicas', r.min_insync_replicas],
+    ['offsets.topic.replication.factor', r.replication_factor],
     ['offsets.topic.num.partitions', KAFKA.internal_topic_partitions],
-    ['transaction.state.log.replication.factor', 1],
-    ['transaction.state.log.min.isr', 1],
+    ['transaction.state.log.replication.factor', r.replication_factor],
+    ['transaction.state.log.min.isr', r.min_insync_replicas],
     ['transaction.state.log.num.partitions', KAFKA.internal_topic_partitions],
-    ['share.coordinator.state.topic.replication.factor', 1],
-    ['share.coordinator.state.topic.min.isr', 1],
+    ['share.coordinator.state.topic.replication.factor', r.replication_factor],
+    ['share.coordinator.state.topic.min.isr', r.min_insync_replicas],
+    // A replica that is not in sync never becomes leader: acknowledged writes are never lost to a failover.
+    ['unclean.leader.election.enable', 'false'],
     ['group.initial.rebalance.delay.ms', 0],
     // Topics are created explicitly (`tidemark topics apply`), never by a typo in a producer.
     ['auto.create.topics.enable', 'false'],
@@ -216,11 +302,14 @@ export interface KafkaCommandInput {
   log4j_config: string;
   server_properties: string;
   marker: string;
+  /** Nodes in the cluster: sets the heap (smaller per node in cluster mode) and the format mode. */
+  node_count: number;
 }
 
 export function kafkaJavaArgs(input: KafkaCommandInput): string[] {
+  const heap_mib = input.node_count > 1 ? JVM.kafka_cluster_heap_mib : JVM.kafka_heap_mib;
   return [
-    ...commonJvmArgs({ heap_mib: JVM.kafka_heap_mib, marker: input.marker }),
+    ...commonJvmArgs({ heap_mib, marker: input.marker }),
     `-Dlog4j2.configurationFile=${input.log4j_config}`,
     '-cp',
     `${input.libs_dir}/*`,
@@ -237,7 +326,8 @@ export function kafkaFormatArgs(input: KafkaCommandInput & { cluster_id: string 
     `${input.libs_dir}/*`,
     'kafka.tools.StorageTool',
     'format',
-    '--standalone',
+    // One node: a standalone dynamic quorum. Cluster: the static voters in the config (no flag).
+    ...(input.node_count > 1 ? [] : ['--standalone']),
     '-t',
     input.cluster_id,
     '-c',

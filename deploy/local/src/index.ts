@@ -9,6 +9,7 @@ import {
   ENV,
   HEALTH_POLL_INTERVAL_MS,
   HOST,
+  KAFKA_NODE_COMPONENTS,
   LOG_TAIL_LINES,
   PORT_SPECS,
   POSTGRES,
@@ -19,7 +20,15 @@ import {
   type PortName,
   type ScrapedService,
 } from './components.js';
-import { postgresUrl, registryUrl, resolvePorts } from './config.js';
+import {
+  activeControllerFromQuorumStates,
+  kafkaNodes,
+  parseKafkaNodeCount,
+  postgresUrl,
+  registryUrl,
+  resolvePorts,
+  type KafkaNode,
+} from './config.js';
 import { apicurioDriver } from './drivers/apicurio.js';
 import {
   buildJaeger,
@@ -30,7 +39,7 @@ import {
   startJaegerBuild,
   type JaegerBuildProgress,
 } from './drivers/jaeger.js';
-import { kafkaDriver } from './drivers/kafka.js';
+import { kafkaDrivers } from './drivers/kafka.js';
 import { postgresDriver } from './drivers/postgres.js';
 import { prometheusDriver } from './drivers/prometheus.js';
 import type { Driver, InfraContext } from './drivers/types.js';
@@ -56,7 +65,7 @@ import { fileSdTargets, targetsFileName } from './prometheus.js';
 
 export { COMPONENT_NAMES, PORT_SPECS, REQUIRED_COMPONENTS, TIMINGS, VERSIONS } from './components.js';
 export type { ComponentName, PortName, Ports } from './components.js';
-export { resolvePorts, PortConfigError } from './config.js';
+export { resolvePorts, PortConfigError, kafkaNodes, parseKafkaNodeCount, type KafkaNode } from './config.js';
 export { describeJaegerBuild, type JaegerBuildProgress } from './drivers/jaeger.js';
 export { SCRAPED_SERVICES, type ScrapedService } from './components.js';
 export { DASHBOARD_PANELS, deriveRules, graphUrl } from './prometheus.js';
@@ -114,9 +123,10 @@ export interface InfraEndpoints {
 
 export interface InfraStatus {
   state_dir: string;
-  /** All required components (postgres, kafka, apicurio, prometheus) healthy. Jaeger is optional and not counted. */
+  /** All required components (postgres, every Kafka node, apicurio, prometheus) healthy. Jaeger is optional and not counted. */
   ok: boolean;
-  components: Record<ComponentName, ComponentStatus>;
+  /** The components of this configuration (`kafka-2`, `kafka-3` only in cluster mode). */
+  components: Partial<Record<ComponentName, ComponentStatus>>;
   endpoints: InfraEndpoints;
 }
 
@@ -162,7 +172,7 @@ export class InfraError extends Error {
 
 const DRIVERS: Record<ComponentName, Driver> = {
   postgres: postgresDriver,
-  kafka: kafkaDriver,
+  ...kafkaDrivers,
   apicurio: apicurioDriver,
   prometheus: prometheusDriver,
   jaeger: jaegerDriver,
@@ -171,6 +181,8 @@ const DRIVERS: Record<ComponentName, Driver> = {
 const DEPENDENCIES: Record<ComponentName, ComponentName[]> = {
   postgres: [],
   kafka: [],
+  'kafka-2': [],
+  'kafka-3': [],
   apicurio: ['postgres'],
   prometheus: [],
   jaeger: [],
@@ -182,12 +194,26 @@ const LOCK_WAIT_MS = 30 * 60_000;
 const defaultLog = (line: string) => process.stderr.write(`[infra] ${line}\n`);
 
 function context(log?: (line: string) => void): InfraContext {
+  const ports = resolvePorts(process.env);
   return {
     paths: statePaths(resolveStateDir(process.env)),
-    ports: resolvePorts(process.env),
+    ports,
+    kafka_nodes: kafkaNodes(ports, parseKafkaNodeCount(process.env[ENV.kafka_nodes])),
     env: process.env,
     log: log ?? defaultLog,
   };
+}
+
+const isKafkaNode = (name: ComponentName): boolean => (KAFKA_NODE_COMPONENTS as readonly string[]).includes(name);
+
+/** Components of this configuration: Kafka nodes 2 and 3 exist only in cluster mode. */
+function activeComponents(ctx: InfraContext): ComponentName[] {
+  return COMPONENT_NAMES.filter((c) => !isKafkaNode(c) || ctx.kafka_nodes.some((n) => n.component === c));
+}
+
+/** Required for `ok`: postgres, apicurio and every Kafka node of the configuration. */
+function requiredComponents(ctx: InfraContext): ComponentName[] {
+  return activeComponents(ctx).filter((c) => REQUIRED_COMPONENTS.includes(c) || isKafkaNode(c));
 }
 
 function componentName(name: string): ComponentName {
@@ -248,59 +274,81 @@ async function waitHealthy(driver: Driver, ctx: InfraContext, pid: number): Prom
   }
 }
 
-async function ensureRunning(driver: Driver, ctx: InfraContext): Promise<void> {
-  const t0 = Date.now();
+/**
+ * Adopts or spawns the component's process. Returns the pid to wait for, or null when it is already healthy.
+ * Separate from waiting so that the nodes of a KRaft quorum all start before any of them is waited for
+ * (one voter alone never elects a leader).
+ */
+async function launch(driver: Driver, ctx: InfraContext): Promise<{ pid: number; fresh: boolean } | null> {
   let pid = ownedPid(driver, ctx);
   if (pid !== null) {
     const h = await driver.health(ctx);
     if (h.ok) {
       ctx.log(`${driver.name}: already running (pid ${pid}) and healthy`);
-    } else {
-      ctx.log(`${driver.name}: running (pid ${pid}) but not healthy yet (${h.detail}); waiting`);
-      await waitHealthy(driver, ctx, pid);
+      return null;
     }
-  } else {
-    removeFile(ctx.paths.pid(driver.name));
-    for (const [portName, port] of Object.entries(driver.ports(ctx)) as [PortName, number][]) {
-      if (await portInUse(port)) {
-        const owner = portOwner(port);
-        throw failure(
-          driver,
-          ctx,
-          `port ${port} (${PORT_SPECS[portName].env}) is already in use by ${owner ?? 'another process'}; ` +
-            `stop it or choose another port with ${PORT_SPECS[portName].env}`,
-        );
-      }
+    ctx.log(`${driver.name}: running (pid ${pid}) but not healthy yet (${h.detail}); waiting`);
+    return { pid, fresh: false };
+  }
+  removeFile(ctx.paths.pid(driver.name));
+  for (const [portName, port] of Object.entries(driver.ports(ctx)) as [PortName, number][]) {
+    if (await portInUse(port)) {
+      const owner = portOwner(port);
+      throw failure(
+        driver,
+        ctx,
+        `port ${port} (${PORT_SPECS[portName].env}) is already in use by ${owner ?? 'another process'}; ` +
+          `stop it or choose another port with ${PORT_SPECS[portName].env}`,
+      );
     }
-    if (!driver.isInstalled(ctx)) {
-      const ti = Date.now();
-      ctx.log(`${driver.name}: installing ...`);
-      try {
-        await driver.install(ctx);
-      } catch (err) {
-        if (err instanceof InfraError) throw err;
-        throw failure(driver, ctx, `install failed: ${(err as Error).message}`);
-      }
-      ctx.log(`${driver.name}: installed in ${((Date.now() - ti) / 1000).toFixed(1)} s`);
-    }
+  }
+  if (!driver.isInstalled(ctx)) {
+    const ti = Date.now();
+    ctx.log(`${driver.name}: installing ...`);
     try {
-      pid = await driver.start(ctx);
+      await driver.install(ctx);
     } catch (err) {
       if (err instanceof InfraError) throw err;
-      throw failure(driver, ctx, `start failed: ${(err as Error).message}`);
+      throw failure(driver, ctx, `install failed: ${(err as Error).message}`);
     }
-    writePidFile(ctx.paths.pid(driver.name), pid);
-    ctx.log(`${driver.name}: started (pid ${pid}), waiting up to ${TIMINGS[driver.name].health_timeout_ms / 1000} s for health ...`);
-    await waitHealthy(driver, ctx, pid);
-    ctx.log(`${driver.name}: healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    ctx.log(`${driver.name}: installed in ${((Date.now() - ti) / 1000).toFixed(1)} s`);
   }
-  if (driver.afterHealthy) {
-    try {
-      await driver.afterHealthy(ctx);
-    } catch (err) {
-      throw failure(driver, ctx, (err as Error).message);
+  try {
+    pid = await driver.start(ctx);
+  } catch (err) {
+    if (err instanceof InfraError) throw err;
+    throw failure(driver, ctx, `start failed: ${(err as Error).message}`);
+  }
+  writePidFile(ctx.paths.pid(driver.name), pid);
+  ctx.log(`${driver.name}: started (pid ${pid}), waiting up to ${TIMINGS[driver.name].health_timeout_ms / 1000} s for health ...`);
+  return { pid, fresh: true };
+}
+
+/** Starts every driver of the group (if needed), then waits for each to be healthy and runs its afterHealthy. */
+async function ensureRunningGroup(drivers: Driver[], ctx: InfraContext): Promise<void> {
+  const t0 = Date.now();
+  const launched: Array<{ driver: Driver; pid: number; fresh: boolean } | { driver: Driver; pid: null; fresh: false }> = [];
+  for (const driver of drivers) {
+    const l = await launch(driver, ctx);
+    launched.push(l ? { driver, ...l } : { driver, pid: null, fresh: false });
+  }
+  for (const { driver, pid, fresh } of launched) {
+    if (pid !== null) {
+      await waitHealthy(driver, ctx, pid);
+      if (fresh) ctx.log(`${driver.name}: healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    if (driver.afterHealthy) {
+      try {
+        await driver.afterHealthy(ctx);
+      } catch (err) {
+        throw failure(driver, ctx, (err as Error).message);
+      }
     }
   }
+}
+
+async function ensureRunning(driver: Driver, ctx: InfraContext): Promise<void> {
+  await ensureRunningGroup([driver], ctx);
 }
 
 async function stopDriver(driver: Driver, ctx: InfraContext, opts: StopOptions = {}): Promise<StopResult> {
@@ -326,8 +374,10 @@ function selectComponents(ctx: InfraContext, requested?: string[]): ComponentNam
     const flag = ctx.env[ENV.jaeger];
     if (flag === '1' || (flag !== '0' && jaegerDriver.isInstalled(ctx))) wanted.add('jaeger');
   }
+  // `kafka` names the whole Kafka cluster here: every node of the configuration.
+  if (wanted.has('kafka')) for (const n of ctx.kafka_nodes) wanted.add(n.component);
   for (const c of [...wanted]) for (const dep of DEPENDENCIES[c]) wanted.add(dep);
-  return COMPONENT_NAMES.filter((c) => wanted.has(c));
+  return activeComponents(ctx).filter((c) => wanted.has(c));
 }
 
 function unavailableFile(ctx: InfraContext, name: ComponentName): string {
@@ -383,7 +433,7 @@ function endpointsFor(ctx: InfraContext): InfraEndpoints {
   let reason: string | null = null;
   if (!jaegerUp) reason = unavailableReason(jaegerDriver, ctx) ?? 'not running (start it with `infra up jaeger`)';
   return {
-    kafka_brokers: [`${HOST}:${p.kafka}`],
+    kafka_brokers: ctx.kafka_nodes.map((n) => `${HOST}:${n.port}`),
     registry_url: registryUrl(p.registry),
     registry_management_url: `http://${HOST}:${p.registry_management}`,
     postgres_url: postgresUrl(p.postgres),
@@ -413,7 +463,10 @@ export async function infraUp(opts: InfraUpOptions = {}): Promise<InfraStatus> {
   await lock(ctx, async () => {
     for (const name of components) {
       const driver = DRIVERS[name];
-      if (OPTIONAL.has(name)) {
+      if (isKafkaNode(name)) {
+        // The quorum starts together: the first node runs the whole group, later nodes are already done.
+        if (name === components.find(isKafkaNode)) await ensureRunningGroup(components.filter(isKafkaNode).map((c) => DRIVERS[c]), ctx);
+      } else if (OPTIONAL.has(name)) {
         try {
           await ensureRunning(driver, ctx);
           rmSync(unavailableFile(ctx, name), { force: true });
@@ -486,11 +539,11 @@ export async function runJaegerBuild(opts: { log?: (line: string) => void } = {}
 }
 
 async function statusOf(ctx: InfraContext): Promise<InfraStatus> {
-  const list = await Promise.all(COMPONENT_NAMES.map((c) => componentStatus(DRIVERS[c], ctx)));
-  const components = Object.fromEntries(list.map((s) => [s.name, s])) as Record<ComponentName, ComponentStatus>;
+  const list = await Promise.all(activeComponents(ctx).map((c) => componentStatus(DRIVERS[c], ctx)));
+  const components = Object.fromEntries(list.map((s) => [s.name, s])) as InfraStatus['components'];
   return {
     state_dir: ctx.paths.state_dir,
-    ok: REQUIRED_COMPONENTS.every((c) => components[c].healthy),
+    ok: requiredComponents(ctx).every((c) => components[c]?.healthy === true),
     components,
     endpoints: endpointsFor(ctx),
   };
@@ -568,6 +621,29 @@ export async function restartComponent(name: string, opts: StopOptions = {}): Pr
     await ensureRunning(driver, ctx);
   });
   return componentStatus(driver, ctx);
+}
+
+/** The Kafka nodes of this configuration: one, or three with TIDEMARK_KAFKA_NODES=3 (component, node id, ports). */
+export function infraKafkaNodes(): KafkaNode[] {
+  return context(() => undefined).kafka_nodes;
+}
+
+/**
+ * The active KRaft controller, read from the nodes' own quorum state on disk (Kafka's Metadata API names a
+ * random broker as "controller" in KRaft mode, so clients cannot tell). Null before the first election.
+ */
+export function kafkaActiveController(): { node: KafkaNode; leader_epoch: number } | null {
+  const ctx = context(() => undefined);
+  const texts = ctx.kafka_nodes.map((n) => {
+    try {
+      return readFileSync(join(ctx.paths.data(n.component), 'data', '__cluster_metadata-0', 'quorum-state'), 'utf8');
+    } catch {
+      return null;
+    }
+  });
+  const active = activeControllerFromQuorumStates(texts);
+  const node = active && ctx.kafka_nodes.find((n) => n.node_id === active.node_id);
+  return node && active ? { node, leader_epoch: active.leader_epoch } : null;
 }
 
 /** Human-readable status table (for the CLI). */

@@ -4,7 +4,7 @@
  * registers each topic's schema under `<topic>-value` with BACKWARD compatibility.
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { loadCatalog, resolveSchema, loadNamedTypes, type Catalog } from './schemas/catalog.js';
+import { loadCatalog, replicationProfile, resolveSchema, loadNamedTypes, type Catalog, type ReplicationProfile } from './schemas/catalog.js';
 import { RegistryClient } from './registry.js';
 
 /** Applies the namespace prefix (tests use one per run so they can share a broker). */
@@ -28,8 +28,16 @@ export interface PlannedTopic {
   record: string | null;
 }
 
-/** Every topic the platform needs, with its configs, from the catalog. */
-export function plannedTopics(catalog: Catalog = loadCatalog(), prefix?: string): PlannedTopic[] {
+/**
+ * Every topic the platform needs, with its configs, from the catalog. `replication` sets min.insync.replicas
+ * (default: the profile of a one-broker cluster).
+ */
+export function plannedTopics(
+  catalog: Catalog = loadCatalog(),
+  prefix?: string,
+  replication: ReplicationProfile = replicationProfile(catalog, 1),
+): PlannedTopic[] {
+  const min_isr = String(replication.min_insync_replicas);
   const out: PlannedTopic[] = [];
   for (const t of catalog.topics) {
     out.push({
@@ -38,7 +46,7 @@ export function plannedTopics(catalog: Catalog = loadCatalog(), prefix?: string)
       configs: {
         'retention.ms': String(t.retention_ms),
         'cleanup.policy': t.cleanup_policy,
-        'min.insync.replicas': String(t.min_insync_replicas),
+        'min.insync.replicas': min_isr,
       },
       record: t.record,
     });
@@ -53,7 +61,7 @@ export function plannedTopics(catalog: Catalog = loadCatalog(), prefix?: string)
         configs: {
           'retention.ms': String(Math.max(7 * 24 * 3600_000, delay_ms * 10)),
           'cleanup.policy': 'delete',
-          'min.insync.replicas': String(input.min_insync_replicas),
+          'min.insync.replicas': min_isr,
         },
         record: input.record,
       });
@@ -64,7 +72,7 @@ export function plannedTopics(catalog: Catalog = loadCatalog(), prefix?: string)
       configs: {
         'retention.ms': String(c.dlq_retention_ms),
         'cleanup.policy': 'delete',
-        'min.insync.replicas': String(input.min_insync_replicas),
+        'min.insync.replicas': min_isr,
       },
       record: 'dev.tidemark.stream.v1.DeadLetter',
     });
@@ -73,6 +81,10 @@ export function plannedTopics(catalog: Catalog = loadCatalog(), prefix?: string)
 }
 
 export interface ApplyReport {
+  /** The replication profile applied and the cluster size it was chosen for. */
+  replication: { profile: string; brokers: number; replication_factor: number; min_insync_replicas: number };
+  /** Existing topics with fewer replicas than the profile (Kafka changes that only by partition reassignment). */
+  under_replicated: string[];
   created: string[];
   updated: string[];
   unchanged: string[];
@@ -80,18 +92,45 @@ export interface ApplyReport {
   schemas: Array<{ subject: string; id: number }>;
 }
 
-/** Creates/updates topics and registers schemas. Idempotent: a second run changes nothing. */
+const OFFSETS_TOPIC = '__consumer_offsets';
+
+/**
+ * Creates/updates topics and registers schemas. Idempotent: a second run changes nothing.
+ * Replication comes from the catalog's profile for the cluster's size: the larger of the brokers the cluster
+ * reports and the replicas that existing topics (the catalog's and __consumer_offsets) already have, so a broker
+ * that is down never lowers min.insync.replicas nor creates new topics with fewer replicas.
+ */
 export async function applyTopics(
   admin: Admin,
   registry: RegistryClient,
   opts: { prefix?: string; replication_factor?: number; catalog?: Catalog } = {},
 ): Promise<ApplyReport> {
   const catalog = opts.catalog ?? loadCatalog();
-  const replicationFactor = opts.replication_factor ?? catalog.defaults.replication_factor_dev;
-  const planned = plannedTopics(catalog, opts.prefix);
-  const report: ApplyReport = { created: [], updated: [], unchanged: [], partitions_added: [], schemas: [] };
-
+  const names = plannedTopics(catalog, opts.prefix).map((t) => t.name);
   const existing = new Set(await admin.listTopics());
+  const present_names = names.filter((n) => existing.has(n));
+  // The group-offsets topic is replicated as the cluster was configured to (3 in a 3-broker cluster), so it
+  // tells the cluster's size while a broker is down, even before any catalog topic exists.
+  const witnesses = [...present_names, ...(existing.has(OFFSETS_TOPIC) ? [OFFSETS_TOPIC] : [])];
+  const witness_metadata = witnesses.length > 0 ? (await admin.fetchTopicMetadata({ topics: witnesses })).topics : [];
+  const present_metadata = witness_metadata.filter((t) => t.name !== OFFSETS_TOPIC);
+  const replicas_existing = Math.max(0, ...witness_metadata.flatMap((t) => t.partitions.map((p) => p.replicas.length)));
+  const brokers = Math.max((await admin.describeCluster()).brokers.length, replicas_existing);
+  const profile = replicationProfile(catalog, brokers);
+  const replicationFactor = opts.replication_factor ?? profile.replication_factor;
+  const planned = plannedTopics(catalog, opts.prefix, profile);
+  const report: ApplyReport = {
+    replication: { profile: profile.name, brokers, replication_factor: replicationFactor, min_insync_replicas: profile.min_insync_replicas },
+    under_replicated: present_metadata
+      .filter((t) => t.partitions.some((p) => p.replicas.length < replicationFactor))
+      .map((t) => t.name),
+    created: [],
+    updated: [],
+    unchanged: [],
+    partitions_added: [],
+    schemas: [],
+  };
+
   const toCreate: ITopicConfig[] = planned
     .filter((t) => !existing.has(t.name))
     .map((t) => ({
@@ -107,9 +146,8 @@ export async function applyTopics(
 
   const present = planned.filter((t) => existing.has(t.name));
   if (present.length > 0) {
-    const metadata = await admin.fetchTopicMetadata({ topics: present.map((t) => t.name) });
     const grow = present.filter((t) => {
-      const meta = metadata.topics.find((m) => m.name === t.name);
+      const meta = present_metadata.find((m) => m.name === t.name);
       return meta !== undefined && meta.partitions.length < t.partitions;
     });
     if (grow.length > 0) {

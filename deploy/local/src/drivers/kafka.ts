@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INSTALL_TIMEOUTS_MS, JAVA_MIN_MAJOR, MAVEN, VERSIONS } from '../components.js';
+import { INSTALL_TIMEOUTS_MS, JAVA_MIN_MAJOR, KAFKA_NODE_COMPONENTS, MAVEN, VERSIONS, type KafkaNodeComponent } from '../components.js';
 import {
   generateKafkaClusterId,
+  type KafkaNode,
   isForbiddenKafkaJar,
   kafkaFormatArgs,
   kafkaJavaArgs,
@@ -22,33 +23,60 @@ const INSTALLED_MARKER = '.installed';
 interface FormatRecord {
   cluster_id: string;
   controller_port: number;
+  /** Nodes in the cluster the storage was formatted for (absent in records written before cluster mode: 1). */
+  node_count?: number;
   formatted_at: string;
 }
 
-function logDir(ctx: InfraContext): string {
-  return join(ctx.paths.data('kafka'), 'data');
+function nodeOf(ctx: InfraContext, component: KafkaNodeComponent): KafkaNode {
+  const node = ctx.kafka_nodes.find((n) => n.component === component);
+  if (!node) throw new Error(`${component} runs only in cluster mode (TIDEMARK_KAFKA_NODES=3)`);
+  return node;
 }
 
-function formatRecordPath(ctx: InfraContext): string {
-  return join(ctx.paths.data('kafka'), 'tidemark-format.json');
+function logDir(ctx: InfraContext, component: KafkaNodeComponent): string {
+  return join(ctx.paths.data(component), 'data');
 }
 
-function commandInput(ctx: InfraContext): KafkaCommandInput {
+function formatRecordPath(ctx: InfraContext, component: KafkaNodeComponent): string {
+  return join(ctx.paths.data(component), 'tidemark-format.json');
+}
+
+function readFormatRecord(ctx: InfraContext, component: KafkaNodeComponent): FormatRecord | null {
+  const path = formatRecordPath(ctx, component);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as FormatRecord) : null;
+}
+
+/** Node 1 keeps the single-node file name, so existing state dirs stay valid. */
+function propertiesPath(ctx: InfraContext, component: KafkaNodeComponent): string {
+  return component === 'kafka' ? ctx.paths.kafka_properties : join(ctx.paths.conf_dir, `${component}-server.properties`);
+}
+
+function commandInput(ctx: InfraContext, component: KafkaNodeComponent): KafkaCommandInput {
   return {
     libs_dir: ctx.paths.kafka_libs,
     log4j_config: ctx.paths.kafka_log4j,
-    server_properties: ctx.paths.kafka_properties,
+    server_properties: propertiesPath(ctx, component),
     marker: ctx.paths.state_dir,
+    node_count: ctx.kafka_nodes.length,
   };
 }
 
-async function formatIfNeeded(ctx: InfraContext, java: string): Promise<void> {
-  const dir = logDir(ctx);
-  const recordPath = formatRecordPath(ctx);
+async function formatIfNeeded(ctx: InfraContext, java: string, component: KafkaNodeComponent): Promise<void> {
+  const node = nodeOf(ctx, component);
+  const node_count = ctx.kafka_nodes.length;
+  const dir = logDir(ctx, component);
   if (existsSync(join(dir, 'meta.properties'))) {
-    if (existsSync(recordPath)) {
-      const record = JSON.parse(readFileSync(recordPath, 'utf8')) as FormatRecord;
-      if (record.controller_port !== ctx.ports.kafka_controller) {
+    const record = readFormatRecord(ctx, component);
+    if (record) {
+      const formatted_nodes = record.node_count ?? 1;
+      if (formatted_nodes !== node_count) {
+        throw new Error(
+          `Kafka storage of ${component} was formatted for ${formatted_nodes} node(s), not ${node_count}; ` +
+            `set TIDEMARK_KAFKA_NODES=${formatted_nodes}, or run \`infra reset\` (deletes the data) to switch`,
+        );
+      }
+      if (node_count === 1 && record.controller_port !== node.controller_port) {
         throw new Error(
           `Kafka storage was formatted with controller port ${record.controller_port} (a standalone KRaft quorum remembers its voter endpoint); ` +
             `set TIDEMARK_KAFKA_CONTROLLER_PORT=${record.controller_port} or run \`infra reset\``,
@@ -59,64 +87,83 @@ async function formatIfNeeded(ctx: InfraContext, java: string): Promise<void> {
   }
   rmSync(dir, { recursive: true, force: true });
   ensureDirs(dir);
-  const cluster_id = generateKafkaClusterId();
-  ctx.log(`kafka: formatting KRaft storage (cluster id ${cluster_id})`);
-  await exec(java, kafkaFormatArgs({ ...commandInput(ctx), cluster_id }), {
-    cwd: ctx.paths.data('kafka'),
-    log_file: ctx.paths.log('kafka'),
+  // Every node of a cluster is formatted with the same cluster id: reuse the one a sibling was formatted with.
+  const sibling = ctx.kafka_nodes.map((n) => readFormatRecord(ctx, n.component)).find((r) => r !== null && (r.node_count ?? 1) === node_count);
+  const cluster_id = sibling?.cluster_id ?? generateKafkaClusterId();
+  ctx.log(`${component}: formatting KRaft storage (cluster id ${cluster_id}, node ${node.node_id} of ${node_count})`);
+  await exec(java, kafkaFormatArgs({ ...commandInput(ctx, component), cluster_id }), {
+    cwd: ctx.paths.data(component),
+    log_file: ctx.paths.log(component),
     timeout_ms: INSTALL_TIMEOUTS_MS.kafka_format,
   });
-  const record: FormatRecord = { cluster_id, controller_port: ctx.ports.kafka_controller, formatted_at: new Date().toISOString() };
-  writeFileSync(recordPath, JSON.stringify(record, null, 2) + '\n');
+  const record: FormatRecord = { cluster_id, controller_port: node.controller_port, node_count, formatted_at: new Date().toISOString() };
+  writeFileSync(formatRecordPath(ctx, component), JSON.stringify(record, null, 2) + '\n');
 }
 
-export const kafkaDriver: Driver = {
-  name: 'kafka',
-  stop_signal: 'SIGTERM',
-  ports: (ctx) => ({ kafka: ctx.ports.kafka, kafka_controller: ctx.ports.kafka_controller }),
-  owns: (cmdline, ctx) => cmdline.includes('kafka.Kafka') && cmdline.includes(ctx.paths.kafka_properties),
-  isInstalled: (ctx) =>
-    existsSync(join(ctx.paths.kafka_home, INSTALLED_MARKER)) && existsSync(join(ctx.paths.kafka_libs, KAFKA_JAR)),
-  async install(ctx) {
-    ctx.log(`kafka: resolving ${MAVEN.kafka_artifact} and its runtime classpath from Maven Central ...`);
-    ensureDirs(ctx.paths.cache_dir, ctx.paths.logs_dir);
-    await installAtomically(ctx.paths.kafka_home, async (tmp) => {
-      writeFileSync(join(tmp, 'pom.xml'), kafkaPom());
-      const libs = join(tmp, 'libs');
-      await mvn(
-        ctx,
-        ['-f', join(tmp, 'pom.xml'), `${MAVEN.dependency_plugin}:copy-dependencies`, `-DoutputDirectory=${libs}`, '-DincludeScope=runtime'],
-        tmp,
-      );
-      const jars = readdirSync(libs);
-      for (const jar of jars.filter(isForbiddenKafkaJar)) rmSync(join(libs, jar));
-      const left = readdirSync(libs);
-      if (!left.includes(KAFKA_JAR)) throw new Error(`Maven did not produce ${KAFKA_JAR}`);
-      if (!left.includes(`slf4j-api-${VERSIONS.slf4j}.jar`)) throw new Error(`Maven did not produce slf4j-api-${VERSIONS.slf4j}.jar`);
-      writeFileSync(join(tmp, INSTALLED_MARKER), left.sort().join('\n') + '\n');
-    });
-  },
-  async start(ctx) {
-    const java = await ensureJava(ctx, JAVA_MIN_MAJOR.kafka);
-    ctx.log(`kafka: using ${java} (Java ${javaMajorOf(java)})`);
-    ensureDirs(ctx.paths.conf_dir, ctx.paths.data('kafka'), ctx.paths.logs_dir);
-    writeFileSync(
-      ctx.paths.kafka_properties,
-      kafkaServerProperties({ port: ctx.ports.kafka, controller_port: ctx.ports.kafka_controller, log_dir: logDir(ctx) }),
+function isInstalled(ctx: InfraContext): boolean {
+  return existsSync(join(ctx.paths.kafka_home, INSTALLED_MARKER)) && existsSync(join(ctx.paths.kafka_libs, KAFKA_JAR));
+}
+
+async function install(ctx: InfraContext): Promise<void> {
+  ctx.log(`kafka: resolving ${MAVEN.kafka_artifact} and its runtime classpath from Maven Central ...`);
+  ensureDirs(ctx.paths.cache_dir, ctx.paths.logs_dir);
+  await installAtomically(ctx.paths.kafka_home, async (tmp) => {
+    writeFileSync(join(tmp, 'pom.xml'), kafkaPom());
+    const libs = join(tmp, 'libs');
+    await mvn(
+      ctx,
+      ['-f', join(tmp, 'pom.xml'), `${MAVEN.dependency_plugin}:copy-dependencies`, `-DoutputDirectory=${libs}`, '-DincludeScope=runtime'],
+      tmp,
     );
-    writeFileSync(ctx.paths.kafka_log4j, kafkaLog4j2Yaml());
-    await formatIfNeeded(ctx, java);
-    return spawnDetached(java, kafkaJavaArgs(commandInput(ctx)), {
-      cwd: ctx.paths.data('kafka'),
-      log_file: ctx.paths.log('kafka'),
-    });
-  },
-  health: (ctx) => kafkaHealth(ctx.ports.kafka),
-  async afterHealthy(ctx) {
-    await kafkaWarmUp(ctx.ports.kafka).catch((err: Error) => {
-      throw new Error(`broker is up but its group/transaction coordinators did not load: ${err.message}`);
-    });
-  },
-  extraLogs: (ctx) => [join(ctx.paths.logs_dir, 'maven.log')],
-  version: (ctx) => (kafkaDriver.isInstalled(ctx) ? VERSIONS.kafka : null),
-};
+    const jars = readdirSync(libs);
+    for (const jar of jars.filter(isForbiddenKafkaJar)) rmSync(join(libs, jar));
+    const left = readdirSync(libs);
+    if (!left.includes(KAFKA_JAR)) throw new Error(`Maven did not produce ${KAFKA_JAR}`);
+    if (!left.includes(`slf4j-api-${VERSIONS.slf4j}.jar`)) throw new Error(`Maven did not produce slf4j-api-${VERSIONS.slf4j}.jar`);
+    writeFileSync(join(tmp, INSTALLED_MARKER), left.sort().join('\n') + '\n');
+  });
+}
+
+/** The driver of one KRaft node (broker + controller); all nodes share the installed jars. */
+function kafkaNodeDriver(component: KafkaNodeComponent): Driver {
+  const driver: Driver = {
+    name: component,
+    stop_signal: 'SIGTERM',
+    ports: (ctx) => {
+      const node = ctx.kafka_nodes.find((n) => n.component === component);
+      return node ? { kafka: node.port, kafka_controller: node.controller_port } : {};
+    },
+    owns: (cmdline, ctx) => cmdline.includes('kafka.Kafka') && cmdline.includes(propertiesPath(ctx, component)),
+    isInstalled,
+    unavailableReason: (ctx) =>
+      ctx.kafka_nodes.some((n) => n.component === component) ? null : 'runs only in cluster mode (TIDEMARK_KAFKA_NODES=3)',
+    install,
+    async start(ctx) {
+      const node = nodeOf(ctx, component);
+      const java = await ensureJava(ctx, JAVA_MIN_MAJOR.kafka);
+      ctx.log(`${component}: using ${java} (Java ${javaMajorOf(java)})`);
+      ensureDirs(ctx.paths.conf_dir, ctx.paths.data(component), ctx.paths.logs_dir);
+      writeFileSync(propertiesPath(ctx, component), kafkaServerProperties({ node, nodes: ctx.kafka_nodes, log_dir: logDir(ctx, component) }));
+      writeFileSync(ctx.paths.kafka_log4j, kafkaLog4j2Yaml());
+      await formatIfNeeded(ctx, java, component);
+      return spawnDetached(java, kafkaJavaArgs(commandInput(ctx, component)), {
+        cwd: ctx.paths.data(component),
+        log_file: ctx.paths.log(component),
+      });
+    },
+    health: (ctx) => kafkaHealth(nodeOf(ctx, component).port),
+    async afterHealthy(ctx) {
+      await kafkaWarmUp(nodeOf(ctx, component).port).catch((err: Error) => {
+        throw new Error(`broker is up but its group/transaction coordinators did not load: ${err.message}`);
+      });
+    },
+    extraLogs: (ctx) => [join(ctx.paths.logs_dir, 'maven.log')],
+    version: (ctx) => (isInstalled(ctx) ? VERSIONS.kafka : null),
+  };
+  return driver;
+}
+
+export const kafkaDrivers: Record<KafkaNodeComponent, Driver> = Object.fromEntries(
+  KAFKA_NODE_COMPONENTS.map((c) => [c, kafkaNodeDriver(c)]),
+) as Record<KafkaNodeComponent, Driver>;
+

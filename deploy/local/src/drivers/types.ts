@@ -1,10 +1,13 @@
 import type { ComponentName, PortName, Ports } from '../components.js';
+import type { KafkaNode } from '../config.js';
 import type { Health } from '../health.js';
 import type { StatePaths } from '../paths.js';
 
 export interface InfraContext {
   paths: StatePaths;
   ports: Ports;
+  /** The KRaft nodes to run: one by default, three in cluster mode (TIDEMARK_KAFKA_NODES=3). */
+  kafka_nodes: KafkaNode[];
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
 }

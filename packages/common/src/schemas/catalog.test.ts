@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import avro from 'avsc';
-import { loadCatalog, loadNamedTypes, resolveSchema } from './catalog.js';
+import { loadCatalog, loadNamedTypes, replicationProfile, resolveSchema } from './catalog.js';
 import { plannedTopics } from '../topics.js';
 
 describe('topic catalog and schemas', () => {
@@ -40,6 +40,24 @@ describe('topic catalog and schemas', () => {
       c.retry_delays_ms.forEach((_, i) => expect(names).toContain(`x.${c.service}.retry.${i + 1}`));
       expect(names).toContain(`x.${c.service}.dlq`);
     }
+  });
+
+  it('replicates by cluster size: 1/1 on one broker, 3 with min ISR 2 from three brokers on', () => {
+    expect(replicationProfile(catalog, 1)).toMatchObject({ replication_factor: 1, min_insync_replicas: 1 });
+    expect(replicationProfile(catalog, 2)).toMatchObject({ replication_factor: 1, min_insync_replicas: 1 });
+    expect(replicationProfile(catalog, 3)).toMatchObject({ replication_factor: 3, min_insync_replicas: 2 });
+    expect(replicationProfile(catalog, 12)).toMatchObject({ replication_factor: 3, min_insync_replicas: 2 });
+    expect(() => replicationProfile(catalog, 0)).toThrow(/no replication profile for a cluster of 0/);
+    const bad = { replication: { profiles: [{ name: 'x', brokers_min: 1, replication_factor: 1, min_insync_replicas: 2 }] } };
+    expect(() => replicationProfile(bad, 1)).toThrow(/inconsistent/);
+  });
+
+  it('every planned topic carries the profile\'s min.insync.replicas', () => {
+    const replicated = replicationProfile(catalog, 3);
+    const planned = plannedTopics(catalog, '', replicated);
+    expect(planned.length).toBe(catalog.topics.length + catalog.consumers.reduce((n, c) => n + c.retry_delays_ms.length + 1, 0));
+    for (const t of planned) expect(t.configs['min.insync.replicas']).toBe('2');
+    for (const t of plannedTopics(catalog, '')) expect(t.configs['min.insync.replicas']).toBe('1');
   });
 
   it('round-trips a canonical event with an 18-decimal amount', () => {

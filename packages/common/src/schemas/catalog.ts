@@ -15,7 +15,6 @@ export interface TopicSpec {
   partitions: number;
   retention_ms: number;
   cleanup_policy: 'delete' | 'compact' | 'compact,delete';
-  min_insync_replicas: number;
   producer: string;
   consumers: string[];
   description: string;
@@ -29,8 +28,16 @@ export interface ConsumerSpec {
   dlq_retention_ms: number;
 }
 
+/** Replication of every topic for clusters of at least `brokers_min` brokers. */
+export interface ReplicationProfile {
+  name: string;
+  brokers_min: number;
+  replication_factor: number;
+  min_insync_replicas: number;
+}
+
 export interface Catalog {
-  defaults: { replication_factor_dev: number; replication_factor_prod: number; min_insync_replicas_prod: number };
+  replication: { profiles: ReplicationProfile[] };
   topics: TopicSpec[];
   consumers: ConsumerSpec[];
 }
@@ -46,6 +53,26 @@ export function schemasDir(): string {
 
 export function loadCatalog(dir = schemasDir()): Catalog {
   return JSON.parse(readFileSync(join(dir, 'topics.json'), 'utf8')) as Catalog;
+}
+
+/**
+ * The replication profile for a cluster of `brokers` brokers: the one with the largest `brokers_min` that
+ * the cluster reaches. Throws when no profile fits (a catalog without a one-broker profile and a one-broker cluster).
+ */
+export function replicationProfile(catalog: Pick<Catalog, 'replication'>, brokers: number): ReplicationProfile {
+  const fitting = catalog.replication.profiles.filter((p) => p.brokers_min <= brokers).sort((a, b) => b.brokers_min - a.brokers_min);
+  const chosen = fitting[0];
+  if (!chosen) {
+    const known = catalog.replication.profiles.map((p) => `${p.name} (>= ${p.brokers_min})`).join(', ');
+    throw new Error(`catalog: no replication profile for a cluster of ${brokers} broker(s); profiles: ${known}`);
+  }
+  if (chosen.replication_factor > brokers || chosen.min_insync_replicas > chosen.replication_factor || chosen.min_insync_replicas < 1) {
+    throw new Error(
+      `catalog: replication profile ${chosen.name} is inconsistent: replication_factor ${chosen.replication_factor}, ` +
+        `min_insync_replicas ${chosen.min_insync_replicas}, brokers_min ${chosen.brokers_min}`,
+    );
+  }
+  return chosen;
 }
 
 /** All named types defined in `schemas/avro/*.avsc`, by full name. */

@@ -68,7 +68,7 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
 
   const full = loadCatalog();
   const catalog: Catalog = {
-    defaults: full.defaults,
+    replication: full.replication,
     topics: full.topics.filter((t) => opts.topics.includes(t.name)),
     consumers: opts.consumers,
   };
