@@ -223,6 +223,73 @@ describe.skipIf(skip)('ledger read API', () => {
     expect(balances[0]).toMatchObject({ wallet_id: 'wal_42', asset: 'BTC', pending: '3', available: '1.75', held: '2', transaction_id: 'tx_rev' });
   });
 
+  it('escalates REVIEW to BLOCK and takes notes, each with a required reason, in the decision history; serves the queue', async () => {
+    const handler = createLedgerHandler({ pool: db.pool, logger });
+    await handler.handleBatch(
+      [
+        screenedEvent({ event_id: 'esc1', event_type: 'deposit.confirmed', transaction_id: 'tx_esc', wallet_id: 'wal_77', amount: '1' }, 'REVIEW'),
+      ].map(inputRecord),
+    );
+    const post = (path: string, token: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    for (const verb of ['escalate', 'notes']) {
+      expect((await post(`/v1/transactions/generic/tx_esc/${verb}`, READER, { reason: 'x' })).status, verb).toBe(403);
+      const missing = await post(`/v1/transactions/generic/tx_esc/${verb}`, COMPLIANCE, { reason: '  ' });
+      expect(missing.status, verb).toBe(400);
+    }
+    const queued = (await (await call('/v1/compliance/queue?wallet_id=wal_77', READER)).json()) as { items: Array<{ transaction_id: string; held: string; reasons: Array<{ rule_id: string }> }> };
+    expect(queued.items).toMatchObject([{ transaction_id: 'tx_esc', decision: 'REVIEW', held: '1', reasons: [{ rule_id: 'amount-btc' }] }]);
+
+    const escalated = await post('/v1/transactions/generic/tx_esc/escalate', COMPLIANCE, { reason: 'counterparty under investigation' });
+    expect(escalated.status).toBe(200);
+    expect(await escalated.json()).toMatchObject({ outcome: 'escalated', amount_moved: '0', transaction: { decision: 'BLOCK', effect: { held: '1', available: '0' } } });
+    expect((await call('/v1/transactions/generic/tx_esc/release', COMPLIANCE, 'POST')).status).toBe(409);
+    const again = await post('/v1/transactions/generic/tx_esc/escalate', COMPLIANCE, { reason: 'again' });
+    expect(((await again.json()) as { outcome: string }).outcome).toBe('already_blocked');
+    expect((await post('/v1/transactions/generic/tx_ok/escalate', COMPLIANCE, { reason: 'x' })).status).toBe(409);
+    expect((await post('/v1/transactions/generic/tx_missing/notes', COMPLIANCE, { reason: 'x' })).status).toBe(404);
+
+    // Escalating a released deposit moves its funds back from available to held.
+    const back = await post('/v1/transactions/generic/tx_rev/escalate', COMPLIANCE, { reason: 'released in error' });
+    expect(await back.json()).toMatchObject({ outcome: 'escalated', amount_moved: '0.5' });
+    expect(await (await call('/v1/wallets/wal_42/balances', READER)).json()).toEqual({
+      wallet_id: 'wal_42',
+      balances: [{ asset: 'BTC', pending: '3', available: '1.25', held: '2.5' }],
+    });
+
+    const noted = await post('/v1/transactions/generic/tx_esc/notes', COMPLIANCE, { reason: 'case #42 opened' });
+    expect(noted.status).toBe(201);
+    const history = (await (await call('/v1/transactions/generic/tx_esc/actions', READER)).json()) as { actions: Array<{ action: string; actor: string; reason: string }> };
+    expect(history.actions.map((a) => [a.action, a.actor, a.reason])).toEqual([
+      ['escalated', 'carol', 'counterparty under investigation'],
+      ['noted', 'carol', 'case #42 opened'],
+    ]);
+    const latest = (await (await call('/v1/compliance/actions?limit=10', READER)).json()) as { actions: Array<{ transaction_id: string; action: string }> };
+    expect(latest.actions.map((a) => `${a.transaction_id}:${a.action}`)).toEqual(['tx_esc:noted', 'tx_rev:escalated', 'tx_esc:escalated', 'tx_rev:released']);
+
+    // The open queue: BLOCKs stay (case management); filters by rule, decision and age.
+    const open = (await (await call('/v1/compliance/queue', READER)).json()) as { items: Array<{ transaction_id: string }> };
+    expect(open.items.map((i) => i.transaction_id).sort()).toEqual(['tx_blk', 'tx_esc', 'tx_pend', 'tx_rev']);
+    const byRule = (await (await call('/v1/compliance/queue?rule=compliance.manual', READER)).json()) as { items: Array<{ transaction_id: string }> };
+    expect(byRule.items.map((i) => i.transaction_id).sort()).toEqual(['tx_esc', 'tx_rev']);
+    const reviews = (await (await call('/v1/compliance/queue?decision=REVIEW', READER)).json()) as { items: Array<{ transaction_id: string }> };
+    expect(reviews.items.map((i) => i.transaction_id)).toEqual(['tx_pend']);
+    const old = (await (await call('/v1/compliance/queue?min_age_s=3600', READER)).json()) as { items: unknown[] };
+    expect(old.items).toEqual([]);
+    expect((await call('/v1/compliance/queue?decision=ALLOW', READER)).status).toBe(400);
+    const postings = (await (await call('/v1/transactions/generic/tx_rev/postings', READER)).json()) as { postings: Array<{ event_id: string }> };
+    expect(postings.postings.map((p) => p.event_id)).toEqual(['rev1', 'rev2', 'tidemark-release:tx_rev', 'tidemark-escalation:tx_rev']);
+
+    const audits = await db.pool.query<{ value: AuditRecord }>(`SELECT value FROM ledger.outbox WHERE value->>'action' IN ('escalated', 'noted') ORDER BY outbox_id`);
+    expect(audits.rows.map((r) => [r.value.action, r.value.reason])).toEqual([
+      ['escalated', 'counterparty under investigation'],
+      ['escalated', 'released in error'],
+      ['noted', 'case #42 opened'],
+    ]);
+    expect((await ledgerCheck(db.pool)).ok).toBe(true);
+  });
+
   it('serves /healthz, /readyz and /metrics without a token', async () => {
     expect((await call('/healthz')).status).toBe(200);
     expect((await call('/readyz')).status).toBe(200);

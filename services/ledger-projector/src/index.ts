@@ -23,9 +23,17 @@ export {
 } from './db/read.js';
 export { runMigrations, MIGRATIONS_DIR } from './db/migrate.js';
 export { createLedgerHandler, INPUT_TOPIC, type LedgerHandler, type LedgerHandlerOptions } from './handler.js';
-export { releaseTransaction, TransactionNotFoundError, type ReleaseOutcome } from './db/release.js';
+export {
+  releaseTransaction,
+  escalateTransaction,
+  noteTransaction,
+  TransactionNotFoundError,
+  type ReleaseOutcome,
+  type EscalationOutcome,
+} from './db/release.js';
+export { listComplianceQueue, listComplianceActions, listPostings, type QueueItem, type QueueFilter, type ComplianceActionView, type PostingView } from './db/read.js';
 export { createApi, type ApiOptions } from './api.js';
-export { parseApiTokens, generateApiTokens, type ApiToken, type ApiRole } from './auth.js';
+export { parseApiTokens, generateApiTokens, authenticate, hasRole, API_ROLES, type ApiToken, type ApiRole } from './auth.js';
 export { loadLedgerConfig, type LedgerConfig } from './config.js';
 export { createLedgerPool } from './db/pool.js';
 export {

@@ -1,13 +1,15 @@
 /**
- * Compliance release of a REVIEW deposit's held funds (POST .../release): one database
- * transaction that locks the transaction and its balance, applies the core's
- * `applyRelease`, writes the postings, the new balance, a history entry, and the
- * BalanceChanged + audit records into the outbox (published to Kafka after commit).
+ * Compliance decisions on a transaction: release of a REVIEW deposit's held funds
+ * (POST .../release), escalation REVIEW -> BLOCK (POST .../escalate) and notes
+ * (POST .../notes). Each is one database transaction that locks the transaction and its
+ * balance, applies the core's decision, writes the postings, the new balance, a history
+ * entry, a row of the decision history (ledger.compliance_actions: who, when, why) and
+ * the BalanceChanged + audit records into the outbox (published to Kafka after commit).
  */
 import type { Pool, PoolClient } from 'pg';
 import { type AuditRecord, buildAudit } from '@tidemark/common';
 import { applyPostingsToBalance, balanceChanged, balanceKey, postingRows, txKey, zeroBalance } from '../core/batch.js';
-import { applyRelease, txStatus } from '../core/transaction.js';
+import { type ApplyResult, type TxState, applyEscalation, applyRelease, txStatus } from '../core/transaction.js';
 import { formatUnits } from '../core/amount.js';
 import { KnownAccounts, SERVICE_NAME, insertAccounts, insertPostings, insertProcessed, lockBalances, lockStates, writeBalances, writeStates } from './project.js';
 import { LEDGER_BALANCES_TOPIC } from './project.js';
@@ -51,7 +53,7 @@ export function releaseAudit(req: ReleaseRequest, action: string, details: Recor
   return buildAudit({
     stage: SERVICE_NAME,
     action,
-    audit_id: action === 'released' ? `${SERVICE_NAME}:released:${req.provider}:${req.transaction_id}` : undefined,
+    audit_id: action === 'released' || action === 'escalated' ? `${SERVICE_NAME}:${action}:${req.provider}:${req.transaction_id}` : undefined,
     provider: req.provider,
     key: `${req.provider}:${req.transaction_id}`,
     reason,
@@ -61,49 +63,171 @@ export function releaseAudit(req: ReleaseRequest, action: string, details: Recor
   });
 }
 
+/** A compliance decision recorded in ledger.compliance_actions (the decision history). */
+export type ComplianceActionKind = 'released' | 'escalated' | 'noted';
+
+export interface ComplianceAction {
+  action_id: string;
+  provider: string;
+  transaction_id: string;
+  action: ComplianceActionKind;
+  actor: string;
+  reason: string | null;
+  request_id: string;
+  at: string;
+  details: Record<string, string>;
+}
+
+export async function insertComplianceAction(
+  client: PoolClient | Pool,
+  a: { provider: string; transaction_id: string; action: ComplianceActionKind; actor: string; reason: string | null; request_id: string; at_ms: number; details: Record<string, string> },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO ledger.compliance_actions (provider, transaction_id, action, actor, reason, request_id, at, details)
+     VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::double precision / 1000), $8::jsonb)`,
+    [a.provider, a.transaction_id, a.action, a.actor, a.reason, a.request_id, a.at_ms, JSON.stringify(a.details)],
+  );
+}
+
 /**
  * Releases held funds. Throws TransactionNotFoundError, ReleaseRejectedError (from the core),
  * or InfrastructureError when Postgres is unreachable.
  */
-export async function releaseTransaction(pool: Pool, req: ReleaseRequest, known: KnownAccounts = new KnownAccounts(16)): Promise<ReleaseOutcome> {
+export async function releaseTransaction(pool: Pool, req: ReleaseRequest & { reason?: string | null }, known: KnownAccounts = new KnownAccounts(16)): Promise<ReleaseOutcome> {
+  const result = await operatorChange(pool, req, 'released', req.reason ?? null, (state, now_ms) => {
+    const released = applyRelease(state, { by: req.released_by, at_ms: now_ms });
+    return { result: released, unchanged: released.already_released };
+  }, known);
+  return {
+    outcome: result.unchanged ? 'already_released' : 'released',
+    wallet_id: result.wallet_id,
+    asset: result.asset,
+    amount_released: result.amount,
+    balance_version: result.balance_version,
+  };
+}
+
+export interface EscalationOutcome {
+  outcome: 'escalated' | 'already_blocked';
+  wallet_id: string;
+  asset: string;
+  /** Funds moved back from available to held (a released deposit), else 0. */
+  amount_moved: string;
+  balance_version: number | null;
+}
+
+/**
+ * Escalates a REVIEW transaction to BLOCK (its funds stay, or go back to, held). Throws
+ * TransactionNotFoundError, EscalationRejectedError, or InfrastructureError.
+ */
+export async function escalateTransaction(pool: Pool, req: ReleaseRequest & { reason: string }, known: KnownAccounts = new KnownAccounts(16)): Promise<EscalationOutcome> {
+  const result = await operatorChange(pool, req, 'escalated', req.reason, (state, now_ms) => {
+    const escalated = applyEscalation(state, { by: req.released_by, at_ms: now_ms, reason: req.reason });
+    return { result: escalated, unchanged: escalated.already_blocked };
+  }, known);
+  return {
+    outcome: result.unchanged ? 'already_blocked' : 'escalated',
+    wallet_id: result.wallet_id,
+    asset: result.asset,
+    amount_moved: result.amount,
+    balance_version: result.balance_version,
+  };
+}
+
+/** Adds an audited note to a transaction's decision history (no balance effect). */
+export async function noteTransaction(pool: Pool, req: ReleaseRequest & { reason: string }): Promise<void> {
   const now_ms = req.now_ms ?? Date.now();
   let client: PoolClient;
   try {
     client = await pool.connect();
   } catch (err) {
-    throw asInfrastructureError(err, 'ledger release: connecting to Postgres');
+    throw asInfrastructureError(err, 'ledger note: connecting to Postgres');
+  }
+  try {
+    await client.query('BEGIN');
+    const found = await client.query(`SELECT 1 FROM ledger.transactions WHERE provider = $1 AND transaction_id = $2`, [req.provider, req.transaction_id]);
+    if (found.rowCount === 0) throw new TransactionNotFoundError(`transaction ${req.provider}/${req.transaction_id} is not in the ledger`);
+    await insertComplianceAction(client, {
+      provider: req.provider,
+      transaction_id: req.transaction_id,
+      action: 'noted',
+      actor: req.released_by,
+      reason: req.reason,
+      request_id: req.request_id,
+      at_ms: now_ms,
+      details: {},
+    });
+    const audit = buildAudit({
+      stage: SERVICE_NAME,
+      action: 'noted',
+      provider: req.provider,
+      key: `${req.provider}:${req.transaction_id}`,
+      reason: req.reason,
+      details: { transaction_id: req.transaction_id, noted_by: req.released_by, request_id: req.request_id },
+      trace_id: req.trace_id ?? null,
+      at_ms: now_ms,
+    });
+    await insertOutbox(client, [{ topic: AUDIT_TOPIC, key: `${req.provider}:${req.transaction_id}`, value: audit }]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw asInfrastructureError(err, 'ledger note');
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * One compliance decision as one database transaction: lock the transaction and its
+ * balance, apply the core's decision, write postings, state, balance, a history entry,
+ * the decision-history row and the BalanceChanged + audit records into the outbox.
+ */
+async function operatorChange(
+  pool: Pool,
+  req: ReleaseRequest,
+  action: 'released' | 'escalated',
+  reason: string | null,
+  apply: (state: TxState, now_ms: number) => { result: ApplyResult; unchanged: boolean },
+  known: KnownAccounts,
+): Promise<{ unchanged: boolean; wallet_id: string; asset: string; amount: string; balance_version: number | null }> {
+  const now_ms = req.now_ms ?? Date.now();
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw asInfrastructureError(err, `ledger ${action}: connecting to Postgres`);
   }
   try {
     await client.query('BEGIN');
     const states = await lockStates(client, [{ provider: req.provider, transaction_id: req.transaction_id }]);
     const state = states.get(txKey(req.provider, req.transaction_id));
     if (!state) throw new TransactionNotFoundError(`transaction ${req.provider}/${req.transaction_id} is not in the ledger`);
-    const released = applyRelease(state, { by: req.released_by, at_ms: now_ms });
-    if (released.already_released) {
+    const { result, unchanged } = apply(state, now_ms);
+    if (unchanged) {
       await client.query('COMMIT');
-      return { outcome: 'already_released', wallet_id: state.wallet_id, asset: state.asset, amount_released: '0', balance_version: null };
+      return { unchanged: true, wallet_id: state.wallet_id, asset: state.asset, amount: '0', balance_version: null };
     }
     const bKey = balanceKey(state.wallet_id, state.asset);
     const locked = await lockBalances(client, [{ wallet_id: state.wallet_id, asset: state.asset }]);
-    const balance = applyPostingsToBalance(locked.get(bKey) ?? zeroBalance(state.wallet_id, state.asset), released.postings);
-    const event_id = `tidemark-release:${req.transaction_id}`;
-    const accounts = new Map(released.postings.flatMap((p) => [[accountId(p.debit), p.debit] as const, [accountId(p.credit), p.credit] as const]));
+    const balance = applyPostingsToBalance(locked.get(bKey) ?? zeroBalance(state.wallet_id, state.asset), result.postings);
+    const event_id = action === 'released' ? `tidemark-release:${req.transaction_id}` : `tidemark-escalation:${req.transaction_id}`;
+    const accounts = new Map(result.postings.flatMap((p) => [[accountId(p.debit), p.debit] as const, [accountId(p.credit), p.credit] as const]));
     await insertAccounts(client, accounts, known);
-    await insertPostings(client, postingRows(released.postings, { provider: req.provider, event_id, transaction_id: req.transaction_id }));
-    const txKeyed = new Map([[`${state.provider}\u0000${state.transaction_id}`, released.newState]]);
+    if (result.postings.length > 0) await insertPostings(client, postingRows(result.postings, { provider: req.provider, event_id, transaction_id: req.transaction_id }));
+    const txKeyed = new Map([[`${state.provider}\u0000${state.transaction_id}`, result.newState]]);
     await writeStates(client, txKeyed, new Set(txKeyed.keys()), new Map());
     await writeBalances(client, new Map([[bKey, balance]]), new Set(locked.keys()));
 
     const change = balanceChanged(balance, { provider: req.provider, event_id, transaction_id: req.transaction_id }, now_ms);
-    const amount = formatUnits(released.postings.reduce((sum, p) => sum + p.amount_units, 0n));
+    const amount = formatUnits(result.postings.reduce((sum, p) => sum + p.amount_units, 0n));
     const audit = releaseAudit(
       req,
-      'released',
+      action,
       { wallet_id: state.wallet_id, asset: state.asset, amount, balance_version: String(balance.version) },
-      null,
+      reason,
       now_ms,
     );
-    // The release appears in the transaction's history like an event (deduplicated by its id).
+    // The decision appears in the transaction's history like an event (deduplicated by its id).
     await insertProcessed(
       client,
       [
@@ -111,7 +235,7 @@ export async function releaseTransaction(pool: Pool, req: ReleaseRequest, known:
           meta: {
             provider: req.provider,
             event_id,
-            event_type: 'ledger.released',
+            event_type: action === 'released' ? 'ledger.released' : 'ledger.escalated',
             partition_key: state.wallet_id,
             transaction_id: req.transaction_id,
             wallet_id: state.wallet_id,
@@ -120,28 +244,37 @@ export async function releaseTransaction(pool: Pool, req: ReleaseRequest, known:
             occurred_at_ms: now_ms,
             received_at_ms: now_ms,
             source: 'OPERATOR',
-            decision: released.newState.decision,
+            decision: result.newState.decision,
             reasons: [],
           },
           outcome: 'applied',
-          status: txStatus(released.newState),
-          postings_count: released.postings.length,
+          status: txStatus(result.newState),
+          postings_count: result.postings.length,
           anomalies: [],
           balance: { pending: change.pending, available: change.available, held: change.held, version: change.version, changed_at_ms: change.changed_at_ms },
         },
       ],
       now_ms,
     );
-    await insertOutbox(client, [
-      { topic: LEDGER_BALANCES_TOPIC, key: change.wallet_id, value: change },
-      { topic: AUDIT_TOPIC, key: `${req.provider}:${req.transaction_id}`, value: audit },
-    ]);
+    await insertComplianceAction(client, {
+      provider: req.provider,
+      transaction_id: req.transaction_id,
+      action,
+      actor: req.released_by,
+      reason,
+      request_id: req.request_id,
+      at_ms: now_ms,
+      details: { amount, wallet_id: state.wallet_id, asset: state.asset },
+    });
+    const records: Array<{ topic: string; key: string; value: unknown }> = [{ topic: AUDIT_TOPIC, key: `${req.provider}:${req.transaction_id}`, value: audit }];
+    if (result.postings.length > 0) records.unshift({ topic: LEDGER_BALANCES_TOPIC, key: change.wallet_id, value: change });
+    await insertOutbox(client, records);
     await client.query('COMMIT');
     known.addAll(accounts.keys());
-    return { outcome: 'released', wallet_id: state.wallet_id, asset: state.asset, amount_released: amount, balance_version: balance.version };
+    return { unchanged: false, wallet_id: state.wallet_id, asset: state.asset, amount, balance_version: balance.version };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
-    throw asInfrastructureError(err, 'ledger release');
+    throw asInfrastructureError(err, `ledger ${action}`);
   } finally {
     client.release();
   }
