@@ -140,9 +140,10 @@ document.addEventListener('DOMContentLoaded', () => {
     document.getElementById('event-type').addEventListener('change', () => pollPipeline());
     pollPipeline();
   }
-  for (const form of document.querySelectorAll('form[data-confirm]')) {
+  // Buttons (or forms) carrying data-confirm ask before submitting.
+  for (const form of document.querySelectorAll('form')) {
     form.addEventListener('submit', (event) => {
-      const question = form.dataset.confirm;
+      const question = (event.submitter && event.submitter.dataset.confirm) || form.dataset.confirm;
       if (question && !window.confirm(question)) event.preventDefault();
     });
   }

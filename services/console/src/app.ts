@@ -22,7 +22,7 @@ import {
   type DlqFilter,
 } from '@tidemark/stream';
 import { may, safeEqual, type ConsoleAction, type Session, SessionStore } from './core/session.js';
-import { Html, actionForm, csrfField, decisionBadge, esc, html, layout, txLink } from './html.js';
+import { Html, actionsForm, age, csrfField, decisionBadge, esc, html, layout, txLink } from './html.js';
 import type { PipelineMonitor } from './pipeline-monitor.js';
 import type { Reconciliations } from './reconciliation.js';
 
@@ -285,8 +285,8 @@ ${items.map((it, i) => {
   const base = `/compliance/${encodeURIComponent(it.provider)}/${encodeURIComponent(it.transaction_id)}`;
   const releasable = it.decision === 'REVIEW' && !it.released && it.kind === 'deposit' && it.held !== '0';
   return html`<tr data-tx="${it.transaction_id}"><td>${txLink(it.provider, it.transaction_id)}<br><span class="muted">${it.kind} · ${it.status}</span></td><td><a href="/compliance?wallet_id=${encodeURIComponent(it.wallet_id)}">${it.wallet_id}</a></td><td class="num">${it.amount} ${it.asset}</td><td class="num">${it.held}</td><td>${decisionBadge(it.decision)}${it.released ? html`<br><span class="muted">released by ${it.released.by}</span>` : ''}</td>
-<td><ul class="reasons">${it.reasons.map((r) => html`<li><code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}</ul></td><td><time datetime="${it.created_at}">${it.created_at.slice(0, 19).replace('T', ' ')}</time></td>
-${canAct ? html`<td class="actions">${releasable ? actionForm(session, 'release', 'Release', `${base}/release`, `r-${i}`, { confirm: `Release ${it.held} ${it.asset} to available?` }) : ''}${it.decision === 'REVIEW' ? actionForm(session, 'escalate', 'Escalate', `${base}/escalate`, `e-${i}`) : ''}${actionForm(session, 'note', 'Add note', `${base}/note`, `n-${i}`)}</td>` : ''}</tr>`;
+<td><ul class="reasons">${it.reasons.map((r) => html`<li><code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}</ul></td><td><time datetime="${it.created_at}" title="${it.created_at}">${age(it.created_at)}</time></td>
+${canAct ? html`<td class="actions">${actionsForm(session, base, `reason-${i}`, { release: releasable, escalate: it.decision === 'REVIEW', release_question: `Release ${it.held} ${it.asset} to available?` })}</td>` : ''}</tr>`;
 })}</tbody></table>
 <section aria-labelledby="hist-h"><h2 id="hist-h">Latest decisions</h2>${historyTable(history.body.actions ?? [], true)}</section>`,
       { current: '/compliance', flash: DONE_MESSAGES[str(req.query.done, 32) ?? ''] ?? null },
@@ -370,8 +370,6 @@ ${list.map((a) => html`<tr><td><time datetime="${a.at}">${a.at.slice(0, 19).repl
     const jaeger = opts.jaeger_ui_url && first ? `${opts.jaeger_ui_url.replace(/\/+$/, '')}/search?service=ledger-projector&tags=${encodeURIComponent(JSON.stringify({ 'tidemark.event_id': first.event_id }))}` : null;
     const balance = (balancesRes.body.balances ?? []).find((b) => b.asset === t.asset);
     const txPath = `/compliance/${encodeURIComponent(provider)}/${encodeURIComponent(transaction_id)}`;
-    const backField = html`<input type="hidden" name="back" value="transaction">`;
-    const withBack = (form: Html) => new Html(form.value.replace('</form>', `${backField.value}</form>`));
     page(
       res,
       200,
@@ -386,7 +384,7 @@ ${jaeger ? html`<div><dt>Trace</dt><dd><a href="${jaeger}" rel="noreferrer">Open
 </dl>
 ${t.anomalies.length ? html`<p class="error">Anomalies: ${t.anomalies.join(', ')}</p>` : ''}
 <h2>Screening reasons</h2>${t.reasons.length ? html`<ul class="reasons">${t.reasons.map((r) => html`<li>${decisionBadge(r.outcome)} <code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}</ul>` : html`<p class="muted">None (ALLOW).</p>`}
-${may(session.role, 'compliance') && t.decision !== 'ALLOW' ? html`<h2>Act</h2><div class="actions">${t.decision === 'REVIEW' && !t.released && t.kind === 'deposit' && t.effect.held !== '0' ? withBack(actionForm(session, 'release', 'Release', `${txPath}/release`, 'tx-release', { confirm: `Release ${t.effect.held} ${t.asset} to available?` })) : ''}${t.decision === 'REVIEW' ? withBack(actionForm(session, 'escalate', 'Escalate', `${txPath}/escalate`, 'tx-escalate')) : ''}${withBack(actionForm(session, 'note', 'Add note', `${txPath}/note`, 'tx-note'))}</div>` : ''}
+${may(session.role, 'compliance') && t.decision !== 'ALLOW' ? html`<h2>Act</h2><div class="actions">${actionsForm(session, txPath, 'tx-reason', { release: t.decision === 'REVIEW' && !t.released && t.kind === 'deposit' && t.effect.held !== '0', escalate: t.decision === 'REVIEW', release_question: `Release ${t.effect.held} ${t.asset} to available?` }, html`<input type="hidden" name="back" value="transaction">`)}</div>` : ''}
 <h2>Decision history</h2>${historyTable(actionsRes.body.actions ?? [], false)}
 <h2>Events as received</h2><table><thead><tr><th scope="col">Event</th><th scope="col">Type</th><th scope="col">Occurred</th><th scope="col">Received</th><th scope="col">Projected</th><th scope="col">Source</th><th scope="col">Decision</th><th scope="col">Status after</th></tr></thead><tbody>
 ${t.history.map((h) => html`<tr><td><code>${h.event_id}</code></td><td>${h.event_type}</td><td>${h.occurred_at}</td><td>${h.received_at}</td><td>${h.projected_at}</td><td>${h.source}</td><td>${h.decision}</td><td>${h.status_after ?? ''}</td></tr>`)}</tbody></table>

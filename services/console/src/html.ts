@@ -68,12 +68,26 @@ ${opts.flash ? html`<p class="flash" role="status">${opts.flash}</p>` : ''}${opt
 ${body}</main></body></html>`.value}`;
 }
 
-/** A reason field + submit button for one compliance action (only rendered for roles that may act). */
-export function actionForm(session: Session, action: string, label: string, path: string, id: string, opts: { confirm?: string } = {}): Html {
+/**
+ * One form per transaction: a required reason and a button per allowed action (each
+ * posts to its own path); only rendered for roles that may act. Release asks first.
+ */
+export function actionsForm(session: Session, base: string, id: string, allowed: { release: boolean; escalate: boolean; release_question?: string }, extra: Html = new Html('')): Html {
   if (!may(session.role, 'compliance')) return html``;
-  return html`<form method="post" action="${path}" class="action" data-confirm="${opts.confirm ?? ''}">${csrfField(session)}
-<label for="${id}">Reason for ${action}</label><input id="${id}" name="reason" required maxlength="500" autocomplete="off">
-<button type="submit" name="action" value="${action}">${label}</button></form>`;
+  return html`<form method="post" action="${base}/note" class="action">${csrfField(session)}${extra}
+<label for="${id}">Reason</label><input id="${id}" name="reason" required maxlength="500" autocomplete="off" placeholder="why (audited)">
+${allowed.release ? html`<button type="submit" formaction="${base}/release" data-confirm="${allowed.release_question ?? 'Release the held funds?'}">Release</button>` : ''}
+${allowed.escalate ? html`<button type="submit" formaction="${base}/escalate" class="danger">Escalate</button>` : ''}
+<button type="submit" formaction="${base}/note" class="secondary">Note</button></form>`;
+}
+
+/** "3 min", "2 h", "4 d" since `iso`. */
+export function age(iso: string, now_ms: number = Date.now()): string {
+  const s = Math.max(0, Math.round((now_ms - Date.parse(iso)) / 1000));
+  if (s < 90) return `${s} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} d`;
 }
 
 export function txLink(provider: string, transaction_id: string): Html {
