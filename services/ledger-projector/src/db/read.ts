@@ -243,7 +243,7 @@ export const ACTIONS_MAX = 500;
 export const POSTINGS_MAX = 1_000;
 
 export interface QueueFilter {
-  /** open (default): REVIEW not released, and BLOCK; all: every non-ALLOW transaction. */
+  /** open (default): REVIEW not released, and BLOCK, with money still held or pending; all: every non-ALLOW transaction. */
   state?: 'open' | 'all';
   decision?: Decision;
   wallet_id?: string;
@@ -277,7 +277,7 @@ export async function listComplianceQueue(pool: Pool, filter: QueueFilter = {}):
   const res = await pool.query<TransactionRow>(
     `SELECT ${TX_COLUMNS} FROM ledger.transactions
       WHERE decision <> 'ALLOW'
-        AND ($1::text <> 'open' OR decision = 'BLOCK' OR released_by IS NULL)
+        AND ($1::text <> 'open' OR ((decision = 'BLOCK' OR released_by IS NULL) AND (held > 0 OR pending > 0)))
         AND ($2::text IS NULL OR decision = $2)
         AND ($3::text IS NULL OR wallet_id = $3)
         AND ($4::text IS NULL OR asset = $4)
