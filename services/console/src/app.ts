@@ -67,6 +67,7 @@ function str(value: unknown, max = 256): string | undefined {
 const DONE_MESSAGES: Record<string, string> = {
   released: 'Released: the held funds are available.',
   already_released: 'Already released.',
+  awaiting_second_approval: 'Release requested: above the four-eyes amount, a second compliance officer must release it too.',
   escalated: 'Escalated to BLOCK: the funds stay held.',
   already_blocked: 'Already BLOCKed.',
   noted: 'Note recorded.',

@@ -5,7 +5,7 @@ CREATE TABLE ledger.compliance_actions (
   action_id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   provider        TEXT NOT NULL,
   transaction_id  TEXT NOT NULL,
-  action          TEXT NOT NULL CHECK (action IN ('released', 'escalated', 'noted')),
+  action          TEXT NOT NULL CHECK (action IN ('released', 'escalated', 'noted', 'release_requested')),
   actor           TEXT NOT NULL,
   reason          TEXT CHECK (reason IS NULL OR length(reason) <= 1000),
   request_id      TEXT NOT NULL,

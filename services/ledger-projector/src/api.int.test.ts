@@ -290,6 +290,49 @@ describe.skipIf(skip)('ledger read API', () => {
     expect((await ledgerCheck(db.pool)).ok).toBe(true);
   });
 
+  it('four-eyes: a release above the USD amount needs a second, different compliance officer', async () => {
+    const handler = createLedgerHandler({ pool: db.pool, logger });
+    await handler.handleBatch(
+      [
+        screenedEvent({ event_id: 'big1', event_type: 'deposit.confirmed', transaction_id: 'tx_big', wallet_id: 'wal_4e', amount: '0.5' }, 'REVIEW'),
+        screenedEvent({ event_id: 'small1', event_type: 'deposit.confirmed', transaction_id: 'tx_small', wallet_id: 'wal_4e', amount: '0.001' }, 'REVIEW'),
+      ].map(inputRecord),
+    );
+    const DAVE = 'compliance-token-dave-0123456789';
+    const app = createApi({
+      pool: db.pool,
+      tokens: parseApiTokens(`alice:${READER}:reader,carol:${COMPLIANCE}:compliance,dave:${DAVE}:compliance`),
+      logger,
+      metrics: createMetrics('ledger-projector'),
+      readiness: {},
+      four_eyes: { threshold_usd: '10000', prices: { BTC: '65800' } },
+    });
+    const fourEyes = await listen(app, '127.0.0.1', 0);
+    try {
+      const url = `http://127.0.0.1:${(fourEyes.address() as AddressInfo).port}`;
+      const release = (tx: string, token: string, reason: string) =>
+        fetch(`${url}/v1/transactions/generic/${tx}/release`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason }) });
+      // 0.001 BTC = 65.80 USD: one officer is enough.
+      expect(((await (await release('tx_small', COMPLIANCE, 'small')).json()) as { outcome: string }).outcome).toBe('released');
+      // 0.5 BTC = 32,900 USD: carol's release is a request; carol again is refused; dave confirms.
+      const first = await release('tx_big', COMPLIANCE, 'documents checked');
+      expect(first.status).toBe(202);
+      expect(await first.json()).toMatchObject({ outcome: 'awaiting_second_approval', requested_by: 'carol', transaction: { effect: { held: '0.5', available: '0' } } });
+      const same = await release('tx_big', COMPLIANCE, 'me again');
+      expect(same.status).toBe(409);
+      expect(await same.json()).toEqual({ error: 'four_eyes_same_user', message: expect.any(String) });
+      const second = await release('tx_big', DAVE, 'second pair of eyes');
+      expect(second.status).toBe(200);
+      expect(await second.json()).toMatchObject({ outcome: 'released', requested_by: 'carol', amount_released: '0.5', transaction: { released: { by: 'dave' } } });
+      const history = (await (await call('/v1/transactions/generic/tx_big/actions', READER)).json()) as { actions: Array<{ action: string; actor: string; details: Record<string, string> }> };
+      expect(history.actions.map((a) => [a.action, a.actor])).toEqual([['release_requested', 'carol'], ['released', 'dave']]);
+      expect(history.actions[1]!.details.requested_by).toBe('carol');
+      expect((await ledgerCheck(db.pool)).ok).toBe(true);
+    } finally {
+      await closeServer(fourEyes, 2_000);
+    }
+  });
+
   it('serves /healthz, /readyz and /metrics without a token', async () => {
     expect((await call('/healthz')).status).toBe(200);
     expect((await call('/readyz')).status).toBe(200);

@@ -2,7 +2,9 @@
  * The ledger read API (DESIGN 3.3), a thin HTTP layer over the read model and the release:
  *   GET  /v1/wallets/{wallet_id}/balances                      (reader)
  *   GET  /v1/transactions/{provider}/{transaction_id}          (reader)
- *   POST /v1/transactions/{provider}/{transaction_id}/release  (compliance; audited)
+ *   POST /v1/transactions/{provider}/{transaction_id}/release  (compliance; audited; with four-eyes on,
+ *        a release above TIDEMARK_FOUR_EYES_USD answers 202 awaiting_second_approval until a
+ *        different compliance officer releases it too)
  * and, additions for the ops console (DESIGN 3.3 unchanged):
  *   POST /v1/transactions/{provider}/{transaction_id}/escalate (compliance; reason required; audited)
  *   POST /v1/transactions/{provider}/{transaction_id}/notes    (compliance; reason required; audited)
@@ -23,7 +25,8 @@ import { type ApiRole, type ApiToken, authenticate, bearerToken, hasRole } from 
 import { IDENTIFIER_LENGTH_MAX } from './core/validate.js';
 import { EscalationRejectedError, ReleaseRejectedError } from './core/transaction.js';
 import { QUEUE_PAGE_SIZE_MAX, getBalances, getTransaction, listComplianceActions, listComplianceQueue, listPostings } from './db/read.js';
-import { AUDIT_TOPIC, TransactionNotFoundError, escalateTransaction, insertOutbox, noteTransaction, releaseAudit, releaseTransaction } from './db/release.js';
+import type { FourEyesPolicy } from './core/four-eyes.js';
+import { AUDIT_TOPIC, FourEyesError, TransactionNotFoundError, escalateTransaction, insertOutbox, noteTransaction, releaseAudit, releaseTransaction } from './db/release.js';
 import { isConnectionError } from './db/errors.js';
 import { SERVICE_NAME } from './db/project.js';
 
@@ -40,6 +43,8 @@ export interface ApiOptions {
   readiness: Record<string, ReadinessCheck>;
   /** Called after a release committed records to the outbox (e.g. flush it now). */
   on_outbox?: () => void;
+  /** Four-eyes release above a USD amount (null/absent: one officer releases). */
+  four_eyes?: FourEyesPolicy | null;
 }
 
 interface Authed {
@@ -144,17 +149,22 @@ export function createApi(opts: ApiOptions): Express {
           request_id: auth.request_id,
           trace_id: currentTraceId(),
           reason: note ?? null,
-        });
-        if (outcome.outcome === 'released') opts.on_outbox?.();
+        }, undefined, opts.four_eyes ?? null);
+        if (outcome.outcome !== 'already_released') opts.on_outbox?.();
         logger.info({ provider, transaction_id, released_by: auth.token.name, outcome: outcome.outcome, note_present: note !== undefined }, 'ledger: release');
         const view = await getTransaction(pool, provider, transaction_id);
-        res.json({ outcome: outcome.outcome, amount_released: outcome.amount_released, transaction: view });
+        res.status(outcome.outcome === 'awaiting_second_approval' ? 202 : 200).json({
+          outcome: outcome.outcome,
+          amount_released: outcome.amount_released,
+          ...(outcome.requested_by ? { requested_by: outcome.requested_by } : {}),
+          transaction: view,
+        });
       } catch (err) {
         if (err instanceof TransactionNotFoundError) {
           void auditReleaseRejection(req, auth, 'not_found', err.message);
           return sendError(res, 404, 'not_found', err.message);
         }
-        if (err instanceof ReleaseRejectedError) {
+        if (err instanceof ReleaseRejectedError || err instanceof FourEyesError) {
           void auditReleaseRejection(req, auth, err.code, err.message);
           return sendError(res, 409, err.code, err.message);
         }

@@ -34,7 +34,8 @@ export {
 export { listComplianceQueue, listComplianceActions, listPostings, type QueueItem, type QueueFilter, type ComplianceActionView, type PostingView } from './db/read.js';
 export { createApi, type ApiOptions } from './api.js';
 export { parseApiTokens, generateApiTokens, authenticate, hasRole, API_ROLES, type ApiToken, type ApiRole } from './auth.js';
-export { loadLedgerConfig, type LedgerConfig } from './config.js';
+export { loadLedgerConfig, loadFourEyesPolicy, type LedgerConfig } from './config.js';
+export { releaseNeedsSecondOfficer, type FourEyesPolicy } from './core/four-eyes.js';
 export { createLedgerPool } from './db/pool.js';
 export {
   statementStatus,

@@ -15,11 +15,18 @@ import { KnownAccounts, SERVICE_NAME, insertAccounts, insertPostings, insertProc
 import { LEDGER_BALANCES_TOPIC } from './project.js';
 import { accountId } from '../core/accounts.js';
 import { asInfrastructureError } from './errors.js';
+import { type FourEyesPolicy, releaseNeedsSecondOfficer } from '../core/four-eyes.js';
 
 export const AUDIT_TOPIC = 'audit.v1';
 
 export class TransactionNotFoundError extends Error {
   override readonly name = 'TransactionNotFoundError';
+}
+
+/** Four-eyes: the officer who requested a release cannot also confirm it. */
+export class FourEyesError extends Error {
+  override readonly name = 'FourEyesError';
+  readonly code = 'four_eyes_same_user';
 }
 
 export interface ReleaseRequest {
@@ -33,7 +40,10 @@ export interface ReleaseRequest {
 }
 
 export interface ReleaseOutcome {
-  outcome: 'released' | 'already_released';
+  /** awaiting_second_approval: four-eyes; the request is recorded, a different officer must release. */
+  outcome: 'released' | 'already_released' | 'awaiting_second_approval';
+  /** Who asked first, for a four-eyes release. */
+  requested_by?: string;
   wallet_id: string;
   asset: string;
   amount_released: string;
@@ -64,7 +74,7 @@ export function releaseAudit(req: ReleaseRequest, action: string, details: Recor
 }
 
 /** A compliance decision recorded in ledger.compliance_actions (the decision history). */
-export type ComplianceActionKind = 'released' | 'escalated' | 'noted';
+export type ComplianceActionKind = 'released' | 'escalated' | 'noted' | 'release_requested';
 
 export interface ComplianceAction {
   action_id: string;
@@ -93,12 +103,60 @@ export async function insertComplianceAction(
  * Releases held funds. Throws TransactionNotFoundError, ReleaseRejectedError (from the core),
  * or InfrastructureError when Postgres is unreachable.
  */
-export async function releaseTransaction(pool: Pool, req: ReleaseRequest & { reason?: string | null }, known: KnownAccounts = new KnownAccounts(16)): Promise<ReleaseOutcome> {
-  const result = await operatorChange(pool, req, 'released', req.reason ?? null, (state, now_ms) => {
-    const released = applyRelease(state, { by: req.released_by, at_ms: now_ms });
-    return { result: released, unchanged: released.already_released };
-  }, known);
+export async function releaseTransaction(
+  pool: Pool,
+  req: ReleaseRequest & { reason?: string | null },
+  known: KnownAccounts = new KnownAccounts(16),
+  four_eyes: FourEyesPolicy | null = null,
+): Promise<ReleaseOutcome> {
+  let requested_by: string | undefined;
+  const gate = async (client: PoolClient, state: TxState, now_ms: number): Promise<ReleaseOutcome | null> => {
+    const check = applyRelease(state, { by: req.released_by, at_ms: now_ms }); // throws when not releasable
+    if (check.already_released || !releaseNeedsSecondOfficer(four_eyes, state.asset, formatUnits(state.position.held))) return null;
+    const last = await client.query<{ action: string; actor: string }>(
+      `SELECT action, actor FROM ledger.compliance_actions WHERE provider = $1 AND transaction_id = $2
+          AND action IN ('release_requested', 'released', 'escalated') ORDER BY action_id DESC LIMIT 1`,
+      [req.provider, req.transaction_id],
+    );
+    const pending = last.rows[0]?.action === 'release_requested' ? last.rows[0] : null;
+    if (pending && pending.actor === req.released_by) {
+      throw new FourEyesError(`the release of ${req.provider}/${req.transaction_id} was requested by ${req.released_by}; a different compliance officer must confirm it`);
+    }
+    if (pending) {
+      requested_by = pending.actor;
+      return null;
+    }
+    const amount = formatUnits(state.position.held);
+    await insertComplianceAction(client, {
+      provider: req.provider,
+      transaction_id: req.transaction_id,
+      action: 'release_requested',
+      actor: req.released_by,
+      reason: req.reason ?? null,
+      request_id: req.request_id,
+      at_ms: now_ms,
+      details: { amount, asset: state.asset, wallet_id: state.wallet_id, threshold_usd: four_eyes!.threshold_usd },
+    });
+    const audit = releaseAudit(req, 'release_requested', { wallet_id: state.wallet_id, asset: state.asset, amount, threshold_usd: four_eyes!.threshold_usd }, req.reason ?? null, now_ms);
+    await insertOutbox(client, [{ topic: AUDIT_TOPIC, key: `${req.provider}:${req.transaction_id}`, value: audit }]);
+    return { outcome: 'awaiting_second_approval', wallet_id: state.wallet_id, asset: state.asset, amount_released: '0', balance_version: null, requested_by: req.released_by };
+  };
+  const result = await operatorChange(
+    pool,
+    req,
+    'released',
+    req.reason ?? null,
+    (state, now_ms) => {
+      const released = applyRelease(state, { by: req.released_by, at_ms: now_ms });
+      return { result: released, unchanged: released.already_released };
+    },
+    known,
+    gate,
+    (): Record<string, string> => (requested_by ? { requested_by } : {}),
+  );
+  if ('outcome' in result) return result;
   return {
+    ...(requested_by ? { requested_by } : {}),
     outcome: result.unchanged ? 'already_released' : 'released',
     wallet_id: result.wallet_id,
     asset: result.asset,
@@ -125,6 +183,7 @@ export async function escalateTransaction(pool: Pool, req: ReleaseRequest & { re
     const escalated = applyEscalation(state, { by: req.released_by, at_ms: now_ms, reason: req.reason });
     return { result: escalated, unchanged: escalated.already_blocked };
   }, known);
+  if (!('unchanged' in result)) throw new Error('unreachable: escalation has no gate');
   return {
     outcome: result.unchanged ? 'already_blocked' : 'escalated',
     wallet_id: result.wallet_id,
@@ -182,14 +241,17 @@ export async function noteTransaction(pool: Pool, req: ReleaseRequest & { reason
  * balance, apply the core's decision, write postings, state, balance, a history entry,
  * the decision-history row and the BalanceChanged + audit records into the outbox.
  */
-async function operatorChange(
+async function operatorChange<G extends object = never>(
   pool: Pool,
   req: ReleaseRequest,
   action: 'released' | 'escalated',
   reason: string | null,
   apply: (state: TxState, now_ms: number) => { result: ApplyResult; unchanged: boolean },
   known: KnownAccounts,
-): Promise<{ unchanged: boolean; wallet_id: string; asset: string; amount: string; balance_version: number | null }> {
+  /** Runs on the locked transaction first; a non-null answer commits what it wrote and is returned instead. */
+  gate?: (client: PoolClient, state: TxState, now_ms: number) => Promise<G | null>,
+  extra_details: () => Record<string, string> = () => ({}),
+): Promise<G | { unchanged: boolean; wallet_id: string; asset: string; amount: string; balance_version: number | null }> {
   const now_ms = req.now_ms ?? Date.now();
   let client: PoolClient;
   try {
@@ -202,6 +264,11 @@ async function operatorChange(
     const states = await lockStates(client, [{ provider: req.provider, transaction_id: req.transaction_id }]);
     const state = states.get(txKey(req.provider, req.transaction_id));
     if (!state) throw new TransactionNotFoundError(`transaction ${req.provider}/${req.transaction_id} is not in the ledger`);
+    const gated = gate ? await gate(client, state, now_ms) : null;
+    if (gated !== null) {
+      await client.query('COMMIT');
+      return gated;
+    }
     const { result, unchanged } = apply(state, now_ms);
     if (unchanged) {
       await client.query('COMMIT');
@@ -223,7 +290,7 @@ async function operatorChange(
     const audit = releaseAudit(
       req,
       action,
-      { wallet_id: state.wallet_id, asset: state.asset, amount, balance_version: String(balance.version) },
+      { wallet_id: state.wallet_id, asset: state.asset, amount, balance_version: String(balance.version), ...extra_details() },
       reason,
       now_ms,
     );
@@ -264,7 +331,7 @@ async function operatorChange(
       reason,
       request_id: req.request_id,
       at_ms: now_ms,
-      details: { amount, wallet_id: state.wallet_id, asset: state.asset },
+      details: { amount, wallet_id: state.wallet_id, asset: state.asset, ...extra_details() },
     });
     const records: Array<{ topic: string; key: string; value: unknown }> = [{ topic: AUDIT_TOPIC, key: `${req.provider}:${req.transaction_id}`, value: audit }];
     if (result.postings.length > 0) records.unshift({ topic: LEDGER_BALANCES_TOPIC, key: change.wallet_id, value: change });
