@@ -1,13 +1,13 @@
 /**
  * Screenshots of every console page for docs/console/ (README), taken from a running
- * platform: `npx tsx services/console/scripts/screenshots.ts <console url> <compliance token> <operator token> [out dir]`.
+ * platform: `npx tsx services/console/scripts/screenshots.ts <console url> <compliance token> <operator token> [out dir] [/transactions/<provider>/<id>]`.
  * Uses Debian's chromium through playwright-core (no browser download).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium } from '../src/testing/browser.js';
 
-const [url, complianceToken, operatorToken, out = 'docs/console'] = process.argv.slice(2);
+const [url, complianceToken, operatorToken, out = 'docs/console', transactionPath] = process.argv.slice(2);
 if (!url || !complianceToken || !operatorToken) {
   process.stderr.write('usage: screenshots.ts <console url> <compliance token> <operator token> [out dir]\n');
   process.exit(2);
@@ -35,10 +35,10 @@ try {
   await page.goto(`${url}/login`);
   await page.getByLabel('API token').fill(complianceToken);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.goto(`${url}/compliance`);
+  await page.goto(`${url}${transactionPath ?? '/compliance'}`);
   const first = page.locator('table.queue tbody tr a').first();
-  if (await first.count()) {
-    await first.click();
+  if (transactionPath || (await first.count())) {
+    if (!transactionPath) await first.click();
     await page.screenshot({ path: join(out, 'transaction.png') });
     process.stdout.write('transaction.png\n');
   }
