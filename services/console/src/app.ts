@@ -105,10 +105,10 @@ export function createConsole(opts: ConsoleOptions): Express {
 
   // ---- sign in / out ----------------------------------------------------------------
 
-  const signInForm = (error?: string) =>
+  const signInForm = () =>
     html`<form method="post" action="/login" class="signin"><p>Sign in with your Tidemark API token (roles: reader, compliance, operator).</p>
 <label for="token">API token</label><input id="token" name="token" type="password" required autocomplete="current-password" autofocus maxlength="1024">
-<button type="submit">Sign in</button></form>${error ? '' : ''}`;
+<button type="submit">Sign in</button></form>`;
 
   app.get('/login', (req, res) => {
     if (sessions.get(cookieOf(req, COOKIE))) return res.redirect(303, '/pipeline');

@@ -70,15 +70,16 @@ ${body}</main></body></html>`.value}`;
 
 /**
  * One form per transaction: a required reason and a button per allowed action (each
- * posts to its own path); only rendered for roles that may act. Release asks first.
+ * posts to its own path); only rendered for roles that may act. Release asks first; Note
+ * comes first in the form, so Enter in the reason field (implicit submission) only adds a note.
  */
 export function actionsForm(session: Session, base: string, id: string, allowed: { release: boolean; escalate: boolean; release_question?: string }, extra: Html = new Html('')): Html {
   if (!may(session.role, 'compliance')) return html``;
   return html`<form method="post" action="${base}/note" class="action">${csrfField(session)}${extra}
 <label for="${id}">Reason</label><input id="${id}" name="reason" required maxlength="500" autocomplete="off" placeholder="why (audited)">
+<button type="submit" formaction="${base}/note" class="secondary">Note</button>
 ${allowed.release ? html`<button type="submit" formaction="${base}/release" data-confirm="${allowed.release_question ?? 'Release the held funds?'}">Release</button>` : ''}
-${allowed.escalate ? html`<button type="submit" formaction="${base}/escalate" class="danger">Escalate</button>` : ''}
-<button type="submit" formaction="${base}/note" class="secondary">Note</button></form>`;
+${allowed.escalate ? html`<button type="submit" formaction="${base}/escalate" class="danger">Escalate</button>` : ''}</form>`;
 }
 
 /** "3 min", "2 h", "4 d" since `iso`. */
