@@ -70,10 +70,10 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
 
   const services: ServiceName[] = ['risk-api', 'ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
   for (const s of services) platform.start({ name: s, entry: SERVICE_ENTRIES[s] });
-  platform.start({ name: 'console', entry: SERVICE_ENTRIES.console, env: endpoints.jaeger_query_url ? { TIDEMARK_JAEGER_UI_URL: endpoints.jaeger_query_url } : {} });
   const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
   const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;
   const consoleUrl = `http://${process.env.TIDEMARK_CONSOLE_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_CONSOLE_PORT ?? '8095'}`;
+  platform.start({ name: 'console', entry: SERVICE_ENTRIES.console, env: endpoints.jaeger_query_url ? { TIDEMARK_JAEGER_UI_URL: endpoints.jaeger_query_url } : {} });
 
   let stopping = false;
   const stop = async () => {
