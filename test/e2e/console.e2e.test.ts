@@ -219,6 +219,8 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
     expect(await textOf(page.locator('table.history'))).toContain('e2e-compliance');
     expect(await textOf(page.locator('table.history'))).toContain('counterparty documents verified');
     expect(await textOf(page.locator('[data-available]'))).toBe('100');
+    // Balances before/after each entry: the release moved 100 from held to available.
+    expect(await textOf(page.locator(`tr[data-event="tidemark-release:${tx}"]`))).toContain('available 0 → 100, held 100 → 0');
     await context.close();
   }, 120_000);
 

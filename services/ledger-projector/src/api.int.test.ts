@@ -278,6 +278,13 @@ describe.skipIf(skip)('ledger read API', () => {
     const old = (await (await call('/v1/compliance/queue?min_age_s=3600', READER)).json()) as { items: unknown[] };
     expect(old.items).toEqual([]);
     expect((await call('/v1/compliance/queue?decision=ALLOW', READER)).status).toBe(400);
+    const changes = (await (await call('/v1/transactions/generic/tx_rev/balance-changes', READER)).json()) as { changes: Array<{ event_id: string; balance_before: unknown; balance_after: unknown }> };
+    const released = changes.changes.find((c) => c.event_id === 'tidemark-release:tx_rev')!;
+    expect(released.balance_before).toEqual({ pending: '3', available: '1.25', held: '2.5' });
+    expect(released.balance_after).toMatchObject({ pending: '3', available: '1.75', held: '2' });
+    const escalation = changes.changes.find((c) => c.event_id === 'tidemark-escalation:tx_rev')!;
+    expect(escalation.balance_before).toEqual({ pending: '3', available: '1.75', held: '2' });
+    expect(escalation.balance_after).toMatchObject({ pending: '3', available: '1.25', held: '2.5' });
     const postings = (await (await call('/v1/transactions/generic/tx_rev/postings', READER)).json()) as { postings: Array<{ event_id: string }> };
     expect(postings.postings.map((p) => p.event_id)).toEqual(['rev1', 'rev2', 'tidemark-release:tx_rev', 'tidemark-escalation:tx_rev']);
 

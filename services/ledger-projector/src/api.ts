@@ -10,6 +10,7 @@
  *   POST /v1/transactions/{provider}/{transaction_id}/notes    (compliance; reason required; audited)
  *   GET  /v1/transactions/{provider}/{transaction_id}/actions  (reader; the decision history)
  *   GET  /v1/transactions/{provider}/{transaction_id}/postings (reader)
+ *   GET  /v1/transactions/{provider}/{transaction_id}/balance-changes (reader; wallet balance before/after each event)
  *   GET  /v1/compliance/queue?state=&decision=&wallet_id=&asset=&rule=&min_age_s=&limit= (reader)
  *   GET  /v1/compliance/actions?limit=                         (reader; latest decisions)
  * plus /healthz, /readyz, /metrics (no token). Every /v1 request needs a bearer token:
@@ -24,7 +25,7 @@ import { InfrastructureError } from '@tidemark/stream';
 import { type ApiRole, type ApiToken, authenticate, bearerToken, hasRole } from './auth.js';
 import { IDENTIFIER_LENGTH_MAX } from './core/validate.js';
 import { EscalationRejectedError, ReleaseRejectedError } from './core/transaction.js';
-import { QUEUE_PAGE_SIZE_MAX, getBalances, getTransaction, listComplianceActions, listComplianceQueue, listPostings } from './db/read.js';
+import { QUEUE_PAGE_SIZE_MAX, getBalances, getTransaction, listBalanceChanges, listComplianceActions, listComplianceQueue, listPostings } from './db/read.js';
 import type { FourEyesPolicy } from './core/four-eyes.js';
 import { AUDIT_TOPIC, FourEyesError, TransactionNotFoundError, escalateTransaction, insertOutbox, noteTransaction, releaseAudit, releaseTransaction } from './db/release.js';
 import { isConnectionError } from './db/errors.js';
@@ -241,6 +242,13 @@ export function createApi(opts: ApiOptions): Express {
     const transaction_id = param(req, 'transaction_id');
     if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
     res.json({ provider, transaction_id, postings: await listPostings(pool, provider, transaction_id) });
+  });
+
+  app.get('/v1/transactions/:provider/:transaction_id/balance-changes', requireRole('reader'), async (req, res) => {
+    const provider = param(req, 'provider');
+    const transaction_id = param(req, 'transaction_id');
+    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    res.json({ provider, transaction_id, changes: await listBalanceChanges(pool, provider, transaction_id) });
   });
 
   app.get('/v1/compliance/queue', requireRole('reader'), async (req, res) => {

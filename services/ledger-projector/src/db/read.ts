@@ -2,7 +2,8 @@
  * Read side of the ledger: what the read API serves and what the reconciler reads.
  */
 import type { Pool } from 'pg';
-import { normalizeAmount } from '../core/amount.js';
+import { formatUnits, normalizeAmount, parseSignedUnits } from '../core/amount.js';
+import { walletAccount } from '../core/accounts.js';
 import {
   type Decision,
   type ReasonSummary,
@@ -347,4 +348,42 @@ export async function listPostings(pool: Pool, provider: string, transaction_id:
     [provider, transaction_id],
   );
   return res.rows.map((r) => ({ ...r, amount: normalizeAmount(r.amount), created_at: r.created_at.toISOString() }));
+}
+
+export interface BalanceChangeView {
+  event_id: string;
+  event_type: string;
+  /** The wallet's balance in the transaction's asset right after this event (null: the event changed nothing). */
+  balance_after: { pending: string; available: string; held: string; version: number } | null;
+  /** The same balance right before it (after minus this event's postings on the wallet's buckets). */
+  balance_before: { pending: string; available: string; held: string } | null;
+}
+
+/** Per history entry of one transaction: the wallet's balance before and after it. */
+export async function listBalanceChanges(pool: Pool, provider: string, transaction_id: string): Promise<BalanceChangeView[]> {
+  const rows = await pool.query<{ event_id: string; event_type: string; wallet_id: string | null; asset: string | null; balance_pending: string | null; balance_available: string | null; balance_held: string | null; balance_version: string | null }>(
+    `SELECT event_id, event_type, wallet_id, asset, balance_pending, balance_available, balance_held, balance_version::text
+       FROM ledger.processed_events WHERE provider = $1 AND transaction_id = $2
+      ORDER BY projected_at, occurred_at, event_id LIMIT ${HISTORY_ENTRIES_MAX}`,
+    [provider, transaction_id],
+  );
+  const postings = await listPostings(pool, provider, transaction_id);
+  return rows.rows.map((r) => {
+    if (r.balance_version === null || r.balance_pending === null || r.balance_available === null || r.balance_held === null || !r.wallet_id || !r.asset) {
+      return { event_id: r.event_id, event_type: r.event_type, balance_after: null, balance_before: null };
+    }
+    const after = { pending: parseSignedUnits(r.balance_pending), available: parseSignedUnits(r.balance_available), held: parseSignedUnits(r.balance_held) };
+    const before = { ...after };
+    const buckets = (['pending', 'available', 'held'] as const).map((b) => [walletAccount(r.wallet_id!, r.asset!, b).id, b] as const);
+    for (const p of postings) {
+      if (p.event_id !== r.event_id) continue;
+      const units = parseSignedUnits(p.amount);
+      for (const [id, bucket] of buckets) {
+        if (p.debit_account_id === id) before[bucket] -= units;
+        if (p.credit_account_id === id) before[bucket] += units;
+      }
+    }
+    const fmt = (b: { pending: bigint; available: bigint; held: bigint }) => ({ pending: formatUnits(b.pending), available: formatUnits(b.available), held: formatUnits(b.held) });
+    return { event_id: r.event_id, event_type: r.event_type, balance_after: { ...fmt(after), version: Number(r.balance_version) }, balance_before: fmt(before) };
+  });
 }
