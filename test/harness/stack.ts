@@ -10,7 +10,7 @@ import { applyTopics, baseConfigSchema, createKafka, kafkaBrokers, loadConfig, R
 import { Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from '@tidemark/cli/platform';
 
 export interface StackOptions {
-  /** Base port; services use base+0 (ingress), +1 (ledger API), +2 (dedupe), +3 (screening), +4 (risk API). */
+  /** Base port; services use base+0 (ingress), +1 (ledger API), +2 (dedupe), +3 (screening), +4 (risk API), +5 (console). */
   port_base: number;
   otlp_endpoint: string | null;
   /** Extra environment for every service (e.g. short retry delays). */
@@ -30,6 +30,7 @@ export class Stack {
   readonly base = loadConfig(baseConfigSchema);
   readonly reader_token = randomBytes(18).toString('base64url');
   readonly compliance_token = randomBytes(18).toString('base64url');
+  readonly operator_token = randomBytes(18).toString('base64url');
   readonly secrets: Record<string, string>;
   platform!: Platform;
   database_url = '';
@@ -42,8 +43,9 @@ export class Stack {
   get ingress_url(): string { return `http://127.0.0.1:${this.opts.port_base}`; }
   get ledger_url(): string { return `http://127.0.0.1:${this.opts.port_base + 1}`; }
   get risk_url(): string { return `http://127.0.0.1:${this.opts.port_base + 4}`; }
+  get console_url(): string { return `http://127.0.0.1:${this.opts.port_base + 5}`; }
   portOf(service: ServiceName, instance = 1): number {
-    const offset: Record<ServiceName, number> = { ingress: 0, 'ledger-projector': 1, dedupe: 2, 'compliance-screening': 3, 'risk-api': 4 };
+    const offset: Record<ServiceName, number> = { ingress: 0, 'ledger-projector': 1, dedupe: 2, 'compliance-screening': 3, 'risk-api': 4, console: 5 };
     return this.opts.port_base + offset[service] + (instance - 1) * 10;
   }
 
@@ -65,7 +67,7 @@ export class Stack {
       ...this.secrets,
       TIDEMARK_TOPIC_PREFIX: this.prefix,
       TIDEMARK_DATABASE_URL: this.database_url,
-      TIDEMARK_API_TOKENS: `e2e-reader:${this.reader_token}:reader,e2e-compliance:${this.compliance_token}:compliance`,
+      TIDEMARK_API_TOKENS: `e2e-reader:${this.reader_token}:reader,e2e-compliance:${this.compliance_token}:compliance,e2e-operator:${this.operator_token}:operator`,
       TIDEMARK_RISK_API_URL: this.risk_url,
       TIDEMARK_LOG_LEVEL: 'info',
       ...(this.opts.otlp_endpoint ? { TIDEMARK_OTLP_ENDPOINT: this.opts.otlp_endpoint } : {}),
@@ -84,11 +86,16 @@ export class Stack {
       case 'dedupe': return { TIDEMARK_DEDUPE_PORT: port, TIDEMARK_INSTANCE_ID };
       case 'compliance-screening': return { TIDEMARK_SCREENING_PORT: port, TIDEMARK_INSTANCE_ID };
       case 'risk-api': return { TIDEMARK_RISK_API_PORT: port };
+      case 'console': return {
+        TIDEMARK_CONSOLE_PORT: port,
+        TIDEMARK_CONSOLE_LEDGER_URL: this.ledger_url,
+        TIDEMARK_CONSOLE_TARGETS: (['ingress', 'dedupe', 'compliance-screening', 'ledger-projector'] as const).map((s) => `${s}=http://127.0.0.1:${this.portOf(s)}`).join(','),
+      };
     }
   }
 
-  startService(service: ServiceName, instance = 1): void {
-    this.platform.start({ name: `${service}#${instance}`, entry: SERVICE_ENTRIES[service], env: this.envFor(service, instance) });
+  startService(service: ServiceName, instance = 1, env: Record<string, string> = {}): void {
+    this.platform.start({ name: `${service}#${instance}`, entry: SERVICE_ENTRIES[service], env: { ...this.envFor(service, instance), ...env } });
   }
 
   async startAll(): Promise<void> {

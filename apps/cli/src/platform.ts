@@ -8,7 +8,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
-export type ServiceName = 'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector' | 'risk-api';
+export type ServiceName = 'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector' | 'risk-api' | 'console';
 
 export interface ProcessSpec {
   /** Unique name, e.g. 'dedupe' or 'dedupe#2'. */
@@ -25,6 +25,7 @@ export const SERVICE_ENTRIES: Record<ServiceName, string> = {
   'compliance-screening': 'services/compliance-screening/src/main.ts',
   'ledger-projector': 'services/ledger-projector/src/main.ts',
   'risk-api': 'services/compliance-screening/src/fake-risk-api/main.ts',
+  console: 'services/console/src/main.ts',
 };
 
 interface Running {

@@ -38,7 +38,7 @@ export async function localSecrets(): Promise<{ provider_secrets: Record<string,
   let tokens = process.env.TIDEMARK_API_TOKENS ?? '';
   let generated = false;
   if (!tokens) {
-    tokens = `local-reader:${randomBytes(24).toString('base64url')}:reader,local-compliance:${randomBytes(24).toString('base64url')}:compliance`;
+    tokens = ['reader', 'compliance', 'operator'].map((role) => `local-${role}:${randomBytes(24).toString('base64url')}:${role}`).join(',');
     generated = true;
   }
   return { provider_secrets, api_tokens: tokens, generated_tokens: generated };
@@ -90,6 +90,8 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   infra.registerScrapeTargets(LOCAL_STACK, localMetricsPorts());
   const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
   const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;
+  const consoleUrl = `http://${process.env.TIDEMARK_CONSOLE_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_CONSOLE_PORT ?? '8095'}`;
+  platform.start({ name: 'console', entry: SERVICE_ENTRIES.console, env: endpoints.jaeger_query_url ? { TIDEMARK_JAEGER_UI_URL: endpoints.jaeger_query_url } : {} });
 
   let stopping = false;
   const stop = async () => {
@@ -106,10 +108,12 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
 
   await waitForHttp(`${ingressUrl}/readyz`, 120_000);
   await waitForHttp(`${ledgerUrl}/readyz`, 120_000);
+  await waitForHttp(`${consoleUrl}/healthz`, 60_000);
 
   const reader = secrets.api_tokens.split(',').map((t) => t.split(':')).find((t) => t[2] === 'reader');
   console.log('\nTidemark is running:');
   console.log(`  ingress           ${ingressUrl}/webhooks/generic   (metrics ${ingressUrl}/metrics)`);
+  console.log(`  ops console       ${consoleUrl}/   (sign in with an API token below)`);
   console.log(`  ledger read API   ${ledgerUrl}/v1/wallets/<wallet_id>/balances`);
   console.log(`  Jaeger UI         ${jaegerLine(endpoints, otlp, infra.describeJaegerBuild)}`);
   const prom = endpoints.prometheus_url;

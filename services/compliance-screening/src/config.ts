@@ -21,6 +21,11 @@ export const screeningConfigShape = {
   /** Bearer token for POST /admin/reload; without it the admin endpoint is off (SIGHUP still works). */
   TIDEMARK_SCREENING_ADMIN_TOKEN: z.string().min(16).optional(),
   TIDEMARK_RISK_API_URL: z.string().url().default('http://127.0.0.1:8099'),
+  /** Overrides the catalog's rung delays (tests use short ones), e.g. "200,500". */
+  TIDEMARK_SCREENING_RETRY_DELAYS_MS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated milliseconds, e.g. 1000,10000,60000')
+    .optional(),
   TIDEMARK_RISK_API_KEY: z.string().min(8).optional(),
   TIDEMARK_RISK_API_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(2_000),
   TIDEMARK_RISK_API_BREAKER_ERROR_PCT: z.coerce.number().int().min(1).max(100).default(50),

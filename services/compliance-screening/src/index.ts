@@ -6,4 +6,5 @@ export { RulesHolder, loadRules, loadNames, DEFAULT_RULES_FILE, DEFAULT_NAMES_FI
 export { RiskApiClient, type RiskClientOptions } from './risk/risk-client.js';
 export { DecisionStore, migrate as migrateScreeningSchema } from './store/decision-store.js';
 export { startFakeRiskApi, type FakeRiskApi } from './fake-risk-api/server.js';
+export { fakeScore, type FakeScore } from './fake-risk-api/scoring.js';
 export { loadScreeningConfig } from './config.js';

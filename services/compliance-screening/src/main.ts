@@ -227,7 +227,8 @@ await runService({
     const server = await listen(app, config.TIDEMARK_SCREENING_HOST, config.TIDEMARK_SCREENING_PORT);
     logger.info({ host: config.TIDEMARK_SCREENING_HOST, port: config.TIDEMARK_SCREENING_PORT }, 'ops server listening');
 
-    consumer = await runConsumer({ handler, logger, metrics, config });
+    const retry_delays_ms = config.TIDEMARK_SCREENING_RETRY_DELAYS_MS?.split(',').map((d) => Number.parseInt(d, 10));
+    consumer = await runConsumer({ handler, logger, metrics, config, retry_delays_ms });
     stoppers.push(() => consumer!.stop());
     // Stopped first (stoppers run in reverse).
     stoppers.push(() => closeServer(server));

@@ -223,6 +223,123 @@ describe.skipIf(skip)('ledger read API', () => {
     expect(balances[0]).toMatchObject({ wallet_id: 'wal_42', asset: 'BTC', pending: '3', available: '1.75', held: '2', transaction_id: 'tx_rev' });
   });
 
+  it('escalates REVIEW to BLOCK and takes notes, each with a required reason, in the decision history; serves the queue', async () => {
+    const handler = createLedgerHandler({ pool: db.pool, logger });
+    await handler.handleBatch(
+      [
+        screenedEvent({ event_id: 'esc1', event_type: 'deposit.confirmed', transaction_id: 'tx_esc', wallet_id: 'wal_77', amount: '1' }, 'REVIEW'),
+      ].map(inputRecord),
+    );
+    const post = (path: string, token: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    for (const verb of ['escalate', 'notes']) {
+      expect((await post(`/v1/transactions/generic/tx_esc/${verb}`, READER, { reason: 'x' })).status, verb).toBe(403);
+      const missing = await post(`/v1/transactions/generic/tx_esc/${verb}`, COMPLIANCE, { reason: '  ' });
+      expect(missing.status, verb).toBe(400);
+    }
+    const queued = (await (await call('/v1/compliance/queue?wallet_id=wal_77', READER)).json()) as { items: Array<{ transaction_id: string; held: string; reasons: Array<{ rule_id: string }> }> };
+    expect(queued.items).toMatchObject([{ transaction_id: 'tx_esc', decision: 'REVIEW', held: '1', reasons: [{ rule_id: 'amount-btc' }] }]);
+
+    const escalated = await post('/v1/transactions/generic/tx_esc/escalate', COMPLIANCE, { reason: 'counterparty under investigation' });
+    expect(escalated.status).toBe(200);
+    expect(await escalated.json()).toMatchObject({ outcome: 'escalated', amount_moved: '0', transaction: { decision: 'BLOCK', effect: { held: '1', available: '0' } } });
+    expect((await call('/v1/transactions/generic/tx_esc/release', COMPLIANCE, 'POST')).status).toBe(409);
+    const again = await post('/v1/transactions/generic/tx_esc/escalate', COMPLIANCE, { reason: 'again' });
+    expect(((await again.json()) as { outcome: string }).outcome).toBe('already_blocked');
+    expect((await post('/v1/transactions/generic/tx_ok/escalate', COMPLIANCE, { reason: 'x' })).status).toBe(409);
+    expect((await post('/v1/transactions/generic/tx_missing/notes', COMPLIANCE, { reason: 'x' })).status).toBe(404);
+
+    // Escalating a released deposit moves its funds back from available to held.
+    const back = await post('/v1/transactions/generic/tx_rev/escalate', COMPLIANCE, { reason: 'released in error' });
+    expect(await back.json()).toMatchObject({ outcome: 'escalated', amount_moved: '0.5' });
+    expect(await (await call('/v1/wallets/wal_42/balances', READER)).json()).toEqual({
+      wallet_id: 'wal_42',
+      balances: [{ asset: 'BTC', pending: '3', available: '1.25', held: '2.5' }],
+    });
+
+    const noted = await post('/v1/transactions/generic/tx_esc/notes', COMPLIANCE, { reason: 'case #42 opened' });
+    expect(noted.status).toBe(201);
+    const history = (await (await call('/v1/transactions/generic/tx_esc/actions', READER)).json()) as { actions: Array<{ action: string; actor: string; reason: string }> };
+    expect(history.actions.map((a) => [a.action, a.actor, a.reason])).toEqual([
+      ['escalated', 'carol', 'counterparty under investigation'],
+      ['noted', 'carol', 'case #42 opened'],
+    ]);
+    const latest = (await (await call('/v1/compliance/actions?limit=10', READER)).json()) as { actions: Array<{ transaction_id: string; action: string }> };
+    expect(latest.actions.map((a) => `${a.transaction_id}:${a.action}`)).toEqual(['tx_esc:noted', 'tx_rev:escalated', 'tx_esc:escalated', 'tx_rev:released']);
+
+    // The open queue: BLOCKs stay (case management); filters by rule, decision and age.
+    const open = (await (await call('/v1/compliance/queue', READER)).json()) as { items: Array<{ transaction_id: string }> };
+    expect(open.items.map((i) => i.transaction_id).sort()).toEqual(['tx_blk', 'tx_esc', 'tx_pend', 'tx_rev']);
+    const byRule = (await (await call('/v1/compliance/queue?rule=compliance.manual', READER)).json()) as { items: Array<{ transaction_id: string }> };
+    expect(byRule.items.map((i) => i.transaction_id).sort()).toEqual(['tx_esc', 'tx_rev']);
+    const reviews = (await (await call('/v1/compliance/queue?decision=REVIEW', READER)).json()) as { items: Array<{ transaction_id: string }> };
+    expect(reviews.items.map((i) => i.transaction_id)).toEqual(['tx_pend']);
+    const old = (await (await call('/v1/compliance/queue?min_age_s=3600', READER)).json()) as { items: unknown[] };
+    expect(old.items).toEqual([]);
+    expect((await call('/v1/compliance/queue?decision=ALLOW', READER)).status).toBe(400);
+    const changes = (await (await call('/v1/transactions/generic/tx_rev/balance-changes', READER)).json()) as { changes: Array<{ event_id: string; balance_before: unknown; balance_after: unknown }> };
+    const released = changes.changes.find((c) => c.event_id === 'tidemark-release:tx_rev')!;
+    expect(released.balance_before).toEqual({ pending: '3', available: '1.25', held: '2.5' });
+    expect(released.balance_after).toMatchObject({ pending: '3', available: '1.75', held: '2' });
+    const escalation = changes.changes.find((c) => c.event_id === 'tidemark-escalation:tx_rev')!;
+    expect(escalation.balance_before).toEqual({ pending: '3', available: '1.75', held: '2' });
+    expect(escalation.balance_after).toMatchObject({ pending: '3', available: '1.25', held: '2.5' });
+    const postings = (await (await call('/v1/transactions/generic/tx_rev/postings', READER)).json()) as { postings: Array<{ event_id: string }> };
+    expect(postings.postings.map((p) => p.event_id)).toEqual(['rev1', 'rev2', 'tidemark-release:tx_rev', 'tidemark-escalation:tx_rev']);
+
+    const audits = await db.pool.query<{ value: AuditRecord }>(`SELECT value FROM ledger.outbox WHERE value->>'action' IN ('escalated', 'noted') ORDER BY outbox_id`);
+    expect(audits.rows.map((r) => [r.value.action, r.value.reason])).toEqual([
+      ['escalated', 'counterparty under investigation'],
+      ['escalated', 'released in error'],
+      ['noted', 'case #42 opened'],
+    ]);
+    expect((await ledgerCheck(db.pool)).ok).toBe(true);
+  });
+
+  it('four-eyes: a release above the USD amount needs a second, different compliance officer', async () => {
+    const handler = createLedgerHandler({ pool: db.pool, logger });
+    await handler.handleBatch(
+      [
+        screenedEvent({ event_id: 'big1', event_type: 'deposit.confirmed', transaction_id: 'tx_big', wallet_id: 'wal_4e', amount: '0.5' }, 'REVIEW'),
+        screenedEvent({ event_id: 'small1', event_type: 'deposit.confirmed', transaction_id: 'tx_small', wallet_id: 'wal_4e', amount: '0.001' }, 'REVIEW'),
+      ].map(inputRecord),
+    );
+    const DAVE = 'compliance-token-dave-0123456789';
+    const app = createApi({
+      pool: db.pool,
+      tokens: parseApiTokens(`alice:${READER}:reader,carol:${COMPLIANCE}:compliance,dave:${DAVE}:compliance`),
+      logger,
+      metrics: createMetrics('ledger-projector'),
+      readiness: {},
+      four_eyes: { threshold_usd: '10000', prices: { BTC: '65800' } },
+    });
+    const fourEyes = await listen(app, '127.0.0.1', 0);
+    try {
+      const url = `http://127.0.0.1:${(fourEyes.address() as AddressInfo).port}`;
+      const release = (tx: string, token: string, reason: string) =>
+        fetch(`${url}/v1/transactions/generic/${tx}/release`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason }) });
+      // 0.001 BTC = 65.80 USD: one officer is enough.
+      expect(((await (await release('tx_small', COMPLIANCE, 'small')).json()) as { outcome: string }).outcome).toBe('released');
+      // 0.5 BTC = 32,900 USD: carol's release is a request; carol again is refused; dave confirms.
+      const first = await release('tx_big', COMPLIANCE, 'documents checked');
+      expect(first.status).toBe(202);
+      expect(await first.json()).toMatchObject({ outcome: 'awaiting_second_approval', requested_by: 'carol', transaction: { effect: { held: '0.5', available: '0' } } });
+      const same = await release('tx_big', COMPLIANCE, 'me again');
+      expect(same.status).toBe(409);
+      expect(await same.json()).toEqual({ error: 'four_eyes_same_user', message: expect.any(String) });
+      const second = await release('tx_big', DAVE, 'second pair of eyes');
+      expect(second.status).toBe(200);
+      expect(await second.json()).toMatchObject({ outcome: 'released', requested_by: 'carol', amount_released: '0.5', transaction: { released: { by: 'dave' } } });
+      const history = (await (await call('/v1/transactions/generic/tx_big/actions', READER)).json()) as { actions: Array<{ action: string; actor: string; details: Record<string, string> }> };
+      expect(history.actions.map((a) => [a.action, a.actor])).toEqual([['release_requested', 'carol'], ['released', 'dave']]);
+      expect(history.actions[1]!.details.requested_by).toBe('carol');
+      expect((await ledgerCheck(db.pool)).ok).toBe(true);
+    } finally {
+      await closeServer(fourEyes, 2_000);
+    }
+  });
+
   it('serves /healthz, /readyz and /metrics without a token', async () => {
     expect((await call('/healthz')).status).toBe(200);
     expect((await call('/readyz')).status).toBe(200);

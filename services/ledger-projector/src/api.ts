@@ -2,7 +2,17 @@
  * The ledger read API (DESIGN 3.3), a thin HTTP layer over the read model and the release:
  *   GET  /v1/wallets/{wallet_id}/balances                      (reader)
  *   GET  /v1/transactions/{provider}/{transaction_id}          (reader)
- *   POST /v1/transactions/{provider}/{transaction_id}/release  (compliance; audited)
+ *   POST /v1/transactions/{provider}/{transaction_id}/release  (compliance; audited; with four-eyes on,
+ *        a release above TIDEMARK_FOUR_EYES_USD answers 202 awaiting_second_approval until a
+ *        different compliance officer releases it too)
+ * and, additions for the ops console (DESIGN 3.3 unchanged):
+ *   POST /v1/transactions/{provider}/{transaction_id}/escalate (compliance; reason required; audited)
+ *   POST /v1/transactions/{provider}/{transaction_id}/notes    (compliance; reason required; audited)
+ *   GET  /v1/transactions/{provider}/{transaction_id}/actions  (reader; the decision history)
+ *   GET  /v1/transactions/{provider}/{transaction_id}/postings (reader)
+ *   GET  /v1/transactions/{provider}/{transaction_id}/balance-changes (reader; wallet balance before/after each event)
+ *   GET  /v1/compliance/queue?state=&decision=&wallet_id=&asset=&rule=&min_age_s=&limit= (reader)
+ *   GET  /v1/compliance/actions?limit=                         (reader; latest decisions)
  * plus /healthz, /readyz, /metrics (no token). Every /v1 request needs a bearer token:
  * none or unknown → 401, wrong role → 403. Errors are {"error", "message"} and never
  * echo a token.
@@ -14,14 +24,18 @@ import { type Logger, type Metrics, type ReadinessCheck, currentTraceId, mountOp
 import { InfrastructureError } from '@tidemark/stream';
 import { type ApiRole, type ApiToken, authenticate, bearerToken, hasRole } from './auth.js';
 import { IDENTIFIER_LENGTH_MAX } from './core/validate.js';
-import { ReleaseRejectedError } from './core/transaction.js';
-import { getBalances, getTransaction } from './db/read.js';
-import { TransactionNotFoundError, insertOutbox, releaseAudit, releaseTransaction } from './db/release.js';
+import { EscalationRejectedError, ReleaseRejectedError } from './core/transaction.js';
+import { QUEUE_PAGE_SIZE_MAX, getBalances, getTransaction, listBalanceChanges, listComplianceActions, listComplianceQueue, listPostings } from './db/read.js';
+import type { FourEyesPolicy } from './core/four-eyes.js';
+import { FourEyesError, TransactionNotFoundError, escalateTransaction, insertOutbox, noteTransaction, releaseAudit, releaseTransaction } from './db/release.js';
+import { AUDIT_TOPIC } from './topics.js';
 import { isConnectionError } from './db/errors.js';
 import { AUDIT_TOPIC, SERVICE_NAME } from './topics.js';
 
 export const RELEASE_BODY_LIMIT = '16kb';
 export const RELEASE_NOTE_LENGTH_MAX = 500;
+/** Escalations and notes need a reason of 1..REASON_LENGTH_MAX characters. */
+export const REASON_LENGTH_MAX = 500;
 
 export interface ApiOptions {
   pool: Pool;
@@ -31,6 +45,8 @@ export interface ApiOptions {
   readiness: Record<string, ReadinessCheck>;
   /** Called after a release committed records to the outbox (e.g. flush it now). */
   on_outbox?: () => void;
+  /** Four-eyes release above a USD amount (null/absent: one officer releases). */
+  four_eyes?: FourEyesPolicy | null;
 }
 
 interface Authed {
@@ -95,7 +111,7 @@ export function createApi(opts: ApiOptions): Express {
   const requireRole = (role: ApiRole) => (req: Request, res: Response, next: NextFunction) => {
     const auth = res.locals.auth as Authed;
     if (!hasRole(auth.token, role)) {
-      if (role === 'compliance') void auditReleaseRejection(req, auth, 'forbidden', `token ${auth.token.name} has role ${auth.token.role}`);
+      if (role === 'compliance' && req.path.endsWith('/release')) void auditReleaseRejection(req, auth, 'forbidden', `token ${auth.token.name} has role ${auth.token.role}`);
       return sendError(res, 403, 'forbidden', `this request needs the ${role} role`);
     }
     next();
@@ -143,7 +159,9 @@ export function createApi(opts: ApiOptions): Express {
       const provider = param(req, 'provider');
       const transaction_id = param(req, 'transaction_id');
       if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
-      const note = typeof req.body?.note === 'string' ? req.body.note.slice(0, RELEASE_NOTE_LENGTH_MAX) : undefined;
+      // `reason` (console) or `note` (DESIGN 3.3): optional here, recorded in the decision history.
+      const given = typeof req.body?.reason === 'string' ? req.body.reason : typeof req.body?.note === 'string' ? req.body.note : undefined;
+      const note = given?.trim().slice(0, RELEASE_NOTE_LENGTH_MAX) || undefined;
       try {
         const outcome = await releaseTransaction(pool, {
           provider,
@@ -151,17 +169,23 @@ export function createApi(opts: ApiOptions): Express {
           released_by: auth.token.name,
           request_id: auth.request_id,
           trace_id: currentTraceId(),
-        });
-        if (outcome.outcome === 'released') opts.on_outbox?.();
+          reason: note ?? null,
+        }, undefined, opts.four_eyes ?? null);
+        if (outcome.outcome !== 'already_released') opts.on_outbox?.();
         logger.info({ provider, transaction_id, released_by: auth.token.name, outcome: outcome.outcome, note_present: note !== undefined }, 'ledger: release');
         const view = await getTransaction(pool, provider, transaction_id);
-        res.json({ outcome: outcome.outcome, amount_released: outcome.amount_released, transaction: view });
+        res.status(outcome.outcome === 'awaiting_second_approval' ? 202 : 200).json({
+          outcome: outcome.outcome,
+          amount_released: outcome.amount_released,
+          ...(outcome.requested_by ? { requested_by: outcome.requested_by } : {}),
+          transaction: view,
+        });
       } catch (err) {
         if (err instanceof TransactionNotFoundError) {
           void auditReleaseRejection(req, auth, 'not_found', err.message);
           return sendError(res, 404, 'not_found', err.message);
         }
-        if (err instanceof ReleaseRejectedError) {
+        if (err instanceof ReleaseRejectedError || err instanceof FourEyesError) {
           void auditReleaseRejection(req, auth, err.code, err.message);
           return sendError(res, 409, err.code, err.message);
         }
@@ -169,6 +193,106 @@ export function createApi(opts: ApiOptions): Express {
       }
     },
   );
+
+  /** The required `reason` of an escalation or a note, or null after answering 400. */
+  function requiredReason(req: Request, res: Response): string | null {
+    const reason = typeof req.body?.reason === 'string' ? req.body.reason.trim() : '';
+    if (reason.length === 0 || reason.length > REASON_LENGTH_MAX) {
+      sendError(res, 400, 'invalid_request', `a reason of 1-${REASON_LENGTH_MAX} characters is required`);
+      return null;
+    }
+    return reason;
+  }
+
+  app.post(
+    '/v1/transactions/:provider/:transaction_id/escalate',
+    requireRole('compliance'),
+    express.json({ limit: RELEASE_BODY_LIMIT, strict: true }),
+    async (req, res) => {
+      const auth = res.locals.auth as Authed;
+      const provider = param(req, 'provider');
+      const transaction_id = param(req, 'transaction_id');
+      if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+      const reason = requiredReason(req, res);
+      if (reason === null) return;
+      try {
+        const outcome = await escalateTransaction(pool, { provider, transaction_id, released_by: auth.token.name, request_id: auth.request_id, trace_id: currentTraceId(), reason });
+        if (outcome.outcome === 'escalated') opts.on_outbox?.();
+        logger.info({ provider, transaction_id, escalated_by: auth.token.name, outcome: outcome.outcome }, 'ledger: escalation');
+        res.json({ outcome: outcome.outcome, amount_moved: outcome.amount_moved, transaction: await getTransaction(pool, provider, transaction_id) });
+      } catch (err) {
+        if (err instanceof TransactionNotFoundError) return sendError(res, 404, 'not_found', err.message);
+        if (err instanceof EscalationRejectedError) return sendError(res, 409, err.code, err.message);
+        throw err;
+      }
+    },
+  );
+
+  app.post(
+    '/v1/transactions/:provider/:transaction_id/notes',
+    requireRole('compliance'),
+    express.json({ limit: RELEASE_BODY_LIMIT, strict: true }),
+    async (req, res) => {
+      const auth = res.locals.auth as Authed;
+      const provider = param(req, 'provider');
+      const transaction_id = param(req, 'transaction_id');
+      if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+      const reason = requiredReason(req, res);
+      if (reason === null) return;
+      try {
+        await noteTransaction(pool, { provider, transaction_id, released_by: auth.token.name, request_id: auth.request_id, trace_id: currentTraceId(), reason });
+        opts.on_outbox?.();
+        res.status(201).json({ outcome: 'noted', actions: await listComplianceActions(pool, { provider, transaction_id }) });
+      } catch (err) {
+        if (err instanceof TransactionNotFoundError) return sendError(res, 404, 'not_found', err.message);
+        throw err;
+      }
+    },
+  );
+
+  app.get('/v1/transactions/:provider/:transaction_id/actions', requireRole('reader'), async (req, res) => {
+    const provider = param(req, 'provider');
+    const transaction_id = param(req, 'transaction_id');
+    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    res.json({ provider, transaction_id, actions: await listComplianceActions(pool, { provider, transaction_id }) });
+  });
+
+  app.get('/v1/transactions/:provider/:transaction_id/postings', requireRole('reader'), async (req, res) => {
+    const provider = param(req, 'provider');
+    const transaction_id = param(req, 'transaction_id');
+    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    res.json({ provider, transaction_id, postings: await listPostings(pool, provider, transaction_id) });
+  });
+
+  app.get('/v1/transactions/:provider/:transaction_id/balance-changes', requireRole('reader'), async (req, res) => {
+    const provider = param(req, 'provider');
+    const transaction_id = param(req, 'transaction_id');
+    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    res.json({ provider, transaction_id, changes: await listBalanceChanges(pool, provider, transaction_id) });
+  });
+
+  app.get('/v1/compliance/queue', requireRole('reader'), async (req, res) => {
+    const q = (name: string): string | undefined => {
+      const v = req.query[name];
+      return typeof v === 'string' && v.length > 0 && v.length <= IDENTIFIER_LENGTH_MAX ? v : undefined;
+    };
+    const state = q('state') ?? 'open';
+    const decision = q('decision');
+    const min_age_s = q('min_age_s') === undefined ? undefined : Number(q('min_age_s'));
+    const limit = q('limit') === undefined ? undefined : Number(q('limit'));
+    if (state !== 'open' && state !== 'all') return sendError(res, 400, 'invalid_request', 'state must be open or all');
+    if (decision !== undefined && decision !== 'REVIEW' && decision !== 'BLOCK') return sendError(res, 400, 'invalid_request', 'decision must be REVIEW or BLOCK');
+    if (min_age_s !== undefined && !(Number.isFinite(min_age_s) && min_age_s >= 0)) return sendError(res, 400, 'invalid_request', 'min_age_s must be a non-negative number');
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= QUEUE_PAGE_SIZE_MAX)) return sendError(res, 400, 'invalid_request', `limit must be 1-${QUEUE_PAGE_SIZE_MAX}`);
+    const items = await listComplianceQueue(pool, { state, decision, wallet_id: q('wallet_id'), asset: q('asset'), rule: q('rule'), min_age_s, limit });
+    res.json({ items });
+  });
+
+  app.get('/v1/compliance/actions', requireRole('reader'), async (req, res) => {
+    const raw = typeof req.query.limit === 'string' ? Number(req.query.limit) : 100;
+    const limit = Number.isInteger(raw) && raw >= 1 ? Math.min(raw, 500) : 100;
+    res.json({ actions: await listComplianceActions(pool, { limit }) });
+  });
 
   app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such route'));
 

@@ -25,6 +25,15 @@ describe('api tokens', () => {
     expect(hasRole(carol!, 'compliance')).toBe(true);
   });
 
+  it('operator may read and operate, but not release; compliance may not operate', () => {
+    const [, carol, olga] = parseApiTokens(`${SPEC},olga:operator-token-oooooooo:operator`);
+    expect(olga!.role).toBe('operator');
+    expect(hasRole(olga!, 'reader')).toBe(true);
+    expect(hasRole(olga!, 'operator')).toBe(true);
+    expect(hasRole(olga!, 'compliance')).toBe(false);
+    expect(hasRole(carol!, 'operator')).toBe(false);
+  });
+
   it('rejects bad specs without echoing the token', () => {
     const bad = ['alice:short:reader', 'alice:reader-token-aaaaaaaaaaaa:admin', 'alice:reader-token-aaaaaaaaaaaa', 'a l:reader-token-aaaaaaaaaaaa:reader', `${SPEC},dup:reader-token-aaaaaaaaaaaa:reader`];
     for (const spec of bad) {
@@ -43,7 +52,7 @@ describe('api tokens', () => {
   it('generates one random token per role', () => {
     const a = generateApiTokens();
     const b = generateApiTokens();
-    expect(parseApiTokens(a.spec).map((t) => t.role)).toEqual(['reader', 'compliance']);
+    expect(parseApiTokens(a.spec).map((t) => t.role)).toEqual(['reader', 'compliance', 'operator']);
     expect(a.tokens[0]!.token).not.toBe(b.tokens[0]!.token);
   });
 

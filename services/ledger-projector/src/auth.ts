@@ -1,11 +1,12 @@
 /**
  * Bearer tokens of the read API: TIDEMARK_API_TOKENS = "name:token:role,..." with roles
- * `reader` and `compliance` (compliance may also read). Tokens are compared in constant
+ * `reader`, `compliance` (releases, escalations, notes) and `operator` (dead letters and
+ * reconciliation in the ops console); every role may read. Tokens are compared in constant
  * time (SHA-256 digests compared with timingSafeEqual, every configured token checked).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export const API_ROLES = ['reader', 'compliance'] as const;
+export const API_ROLES = ['reader', 'compliance', 'operator'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
 export const API_TOKENS_MAX = 100;
 export const API_TOKEN_LENGTH_MIN = 16;
@@ -38,7 +39,7 @@ export function parseApiTokens(spec: string): ApiToken[] {
     if (token.length < API_TOKEN_LENGTH_MIN || token.length > API_TOKEN_LENGTH_MAX) {
       throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1} (${name}): token must be ${API_TOKEN_LENGTH_MIN}-${API_TOKEN_LENGTH_MAX} characters`);
     }
-    if (!(API_ROLES as readonly string[]).includes(role)) throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1} (${name}): role must be reader or compliance`);
+    if (!(API_ROLES as readonly string[]).includes(role)) throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1} (${name}): role must be one of ${API_ROLES.join(', ')}`);
     const d = digest(token);
     const hex = d.toString('hex');
     if (seen.has(hex)) throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1} (${name}): duplicate token`);
@@ -47,7 +48,7 @@ export function parseApiTokens(spec: string): ApiToken[] {
   });
 }
 
-/** Random reader and compliance tokens for a start without configured tokens. */
+/** Random tokens, one per role, for a start without configured tokens. */
 export function generateApiTokens(): { spec: string; tokens: Array<{ name: string; token: string; role: ApiRole }> } {
   const tokens = API_ROLES.map((role) => ({ name: `generated-${role}`, token: randomBytes(24).toString('base64url'), role }));
   return { spec: tokens.map((t) => `${t.name}:${t.token}:${t.role}`).join(','), tokens };

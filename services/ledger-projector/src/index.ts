@@ -11,10 +11,20 @@ export { ledgerCheck, type LedgerCheckReport, type LedgerFinding } from './db/ch
 export * from './read.js';
 export { runMigrations, MIGRATIONS_DIR } from './db/migrate.js';
 export { createLedgerHandler, type LedgerHandler, type LedgerHandlerOptions } from './handler.js';
-export { releaseTransaction, TransactionNotFoundError, type ReleaseOutcome } from './db/release.js';
+export { INPUT_TOPIC } from './topics.js';
+export {
+  releaseTransaction,
+  escalateTransaction,
+  noteTransaction,
+  TransactionNotFoundError,
+  type ReleaseOutcome,
+  type EscalationOutcome,
+} from './db/release.js';
+export { listComplianceQueue, listComplianceActions, listPostings, type QueueItem, type QueueFilter, type ComplianceActionView, type PostingView } from './db/read.js';
 export { createApi, type ApiOptions } from './api.js';
-export { parseApiTokens, generateApiTokens, type ApiToken, type ApiRole } from './auth.js';
-export { loadLedgerConfig, type LedgerConfig } from './config.js';
+export { parseApiTokens, generateApiTokens, authenticate, hasRole, API_ROLES, type ApiToken, type ApiRole } from './auth.js';
+export { loadLedgerConfig, loadFourEyesPolicy, type LedgerConfig } from './config.js';
+export { releaseNeedsSecondOfficer, type FourEyesPolicy } from './core/four-eyes.js';
 export { createLedgerPool } from './db/pool.js';
 export {
   txStatus,

@@ -21,7 +21,7 @@ import {
 import { runConsumer, type RunningConsumer } from '@tidemark/stream';
 import { createApi } from './api.js';
 import { generateApiTokens, parseApiTokens } from './auth.js';
-import { loadLedgerConfig } from './config.js';
+import { loadFourEyesPolicy, loadLedgerConfig } from './config.js';
 import { runMigrations } from './db/migrate.js';
 import { createLedgerPool } from './db/pool.js';
 import { SERVICE_NAME } from './topics.js';
@@ -29,6 +29,7 @@ import { createLedgerHandler } from './handler.js';
 import { OutboxPublisher } from './outbox.js';
 
 const config = loadLedgerConfig();
+const fourEyes = loadFourEyesPolicy(config);
 const logger = createLogger(SERVICE_NAME, config.TIDEMARK_LOG_LEVEL);
 
 function apiTokens() {
@@ -88,6 +89,7 @@ await runService({
         consumer: async () => consumer?.isReady() ?? false,
       },
       on_outbox: () => void outbox.flush().catch(() => undefined),
+      four_eyes: fourEyes,
     });
     const server: Server = await listen(app, config.TIDEMARK_LEDGER_API_HOST, config.TIDEMARK_LEDGER_API_PORT);
     logger.info({ host: config.TIDEMARK_LEDGER_API_HOST, port: config.TIDEMARK_LEDGER_API_PORT, tokens: tokens.map((t) => `${t.name}:${t.role}`) }, 'ledger read API listening');

@@ -12,6 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, registerSecret } from '@tidemark/common';
+import { fakeScore } from '@tidemark/compliance-screening';
 import { loadSanctionsSnapshot, loadScenario } from './adapters/files.js';
 import { ScenarioGenerator, defaultNamespace } from './core/generate.js';
 import { PROVIDER_IDS, parseScenario, type ProviderId, type Scenario } from './core/scenario.js';
@@ -141,6 +142,8 @@ async function runCommand(
     start_ms: startMs(opts),
     listen: { host: opts.host, port: opts.statementsPort },
     on_progress: progressLogger,
+    // Local runs screen against the fake risk API, whose scores are a pure function of the address.
+    risk_score: (address: string) => Number(fakeScore(address).risk_score),
   });
   logger.info(
     {

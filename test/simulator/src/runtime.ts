@@ -59,6 +59,8 @@ export interface StartOptions {
   record_truth?: boolean;
   drain_timeout_ms?: number;
   on_progress?: (status: SimulationStatus) => void;
+  /** Counterparty risk scores (the spend guard keeps withdrawals off deposits screening may REVIEW). */
+  risk_score?: (address: string) => number | null;
 }
 
 export interface RunningSimulator {
@@ -93,6 +95,7 @@ export async function startSimulator(opts: StartOptions): Promise<RunningSimulat
     record_truth: opts.record_truth,
     drain_timeout_ms: opts.drain_timeout_ms,
     on_progress: opts.on_progress,
+    risk_score: opts.risk_score,
   });
   let server: Server | null = null;
   let url: string | null = null;

@@ -28,6 +28,8 @@ export interface RatePlan {
 }
 
 export interface SimulationOptions {
+  /** Counterparty risk scores as screening's risk API gives them (see GeneratorOptions.risk_score). */
+  risk_score?: (address: string) => number | null;
   scenario: Scenario;
   sanctions: SanctionsSnapshot;
   /** Simulated time of the first event; default: the clock now (realtime pacing needs that). */
@@ -97,7 +99,7 @@ export class Simulation {
     this.now_ms = options.now_ms ?? Date.now;
     this.start_ms = options.start_ms ?? this.now_ms();
     this.namespace = options.namespace ?? defaultNamespace(this.scenario.seed, this.start_ms);
-    this.generator = new ScenarioGenerator(this.scenario, { start_ms: this.start_ms, namespace: this.namespace, sanctions: options.sanctions });
+    this.generator = new ScenarioGenerator(this.scenario, { start_ms: this.start_ms, namespace: this.namespace, sanctions: options.sanctions, risk_score: options.risk_score });
     this.scheduler = new DeliveryScheduler(this.scenario.delivery, this.scenario.seed);
     this.statement_knobs = { ...this.scenario.statements };
     this.statements_rng = Rng.derive(this.scenario.seed, 'statements');

@@ -7,6 +7,8 @@ import {
   ReleaseRejectedError,
   applyEvent,
   applyRelease,
+  applyEscalation,
+  EscalationRejectedError,
   statementStatus,
   stateFromJson,
   stateToJson,
@@ -247,6 +249,45 @@ describe('release', () => {
     const reversed = applyEvent(released, ev('deposit.reversed', '7.000000000000000001'), screen('REVIEW'));
     expect(reversed.newState.position).toEqual({ pending: 0n, available: 0n, held: 0n });
     expect(accountId(reversed.postings[0]!.credit)).toBe(AVAILABLE);
+  });
+});
+
+describe('escalation', () => {
+  function reviewedDeposit(decision: 'REVIEW' | 'BLOCK' | 'ALLOW' = 'REVIEW'): TxState {
+    const { states } = replay([
+      { event: ev('deposit.detected', '2.5'), screening: screen(decision) },
+      { event: ev('deposit.confirmed', '2.5'), screening: screen(decision) },
+    ]);
+    return states.values().next().value!;
+  }
+
+  it('turns REVIEW into BLOCK with the reason recorded; held funds stay held and cannot be released', () => {
+    const escalated = applyEscalation(reviewedDeposit(), { by: 'officer', at_ms: 1, reason: 'counterparty matches an open case' });
+    expect(escalated.already_blocked).toBe(false);
+    expect(escalated.postings).toEqual([]);
+    expect(escalated.newState.decision).toBe('BLOCK');
+    expect(escalated.newState.position).toEqual({ pending: 0n, available: 0n, held: parseAmount('2.5') });
+    expect(escalated.newState.reasons.at(-1)).toMatchObject({ code: 'COMPLIANCE_ESCALATED', outcome: 'BLOCK' });
+    expect(() => applyRelease(escalated.newState, { by: 'o', at_ms: 2 })).toThrow(ReleaseRejectedError);
+    // A later ALLOW-screened event cannot lower the decision again.
+    const later = applyEvent(escalated.newState, ev('deposit.confirmed', '2.5'), screen('ALLOW'));
+    expect(later.newState.decision).toBe('BLOCK');
+  });
+
+  it('moves released funds back to held', () => {
+    const released = applyRelease(reviewedDeposit(), { by: 'officer', at_ms: 1 }).newState;
+    const escalated = applyEscalation(released, { by: 'officer2', at_ms: 2, reason: 'new information' });
+    expect(escalated.newState.position).toEqual({ pending: 0n, available: 0n, held: parseAmount('2.5') });
+    expect(escalated.postings).toEqual([
+      { asset: 'BTC', debit: walletAccount('wal_42', 'BTC', 'held'), credit: walletAccount('wal_42', 'BTC', 'available'), amount_units: parseAmount('2.5') },
+    ]);
+  });
+
+  it('is idempotent on BLOCK and refuses ALLOW', () => {
+    const blocked = applyEscalation(reviewedDeposit('BLOCK'), { by: 'o', at_ms: 1, reason: 'x' });
+    expect(blocked.already_blocked).toBe(true);
+    expect(blocked.postings).toEqual([]);
+    expect(() => applyEscalation(reviewedDeposit('ALLOW'), { by: 'o', at_ms: 1, reason: 'x' })).toThrow(EscalationRejectedError);
   });
 });
 

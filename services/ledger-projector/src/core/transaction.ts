@@ -354,6 +354,37 @@ export function applyRelease(state: TxState, release: { by: string; at_ms: numbe
   return { ...settle({ ...state, release: { by: release.by, at_ms: release.at_ms } }), already_released: false };
 }
 
+export type EscalationRejection = 'not_under_review';
+
+export class EscalationRejectedError extends Error {
+  override readonly name = 'EscalationRejectedError';
+  constructor(
+    readonly code: EscalationRejection,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The reason code a compliance escalation adds to the transaction's reasons. */
+export const ESCALATION_REASON_CODE = 'COMPLIANCE_ESCALATED';
+export const ESCALATION_RULE_ID = 'compliance.manual';
+
+/**
+ * A compliance officer escalates a REVIEW transaction to BLOCK: its funds stay held (a
+ * released deposit's funds go back to held) and it can no longer be released here.
+ * Idempotent: escalating a BLOCKed transaction changes nothing.
+ */
+export function applyEscalation(state: TxState, escalation: { by: string; at_ms: number; reason: string }): ApplyResult & { already_blocked: boolean } {
+  const where = `transaction ${state.provider}/${state.transaction_id}`;
+  if (state.decision === 'BLOCK') return { newState: state, postings: [], already_blocked: true };
+  if (state.decision !== 'REVIEW') throw new EscalationRejectedError('not_under_review', `${where} is not under compliance review (decision ${state.decision})`);
+  const reasons = mergeReasons(state.reasons, [
+    { code: ESCALATION_REASON_CODE, rule_id: ESCALATION_RULE_ID, outcome: 'BLOCK', message: `escalated by ${escalation.by}: ${escalation.reason}` },
+  ]);
+  return { ...settle({ ...state, decision: 'BLOCK', reasons }), already_blocked: false };
+}
+
 function accountFor(state: TxState, bucket: 'pending' | 'available' | 'held' | 'external'): AccountRef {
   return bucket === 'external' ? externalAccount(state.provider, state.asset) : walletAccount(state.wallet_id, state.asset, bucket);
 }

@@ -4,7 +4,8 @@
  * Nobody outside this service queries the `ledger` schema directly.
  */
 import type { Pool, PoolClient } from 'pg';
-import { normalizeAmount } from '../core/amount.js';
+import { formatUnits, normalizeAmount, parseSignedUnits } from '../core/amount.js';
+import { walletAccount } from '../core/accounts.js';
 import {
   type Decision,
   type ReasonSummary,
@@ -284,4 +285,156 @@ export async function pairContributions(pool: Queryable, pairs: ReadonlyArray<{ 
     [pairs.map((p) => p.wallet_id), pairs.map((p) => p.asset)],
   );
   return res.rows.map((r) => ({ wallet_id: r.wallet_id, asset: r.asset, tx_count: Number(r.n), pending: r.pending, available: r.available, held: r.held }));
+}
+
+// ---- compliance queue, decision history, postings (console; additions to DESIGN 3.3) ----
+
+/** Largest page of the compliance queue. */
+export const QUEUE_PAGE_SIZE_MAX = 500;
+export const ACTIONS_MAX = 500;
+export const POSTINGS_MAX = 1_000;
+
+export interface QueueFilter {
+  /** open (default): REVIEW not released, and BLOCK, with money still held or pending; all: every non-ALLOW transaction. */
+  state?: 'open' | 'all';
+  decision?: Decision;
+  wallet_id?: string;
+  asset?: string;
+  /** A reason's rule_id (e.g. `velocity.1h`) or code (e.g. `HIGH_RISK_JURISDICTION`). */
+  rule?: string;
+  /** Only transactions first seen at least this long ago. */
+  min_age_s?: number;
+  limit?: number;
+}
+
+export interface QueueItem {
+  provider: string;
+  transaction_id: string;
+  kind: TxKind;
+  wallet_id: string;
+  asset: string;
+  amount: string;
+  status: TxStatus;
+  decision: Decision;
+  reasons: ReasonSummary[];
+  released: { by: string; at: string } | null;
+  held: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Transactions screening did not ALLOW, newest first. */
+export async function listComplianceQueue(pool: Pool, filter: QueueFilter = {}): Promise<QueueItem[]> {
+  const limit = Math.min(Math.max(1, filter.limit ?? 100), QUEUE_PAGE_SIZE_MAX);
+  const res = await pool.query<TransactionRow>(
+    `SELECT ${TX_COLUMNS} FROM ledger.transactions
+      WHERE decision <> 'ALLOW'
+        AND ($1::text <> 'open' OR ((decision = 'BLOCK' OR released_by IS NULL) AND (held > 0 OR pending > 0)))
+        AND ($2::text IS NULL OR decision = $2)
+        AND ($3::text IS NULL OR wallet_id = $3)
+        AND ($4::text IS NULL OR asset = $4)
+        AND ($5::text IS NULL OR reasons @> jsonb_build_array(jsonb_build_object('rule_id', $5::text))
+                              OR reasons @> jsonb_build_array(jsonb_build_object('code', $5::text)))
+        AND ($6::double precision IS NULL OR created_at <= now() - make_interval(secs => $6))
+      ORDER BY created_at DESC, transaction_id LIMIT $7`,
+    [filter.state ?? 'open', filter.decision ?? null, filter.wallet_id ?? null, filter.asset ?? null, filter.rule ?? null, filter.min_age_s ?? null, limit],
+  );
+  return res.rows.map((row) => ({
+    provider: row.provider,
+    transaction_id: row.transaction_id,
+    kind: row.kind,
+    wallet_id: row.wallet_id,
+    asset: row.asset,
+    amount: normalizeAmount(row.amount),
+    status: row.status,
+    decision: row.decision,
+    reasons: row.reasons,
+    released: row.released_by && row.released_at ? { by: row.released_by, at: row.released_at.toISOString() } : null,
+    held: normalizeAmount(row.held),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  }));
+}
+
+export interface ComplianceActionView {
+  provider: string;
+  transaction_id: string;
+  action: string;
+  actor: string;
+  reason: string | null;
+  request_id: string;
+  at: string;
+  details: Record<string, string>;
+}
+
+/** The decision history of one transaction (oldest first), or the latest decisions overall (newest first). */
+export async function listComplianceActions(pool: Pool, opts: { provider?: string; transaction_id?: string; limit?: number } = {}): Promise<ComplianceActionView[]> {
+  const limit = Math.min(Math.max(1, opts.limit ?? 100), ACTIONS_MAX);
+  const one = opts.provider !== undefined && opts.transaction_id !== undefined;
+  const res = await pool.query<{ provider: string; transaction_id: string; action: string; actor: string; reason: string | null; request_id: string; at: Date; details: Record<string, string> }>(
+    one
+      ? `SELECT provider, transaction_id, action, actor, reason, request_id, at, details FROM ledger.compliance_actions
+          WHERE provider = $1 AND transaction_id = $2 ORDER BY action_id LIMIT $3`
+      : `SELECT provider, transaction_id, action, actor, reason, request_id, at, details FROM ledger.compliance_actions
+          ORDER BY action_id DESC LIMIT $1`,
+    one ? [opts.provider, opts.transaction_id, limit] : [limit],
+  );
+  return res.rows.map((r) => ({ ...r, at: r.at.toISOString() }));
+}
+
+export interface PostingView {
+  event_id: string;
+  debit_account_id: string;
+  credit_account_id: string;
+  asset: string;
+  amount: string;
+  created_at: string;
+}
+
+/** The postings of one transaction, in the order they were written. */
+export async function listPostings(pool: Pool, provider: string, transaction_id: string): Promise<PostingView[]> {
+  const res = await pool.query<{ event_id: string; debit_account_id: string; credit_account_id: string; asset: string; amount: string; created_at: Date }>(
+    `SELECT event_id, debit_account_id, credit_account_id, asset, amount::text, created_at FROM ledger.postings
+      WHERE provider = $1 AND transaction_id = $2 ORDER BY posting_id LIMIT ${POSTINGS_MAX}`,
+    [provider, transaction_id],
+  );
+  return res.rows.map((r) => ({ ...r, amount: normalizeAmount(r.amount), created_at: r.created_at.toISOString() }));
+}
+
+export interface BalanceChangeView {
+  event_id: string;
+  event_type: string;
+  /** The wallet's balance in the transaction's asset right after this event (null: the event changed nothing). */
+  balance_after: { pending: string; available: string; held: string; version: number } | null;
+  /** The same balance right before it (after minus this event's postings on the wallet's buckets). */
+  balance_before: { pending: string; available: string; held: string } | null;
+}
+
+/** Per history entry of one transaction: the wallet's balance before and after it. */
+export async function listBalanceChanges(pool: Pool, provider: string, transaction_id: string): Promise<BalanceChangeView[]> {
+  const rows = await pool.query<{ event_id: string; event_type: string; wallet_id: string | null; asset: string | null; balance_pending: string | null; balance_available: string | null; balance_held: string | null; balance_version: string | null }>(
+    `SELECT event_id, event_type, wallet_id, asset, balance_pending, balance_available, balance_held, balance_version::text
+       FROM ledger.processed_events WHERE provider = $1 AND transaction_id = $2
+      ORDER BY projected_at, occurred_at, event_id LIMIT ${HISTORY_ENTRIES_MAX}`,
+    [provider, transaction_id],
+  );
+  const postings = await listPostings(pool, provider, transaction_id);
+  return rows.rows.map((r) => {
+    if (r.balance_version === null || r.balance_pending === null || r.balance_available === null || r.balance_held === null || !r.wallet_id || !r.asset) {
+      return { event_id: r.event_id, event_type: r.event_type, balance_after: null, balance_before: null };
+    }
+    const after = { pending: parseSignedUnits(r.balance_pending), available: parseSignedUnits(r.balance_available), held: parseSignedUnits(r.balance_held) };
+    const before = { ...after };
+    const buckets = (['pending', 'available', 'held'] as const).map((b) => [walletAccount(r.wallet_id!, r.asset!, b).id, b] as const);
+    for (const p of postings) {
+      if (p.event_id !== r.event_id) continue;
+      const units = parseSignedUnits(p.amount);
+      for (const [id, bucket] of buckets) {
+        if (p.debit_account_id === id) before[bucket] -= units;
+        if (p.credit_account_id === id) before[bucket] += units;
+      }
+    }
+    const fmt = (b: { pending: bigint; available: bigint; held: bigint }) => ({ pending: formatUnits(b.pending), available: formatUnits(b.available), held: formatUnits(b.held) });
+    return { event_id: r.event_id, event_type: r.event_type, balance_after: { ...fmt(after), version: Number(r.balance_version) }, balance_before: fmt(before) };
+  });
 }

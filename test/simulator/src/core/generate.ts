@@ -43,6 +43,24 @@ export interface GeneratorOptions {
   /** Makes ids unique across runs that share a broker and a ledger: `wal_<ns>_…`, `evt_<ns>_…`. */
   namespace: string;
   sanctions: SanctionsSnapshot;
+  /**
+   * The counterparty risk score (0-100) screening's risk API will give `address`, when the
+   * simulator knows it (the demo runs against the fake risk API, whose scores are a pure
+   * function of the address). Deposits from addresses at or above the spend guard's
+   * threshold are never spent by later withdrawals.
+   */
+  risk_score?: (address: string) => number | null;
+}
+
+/** Per-wallet velocity history kept by the spend guard, at most (beyond it the wallet counts as flagged). */
+export const VELOCITY_HISTORY_MAX = 10_000;
+/** Lifecycles longer than this may escape the spend guard's velocity history. */
+const VELOCITY_LIFETIME_MARGIN_MS = 3_600_000;
+
+interface VelocityEntry {
+  start_ms: number;
+  end_ms: number;
+  usd_micro: bigint;
 }
 
 export interface Generated {
@@ -63,6 +81,8 @@ interface Credit {
   order: number;
   key: string;
   units: bigint;
+  /** The deposit that funds it (checked by the spend guard on release), or null for a returned withdrawal. */
+  deposit: { tx: SimTransaction; settle_ms: number } | null;
 }
 
 const KYC_NEXT: Readonly<Record<KycStatus, readonly KycStatus[]>> = {
@@ -94,6 +114,9 @@ export class ScenarioGenerator {
   /** Spendable base units per `${wallet_id}|${asset}` (confirmed, clean, not to be reversed). */
   private readonly spendable = new Map<string, bigint>();
   private readonly spendable_keys: string[] = [];
+  /** Spend guard: transactions per wallet (start, end, USD) within the velocity windows. */
+  private readonly velocity = new Map<string, VelocityEntry[]>();
+  private readonly velocity_window_max_ms: number;
 
   private order = 0;
   private seq = 0;
@@ -117,6 +140,7 @@ export class ScenarioGenerator {
     this.sanctioned = sanctionedAddressesByNetwork(options.sanctions);
     this.next_start_ms = options.start_ms;
     this.mean_interarrival_ms = 1000 / scenario.traffic.transactions_per_s;
+    this.velocity_window_max_ms = Math.max(0, ...scenario.compliance.spend_guard.velocity.map((v) => v.window_ms));
     this.buildWorld();
   }
 
@@ -371,6 +395,7 @@ export class ScenarioGenerator {
   /** Schedules a transaction's planned lifecycle; applies drop discrepancies. */
   private schedule(tx: SimTransaction, steps: { time_ms: number; type: EventType; confirmations: number | null }[]): void {
     tx.final_type = steps[steps.length - 1]!.type;
+    this.recordVelocity(tx, steps[0]!.time_ms, steps[steps.length - 1]!.time_ms);
     steps.forEach((step, index) => {
       const id = this.nextEventId();
       tx.planned_event_ids.push(id);
@@ -440,8 +465,17 @@ export class ScenarioGenerator {
       tx.expected_screening === 'ALLOW' &&
       tx.discrepancy !== 'drop_all' &&
       tx.discrepancy !== 'drop_last';
-    if (credited_for_sure) {
-      this.credits.push({ time_ms: settle_ms, order: this.order++, key: `${tx.wallet_id}|${tx.asset}`, units: tx.amount_units });
+    const risk = this.options.risk_score?.(tx.from_address) ?? null;
+    const risky = risk !== null && risk >= this.scenario.compliance.spend_guard.risk_review_at_or_above;
+    tx.spendable = false;
+    if (credited_for_sure && !risky) {
+      this.credits.push({
+        time_ms: settle_ms + this.scenario.compliance.spend_guard.settle_delay_ms,
+        order: this.order++,
+        key: `${tx.wallet_id}|${tx.asset}`,
+        units: tx.amount_units,
+        deposit: { tx, settle_ms },
+      });
     }
   }
 
@@ -453,10 +487,14 @@ export class ScenarioGenerator {
     const available = this.spendable.get(key)!;
     const [wallet_id, asset_symbol] = key.split('|') as [string, AssetSymbol];
     const wallet = this.wallets.get(wallet_id)!;
-    const amount_units = available <= 10n ? available : rng.bigint(available / 10n, available);
-    this.debit(key, key_index, amount_units);
+    const overdraft_rate = this.scenario.traffic.overdraft_rate;
+    // Fault scenario only: spend more than the wallet has (the RNG is not consulted at rate 0).
+    const overdraft = overdraft_rate > 0 && rng.chance(overdraft_rate);
+    const amount_units = overdraft ? available + available / 2n + 1n : available <= 10n ? available : rng.bigint(available / 10n, available);
+    this.debit(key, key_index, overdraft ? available : amount_units);
 
     const tx = this.newTransaction('withdrawal', wallet, asset_symbol, amount_units, now_ms);
+    if (overdraft) tx.overdraft = true;
     const block_ms = this.blockInterval_ms(wallet.network);
     const required = NETWORKS[wallet.network].confirmations_required;
     const steps: { time_ms: number; type: EventType; confirmations: number | null }[] = [
@@ -474,14 +512,18 @@ export class ScenarioGenerator {
     this.schedule(tx, steps);
     const last = steps[steps.length - 1]!;
     // A failed withdrawal gives the funds back, but only if the ledger hears about the failure.
-    if (last.type === 'withdrawal.failed' && tx.discrepancy !== 'drop_last') {
-      this.credits.push({ time_ms: last.time_ms, order: this.order++, key, units: amount_units });
+    if (last.type === 'withdrawal.failed' && tx.discrepancy !== 'drop_last' && !overdraft) {
+      this.credits.push({ time_ms: last.time_ms + this.scenario.compliance.spend_guard.settle_delay_ms, order: this.order++, key, units: amount_units, deposit: null });
     }
   }
 
   private releaseCredits(now_ms: number): void {
     for (let top = this.credits.peek(); top && top.time_ms <= now_ms; top = this.credits.peek()) {
       this.credits.pop();
+      if (top.deposit) {
+        if (this.velocityFlagged(top.deposit.tx, top.deposit.settle_ms)) continue;
+        top.deposit.tx.spendable = true;
+      }
       const before = this.spendable.get(top.key);
       if (before === undefined) {
         this.spendable.set(top.key, top.units);
@@ -490,6 +532,45 @@ export class ScenarioGenerator {
         this.spendable.set(top.key, before + top.units);
       }
     }
+  }
+
+  /** Remembers a transaction's lifetime for the velocity model (only when the spend guard models velocity). */
+  private recordVelocity(tx: SimTransaction, start_ms: number, end_ms: number): void {
+    if (this.velocity_window_max_ms === 0) return;
+    const list = this.velocity.get(tx.wallet_id) ?? [];
+    const horizon_ms = start_ms - this.velocity_window_max_ms - VELOCITY_LIFETIME_MARGIN_MS - this.scenario.compliance.spend_guard.settle_delay_ms;
+    let drop = 0;
+    while (drop < list.length && list[drop]!.end_ms < horizon_ms) drop++;
+    if (drop > 0) list.splice(0, drop);
+    if (list.length >= VELOCITY_HISTORY_MAX) list.shift();
+    list.push({ start_ms, end_ms, usd_micro: tx.approx_usd_micro });
+    this.velocity.set(tx.wallet_id, list);
+  }
+
+  /**
+   * True when a velocity rule could have flagged the deposit: screening looks at the
+   * windows ending at each of its events (detected at creation ... confirmed at settle),
+   * so every wallet transaction whose lifetime overlaps (created - window, settle] counts.
+   * Conservative: one transaction of margin on counts, 25 % on USD sums (the screening's
+   * price table is not the simulator's).
+   */
+  private velocityFlagged(tx: SimTransaction, settle_ms: number): boolean {
+    const rules = this.scenario.compliance.spend_guard.velocity;
+    if (rules.length === 0) return false;
+    const list = this.velocity.get(tx.wallet_id) ?? [];
+    if (list.length >= VELOCITY_HISTORY_MAX) return true;
+    for (const rule of rules) {
+      let count = 0;
+      let usd_micro = 0n;
+      for (const e of list) {
+        if (e.start_ms <= settle_ms && e.end_ms > tx.created_at_ms - rule.window_ms) {
+          count++;
+          usd_micro += e.usd_micro;
+        }
+      }
+      if (count >= rule.count_max || (usd_micro * 5n) / 4n > BigInt(rule.usd_max) * 1_000_000n) return true;
+    }
+    return false;
   }
 
   private debit(key: string, key_index: number, units: bigint): void {

@@ -60,6 +60,12 @@ export interface SimTransaction {
   final_type: EventType;
   discrepancy: DiscrepancyKind | null;
   created_at_ms: number;
+  /**
+   * Deposits: later withdrawals may spend this deposit (confirmed, expected ALLOW, not
+   * flagged by the spend guard). Withdrawals: true when it deliberately overdraws (fault).
+   */
+  spendable?: boolean;
+  overdraft?: boolean;
 }
 
 /** One provider event (the `generic` contract's fields; other profiles reshape it). */

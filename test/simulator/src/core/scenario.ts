@@ -36,6 +36,12 @@ const trafficSchema = z.strictObject({
   kind_weights: z
     .strictObject({ deposit: z.number().min(0), withdrawal: z.number().min(0), kyc: z.number().min(0) })
     .default({ deposit: 6, withdrawal: 3, kyc: 1 }),
+  /**
+   * Fault scenario: share of institution-initiated withdrawals that spend more than the
+   * wallet's available funds (an overdraft; `tidemark ledger check` reports negative_available).
+   * 0 in every normal scenario.
+   */
+  overdraft_rate: rate.default(0),
 });
 
 const lifecycleSchema = z.strictObject({
@@ -61,6 +67,34 @@ const amountsSchema = z.strictObject({
   huge_rate: rate.default(0.002),
 });
 
+/**
+ * The simulator's conservative model of screening rules it cannot see (DESIGN 3.4), used
+ * only to decide which confirmed deposits later withdrawals may spend: a deposit is
+ * spendable when the simulator expects ALLOW *and* none of these could flag it. A
+ * flagged deposit sits in `held`, so spending it would drive `available` negative.
+ */
+const spendGuardSchema = z.strictObject({
+  /**
+   * Wallet velocity windows: a deposit is not spent when its wallet had more than
+   * `count_max` transactions or more than `usd_max` USD around it (transactions whose
+   * lifetime overlaps the window). Empty: not modelled (and no per-wallet history kept).
+   */
+  velocity: z
+    .array(
+      z.strictObject({
+        window_ms: z.number().int().min(1).max(30 * 86_400_000),
+        count_max: z.number().int().min(0).max(1_000_000),
+        usd_max: z.number().int().min(0).max(1_000_000_000_000),
+      }),
+    )
+    .max(8)
+    .default([]),
+  /** Counterparty risk score (0-100) at or above which screening may REVIEW; used when a risk scorer is given. */
+  risk_review_at_or_above: z.number().min(0).max(100).default(50),
+  /** Funds become spendable this long after the event that makes them so (covers late and reordered delivery). */
+  settle_delay_ms: z.number().int().min(0).max(86_400_000).default(0),
+});
+
 const complianceSchema = z.strictObject({
   /** Share of transfers whose counterparty address is on the OFAC SDN list. */
   sanctioned_rate: rate.default(0.03),
@@ -68,6 +102,7 @@ const complianceSchema = z.strictObject({
   high_risk_country_rate: rate.default(0.04),
   /** Share of transfers that carry counterparty (travel-rule) data at all. */
   counterparty_rate: rate.default(0.85),
+  spend_guard: spendGuardSchema.default(spendGuardSchema.parse({})),
 });
 
 const retrySchema = z.strictObject({
