@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook } from '@tidemark/ingress';
-import { generateSecrets } from '@tidemark/test/simulator';
+import { generateSecrets } from '@tidemark/simulator';
 import { Stack } from '../harness/stack.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';

@@ -11,7 +11,6 @@ export { ledgerCheck, type LedgerCheckReport, type LedgerFinding } from './db/ch
 export * from './read.js';
 export { runMigrations, MIGRATIONS_DIR } from './db/migrate.js';
 export { createLedgerHandler, type LedgerHandler, type LedgerHandlerOptions } from './handler.js';
-export { INPUT_TOPIC } from './topics.js';
 export {
   releaseTransaction,
   escalateTransaction,

@@ -3,7 +3,7 @@
  * second, different compliance officer to confirm it. The value uses the screening
  * service's price table; an asset without a price always needs the second officer.
  */
-import { Decimal } from '@tidemark/common';
+import { Decimal } from '@tidemark/common/money';
 
 export interface FourEyesPolicy {
   /** Releases worth more than this many USD need a second officer (decimal string). */

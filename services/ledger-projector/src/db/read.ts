@@ -326,7 +326,7 @@ export interface QueueItem {
 /** Transactions screening did not ALLOW, newest first. */
 export async function listComplianceQueue(pool: Pool, filter: QueueFilter = {}): Promise<QueueItem[]> {
   const limit = Math.min(Math.max(1, filter.limit ?? 100), QUEUE_PAGE_SIZE_MAX);
-  const res = await pool.query<TransactionRow>(
+  const res = await pool.query<LedgerTransactionRow>(
     `SELECT ${TX_COLUMNS} FROM ledger.transactions
       WHERE decision <> 'ALLOW'
         AND ($1::text <> 'open' OR ((decision = 'BLOCK' OR released_by IS NULL) AND (held > 0 OR pending > 0)))
