@@ -11,7 +11,15 @@ import { defineConfig } from 'vitest/config';
 const suite = process.env.TIDEMARK_SUITE ?? 'unit';
 const ignored = ['**/node_modules/**', '**/dist/**', '**/.tidemark/**'];
 const include: Record<string, string[]> = {
-  unit: ['apps/*/src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'deploy/local/src/**/*.test.ts', 'test/simulator/**/*.test.ts', 'test/bench/**/*.test.ts', 'test/architecture/**/*.test.ts'],
+  unit: [
+    'apps/*/src/**/*.test.ts',
+    'packages/*/src/**/*.test.ts',
+    'services/*/src/**/*.test.ts',
+    'deploy/local/src/**/*.test.ts',
+    'test/simulator/**/*.test.ts',
+    'test/bench/**/*.test.ts',
+    'test/architecture/**/*.test.ts',
+  ],
   integration: ['**/*.int.test.ts'],
   e2e: ['test/e2e/**/*.e2e.test.ts'],
   chaos: ['test/chaos/**/*.chaos.test.ts'],

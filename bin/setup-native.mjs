@@ -52,7 +52,9 @@ function ensureBuildTools() {
   if (missing.length === 0) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !have('apt-get')) {
-    throw new Error(`missing build tools for the native Kafka client: install ${missing.join(' ')} (Debian/Ubuntu package names) and run npm install again`);
+    throw new Error(
+      `missing build tools for the native Kafka client: install ${missing.join(' ')} (Debian/Ubuntu package names) and run npm install again`,
+    );
   }
   log(`installing build tools from Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -79,7 +81,10 @@ function build(dir) {
     env: { ...process.env, CKJS_LINKING: 'dynamic' },
   });
   if (r.status !== 0) {
-    const tail = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((l) => !l.startsWith('gyp info')).slice(-60);
+    const tail = `${r.stdout ?? ''}\n${r.stderr ?? ''}`
+      .split('\n')
+      .filter((l) => !l.startsWith('gyp info'))
+      .slice(-60);
     console.error(tail.join('\n'));
     throw new Error(`building ${PACKAGE} failed (exit ${r.status}); the last lines of the build output are above`);
   }

@@ -48,11 +48,22 @@ function loadedBy(specifiers: string[]): string[] {
 const infrastructureIn = (loads: string[]) => [...new Set(loads.filter((l) => INFRASTRUCTURE.some((re) => re.test(l))))];
 
 describe('pure cores', () => {
-  const cores = [...coreModules(join(ROOT, 'packages')), ...coreModules(join(ROOT, 'services')), ...coreModules(join(ROOT, 'test/simulator'))];
+  const cores = [
+    ...coreModules(join(ROOT, 'packages')),
+    ...coreModules(join(ROOT, 'services')),
+    ...coreModules(join(ROOT, 'test/simulator')),
+  ];
 
   it('finds the cores of every service and of the stream runtime', () => {
     const folders = new Set(cores.map((c) => relative(ROOT, c).split('/').slice(0, 2).join('/')));
-    for (const f of ['packages/stream', 'services/ingress', 'services/dedupe', 'services/compliance-screening', 'services/ledger-projector', 'services/reconciler']) {
+    for (const f of [
+      'packages/stream',
+      'services/ingress',
+      'services/dedupe',
+      'services/compliance-screening',
+      'services/ledger-projector',
+      'services/reconciler',
+    ]) {
       expect(folders).toContain(f);
     }
   });
@@ -64,7 +75,11 @@ describe('pure cores', () => {
   }, 60_000);
 
   it('the pure subpaths of @tidemark/common load nothing of the infrastructure', () => {
-    expect(infrastructureIn(loadedBy(['@tidemark/common/money', '@tidemark/common/events', '@tidemark/common/records', '@tidemark/stream/handler']))).toEqual([]);
+    expect(
+      infrastructureIn(
+        loadedBy(['@tidemark/common/money', '@tidemark/common/events', '@tidemark/common/records', '@tidemark/stream/handler']),
+      ),
+    ).toEqual([]);
   }, 60_000);
 
   it('control: the root entry of @tidemark/common does load kafkajs, pg, express and OpenTelemetry', () => {

@@ -25,7 +25,9 @@ describe('planFromEnv', () => {
     expect(planFromEnv({}, true)).toMatchObject({ mode: 'quick', rates_per_s: [250, 500, 1000], steady_s: 60 });
   });
   it('reads overrides and rejects bad values naming the key', () => {
-    expect(planFromEnv({ TIDEMARK_BENCH_RATES: '300, 600', TIDEMARK_BENCH_DURATION_S: '20', TIDEMARK_BENCH_FIND_MAX: '1' }, false)).toMatchObject({ rates_per_s: [300, 600], steady_s: 20, find_max: true, search_steady_s: 20 });
+    expect(
+      planFromEnv({ TIDEMARK_BENCH_RATES: '300, 600', TIDEMARK_BENCH_DURATION_S: '20', TIDEMARK_BENCH_FIND_MAX: '1' }, false),
+    ).toMatchObject({ rates_per_s: [300, 600], steady_s: 20, find_max: true, search_steady_s: 20 });
     expect(() => planFromEnv({ TIDEMARK_BENCH_RATES: '100,abc' }, false)).toThrow(/TIDEMARK_BENCH_RATES/);
     expect(() => planFromEnv({ TIDEMARK_BENCH_DURATION_S: '0' }, false)).toThrow(/TIDEMARK_BENCH_DURATION_S/);
   });
@@ -56,23 +58,42 @@ describe('keptUp / meetsGoal', () => {
 describe('nextSearchRate', () => {
   it('steps up while passing, then bisects, then stops', () => {
     expect(nextSearchRate([{ rate_per_s: 1000, pass: true }], plan)).toBe(1250);
-    expect(nextSearchRate([{ rate_per_s: 1000, pass: true }, { rate_per_s: 1250, pass: false }], plan)).toBe(1100);
-    expect(nextSearchRate([{ rate_per_s: 1000, pass: true }, { rate_per_s: 1100, pass: false }], plan)).toBeNull();
+    expect(
+      nextSearchRate(
+        [
+          { rate_per_s: 1000, pass: true },
+          { rate_per_s: 1250, pass: false },
+        ],
+        plan,
+      ),
+    ).toBe(1100);
+    expect(
+      nextSearchRate(
+        [
+          { rate_per_s: 1000, pass: true },
+          { rate_per_s: 1100, pass: false },
+        ],
+        plan,
+      ),
+    ).toBeNull();
     expect(nextSearchRate([{ rate_per_s: 1000, pass: false }], plan)).toBe(500);
     expect(nextSearchRate([], plan)).toBeNull();
   });
   it('always proposes an untried rate strictly between the highest pass and the lowest failure above it', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ rate_per_s: fc.integer({ min: 1, max: 40 }).map((n) => n * 100), pass: fc.boolean() }), { maxLength: 8 }), (tried) => {
-        const next = nextSearchRate(tried, plan);
-        if (next === null) return;
-        expect(tried.some((t) => t.rate_per_s === next)).toBe(false);
-        const best = highestPassing(tried);
-        if (best !== null) expect(next).toBeGreaterThan(best);
-        const fails = tried.filter((t) => !t.pass && (best === null || t.rate_per_s > best)).map((t) => t.rate_per_s);
-        if (fails.length) expect(next).toBeLessThan(Math.min(...fails));
-        expect(next).toBeLessThanOrEqual(plan.search_rate_max_per_s);
-      }),
+      fc.property(
+        fc.array(fc.record({ rate_per_s: fc.integer({ min: 1, max: 40 }).map((n) => n * 100), pass: fc.boolean() }), { maxLength: 8 }),
+        (tried) => {
+          const next = nextSearchRate(tried, plan);
+          if (next === null) return;
+          expect(tried.some((t) => t.rate_per_s === next)).toBe(false);
+          const best = highestPassing(tried);
+          if (best !== null) expect(next).toBeGreaterThan(best);
+          const fails = tried.filter((t) => !t.pass && (best === null || t.rate_per_s > best)).map((t) => t.rate_per_s);
+          if (fails.length) expect(next).toBeLessThan(Math.min(...fails));
+          expect(next).toBeLessThanOrEqual(plan.search_rate_max_per_s);
+        },
+      ),
     );
   });
 });
@@ -80,7 +101,11 @@ describe('nextSearchRate', () => {
 describe('sumMetrics', () => {
   it('sums a metric over its label sets and ignores comments and other metrics', async () => {
     const { sumMetrics } = await import('./measure.js');
-    const text = '# HELP x\nprocess_cpu_seconds_total 1.5\ntidemark_stream_records_total{input="main",outcome="ok"} 10\ntidemark_stream_records_total{input="retry",outcome="ok"} 5\nother 3\n';
-    expect(sumMetrics(text, ['process_cpu_seconds_total', 'tidemark_stream_records_total'])).toEqual({ process_cpu_seconds_total: 1.5, tidemark_stream_records_total: 15 });
+    const text =
+      '# HELP x\nprocess_cpu_seconds_total 1.5\ntidemark_stream_records_total{input="main",outcome="ok"} 10\ntidemark_stream_records_total{input="retry",outcome="ok"} 5\nother 3\n';
+    expect(sumMetrics(text, ['process_cpu_seconds_total', 'tidemark_stream_records_total'])).toEqual({
+      process_cpu_seconds_total: 1.5,
+      tidemark_stream_records_total: 15,
+    });
   });
 });

@@ -49,13 +49,17 @@ function positiveInt(env: Record<string, string | undefined>, key: string, fallb
  */
 export function planFromEnv(env: Record<string, string | undefined>, quick: boolean, find_max_flag = false): BenchPlan {
   const rates_raw = env.TIDEMARK_BENCH_RATES;
-  const rates_per_s = rates_raw && rates_raw.trim() !== ''
-    ? rates_raw.split(',').map((s) => {
-        const n = Number(s.trim());
-        if (!Number.isInteger(n) || n <= 0 || n > RATE_PER_S_MAX) throw new Error(`TIDEMARK_BENCH_RATES: each rate must be an integer in 1..${RATE_PER_S_MAX} (got ${JSON.stringify(s)})`);
-        return n;
-      })
-    : quick ? [250, 500, 1000] : [1000];
+  const rates_per_s =
+    rates_raw && rates_raw.trim() !== ''
+      ? rates_raw.split(',').map((s) => {
+          const n = Number(s.trim());
+          if (!Number.isInteger(n) || n <= 0 || n > RATE_PER_S_MAX)
+            throw new Error(`TIDEMARK_BENCH_RATES: each rate must be an integer in 1..${RATE_PER_S_MAX} (got ${JSON.stringify(s)})`);
+          return n;
+        })
+      : quick
+        ? [250, 500, 1000]
+        : [1000];
   const steady_s = positiveInt(env, 'TIDEMARK_BENCH_DURATION_S', quick ? 60 : 300, STEADY_S_MAX);
   return {
     mode: quick ? 'quick' : 'full',
@@ -107,7 +111,8 @@ export interface RateResult {
 export function keptUp(r: RateResult): { ok: boolean; reasons: string[] } {
   const reasons: string[] = [];
   const floor = r.offered_rate_per_s * KEPT_UP_SHARE_MIN;
-  if (r.received_rate_steady_per_s < floor) reasons.push(`ingress took ${r.received_rate_steady_per_s.toFixed(0)}/s of ${r.offered_rate_per_s}/s offered`);
+  if (r.received_rate_steady_per_s < floor)
+    reasons.push(`ingress took ${r.received_rate_steady_per_s.toFixed(0)}/s of ${r.offered_rate_per_s}/s offered`);
   if (r.projected_rate_steady_per_s < r.received_rate_steady_per_s * KEPT_UP_SHARE_MIN) {
     reasons.push(`ledger projected ${r.projected_rate_steady_per_s.toFixed(0)}/s of ${r.received_rate_steady_per_s.toFixed(0)}/s received`);
   }
@@ -126,13 +131,17 @@ export function meetsGoal(r: RateResult): boolean {
  * done: step up from the highest pass until a failure, then bisect between the highest
  * pass and the lowest failure down to the resolution; halve when nothing passed yet.
  */
-export function nextSearchRate(tried: Array<{ rate_per_s: number; pass: boolean }>, plan: Pick<BenchPlan, 'search_step_per_s' | 'search_resolution_per_s' | 'search_rate_max_per_s'>): number | null {
+export function nextSearchRate(
+  tried: Array<{ rate_per_s: number; pass: boolean }>,
+  plan: Pick<BenchPlan, 'search_step_per_s' | 'search_resolution_per_s' | 'search_rate_max_per_s'>,
+): number | null {
   const passes = tried.filter((t) => t.pass).map((t) => t.rate_per_s);
   const fails = tried.filter((t) => !t.pass).map((t) => t.rate_per_s);
   const best = passes.length ? Math.max(...passes) : null;
   const worst = fails.filter((f) => best === null || f > best);
   const lowest_fail = worst.length ? Math.min(...worst) : null;
-  const round = (n: number) => Math.max(plan.search_resolution_per_s, Math.round(n / plan.search_resolution_per_s) * plan.search_resolution_per_s);
+  const round = (n: number) =>
+    Math.max(plan.search_resolution_per_s, Math.round(n / plan.search_resolution_per_s) * plan.search_resolution_per_s);
   let next: number;
   if (lowest_fail === null) {
     if (best === null) return null;

@@ -23,8 +23,31 @@ import pg from 'pg';
 import { createKafka, kafkaBrokers, topicName } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/simulator';
 import { Stack } from '../harness/stack.js';
-import { highestPassing, keptUp, meetsGoal, nextSearchRate, planFromEnv, P99_GOAL_MS, SEARCH_PROBES_MAX, steadyWindow, type BenchPlan, type Percentiles, type RateResult } from './core.js';
-import { deltas, groupLag, projectedBetween, scrapeSplit, projectedCount, receivedToProjected, receivedToScreened, screeningSchema, waitProjected, type GroupLag } from './measure.js';
+import {
+  highestPassing,
+  keptUp,
+  meetsGoal,
+  nextSearchRate,
+  planFromEnv,
+  P99_GOAL_MS,
+  SEARCH_PROBES_MAX,
+  steadyWindow,
+  type BenchPlan,
+  type Percentiles,
+  type RateResult,
+} from './core.js';
+import {
+  deltas,
+  groupLag,
+  projectedBetween,
+  scrapeSplit,
+  projectedCount,
+  receivedToProjected,
+  receivedToScreened,
+  screeningSchema,
+  waitProjected,
+  type GroupLag,
+} from './measure.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const INPUTS: Array<{ service: string; topic: string }> = [
@@ -96,9 +119,13 @@ function serviceProcessesOnMachine(): number {
       try {
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
         if (/services\/[a-z-]+\/src\/(main|fake-risk-api\/main)\.ts/.test(cmd)) n++;
-      } catch { /* exited */ }
+      } catch {
+        /* exited */
+      }
     }
-  } catch { /* no /proc */ }
+  } catch {
+    /* no /proc */
+  }
   return n;
 }
 
@@ -113,7 +140,9 @@ async function lagAll(admin: import('kafkajs').Admin, prefix: string): Promise<G
 const SPLIT_SERVICES = ['ingress', 'dedupe', 'compliance-screening', 'ledger-projector', 'risk-api'] as const;
 
 async function scrapeAll(stack: Stack): Promise<Record<string, Record<string, number>>> {
-  const entries = await Promise.all(SPLIT_SERVICES.map(async (s) => [s, await scrapeSplit(`http://127.0.0.1:${stack.portOf(s)}/metrics`)] as const));
+  const entries = await Promise.all(
+    SPLIT_SERVICES.map(async (s) => [s, await scrapeSplit(`http://127.0.0.1:${stack.portOf(s)}/metrics`)] as const),
+  );
   return Object.fromEntries(entries);
 }
 
@@ -127,7 +156,10 @@ async function runRate(
   const namespace = `b${rate_per_s}${Date.now().toString(36)}`.slice(0, 24);
   const base = loadScenario('load');
   const duration_ms = (plan.ramp_s + steady_s) * 1000;
-  const scenario = parseScenario({ ...base, traffic: { ...base.traffic, transactions: Math.max(base.traffic.transactions, Math.ceil(rate_per_s * (duration_ms / 1000)) + 1) } });
+  const scenario = parseScenario({
+    ...base,
+    traffic: { ...base.traffic, transactions: Math.max(base.traffic.transactions, Math.ceil(rate_per_s * (duration_ms / 1000)) + 1) },
+  });
   const load_start = loadavg()[0] ?? 0;
   const split_before = await scrapeAll(ctx.stack);
   const cpu_before = process.cpuUsage();
@@ -143,7 +175,8 @@ async function runRate(
     rate: { rate_per_s, ramp_ms: plan.ramp_s * 1000, duration_ms },
     drain_timeout_ms: SIM_DRAIN_TIMEOUT_MS,
     on_progress: (s: SimulationStatus) => {
-      if (s.phase === 'running') log(`  sent ${s.delivery.attempts} acked ${s.delivery.acknowledged} queued ${s.queued} in-flight ${s.in_flight}`);
+      if (s.phase === 'running')
+        log(`  sent ${s.delivery.attempts} acked ${s.delivery.acknowledged} queued ${s.queued} in-flight ${s.in_flight}`);
     },
   });
   interrupt.stop_simulator = () => running.stop();
@@ -160,12 +193,16 @@ async function runRate(
   for (const name of Object.keys(split_after)) service_split_during_send[name] = deltas(split_before[name] ?? {}, split_after[name] ?? {});
   const cpu = process.cpuUsage(cpu_before);
   service_split_during_send['simulator (bench process)'] = { process_cpu_seconds_total: Math.round((cpu.user + cpu.system) / 1000) / 1000 };
-  log(`  sending done after ${((send_end_ms - send_started_ms) / 1000).toFixed(1)} s: ${target} events acknowledged, backlog ${backlog}; draining`);
+  log(
+    `  sending done after ${((send_end_ms - send_started_ms) / 1000).toFixed(1)} s: ${target} events acknowledged, backlog ${backlog}; draining`,
+  );
   const drained = await waitProjected(ctx.pool, namespace, target, plan.drain_timeout_s * 1000);
   const lag_after_drain = await lagAll(ctx.admin, ctx.stack.prefix);
 
   const rp = await receivedToProjected(ctx.pool, namespace, window.from_ms, window.to_ms);
-  const rs = ctx.screening_schema ? await receivedToScreened(ctx.pool, ctx.screening_schema, namespace, window.from_ms, window.to_ms) : null;
+  const rs = ctx.screening_schema
+    ? await receivedToScreened(ctx.pool, ctx.screening_schema, namespace, window.from_ms, window.to_ms)
+    : null;
   const projected_in_window = await projectedBetween(ctx.pool, namespace, window.from_ms, window.to_ms);
   const a = status.ack_latency;
   const d = status.due_to_ack_latency;
@@ -230,7 +267,10 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
   const started_at = new Date().toISOString();
   const load_start = loadavg();
   const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
-  const stack = new Stack({ port_base, otlp_endpoint: otlp, env: { TIDEMARK_LOG_LEVEL: process.env.TIDEMARK_BENCH_LOG_LEVEL ?? 'info' } }, secrets);
+  const stack = new Stack(
+    { port_base, otlp_endpoint: otlp, env: { TIDEMARK_LOG_LEVEL: process.env.TIDEMARK_BENCH_LOG_LEVEL ?? 'info' } },
+    secrets,
+  );
   const runs: RateRun[] = [];
   let warmup: RateRun | null = null;
   const services_start = serviceProcessesOnMachine();
@@ -251,7 +291,10 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     for (const rate of plan.rates_per_s) runs.push(await runRate(ctx, plan, rate, plan.steady_s, 'fixed'));
     if (plan.find_max) {
       for (let probe = 0; probe < SEARCH_PROBES_MAX; probe++) {
-        const next = nextSearchRate(runs.map((r) => ({ rate_per_s: r.offered_rate_per_s, pass: r.meets_goal })), plan);
+        const next = nextSearchRate(
+          runs.map((r) => ({ rate_per_s: r.offered_rate_per_s, pass: r.meets_goal })),
+          plan,
+        );
         if (next === null) break;
         runs.push(await runRate(ctx, plan, next, plan.search_steady_s, 'search'));
       }
@@ -286,11 +329,11 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     runs,
     failure,
     notes: [
-      'received_at is stamped by ingress, projected_at by the ledger-projector (one timestamp per database batch); both on this machine\'s clock.',
+      "received_at is stamped by ingress, projected_at by the ledger-projector (one timestamp per database batch); both on this machine's clock.",
       'Percentiles are exact (percentile_disc over every event received in the steady window), not histogram estimates.',
-      'ack latency is the simulator\'s request→2xx over the whole send, ramp included; due→ack adds time queued behind the simulator\'s connection limit.',
+      "ack latency is the simulator's request→2xx over the whole send, ramp included; due→ack adds time queued behind the simulator's connection limit.",
       'Lag counts at most one Kafka transaction marker per partition for consumers of transactional topics.',
-      'Services, Kafka, the registry, Postgres, the simulator and other engineers\' workloads share this machine.',
+      "Services, Kafka, the registry, Postgres, the simulator and other engineers' workloads share this machine.",
     ],
   };
   mkdirSync(dirname(out), { recursive: true });

@@ -49,18 +49,29 @@ export async function projectedBetween(pool: pg.Pool, namespace: string, from_ms
 }
 
 export async function projectedCount(pool: pg.Pool, namespace: string): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ledger.processed_events WHERE starts_with(event_id, $1)`, [eventPrefix(namespace)]);
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ledger.processed_events WHERE starts_with(event_id, $1)`,
+    [eventPrefix(namespace)],
+  );
   return rows[0]?.n ?? 0;
 }
 
 /** The schema holding compliance-screening's decision store, or null if it is not in this database. */
 export async function screeningSchema(pool: pg.Pool): Promise<string | null> {
-  const { rows } = await pool.query<{ table_schema: string }>(`SELECT table_schema FROM information_schema.tables WHERE table_name = 'screening_decisions' LIMIT 1`);
+  const { rows } = await pool.query<{ table_schema: string }>(
+    `SELECT table_schema FROM information_schema.tables WHERE table_name = 'screening_decisions' LIMIT 1`,
+  );
   return rows[0]?.table_schema ?? null;
 }
 
 /** received→screened per event (screening decision's screened_at_ms minus the ledger's received_at). */
-export async function receivedToScreened(pool: pg.Pool, schema: string, namespace: string, from_ms: number, to_ms: number): Promise<Percentiles> {
+export async function receivedToScreened(
+  pool: pg.Pool,
+  schema: string,
+  namespace: string,
+  from_ms: number,
+  to_ms: number,
+): Promise<Percentiles> {
   const table = `"${schema.replace(/"/g, '""')}".screening_decisions`;
   const { rows } = await pool.query(
     `WITH w AS (
@@ -77,7 +88,12 @@ export async function receivedToScreened(pool: pg.Pool, schema: string, namespac
  * Polls until `target` events of the run are projected or the timeout passes.
  * Returns seconds waited, or null on timeout.
  */
-export async function waitProjected(pool: pg.Pool, namespace: string, target: number, timeout_ms: number): Promise<{ drain_s: number | null; projected: number }> {
+export async function waitProjected(
+  pool: pg.Pool,
+  namespace: string,
+  target: number,
+  timeout_ms: number,
+): Promise<{ drain_s: number | null; projected: number }> {
   const started = Date.now();
   for (;;) {
     const projected = await projectedCount(pool, namespace);

@@ -73,8 +73,16 @@ export async function buildPoisonRecords(codec: AvroCodec): Promise<PoisonRecord
     { key: key(2), kind: 'not avro (random bytes)', value: randomBytes(64) },
     { key: key(3), kind: 'truncated avro frame', value: framed.subarray(0, 9) },
     { key: key(4), kind: 'tombstone (no value)', value: null },
-    { key: key(5), kind: 'schema-valid, empty event_id', value: await codec.encode('webhooks.received.v1', { ...validEvent(5), event_id: '' }) },
-    { key: key(6), kind: 'schema-valid, empty provider', value: await codec.encode('webhooks.received.v1', { ...validEvent(6), provider: '' }) },
+    {
+      key: key(5),
+      kind: 'schema-valid, empty event_id',
+      value: await codec.encode('webhooks.received.v1', { ...validEvent(5), event_id: '' }),
+    },
+    {
+      key: key(6),
+      kind: 'schema-valid, empty provider',
+      value: await codec.encode('webhooks.received.v1', { ...validEvent(6), provider: '' }),
+    },
   ];
 }
 

@@ -21,7 +21,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AvroCodec, Decimal, createKafka, kafkaBrokers } from '@tidemark/common';
-import { generateSecrets, keysFromEnv, loadScenario, startSimulator, type RunningSimulator, type SimulationStatus } from '@tidemark/simulator';
+import {
+  generateSecrets,
+  keysFromEnv,
+  loadScenario,
+  startSimulator,
+  type RunningSimulator,
+  type SimulationStatus,
+} from '@tidemark/simulator';
 import { CONSUMER_SERVICES, Stack } from '../harness/stack.js';
 import {
   POISON_KEY_PREFIX,
@@ -66,10 +73,23 @@ const BACKLOG_POLL_MS = 3_000;
 const API_CONCURRENCY = 8;
 const DLQ_LIST_LIMIT = 1_000;
 
-interface TxView { status: string; screening: { decision: string }; history: Array<{ event_id: string }> }
-interface BalancesView { wallet_id: string; balances: Array<{ asset: string; pending: string; available: string; held: string }> }
+interface TxView {
+  status: string;
+  screening: { decision: string };
+  history: Array<{ event_id: string }>;
+}
+interface BalancesView {
+  wallet_id: string;
+  balances: Array<{ asset: string; pending: string; available: string; held: string }>;
+}
 
-interface InfraRestart { component: 'kafka' | 'postgres'; at: string; progress: number; duration_ms: number; error: string | null }
+interface InfraRestart {
+  component: 'kafka' | 'postgres';
+  at: string;
+  progress: number;
+  duration_ms: number;
+  error: string | null;
+}
 
 interface Summary {
   events_min: number;
@@ -97,11 +117,31 @@ function log(line: string): void {
 
 describe.skipIf(SKIP)('chaos: kill -9, broker and Postgres restarts, rebalances, poison', () => {
   const secrets = generateSecrets([...PROVIDERS]);
-  const stack = new Stack({ port_base: PORT_BASE, otlp_endpoint: null, instances: INSTANCES, log_dir: LOG_DIR, env: { TIDEMARK_DEDUPE_RETRY_DELAYS_MS: '200,1000,3000', TIDEMARK_LOG_LEVEL: 'warn' } }, secrets);
+  const stack = new Stack(
+    {
+      port_base: PORT_BASE,
+      otlp_endpoint: null,
+      instances: INSTANCES,
+      log_dir: LOG_DIR,
+      env: { TIDEMARK_DEDUPE_RETRY_DELAYS_MS: '200,1000,3000', TIDEMARK_LOG_LEVEL: 'warn' },
+    },
+    secrets,
+  );
   let sim: RunningSimulator | null = null;
   const summary: Summary = {
-    events_min: EVENTS_MIN, transactions: 0, generated_events: 0, delivery: null, ack_latency_ms: null,
-    kills: {}, kills_after_delivery: 0, unexpected_exits: {}, infra_restarts: [], poison: [], durations_s: {}, lag: [], checks: {},
+    events_min: EVENTS_MIN,
+    transactions: 0,
+    generated_events: 0,
+    delivery: null,
+    ack_latency_ms: null,
+    kills: {},
+    kills_after_delivery: 0,
+    unexpected_exits: {},
+    infra_restarts: [],
+    poison: [],
+    durations_s: {},
+    lag: [],
+    checks: {},
   };
 
   afterAll(async () => {
@@ -109,190 +149,227 @@ describe.skipIf(SKIP)('chaos: kill -9, broker and Postgres restarts, rebalances,
     await stack.tearDown().catch((err) => log(`teardown: ${(err as Error).message}`));
   }, 180_000);
 
-  it(`≥ ${EVENTS_MIN} events end in a ledger equal to the truth, reconciled and conserved`, async () => {
-    const t_start = Date.now();
-    const phase = (name: string, since: number) => { summary.durations_s[name] = Math.round((Date.now() - since) / 100) / 10; };
+  it(
+    `≥ ${EVENTS_MIN} events end in a ledger equal to the truth, reconciled and conserved`,
+    async () => {
+      const t_start = Date.now();
+      const phase = (name: string, since: number) => {
+        summary.durations_s[name] = Math.round((Date.now() - since) / 100) / 10;
+      };
 
-    // --- size the run and start the stack -----------------------------------------------
-    const sized = sizeScenario(loadScenario('chaos'), EVENTS_MIN);
-    summary.transactions = sized.scenario.traffic.transactions;
-    log(`scenario chaos: ${sized.scenario.traffic.transactions} transactions → ${sized.events} events (target ≥ ${EVENTS_MIN})`);
-    let t = Date.now();
-    await stack.setUp();
-    await stack.startAll();
-    for (const s of CONSUMER_SERVICES) await waitForReady(stack, s, 2);
-    phase('stack_start', t);
-    log(`stack ${stack.prefix} up: ${stack.platform.names().join(', ')}`);
-
-    const kafka = createKafka({ brokers: kafkaBrokers(stack.base), client_id: `chaos-${stack.id}` });
-    const admin = kafka.admin();
-    await admin.connect();
-    const pool = new pg.Pool({ connectionString: stack.database_url, max: 2 });
-    pool.on('error', () => undefined);
-
-    try {
-      // --- traffic + chaos ------------------------------------------------------------------
-      t = Date.now();
-      sim = await startSimulator({
-        scenario: sized.scenario,
-        ingress_url: stack.ingress_url,
-        keys: keysFromEnv([...PROVIDERS], secrets),
-        listen: { host: '127.0.0.1', port: 0 },
-        on_progress: (s) => log(`sim ${s.phase}: generated ${s.generated_events}, acked ${s.delivery.events_acknowledged} distinct (${s.delivery.acknowledged} acks, ${s.delivery.duplicates} dups, ${s.delivery.retried} retried), ${s.ack_rate_per_s}/s, queued ${s.queued}`),
-      });
-      const running = sim;
-      // Chaos lasts while events are delivered and then while the consumers still have a
-      // backlog (the slowest stage runs behind ingress), bounded by CHAOS_AFTER_DELIVERY_MS_MAX.
-      let delivery_done_at: number | null = null;
-      let backlog = Number.POSITIVE_INFINITY;
-      const delivered = running.done.finally(() => { delivery_done_at = Date.now(); });
-      const progress = () => running.sim.status().delivery.events_acknowledged / sized.events;
-      const chaosOver = () => delivery_done_at !== null && (backlog < CHAOS_BACKLOG_MIN || Date.now() - delivery_done_at > CHAOS_AFTER_DELIVERY_MS_MAX);
-      const backlogPoller = (async () => {
-        while (!chaosOver()) {
-          await sleep(BACKLOG_POLL_MS);
-          if (delivery_done_at === null) continue;
-          try {
-            const lags = await Promise.all(CONSUMER_SERVICES.map((s) => groupLag(admin, stack.prefix, s, inputOf(s))));
-            backlog = lags.reduce((a, l) => a + l.outstanding, 0);
-          } catch (err) {
-            log(`backlog poll failed (retrying): ${(err as Error).message}`);
-          }
-        }
-      })();
-
-      const poison = await buildPoisonRecords(new AvroCodec(stack.base.TIDEMARK_REGISTRY_URL, stack.prefix));
-      summary.poison = poison.map((p) => ({ key: p.key, kind: p.kind }));
-      const chaos = chaosLoop(stack, kafka, poison, progress, chaosOver, () => delivery_done_at !== null, summary);
-
-      const status = await withTimeout(delivered, DELIVERY_TIMEOUT_MS, 'the simulator to deliver every event (acknowledged or given up)');
-      phase('traffic_and_chaos', t);
-      t = Date.now();
-      await withTimeout(Promise.all([chaos, backlogPoller]), CHAOS_AFTER_DELIVERY_MS_MAX + 5 * 60_000, 'the chaos loop to end after delivery');
-      phase('chaos_after_delivery', t);
-      summary.generated_events = status.generated_events;
-      summary.delivery = status.delivery;
-      summary.ack_latency_ms = status.ack_latency;
-      log(`delivery ${status.phase}: ${JSON.stringify(status.delivery)}`);
-      expect(status.phase, 'simulator run state').toBe('done');
-      expect(status.generated_events).toBeGreaterThanOrEqual(EVENTS_MIN);
-      expect(summary.infra_restarts.map((r) => r.component).sort()).toEqual(['kafka', 'postgres']);
-      expect(summary.infra_restarts.every((r) => r.error === null), JSON.stringify(summary.infra_restarts)).toBe(true);
-
-      // --- quiescence --------------------------------------------------------------------------
-      t = Date.now();
-      reviveExited(stack, summary);
-      await stack.waitReady(SERVICE_READY_TIMEOUT_MS);
+      // --- size the run and start the stack -----------------------------------------------
+      const sized = sizeScenario(loadScenario('chaos'), EVENTS_MIN);
+      summary.transactions = sized.scenario.traffic.transactions;
+      log(`scenario chaos: ${sized.scenario.traffic.transactions} transactions → ${sized.events} events (target ≥ ${EVENTS_MIN})`);
+      let t = Date.now();
+      await stack.setUp();
+      await stack.startAll();
       for (const s of CONSUMER_SERVICES) await waitForReady(stack, s, 2);
-      let stable = 0;
-      let previous = '';
-      summary.lag = await waitFor('quiescence (ledger unchanged for 3 samples and consumer lag 0)', QUIESCENCE_TIMEOUT_MS, QUIESCENCE_INTERVAL_MS, async () => {
-        reviveExited(stack, summary);
-        const lags = await Promise.all(CONSUMER_SERVICES.map((s) => groupLag(admin, stack.prefix, s, inputOf(s))));
-        const fingerprint = await ledgerFingerprint(pool);
-        const outstanding = lags.reduce((a, l) => a + l.outstanding, 0);
-        stable = fingerprint === previous && outstanding === 0 ? stable + 1 : 0;
-        previous = fingerprint;
-        log(`quiescence: ledger ${fingerprint}, lag ${lags.map((l) => `${l.group.slice(stack.prefix.length)}=${l.outstanding}(raw ${l.raw})`).join(' ')}, stable ${stable}/${QUIESCENCE_STABLE_SAMPLES}`);
-        return stable >= QUIESCENCE_STABLE_SAMPLES ? lags : null;
-      });
-      phase('quiescence', t);
+      phase('stack_start', t);
+      log(`stack ${stack.prefix} up: ${stack.platform.names().join(', ')}`);
 
-      // --- every acknowledged event is projected; the ledger's decisions ---------------------
-      t = Date.now();
-      const transactions = running.sim.truth.transactions();
-      const decisions = new Map<string, string>();
-      const incomplete: string[] = [];
-      const wanted = transactions.filter((r) => r.events.some((e) => e.acknowledged));
-      await forEachBounded(wanted, API_CONCURRENCY, async (record) => {
-        const acked = new Set(record.events.filter((e) => e.acknowledged).map((e) => e.id));
-        const path = `/v1/transactions/${record.tx.provider}/${encodeURIComponent(record.tx.transaction_id)}`;
-        const { status: http, body } = await stack.getJson<TxView>(path);
-        if (http !== 200) { incomplete.push(`${path}: HTTP ${http}`); return; }
-        const projected = new Set(body.history.map((h) => h.event_id));
-        const missing = [...acked].filter((id) => !projected.has(id));
-        if (missing.length > 0) incomplete.push(`${path}: events not projected ${missing.join(',')}`);
-        decisions.set(`${record.tx.provider}:${record.tx.transaction_id}`, body.screening.decision);
-      });
-      summary.checks.transactions_checked = wanted.length;
-      summary.checks.transactions_incomplete = incomplete.length;
-      expect(incomplete.slice(0, 20), `${incomplete.length} transactions incomplete`).toEqual([]);
+      const kafka = createKafka({ brokers: kafkaBrokers(stack.base), client_id: `chaos-${stack.id}` });
+      const admin = kafka.admin();
+      await admin.connect();
+      const pool = new pg.Pool({ connectionString: stack.database_url, max: 2 });
+      pool.on('error', () => undefined);
 
-      // --- exact ledger equality, bucket by bucket ---------------------------------------------
-      const truth = running.sim.truth.balances({
-        view: 'delivered',
-        decide: (tx) => (decisions.get(`${tx.provider}:${tx.transaction_id}`) ?? 'ALLOW') as 'ALLOW' | 'REVIEW' | 'BLOCK',
-      });
-      const mismatches: string[] = [];
-      let buckets = 0;
-      await forEachBounded(truth, API_CONCURRENCY, async (wallet) => {
-        const { status: http, body } = await stack.getJson<BalancesView>(`/v1/wallets/${encodeURIComponent(wallet.wallet_id)}/balances`);
-        if (http !== 200) { mismatches.push(`${wallet.wallet_id}: HTTP ${http}`); return; }
-        for (const line of wallet.balances) {
-          const got = body.balances.find((b) => b.asset === line.asset) ?? { pending: '0', available: '0', held: '0' };
-          for (const bucket of ['pending', 'available', 'held'] as const) {
-            buckets++;
-            if (!new Decimal(got[bucket]).eq(new Decimal(line[bucket]))) mismatches.push(`${wallet.wallet_id} ${line.asset} ${bucket}: ledger ${got[bucket]} truth ${line[bucket]}`);
-          }
-        }
-        // Nothing in the ledger that the truth does not know about.
-        for (const b of body.balances) {
-          if (wallet.balances.some((l) => l.asset === b.asset)) continue;
-          if (![b.pending, b.available, b.held].every((v) => new Decimal(v).isZero())) mismatches.push(`${wallet.wallet_id} ${b.asset}: ledger has a balance the truth does not`);
-        }
-      });
-      summary.checks.wallets_compared = truth.length;
-      summary.checks.buckets_compared = buckets;
-      summary.checks.bucket_mismatches = mismatches.length;
-      phase('verify_ledger', t);
-      expect(mismatches.slice(0, 20), `${mismatches.length} bucket mismatches`).toEqual([]);
-      expect(buckets).toBeGreaterThan(100);
-
-      // --- ledger invariants --------------------------------------------------------------------
-      const { ledgerCheck } = await import('@tidemark/ledger-projector');
-      const check = (await ledgerCheck(pool)) as { ok: boolean; violations: unknown[] };
-      summary.checks.ledger_check_ok = check.ok;
-      expect(check.violations).toEqual([]);
-      expect(check.ok).toBe(true);
-
-      // --- dead letters: exactly the poisoned records ---------------------------------------
-      const dlq = await deadLetters(stack);
-      summary.checks.dead_letters = dlq.map((d) => ({ service: d.service, key: d.key, error: d.error_message.slice(0, 120) }));
-      const unexpected = dlq.filter((d) => !(d.key ?? '').startsWith(POISON_KEY_PREFIX));
-      expect(unexpected.map((d) => `${d.service} ${d.key}: ${d.error_message}`), 'dead letters that are not the poisoned records').toEqual([]);
-      expect(dlq.every((d) => d.service === 'dedupe')).toBe(true);
-      expect([...new Set(dlq.map((d) => d.key))].sort()).toEqual(poison.map((p) => p.key).sort());
-      expect(dlq.length, 'each poisoned record dead-lettered exactly once').toBe(poison.length);
-
-      // --- the reconciler (statements + conservation over audit.v1) ---------------------------
-      t = Date.now();
-      const { reconcileCommand } = await import('@tidemark/reconciler');
-      const previous_env = { ...process.env };
-      Object.assign(process.env, { TIDEMARK_TOPIC_PREFIX: stack.prefix, TIDEMARK_DATABASE_URL: stack.database_url });
-      const codes: Record<string, number> = {};
       try {
-        for (const provider of PROVIDERS) {
-          codes[provider] = await reconcileCommand({
-            provider,
-            since: new Date(t_start - 3600_000).toISOString(),
-            statementsUrl: `${running.url}/providers/${provider}`,
-            json: false,
-            report: `reports/chaos-reconcile-${provider}.json`,
-          });
+        // --- traffic + chaos ------------------------------------------------------------------
+        t = Date.now();
+        sim = await startSimulator({
+          scenario: sized.scenario,
+          ingress_url: stack.ingress_url,
+          keys: keysFromEnv([...PROVIDERS], secrets),
+          listen: { host: '127.0.0.1', port: 0 },
+          on_progress: (s) =>
+            log(
+              `sim ${s.phase}: generated ${s.generated_events}, acked ${s.delivery.events_acknowledged} distinct (${s.delivery.acknowledged} acks, ${s.delivery.duplicates} dups, ${s.delivery.retried} retried), ${s.ack_rate_per_s}/s, queued ${s.queued}`,
+            ),
+        });
+        const running = sim;
+        // Chaos lasts while events are delivered and then while the consumers still have a
+        // backlog (the slowest stage runs behind ingress), bounded by CHAOS_AFTER_DELIVERY_MS_MAX.
+        let delivery_done_at: number | null = null;
+        let backlog = Number.POSITIVE_INFINITY;
+        const delivered = running.done.finally(() => {
+          delivery_done_at = Date.now();
+        });
+        const progress = () => running.sim.status().delivery.events_acknowledged / sized.events;
+        const chaosOver = () =>
+          delivery_done_at !== null && (backlog < CHAOS_BACKLOG_MIN || Date.now() - delivery_done_at > CHAOS_AFTER_DELIVERY_MS_MAX);
+        const backlogPoller = (async () => {
+          while (!chaosOver()) {
+            await sleep(BACKLOG_POLL_MS);
+            if (delivery_done_at === null) continue;
+            try {
+              const lags = await Promise.all(CONSUMER_SERVICES.map((s) => groupLag(admin, stack.prefix, s, inputOf(s))));
+              backlog = lags.reduce((a, l) => a + l.outstanding, 0);
+            } catch (err) {
+              log(`backlog poll failed (retrying): ${(err as Error).message}`);
+            }
+          }
+        })();
+
+        const poison = await buildPoisonRecords(new AvroCodec(stack.base.TIDEMARK_REGISTRY_URL, stack.prefix));
+        summary.poison = poison.map((p) => ({ key: p.key, kind: p.kind }));
+        const chaos = chaosLoop(stack, kafka, poison, progress, chaosOver, () => delivery_done_at !== null, summary);
+
+        const status = await withTimeout(delivered, DELIVERY_TIMEOUT_MS, 'the simulator to deliver every event (acknowledged or given up)');
+        phase('traffic_and_chaos', t);
+        t = Date.now();
+        await withTimeout(
+          Promise.all([chaos, backlogPoller]),
+          CHAOS_AFTER_DELIVERY_MS_MAX + 5 * 60_000,
+          'the chaos loop to end after delivery',
+        );
+        phase('chaos_after_delivery', t);
+        summary.generated_events = status.generated_events;
+        summary.delivery = status.delivery;
+        summary.ack_latency_ms = status.ack_latency;
+        log(`delivery ${status.phase}: ${JSON.stringify(status.delivery)}`);
+        expect(status.phase, 'simulator run state').toBe('done');
+        expect(status.generated_events).toBeGreaterThanOrEqual(EVENTS_MIN);
+        expect(summary.infra_restarts.map((r) => r.component).sort()).toEqual(['kafka', 'postgres']);
+        expect(
+          summary.infra_restarts.every((r) => r.error === null),
+          JSON.stringify(summary.infra_restarts),
+        ).toBe(true);
+
+        // --- quiescence --------------------------------------------------------------------------
+        t = Date.now();
+        reviveExited(stack, summary);
+        await stack.waitReady(SERVICE_READY_TIMEOUT_MS);
+        for (const s of CONSUMER_SERVICES) await waitForReady(stack, s, 2);
+        let stable = 0;
+        let previous = '';
+        summary.lag = await waitFor(
+          'quiescence (ledger unchanged for 3 samples and consumer lag 0)',
+          QUIESCENCE_TIMEOUT_MS,
+          QUIESCENCE_INTERVAL_MS,
+          async () => {
+            reviveExited(stack, summary);
+            const lags = await Promise.all(CONSUMER_SERVICES.map((s) => groupLag(admin, stack.prefix, s, inputOf(s))));
+            const fingerprint = await ledgerFingerprint(pool);
+            const outstanding = lags.reduce((a, l) => a + l.outstanding, 0);
+            stable = fingerprint === previous && outstanding === 0 ? stable + 1 : 0;
+            previous = fingerprint;
+            log(
+              `quiescence: ledger ${fingerprint}, lag ${lags.map((l) => `${l.group.slice(stack.prefix.length)}=${l.outstanding}(raw ${l.raw})`).join(' ')}, stable ${stable}/${QUIESCENCE_STABLE_SAMPLES}`,
+            );
+            return stable >= QUIESCENCE_STABLE_SAMPLES ? lags : null;
+          },
+        );
+        phase('quiescence', t);
+
+        // --- every acknowledged event is projected; the ledger's decisions ---------------------
+        t = Date.now();
+        const transactions = running.sim.truth.transactions();
+        const decisions = new Map<string, string>();
+        const incomplete: string[] = [];
+        const wanted = transactions.filter((r) => r.events.some((e) => e.acknowledged));
+        await forEachBounded(wanted, API_CONCURRENCY, async (record) => {
+          const acked = new Set(record.events.filter((e) => e.acknowledged).map((e) => e.id));
+          const path = `/v1/transactions/${record.tx.provider}/${encodeURIComponent(record.tx.transaction_id)}`;
+          const { status: http, body } = await stack.getJson<TxView>(path);
+          if (http !== 200) {
+            incomplete.push(`${path}: HTTP ${http}`);
+            return;
+          }
+          const projected = new Set(body.history.map((h) => h.event_id));
+          const missing = [...acked].filter((id) => !projected.has(id));
+          if (missing.length > 0) incomplete.push(`${path}: events not projected ${missing.join(',')}`);
+          decisions.set(`${record.tx.provider}:${record.tx.transaction_id}`, body.screening.decision);
+        });
+        summary.checks.transactions_checked = wanted.length;
+        summary.checks.transactions_incomplete = incomplete.length;
+        expect(incomplete.slice(0, 20), `${incomplete.length} transactions incomplete`).toEqual([]);
+
+        // --- exact ledger equality, bucket by bucket ---------------------------------------------
+        const truth = running.sim.truth.balances({
+          view: 'delivered',
+          decide: (tx) => (decisions.get(`${tx.provider}:${tx.transaction_id}`) ?? 'ALLOW') as 'ALLOW' | 'REVIEW' | 'BLOCK',
+        });
+        const mismatches: string[] = [];
+        let buckets = 0;
+        await forEachBounded(truth, API_CONCURRENCY, async (wallet) => {
+          const { status: http, body } = await stack.getJson<BalancesView>(`/v1/wallets/${encodeURIComponent(wallet.wallet_id)}/balances`);
+          if (http !== 200) {
+            mismatches.push(`${wallet.wallet_id}: HTTP ${http}`);
+            return;
+          }
+          for (const line of wallet.balances) {
+            const got = body.balances.find((b) => b.asset === line.asset) ?? { pending: '0', available: '0', held: '0' };
+            for (const bucket of ['pending', 'available', 'held'] as const) {
+              buckets++;
+              if (!new Decimal(got[bucket]).eq(new Decimal(line[bucket])))
+                mismatches.push(`${wallet.wallet_id} ${line.asset} ${bucket}: ledger ${got[bucket]} truth ${line[bucket]}`);
+            }
+          }
+          // Nothing in the ledger that the truth does not know about.
+          for (const b of body.balances) {
+            if (wallet.balances.some((l) => l.asset === b.asset)) continue;
+            if (![b.pending, b.available, b.held].every((v) => new Decimal(v).isZero()))
+              mismatches.push(`${wallet.wallet_id} ${b.asset}: ledger has a balance the truth does not`);
+          }
+        });
+        summary.checks.wallets_compared = truth.length;
+        summary.checks.buckets_compared = buckets;
+        summary.checks.bucket_mismatches = mismatches.length;
+        phase('verify_ledger', t);
+        expect(mismatches.slice(0, 20), `${mismatches.length} bucket mismatches`).toEqual([]);
+        expect(buckets).toBeGreaterThan(100);
+
+        // --- ledger invariants --------------------------------------------------------------------
+        const { ledgerCheck } = await import('@tidemark/ledger-projector');
+        const check = (await ledgerCheck(pool)) as { ok: boolean; violations: unknown[] };
+        summary.checks.ledger_check_ok = check.ok;
+        expect(check.violations).toEqual([]);
+        expect(check.ok).toBe(true);
+
+        // --- dead letters: exactly the poisoned records ---------------------------------------
+        const dlq = await deadLetters(stack);
+        summary.checks.dead_letters = dlq.map((d) => ({ service: d.service, key: d.key, error: d.error_message.slice(0, 120) }));
+        const unexpected = dlq.filter((d) => !(d.key ?? '').startsWith(POISON_KEY_PREFIX));
+        expect(
+          unexpected.map((d) => `${d.service} ${d.key}: ${d.error_message}`),
+          'dead letters that are not the poisoned records',
+        ).toEqual([]);
+        expect(dlq.every((d) => d.service === 'dedupe')).toBe(true);
+        expect([...new Set(dlq.map((d) => d.key))].sort()).toEqual(poison.map((p) => p.key).sort());
+        expect(dlq.length, 'each poisoned record dead-lettered exactly once').toBe(poison.length);
+
+        // --- the reconciler (statements + conservation over audit.v1) ---------------------------
+        t = Date.now();
+        const { reconcileCommand } = await import('@tidemark/reconciler');
+        const previous_env = { ...process.env };
+        Object.assign(process.env, { TIDEMARK_TOPIC_PREFIX: stack.prefix, TIDEMARK_DATABASE_URL: stack.database_url });
+        const codes: Record<string, number> = {};
+        try {
+          for (const provider of PROVIDERS) {
+            codes[provider] = await reconcileCommand({
+              provider,
+              since: new Date(t_start - 3600_000).toISOString(),
+              statementsUrl: `${running.url}/providers/${provider}`,
+              json: false,
+              report: `reports/chaos-reconcile-${provider}.json`,
+            });
+          }
+        } finally {
+          process.env = previous_env;
         }
+        phase('reconcile', t);
+        summary.checks.reconcile_exit_codes = codes;
+        expect(codes).toEqual(Object.fromEntries(PROVIDERS.map((p) => [p, 0])));
       } finally {
-        process.env = previous_env;
+        summary.durations_s.total = Math.round((Date.now() - t_start) / 100) / 10;
+        printSummary(summary);
+        await admin.disconnect().catch(() => undefined);
+        await pool.end().catch(() => undefined);
       }
-      phase('reconcile', t);
-      summary.checks.reconcile_exit_codes = codes;
-      expect(codes).toEqual(Object.fromEntries(PROVIDERS.map((p) => [p, 0])));
-    } finally {
-      summary.durations_s.total = Math.round((Date.now() - t_start) / 100) / 10;
-      printSummary(summary);
-      await admin.disconnect().catch(() => undefined);
-      await pool.end().catch(() => undefined);
-    }
-  }, RUN_TIMEOUT_MS);
+    },
+    RUN_TIMEOUT_MS,
+  );
 });
 
 // ------------------------------------------------------------------ chaos loop
@@ -358,7 +435,9 @@ async function chaosLoop(
     await stack.platform.crashAndRestart(victim, delay_ms);
     summary.kills[victim] = (summary.kills[victim] ?? 0) + 1;
     if (consumers_only()) summary.kills_after_delivery++;
-    log(`kill -9 ${victim}, restarted after ${delay_ms} ms (${Math.round(progress() * 1000) / 10}% acknowledged${consumers_only() ? ', delivery done, consumers catching up' : ''})`);
+    log(
+      `kill -9 ${victim}, restarted after ${delay_ms} ms (${Math.round(progress() * 1000) / 10}% acknowledged${consumers_only() ? ', delivery done, consumers catching up' : ''})`,
+    );
   }
   // A run too short to reach the restart points still restarts the broker and Postgres once each.
   if (!poisoned) {
@@ -409,7 +488,9 @@ async function deadLetters(stack: Stack) {
 
 async function withTimeout<T>(promise: Promise<T>, timeout_ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${timeout_ms} ms waiting for ${what}`)), timeout_ms); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeout_ms} ms waiting for ${what}`)), timeout_ms);
+  });
   try {
     return await Promise.race([promise, timeout]);
   } finally {
@@ -426,11 +507,23 @@ function printSummary(s: Summary): void {
     '',
     '=== chaos summary ===',
     `events         ${s.generated_events} generated (target ≥ ${s.events_min}) in ${s.transactions} transactions`,
-    d ? `delivery       ${d.attempts} attempts, ${d.acknowledged} acks (${d.events_acknowledged} distinct events), ${d.duplicates} duplicates, ${d.reordered} reordered, ${d.retried} retried, ${d.rejected} rejected, ${d.errors} errors, ${d.abandoned} abandoned` : 'delivery       (not finished)',
+    d
+      ? `delivery       ${d.attempts} attempts, ${d.acknowledged} acks (${d.events_acknowledged} distinct events), ${d.duplicates} duplicates, ${d.reordered} reordered, ${d.retried} retried, ${d.rejected} rejected, ${d.errors} errors, ${d.abandoned} abandoned`
+      : 'delivery       (not finished)',
     s.ack_latency_ms ? `ack latency    ${JSON.stringify(s.ack_latency_ms)}` : '',
-    `kills          ${Object.entries(s.kills).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'} (total ${Object.values(s.kills).reduce((a, b) => a + b, 0)}, ${s.kills_after_delivery} after delivery while consumers caught up)`,
-    `unexpected     ${Object.entries(s.unexpected_exits).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`,
-    ...s.infra_restarts.map((r) => `restart        ${r.component} at ${r.at} (${r.progress}% acked), ${r.duration_ms} ms${r.error ? `, ERROR ${r.error}` : ''}`),
+    `kills          ${
+      Object.entries(s.kills)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'none'
+    } (total ${Object.values(s.kills).reduce((a, b) => a + b, 0)}, ${s.kills_after_delivery} after delivery while consumers caught up)`,
+    `unexpected     ${
+      Object.entries(s.unexpected_exits)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'none'
+    }`,
+    ...s.infra_restarts.map(
+      (r) => `restart        ${r.component} at ${r.at} (${r.progress}% acked), ${r.duration_ms} ms${r.error ? `, ERROR ${r.error}` : ''}`,
+    ),
     `poison         ${s.poison.map((p) => `${p.key} (${p.kind})`).join('; ')}`,
     `durations s    ${JSON.stringify(s.durations_s)}`,
     `final lag      ${s.lag.map((l) => `${l.group}=${l.outstanding} (raw ${l.raw}, ${l.partitions} partitions)`).join(' ')}`,

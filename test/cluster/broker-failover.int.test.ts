@@ -105,7 +105,12 @@ async function readAll(kafka: Kafka, admin: Admin): Promise<Map<string, Array<{ 
   const done = () => [...ends].every(([p, high]) => (next.get(p) ?? 0n) >= high);
   await new Promise<void>((resolve, reject) => {
     const deadline = setTimeout(
-      () => reject(new Error(`read ${seen.size} records; positions ${JSON.stringify([...next].map(([p, o]) => [p, String(o)]))}, ends ${JSON.stringify([...ends].map(([p, o]) => [p, String(o)]))}`)),
+      () =>
+        reject(
+          new Error(
+            `read ${seen.size} records; positions ${JSON.stringify([...next].map(([p, o]) => [p, String(o)]))}, ends ${JSON.stringify([...ends].map(([p, o]) => [p, String(o)]))}`,
+          ),
+        ),
       CONSUME_TIMEOUT_MS,
     );
     if (done()) resolve();
@@ -202,16 +207,31 @@ describe.skipIf(nodes.length < 3)('three-broker cluster: replication and broker 
         .filter(([id]) => !seen.has(id))
         .map(([id, at]) => {
           const there = at_offset.get(`${at.partition}@${at.offset}`);
-          return { id, ...at, found_there: there === undefined ? null : run.failed_ids.has(there) ? 'an unacknowledged id' : run.acked.has(there) ? 'another acknowledged id' : 'an unknown id' };
+          return {
+            id,
+            ...at,
+            found_there:
+              there === undefined
+                ? null
+                : run.failed_ids.has(there)
+                  ? 'an unacknowledged id'
+                  : run.acked.has(there)
+                    ? 'another acknowledged id'
+                    : 'an unknown id',
+          };
         });
       expect(lost, `${lost.length} of ${run.acked.size} acknowledged records missing (${run.failed_batches} sends failed)`).toEqual([]);
       // Each acknowledged record is where the broker said it wrote it.
-      const misplaced = [...run.acked].filter(([id, at]) => !(seen.get(id) ?? []).some((p) => p.partition === at.partition && p.offset === at.offset));
+      const misplaced = [...run.acked].filter(
+        ([id, at]) => !(seen.get(id) ?? []).some((p) => p.partition === at.partition && p.offset === at.offset),
+      );
       expect(misplaced.slice(0, 5).map(([id, at]) => ({ id, acked_at: at, read_at: seen.get(id) }))).toEqual([]);
       // Duplicates are possible and tolerated: when the client re-initialises its producer id after a failed
       // request, the broker cannot tell a resent batch from a new one (dedupe removes them downstream).
       const doubled = [...run.acked].filter(([id]) => (seen.get(id)?.length ?? 0) > 1).length;
-      console.log(`${target}: ${run.acked.size} acknowledged, ${run.failed_batches} sends failed, ${doubled} acknowledged records written twice`);
+      console.log(
+        `${target}: ${run.acked.size} acknowledged, ${run.failed_batches} sends failed, ${doubled} acknowledged records written twice`,
+      );
     });
   }
 });

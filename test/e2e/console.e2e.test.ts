@@ -22,8 +22,15 @@ if (CHROMIUM_MISSING) process.stderr.write(`console browser tests skipped: ${CHR
 const PORT_BASE = 18_380;
 const WAIT_MS = 60_000;
 
-interface TxView { decision: string; status: string; effect: { held: string; available: string }; history: Array<{ event_type: string }> }
-interface BalancesView { balances: Array<{ asset: string; available: string; held: string; pending: string }> }
+interface TxView {
+  decision: string;
+  status: string;
+  effect: { held: string; available: string };
+  history: Array<{ event_type: string }>;
+}
+interface BalancesView {
+  balances: Array<{ asset: string; available: string; held: string; pending: string }>;
+}
 
 /** The element's text once it exists (Playwright's own expect lives in @playwright/test, not used here). */
 async function textOf(locator: Locator): Promise<string> {
@@ -67,7 +74,11 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
       data: { transaction_id: tx, wallet_id: walletId, asset: 'USDC', network: 'ethereum', amount, ...extra },
     });
     const headers = signWebhook({ type: 'standard-webhooks' }, secrets.TIDEMARK_GENERIC_SECRETS!.split(',')[0]!, body, { delivery_id: id });
-    const res = await fetch(`${stack.ingress_url}/webhooks/generic`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const res = await fetch(`${stack.ingress_url}/webhooks/generic`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
     expect(res.status, await res.text()).toBeLessThan(300);
   }
 
@@ -112,7 +123,12 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
       {
         port_base: PORT_BASE,
         otlp_endpoint: null,
-        env: { TIDEMARK_SCREENING_RETRY_DELAYS_MS: '200,500', TIDEMARK_RISK_API_BREAKER_RESET_MS: '500', TIDEMARK_RISK_API_CACHE_TTL_MS: '0', TIDEMARK_CONSOLE_SCRAPE_INTERVAL_MS: '500' },
+        env: {
+          TIDEMARK_SCREENING_RETRY_DELAYS_MS: '200,500',
+          TIDEMARK_RISK_API_BREAKER_RESET_MS: '500',
+          TIDEMARK_RISK_API_CACHE_TTL_MS: '0',
+          TIDEMARK_CONSOLE_SCRAPE_INTERVAL_MS: '500',
+        },
       },
       secrets,
     );
@@ -120,7 +136,12 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
     await stack.startAll();
     // The provider's statements for the reconciliation: a generated world the ledger has never seen.
     statements = await startSimulator({
-      scenario: parseScenario({ name: 'console-statements', seed: 7, world: { customers: 3 }, traffic: { transactions: 12, transactions_per_s: 100 } }),
+      scenario: parseScenario({
+        name: 'console-statements',
+        seed: 7,
+        world: { customers: 3 },
+        traffic: { transactions: 12, transactions_per_s: 100 },
+      }),
       ingress_url: null,
       start_ms: Date.now() - 120_000,
       listen: { host: '127.0.0.1', port: 0 },
@@ -143,7 +164,9 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
     // Screening cannot reach the risk API: the event climbs the (short) ladder into the DLQ.
     await stack.platform.stop('risk-api#1');
     const tx = `tx_console_${run}_dlq`;
-    await send('deposit.confirmed', tx, wallet('dlq'), '5', { from_address: `0x${Buffer.from(run).toString('hex').padStart(40, '7').slice(-40)}` });
+    await send('deposit.confirmed', tx, wallet('dlq'), '5', {
+      from_address: `0x${Buffer.from(run).toString('hex').padStart(40, '7').slice(-40)}`,
+    });
     const { context, page } = await signIn(stack.operator_token);
     await until('a dead letter listed', async () => {
       await page.goto(`${stack.console_url}/dead-letters?service=compliance-screening`);
@@ -152,15 +175,24 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
     stack.startService('risk-api');
     await until('risk API back', async () => (await fetch(`${stack.risk_url}/healthz`)).ok);
     await expectLabelled(page);
-    await page.getByRole('link', { name: /^compliance-screening:/ }).first().click();
+    await page
+      .getByRole('link', { name: /^compliance-screening:/ })
+      .first()
+      .click();
     expect(await textOf(page.locator('pre').first())).toContain(tx);
     await page.goBack();
 
-    await page.getByRole('checkbox', { name: /^Select compliance-screening:/ }).first().check();
+    await page
+      .getByRole('checkbox', { name: /^Select compliance-screening:/ })
+      .first()
+      .check();
     await page.getByRole('button', { name: 'Replay selected' }).click(); // dry run is checked by default
     expect(await textOf(page.locator('main'))).toContain('Would replay 1');
     await page.goto(`${stack.console_url}/dead-letters?service=compliance-screening`);
-    await page.getByRole('checkbox', { name: /^Select compliance-screening:/ }).first().check();
+    await page
+      .getByRole('checkbox', { name: /^Select compliance-screening:/ })
+      .first()
+      .check();
     await page.getByRole('checkbox', { name: /dry run/ }).uncheck();
     await page.getByRole('button', { name: 'Replay selected' }).click();
     expect(await textOf(page.locator('main'))).toContain('Replayed 1');
@@ -171,7 +203,10 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
     expect(projected.status).toBe('confirmed');
     // Purge needs the typed confirmation (server-side).
     await page.goto(`${stack.console_url}/dead-letters?service=compliance-screening&include_resolved=on`);
-    await page.getByRole('checkbox', { name: /^Select compliance-screening:/ }).first().check();
+    await page
+      .getByRole('checkbox', { name: /^Select compliance-screening:/ })
+      .first()
+      .check();
     provokedRefusals.push({ path: '/dead-letters/act', status: 400 });
     await page.getByRole('button', { name: 'Purge selected' }).click();
     expect(await textOf(page.locator('main'))).toContain('Type PURGE');
@@ -184,7 +219,11 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
     await until('pipeline numbers', async () => /total \d+/.test((await accepted.textContent()) ?? ''));
     const before = Number(/total (\d+)/.exec((await accepted.textContent())!)![1]);
     for (let i = 0; i < 3; i++) await send('deposit.detected', `tx_console_${run}_move${i}`, wallet('move'), '1');
-    await until('accepted counter to rise', async () => Number(/total (\d+)/.exec((await accepted.textContent()) ?? '')?.[1] ?? 0) >= before + 3, 30_000);
+    await until(
+      'accepted counter to rise',
+      async () => Number(/total (\d+)/.exec((await accepted.textContent()) ?? '')?.[1] ?? 0) >= before + 3,
+      30_000,
+    );
     expect(await textOf(page.locator('#services tbody tr[data-service="ledger-projector"]'))).toContain('ready');
     await until('a latency chart', async () => (await page.locator('#latency-chart polyline').count()) > 0, 30_000);
     await expectLabelled(page);
@@ -256,16 +295,28 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
     expect(await page.getByRole('button', { name: 'Start reconciliation' }).count()).toBe(0);
     // Posting anyway, with the reader's own valid session and CSRF token: the server says no.
     const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
-    const forged = await page.request.post(`${stack.console_url}/compliance/generic/${tx}/release`, { form: { _csrf: csrf, reason: 'I am a reader' }, maxRedirects: 0 });
+    const forged = await page.request.post(`${stack.console_url}/compliance/generic/${tx}/release`, {
+      form: { _csrf: csrf, reason: 'I am a reader' },
+      maxRedirects: 0,
+    });
     expect(forged.status()).toBe(403);
-    const replay = await page.request.post(`${stack.console_url}/dead-letters/act`, { form: { _csrf: csrf, id: 'compliance-screening:0:0', op: 'replay' }, maxRedirects: 0 });
+    const replay = await page.request.post(`${stack.console_url}/dead-letters/act`, {
+      form: { _csrf: csrf, id: 'compliance-screening:0:0', op: 'replay' },
+      maxRedirects: 0,
+    });
     expect(replay.status()).toBe(403);
     // Without the CSRF token even a compliance officer's session is refused.
     const { context: officer, page: officerPage } = await signIn(stack.compliance_token);
-    const noCsrf = await officerPage.request.post(`${stack.console_url}/compliance/generic/${tx}/release`, { form: { reason: 'no csrf' }, maxRedirects: 0 });
+    const noCsrf = await officerPage.request.post(`${stack.console_url}/compliance/generic/${tx}/release`, {
+      form: { reason: 'no csrf' },
+      maxRedirects: 0,
+    });
     expect(noCsrf.status()).toBe(403);
     // The ledger itself refuses the reader's token too.
-    const direct = await fetch(`${stack.ledger_url}/v1/transactions/generic/${tx}/release`, { method: 'POST', headers: { authorization: `Bearer ${stack.reader_token}` } });
+    const direct = await fetch(`${stack.ledger_url}/v1/transactions/generic/${tx}/release`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.reader_token}` },
+    });
     expect(direct.status).toBe(403);
     const { body } = await stack.getJson<TxView>(`/v1/transactions/generic/${tx}`);
     expect(body.effect.held).toBe('7');
@@ -300,7 +351,9 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
 
   it('logged no console errors in the browser (besides the refusals the tests provoked)', () => {
     const provoked = (line: string) =>
-      provokedRefusals.some((r) => line.startsWith(`${stack.console_url}${r.path}: Failed to load resource: the server responded with a status of ${r.status}`));
+      provokedRefusals.some((r) =>
+        line.startsWith(`${stack.console_url}${r.path}: Failed to load resource: the server responded with a status of ${r.status}`),
+      );
     expect(consoleErrors.filter((line) => !provoked(line))).toEqual([]);
     expect(consoleErrors.filter(provoked).length).toBeLessThanOrEqual(provokedRefusals.length);
   });

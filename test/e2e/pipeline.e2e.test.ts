@@ -16,8 +16,15 @@ import { OtlpReceiver, jaegerSpansInTraceOf, type TraceSpan } from '../harness/o
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const PROJECTION_TIMEOUT_MS = 240_000;
 
-interface TxView { status: string; screening: { decision: string; reasons: unknown[] }; history: Array<{ event_id: string }> }
-interface BalancesView { wallet_id: string; balances: Array<{ asset: string; pending: string; available: string; held: string }> }
+interface TxView {
+  status: string;
+  screening: { decision: string; reasons: unknown[] };
+  history: Array<{ event_id: string }>;
+}
+interface BalancesView {
+  wallet_id: string;
+  balances: Array<{ asset: string; pending: string; available: string; held: string }>;
+}
 
 async function jaegerQueryUrl(): Promise<string | null> {
   try {
@@ -67,51 +74,58 @@ describe.skipIf(SKIP)('end to end: simulator → all services → ledger', () =>
     await receiver.stop();
   }, 120_000);
 
-  it('projects every transaction and the ledger equals the simulator truth exactly', async () => {
-    const transactions = sim.sim.truth.transactions();
-    expect(transactions.length).toBeGreaterThan(100);
-    // Wait until every delivered transaction is known to the ledger with all of its acknowledged events.
-    const deadline = Date.now() + PROJECTION_TIMEOUT_MS;
-    const decisions = new Map<string, string>();
-    for (const record of transactions) {
-      const acked = record.events.filter((e) => e.acknowledged);
-      if (acked.length === 0) continue;
-      const path = `/v1/transactions/${record.tx.provider}/${encodeURIComponent(record.tx.transaction_id)}`;
-      for (;;) {
-        const { status, body } = await stack.getJson<TxView>(path);
-        const applied = new Set(status === 200 ? body.history.map((h) => h.event_id) : []);
-        if (acked.every((e) => applied.has(e.id))) {
-          decisions.set(`${record.tx.provider}:${record.tx.transaction_id}`, body.screening.decision);
-          break;
+  it(
+    'projects every transaction and the ledger equals the simulator truth exactly',
+    async () => {
+      const transactions = sim.sim.truth.transactions();
+      expect(transactions.length).toBeGreaterThan(100);
+      // Wait until every delivered transaction is known to the ledger with all of its acknowledged events.
+      const deadline = Date.now() + PROJECTION_TIMEOUT_MS;
+      const decisions = new Map<string, string>();
+      for (const record of transactions) {
+        const acked = record.events.filter((e) => e.acknowledged);
+        if (acked.length === 0) continue;
+        const path = `/v1/transactions/${record.tx.provider}/${encodeURIComponent(record.tx.transaction_id)}`;
+        for (;;) {
+          const { status, body } = await stack.getJson<TxView>(path);
+          const applied = new Set(status === 200 ? body.history.map((h) => h.event_id) : []);
+          if (acked.every((e) => applied.has(e.id))) {
+            decisions.set(`${record.tx.provider}:${record.tx.transaction_id}`, body.screening.decision);
+            break;
+          }
+          if (Date.now() > deadline) throw new Error(`transaction ${path} not fully projected in time (HTTP ${status})`);
+          await new Promise((r) => setTimeout(r, 250));
         }
-        if (Date.now() > deadline) throw new Error(`transaction ${path} not fully projected in time (HTTP ${status})`);
-        await new Promise((r) => setTimeout(r, 250));
       }
-    }
 
-    const truth = sim.sim.truth.balances({
-      view: 'delivered',
-      decide: (tx) => (decisions.get(`${tx.provider}:${tx.transaction_id}`) ?? 'ALLOW') as 'ALLOW' | 'REVIEW' | 'BLOCK',
-    });
-    let compared = 0;
-    for (const wallet of truth) {
-      const { status, body } = await stack.getJson<BalancesView>(`/v1/wallets/${encodeURIComponent(wallet.wallet_id)}/balances`);
-      expect(status).toBe(200);
-      for (const line of wallet.balances) {
-        const got = body.balances.find((b) => b.asset === line.asset) ?? { pending: '0', available: '0', held: '0' };
-        for (const bucket of ['pending', 'available', 'held'] as const) {
-          expect(new Decimal(got[bucket]).eq(new Decimal(line[bucket])), `${wallet.wallet_id} ${line.asset} ${bucket}: ledger ${got[bucket]} truth ${line[bucket]}`).toBe(true);
+      const truth = sim.sim.truth.balances({
+        view: 'delivered',
+        decide: (tx) => (decisions.get(`${tx.provider}:${tx.transaction_id}`) ?? 'ALLOW') as 'ALLOW' | 'REVIEW' | 'BLOCK',
+      });
+      let compared = 0;
+      for (const wallet of truth) {
+        const { status, body } = await stack.getJson<BalancesView>(`/v1/wallets/${encodeURIComponent(wallet.wallet_id)}/balances`);
+        expect(status).toBe(200);
+        for (const line of wallet.balances) {
+          const got = body.balances.find((b) => b.asset === line.asset) ?? { pending: '0', available: '0', held: '0' };
+          for (const bucket of ['pending', 'available', 'held'] as const) {
+            expect(
+              new Decimal(got[bucket]).eq(new Decimal(line[bucket])),
+              `${wallet.wallet_id} ${line.asset} ${bucket}: ledger ${got[bucket]} truth ${line[bucket]}`,
+            ).toBe(true);
+          }
+          compared++;
         }
-        compared++;
       }
-    }
-    expect(compared).toBeGreaterThan(20);
+      expect(compared).toBeGreaterThan(20);
 
-    // Sanctioned addresses are blocked and their deposits held.
-    const sanctioned = transactions.filter((r) => r.tx.sanctioned_address && r.events.some((e) => e.acknowledged));
-    expect(sanctioned.length).toBeGreaterThan(0);
-    for (const r of sanctioned) expect(decisions.get(`${r.tx.provider}:${r.tx.transaction_id}`), r.tx.transaction_id).toBe('BLOCK');
-  }, PROJECTION_TIMEOUT_MS + 60_000);
+      // Sanctioned addresses are blocked and their deposits held.
+      const sanctioned = transactions.filter((r) => r.tx.sanctioned_address && r.events.some((e) => e.acknowledged));
+      expect(sanctioned.length).toBeGreaterThan(0);
+      for (const r of sanctioned) expect(decisions.get(`${r.tx.provider}:${r.tx.transaction_id}`), r.tx.transaction_id).toBe('BLOCK');
+    },
+    PROJECTION_TIMEOUT_MS + 60_000,
+  );
 
   it('the ledger invariants hold', async () => {
     const { ledgerCheck } = await import('@tidemark/ledger-projector');
@@ -155,7 +169,11 @@ describe.skipIf(SKIP)('end to end: simulator → all services → ledger', () =>
     expect(ledger).toMatch(/tidemark_received_to_projected_seconds_bucket\{(?=[^}]*event_type="deposit.confirmed")(?=[^}]*le="0.25")/);
     expect(ledger).toMatch(/tidemark_occurred_to_projected_seconds_count\{[^}]*event_type="deposit.detected"/);
     expect(screening).toMatch(/tidemark_received_to_screened_seconds_bucket\{(?=[^}]*event_type="deposit.confirmed")(?=[^}]*le="0.005")/);
-    for (const [name, text] of [['ledger-projector', ledger], ['compliance-screening', screening], ['dedupe', dedupe]] as const) {
+    for (const [name, text] of [
+      ['ledger-projector', ledger],
+      ['compliance-screening', screening],
+      ['dedupe', dedupe],
+    ] as const) {
       expect(text, name).toMatch(/tidemark_stream_ladder_depth\{(?=[^}]*rung="1")/);
       expect(text, name).toMatch(/^tidemark_stream_dlq_depth\{[^}]*\} \d+$/m);
       expect(text, name).toMatch(/^tidemark_ready\{[^}]*\} 1$/m);
@@ -169,7 +187,8 @@ describe.skipIf(SKIP)('end to end: simulator → all services → ledger', () =>
     const record = sim.sim.truth.transactions().find((r) => r.tx.provider === 'generic' && r.events.some((e) => e.acknowledged))!;
     const event_id = record.events.find((e) => e.acknowledged)!.id;
     const wanted = ['ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
-    const isPgWrite = (s: TraceSpan) => s.service === 'ledger-projector' && s.name === 'ledger-projector pg.project_batch' && s.attributes['db.system'] === 'postgresql';
+    const isPgWrite = (s: TraceSpan) =>
+      s.service === 'ledger-projector' && s.name === 'ledger-projector pg.project_batch' && s.attributes['db.system'] === 'postgresql';
     // Redeliveries of the event make more traces (ingress + dedupe only); the one that was projected must hold every stage.
     const completeTrace = (spans: TraceSpan[]): TraceSpan[] | null => {
       for (const trace_id of new Set(spans.map((s) => s.trace_id))) {

@@ -23,7 +23,9 @@ export interface ReceivedSpan {
 interface OtlpJson {
   resourceSpans?: Array<{
     resource?: { attributes?: Array<{ key: string; value: { stringValue?: string } }> };
-    scopeSpans?: Array<{ spans?: Array<{ traceId: string; name: string; attributes?: Array<{ key: string; value: Record<string, unknown> }> }> }>;
+    scopeSpans?: Array<{
+      spans?: Array<{ traceId: string; name: string; attributes?: Array<{ key: string; value: Record<string, unknown> }> }>;
+    }>;
   }>;
 }
 
@@ -67,7 +69,9 @@ export class OtlpReceiver {
   /** Every span of the trace(s) holding a span tagged `tidemark.event_id = event_id`. */
   spansInTraceOf(event_id: string): TraceSpan[] {
     const traceIds = new Set(this.spans.filter((s) => s.attributes['tidemark.event_id'] === event_id).map((s) => s.trace_id));
-    return this.spans.filter((s) => traceIds.has(s.trace_id)).map(({ trace_id, service, name, attributes }) => ({ trace_id, service, name, attributes }));
+    return this.spans
+      .filter((s) => traceIds.has(s.trace_id))
+      .map(({ trace_id, service, name, attributes }) => ({ trace_id, service, name, attributes }));
   }
 
   async stop(): Promise<void> {
@@ -80,7 +84,9 @@ export async function jaegerServicesInTraceOf(query_url: string, event_id: strin
   const tags = encodeURIComponent(JSON.stringify({ 'tidemark.event_id': event_id }));
   const res = await fetch(`${query_url.replace(/\/$/, '')}/api/traces?service=ingress&tags=${tags}&limit=20&lookback=1h`);
   if (!res.ok) return new Set();
-  const body = (await res.json()) as { data?: Array<{ processes: Record<string, { serviceName: string }>; spans: Array<{ processID: string }> }> };
+  const body = (await res.json()) as {
+    data?: Array<{ processes: Record<string, { serviceName: string }>; spans: Array<{ processID: string }> }>;
+  };
   const out = new Set<string>();
   for (const trace of body.data ?? []) for (const span of trace.spans) out.add(trace.processes[span.processID]?.serviceName ?? '?');
   return out;

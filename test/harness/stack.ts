@@ -36,16 +36,34 @@ export class Stack {
   database_url = '';
   private admin: Admin | null = null;
 
-  constructor(readonly opts: StackOptions, secrets: Record<string, string>) {
+  constructor(
+    readonly opts: StackOptions,
+    secrets: Record<string, string>,
+  ) {
     this.secrets = secrets;
   }
 
-  get ingress_url(): string { return `http://127.0.0.1:${this.opts.port_base}`; }
-  get ledger_url(): string { return `http://127.0.0.1:${this.opts.port_base + 1}`; }
-  get risk_url(): string { return `http://127.0.0.1:${this.opts.port_base + 4}`; }
-  get console_url(): string { return `http://127.0.0.1:${this.opts.port_base + 5}`; }
+  get ingress_url(): string {
+    return `http://127.0.0.1:${this.opts.port_base}`;
+  }
+  get ledger_url(): string {
+    return `http://127.0.0.1:${this.opts.port_base + 1}`;
+  }
+  get risk_url(): string {
+    return `http://127.0.0.1:${this.opts.port_base + 4}`;
+  }
+  get console_url(): string {
+    return `http://127.0.0.1:${this.opts.port_base + 5}`;
+  }
   portOf(service: ServiceName, instance = 1): number {
-    const offset: Record<ServiceName, number> = { ingress: 0, 'ledger-projector': 1, dedupe: 2, 'compliance-screening': 3, 'risk-api': 4, console: 5 };
+    const offset: Record<ServiceName, number> = {
+      ingress: 0,
+      'ledger-projector': 1,
+      dedupe: 2,
+      'compliance-screening': 3,
+      'risk-api': 4,
+      console: 5,
+    };
     return this.opts.port_base + offset[service] + (instance - 1) * 10;
   }
 
@@ -63,16 +81,19 @@ export class Stack {
     await this.admin.connect();
     await applyTopics(this.admin, new RegistryClient(this.base.TIDEMARK_REGISTRY_URL), { prefix: this.prefix });
 
-    this.platform = new Platform({
-      ...this.secrets,
-      TIDEMARK_TOPIC_PREFIX: this.prefix,
-      TIDEMARK_DATABASE_URL: this.database_url,
-      TIDEMARK_API_TOKENS: `e2e-reader:${this.reader_token}:reader,e2e-compliance:${this.compliance_token}:compliance,e2e-operator:${this.operator_token}:operator`,
-      TIDEMARK_RISK_API_URL: this.risk_url,
-      TIDEMARK_LOG_LEVEL: 'info',
-      ...(this.opts.otlp_endpoint ? { TIDEMARK_OTLP_ENDPOINT: this.opts.otlp_endpoint } : {}),
-      ...this.opts.env,
-    }, this.opts.log_dir);
+    this.platform = new Platform(
+      {
+        ...this.secrets,
+        TIDEMARK_TOPIC_PREFIX: this.prefix,
+        TIDEMARK_DATABASE_URL: this.database_url,
+        TIDEMARK_API_TOKENS: `e2e-reader:${this.reader_token}:reader,e2e-compliance:${this.compliance_token}:compliance,e2e-operator:${this.operator_token}:operator`,
+        TIDEMARK_RISK_API_URL: this.risk_url,
+        TIDEMARK_LOG_LEVEL: 'info',
+        ...(this.opts.otlp_endpoint ? { TIDEMARK_OTLP_ENDPOINT: this.opts.otlp_endpoint } : {}),
+        ...this.opts.env,
+      },
+      this.opts.log_dir,
+    );
   }
 
   envFor(service: ServiceName, instance: number): Record<string, string> {
@@ -81,21 +102,33 @@ export class Stack {
     // transactional id, which ends its predecessor's open transaction at once.
     const TIDEMARK_INSTANCE_ID = `${service}-${instance}`;
     switch (service) {
-      case 'ingress': return { TIDEMARK_INGRESS_PORT: port, TIDEMARK_INSTANCE_ID };
-      case 'ledger-projector': return { TIDEMARK_LEDGER_API_PORT: port, TIDEMARK_INSTANCE_ID };
-      case 'dedupe': return { TIDEMARK_DEDUPE_PORT: port, TIDEMARK_INSTANCE_ID };
-      case 'compliance-screening': return { TIDEMARK_SCREENING_PORT: port, TIDEMARK_INSTANCE_ID };
-      case 'risk-api': return { TIDEMARK_RISK_API_PORT: port };
-      case 'console': return {
-        TIDEMARK_CONSOLE_PORT: port,
-        TIDEMARK_CONSOLE_LEDGER_URL: this.ledger_url,
-        TIDEMARK_CONSOLE_TARGETS: (['ingress', 'dedupe', 'compliance-screening', 'ledger-projector'] as const).map((s) => `${s}=http://127.0.0.1:${this.portOf(s)}`).join(','),
-      };
+      case 'ingress':
+        return { TIDEMARK_INGRESS_PORT: port, TIDEMARK_INSTANCE_ID };
+      case 'ledger-projector':
+        return { TIDEMARK_LEDGER_API_PORT: port, TIDEMARK_INSTANCE_ID };
+      case 'dedupe':
+        return { TIDEMARK_DEDUPE_PORT: port, TIDEMARK_INSTANCE_ID };
+      case 'compliance-screening':
+        return { TIDEMARK_SCREENING_PORT: port, TIDEMARK_INSTANCE_ID };
+      case 'risk-api':
+        return { TIDEMARK_RISK_API_PORT: port };
+      case 'console':
+        return {
+          TIDEMARK_CONSOLE_PORT: port,
+          TIDEMARK_CONSOLE_LEDGER_URL: this.ledger_url,
+          TIDEMARK_CONSOLE_TARGETS: (['ingress', 'dedupe', 'compliance-screening', 'ledger-projector'] as const)
+            .map((s) => `${s}=http://127.0.0.1:${this.portOf(s)}`)
+            .join(','),
+        };
     }
   }
 
   startService(service: ServiceName, instance = 1, env: Record<string, string> = {}): void {
-    this.platform.start({ name: `${service}#${instance}`, entry: SERVICE_ENTRIES[service], env: { ...this.envFor(service, instance), ...env } });
+    this.platform.start({
+      name: `${service}#${instance}`,
+      entry: SERVICE_ENTRIES[service],
+      env: { ...this.envFor(service, instance), ...env },
+    });
   }
 
   async startAll(): Promise<void> {
@@ -137,7 +170,8 @@ export class Stack {
       await this.admin.disconnect();
     }
     const registry = new RegistryClient(this.base.TIDEMARK_REGISTRY_URL);
-    for (const s of (await registry.subjects().catch(() => [] as string[])).filter((s) => s.startsWith(this.prefix))) await registry.deleteSubject(s).catch(() => undefined);
+    for (const s of (await registry.subjects().catch(() => [] as string[])).filter((s) => s.startsWith(this.prefix)))
+      await registry.deleteSubject(s).catch(() => undefined);
     if (process.env.TIDEMARK_KEEP_E2E_DB !== '1' && this.database_url) {
       const adminDb = new pg.Client({ connectionString: this.base.TIDEMARK_DATABASE_URL });
       await adminDb.connect();

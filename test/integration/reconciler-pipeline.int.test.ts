@@ -37,7 +37,8 @@ async function waitFor<T>(what: string, timeout_ms: number, probe: () => Promise
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -50,13 +51,33 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
   const env: Record<string, string> = {};
   let since: string;
 
-  async function cli(name: string, extra: string[] = [], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; report: Report; stderr: string }> {
+  async function cli(
+    name: string,
+    extra: string[] = [],
+    extraEnv: Record<string, string> = {},
+  ): Promise<{ code: number | null; report: Report; stderr: string }> {
     const report = join(dir, `${name}.json`);
-    const child = spawn(process.execPath, [join(root, 'bin/tidemark.mjs'), 'reconcile', '--provider', 'generic', '--since', since, '--statements-url', sim.url!, '--report', report, ...extra], {
-      cwd: root,
-      env: { ...process.env, ...env, TIDEMARK_LOG_LEVEL: 'warn', TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN: '20', ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/tidemark.mjs'),
+        'reconcile',
+        '--provider',
+        'generic',
+        '--since',
+        since,
+        '--statements-url',
+        sim.url!,
+        '--report',
+        report,
+        ...extra,
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, ...env, TIDEMARK_LOG_LEVEL: 'warn', TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN: '20', ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.stdout!.resume();
@@ -92,7 +113,12 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
       discrepancies: { drop_all_rate: 0.05 },
       statements: { page_size_cap: 7, empty_page_rate: 0.2, repeat_last_item_rate: 0.2, transient_failure_rate: 0.2 },
     });
-    sim = await startSimulator({ scenario, ingress_url: stack.ingress_url, keys: keysFromEnv(['generic'], secrets), listen: { host: '127.0.0.1', port: 0 } });
+    sim = await startSimulator({
+      scenario,
+      ingress_url: stack.ingress_url,
+      keys: keysFromEnv(['generic'], secrets),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     await sim.done;
     // Everything acknowledged must reach the ledger before we compare.
     const acknowledged = sim.sim.truth.transactions().flatMap((r) => r.events.filter((e) => e.acknowledged).map((e) => e.id));
@@ -103,7 +129,15 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
     });
     expect(kyc).toBeGreaterThanOrEqual(0);
     // The provider's books now disagree with its webhooks on two clean, confirmed transactions.
-    const clean = sim.sim.truth.transactions().filter((r) => r.tx.discrepancy === null && r.events.every((e) => e.acknowledged) && r.events.some((e) => e.type.endsWith('.confirmed')) && !r.events.some((e) => e.type === 'deposit.reversed'));
+    const clean = sim.sim.truth
+      .transactions()
+      .filter(
+        (r) =>
+          r.tx.discrepancy === null &&
+          r.events.every((e) => e.acknowledged) &&
+          r.events.some((e) => e.type.endsWith('.confirmed')) &&
+          !r.events.some((e) => e.type === 'deposit.reversed'),
+      );
     expect(clean.length).toBeGreaterThanOrEqual(2);
     expect(sim.sim.truth.injectStatementDiscrepancy('generic', clean[0]!.tx.transaction_id, 'alter_amount')).toBe(true);
     expect(sim.sim.truth.injectStatementDiscrepancy('generic', clean[1]!.tx.transaction_id, 'alter_status')).toBe(true);
@@ -122,7 +156,9 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
     const { code, report, stderr } = await cli('first');
     expect(stderr).toBe('');
     expect(code).toBe(1);
-    expect(report.discrepancies.map((d) => `${d.kind} ${d.transaction_id}`).sort()).toEqual(expected.map((e) => `${e.kind} ${e.transaction_id}`).sort());
+    expect(report.discrepancies.map((d) => `${d.kind} ${d.transaction_id}`).sort()).toEqual(
+      expected.map((e) => `${e.kind} ${e.transaction_id}`).sort(),
+    );
     expect(report.conservation).toMatchObject({ checked: true, ok: true });
   });
 
@@ -140,7 +176,15 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
     const ids = heal1!.report.heal.events.map((e) => e.event_id).sort();
     expect(heal1b.report.heal.events.map((e) => e.event_id).every((id) => ids.includes(id))).toBe(true);
     expect(heal1b.code).toBe(heal1b.report.discrepancies.length > 0 ? 1 : 0);
-    await waitFor('the healed events to be projected', 120_000, async () => (await processed(`SELECT count(*) AS n FROM ledger.processed_events WHERE event_id = ANY($1::text[]) AND source = 'RECONCILIATION'`, [ids])) === 3);
+    await waitFor(
+      'the healed events to be projected',
+      120_000,
+      async () =>
+        (await processed(
+          `SELECT count(*) AS n FROM ledger.processed_events WHERE event_id = ANY($1::text[]) AND source = 'RECONCILIATION'`,
+          [ids],
+        )) === 3,
+    );
     await new Promise((r) => setTimeout(r, 5_000));
     expect(await processed(`SELECT count(*) AS n FROM ledger.processed_events WHERE source = 'RECONCILIATION'`)).toBe(3);
 
@@ -159,11 +203,14 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
     const expected = new Map<string, bigint>();
     for (const s of statements) {
       const units = toUnits(s.amount);
-      const delta = s.direction === 'in' ? (s.status === 'pending' || s.status === 'confirmed' ? units : 0n) : s.status === 'confirmed' ? -units : 0n;
+      const delta =
+        s.direction === 'in' ? (s.status === 'pending' || s.status === 'confirmed' ? units : 0n) : s.status === 'confirmed' ? -units : 0n;
       expected.set(`${s.wallet_id}/${s.asset}`, (expected.get(`${s.wallet_id}/${s.asset}`) ?? 0n) + delta);
     }
     for (const wallet of new Set(statements.map((s) => s.wallet_id))) {
-      const { status, body } = await stack.getJson<{ balances: Array<{ asset: string; pending: string; available: string; held: string }> }>(`/v1/wallets/${encodeURIComponent(wallet)}/balances`);
+      const { status, body } = await stack.getJson<{
+        balances: Array<{ asset: string; pending: string; available: string; held: string }>;
+      }>(`/v1/wallets/${encodeURIComponent(wallet)}/balances`);
       expect(status).toBe(200);
       for (const b of body.balances) {
         const total = toUnits(b.pending) + toUnits(b.available) + toUnits(b.held);

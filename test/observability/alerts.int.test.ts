@@ -23,7 +23,12 @@ const RESOLVE_TIMEOUT_MS = 120_000;
 
 type Infra = typeof import('@tidemark/local-infra');
 
-interface PromAlert { labels: Record<string, string>; state: 'pending' | 'firing'; activeAt: string; value: string }
+interface PromAlert {
+  labels: Record<string, string>;
+  state: 'pending' | 'firing';
+  activeAt: string;
+  value: string;
+}
 
 async function promQuery<T>(base: string, path: string, params: Record<string, string> = {}): Promise<T> {
   const res = await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`, { signal: AbortSignal.timeout(10_000) });
@@ -64,10 +69,23 @@ describe.skipIf(SKIP)('Prometheus evaluates the alert rules against a running pl
       id: `evt_alert_${id}`,
       type: 'deposit.detected',
       occurred_at: new Date().toISOString(),
-      data: { transaction_id: `tx_alert_${id}`, wallet_id: `wal_alert_${stack.id}_${n % 5}`, asset: 'BTC', network: 'bitcoin', amount: '0.01000000' },
+      data: {
+        transaction_id: `tx_alert_${id}`,
+        wallet_id: `wal_alert_${stack.id}_${n % 5}`,
+        asset: 'BTC',
+        network: 'bitcoin',
+        amount: '0.01000000',
+      },
     });
-    const headers = signWebhook({ type: 'standard-webhooks' }, secret, body, { timestamp_s: Math.floor(Date.now() / 1000), delivery_id: `msg_${id}` });
-    const res = await fetch(`${stack.ingress_url}/webhooks/generic`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const headers = signWebhook({ type: 'standard-webhooks' }, secret, body, {
+      timestamp_s: Math.floor(Date.now() / 1000),
+      delivery_id: `msg_${id}`,
+    });
+    const res = await fetch(`${stack.ingress_url}/webhooks/generic`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
     await res.text();
     if (res.status !== 202 && res.status !== 200) throw new Error(`webhook ${n}: HTTP ${res.status}`);
   }
@@ -101,7 +119,11 @@ describe.skipIf(SKIP)('Prometheus evaluates the alert rules against a running pl
       labels: { rules: ruleFile },
     });
     await infra.installRuleFile(ruleFile, derived);
-    const groups = await promQuery<{ groups: Array<{ name: string; rules: Array<{ name: string; duration: number }> }> }>(prom, '/api/v1/rules', { type: 'alert' });
+    const groups = await promQuery<{ groups: Array<{ name: string; rules: Array<{ name: string; duration: number }> }> }>(
+      prom,
+      '/api/v1/rules',
+      { type: 'alert' },
+    );
     const mine = groups.groups.find((g) => g.name.endsWith(ruleFile));
     expect(mine?.rules.map((r) => [r.name, r.duration])).toEqual([[ALERT, 10]]);
 
@@ -134,7 +156,9 @@ describe.skipIf(SKIP)('Prometheus evaluates the alert rules against a running pl
 
     const stopped_at = Date.now();
     await stack.platform.stop('ledger-projector#1', 'SIGTERM');
-    const firing = await waitFor(`${ALERT} to fire`, FIRING_TIMEOUT_MS, async () => (await alertsOfStack()).find((a) => a.state === 'firing'));
+    const firing = await waitFor(`${ALERT} to fire`, FIRING_TIMEOUT_MS, async () =>
+      (await alertsOfStack()).find((a) => a.state === 'firing'),
+    );
     const fired_after_s = (Date.now() - stopped_at) / 1000;
     expect(firing.labels).toMatchObject({ service: 'ledger-projector', severity: 'page', stack: stack.id });
     expect(Number(firing.value)).toBeGreaterThan(0); // the upstream's event rate
@@ -145,17 +169,21 @@ describe.skipIf(SKIP)('Prometheus evaluates the alert rules against a running pl
     stack.startService('ledger-projector');
     await waitFor(`${ALERT} to resolve`, RESOLVE_TIMEOUT_MS, async () => (await alertsOfStack()).length === 0);
     const resolved_after_s = (Date.now() - restarted_at) / 1000;
-    console.log(`${ALERT} (for: ${TEST_FOR}): firing ${fired_after_s.toFixed(0)} s after the stop, resolved ${resolved_after_s.toFixed(0)} s after the restart; ${sent} webhooks sent`);
+    console.log(
+      `${ALERT} (for: ${TEST_FOR}): firing ${fired_after_s.toFixed(0)} s after the stop, resolved ${resolved_after_s.toFixed(0)} s after the restart; ${sent} webhooks sent`,
+    );
   }, 420_000);
 
   it('keeps trace-id exemplars of the ledger latency histogram (query_exemplars)', async () => {
     const data = await waitFor('exemplars of tidemark_received_to_projected_seconds', 30_000, async () => {
       const end = Date.now() / 1000;
-      const d = await promQuery<Array<{ seriesLabels: Record<string, string>; exemplars: Array<{ labels: Record<string, string>; value: string }> }>>(
-        prom,
-        '/api/v1/query_exemplars',
-        { query: `tidemark_received_to_projected_seconds_bucket{stack="${stack.id}"}`, start: String(end - 600), end: String(end) },
-      );
+      const d = await promQuery<
+        Array<{ seriesLabels: Record<string, string>; exemplars: Array<{ labels: Record<string, string>; value: string }> }>
+      >(prom, '/api/v1/query_exemplars', {
+        query: `tidemark_received_to_projected_seconds_bucket{stack="${stack.id}"}`,
+        start: String(end - 600),
+        end: String(end),
+      });
       return d.length > 0 ? d : null;
     });
     const exemplars = data.flatMap((s) => s.exemplars);

@@ -23,11 +23,21 @@ export function buildAsyncApi(): string {
       contentType: 'application/vnd.apache.avro+binary',
       description: `Confluent wire format; schema registered under subject ${t.name}-value.`,
       payload: { schemaFormat: 'application/vnd.apache.avro+json;version=1.9.0', schema: resolveSchema(record, named) },
-      bindings: { kafka: { key: { type: 'string', description: spec?.key ?? 'same key as the original record' }, schemaIdLocation: 'payload', schemaIdPayloadEncoding: 'confluent' } },
+      bindings: {
+        kafka: {
+          key: { type: 'string', description: spec?.key ?? 'same key as the original record' },
+          schemaIdLocation: 'payload',
+          schemaIdPayloadEncoding: 'confluent',
+        },
+      },
     };
     channels[id] = {
       address: t.name,
-      description: spec?.description ?? (t.name.endsWith('.dlq') ? 'Dead letters of the service, for operators (npx tidemark dlq).' : 'Retry ladder rung of the service (internal).'),
+      description:
+        spec?.description ??
+        (t.name.endsWith('.dlq')
+          ? 'Dead letters of the service, for operators (npx tidemark dlq).'
+          : 'Retry ladder rung of the service (internal).'),
       messages: { [messageId]: { $ref: `#/components/messages/${messageId}` } },
       bindings: {
         kafka: {
@@ -43,22 +53,32 @@ export function buildAsyncApi(): string {
       'x-producer': spec?.producer ?? t.name.split('.')[0],
       'x-consumers': spec?.consumers ?? [t.name.split('.')[0]],
     };
-    operations[`publish_${id}`] = { action: 'send', channel: { $ref: `#/channels/${id}` }, summary: `Written by ${spec?.producer ?? t.name.split('.')[0]}` };
+    operations[`publish_${id}`] = {
+      action: 'send',
+      channel: { $ref: `#/channels/${id}` },
+      summary: `Written by ${spec?.producer ?? t.name.split('.')[0]}`,
+    };
   }
   return (
     '# Generated from schemas/topics.json by `npx tidemark topics asyncapi`. Do not edit.\n' +
-    stringify({
-      asyncapi: '3.0.0',
-      info: {
-        title: 'Tidemark event streams',
-        version: '1.0.0',
-        description: 'Kafka topics of the Tidemark platform. Keys are wallet ids (customer id when there is no wallet); values are Avro in Confluent wire format; read with isolation level read_committed.',
+    stringify(
+      {
+        asyncapi: '3.0.0',
+        info: {
+          title: 'Tidemark event streams',
+          version: '1.0.0',
+          description:
+            'Kafka topics of the Tidemark platform. Keys are wallet ids (customer id when there is no wallet); values are Avro in Confluent wire format; read with isolation level read_committed.',
+        },
+        servers: {
+          local: { host: '127.0.0.1:9092', protocol: 'kafka', description: 'Local single-node KRaft broker (npx tidemark infra up)' },
+        },
+        channels,
+        operations,
+        components: { messages },
       },
-      servers: { local: { host: '127.0.0.1:9092', protocol: 'kafka', description: 'Local single-node KRaft broker (npx tidemark infra up)' } },
-      channels,
-      operations,
-      components: { messages },
-    }, { lineWidth: 0 })
+      { lineWidth: 0 },
+    )
   );
 }
 
@@ -67,7 +87,11 @@ export function writeAsyncApi(check: boolean): boolean {
   const doc = buildAsyncApi();
   if (check) {
     let current = '';
-    try { current = readFileSync(path, 'utf8'); } catch { /* missing */ }
+    try {
+      current = readFileSync(path, 'utf8');
+    } catch {
+      /* missing */
+    }
     if (current !== doc) {
       console.error('schemas/asyncapi.yaml is stale: run `npx tidemark topics asyncapi`');
       return false;

@@ -37,8 +37,13 @@ export interface BenchOptions {
 /** Validates `--clients`; throws naming the bad one. */
 export function selectClients(clients: string[] | undefined): KafkaClientName[] {
   if (!clients || clients.length === 0) return [...KAFKA_CLIENTS];
-  const names = clients.flatMap((c) => c.split(',')).map((c) => c.trim()).filter((c) => c !== '');
-  for (const n of names) if (!(KAFKA_CLIENTS as readonly string[]).includes(n)) throw new Error(`unknown Kafka client ${JSON.stringify(n)}: choose from ${KAFKA_CLIENTS.join(', ')}`);
+  const names = clients
+    .flatMap((c) => c.split(','))
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  for (const n of names)
+    if (!(KAFKA_CLIENTS as readonly string[]).includes(n))
+      throw new Error(`unknown Kafka client ${JSON.stringify(n)}: choose from ${KAFKA_CLIENTS.join(', ')}`);
   return KAFKA_CLIENTS.filter((c) => names.includes(c));
 }
 
@@ -109,7 +114,14 @@ function specs(quick: boolean, find_max: boolean): BenchSpec[] {
     },
     {
       name: 'e2e',
-      command: [process.execPath, '--import', 'tsx', 'test/bench/e2e.bench.ts', ...(quick ? ['--quick'] : []), ...(find_max ? ['--find-max'] : [])],
+      command: [
+        process.execPath,
+        '--import',
+        'tsx',
+        'test/bench/e2e.bench.ts',
+        ...(quick ? ['--quick'] : []),
+        ...(find_max ? ['--find-max'] : []),
+      ],
       report: 'reports/e2e-bench.json',
       env: {},
       // Full: warm-up + 300 s steady + drain, plus an optional search; quick: three rates of 70 s.
@@ -121,8 +133,13 @@ function specs(quick: boolean, find_max: boolean): BenchSpec[] {
 /** Validates `--only` names; throws naming the bad one. */
 export function selectBenches(only: string[] | undefined): BenchName[] {
   if (!only || only.length === 0) return [...BENCH_NAMES];
-  const names = only.flatMap((o) => o.split(',')).map((o) => o.trim()).filter((o) => o !== '');
-  for (const n of names) if (!(BENCH_NAMES as readonly string[]).includes(n)) throw new Error(`unknown benchmark ${JSON.stringify(n)}: choose from ${BENCH_NAMES.join(', ')}`);
+  const names = only
+    .flatMap((o) => o.split(','))
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const n of names)
+    if (!(BENCH_NAMES as readonly string[]).includes(n))
+      throw new Error(`unknown benchmark ${JSON.stringify(n)}: choose from ${BENCH_NAMES.join(', ')}`);
   return BENCH_NAMES.filter((n) => names.includes(n));
 }
 
@@ -139,7 +156,9 @@ function runProcess(spec: BenchSpec, root: string): Promise<number | null> {
       if (!child.pid) return;
       try {
         process.kill(-child.pid, 'SIGTERM');
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
     };
     const timer = setTimeout(() => {
       console.error(`tidemark bench: ${spec.name} exceeded ${spec.timeout_ms / 1000} s; stopping it`);
@@ -180,7 +199,13 @@ function ratio(value: number | null, reference: number | null): string {
 }
 
 function row(bench: BenchName, figure: string, value: number | null, unit: string, reference: number | null = null, ref_label = ''): Row {
-  return { bench, figure, value: fmt(value, unit), reference: reference === null ? ref_label : `${ref_label}${fmt(reference, unit)}`, ratio: ratio(value, reference) };
+  return {
+    bench,
+    figure,
+    value: fmt(value, unit),
+    reference: reference === null ? ref_label : `${ref_label}${fmt(reference, unit)}`,
+    ratio: ratio(value, reference),
+  };
 }
 
 /** The headline figures of one benchmark's JSON report. */
@@ -194,13 +219,33 @@ export function summarize(name: BenchName, r: J): Row[] {
         const lat = obj(p.latency_ms);
         const bare = find('bare', String(p.mode));
         const offered = num(p.offered_rate_per_s);
-        rows.push(row(name, `ingress ${String(p.mode)}: throughput`, num(p.throughput_per_s), '/s', offered ?? num(bare?.throughput_per_s), offered !== null ? 'offered ' : 'bare server '));
-        rows.push(row(name, `ingress ${String(p.mode)}: ack latency p50 / p99`, num(lat.p50), ' ms', null, `p99 ${fmt(num(lat.p99), ' ms')}`));
+        rows.push(
+          row(
+            name,
+            `ingress ${String(p.mode)}: throughput`,
+            num(p.throughput_per_s),
+            '/s',
+            offered ?? num(bare?.throughput_per_s),
+            offered !== null ? 'offered ' : 'bare server ',
+          ),
+        );
+        rows.push(
+          row(name, `ingress ${String(p.mode)}: ack latency p50 / p99`, num(lat.p50), ' ms', null, `p99 ${fmt(num(lat.p99), ' ms')}`),
+        );
       }
       return rows;
     }
     case 'dedupe':
-      return [row(name, `events/s (${String(r.deliveries ?? '?')} deliveries, ${String(r.instances ?? 1)} instance)`, num(r.events_per_s), '/s', 1000, 'e2e goal ')];
+      return [
+        row(
+          name,
+          `events/s (${String(r.deliveries ?? '?')} deliveries, ${String(r.instances ?? 1)} instance)`,
+          num(r.events_per_s),
+          '/s',
+          1000,
+          'e2e goal ',
+        ),
+      ];
     case 'screening': {
       const lat = obj(r.latency_us);
       return [
@@ -225,10 +270,46 @@ export function summarize(name: BenchName, r: J): Row[] {
         const ack = obj(run.ack_latency_ms);
         rows.push(row(name, `${label}: received rate`, num(run.received_rate_steady_per_s), '/s', offered, 'offered '));
         rows.push(row(name, `${label}: projected rate`, num(run.projected_rate_steady_per_s), '/s', offered, 'offered '));
-        rows.push(row(name, `${label}: ingress ack p50 / p90 / p99`, num(ack.p50), ' ms', null, `p90 ${fmt(num(ack.p90), ' ms')}, p99 ${fmt(num(ack.p99), ' ms')}`));
-        rows.push(row(name, `${label}: received→screened p50 / p90 / p99`, num(rs.p50_ms), ' ms', null, `p90 ${fmt(num(rs.p90_ms), ' ms')}, p99 ${fmt(num(rs.p99_ms), ' ms')}`));
-        rows.push(row(name, `${label}: received→projected p50 / p90 / max`, num(rp.p50_ms), ' ms', null, `p90 ${fmt(num(rp.p90_ms), ' ms')}, max ${fmt(num(rp.max_ms), ' ms')}`));
-        rows.push(row(name, `${label}: received→projected p99`, num(rp.p99_ms), ' ms', num(obj(r.goal).p99_received_to_projected_ms_max), 'goal ≤ '));
+        rows.push(
+          row(
+            name,
+            `${label}: ingress ack p50 / p90 / p99`,
+            num(ack.p50),
+            ' ms',
+            null,
+            `p90 ${fmt(num(ack.p90), ' ms')}, p99 ${fmt(num(ack.p99), ' ms')}`,
+          ),
+        );
+        rows.push(
+          row(
+            name,
+            `${label}: received→screened p50 / p90 / p99`,
+            num(rs.p50_ms),
+            ' ms',
+            null,
+            `p90 ${fmt(num(rs.p90_ms), ' ms')}, p99 ${fmt(num(rs.p99_ms), ' ms')}`,
+          ),
+        );
+        rows.push(
+          row(
+            name,
+            `${label}: received→projected p50 / p90 / max`,
+            num(rp.p50_ms),
+            ' ms',
+            null,
+            `p90 ${fmt(num(rp.p90_ms), ' ms')}, max ${fmt(num(rp.max_ms), ' ms')}`,
+          ),
+        );
+        rows.push(
+          row(
+            name,
+            `${label}: received→projected p99`,
+            num(rp.p99_ms),
+            ' ms',
+            num(obj(r.goal).p99_received_to_projected_ms_max),
+            'goal ≤ ',
+          ),
+        );
         const drain = num(run.drain_s);
         rows.push({
           bench: name,
@@ -237,10 +318,22 @@ export function summarize(name: BenchName, r: J): Row[] {
           reference: drain === null ? 'NOT drained' : `drained in ${fmt(drain, ' s')}`,
           ratio: '',
         });
-        rows.push({ bench: name, figure: `${label}: kept up / meets goal`, value: run.kept_up ? 'kept up' : `NO: ${arr(run.kept_up_reasons).map(String).join('; ')}`, reference: run.meets_goal ? 'meets goal' : 'misses goal', ratio: '' });
+        rows.push({
+          bench: name,
+          figure: `${label}: kept up / meets goal`,
+          value: run.kept_up ? 'kept up' : `NO: ${arr(run.kept_up_reasons).map(String).join('; ')}`,
+          reference: run.meets_goal ? 'meets goal' : 'misses goal',
+          ratio: '',
+        });
       }
       const best = num(r.highest_rate_meeting_goal_per_s);
-      rows.push({ bench: name, figure: 'highest rate tried with p99 received→projected ≤ 250 ms and kept up', value: best === null ? 'none' : `${best}/s`, reference: '', ratio: '' });
+      rows.push({
+        bench: name,
+        figure: 'highest rate tried with p99 received→projected ≤ 250 ms and kept up',
+        value: best === null ? 'none' : `${best}/s`,
+        reference: '',
+        ratio: '',
+      });
       if (r.failure) rows.push({ bench: name, figure: 'run failed', value: String(r.failure).split('\n')[0]!, reference: '', ratio: '' });
       return rows;
     }
@@ -269,7 +362,10 @@ export function sideBySide(outcomes: BenchOutcome[]): Row[] {
         if (!r) continue;
         const base = t === tables[0] ? null : first ? parseFloat(first.value) : null;
         const mine = parseFloat(r.value);
-        const vs = base !== null && Number.isFinite(base) && Number.isFinite(mine) && base !== 0 ? ` · ×${(mine / base).toFixed(2)} vs ${tables[0]!.client}` : '';
+        const vs =
+          base !== null && Number.isFinite(base) && Number.isFinite(mine) && base !== 0
+            ? ` · ×${(mine / base).toFixed(2)} vs ${tables[0]!.client}`
+            : '';
         rows.push({ ...r, figure: `[${t.client ?? '-'}] ${r.figure}`, reference: `${r.reference}${vs}` });
       }
     }
@@ -296,7 +392,9 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     `Date ${report.at} → ${report.finished_at} · git ${report.git_commit} · ${report.mode} mode · ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${report.machine.node}`,
     `Load average (1/5/15 min) at start ${la(report.machine.load_average_start)}, at end ${la(report.machine.load_average_end)} on ${report.machine.cpus} cores` +
-      (Math.max(...report.machine.load_average_start, ...report.machine.load_average_end) > report.machine.cpus ? ' — **contended**: other workloads shared the machine' : ''),
+      (Math.max(...report.machine.load_average_start, ...report.machine.load_average_end) > report.machine.cpus
+        ? ' — **contended**: other workloads shared the machine'
+        : ''),
     '',
     'Figures, not assertions. p50 is the median. Ratio = value / reference.',
     '',
@@ -306,7 +404,10 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     '| bench | exit | duration | report |',
     '|---|---:|---:|---|',
-    ...report.outcomes.map((o) => `| ${o.name}${o.client ? ` [${o.client}]` : ''} | ${o.exit_code ?? 'killed'} | ${o.duration_s.toFixed(0)} s | ${o.report ? o.report_file : `missing${o.error ? `: ${md(o.error)}` : ''}`} |`),
+    ...report.outcomes.map(
+      (o) =>
+        `| ${o.name}${o.client ? ` [${o.client}]` : ''} | ${o.exit_code ?? 'killed'} | ${o.duration_s.toFixed(0)} s | ${o.report ? o.report_file : `missing${o.error ? `: ${md(o.error)}` : ''}`} |`,
+    ),
     '',
   ];
   return lines.join('\n');
@@ -367,7 +468,13 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     at: started.toISOString(),
     finished_at: new Date().toISOString(),
     git_commit: gitCommit(root),
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_start: load_start, load_average_end: loadavg() },
+    machine: {
+      cpus: cpus().length,
+      cpu_model: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      load_average_start: load_start,
+      load_average_end: loadavg(),
+    },
     mode: quick ? 'quick' : 'full',
     outcomes,
     rows: sideBySide(outcomes),

@@ -11,12 +11,22 @@ function printJsonOr(json: boolean, data: unknown, human: () => void): void {
 
 /** `infra up|status|down|reset`: the native local infrastructure. */
 function infraCommands(program: Command): void {
-  const infra = program.command('infra').description('Run the real local infrastructure (Kafka, Apicurio Registry, PostgreSQL, Prometheus, Jaeger) without Docker.');
+  const infra = program
+    .command('infra')
+    .description('Run the real local infrastructure (Kafka, Apicurio Registry, PostgreSQL, Prometheus, Jaeger) without Docker.');
   infra
     .command('up')
     .description('Install (cached) and start every component; idempotent.')
     .option('--json', 'print the status as JSON')
-    .addOption(new Option('--only <components...>', 'start only these components').choices(['postgres', 'kafka', 'apicurio', 'prometheus', 'jaeger']))
+    .addOption(
+      new Option('--only <components...>', 'start only these components').choices([
+        'postgres',
+        'kafka',
+        'apicurio',
+        'prometheus',
+        'jaeger',
+      ]),
+    )
     .action(async (opts: { json?: boolean; only?: string[] }) => {
       const { infraUp } = await import('@tidemark/local-infra');
       const status = await infraUp({ components: opts.only, log: (line: string) => process.stderr.write(line + '\n') });
@@ -63,8 +73,13 @@ function schemaCommands(program: Command): void {
       const report = await applyTopicsFromEnv(opts.prefix, opts.replicationFactor);
       printJsonOr(Boolean(opts.json), report, () => {
         const r = report.replication;
-        console.log(`replication: ${r.profile} (cluster of ${r.brokers}): replication factor ${r.replication_factor}, min.insync.replicas ${r.min_insync_replicas}`);
-        if (report.under_replicated.length) console.log(`under-replicated (fewer replicas than the profile; reassign partitions to fix): ${report.under_replicated.join(', ')}`);
+        console.log(
+          `replication: ${r.profile} (cluster of ${r.brokers}): replication factor ${r.replication_factor}, min.insync.replicas ${r.min_insync_replicas}`,
+        );
+        if (report.under_replicated.length)
+          console.log(
+            `under-replicated (fewer replicas than the profile; reassign partitions to fix): ${report.under_replicated.join(', ')}`,
+          );
         console.log(`created:   ${report.created.length ? report.created.join(', ') : '-'}`);
         console.log(`updated:   ${report.updated.length ? report.updated.join(', ') : '-'}`);
         console.log(`unchanged: ${report.unchanged.length}`);
@@ -85,7 +100,9 @@ function schemaCommands(program: Command): void {
     .command('k8s')
     .description('Kubernetes manifests.')
     .command('generate')
-    .description('Write Deployments, Services, PodDisruptionBudgets, KEDA ScaledObjects and Strimzi KafkaTopics generated from schemas/topics.json and the service list.')
+    .description(
+      'Write Deployments, Services, PodDisruptionBudgets, KEDA ScaledObjects and Strimzi KafkaTopics generated from schemas/topics.json and the service list.',
+    )
     .option('--out <dir>', 'output folder (relative to the repository root)', 'deploy/k8s')
     .option('--check', 'write nothing; exit 1 if the folder differs from what would be generated')
     .action(async (opts: { out: string; check?: boolean }) => {
@@ -98,14 +115,20 @@ function schemaCommands(program: Command): void {
         console.error(`stale Kubernetes manifests in ${opts.out}: ${changed.join(', ')} (run \`npx tidemark k8s generate\`)`);
         process.exit(1);
       }
-      console.log(opts.check ? `${opts.out} is up to date` : `wrote ${opts.out} (${changed.length ? `changed: ${changed.join(', ')}` : 'no changes'})`);
+      console.log(
+        opts.check
+          ? `${opts.out} is up to date`
+          : `wrote ${opts.out} (${changed.length ? `changed: ${changed.join(', ')}` : 'no changes'})`,
+      );
     });
 
   program
     .command('schemas')
     .description('Schema tooling.')
     .command('check')
-    .description('Fail on a schema change that is not BACKWARD-compatible with any committed version, or on stale generated types/AsyncAPI.')
+    .description(
+      'Fail on a schema change that is not BACKWARD-compatible with any committed version, or on stale generated types/AsyncAPI.',
+    )
     .action(async () => {
       const { schemasCheck } = await import('./schemas.js');
       process.exit(await schemasCheck());
@@ -139,7 +162,7 @@ function dlqCommands(program: Command): void {
     });
   dlq
     .command('replay [id]')
-    .description('Send dead letters back through their service\'s normal path (idempotent, audited). Give an id or filters.')
+    .description("Send dead letters back through their service's normal path (idempotent, audited). Give an id or filters.")
     .option('--service <service>', 'service')
     .option('--key <key>', 'record key')
     .option('--error <text>', 'error text')
@@ -174,7 +197,7 @@ function dlqCommands(program: Command): void {
 function operationCommands(program: Command): void {
   program
     .command('reconcile')
-    .description('Compare the ledger with a provider\'s records and the audit trail. Exit 0 clean, 1 discrepancies, 2 could not run.')
+    .description("Compare the ledger with a provider's records and the audit trail. Exit 0 clean, 1 discrepancies, 2 could not run.")
     .requiredOption('--provider <id>', 'provider profile id, e.g. generic')
     .requiredOption('--since <iso>', 'window start (ISO-8601)')
     .option('--until <iso>', 'window end (ISO-8601), default now')
@@ -198,7 +221,9 @@ function operationCommands(program: Command): void {
     .command('ledger')
     .description('Ledger tools.')
     .command('check')
-    .description('Check the ledger invariants: postings balance per asset, balances equal postings, no negative pending/held. Exit 0 holds, 1 violated, 2 could not run.')
+    .description(
+      'Check the ledger invariants: postings balance per asset, balances equal postings, no negative pending/held. Exit 0 holds, 1 violated, 2 could not run.',
+    )
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
       const { ledgerCheckCommand } = await import('./ledger.js');
@@ -233,7 +258,10 @@ function platformCommands(program: Command): void {
     .option('--only <names...>', 'ingress | dedupe | screening | ledger | e2e')
     .option('--quick', 'short runs (e2e: 60 s per rate at 250, 500, 1000/s) for development')
     .option('--find-max', 'e2e: also search the highest rate with p99 received→projected ≤ 250 ms')
-    .option('--clients <names...>', 'Kafka clients to compare side by side in the client-sensitive benchmarks (confluent, kafkajs; default both)')
+    .option(
+      '--clients <names...>',
+      'Kafka clients to compare side by side in the client-sensitive benchmarks (confluent, kafkajs; default both)',
+    )
     .action(async (opts: { only?: string[]; quick?: boolean; findMax?: boolean; clients?: string[] }) => {
       const { runBench } = await import('./bench.js');
       process.exit(await runBench(opts));

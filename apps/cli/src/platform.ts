@@ -39,7 +39,10 @@ export class Platform {
   private readonly running = new Map<string, Running>();
   readonly log_dir: string;
 
-  constructor(readonly base_env: Record<string, string>, log_dir?: string) {
+  constructor(
+    readonly base_env: Record<string, string>,
+    log_dir?: string,
+  ) {
     this.log_dir = log_dir ?? join(repoRoot(), '.tidemark', 'logs');
     mkdirSync(this.log_dir, { recursive: true });
   }

@@ -25,13 +25,22 @@ export async function localSecrets(): Promise<{ provider_secrets: Record<string,
   let stored: Record<string, string> = {};
   if (existsSync(file)) {
     stored = Object.fromEntries(
-      readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
   }
   if (PROVIDER_SECRET_ENVS.some((k) => !stored[k])) {
     const { generateSecrets } = await import('@tidemark/simulator');
     stored = { ...generateSecrets(['generic', 'ledgerpay', 'custodian-x']), ...stored };
-    writeFileSync(file, Object.entries(stored).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+    writeFileSync(
+      file,
+      Object.entries(stored)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+      { mode: 0o600 },
+    );
   }
   const provider_secrets: Record<string, string> = {};
   for (const k of PROVIDER_SECRET_ENVS) provider_secrets[k] = process.env[k] || stored[k] || '';
@@ -44,7 +53,12 @@ export async function localSecrets(): Promise<{ provider_secrets: Record<string,
   return { provider_secrets, api_tokens: tokens, generated_tokens: generated };
 }
 
-export function serviceEnv(opts: { provider_secrets: Record<string, string>; api_tokens: string; otlp?: string | null; statements_url?: string }): Record<string, string> {
+export function serviceEnv(opts: {
+  provider_secrets: Record<string, string>;
+  api_tokens: string;
+  otlp?: string | null;
+  statements_url?: string;
+}): Record<string, string> {
   const env: Record<string, string> = {
     ...opts.provider_secrets,
     TIDEMARK_API_TOKENS: opts.api_tokens,
@@ -56,7 +70,9 @@ export function serviceEnv(opts: { provider_secrets: Record<string, string>; api
 }
 
 /** The services' /metrics ports under `npm start` (their own port settings, else the defaults). */
-export function localMetricsPorts(env: NodeJS.ProcessEnv = process.env): Record<'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector', number[]> {
+export function localMetricsPorts(
+  env: NodeJS.ProcessEnv = process.env,
+): Record<'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector', number[]> {
   const port = (name: string, fallback: number) => [Number(env[name] ?? fallback)];
   return {
     ingress: port('TIDEMARK_INGRESS_PORT', 8080),
@@ -71,7 +87,9 @@ export const LOCAL_STACK = 'local';
 
 export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   const infra = await import('@tidemark/local-infra');
-  console.log('starting infrastructure (first run downloads Kafka and Apicurio and installs PostgreSQL and Prometheus; later runs are cached)...');
+  console.log(
+    'starting infrastructure (first run downloads Kafka and Apicurio and installs PostgreSQL and Prometheus; later runs are cached)...',
+  );
   await infra.infraUp({ log: (line: string) => console.log(`  ${line}`) });
   const endpoints = infra.infraEndpoints();
   console.log('applying topics and schemas...');
@@ -91,7 +109,11 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
   const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;
   const consoleUrl = `http://${process.env.TIDEMARK_CONSOLE_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_CONSOLE_PORT ?? '8095'}`;
-  platform.start({ name: 'console', entry: SERVICE_ENTRIES.console, env: endpoints.jaeger_query_url ? { TIDEMARK_JAEGER_UI_URL: endpoints.jaeger_query_url } : {} });
+  platform.start({
+    name: 'console',
+    entry: SERVICE_ENTRIES.console,
+    env: endpoints.jaeger_query_url ? { TIDEMARK_JAEGER_UI_URL: endpoints.jaeger_query_url } : {},
+  });
 
   let stopping = false;
   const stop = async () => {
@@ -110,14 +132,19 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   await waitForHttp(`${ledgerUrl}/readyz`, 120_000);
   await waitForHttp(`${consoleUrl}/healthz`, 60_000);
 
-  const reader = secrets.api_tokens.split(',').map((t) => t.split(':')).find((t) => t[2] === 'reader');
+  const reader = secrets.api_tokens
+    .split(',')
+    .map((t) => t.split(':'))
+    .find((t) => t[2] === 'reader');
   console.log('\nTidemark is running:');
   console.log(`  ingress           ${ingressUrl}/webhooks/generic   (metrics ${ingressUrl}/metrics)`);
   console.log(`  ops console       ${consoleUrl}/   (sign in with an API token below)`);
   console.log(`  ledger read API   ${ledgerUrl}/v1/wallets/<wallet_id>/balances`);
   console.log(`  Jaeger UI         ${jaegerLine(endpoints, otlp, infra.describeJaegerBuild)}`);
   const prom = endpoints.prometheus_url;
-  console.log(`  Prometheus        ${prom ? `${prom}  (alerts ${prom}/classic/alerts, targets ${prom}/classic/targets)` : 'not running (see `npx tidemark infra status`)'}`);
+  console.log(
+    `  Prometheus        ${prom ? `${prom}  (alerts ${prom}/classic/alerts, targets ${prom}/classic/targets)` : 'not running (see `npx tidemark infra status`)'}`,
+  );
   if (prom) {
     console.log('  dashboard         (Prometheus graph pages; more in docs/observability.md)');
     for (const panel of infra.DASHBOARD_PANELS.slice(0, 3)) console.log(`    ${panel.title}: ${infra.graphUrl(prom, panel.expr)}`);
@@ -126,7 +153,8 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   console.log(`  webhook secrets   in .tidemark/secrets/providers.env (or TIDEMARK_<PROVIDER>_SECRETS)`);
   if (secrets.generated_tokens) {
     console.log('  API tokens (generated for this run; set TIDEMARK_API_TOKENS to choose your own):');
-    for (const [name, token, role] of secrets.api_tokens.split(',').map((t) => t.split(':'))) console.log(`    ${role?.padEnd(10)} ${name}: ${token}`);
+    for (const [name, token, role] of secrets.api_tokens.split(',').map((t) => t.split(':')))
+      console.log(`    ${role?.padEnd(10)} ${name}: ${token}`);
   }
 
   if (opts.demo) {
@@ -138,10 +166,17 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
     console.log(`  simulator         demo traffic; statements API http://127.0.0.1:${statementsPort}/v1/transactions`);
   }
   console.log('\nCtrl-C stops everything.\n');
-  await liveSummary(ingressUrl, ledgerUrl, `http://127.0.0.1:${statementsPort}`, reader?.[1] ?? '', () => stopping, jaegerWatcher(endpoints, otlp));
+  await liveSummary(
+    ingressUrl,
+    ledgerUrl,
+    `http://127.0.0.1:${statementsPort}`,
+    reader?.[1] ?? '',
+    () => stopping,
+    jaegerWatcher(endpoints, otlp),
+  );
 }
 
-type Endpoints = Awaited<ReturnType<typeof import('@tidemark/local-infra')['infraEndpoints']>>;
+type Endpoints = Awaited<ReturnType<(typeof import('@tidemark/local-infra'))['infraEndpoints']>>;
 
 function jaegerLine(e: Endpoints, otlp: string | null, describeJaegerBuild: (p: NonNullable<Endpoints['jaeger_build']>) => string): string {
   if (e.jaeger_query_url) return `${e.jaeger_query_url}  (traces exported to ${otlp ?? '-'})`;
@@ -171,7 +206,9 @@ function jaegerWatcher(initial: Endpoints, otlp: string | null): () => Promise<s
           done = true;
           return `Jaeger is up: ${e.jaeger_query_url} — traces are exported from now on (to ${otlp})`;
         }
-      } catch { /* starting */ }
+      } catch {
+        /* starting */
+      }
       return null;
     }
     if (!e.jaeger_build) {
@@ -217,7 +254,10 @@ async function liveSummary(
   while (!stopped()) {
     await new Promise((resolve) => setTimeout(resolve, SUMMARY_INTERVAL_MS));
     const accepted = await metricValue(`${ingressUrl}/metrics`, 'tidemark_ingress_requests_total', /outcome="accepted"/);
-    const screened = await metricValue(`http://127.0.0.1:${process.env.TIDEMARK_SCREENING_PORT ?? '8083'}/metrics`, 'tidemark_screening_decisions_total');
+    const screened = await metricValue(
+      `http://127.0.0.1:${process.env.TIDEMARK_SCREENING_PORT ?? '8083'}/metrics`,
+      'tidemark_screening_decisions_total',
+    );
     const projected = await metricValue(`${ledgerUrl}/metrics`, 'ledger_events_total');
     const now = Date.now();
     const rate = ((accepted - lastAccepted) * 1000) / (now - lastAt);
@@ -226,14 +266,23 @@ async function liveSummary(
     let balances = '';
     try {
       if (!wallet) {
-        const truth = (await (await fetch(`${simulatorUrl}/truth/balances`, { signal: AbortSignal.timeout(2_000) })).json()) as { wallets?: Array<{ wallet_id: string }> };
+        const truth = (await (await fetch(`${simulatorUrl}/truth/balances`, { signal: AbortSignal.timeout(2_000) })).json()) as {
+          wallets?: Array<{ wallet_id: string }>;
+        };
         wallet = truth.wallets?.[0]?.wallet_id ?? null;
       }
       if (!wallet) throw new Error('no wallet yet');
-      const res = await fetch(`${ledgerUrl}/v1/wallets/${encodeURIComponent(wallet)}/balances`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await fetch(`${ledgerUrl}/v1/wallets/${encodeURIComponent(wallet)}/balances`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       const body = (await res.json()) as { balances?: Array<{ asset: string; available: string; pending: string; held: string }> };
-      balances = (body.balances ?? []).slice(0, 3).map((b) => `${b.asset} avail=${b.available} pend=${b.pending} held=${b.held}`).join('; ');
-    } catch { /* ledger not answering yet */ }
+      balances = (body.balances ?? [])
+        .slice(0, 3)
+        .map((b) => `${b.asset} avail=${b.available} pend=${b.pending} held=${b.held}`)
+        .join('; ');
+    } catch {
+      /* ledger not answering yet */
+    }
     const jaegerNews = await jaeger().catch(() => null);
     if (jaegerNews) console.log(`[${new Date().toISOString().slice(11, 19)}] ${jaegerNews}`);
     console.log(

@@ -37,12 +37,18 @@ function runVitest(suite: string, extraEnv: Record<string, string> = {}): Promis
       if (existsSync(outFile)) {
         try {
           const report = JSON.parse(readFileSync(outFile, 'utf8')) as {
-            numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number;
+            numPassedTests: number;
+            numFailedTests: number;
+            numPendingTests: number;
+            numTodoTests: number;
+            numFailedTestSuites: number;
           };
           passed = report.numPassedTests;
           failed = report.numFailedTests + (report.numFailedTestSuites > 0 && report.numFailedTests === 0 ? report.numFailedTestSuites : 0);
           skipped = report.numPendingTests + report.numTodoTests;
-        } catch { /* fall through to exit code */ }
+        } catch {
+          /* fall through to exit code */
+        }
       }
       if ((code ?? 1) !== 0 && failed === 0) failed = 1;
       resolve({ suite, passed, failed, skipped, exit_code: code ?? 1, duration_ms: Date.now() - started });
@@ -53,7 +59,10 @@ function runVitest(suite: string, extraEnv: Record<string, string> = {}): Promis
 /** What the static suite runs, from the repository root (the same files the workspaces' `lint` scripts cover, plus test/). */
 export const STATIC_CHECKS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'prettier --check', args: ['node_modules/prettier/bin/prettier.cjs', '--check', '--log-level', 'warn', '.'] },
-  { name: 'eslint', args: ['node_modules/eslint/bin/eslint.js', '--max-warnings', '0', 'apps', 'packages', 'services', 'deploy/local', 'test'] },
+  {
+    name: 'eslint',
+    args: ['node_modules/eslint/bin/eslint.js', '--max-warnings', '0', 'apps', 'packages', 'services', 'deploy/local', 'test'],
+  },
 ];
 
 /** Runs each static check (output streamed as is); one passed or failed test per check. */
@@ -101,7 +110,9 @@ export async function runTests(opts: { chaos?: boolean; unit?: boolean }): Promi
   }
   console.log('\n=== summary ===');
   for (const r of results) {
-    console.log(`${r.suite.padEnd(12)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${(r.duration_ms / 1000).toFixed(1)} s)`);
+    console.log(
+      `${r.suite.padEnd(12)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${(r.duration_ms / 1000).toFixed(1)} s)`,
+    );
   }
   const passed = results.reduce((a, r) => a + r.passed, 0);
   const failed = results.reduce((a, r) => a + r.failed, 0);

@@ -238,7 +238,7 @@ describe('kafka cluster mode (TIDEMARK_KAFKA_NODES=3)', () => {
     expect(() => parseKafkaNodeCount('three')).toThrow(PortConfigError);
   });
 
-  it('derives every node\'s ports from the configured base, ten apart', () => {
+  it("derives every node's ports from the configured base, ten apart", () => {
     expect(nodes).toEqual([
       { component: 'kafka', node_id: 1, port: 23092, controller_port: 23093 },
       { component: 'kafka-2', node_id: 2, port: 23102, controller_port: 23103 },
@@ -250,7 +250,9 @@ describe('kafka cluster mode (TIDEMARK_KAFKA_NODES=3)', () => {
     const clash = resolvePorts({ TIDEMARK_KAFKA_PORT: '23092', TIDEMARK_REGISTRY_PORT: '23102' });
     expect(kafkaNodes(clash, 1)).toHaveLength(1);
     expect(() => kafkaNodes(clash, 3)).toThrow(/Kafka node 2 listener \(port 23102\) collides with TIDEMARK_REGISTRY_PORT/);
-    expect(() => kafkaNodes(resolvePorts({ TIDEMARK_KAFKA_PORT: '65530', TIDEMARK_KAFKA_CONTROLLER_PORT: '65500' }), 3)).toThrow(/out of range/);
+    expect(() => kafkaNodes(resolvePorts({ TIDEMARK_KAFKA_PORT: '65530', TIDEMARK_KAFKA_CONTROLLER_PORT: '65500' }), 3)).toThrow(
+      /out of range/,
+    );
   });
 
   it('every node is broker + controller with its own id, listeners and log dir', () => {
@@ -286,7 +288,13 @@ describe('kafka cluster mode (TIDEMARK_KAFKA_NODES=3)', () => {
   });
 
   it('formats without --standalone (static voters) and runs each node with a smaller heap', () => {
-    const input = { libs_dir: '/c/libs', log4j_config: '/c/l.yaml', server_properties: '/c/kafka-2-server.properties', marker: '/state', node_count: 3 };
+    const input = {
+      libs_dir: '/c/libs',
+      log4j_config: '/c/l.yaml',
+      server_properties: '/c/kafka-2-server.properties',
+      marker: '/state',
+      node_count: 3,
+    };
     expect(kafkaJavaArgs(input)).toContain('-Xmx512m');
     const fmt = kafkaFormatArgs({ ...input, cluster_id: 'abc' });
     expect(fmt.slice(fmt.indexOf('kafka.tools.StorageTool'))).toEqual([
@@ -301,7 +309,8 @@ describe('kafka cluster mode (TIDEMARK_KAFKA_NODES=3)', () => {
 });
 
 describe('active KRaft controller from quorum-state files', () => {
-  const state = (leaderId: number, leaderEpoch: number) => JSON.stringify({ clusterId: '', leaderId, leaderEpoch, votedId: -1, data_version: 0 });
+  const state = (leaderId: number, leaderEpoch: number) =>
+    JSON.stringify({ clusterId: '', leaderId, leaderEpoch, votedId: -1, data_version: 0 });
 
   it('is the leader of the highest epoch (a killed leader keeps a stale file)', () => {
     expect(activeControllerFromQuorumStates([state(1, 3), state(2, 4), state(2, 4)])).toEqual({ node_id: 2, leader_epoch: 4 });

@@ -25,7 +25,10 @@ export function withLock<T>(file: string, opts: LockOptions, fn: () => Promise<T
         release(file);
       }
     });
-  queues.set(file, run.catch(() => undefined));
+  queues.set(
+    file,
+    run.catch(() => undefined),
+  );
   return run;
 }
 

@@ -52,7 +52,8 @@ async function main(argv: string[]): Promise<number> {
       const name = args[0];
       if (!name) throw new Error(`usage: ${cmd} <component>`);
       if (cmd === 'restart') console.log(JSON.stringify(await restartComponent(name, { log }), null, 2));
-      else console.log(JSON.stringify(await stopComponent(name, { log, ...(rest.includes('--kill') ? { signal: 'SIGKILL' as const } : {}) })));
+      else
+        console.log(JSON.stringify(await stopComponent(name, { log, ...(rest.includes('--kill') ? { signal: 'SIGKILL' as const } : {}) })));
       return 0;
     }
     default:

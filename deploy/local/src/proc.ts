@@ -380,5 +380,5 @@ export function portOwner(port: number): string | null {
   const r = spawnSync('ss', ['-H', '-ltnp', `sport = :${port}`], { encoding: 'utf8' });
   if (r.status !== 0 || !r.stdout) return null;
   const m = /users:\(\((.*?)\)\)/.exec(r.stdout);
-  return m ? m[1]! : r.stdout.trim().split('\n')[0] ?? null;
+  return m ? m[1]! : (r.stdout.trim().split('\n')[0] ?? null);
 }

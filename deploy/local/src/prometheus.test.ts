@@ -18,7 +18,12 @@ interface PromConfig {
 }
 
 describe('prometheus.yml', () => {
-  const text = prometheusConfigYaml({ port: 9090, rule_files: ['/repo/deploy/prometheus/alerts.yml'], rules_dir: '/s/conf/rules', targets_dir: '/s/conf/targets' });
+  const text = prometheusConfigYaml({
+    port: 9090,
+    rule_files: ['/repo/deploy/prometheus/alerts.yml'],
+    rules_dir: '/s/conf/rules',
+    targets_dir: '/s/conf/targets',
+  });
   const config = parse(text) as PromConfig;
 
   it('scrapes itself and one file_sd job per service, named tidemark-<service> (what TidemarkServiceDown matches)', () => {
@@ -42,7 +47,9 @@ describe('ports', () => {
   it('Prometheus defaults to 9090, which no other component or service default uses', () => {
     expect(resolvePorts({}).prometheus).toBe(9090);
     expect(resolvePorts({ TIDEMARK_PROMETHEUS_PORT: '21090' }).prometheus).toBe(21090);
-    const others: number[] = Object.entries(PORT_SPECS).filter(([k]) => k !== 'prometheus').map(([, v]) => v.default_port);
+    const others: number[] = Object.entries(PORT_SPECS)
+      .filter(([k]) => k !== 'prometheus')
+      .map(([, v]) => v.default_port);
     // The services' defaults (ingress, dedupe, screening, ledger API, fake risk API, simulator statements API).
     others.push(8080, 8082, 8083, 8090, 8099, 8070);
     expect(others).not.toContain(9090);
@@ -69,7 +76,9 @@ describe('rules derived for tests', () => {
   const real = readFileSync(ALERTS_YML, 'utf8');
 
   it('copies only the named alerts with the new for:, extra labels and unique group names', () => {
-    const derived = parse(deriveRules(real, { alerts: ['TidemarkConsumerStalled'], for: '5s', group_suffix: '-test-1', labels: { rules: 'test-1' } })) as {
+    const derived = parse(
+      deriveRules(real, { alerts: ['TidemarkConsumerStalled'], for: '5s', group_suffix: '-test-1', labels: { rules: 'test-1' } }),
+    ) as {
       groups: Array<{ name: string; rules: Array<Record<string, unknown>> }>;
     };
     const realDoc = parse(real) as { groups: Array<{ name: string; rules: Array<Record<string, unknown>> }> };
@@ -114,7 +123,9 @@ describe('Jaeger build progress line', () => {
 
   it('says what it does, how far, and where the log is', () => {
     expect(describeJaegerBuild(base, at)).toBe('compiling 412/1630 packages (25 %), 1 min 40 s so far; log /s/logs/jaeger-build.log');
-    expect(describeJaegerBuild({ ...base, phase: 'downloading' }, at)).toMatch(/^downloading the Go module github.com\/jaegertracing\/jaeger@v\d.*log \/s\/logs/);
+    expect(describeJaegerBuild({ ...base, phase: 'downloading' }, at)).toMatch(
+      /^downloading the Go module github.com\/jaegertracing\/jaeger@v\d.*log \/s\/logs/,
+    );
     expect(describeJaegerBuild({ ...base, phase: 'done' }, at)).toBe('built in 1 min 40 s');
     expect(describeJaegerBuild({ ...base, phase: 'failed', error: 'exit 1' }, at)).toMatch(/build failed after 1 min 40 s: exit 1; log/);
   });

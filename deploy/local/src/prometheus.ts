@@ -59,7 +59,14 @@ export function fileSdTargets(ports: number[], stack: string): string {
 interface RuleGroup {
   name: string;
   interval?: string;
-  rules: Array<{ alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }>;
+  rules: Array<{
+    alert?: string;
+    record?: string;
+    expr: string;
+    for?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  }>;
 }
 
 export interface DerivedRulesOptions {
@@ -99,7 +106,10 @@ export const DASHBOARD_PANELS: ReadonlyArray<{ title: string; expr: string }> = 
   { title: 'webhooks accepted/s per provider', expr: 'sum by (provider) (rate(tidemark_ingress_requests_total{outcome="accepted"}[1m]))' },
   { title: 'records settled/s per consumer and outcome', expr: 'sum by (service, outcome) (rate(tidemark_stream_records_total[1m]))' },
   { title: 'consumer lag per service', expr: 'sum by (service) (tidemark_stream_consumer_lag)' },
-  { title: 'retry ladder and DLQ depth', expr: 'sum by (service, rung) (tidemark_stream_ladder_depth) or sum by (service) (tidemark_stream_dlq_depth)' },
+  {
+    title: 'retry ladder and DLQ depth',
+    expr: 'sum by (service, rung) (tidemark_stream_ladder_depth) or sum by (service) (tidemark_stream_dlq_depth)',
+  },
   { title: 'alerts pending or firing', expr: 'ALERTS' },
 ];
 

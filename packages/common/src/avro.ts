@@ -10,7 +10,10 @@ export class AvroCodec {
   private readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, Promise<number>>();
 
-  constructor(readonly registry_url: string, readonly prefix: string = process.env.TIDEMARK_TOPIC_PREFIX ?? '') {
+  constructor(
+    readonly registry_url: string,
+    readonly prefix: string = process.env.TIDEMARK_TOPIC_PREFIX ?? '',
+  ) {
     this.registry = new SchemaRegistry({ host: registry_url });
   }
 

@@ -18,7 +18,9 @@ describe('config', () => {
 describe('logging', () => {
   it('scrubs registered secrets from every line', () => {
     registerSecret('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
-    expect(scrubSecrets('key whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw and MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toBe('key [REDACTED] and [REDACTED]');
+    expect(scrubSecrets('key whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw and MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toBe(
+      'key [REDACTED] and [REDACTED]',
+    );
     expect(createLogger('t')).toBeDefined();
   });
 });

@@ -50,5 +50,7 @@ export function loadServiceConfig<T extends z.ZodRawShape>(shape: T, env: NodeJS
 }
 
 export function kafkaBrokers(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'>): string[] {
-  return config.TIDEMARK_KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean);
+  return config.TIDEMARK_KAFKA_BROKERS.split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
 }

@@ -28,7 +28,10 @@ export function isTransactionEventType(type: string): boolean {
 import type { CanonicalEvent } from './generated/records.js';
 
 /** The fields every canonical event must have; everything else defaults to null / WEBHOOK. */
-export type CanonicalEventCore = Pick<CanonicalEvent, 'ingress_id' | 'provider' | 'event_id' | 'event_type' | 'occurred_at_ms' | 'received_at_ms' | 'partition_key' | 'body_sha256'>;
+export type CanonicalEventCore = Pick<
+  CanonicalEvent,
+  'ingress_id' | 'provider' | 'event_id' | 'event_type' | 'occurred_at_ms' | 'received_at_ms' | 'partition_key' | 'body_sha256'
+>;
 
 /** Builds a complete CanonicalEvent from its core fields plus any optional ones. */
 export function canonicalEvent(core: CanonicalEventCore & Partial<CanonicalEvent>): CanonicalEvent {

@@ -16,5 +16,11 @@ export type * from './generated/records.js';
 export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindValues } from './generated/records.js';
 export * from './schemas/compat.js';
 export * from './events.js';
-export { installKafkajsPatches, installAbortedTransactionFix, hideAbortedRecords, invalidatesCoordinator, KAFKAJS_PATCHED_VERSION } from './kafkajs-patches.js';
+export {
+  installKafkajsPatches,
+  installAbortedTransactionFix,
+  hideAbortedRecords,
+  invalidatesCoordinator,
+  KAFKAJS_PATCHED_VERSION,
+} from './kafkajs-patches.js';
 export * from './pg.js';

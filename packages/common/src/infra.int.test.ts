@@ -6,8 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import {
-  applyTopics, AvroCodec, baseConfigSchema, createIdempotentProducer, createKafka, kafkaBrokers, loadConfig,
-  RegistryClient, topicName, type CanonicalEvent,
+  applyTopics,
+  AvroCodec,
+  baseConfigSchema,
+  createIdempotentProducer,
+  createKafka,
+  kafkaBrokers,
+  loadConfig,
+  RegistryClient,
+  topicName,
+  type CanonicalEvent,
 } from './index.js';
 
 const config = loadConfig(baseConfigSchema);
@@ -40,17 +48,37 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('real infrastruct
   it('produces and consumes an Avro record through the broker and registry', async () => {
     const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
     const event: CanonicalEvent = {
-      ingress_id: randomUUID(), provider: 'generic', event_id: `evt_${randomUUID()}`, event_type: 'deposit.confirmed',
-      occurred_at_ms: Date.now() - 1000, received_at_ms: Date.now(), partition_key: 'wal_42', transaction_id: 'tx_1',
-      wallet_id: 'wal_42', customer_id: null, asset: 'ETH', network: 'ethereum',
-      amount: '98765432109876543210987654321098765432109876543210.123456789012345678', tx_hash: null,
-      from_address: null, to_address: null, confirmations: 12, counterparty_name: 'ACME GmbH', counterparty_country: 'DE',
-      kyc_status: null, source: 'WEBHOOK', body_sha256: 'x'.repeat(64),
+      ingress_id: randomUUID(),
+      provider: 'generic',
+      event_id: `evt_${randomUUID()}`,
+      event_type: 'deposit.confirmed',
+      occurred_at_ms: Date.now() - 1000,
+      received_at_ms: Date.now(),
+      partition_key: 'wal_42',
+      transaction_id: 'tx_1',
+      wallet_id: 'wal_42',
+      customer_id: null,
+      asset: 'ETH',
+      network: 'ethereum',
+      amount: '98765432109876543210987654321098765432109876543210.123456789012345678',
+      tx_hash: null,
+      from_address: null,
+      to_address: null,
+      confirmations: 12,
+      counterparty_name: 'ACME GmbH',
+      counterparty_country: 'DE',
+      kyc_status: null,
+      source: 'WEBHOOK',
+      body_sha256: 'x'.repeat(64),
     };
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     const topic = topicName('webhooks.received.v1', prefix);
-    await producer.send({ topic, acks: -1, messages: [{ key: event.partition_key, value: await codec.encode('webhooks.received.v1', event) }] });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key: event.partition_key, value: await codec.encode('webhooks.received.v1', event) }],
+    });
     await producer.disconnect();
 
     const consumer = kafka.consumer({ groupId: `${prefix}reader`, readUncommitted: false });

@@ -2,11 +2,31 @@ import Module from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertPatchedKafkajs, hideAbortedRecords, installRequireResolveCache, KAFKAJS_PATCHED_VERSION, type FetchedMessage } from './kafkajs-patches.js';
+import {
+  assertPatchedKafkajs,
+  hideAbortedRecords,
+  installRequireResolveCache,
+  KAFKAJS_PATCHED_VERSION,
+  type FetchedMessage,
+} from './kafkajs-patches.js';
 
-const data = (offset: number, pid: string): FetchedMessage => ({ offset: String(offset), key: Buffer.from('k'), batchContext: { producerId: pid, inTransaction: true } });
-const abort = (offset: number, pid: string): FetchedMessage => ({ offset: String(offset), key: Buffer.from([0, 0, 0, 0]), isControlRecord: true, batchContext: { producerId: pid, inTransaction: true } });
-const commit = (offset: number, pid: string): FetchedMessage => ({ offset: String(offset), key: Buffer.from([0, 0, 0, 1]), isControlRecord: true, batchContext: { producerId: pid, inTransaction: true } });
+const data = (offset: number, pid: string): FetchedMessage => ({
+  offset: String(offset),
+  key: Buffer.from('k'),
+  batchContext: { producerId: pid, inTransaction: true },
+});
+const abort = (offset: number, pid: string): FetchedMessage => ({
+  offset: String(offset),
+  key: Buffer.from([0, 0, 0, 0]),
+  isControlRecord: true,
+  batchContext: { producerId: pid, inTransaction: true },
+});
+const commit = (offset: number, pid: string): FetchedMessage => ({
+  offset: String(offset),
+  key: Buffer.from([0, 0, 0, 1]),
+  isControlRecord: true,
+  batchContext: { producerId: pid, inTransaction: true },
+});
 const visible = (ms: FetchedMessage[]) => ms.filter((m) => !m.isControlRecord).map((m) => `${m.batchContext!.producerId}@${m.offset}`);
 
 describe('aborted transaction filter (kafkajs fix)', () => {
@@ -32,12 +52,15 @@ describe('aborted transaction filter (kafkajs fix)', () => {
   });
 
   it('leaves committed and non-transactional records alone', () => {
-    const ms: FetchedMessage[] = [{ offset: '0', key: null, batchContext: { producerId: '-1', inTransaction: false } }, data(1, 'P1'), commit(2, 'P1')];
+    const ms: FetchedMessage[] = [
+      { offset: '0', key: null, batchContext: { producerId: '-1', inTransaction: false } },
+      data(1, 'P1'),
+      commit(2, 'P1'),
+    ];
     expect(hideAbortedRecords(ms, [])).toBe(0);
     expect(visible(ms)).toEqual(['-1@0', 'P1@1']);
   });
 });
-
 
 type Resolve = (request: string, parent: unknown, isMain?: boolean, options?: unknown) => string;
 const mod = Module as unknown as { _resolveFilename: Resolve; _nodeModulePaths(dir: string): string[] };

@@ -24,10 +24,24 @@ export function scrubSecrets(text: string): string {
 }
 
 const REDACT_PATHS = [
-  'secret', 'secrets', '*.secret', '*.secrets', 'password', '*.password', 'token', '*.token',
-  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'headers["webhook-signature"]', 'req.headers["webhook-signature"]', 'headers["stripe-signature"]',
-  'headers["x-signature"]', 'signature', '*.signature',
+  'secret',
+  'secrets',
+  '*.secret',
+  '*.secrets',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'headers["webhook-signature"]',
+  'req.headers["webhook-signature"]',
+  'headers["stripe-signature"]',
+  'headers["x-signature"]',
+  'signature',
+  '*.signature',
 ];
 
 export type { Logger };

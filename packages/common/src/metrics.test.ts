@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics, wantsOpenMetrics } from './metrics.js';
 
-const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const PROMETHEUS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 describe('metrics rendering', () => {
@@ -26,7 +27,11 @@ describe('metrics rendering', () => {
   it('keeps counter names (with _total) in the text format after an OpenMetrics render', async () => {
     const m = createMetrics('svc');
     m.counter('tidemark_test_things_total', 'things').inc(3);
-    const own = (text: string) => text.split('\n').filter((l) => l.includes('tidemark_test_things')).join('\n');
+    const own = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.includes('tidemark_test_things'))
+        .join('\n');
     const before = own(await m.text());
     const om = (await m.render(PROMETHEUS_ACCEPT)).body;
     expect(om).toContain('# TYPE tidemark_test_things counter');

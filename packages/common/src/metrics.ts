@@ -49,7 +49,10 @@ export function createMetrics(service: string) {
     },
     histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = [], buckets?: number[]) {
       return new client.Histogram({
-        name, help, labelNames, registers: [registry],
+        name,
+        help,
+        labelNames,
+        registers: [registry],
         buckets: buckets ?? [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       });
     },

@@ -26,7 +26,8 @@ export function amountProblem(text: unknown): string | null {
   if (fraction.length > AMOUNT_DECIMALS_MAX) return `amount has ${fraction.length} decimals; at most ${AMOUNT_DECIMALS_MAX} are allowed`;
   const significant = (intPart === '0' ? '' : intPart) + fraction;
   const digits = significant.replace(/^0+/, '').length;
-  if (digits > AMOUNT_SIGNIFICANT_DIGITS_MAX) return `amount has ${digits} significant digits; at most ${AMOUNT_SIGNIFICANT_DIGITS_MAX} are allowed`;
+  if (digits > AMOUNT_SIGNIFICANT_DIGITS_MAX)
+    return `amount has ${digits} significant digits; at most ${AMOUNT_SIGNIFICANT_DIGITS_MAX} are allowed`;
   return null;
 }
 

@@ -13,7 +13,12 @@ afterEach(async () => {
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 function options(ready: { db: boolean }): OpsOptions {
-  return { service: 'ops-test', metrics: createMetrics('ops-test'), readiness: { db: async () => ready.db, slow: () => new Promise(() => undefined) }, readiness_timeout_ms: 50 };
+  return {
+    service: 'ops-test',
+    metrics: createMetrics('ops-test'),
+    readiness: { db: async () => ready.db, slow: () => new Promise(() => undefined) },
+    readiness_timeout_ms: 50,
+  };
 }
 
 /** The same endpoints whether mounted on express or called from a plain node:http router. */
@@ -42,7 +47,10 @@ describe.each(Object.entries(mounts))('ops endpoints on %s', (_name, mount) => {
     const health = await fetch(`${url}/healthz`);
     expect([health.status, await health.json()]).toEqual([200, { status: 'ok', service: 'ops-test' }]);
     const ready = await fetch(`${url}/readyz?verbose=1`);
-    expect([ready.status, await ready.json()]).toEqual([503, { status: 'not_ready', service: 'ops-test', checks: { db: true, slow: false } }]);
+    expect([ready.status, await ready.json()]).toEqual([
+      503,
+      { status: 'not_ready', service: 'ops-test', checks: { db: true, slow: false } },
+    ]);
     const metrics = await fetch(`${url}/metrics`);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await metrics.text();

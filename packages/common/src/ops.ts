@@ -58,7 +58,11 @@ export function createReadiness(opts: OpsOptions): () => Promise<{ ready: boolea
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -71,7 +75,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export function createOpsHandler(opts: OpsOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const evaluate = createReadiness(opts);
-  const fail = (res: ServerResponse) => (error: unknown) => sendJson(res, 500, { error: 'internal_error', message: (error as Error).message });
+  const fail = (res: ServerResponse) => (error: unknown) =>
+    sendJson(res, 500, { error: 'internal_error', message: (error as Error).message });
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     let path = (req.url ?? '/').split('?', 1)[0]!;
@@ -81,7 +86,10 @@ export function createOpsHandler(opts: OpsOptions): (req: IncomingMessage, res: 
         sendJson(res, 200, { status: 'ok', service: opts.service });
         return true;
       case '/readyz':
-        evaluate().then(({ ready, checks }) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', service: opts.service, checks }), fail(res));
+        evaluate().then(
+          ({ ready, checks }) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', service: opts.service, checks }),
+          fail(res),
+        );
         return true;
       case '/metrics':
         // OpenMetrics (with exemplars) when the scraper asks for it, the Prometheus text format otherwise.

@@ -23,7 +23,11 @@ export class RegistryClient {
     });
     const text = await res.text();
     let json: unknown = null;
-    try { json = text ? JSON.parse(text) : null; } catch { json = text; }
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
     return { status: res.status, json };
   }
 
@@ -37,7 +41,8 @@ export class RegistryClient {
 
   async setCompatibility(subject: string, level: CompatibilityLevel): Promise<void> {
     const res = await this.request('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: level });
-    if (res.status >= 300) throw new RegistryError(`setting compatibility of ${subject} failed: HTTP ${res.status} ${JSON.stringify(res.json)}`);
+    if (res.status >= 300)
+      throw new RegistryError(`setting compatibility of ${subject} failed: HTTP ${res.status} ${JSON.stringify(res.json)}`);
   }
 
   /** Registers (idempotently) and returns the schema id. */
@@ -63,7 +68,8 @@ export class RegistryClient {
       schemaType: 'AVRO',
     });
     if (res.status === 404) return { compatible: true, messages: [] };
-    if (res.status >= 300) throw new RegistryError(`compatibility check of ${subject} failed: HTTP ${res.status} ${JSON.stringify(res.json)}`);
+    if (res.status >= 300)
+      throw new RegistryError(`compatibility check of ${subject} failed: HTTP ${res.status} ${JSON.stringify(res.json)}`);
     const body = res.json as { is_compatible: boolean; messages?: string[] };
     return { compatible: body.is_compatible, messages: body.messages ?? [] };
   }

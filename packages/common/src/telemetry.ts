@@ -6,7 +6,14 @@
 import { context, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { BatchSpanProcessor, NoopSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -28,7 +35,10 @@ export function initTelemetry(service: string, otlp_endpoint?: string, extra_exp
   if (sdk) return;
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const processors: SpanProcessor[] = [];
-  if (otlp_endpoint) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp_endpoint }), { maxQueueSize: 8192, scheduledDelayMillis: 500 }));
+  if (otlp_endpoint)
+    processors.push(
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp_endpoint }), { maxQueueSize: 8192, scheduledDelayMillis: 500 }),
+    );
   if (extra_exporter) processors.push(new BatchSpanProcessor(extra_exporter));
   // Without any processor NodeSDK registers no tracer provider, spans are non-recording and no
   // traceparent is injected; a no-op processor keeps spans (and trace ids in headers) alive.
@@ -42,7 +52,10 @@ export function initTelemetry(service: string, otlp_endpoint?: string, extra_exp
     // Head sampling at the root (ingress); every later stage follows the parent's decision, so a
     // trace is kept whole or not at all. Unsampled events still carry their trace id in headers.
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(traceSampleRatio()) }),
-    instrumentations: [new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? '') }), new PgInstrumentation()],
+    instrumentations: [
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? '') }),
+      new PgInstrumentation(),
+    ],
   });
   sdk.start();
 }

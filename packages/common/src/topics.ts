@@ -4,7 +4,14 @@
  * registers each topic's schema under `<topic>-value` with BACKWARD compatibility.
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { loadCatalog, replicationProfile, resolveSchema, loadNamedTypes, type Catalog, type ReplicationProfile } from './schemas/catalog.js';
+import {
+  loadCatalog,
+  replicationProfile,
+  resolveSchema,
+  loadNamedTypes,
+  type Catalog,
+  type ReplicationProfile,
+} from './schemas/catalog.js';
 import { RegistryClient } from './registry.js';
 
 /** Applies the namespace prefix (tests use one per run so they can share a broker). */
@@ -120,10 +127,13 @@ export async function applyTopics(
   const replicationFactor = opts.replication_factor ?? profile.replication_factor;
   const planned = plannedTopics(catalog, opts.prefix, profile);
   const report: ApplyReport = {
-    replication: { profile: profile.name, brokers, replication_factor: replicationFactor, min_insync_replicas: profile.min_insync_replicas },
-    under_replicated: present_metadata
-      .filter((t) => t.partitions.some((p) => p.replicas.length < replicationFactor))
-      .map((t) => t.name),
+    replication: {
+      profile: profile.name,
+      brokers,
+      replication_factor: replicationFactor,
+      min_insync_replicas: profile.min_insync_replicas,
+    },
+    under_replicated: present_metadata.filter((t) => t.partitions.some((p) => p.replicas.length < replicationFactor)).map((t) => t.name),
     created: [],
     updated: [],
     unchanged: [],

@@ -9,10 +9,32 @@ export type FailureKind = 'TRANSIENT' | 'PERMANENT' | 'INFRASTRUCTURE';
 
 /** Connection-level error codes (Node sockets, Postgres SQLSTATE classes 08, 53, 57P). */
 const INFRA_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED',
-  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300', '53400',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '53300',
+  '53400',
 ]);
-const INFRA_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying to connect/i, /Client has encountered a connection error/i, /socket hang up/i];
+const INFRA_MESSAGES = [
+  /Connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+  /socket hang up/i,
+];
 const CAUSE_DEPTH_MAX = 5;
 
 export function classifyFailure(err: unknown): FailureKind {
@@ -56,7 +78,11 @@ export function errorStack(err: unknown): string | null {
  * failures with backoff for up to `wait_ms_max` so a service started while Postgres or
  * Kafka restarts comes up instead of exiting. Other failures are thrown at once.
  */
-export async function retryStartup<T>(what: string, fn: () => Promise<T>, opts: { wait_ms_max?: number; onRetry?: (err: unknown, delay_ms: number) => void } = {}): Promise<T> {
+export async function retryStartup<T>(
+  what: string,
+  fn: () => Promise<T>,
+  opts: { wait_ms_max?: number; onRetry?: (err: unknown, delay_ms: number) => void } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.wait_ms_max ?? 60_000);
   for (let attempt = 0; ; attempt++) {
     try {

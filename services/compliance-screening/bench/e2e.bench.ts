@@ -57,7 +57,11 @@ const ops_port = risk_port + 1_000;
 const children: ChildProcess[] = [];
 
 function start(name: string, script: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: SERVICE_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: SERVICE_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d.toString()}`));
   children.push(child);
   return child;
@@ -97,11 +101,28 @@ try {
     const wallet = `wal_${i % opts.wallets}`;
     const now = Date.now();
     return {
-      ingress_id: randomUUID(), provider: 'generic', event_id: `bench_${i}`, event_type: i % 2 === 0 ? 'deposit.confirmed' : 'withdrawal.requested',
-      occurred_at_ms: now - 60_000 + i, received_at_ms: now, partition_key: wallet, transaction_id: `tx_${i}`, wallet_id: wallet, customer_id: null,
-      asset: 'USDT', network: 'ethereum', amount: `${(i * 37) % 3_000}.25`, tx_hash: null,
-      from_address: `0x${randomBytes(20).toString('hex')}`, to_address: `0x${randomBytes(20).toString('hex')}`, confirmations: 12,
-      counterparty_name: i % 10 === 0 ? null : 'ACME GmbH', counterparty_country: 'DE', kyc_status: null, source: 'WEBHOOK', body_sha256: '0'.repeat(64),
+      ingress_id: randomUUID(),
+      provider: 'generic',
+      event_id: `bench_${i}`,
+      event_type: i % 2 === 0 ? 'deposit.confirmed' : 'withdrawal.requested',
+      occurred_at_ms: now - 60_000 + i,
+      received_at_ms: now,
+      partition_key: wallet,
+      transaction_id: `tx_${i}`,
+      wallet_id: wallet,
+      customer_id: null,
+      asset: 'USDT',
+      network: 'ethereum',
+      amount: `${(i * 37) % 3_000}.25`,
+      tx_hash: null,
+      from_address: `0x${randomBytes(20).toString('hex')}`,
+      to_address: `0x${randomBytes(20).toString('hex')}`,
+      confirmations: 12,
+      counterparty_name: i % 10 === 0 ? null : 'ACME GmbH',
+      counterparty_country: 'DE',
+      kyc_status: null,
+      source: 'WEBHOOK',
+      body_sha256: '0'.repeat(64),
     };
   });
   const encoded = await Promise.all(events.map(async (e) => ({ key: e.partition_key, value: await codec.encode('events.unique.v1', e) })));
@@ -137,7 +158,8 @@ try {
 
   const elapsed_s = (last_ms - produce_started_ms) / 1_000;
   const report = {
-    benchmark: 'compliance-screening end to end: events.unique.v1 → events.screened.v1 (own processes: service + fake risk API; real Kafka, registry, Postgres)',
+    benchmark:
+      'compliance-screening end to end: events.unique.v1 → events.screened.v1 (own processes: service + fake risk API; real Kafka, registry, Postgres)',
     at: new Date().toISOString(),
     events: opts.events,
     wallets: opts.wallets,
@@ -150,7 +172,9 @@ try {
   };
   mkdirSync(path.dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`screening end to end: ${report.events_per_s} events/s (${opts.events} events, ${opts.wallets} wallets, all screened ${elapsed_s.toFixed(1)} s after the first send) → ${opts.out}`);
+  console.log(
+    `screening end to end: ${report.events_per_s} events/s (${opts.events} events, ${opts.wallets} wallets, all screened ${elapsed_s.toFixed(1)} s after the first send) → ${opts.out}`,
+  );
 } finally {
   for (const child of children) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 1_500));

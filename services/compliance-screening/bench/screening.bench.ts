@@ -29,7 +29,16 @@ if (!(opts.events > 0 && opts.events <= EVENTS_MAX)) throw new Error(`--events m
 
 const ref = await loadDefaultReference();
 const sanctioned = [...ref.sanctions.by_address.values()].map((e) => e.listed);
-const names = ['ACME GmbH', 'Hans Müller', 'Maria Garcia', 'Blockchain Ventures Ltd', 'Nordic Custody AB', 'Jean-Luc Picard', 'Garantecs', null];
+const names = [
+  'ACME GmbH',
+  'Hans Müller',
+  'Maria Garcia',
+  'Blockchain Ventures Ltd',
+  'Nordic Custody AB',
+  'Jean-Luc Picard',
+  'Garantecs',
+  null,
+];
 const assets = ['BTC', 'ETH', 'USDT', 'USDC', 'LTC'];
 
 // Deterministic pseudo-random sequence (no Math.random: runs are comparable).
@@ -42,11 +51,18 @@ function sample(i: number): { event: CanonicalEvent; history: HistoryEntry[] } {
   const asset = assets[r % assets.length] as string;
   // Mostly small transfers, some large: ~0–3,000 units of stablecoins/LTC, ~0–0.3 BTC/ETH.
   const units = next() % 3_000;
-  const amount = asset === 'BTC' || asset === 'ETH' ? `0.${units.toString().padStart(4, '0')}` : `${units}.${(next() % 100).toString().padStart(2, '0')}`;
+  const amount =
+    asset === 'BTC' || asset === 'ETH'
+      ? `0.${units.toString().padStart(4, '0')}`
+      : `${units}.${(next() % 100).toString().padStart(2, '0')}`;
   const history = Array.from({ length: next() % (opts.historyMax + 1) }, (_, k) =>
     historyEntry({ occurred_at_ms: T0_MS - (k + 1) * 1_800_000, amount_ref: `${next() % 3_000}.5` }),
   );
-  if (kind < 5) return { event: makeEvent({ event_type: 'kyc.status_changed', transaction_id: null, amount: null, kyc_status: 'approved' }), history: [] };
+  if (kind < 5)
+    return {
+      event: makeEvent({ event_type: 'kyc.status_changed', transaction_id: null, amount: null, kyc_status: 'approved' }),
+      history: [],
+    };
   const overrides: Partial<CanonicalEvent> = {
     event_id: `bench_${i}`,
     asset,
@@ -65,7 +81,7 @@ const decisions = { ALLOW: 0, REVIEW: 0, BLOCK: 0 };
 const latencies_ns = new BigInt64Array(opts.events);
 for (let i = 0; i < inputs.length; i++) {
   const { event, history } = inputs[i] as { event: CanonicalEvent; history: HistoryEntry[] };
-    // Risk scores distributed like the fake API's (deterministic per address).
+  // Risk scores distributed like the fake API's (deterministic per address).
   const risk = lowRisk(event).map((a) => ({ ...a, risk_score: fakeScore(a.address).risk_score }));
   const ctx = makeContext(ref, event, { history, risk });
   const started = process.hrtime.bigint();

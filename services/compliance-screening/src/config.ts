@@ -15,7 +15,12 @@ export const screeningConfigShape = {
   /** Folder of sanctioned_addresses_<TICKER>.txt files, or comma-separated http(s) URLs. */
   TIDEMARK_SANCTIONS_SOURCE: z.string().min(1).default(DEFAULT_SANCTIONS_SOURCE),
   /** How often a URL source is fetched again (0: only on SIGHUP / admin reload). Folders are watched. */
-  TIDEMARK_SANCTIONS_REFRESH_MS: z.coerce.number().int().min(0).max(7 * 24 * 3_600_000).default(3_600_000),
+  TIDEMARK_SANCTIONS_REFRESH_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3_600_000)
+    .default(3_600_000),
   TIDEMARK_SCREENING_RULES_FILE: z.string().min(1).default(DEFAULT_RULES_FILE),
   TIDEMARK_SANCTIONED_NAMES_FILE: z.string().min(1).default(DEFAULT_NAMES_FILE),
   /** Bearer token for POST /admin/reload; without it the admin endpoint is off (SIGHUP still works). */

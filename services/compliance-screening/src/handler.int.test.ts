@@ -20,7 +20,14 @@ const DATABASE_URL = process.env.TIDEMARK_DATABASE_URL ?? 'postgres://tidemark:t
 const SCHEMA = `cs_handler_${randomBytes(6).toString('hex')}`;
 
 function input(event: CanonicalEvent, attempt = 1): InputRecord<CanonicalEvent> {
-  return { key: event.partition_key, value: event, headers: {}, source: { topic: 'events.unique.v1', partition: 0, offset: '1' }, attempt, timestamp_ms: event.received_at_ms };
+  return {
+    key: event.partition_key,
+    value: event,
+    headers: {},
+    source: { topic: 'events.unique.v1', partition: 0, offset: '1' },
+    attempt,
+    timestamp_ms: event.received_at_ms,
+  };
 }
 
 describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INTEGRATION=1 to skip)', () => {
@@ -34,7 +41,16 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     await migrate(DATABASE_URL, SCHEMA);
     pool = new pg.Pool({ connectionString: DATABASE_URL, max: 3 });
     api = await startFakeRiskApi({ host: '127.0.0.1', port: 0 });
-    risk = new RiskApiClient({ base_url: api.url, timeout_ms: 300, breaker_error_threshold_pct: 50, breaker_volume_threshold: 100, breaker_rolling_window_ms: 10_000, breaker_reset_ms: 200, cache_ttl_ms: 0, cache_entries_max: 10 });
+    risk = new RiskApiClient({
+      base_url: api.url,
+      timeout_ms: 300,
+      breaker_error_threshold_pct: 50,
+      breaker_volume_threshold: 100,
+      breaker_rolling_window_ms: 10_000,
+      breaker_reset_ms: 200,
+      cache_ttl_ms: 0,
+      cache_entries_max: 10,
+    });
     ref = await loadDefaultReference();
     rules = { current: ref.rules };
   });
@@ -46,7 +62,13 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
   });
 
   const handler = (clock = () => 1_000) =>
-    createScreeningHandler({ store: new DecisionStore(pool, SCHEMA), risk, sanctions: () => ref.sanctions, reference: () => ({ rules: rules.current, names: ref.names }), clock });
+    createScreeningHandler({
+      store: new DecisionStore(pool, SCHEMA),
+      risk,
+      sanctions: () => ref.sanctions,
+      reference: () => ({ rules: rules.current, names: ref.names }),
+      clock,
+    });
 
   it('publishes screened + alert for REVIEW with a deterministic alert id, and an audit note', async () => {
     const e = makeEvent({ wallet_id: 'wal_h1', partition_key: 'wal_h1', amount: '12000' });
@@ -54,7 +76,12 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     expect(result.outputs.map((o) => o.topic)).toEqual(['events.screened.v1', 'compliance.alerts.v1']);
     expect((result.outputs[1]?.value as ComplianceAlert).alert_id).toBe(`alert:generic:${e.event_id}`);
     expect(result.outputs.every((o) => o.key === 'wal_h1')).toBe(true);
-    expect(result.audit?.[0]).toMatchObject({ action: 'screened', event_id: e.event_id, reason: 'AMOUNT_THRESHOLD', details: expect.objectContaining({ decision: 'REVIEW', replayed: 'false' }) });
+    expect(result.audit?.[0]).toMatchObject({
+      action: 'screened',
+      event_id: e.event_id,
+      reason: 'AMOUNT_THRESHOLD',
+      details: expect.objectContaining({ decision: 'REVIEW', replayed: 'false' }),
+    });
   });
 
   it('risk API failing → TransientError and nothing stored, so the retry screens from scratch', async () => {
@@ -72,10 +99,15 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
   it('a replay returns the stored decision, identical even after the rules changed', async () => {
     const e = makeEvent({ wallet_id: 'wal_h3', partition_key: 'wal_h3', amount: '5000' });
     const first = await handler(() => 111).handle(input(e));
-    rules = { current: parseRules({ ...ref.rules, amount_thresholds: [{ rule_id: 'amount.low', asset: '*', at_or_above: '1', outcome: 'BLOCK' }] }) };
+    rules = {
+      current: parseRules({ ...ref.rules, amount_thresholds: [{ rule_id: 'amount.low', asset: '*', at_or_above: '1', outcome: 'BLOCK' }] }),
+    };
     const again = await handler(() => 999).handle(input({ ...e, ingress_id: 'ing_again' }));
     rules = { current: ref.rules };
-    expect(again.outputs[0]?.value).toEqual({ event: { ...e, ingress_id: 'ing_again' }, screening: (first.outputs[0]?.value as { screening: unknown }).screening });
+    expect(again.outputs[0]?.value).toEqual({
+      event: { ...e, ingress_id: 'ing_again' },
+      screening: (first.outputs[0]?.value as { screening: unknown }).screening,
+    });
     expect(again.audit?.[0]?.details?.replayed).toBe('true');
   });
 
@@ -83,8 +115,20 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     const other = `${SCHEMA}_b`;
     await migrate(DATABASE_URL, other);
     try {
-      const sequential = createScreeningHandler({ store: new DecisionStore(pool, SCHEMA), risk, sanctions: () => ref.sanctions, reference: () => ({ rules: ref.rules, names: ref.names }), clock: () => 7 });
-      const batched = createScreeningHandler({ store: new DecisionStore(pool, other), risk, sanctions: () => ref.sanctions, reference: () => ({ rules: ref.rules, names: ref.names }), clock: () => 7 });
+      const sequential = createScreeningHandler({
+        store: new DecisionStore(pool, SCHEMA),
+        risk,
+        sanctions: () => ref.sanctions,
+        reference: () => ({ rules: ref.rules, names: ref.names }),
+        clock: () => 7,
+      });
+      const batched = createScreeningHandler({
+        store: new DecisionStore(pool, other),
+        risk,
+        sanctions: () => ref.sanctions,
+        reference: () => ({ rules: ref.rules, names: ref.names }),
+        clock: () => 7,
+      });
       // Deterministic pseudo-random stream: 4 wallets, amounts around the structuring band,
       // some out-of-order times, re-deliveries (same event id) and KYC events.
       let seed = 7;
@@ -98,7 +142,17 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
           continue;
         }
         if (rnd(15) === 0) {
-          events.push(makeEvent({ event_type: 'kyc.status_changed', transaction_id: null, amount: null, from_address: null, wallet_id: wallet, partition_key: wallet, kyc_status: 'approved' }));
+          events.push(
+            makeEvent({
+              event_type: 'kyc.status_changed',
+              transaction_id: null,
+              amount: null,
+              from_address: null,
+              wallet_id: wallet,
+              partition_key: wallet,
+              kyc_status: 'approved',
+            }),
+          );
           continue;
         }
         events.push(
@@ -116,11 +170,16 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
       const seqResults = [];
       for (const e of events) seqResults.push(await sequential.handle(input(e)));
       const batchResults = [];
-      for (let i = 0; i < events.length; i += 37) batchResults.push(...(await batched.handleBatch!(events.slice(i, i + 37).map((e) => input(e)))));
+      for (let i = 0; i < events.length; i += 37)
+        batchResults.push(...(await batched.handleBatch!(events.slice(i, i + 37).map((e) => input(e)))));
       expect(batchResults).toEqual(seqResults);
       const decisions = new Set(seqResults.map((r) => (r.outputs[0]?.value as { screening: { decision: string } }).screening.decision));
       expect(decisions).toEqual(new Set(['ALLOW', 'REVIEW']));
-      const reasonCodes = new Set(seqResults.flatMap((r) => (r.outputs[0]?.value as { screening: { reasons: Array<{ code: string }> } }).screening.reasons.map((x) => x.code)));
+      const reasonCodes = new Set(
+        seqResults.flatMap((r) =>
+          (r.outputs[0]?.value as { screening: { reasons: Array<{ code: string }> } }).screening.reasons.map((x) => x.code),
+        ),
+      );
       expect([...reasonCodes]).toEqual(expect.arrayContaining(['STRUCTURING', 'VELOCITY', 'AMOUNT_THRESHOLD', 'TRAVEL_RULE_INCOMPLETE']));
       // Replaying a whole batch returns the stored decisions.
       expect(await batched.handleBatch!(events.slice(0, 20).map((e) => input(e)))).toEqual(
@@ -145,6 +204,8 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     await expect(handler().handle(input(makeEvent({ amount: '-1' })))).rejects.toBeInstanceOf(PermanentError);
     // A country that is not an ISO code is missing travel-rule data, not a broken event.
     const loose = await handler().handle(input(makeEvent({ amount: '5000', counterparty_country: 'Germany' })));
-    expect((loose.outputs[0]?.value as { screening: { reasons: Array<{ code: string }> } }).screening.reasons.map((r) => r.code)).toEqual(['TRAVEL_RULE_INCOMPLETE']);
+    expect((loose.outputs[0]?.value as { screening: { reasons: Array<{ code: string }> } }).screening.reasons.map((r) => r.code)).toEqual([
+      'TRAVEL_RULE_INCOMPLETE',
+    ]);
   });
 });

@@ -142,14 +142,27 @@ function storedRow(event: CanonicalEvent, screening: ScreeningDecision, amount_r
 }
 
 /** History of one record from a wallet's rows: (t - window, t], newest first, at most rows_max (like DecisionStore.history). */
-function historyAt(rows: HistoryEntry[], t_ms: number, window_ms: number, rows_max: number): { entries: HistoryEntry[]; truncated: boolean } {
+function historyAt(
+  rows: HistoryEntry[],
+  t_ms: number,
+  window_ms: number,
+  rows_max: number,
+): { entries: HistoryEntry[]; truncated: boolean } {
   const inWindow = rows.filter((h) => h.occurred_at_ms > t_ms - window_ms && h.occurred_at_ms <= t_ms);
   if (inWindow.length <= rows_max) return { entries: inWindow, truncated: false };
-  inWindow.sort((a, b) => b.occurred_at_ms - a.occurred_at_ms || (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : a.event_id < b.event_id ? -1 : 1));
+  inWindow.sort(
+    (a, b) =>
+      b.occurred_at_ms - a.occurred_at_ms ||
+      (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : a.event_id < b.event_id ? -1 : 1),
+  );
   return { entries: inWindow.slice(0, rows_max), truncated: true };
 }
 
-async function decide(deps: ScreeningHandlerDeps, clock: () => number, event: CanonicalEvent): Promise<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }> {
+async function decide(
+  deps: ScreeningHandlerDeps,
+  clock: () => number,
+  event: CanonicalEvent,
+): Promise<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }> {
   const stored = await deps.store.find(event.provider, event.event_id);
   const trivial = !isTransactionEvent(event);
   if (stored) return { screening: stored, replayed: true, trivial };
@@ -163,13 +176,28 @@ async function decide(deps: ScreeningHandlerDeps, clock: () => number, event: Ca
   } else {
     assertScreenable(event);
     // Risk first: if the API is down nothing else is worth doing, and nothing is stored.
-    const risk = await Promise.all(riskAddresses(event).map((address) => deps.risk.assess({ address, network: event.network, asset: event.asset })));
+    const risk = await Promise.all(
+      riskAddresses(event).map((address) => deps.risk.assess({ address, network: event.network, asset: event.asset })),
+    );
     amount_ref = amountInReference(event, rules);
     const history =
       event.amount !== null && rules.history_window_ms > 0
-        ? await deps.store.history(windowKey(event), event.occurred_at_ms - rules.history_window_ms, event.occurred_at_ms, rules.history_rows_max)
+        ? await deps.store.history(
+            windowKey(event),
+            event.occurred_at_ms - rules.history_window_ms,
+            event.occurred_at_ms,
+            rules.history_rows_max,
+          )
         : { entries: [], truncated: false };
-    screening = screen(event, { rules, sanctions, names, history: history.entries, history_truncated: history.truncated, risk, screened_at_ms: clock() });
+    screening = screen(event, {
+      rules,
+      sanctions,
+      names,
+      history: history.entries,
+      history_truncated: history.truncated,
+      risk,
+      screened_at_ms: clock(),
+    });
   }
   const saved = await deps.store.save(storedRow(event, screening, amount_ref));
   return { screening: saved.decision, replayed: !saved.inserted, trivial };
@@ -181,7 +209,11 @@ async function decide(deps: ScreeningHandlerDeps, clock: () => number, event: Ca
  * wallet, one insert. Anything unusual (a failure, a huge window, a concurrent
  * writer) throws, and the runtime falls back to `handle` record by record.
  */
-async function decideBatch(deps: ScreeningHandlerDeps, clock: () => number, events: CanonicalEvent[]): Promise<Array<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }>> {
+async function decideBatch(
+  deps: ScreeningHandlerDeps,
+  clock: () => number,
+  events: CanonicalEvent[],
+): Promise<Array<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }>> {
   const stored = await deps.store.findMany(events.map((e) => ({ provider: e.provider, event_id: e.event_id })));
   const sanctions = deps.sanctions();
   const { rules, names } = deps.reference();
@@ -200,8 +232,13 @@ async function decideBatch(deps: ScreeningHandlerDeps, clock: () => number, even
 
   const riskKey = (network: string | null, address: string) => `${network ?? ''}\u0000${address}`;
   const queries = new Map<string, { address: string; network: string | null; asset: string | null }>();
-  for (const e of screenable) for (const address of riskAddresses(e)) queries.set(riskKey(e.network, address), { address, network: e.network, asset: e.asset });
-  const assessed = await mapBounded([...queries.entries()], BATCH_RISK_CONCURRENCY_MAX, async ([k, q]) => [k, await deps.risk.assess(q)] as const);
+  for (const e of screenable)
+    for (const address of riskAddresses(e)) queries.set(riskKey(e.network, address), { address, network: e.network, asset: e.asset });
+  const assessed = await mapBounded(
+    [...queries.entries()],
+    BATCH_RISK_CONCURRENCY_MAX,
+    async ([k, q]) => [k, await deps.risk.assess(q)] as const,
+  );
   const riskByKey = new Map(assessed);
 
   const windows = new Map<string, { from_ms: number; to_ms: number; rows: HistoryEntry[] }>();
@@ -218,7 +255,8 @@ async function decideBatch(deps: ScreeningHandlerDeps, clock: () => number, even
     }
     await mapBounded([...windows.entries()], 4, async ([key, w]) => {
       const loaded = await deps.store.history(key, w.from_ms, w.to_ms, BATCH_HISTORY_ROWS_MAX);
-      if (loaded.truncated) throw new Error(`wallet ${key} has more than ${BATCH_HISTORY_ROWS_MAX} rows in its window; screening record by record`);
+      if (loaded.truncated)
+        throw new Error(`wallet ${key} has more than ${BATCH_HISTORY_ROWS_MAX} rows in its window; screening record by record`);
       w.rows = loaded.entries;
     });
   }
@@ -233,17 +271,40 @@ async function decideBatch(deps: ScreeningHandlerDeps, clock: () => number, even
     } else {
       amount_ref = amountInReference(e, rules);
       const w = windows.get(windowKey(e));
-      const history = e.amount !== null && w ? historyAt(w.rows, e.occurred_at_ms, rules.history_window_ms, rules.history_rows_max) : { entries: [], truncated: false };
+      const history =
+        e.amount !== null && w
+          ? historyAt(w.rows, e.occurred_at_ms, rules.history_window_ms, rules.history_rows_max)
+          : { entries: [], truncated: false };
       const risk = riskAddresses(e).map((address) => riskByKey.get(riskKey(e.network, address)) as RiskAssessment);
-      screening = screen(e, { rules, sanctions, names, history: history.entries, history_truncated: history.truncated, risk, screened_at_ms: clock() });
+      screening = screen(e, {
+        rules,
+        sanctions,
+        names,
+        history: history.entries,
+        history_truncated: history.truncated,
+        risk,
+        screened_at_ms: clock(),
+      });
     }
     const row = storedRow(e, screening, amount_ref);
-    if (row.counts_in_windows) windows.get(row.window_key)?.rows.push({ provider: e.provider, event_id: e.event_id, transaction_id: e.transaction_id as string, occurred_at_ms: e.occurred_at_ms, amount_ref });
+    if (row.counts_in_windows)
+      windows
+        .get(row.window_key)
+        ?.rows.push({
+          provider: e.provider,
+          event_id: e.event_id,
+          transaction_id: e.transaction_id as string,
+          occurred_at_ms: e.occurred_at_ms,
+          amount_ref,
+        });
     decided.set(idOf(e), screening);
     rows.push(row);
   }
   const inserted = await deps.store.insertMany(rows);
-  if (inserted !== rows.length) throw new Error(`${rows.length - inserted} of ${rows.length} decisions were stored concurrently by another instance; screening record by record`);
+  if (inserted !== rows.length)
+    throw new Error(
+      `${rows.length - inserted} of ${rows.length} decisions were stored concurrently by another instance; screening record by record`,
+    );
 
   const first = new Set<string>();
   return events.map((e) => {
@@ -266,7 +327,14 @@ export function createScreeningHandler(deps: ScreeningHandlerDeps): Handler<Cano
       const started_ms = performance.now();
       const event = assertEvent(record);
       const { screening, replayed, trivial } = await decide(deps, clock, event);
-      deps.observe?.({ decision: screening.decision, replayed, trivial, duration_ms: performance.now() - started_ms, event_type: event.event_type, received_to_screened_ms: clock() - event.received_at_ms });
+      deps.observe?.({
+        decision: screening.decision,
+        replayed,
+        trivial,
+        duration_ms: performance.now() - started_ms,
+        event_type: event.event_type,
+        received_to_screened_ms: clock() - event.received_at_ms,
+      });
       return { outputs: outputsFor(record.key, event, screening), audit: [auditFor(record.key, event, screening, replayed)] };
     },
     async handleBatch(records: InputRecord<CanonicalEvent>[]): Promise<HandlerResult[]> {
@@ -278,7 +346,14 @@ export function createScreeningHandler(deps: ScreeningHandlerDeps): Handler<Cano
       return records.map((record, i) => {
         const { screening, replayed, trivial } = results[i] as { screening: ScreeningDecision; replayed: boolean; trivial: boolean };
         const event = events[i] as CanonicalEvent;
-        deps.observe?.({ decision: screening.decision, replayed, trivial, duration_ms: per_record_ms, event_type: event.event_type, received_to_screened_ms: decided_at_ms - event.received_at_ms });
+        deps.observe?.({
+          decision: screening.decision,
+          replayed,
+          trivial,
+          duration_ms: per_record_ms,
+          event_type: event.event_type,
+          received_to_screened_ms: decided_at_ms - event.received_at_ms,
+        });
         return { outputs: outputsFor(record.key, event, screening), audit: [auditFor(record.key, event, screening, replayed)] };
       });
     },

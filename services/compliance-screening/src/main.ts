@@ -78,7 +78,11 @@ function screeningMetrics(metrics: Metrics) {
 }
 
 /** Sanctions list, rules and names: loaded, auto-reloaded, and reloaded on SIGHUP (and POST /admin/reload). */
-async function openReferenceData(reloads: ReturnType<Metrics['counter']>, listAddresses: ReturnType<Metrics['gauge']>, stoppers: Stopper[]) {
+async function openReferenceData(
+  reloads: ReturnType<Metrics['counter']>,
+  listAddresses: ReturnType<Metrics['gauge']>,
+  stoppers: Stopper[],
+) {
   const sanctions = await SanctionsHolder.open(config.TIDEMARK_SANCTIONS_SOURCE, (outcome) => {
     reloads.inc({ what: 'sanctions', outcome: outcome.error ? 'failed' : outcome.changed ? 'changed' : 'unchanged' });
     listAddresses.set(outcome.address_count);
@@ -122,15 +126,16 @@ async function openReferenceData(reloads: ReturnType<Metrics['counter']>, listAd
 }
 
 /** POST /admin/reload: reloads the reference data when the admin token is configured and presented. */
-function adminReload(adminToken: Buffer | null, reloadAll: () => Promise<{ sanctions: ReloadOutcome; rules: Awaited<ReturnType<RulesHolder['reload']>> }>) {
+function adminReload(
+  adminToken: Buffer | null,
+  reloadAll: () => Promise<{ sanctions: ReloadOutcome; rules: Awaited<ReturnType<RulesHolder['reload']>> }>,
+) {
   return async (req: Request, res: Response) => {
     if (!adminToken) {
-      res
-        .status(404)
-        .json({
-          error: 'admin_disabled',
-          message: 'set TIDEMARK_SCREENING_ADMIN_TOKEN to enable the admin endpoint (SIGHUP also reloads)',
-        });
+      res.status(404).json({
+        error: 'admin_disabled',
+        message: 'set TIDEMARK_SCREENING_ADMIN_TOKEN to enable the admin endpoint (SIGHUP also reloads)',
+      });
       return;
     }
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -148,7 +153,7 @@ function adminReload(adminToken: Buffer | null, reloadAll: () => Promise<{ sanct
       names_version: outcome.rules.names_version,
       ...(failed ? { error: 'reload_failed', message: outcome.sanctions.error ?? outcome.rules.error } : {}),
     });
-    };
+  };
 }
 
 await runService({

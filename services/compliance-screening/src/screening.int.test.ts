@@ -111,10 +111,19 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
   let runtime: RunningConsumer | null = null;
   let risk: RiskApiClient;
   let sanctions: SanctionsHolder;
-  const seen = { screened: [] as ScreenedEvent[], alerts: [] as ComplianceAlert[], retry: [] as CanonicalEvent[], audit: [] as AuditRecord[] };
+  const seen = {
+    screened: [] as ScreenedEvent[],
+    alerts: [] as ComplianceAlert[],
+    retry: [] as CanonicalEvent[],
+    audit: [] as AuditRecord[],
+  };
 
   async function produce(e: CanonicalEvent): Promise<void> {
-    await producer.send({ topic: topicName(INPUT_TOPIC, prefix), acks: -1, messages: [{ key: e.partition_key, value: await codec.encode(INPUT_TOPIC, e) }] });
+    await producer.send({
+      topic: topicName(INPUT_TOPIC, prefix),
+      acks: -1,
+      messages: [{ key: e.partition_key, value: await codec.encode(INPUT_TOPIC, e) }],
+    });
   }
   const screenedOf = (e: CanonicalEvent) => seen.screened.filter((s) => s.event.event_id === e.event_id);
 
@@ -147,7 +156,12 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
     });
     sanctions = await SanctionsHolder.open(DEFAULT_SANCTIONS_SOURCE);
     const reference = await RulesHolder.open({ rules_file: DEFAULT_RULES_FILE, names_file: DEFAULT_NAMES_FILE });
-    const handler = createScreeningHandler({ store: new DecisionStore(pool, SCHEMA), risk, sanctions: () => sanctions.current, reference: () => reference.current });
+    const handler = createScreeningHandler({
+      store: new DecisionStore(pool, SCHEMA),
+      risk,
+      sanctions: () => sanctions.current,
+      reference: () => reference.current,
+    });
 
     producer = createIdempotentProducer(kafka);
     await producer.connect();
@@ -202,30 +216,69 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
   it('screens events, alerts on REVIEW/BLOCK and audits every decision', async () => {
     const clean = event({});
     const blocked = event({ wallet_id: 'wal_b', partition_key: 'wal_b', asset: 'ETH', amount: '1.5', from_address: SANCTIONED_ETH });
-    const kyc = event({ event_type: 'kyc.status_changed', transaction_id: null, wallet_id: null, partition_key: 'cus_1', customer_id: 'cus_1', asset: null, amount: null, from_address: null, kyc_status: 'approved' });
+    const kyc = event({
+      event_type: 'kyc.status_changed',
+      transaction_id: null,
+      wallet_id: null,
+      partition_key: 'cus_1',
+      customer_id: 'cus_1',
+      asset: null,
+      amount: null,
+      from_address: null,
+      kyc_status: 'approved',
+    });
     for (const e of [clean, blocked, kyc]) await produce(e);
     await until('three screened events', () => [clean, blocked, kyc].every((e) => screenedOf(e).length === 1));
-    expect(screenedOf(clean)[0]?.screening).toMatchObject({ decision: 'ALLOW', reasons: [], sanctions_list_version: sanctions.current.version, rules_version: 'tidemark-default@2026-11-23.1' });
+    expect(screenedOf(clean)[0]?.screening).toMatchObject({
+      decision: 'ALLOW',
+      reasons: [],
+      sanctions_list_version: sanctions.current.version,
+      rules_version: 'tidemark-default@2026-11-23.1',
+    });
     expect(screenedOf(kyc)[0]?.screening).toMatchObject({ decision: 'ALLOW', reasons: [] });
     const block = screenedOf(blocked)[0];
     expect(block?.event).toEqual(blocked);
     expect(block?.screening.decision).toBe('BLOCK');
-    expect(block?.screening.reasons[0]).toMatchObject({ code: 'SANCTIONED_ADDRESS', matched_value: SANCTIONED_ETH, list_version: sanctions.current.version });
+    expect(block?.screening.reasons[0]).toMatchObject({
+      code: 'SANCTIONED_ADDRESS',
+      matched_value: SANCTIONED_ETH,
+      list_version: sanctions.current.version,
+    });
     const alert = await until('the alert', () => seen.alerts.find((a) => a.event.event_id === blocked.event_id));
     expect(alert).toMatchObject({ alert_id: `alert:generic:${blocked.event_id}`, severity: 'BLOCK', screening: block?.screening });
     expect(seen.alerts.some((a) => a.event.event_id === clean.event_id)).toBe(false);
     const audit = await until('audit records', () => {
-      const mine = seen.audit.filter((a) => a.action === 'screened' && [clean.event_id, blocked.event_id, kyc.event_id].includes(a.event_id ?? ''));
+      const mine = seen.audit.filter(
+        (a) => a.action === 'screened' && [clean.event_id, blocked.event_id, kyc.event_id].includes(a.event_id ?? ''),
+      );
       return mine.length === 3 ? mine : undefined;
     });
-    expect(audit.find((a) => a.event_id === blocked.event_id)).toMatchObject({ stage: SERVICE, details: expect.objectContaining({ decision: 'BLOCK' }) });
+    expect(audit.find((a) => a.event_id === blocked.event_id)).toMatchObject({
+      stage: SERVICE,
+      details: expect.objectContaining({ decision: 'BLOCK' }),
+    });
   });
 
   it('risk API down: the wallet waits in the ladder, others flow, then it is screened in order when the API returns', async () => {
     api.setMode({ mode: 'fail' });
     const first = event({ wallet_id: 'wal_down', partition_key: 'wal_down', amount: '9000' });
-    const second = event({ wallet_id: 'wal_down', partition_key: 'wal_down', amount: '9500', occurred_at_ms: first.occurred_at_ms + 1_000 });
-    const other = event({ event_type: 'kyc.status_changed', transaction_id: null, wallet_id: null, partition_key: 'cus_other', customer_id: 'cus_other', asset: null, amount: null, from_address: null, kyc_status: 'rejected' });
+    const second = event({
+      wallet_id: 'wal_down',
+      partition_key: 'wal_down',
+      amount: '9500',
+      occurred_at_ms: first.occurred_at_ms + 1_000,
+    });
+    const other = event({
+      event_type: 'kyc.status_changed',
+      transaction_id: null,
+      wallet_id: null,
+      partition_key: 'cus_other',
+      customer_id: 'cus_other',
+      asset: null,
+      amount: null,
+      from_address: null,
+      kyc_status: 'rejected',
+    });
     await produce(first);
     await produce(second);
     await produce(other);
@@ -238,11 +291,17 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
     await new Promise((r) => setTimeout(r, 2_500));
     expect(screenedOf(first)).toEqual([]);
     expect(screenedOf(second)).toEqual([]);
-    const stored = await pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.screening_decisions WHERE event_id = ANY($1)`, [[first.event_id, second.event_id]]);
+    const stored = await pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.screening_decisions WHERE event_id = ANY($1)`, [
+      [first.event_id, second.event_id],
+    ]);
     expect(stored.rows[0].n).toBe(0);
 
     api.setMode({ mode: 'ok' });
-    await until('both events screened after the API returns', () => screenedOf(first).length === 1 && screenedOf(second).length === 1, WAIT_MS_MAX);
+    await until(
+      'both events screened after the API returns',
+      () => screenedOf(first).length === 1 && screenedOf(second).length === 1,
+      WAIT_MS_MAX,
+    );
     const order = seen.screened.filter((s) => s.event.wallet_id === 'wal_down').map((s) => s.event.event_id);
     expect(order).toEqual([first.event_id, second.event_id]);
     // Two transfers at 90 % and 95 % of USD 10,000 within 24 h: the second completes a structuring pattern.

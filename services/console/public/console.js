@@ -81,7 +81,14 @@ function renderPipeline(view) {
       const checks = Object.entries(s.checks)
         .map(([k, ok]) => `${k} ${ok ? '✓' : '✗'}`)
         .join(', ');
-      for (const [value, cls] of [[s.name], [ready, `state-${ready.replace(' ', '-')}`], [checks], [s.lag, 'num'], [s.ladder_depth, 'num'], [s.dlq_depth, 'num']]) {
+      for (const [value, cls] of [
+        [s.name],
+        [ready, `state-${ready.replace(' ', '-')}`],
+        [checks],
+        [s.lag, 'num'],
+        [s.ladder_depth, 'num'],
+        [s.dlq_depth, 'num'],
+      ]) {
         const td = document.createElement('td');
         td.textContent = String(value);
         if (cls) td.className = cls;

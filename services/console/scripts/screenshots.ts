@@ -29,7 +29,10 @@ try {
     }
     await context.close();
   };
-  await shoot(complianceToken, [['/pipeline', 'pipeline'], ['/compliance', 'compliance-queue']]);
+  await shoot(complianceToken, [
+    ['/pipeline', 'pipeline'],
+    ['/compliance', 'compliance-queue'],
+  ]);
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const page = await context.newPage();
   await page.goto(`${url}/login`);
@@ -43,7 +46,10 @@ try {
     process.stdout.write('transaction.png\n');
   }
   await context.close();
-  await shoot(operatorToken, [['/dead-letters', 'dead-letters'], ['/reconciliation', 'reconciliation']]);
+  await shoot(operatorToken, [
+    ['/dead-letters', 'dead-letters'],
+    ['/reconciliation', 'reconciliation'],
+  ]);
 } finally {
   await browser.close();
 }

@@ -73,8 +73,16 @@ export function createConsole(opts: ConsoleOptions): Express {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
     if (status === 400 || status === 413) return page(res, status, 'Bad request', html`<p>The request was not acceptable.</p>`);
-    logger.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path: req.path }, 'console: unexpected error');
-    page(res, 502, 'Something failed', html`<p>${esc('The console could not complete this request; see its log. (A service it needs may be unavailable.)')}</p>`);
+    logger.error(
+      { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path: req.path },
+      'console: unexpected error',
+    );
+    page(
+      res,
+      502,
+      'Something failed',
+      html`<p>${esc('The console could not complete this request; see its log. (A service it needs may be unavailable.)')}</p>`,
+    );
   });
   return app;
 }

@@ -29,7 +29,10 @@ export const consoleConfigSchema = baseConfigSchema.extend({
   TIDEMARK_CONSOLE_SESSION_IDLE_MS: ms(60_000, 86_400_000, 1_800_000),
   TIDEMARK_CONSOLE_SESSION_LIFETIME_MS: ms(60_000, 7 * 86_400_000, 8 * 3_600_000),
   /** Set behind TLS: the session cookie gets `Secure`. */
-  TIDEMARK_CONSOLE_SECURE_COOKIE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  TIDEMARK_CONSOLE_SECURE_COOKIE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** Providers offered on the Reconciliation page. */
   TIDEMARK_CONSOLE_RECONCILE_PROVIDERS: z.string().default('generic'),
   TIDEMARK_RECONCILE_REPORTS_DIR: z.string().min(1).default('reports'),
@@ -59,7 +62,8 @@ export function scrapeTargets(c: ConsoleConfig): Target[] {
       const at = entry.indexOf('=');
       const name = entry.slice(0, at).trim();
       const url = entry.slice(at + 1).trim();
-      if (at <= 0 || !/^https?:\/\/[^\s]+$/.test(url)) throw new Error(`TIDEMARK_CONSOLE_TARGETS entry ${i + 1}: expected name=http(s)://host:port`);
+      if (at <= 0 || !/^https?:\/\/[^\s]+$/.test(url))
+        throw new Error(`TIDEMARK_CONSOLE_TARGETS entry ${i + 1}: expected name=http(s)://host:port`);
       return { name, url: url.replace(/\/+$/, '') };
     });
   }

@@ -48,24 +48,35 @@ export const NAV = [
 ] as const;
 
 export function csrfField(session: Session): Html {
-  return html`<input type="hidden" name="_csrf" value="${session.csrf}">`;
+  return html`<input type="hidden" name="_csrf" value="${session.csrf}" />`;
 }
 
-export function layout(opts: { title: string; session: Session | null; current?: string; flash?: string | null; error?: string | null }, body: Html): string {
+export function layout(
+  opts: { title: string; session: Session | null; current?: string; flash?: string | null; error?: string | null },
+  body: Html,
+): string {
   const { session } = opts;
   const nav = session
-    ? html`<nav aria-label="Main"><ul>${NAV.map(
-        (n) => html`<li><a href="${n.href}"${opts.current === n.href ? new Html(' aria-current="page"') : ''}>${n.label}</a></li>`,
-      )}</ul>
-      <form method="post" action="/logout" class="signout">${csrfField(session)}<span class="who">${session.name} (${session.role})</span> <button type="submit">Sign out</button></form></nav>`
+    ? html`<nav aria-label="Main">
+        <ul>
+          ${NAV.map(
+            (n) => html`<li><a href="${n.href}" ${opts.current === n.href ? new Html(' aria-current="page"') : ''}>${n.label}</a></li>`,
+          )}
+        </ul>
+        <form method="post" action="/logout" class="signout">
+          ${csrfField(session)}<span class="who">${session.name} (${session.role})</span> <button type="submit">Sign out</button>
+        </form>
+      </nav>`
     : '';
-  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+  return `<!doctype html>${
+    html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${opts.title} · Tidemark console</title><link rel="stylesheet" href="/assets/console.css"><link rel="icon" href="data:,"><script src="/assets/console.js" defer></script></head>
 <body${session ? html` data-role="${session.role}"` : ''}><a class="skip" href="#main">Skip to content</a>
 <header><span class="brand">Tidemark</span>${nav}</header>
 <main id="main" tabindex="-1"><h1>${opts.title}</h1>
 ${opts.flash ? html`<p class="flash" role="status">${opts.flash}</p>` : ''}${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
-${body}</main></body></html>`.value}`;
+${body}</main></body></html>`.value
+  }`;
 }
 
 /**
@@ -73,13 +84,21 @@ ${body}</main></body></html>`.value}`;
  * posts to its own path); only rendered for roles that may act. Release asks first; Note
  * comes first in the form, so Enter in the reason field (implicit submission) only adds a note.
  */
-export function actionsForm(session: Session, base: string, id: string, allowed: { release: boolean; escalate: boolean; release_question?: string }, extra: Html = new Html('')): Html {
+export function actionsForm(
+  session: Session,
+  base: string,
+  id: string,
+  allowed: { release: boolean; escalate: boolean; release_question?: string },
+  extra: Html = new Html(''),
+): Html {
   if (!may(session.role, 'compliance')) return html``;
-  return html`<form method="post" action="${base}/note" class="action">${csrfField(session)}${extra}
-<label for="${id}">Reason</label><input id="${id}" name="reason" required maxlength="500" autocomplete="off" placeholder="why (audited)">
-<button type="submit" formaction="${base}/note" class="secondary">Note</button>
-${allowed.release ? html`<button type="submit" formaction="${base}/release" data-confirm="${allowed.release_question ?? 'Release the held funds?'}">Release</button>` : ''}
-${allowed.escalate ? html`<button type="submit" formaction="${base}/escalate" class="danger">Escalate</button>` : ''}</form>`;
+  return html`<form method="post" action="${base}/note" class="action">
+    ${csrfField(session)}${extra} <label for="${id}">Reason</label
+    ><input id="${id}" name="reason" required maxlength="500" autocomplete="off" placeholder="why (audited)" />
+    <button type="submit" formaction="${base}/note" class="secondary">Note</button>
+    ${allowed.release ? html`<button type="submit" formaction="${base}/release" data-confirm="${allowed.release_question ?? 'Release the held funds?'}">Release</button>` : ''}
+    ${allowed.escalate ? html`<button type="submit" formaction="${base}/escalate" class="danger">Escalate</button>` : ''}
+  </form>`;
 }
 
 /** "3 min", "2 h", "4 d" since `iso`. */

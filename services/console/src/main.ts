@@ -60,7 +60,9 @@ await runService({
       monitor,
       dlq: dlqContext,
       reconciliations: new Reconciliations(config.TIDEMARK_RECONCILE_REPORTS_DIR),
-      reconcile_providers: config.TIDEMARK_CONSOLE_RECONCILE_PROVIDERS.split(',').map((p) => p.trim()).filter(Boolean),
+      reconcile_providers: config.TIDEMARK_CONSOLE_RECONCILE_PROVIDERS.split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
       jaeger_ui_url: config.TIDEMARK_JAEGER_UI_URL,
       secure_cookie: config.TIDEMARK_CONSOLE_SECURE_COOKIE,
       logger,

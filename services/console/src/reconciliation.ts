@@ -66,7 +66,10 @@ export class Reconciliations {
   private readonly jobs = new Map<string, ReconcileJob>();
   readonly reports_dir: string;
 
-  constructor(reports_dir: string, private readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    reports_dir: string,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
     this.reports_dir = isAbsolute(reports_dir) ? reports_dir : resolve(REPO_ROOT, reports_dir);
   }
 
@@ -92,10 +95,24 @@ export class Reconciliations {
       error: null,
     };
     this.jobs.set(job.job_id, job);
-    const args = [CLI, 'reconcile', '--provider', opts.provider, '--since', opts.since, '--json', '--report', join(this.reports_dir, 'reconcile-{run_id}.json')];
+    const args = [
+      CLI,
+      'reconcile',
+      '--provider',
+      opts.provider,
+      '--since',
+      opts.since,
+      '--json',
+      '--report',
+      join(this.reports_dir, 'reconcile-{run_id}.json'),
+    ];
     if (opts.until) args.push('--until', opts.until);
     if (opts.heal) args.push('--heal');
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...this.env, TIDEMARK_LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      env: { ...this.env, TIDEMARK_LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -113,7 +130,7 @@ export class Reconciliations {
       try {
         const parsed = JSON.parse(stdout) as { run_id?: string; report_path?: string };
         job.run_id = parsed.run_id ?? null;
-        job.report_file = parsed.report_path ? parsed.report_path.split('/').pop() ?? null : null;
+        job.report_file = parsed.report_path ? (parsed.report_path.split('/').pop() ?? null) : null;
       } catch {
         /* no JSON: the run did not happen */
       }
@@ -161,7 +178,11 @@ export class Reconciliations {
   }
 
   /** Findings about one transaction in the newest reports. */
-  async findingsFor(provider: string, transaction_id: string, reports_max = 20): Promise<Array<ReportFinding & { run_id: string; file: string }>> {
+  async findingsFor(
+    provider: string,
+    transaction_id: string,
+    reports_max = 20,
+  ): Promise<Array<ReportFinding & { run_id: string; file: string }>> {
     const out: Array<ReportFinding & { run_id: string; file: string }> = [];
     for (const file of (await this.reportFiles()).slice(0, reports_max)) {
       const report = await this.readReport(file).catch(() => null);
@@ -174,7 +195,9 @@ export class Reconciliations {
   private async reportFiles(): Promise<string[]> {
     const names = await readdir(this.reports_dir).catch(() => [] as string[]);
     const files = names.filter((n) => /^reconcile-[A-Za-z0-9_.-]+\.json$/.test(n));
-    const stats = await Promise.all(files.map(async (f) => ({ f, at: (await stat(join(this.reports_dir, f)).catch(() => null))?.mtimeMs ?? 0 })));
+    const stats = await Promise.all(
+      files.map(async (f) => ({ f, at: (await stat(join(this.reports_dir, f)).catch(() => null))?.mtimeMs ?? 0 })),
+    );
     return stats.sort((a, b) => b.at - a.at).map((s) => s.f);
   }
 }

@@ -26,7 +26,15 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 async function main(): Promise<void> {
   const env = await createTestEnv({
     topics: ['webhooks.received.v1', 'events.unique.v1', 'audit.v1'],
-    consumers: [{ service: 'dedupe', input: 'webhooks.received.v1', retry_delays_ms: [1000, 10000, 60000], retry_partitions: 3, dlq_retention_ms: 86_400_000 }],
+    consumers: [
+      {
+        service: 'dedupe',
+        input: 'webhooks.received.v1',
+        retry_delays_ms: [1000, 10000, 60000],
+        retry_partitions: 3,
+        dlq_retention_ms: 86_400_000,
+      },
+    ],
   });
   try {
     // Deliveries: every 5th event is delivered a second time, 100 deliveries later.
@@ -38,11 +46,13 @@ async function main(): Promise<void> {
       const ev = testEvent({ event_id: `evt_${i}`, wallet_id: wallet, seq: i }) as CanonicalEvent;
       deliveries.push({ key: wallet, value: ev });
       distinct++;
-      if (i % 5 === 0) pending.push({ at: deliveries.length + 100, d: { key: wallet, value: { ...ev, ingress_id: `${ev.ingress_id}_re` } } });
+      if (i % 5 === 0)
+        pending.push({ at: deliveries.length + 100, d: { key: wallet, value: { ...ev, ingress_id: `${ev.ingress_id}_re` } } });
       while (pending.length > 0 && pending[0]!.at <= deliveries.length && deliveries.length < EVENTS) deliveries.push(pending.shift()!.d);
     }
     const t0 = Date.now();
-    for (let i = 0; i < deliveries.length; i += PRODUCE_CHUNK) await env.produceEvents('webhooks.received.v1', deliveries.slice(i, i + PRODUCE_CHUNK));
+    for (let i = 0; i < deliveries.length; i += PRODUCE_CHUNK)
+      await env.produceEvents('webhooks.received.v1', deliveries.slice(i, i + PRODUCE_CHUNK));
     const produce_s = (Date.now() - t0) / 1000;
     console.log(`produced ${deliveries.length} deliveries (${distinct} distinct events) in ${produce_s.toFixed(1)} s`);
 
@@ -97,7 +107,9 @@ async function main(): Promise<void> {
       node_cpu_share_of_one_core: Number(((cpu.user + cpu.system) / 1e6 / elapsed_s).toFixed(2)),
       note: 'single broker, Postgres and the bench share a 2-core machine with other workloads',
     };
-    console.log(`dedupe: ${events_per_s} events/s (${deliveries.length} deliveries in ${elapsed_s.toFixed(2)} s, ${out.length}/${distinct} unique out, ${chunkCount} transactions)`);
+    console.log(
+      `dedupe: ${events_per_s} events/s (${deliveries.length} deliveries in ${elapsed_s.toFixed(2)} s, ${out.length}/${distinct} unique out, ${chunkCount} transactions)`,
+    );
     mkdirSync(join(REPO, 'reports'), { recursive: true });
     writeFileSync(join(REPO, 'reports', 'dedupe-bench.json'), `${JSON.stringify(result, null, 2)}\n`);
     if (!result.unique_out_correct) {

@@ -33,7 +33,11 @@ class DedupeProcess {
   start(): Promise<void> {
     mkdirSync(LOG_DIR, { recursive: true });
     const log = createWriteStream(join(LOG_DIR, `dedupe-${this.name}-${Date.now()}.log`));
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: REPO, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      cwd: REPO,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     child.on('exit', (code, signal) => this.exits.push(signal ?? code));
@@ -108,7 +112,15 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
   beforeAll(async () => {
     env = await createTestEnv({
       topics: ['webhooks.received.v1', 'events.unique.v1', 'audit.v1'],
-      consumers: [{ service: 'dedupe', input: 'webhooks.received.v1', retry_delays_ms: [500, 1000, 1500], retry_partitions: 3, dlq_retention_ms: 86_400_000 }],
+      consumers: [
+        {
+          service: 'dedupe',
+          input: 'webhooks.received.v1',
+          retry_delays_ms: [500, 1000, 1500],
+          retry_partitions: 3,
+          dlq_retention_ms: 86_400_000,
+        },
+      ],
     });
   }, 90_000);
 
@@ -139,7 +151,13 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
 
   async function dedupeAudits(run: string) {
     const auditRecords = await env.readAll('audit.v1');
-    const audits = await Promise.all(auditRecords.map(async (r) => ({ ...(await env.codec.decode<AuditRecord>(r.value!)), _at: `${r.partition}/${r.offset}`, _h: r.headers })));
+    const audits = await Promise.all(
+      auditRecords.map(async (r) => ({
+        ...(await env.codec.decode<AuditRecord>(r.value!)),
+        _at: `${r.partition}/${r.offset}`,
+        _h: r.headers,
+      })),
+    );
     const mine = audits.filter((a) => a.stage === 'dedupe' && a.event_id?.startsWith(`evt_${run}_`));
     return { audits, passed: mine.filter((a) => a.action === 'passed'), duplicate: mine.filter((a) => a.action === 'duplicate') };
   }
@@ -151,7 +169,9 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
     // every event in events.unique.v1 does not mean every redelivery has been handled yet.
     while (Date.now() < deadline) {
       const out = await env.readAll('events.unique.v1');
-      ids = (await Promise.all(out.map(async (r) => (await env.codec.decode<CanonicalEvent>(r.value!)).event_id))).filter((id) => id.startsWith(`evt_${run}_`));
+      ids = (await Promise.all(out.map(async (r) => (await env.codec.decode<CanonicalEvent>(r.value!)).event_id))).filter((id) =>
+        id.startsWith(`evt_${run}_`),
+      );
       if (new Set(ids).size >= distinct) {
         const { passed, duplicate } = await dedupeAudits(run);
         if (passed.length >= distinct && duplicate.length >= redeliveries) break;
@@ -160,7 +180,9 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
     }
     await sleep(3_000); // anything still in flight would show up as a duplicate now
     const out = await env.readAll('events.unique.v1');
-    ids = (await Promise.all(out.map(async (r) => (await env.codec.decode<CanonicalEvent>(r.value!)).event_id))).filter((id) => id.startsWith(`evt_${run}_`));
+    ids = (await Promise.all(out.map(async (r) => (await env.codec.decode<CanonicalEvent>(r.value!)).event_id))).filter((id) =>
+      id.startsWith(`evt_${run}_`),
+    );
     const counts = new Map<string, number>();
     for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
     const doubled = [...counts].filter(([, n]) => n > 1);
@@ -172,7 +194,8 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
     const byId = new Map<string, string[]>();
     for (const a of audits) byId.set(a.audit_id, [...(byId.get(a.audit_id) ?? []), a._at]);
     const dupIds = [...byId].filter(([, at]) => at.length > 1);
-    if (dupIds.length > 0) console.log(`[crash ${run}] audit ids seen more than once: ${dupIds.length}, e.g. ${JSON.stringify(dupIds.slice(0, 5))}`);
+    if (dupIds.length > 0)
+      console.log(`[crash ${run}] audit ids seen more than once: ${dupIds.length}, e.g. ${JSON.stringify(dupIds.slice(0, 5))}`);
     console.log(`[crash ${run}] audit passed=${passed.length} duplicate=${duplicate.length} (redeliveries=${redeliveries})`);
     expect(passed.length).toBe(distinct);
     expect(duplicate.length).toBe(redeliveries);

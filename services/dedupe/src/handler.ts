@@ -21,7 +21,10 @@ export class DedupeHandler implements Handler<CanonicalEvent> {
     private readonly store: ClaimStore,
     metrics: Metrics,
   ) {
-    this.passed = metrics.counter('tidemark_dedupe_passed_total', 'First deliveries passed to events.unique.v1 (counted per handling; a crash replay counts again)');
+    this.passed = metrics.counter(
+      'tidemark_dedupe_passed_total',
+      'First deliveries passed to events.unique.v1 (counted per handling; a crash replay counts again)',
+    );
     this.duplicates = metrics.counter('tidemark_dedupe_duplicates_total', 'Redeliveries dropped as duplicates', ['provider']);
   }
 
@@ -33,7 +36,10 @@ export class DedupeHandler implements Handler<CanonicalEvent> {
   async handleBatch(records: InputRecord<CanonicalEvent>[]): Promise<HandlerResult[]> {
     const keys: DedupeKey[] = records.map((r) => {
       const check = dedupeKey(r.value);
-      if (!check.ok) throw new PermanentError(`event at ${r.source.topic}/${r.source.partition}/${r.source.offset} has no usable dedupe key: ${check.reason}`);
+      if (!check.ok)
+        throw new PermanentError(
+          `event at ${r.source.topic}/${r.source.partition}/${r.source.offset} has no usable dedupe key: ${check.reason}`,
+        );
       return check.key;
     });
     const claims = await this.store.claim(records.map((r, i) => ({ key: keys[i]!, source: r.source })));
@@ -43,7 +49,10 @@ export class DedupeHandler implements Handler<CanonicalEvent> {
       const facts = { provider: key.provider, event_id: key.event_id, event_type: r.value.event_type, key: r.key };
       if (decision.kind === 'pass') {
         this.passed.inc();
-        return { outputs: [{ topic: DEDUPE_OUTPUT, key: r.key, value: r.value }], audit: [{ action: 'passed', ...facts, details: { ingress_id: r.value.ingress_id } }] };
+        return {
+          outputs: [{ topic: DEDUPE_OUTPUT, key: r.key, value: r.value }],
+          audit: [{ action: 'passed', ...facts, details: { ingress_id: r.value.ingress_id } }],
+        };
       }
       this.duplicates.inc({ provider: key.provider });
       const first = decision.first;
@@ -54,7 +63,12 @@ export class DedupeHandler implements Handler<CanonicalEvent> {
             action: 'duplicate',
             ...facts,
             reason: 'DUPLICATE_DELIVERY',
-            details: { ingress_id: r.value.ingress_id, first_topic: first.topic, first_partition: String(first.partition), first_offset: first.offset },
+            details: {
+              ingress_id: r.value.ingress_id,
+              first_topic: first.topic,
+              first_partition: String(first.partition),
+              first_offset: first.offset,
+            },
           },
         ],
       };

@@ -68,7 +68,8 @@ export class ClaimStore {
       );
       for (const r of late) claims.set(keyId(r), toSource(r));
     }
-    for (const i of items) if (!claims.has(keyId(i.key))) throw new Error(`claim of ${i.key.provider}/${i.key.event_id} not found after insert`);
+    for (const i of items)
+      if (!claims.has(keyId(i.key))) throw new Error(`claim of ${i.key.provider}/${i.key.event_id} not found after insert`);
     return claims;
   }
 

@@ -89,7 +89,18 @@ function signedRequests(secret: string): autocannon.Request[] {
       id: `evt_bench_${run}_${i}`,
       type: i % 2 === 0 ? 'deposit.detected' : 'deposit.confirmed',
       occurred_at: new Date().toISOString(),
-      data: { transaction_id: `tx_${run}_${i}`, wallet_id: `wal_${i % 500}`, asset: 'BTC', network: 'bitcoin', amount: `0.${String(i).padStart(8, '0')}`, tx_hash: `9f2c${i}`, from_address: 'bc1qfrom', to_address: 'bc1qto', confirmations: i % 7, counterparty: { name: 'ACME GmbH', country: 'DE' } },
+      data: {
+        transaction_id: `tx_${run}_${i}`,
+        wallet_id: `wal_${i % 500}`,
+        asset: 'BTC',
+        network: 'bitcoin',
+        amount: `0.${String(i).padStart(8, '0')}`,
+        tx_hash: `9f2c${i}`,
+        from_address: 'bc1qfrom',
+        to_address: 'bc1qto',
+        confirmations: i % 7,
+        counterparty: { name: 'ACME GmbH', country: 'DE' },
+      },
     });
     return { method: 'POST', path: '/webhooks/generic', headers: signWebhook({ type: 'standard-webhooks' }, secret, body), body };
   });
@@ -100,7 +111,11 @@ function signedRequests(secret: string): autocannon.Request[] {
  * setupRequest (a pick, no signing at send time): a large static `requests` array makes
  * autocannon's rate limiter (overallRate) fall far below the offered rate.
  */
-async function load(url: string, pool: autocannon.Request[], opts: { rate: number | null; connections: number; duration_s: number }): Promise<autocannon.Result> {
+async function load(
+  url: string,
+  pool: autocannon.Request[],
+  opts: { rate: number | null; connections: number; duration_s: number },
+): Promise<autocannon.Result> {
   let next = 0;
   return autocannon({
     url,
@@ -124,7 +139,13 @@ function toPhase(target: Phase['target'], mode: string, rate: number | null, con
     non_2xx: r.non2xx,
     errors: r.errors,
     timeouts: r.timeouts,
-    latency_ms: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: Math.round(r.latency.mean * 100) / 100 },
+    latency_ms: {
+      p50: r.latency.p50,
+      p90: r.latency.p90,
+      p99: r.latency.p99,
+      max: r.latency.max,
+      mean: Math.round(r.latency.mean * 100) / 100,
+    },
   };
 }
 
@@ -136,8 +157,14 @@ async function runPhases(target: Phase['target'], url: string, requests: autocan
   const withServerSide = async (phase: Phase, before: string) => {
     if (target !== 'ingress') return phase;
     const after = await scrape();
-    const [ack0, ack1] = [histogram(before, 'tidemark_ingress_ack_latency_seconds'), histogram(after, 'tidemark_ingress_ack_latency_seconds')];
-    const [req0, req1] = [histogram(before, 'tidemark_ingress_request_duration_seconds'), histogram(after, 'tidemark_ingress_request_duration_seconds')];
+    const [ack0, ack1] = [
+      histogram(before, 'tidemark_ingress_ack_latency_seconds'),
+      histogram(after, 'tidemark_ingress_ack_latency_seconds'),
+    ];
+    const [req0, req1] = [
+      histogram(before, 'tidemark_ingress_request_duration_seconds'),
+      histogram(after, 'tidemark_ingress_request_duration_seconds'),
+    ];
     phase.server_ack_ms = { p50: quantileMs(ack0, ack1, 0.5), p90: quantileMs(ack0, ack1, 0.9), p99: quantileMs(ack0, ack1, 0.99) };
     phase.server_request_ms = { p50: quantileMs(req0, req1, 0.5), p99: quantileMs(req0, req1, 0.99) };
     return phase;
@@ -148,7 +175,9 @@ async function runPhases(target: Phase['target'], url: string, requests: autocan
     const before = await scrape();
     const r = await load(url, requests, { rate, connections: CONNECTIONS_FIXED, duration_s: DURATION_S });
     phases.push(await withServerSide(toPhase(target, `${rate}/s`, rate, CONNECTIONS_FIXED, r), before));
-    console.log(`${target} @${rate}/s: ${phases.at(-1)!.throughput_per_s}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms non2xx ${r.non2xx}`);
+    console.log(
+      `${target} @${rate}/s: ${phases.at(-1)!.throughput_per_s}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms non2xx ${r.non2xx}`,
+    );
   }
   const before = await scrape();
   const r = await load(url, requests, { rate: null, connections: CONNECTIONS_MAX, duration_s: DURATION_S });
@@ -169,7 +198,9 @@ async function main(): Promise<void> {
   const config = loadConfig(baseConfigSchema);
   const prefix = `bench-ingress-${Date.now().toString(36)}.`;
   const secret = generateWhsecSecret();
-  console.log(`ingress bench: ${os.cpus().length} CPUs, node ${process.version}, ${DURATION_S}s per phase, rates ${RATES.join(', ')}/s + max`);
+  console.log(
+    `ingress bench: ${os.cpus().length} CPUs, node ${process.version}, ${DURATION_S}s per phase, rates ${RATES.join(', ')}/s + max`,
+  );
 
   const bare = await startBare();
   const bare_phases = await runPhases('bare', bare.url, signedRequests(secret));
@@ -198,21 +229,47 @@ async function main(): Promise<void> {
   const at2000 = ingress_phases.find((p) => p.offered_rate_per_s === 2000);
   const report = {
     at: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, colocated: 'load generator, ingress, bare server, Kafka, registry and other engineers\' processes share this machine' },
-    settings: { duration_s: DURATION_S, warmup_s: WARMUP_S, rates_per_s: RATES, connections_fixed: CONNECTIONS_FIXED, connections_max: CONNECTIONS_MAX, distinct_signed_requests: DISTINCT_REQUESTS },
+    machine: {
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      colocated: "load generator, ingress, bare server, Kafka, registry and other engineers' processes share this machine",
+    },
+    settings: {
+      duration_s: DURATION_S,
+      warmup_s: WARMUP_S,
+      rates_per_s: RATES,
+      connections_fixed: CONNECTIONS_FIXED,
+      connections_max: CONNECTIONS_MAX,
+      distinct_signed_requests: DISTINCT_REQUESTS,
+    },
     phases: [...bare_phases, ...ingress_phases],
     ratio_max_throughput_ingress_to_bare: Math.round((ingress_max.throughput_per_s / bare_max.throughput_per_s) * 1000) / 1000,
-    kafka: { records_in_topic: records_in_kafka, ingress_202_total_with_warmup: ingress_2xx, every_202_has_a_record: records_in_kafka >= ingress_2xx, mean_records_per_batch: Math.round((batch_sum / batch_count) * 10) / 10 },
+    kafka: {
+      records_in_topic: records_in_kafka,
+      ingress_202_total_with_warmup: ingress_2xx,
+      every_202_has_a_record: records_in_kafka >= ingress_2xx,
+      mean_records_per_batch: Math.round((batch_sum / batch_count) * 10) / 10,
+    },
     goals: {
-      throughput_per_s: { goal: GOAL_THROUGHPUT_PER_S, measured: ingress_max.throughput_per_s, met: ingress_max.throughput_per_s >= GOAL_THROUGHPUT_PER_S },
-      p99_ms_at_2000_per_s: { goal: GOAL_P99_MS_AT_2000, measured: at2000?.latency_ms.p99 ?? null, met: at2000 !== undefined && at2000.latency_ms.p99 <= GOAL_P99_MS_AT_2000 && at2000.non_2xx === 0 },
+      throughput_per_s: {
+        goal: GOAL_THROUGHPUT_PER_S,
+        measured: ingress_max.throughput_per_s,
+        met: ingress_max.throughput_per_s >= GOAL_THROUGHPUT_PER_S,
+      },
+      p99_ms_at_2000_per_s: {
+        goal: GOAL_P99_MS_AT_2000,
+        measured: at2000?.latency_ms.p99 ?? null,
+        met: at2000 !== undefined && at2000.latency_ms.p99 <= GOAL_P99_MS_AT_2000 && at2000.non_2xx === 0,
+      },
     },
   };
   const dir = join(REPO_ROOT, 'reports');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'ingress-bench.json'), `${JSON.stringify(report, null, 2)}\n`);
   const dash = (v: number | null | undefined) => (v === null || v === undefined ? '–' : String(v));
-  const row = (p: Phase) => `| ${p.target} | ${p.mode} | ${p.connections} | ${p.throughput_per_s} | ${p.latency_ms.p50} | ${p.latency_ms.p90} | ${p.latency_ms.p99} | ${p.latency_ms.max} | ${dash(p.server_ack_ms?.p50)} / ${dash(p.server_ack_ms?.p99)} | ${dash(p.server_request_ms?.p50)} / ${dash(p.server_request_ms?.p99)} | ${p.non_2xx} | ${p.errors + p.timeouts} |`;
+  const row = (p: Phase) =>
+    `| ${p.target} | ${p.mode} | ${p.connections} | ${p.throughput_per_s} | ${p.latency_ms.p50} | ${p.latency_ms.p90} | ${p.latency_ms.p99} | ${p.latency_ms.max} | ${dash(p.server_ack_ms?.p50)} / ${dash(p.server_ack_ms?.p99)} | ${dash(p.server_request_ms?.p50)} / ${dash(p.server_request_ms?.p99)} | ${p.non_2xx} | ${p.errors + p.timeouts} |`;
   const md = [
     '# Ingress bench',
     '',
@@ -220,7 +277,7 @@ async function main(): Promise<void> {
     '',
     'Signed Standard Webhooks requests (`generic`), pre-signed, sent with autocannon. Ingress answers 202 only after the idempotent acks=all Kafka write, so the latency below is the ack latency seen by the provider.',
     '',
-    'Client columns are what autocannon saw (they include load-generator and scheduler delays on this shared machine); the server columns come from ingress\'s own histograms (bucket-interpolated): Kafka write queued → ack, and request start → response.',
+    "Client columns are what autocannon saw (they include load-generator and scheduler delays on this shared machine); the server columns come from ingress's own histograms (bucket-interpolated): Kafka write queued → ack, and request start → response.",
     '',
     '| target | load | connections | 2xx/s | client p50 ms | client p90 ms | client p99 ms | client max ms | server ack p50/p99 ms | server request p50/p99 ms | non-2xx | errors |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',

@@ -38,7 +38,10 @@ export function loadProviders(file: string, env: NodeJS.ProcessEnv, logger?: Log
     const provider = resolveProvider(spec, { env, readFile: (path) => readFileSync(resolve(base, path), 'utf8') });
     for (const secret of provider.secrets) registerSecret(secret);
     if (provider.keys.length === 0) {
-      logger?.warn({ provider: spec.id, secrets_env: spec.secrets_env ?? null, secrets_file: spec.secrets_file ?? null }, 'provider has no secrets configured: every request to it will be rejected 401');
+      logger?.warn(
+        { provider: spec.id, secrets_env: spec.secrets_env ?? null, secrets_file: spec.secrets_file ?? null },
+        'provider has no secrets configured: every request to it will be rejected 401',
+      );
     }
     providers.set(spec.id, provider);
   }
@@ -59,7 +62,11 @@ function createWriter(config: IngressConfig, producers: BatchProducer[], im: Ing
       im.batch(records, ok);
       // Log transitions (and every 100th failure), not every retry of a long outage.
       if (!ok) {
-        if (batch_failures % 100 === 0) logger.warn({ records, consecutive_failures: batch_failures + 1, err: { message: (error as Error)?.message } }, 'Kafka batch failed');
+        if (batch_failures % 100 === 0)
+          logger.warn(
+            { records, consecutive_failures: batch_failures + 1, err: { message: (error as Error)?.message } },
+            'Kafka batch failed',
+          );
         batch_failures++;
       } else if (batch_failures > 0) {
         logger.info({ failed_batches: batch_failures }, 'Kafka writes succeed again');
@@ -71,10 +78,12 @@ function createWriter(config: IngressConfig, producers: BatchProducer[], im: Ing
       logger.error({ count }, 'audit queue full: dropped audit records of rejected requests');
     },
   });
-
 }
 
-export async function startIngress(config: IngressConfig, opts: { env?: NodeJS.ProcessEnv; logger?: Logger } = {}): Promise<RunningIngress> {
+export async function startIngress(
+  config: IngressConfig,
+  opts: { env?: NodeJS.ProcessEnv; logger?: Logger } = {},
+): Promise<RunningIngress> {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger('ingress', config.TIDEMARK_LOG_LEVEL);
   const providers = loadProviders(config.TIDEMARK_INGRESS_PROVIDERS_FILE, env, logger);

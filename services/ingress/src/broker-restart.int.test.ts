@@ -26,7 +26,12 @@ const RETRY_WINDOW_MS = 180_000;
 const OCCURRED_AT = new Date().toISOString();
 
 function body(i: number): string {
-  return JSON.stringify({ id: `evt_outage_${i}`, type: 'deposit.detected', occurred_at: OCCURRED_AT, data: { transaction_id: `tx_outage_${i}`, wallet_id: `wal_${i % 4}`, asset: 'ETH', network: 'ethereum', amount: `${i}.25` } });
+  return JSON.stringify({
+    id: `evt_outage_${i}`,
+    type: 'deposit.detected',
+    occurred_at: OCCURRED_AT,
+    data: { transaction_id: `tx_outage_${i}`, wallet_id: `wal_${i % 4}`, asset: 'ETH', network: 'ethereum', amount: `${i}.25` },
+  });
 }
 
 describe.skipIf(!RUN)('ingress across a real broker stop and restart (destructive)', () => {
@@ -35,7 +40,11 @@ describe.skipIf(!RUN)('ingress across a real broker stop and restart (destructiv
 
   beforeAll(async () => {
     ns = await createNamespace(config, prefix);
-    ingress = await spawnIngress({ TIDEMARK_TOPIC_PREFIX: prefix, TIDEMARK_GENERIC_SECRETS: SECRET, TIDEMARK_INGRESS_ACK_TIMEOUT_MS: '2000' });
+    ingress = await spawnIngress({
+      TIDEMARK_TOPIC_PREFIX: prefix,
+      TIDEMARK_GENERIC_SECRETS: SECRET,
+      TIDEMARK_INGRESS_ACK_TIMEOUT_MS: '2000',
+    });
   });
 
   afterAll(async () => {
@@ -49,9 +58,11 @@ describe.skipIf(!RUN)('ingress across a real broker stop and restart (destructiv
     expect(warm.status).toBe(202);
 
     await stopComponent('kafka');
-    const during = await Promise.all(Array.from({ length: EVENTS }, (_, i) => i + 1).map((i) =>
-      post(`${ingress.url}/webhooks/generic`, signWebhook({ type: 'standard-webhooks' }, SECRET, body(i)), body(i)),
-    ));
+    const during = await Promise.all(
+      Array.from({ length: EVENTS }, (_, i) => i + 1).map((i) =>
+        post(`${ingress.url}/webhooks/generic`, signWebhook({ type: 'standard-webhooks' }, SECRET, body(i)), body(i)),
+      ),
+    );
     for (const r of during) {
       expect(r.status, r.text).toBe(503);
       expect(r.headers['retry-after']).toMatch(/^[0-9]+$/);

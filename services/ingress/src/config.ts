@@ -40,6 +40,7 @@ export type IngressConfig = ReturnType<typeof loadIngressConfig>;
 export function loadIngressConfig(env: NodeJS.ProcessEnv = process.env) {
   const config = loadServiceConfig(ingressConfigShape, env);
   const tls_ok = ingressConfigSchema.safeParse(config);
-  if (!tls_ok.success) throw new ConfigError(`invalid configuration: ${tls_ok.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!tls_ok.success)
+    throw new ConfigError(`invalid configuration: ${tls_ok.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return config;
 }

@@ -34,13 +34,23 @@ function writeProviders(): string {
   const shipped = JSON.parse(readFileSync(new URL('../config/providers.json', import.meta.url), 'utf8')) as { providers: unknown[] };
   const file = join(work_dir, 'providers.json');
   writeFileSync(join(work_dir, 'restricted.secrets'), `# rotated list\n${GENERIC_SECRET}\n`);
-  writeFileSync(file, JSON.stringify({
-    providers: [
-      ...shipped.providers,
-      { id: 'restricted', scheme: GENERIC, secrets_file: 'restricted.secrets', ip_allowlist: ['203.0.113.0/24'], mapper: 'generic' },
-      { id: 'proxied', scheme: GENERIC, secrets_env: 'TIDEMARK_GENERIC_SECRETS', ip_allowlist: ['198.51.100.0/24'], trusted_proxies: ['127.0.0.1/32'], mapper: 'generic' },
-    ],
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      providers: [
+        ...shipped.providers,
+        { id: 'restricted', scheme: GENERIC, secrets_file: 'restricted.secrets', ip_allowlist: ['203.0.113.0/24'], mapper: 'generic' },
+        {
+          id: 'proxied',
+          scheme: GENERIC,
+          secrets_env: 'TIDEMARK_GENERIC_SECRETS',
+          ip_allowlist: ['198.51.100.0/24'],
+          trusted_proxies: ['127.0.0.1/32'],
+          mapper: 'generic',
+        },
+      ],
+    }),
+  );
   return file;
 }
 
@@ -53,7 +63,16 @@ function genericBody(event_id: string, overrides: Record<string, unknown> = {}, 
     id: event_id,
     type: 'deposit.confirmed',
     occurred_at: occurredAt.get(event_id),
-    data: { transaction_id: `tx_${event_id}`, wallet_id: 'wal_42', asset: 'BTC', network: 'bitcoin', amount: '0.50000000', confirmations: 3, counterparty: { name: 'ACME GmbH', country: 'DE' }, ...data },
+    data: {
+      transaction_id: `tx_${event_id}`,
+      wallet_id: 'wal_42',
+      asset: 'BTC',
+      network: 'bitcoin',
+      amount: '0.50000000',
+      confirmations: 3,
+      counterparty: { name: 'ACME GmbH', country: 'DE' },
+      ...data,
+    },
     ...overrides,
   });
 }
@@ -113,18 +132,51 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
     rmSync(work_dir, { recursive: true, force: true });
   });
 
-  async function send(name: string, provider: string, headers: Record<string, string>, body: string | Buffer | Buffer[], target = main.url): Promise<RawResponse> {
+  async function send(
+    name: string,
+    provider: string,
+    headers: Record<string, string>,
+    body: string | Buffer | Buffer[],
+    target = main.url,
+  ): Promise<RawResponse> {
     for (const [k, v] of Object.entries(headers)) if (/signature/i.test(k)) signatures_sent.push(v.replace(/^v1,/, ''));
     return post(`${target}/webhooks/${provider}`, headers, body);
   }
 
   it('accepts signed webhooks of all three providers with 202 {id, event_id} only', async () => {
     const g = genericBody('evt_ok_generic');
-    const l = JSON.stringify({ id: 'evt_ok_ledgerpay', object: 'event', created: now_s() - 2, type: 'crypto_deposit.succeeded', data: { object: { id: 'cdep_1', object: 'crypto_deposit', wallet: 'wal_7', currency: 'usdc', network: 'ethereum', amount: '125.50' } } });
-    const c = JSON.stringify({ notification_id: 'evt_ok_custodian', kind: 'transfer.updated', timestamp_ms: Date.now() - 3, transfer: { id: 'trf_1', direction: 'OUTGOING', state: 'SUBMITTED', vault_id: 'wal_8', asset_id: 'ETH', chain: 'ethereum', amount_base_units: '1500000000000000000', decimals: 18 } });
+    const l = JSON.stringify({
+      id: 'evt_ok_ledgerpay',
+      object: 'event',
+      created: now_s() - 2,
+      type: 'crypto_deposit.succeeded',
+      data: {
+        object: { id: 'cdep_1', object: 'crypto_deposit', wallet: 'wal_7', currency: 'usdc', network: 'ethereum', amount: '125.50' },
+      },
+    });
+    const c = JSON.stringify({
+      notification_id: 'evt_ok_custodian',
+      kind: 'transfer.updated',
+      timestamp_ms: Date.now() - 3,
+      transfer: {
+        id: 'trf_1',
+        direction: 'OUTGOING',
+        state: 'SUBMITTED',
+        vault_id: 'wal_8',
+        asset_id: 'ETH',
+        chain: 'ethereum',
+        amount_base_units: '1500000000000000000',
+        decimals: 18,
+      },
+    });
     const cases: Array<[string, string, Record<string, string>, string]> = [
       ['generic', 'evt_ok_generic', signWebhook(GENERIC, GENERIC_SECRET, g), g],
-      ['generic', 'evt_ok_generic_rotated', signWebhook(GENERIC, GENERIC_SECRET_OLD, genericBody('evt_ok_generic_rotated')), genericBody('evt_ok_generic_rotated')],
+      [
+        'generic',
+        'evt_ok_generic_rotated',
+        signWebhook(GENERIC, GENERIC_SECRET_OLD, genericBody('evt_ok_generic_rotated')),
+        genericBody('evt_ok_generic_rotated'),
+      ],
       ['ledgerpay', 'evt_ok_ledgerpay', signWebhook(LEDGERPAY, LEDGERPAY_SECRET, l), l],
       ['custodian-x', 'evt_ok_custodian', signWebhook(CUSTODIAN, CUSTODIAN_SECRET, c), c],
     ];
@@ -161,7 +213,12 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
 
   it('honours X-Forwarded-For only from a trusted proxy', async () => {
     const body = genericBody('evt_via_proxy');
-    const r = await send('proxied', 'proxied', { ...signWebhook(GENERIC, GENERIC_SECRET, body), 'x-forwarded-for': '192.0.2.1, 198.51.100.7' }, body);
+    const r = await send(
+      'proxied',
+      'proxied',
+      { ...signWebhook(GENERIC, GENERIC_SECRET, body), 'x-forwarded-for': '192.0.2.1, 198.51.100.7' },
+      body,
+    );
     expect(r.status, r.text).toBe(202);
     accepted.push({ name: 'proxied', response: r, body, event_id: 'evt_via_proxy' });
   });
@@ -171,50 +228,241 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
     const id = (n: string) => `evt_hostile_${n}`;
     const big = (n: string) => genericBody(id(n), {}, { note: 'x'.repeat(300 * 1024) });
     const deep = `{"id":"${id('deep')}","type":"deposit.confirmed","occurred_at":"2026-01-01T00:00:00Z","data":${'['.repeat(5000)}${']'.repeat(5000)}}`;
-    const bad_utf8 = Buffer.concat([Buffer.from(`{"id":"${id('utf8')}","type":"deposit.confirmed","occurred_at":"2026-01-01T00:00:00Z","data":{"wallet_id":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}}')]);
+    const bad_utf8 = Buffer.concat([
+      Buffer.from(`{"id":"${id('utf8')}","type":"deposit.confirmed","occurred_at":"2026-01-01T00:00:00Z","data":{"wallet_id":"`),
+      Buffer.from([0xc3, 0x28, 0xff]),
+      Buffer.from('"}}'),
+    ]);
     const flipped = genericBody(id('flipped'));
     const flipped_headers = signWebhook(GENERIC, GENERIC_SECRET, flipped);
     const captured_body = genericBody(id('replayed'));
     const captured = signWebhook(GENERIC, GENERIC_SECRET, captured_body, { timestamp_s: now_s() - 600 });
-    const lp = JSON.stringify({ id: id('ledgerpay_forged'), object: 'event', created: now_s(), type: 'crypto_deposit.succeeded', data: { object: { id: 'cdep_9', object: 'crypto_deposit' } } });
+    const lp = JSON.stringify({
+      id: id('ledgerpay_forged'),
+      object: 'event',
+      created: now_s(),
+      type: 'crypto_deposit.succeeded',
+      data: { object: { id: 'cdep_9', object: 'crypto_deposit' } },
+    });
     const cx = JSON.stringify({ notification_id: id('custodian_stale'), kind: 'transfer.updated', timestamp_ms: Date.now() });
 
-    type Case = { name: string; provider: string; headers: Record<string, string>; body: string | Buffer | Buffer[]; status: number; reason: string; body_read: boolean };
+    type Case = {
+      name: string;
+      provider: string;
+      headers: Record<string, string>;
+      body: string | Buffer | Buffer[];
+      status: number;
+      reason: string;
+      body_read: boolean;
+    };
     const cases: Case[] = [
-      { name: 'forged (wrong secret)', provider: 'generic', headers: signWebhook(GENERIC, other_secret, genericBody(id('forged'))), body: genericBody(id('forged')), status: 401, reason: 'signature_invalid', body_read: true },
-      { name: 'one flipped byte in the body', provider: 'generic', headers: flipped_headers, body: flipped.replace('wal_42', 'wal_43'), status: 401, reason: 'signature_invalid', body_read: true },
-      { name: 'missing signature headers', provider: 'generic', headers: { 'content-type': 'application/json' }, body: genericBody(id('unsigned')), status: 401, reason: 'signature_missing', body_read: true },
-      { name: 'missing timestamp', provider: 'generic', headers: (({ 'webhook-timestamp': _, ...rest }) => rest)(signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('no_ts')))), body: genericBody(id('no_ts')), status: 401, reason: 'timestamp_missing', body_read: true },
-      { name: 'replayed capture (signed 10 minutes ago)', provider: 'generic', headers: captured, body: captured_body, status: 401, reason: 'timestamp_out_of_tolerance', body_read: true },
-      { name: 'stale (301 s)', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('stale')), { timestamp_s: now_s() - 301 }), body: genericBody(id('stale')), status: 401, reason: 'timestamp_out_of_tolerance', body_read: true },
+      {
+        name: 'forged (wrong secret)',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, other_secret, genericBody(id('forged'))),
+        body: genericBody(id('forged')),
+        status: 401,
+        reason: 'signature_invalid',
+        body_read: true,
+      },
+      {
+        name: 'one flipped byte in the body',
+        provider: 'generic',
+        headers: flipped_headers,
+        body: flipped.replace('wal_42', 'wal_43'),
+        status: 401,
+        reason: 'signature_invalid',
+        body_read: true,
+      },
+      {
+        name: 'missing signature headers',
+        provider: 'generic',
+        headers: { 'content-type': 'application/json' },
+        body: genericBody(id('unsigned')),
+        status: 401,
+        reason: 'signature_missing',
+        body_read: true,
+      },
+      {
+        name: 'missing timestamp',
+        provider: 'generic',
+        headers: (({ 'webhook-timestamp': _, ...rest }) => rest)(signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('no_ts')))),
+        body: genericBody(id('no_ts')),
+        status: 401,
+        reason: 'timestamp_missing',
+        body_read: true,
+      },
+      {
+        name: 'replayed capture (signed 10 minutes ago)',
+        provider: 'generic',
+        headers: captured,
+        body: captured_body,
+        status: 401,
+        reason: 'timestamp_out_of_tolerance',
+        body_read: true,
+      },
+      {
+        name: 'stale (301 s)',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('stale')), { timestamp_s: now_s() - 301 }),
+        body: genericBody(id('stale')),
+        status: 401,
+        reason: 'timestamp_out_of_tolerance',
+        body_read: true,
+      },
       // Not +301: now_s() floors, so "+301 s" is only 300.x s ahead of the server clock when it checks, and within the 300 s tolerance
       // once the sub-second part plus the time until this request is sent passes 1 s. The exact edge is a unit test (signature.test.ts).
-      { name: 'future-dated (+310 s)', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('future')), { timestamp_s: now_s() + 310 }), body: genericBody(id('future')), status: 401, reason: 'timestamp_out_of_tolerance', body_read: true },
-      { name: 'oversized with Content-Length', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, big('big_cl')), body: big('big_cl'), status: 413, reason: 'body_too_large', body_read: false },
-      { name: 'oversized chunked (no Content-Length)', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, big('big_chunked')), body: [Buffer.from(big('big_chunked').slice(0, 200_000)), Buffer.from(big('big_chunked').slice(200_000))], status: 413, reason: 'body_too_large', body_read: false },
-      { name: 'deeply nested JSON', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, deep), body: deep, status: 400, reason: 'json_too_deep', body_read: true },
-      { name: 'malformed UTF-8', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, bad_utf8), body: bad_utf8, status: 400, reason: 'invalid_utf8', body_read: true },
-      { name: 'malformed JSON', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, `{"id":"${id('json')}",`), body: `{"id":"${id('json')}",`, status: 400, reason: 'invalid_json', body_read: true },
-      { name: 'schema: amount as a JSON number', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('float'), {}, { amount: 0.5 })), body: genericBody(id('float'), {}, { amount: 0.5 }), status: 400, reason: 'schema_validation_failed', body_read: true },
-      { name: 'schema: 19 decimals', provider: 'generic', headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('decimals'), {}, { amount: '0.1234567890123456789' })), body: genericBody(id('decimals'), {}, { amount: '0.1234567890123456789' }), status: 400, reason: 'schema_validation_failed', body_read: true },
-      { name: 'wrong content type', provider: 'generic', headers: { ...signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('ctype'))), 'content-type': 'text/plain' }, body: genericBody(id('ctype')), status: 400, reason: 'unsupported_content_type', body_read: true },
-      { name: 'unknown provider', provider: 'acme-pay', headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('unknown_provider'))), body: genericBody(id('unknown_provider')), status: 404, reason: 'unknown_provider', body_read: false },
-      { name: 'unlisted IP', provider: 'restricted', headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('ip'))), body: genericBody(id('ip')), status: 403, reason: 'ip_not_allowed', body_read: false },
-      { name: 'spoofed X-Forwarded-For from an untrusted peer', provider: 'restricted', headers: { ...signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('xff'))), 'x-forwarded-for': '203.0.113.5' }, body: genericBody(id('xff')), status: 403, reason: 'ip_not_allowed', body_read: false },
-      { name: 'ledgerpay forged', provider: 'ledgerpay', headers: signWebhook(LEDGERPAY, 'not_the_real_secret_123', lp), body: lp, status: 401, reason: 'signature_invalid', body_read: true },
-      { name: 'custodian-x stale', provider: 'custodian-x', headers: signWebhook(CUSTODIAN, CUSTODIAN_SECRET, cx, { timestamp_s: now_s() - 900 }), body: cx, status: 401, reason: 'timestamp_out_of_tolerance', body_read: true },
+      {
+        name: 'future-dated (+310 s)',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('future')), { timestamp_s: now_s() + 310 }),
+        body: genericBody(id('future')),
+        status: 401,
+        reason: 'timestamp_out_of_tolerance',
+        body_read: true,
+      },
+      {
+        name: 'oversized with Content-Length',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, big('big_cl')),
+        body: big('big_cl'),
+        status: 413,
+        reason: 'body_too_large',
+        body_read: false,
+      },
+      {
+        name: 'oversized chunked (no Content-Length)',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, big('big_chunked')),
+        body: [Buffer.from(big('big_chunked').slice(0, 200_000)), Buffer.from(big('big_chunked').slice(200_000))],
+        status: 413,
+        reason: 'body_too_large',
+        body_read: false,
+      },
+      {
+        name: 'deeply nested JSON',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, deep),
+        body: deep,
+        status: 400,
+        reason: 'json_too_deep',
+        body_read: true,
+      },
+      {
+        name: 'malformed UTF-8',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, bad_utf8),
+        body: bad_utf8,
+        status: 400,
+        reason: 'invalid_utf8',
+        body_read: true,
+      },
+      {
+        name: 'malformed JSON',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, `{"id":"${id('json')}",`),
+        body: `{"id":"${id('json')}",`,
+        status: 400,
+        reason: 'invalid_json',
+        body_read: true,
+      },
+      {
+        name: 'schema: amount as a JSON number',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('float'), {}, { amount: 0.5 })),
+        body: genericBody(id('float'), {}, { amount: 0.5 }),
+        status: 400,
+        reason: 'schema_validation_failed',
+        body_read: true,
+      },
+      {
+        name: 'schema: 19 decimals',
+        provider: 'generic',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('decimals'), {}, { amount: '0.1234567890123456789' })),
+        body: genericBody(id('decimals'), {}, { amount: '0.1234567890123456789' }),
+        status: 400,
+        reason: 'schema_validation_failed',
+        body_read: true,
+      },
+      {
+        name: 'wrong content type',
+        provider: 'generic',
+        headers: { ...signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('ctype'))), 'content-type': 'text/plain' },
+        body: genericBody(id('ctype')),
+        status: 400,
+        reason: 'unsupported_content_type',
+        body_read: true,
+      },
+      {
+        name: 'unknown provider',
+        provider: 'acme-pay',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('unknown_provider'))),
+        body: genericBody(id('unknown_provider')),
+        status: 404,
+        reason: 'unknown_provider',
+        body_read: false,
+      },
+      {
+        name: 'unlisted IP',
+        provider: 'restricted',
+        headers: signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('ip'))),
+        body: genericBody(id('ip')),
+        status: 403,
+        reason: 'ip_not_allowed',
+        body_read: false,
+      },
+      {
+        name: 'spoofed X-Forwarded-For from an untrusted peer',
+        provider: 'restricted',
+        headers: { ...signWebhook(GENERIC, GENERIC_SECRET, genericBody(id('xff'))), 'x-forwarded-for': '203.0.113.5' },
+        body: genericBody(id('xff')),
+        status: 403,
+        reason: 'ip_not_allowed',
+        body_read: false,
+      },
+      {
+        name: 'ledgerpay forged',
+        provider: 'ledgerpay',
+        headers: signWebhook(LEDGERPAY, 'not_the_real_secret_123', lp),
+        body: lp,
+        status: 401,
+        reason: 'signature_invalid',
+        body_read: true,
+      },
+      {
+        name: 'custodian-x stale',
+        provider: 'custodian-x',
+        headers: signWebhook(CUSTODIAN, CUSTODIAN_SECRET, cx, { timestamp_s: now_s() - 900 }),
+        body: cx,
+        status: 401,
+        reason: 'timestamp_out_of_tolerance',
+        body_read: true,
+      },
     ];
     for (const c of cases) {
       const response = await send(c.name, c.provider, c.headers, c.body);
       expect(response.status, `${c.name}: ${response.text}`).toBe(c.status);
       expect(response.json, c.name).toEqual({ error: c.reason, message: expect.any(String) });
       const body = Array.isArray(c.body) ? Buffer.concat(c.body) : c.body;
-      hostile.push({ name: c.name, response, body, event_id: '', status: c.status, reason: c.reason, provider: c.provider === 'acme-pay' ? null : c.provider, body_read: c.body_read });
+      hostile.push({
+        name: c.name,
+        response,
+        body,
+        event_id: '',
+        status: c.status,
+        reason: c.reason,
+        provider: c.provider === 'acme-pay' ? null : c.provider,
+        body_read: c.body_read,
+      });
     }
   });
 
   it('oversized headers get 431 and are audited', async () => {
-    const r = await post(`${main.url}/webhooks/generic`, { 'content-type': 'application/json', 'x-padding': 'p'.repeat(20_000) }, '{}').catch((e: Error) => ({ status: -1, text: e.message }) as RawResponse);
+    const r = await post(
+      `${main.url}/webhooks/generic`,
+      { 'content-type': 'application/json', 'x-padding': 'p'.repeat(20_000) },
+      '{}',
+    ).catch((e: Error) => ({ status: -1, text: e.message }) as RawResponse);
     expect(r.status).toBe(431);
   });
 
@@ -248,7 +496,12 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
 
   it('Kafka unavailable → 503 + Retry-After, 429 under overload, and the provider retry is accepted once Kafka is back', async () => {
     const closed_port = await freePort();
-    const down = await spawnIngress({ ...common_env, TIDEMARK_KAFKA_BROKERS: `127.0.0.1:${closed_port}`, TIDEMARK_INGRESS_ACK_TIMEOUT_MS: '1000', TIDEMARK_INGRESS_CONCURRENT_REQUESTS_MAX: '3' });
+    const down = await spawnIngress({
+      ...common_env,
+      TIDEMARK_KAFKA_BROKERS: `127.0.0.1:${closed_port}`,
+      TIDEMARK_INGRESS_ACK_TIMEOUT_MS: '1000',
+      TIDEMARK_INGRESS_CONCURRENT_REQUESTS_MAX: '3',
+    });
     try {
       const body = genericBody('evt_retried_after_503');
       const started = Date.now();
@@ -279,7 +532,27 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
   it('serves HTTPS when given a certificate and key', async () => {
     const cert = join(work_dir, 'cert.pem');
     const key = join(work_dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const tls = await spawnIngress({ ...common_env, TIDEMARK_INGRESS_TLS_CERT: cert, TIDEMARK_INGRESS_TLS_KEY: key });
     try {
       const body = genericBody('evt_over_https');
@@ -332,13 +605,19 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
     expect(events.filter((e) => e.value.event_id === 'evt_retried_after_503')).toHaveLength(1);
     expect(events.find((e) => e.value.event_id === 'evt_unknown_type')!.value.event_type).toBe('card.issued');
     expect(audits.find((x) => x.value.event_id === 'evt_unknown_type')!.value.details.unknown_event_type).toBe('true');
-    expect(events.find((e) => e.value.event_id === 'evt_ok_custodian')!.value).toMatchObject({ event_type: 'withdrawal.requested', amount: '1.5', partition_key: 'wal_8' });
+    expect(events.find((e) => e.value.event_id === 'evt_ok_custodian')!.value).toMatchObject({
+      event_type: 'withdrawal.requested',
+      amount: '1.5',
+      partition_key: 'wal_8',
+    });
   });
 
   it('every rejected request left an audit record with reason, status, source IP and (when read) the body hash', () => {
     const rejected = audits.filter((a) => a.value.action === 'rejected');
     for (const h of hostile) {
-      const candidates = rejected.filter((a) => a.value.reason === h.reason && a.value.details.status === String(h.status) && a.value.provider === h.provider);
+      const candidates = rejected.filter(
+        (a) => a.value.reason === h.reason && a.value.details.status === String(h.status) && a.value.provider === h.provider,
+      );
       if (h.body_read) {
         const match = candidates.find((a) => a.value.details.body_sha256 === sha256(h.body));
         expect(match, `${h.name}: audit with body hash`).toBeDefined();
@@ -390,7 +669,9 @@ function startSlowPost(port: number, path: string, headers: Record<string, strin
   let finishNow: () => void = () => undefined;
   const response = new Promise<RawResponse>((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => {
-      const head = Object.entries({ ...headers, host: 'x', 'content-length': String(bytes.length), connection: 'close' }).map(([k, v]) => `${k}: ${v}`).join('\r\n');
+      const head = Object.entries({ ...headers, host: 'x', 'content-length': String(bytes.length), connection: 'close' })
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n');
       socket.write(`POST ${path} HTTP/1.1\r\n${head}\r\n\r\n`);
       socket.write(bytes.subarray(0, half));
       finishNow = () => socket.write(bytes.subarray(half));

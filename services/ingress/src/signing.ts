@@ -14,7 +14,12 @@ export interface SignOptions {
 }
 
 /** Headers (lower-case names, content-type included) for `body` signed with `secret` under `scheme`. */
-export function signWebhook(scheme: ProfileSpec['scheme'], secret: string, body: string | Buffer, opts: SignOptions = {}): Record<string, string> {
+export function signWebhook(
+  scheme: ProfileSpec['scheme'],
+  secret: string,
+  body: string | Buffer,
+  opts: SignOptions = {},
+): Record<string, string> {
   const verifier = verifierFor(scheme);
   const headers = verifier.sign({
     body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),

@@ -60,10 +60,13 @@ function makeEvents(count: number): ScreenedEvent[] {
     const common = { transaction_id: `tx_${tx}`, wallet_id, partition_key: wallet_id, amount, asset: tx % 3 === 0 ? 'ETH' : 'BTC' };
     const kind = tx % 4;
     const types =
-      kind === 0 ? ['deposit.detected', 'deposit.confirmed']
-      : kind === 1 ? ['deposit.detected', 'deposit.confirmed']
-      : kind === 2 ? ['withdrawal.requested', 'withdrawal.broadcast', 'withdrawal.confirmed']
-      : ['deposit.detected', 'deposit.failed'];
+      kind === 0
+        ? ['deposit.detected', 'deposit.confirmed']
+        : kind === 1
+          ? ['deposit.detected', 'deposit.confirmed']
+          : kind === 2
+            ? ['withdrawal.requested', 'withdrawal.broadcast', 'withdrawal.confirmed']
+            : ['deposit.detected', 'deposit.failed'];
     for (const [i, event_type] of types.entries()) {
       if (out.length >= count) break;
       out.push(
@@ -81,14 +84,20 @@ function expectedBalances(events: ScreenedEvent[]): Map<string, WalletBalance> {
   const states = new Map<string, TxState>();
   const balances = new Map<string, WalletBalance>();
   for (let i = 0; i < events.length; i += BATCH_INPUTS_MAX) {
-    const part = projectBatch(events.slice(i, i + BATCH_INPUTS_MAX).map((e) => toLedgerInput(e)), { states, balances, now_ms: 0 });
+    const part = projectBatch(
+      events.slice(i, i + BATCH_INPUTS_MAX).map((e) => toLedgerInput(e)),
+      { states, balances, now_ms: 0 },
+    );
     for (const [k, v] of part.states) states.set(k, v);
     for (const [k, v] of part.balances) balances.set(k, v);
   }
   return balances;
 }
 
-async function verify(db: TestDatabase, expected: Map<string, WalletBalance>): Promise<{ ledger_check_ok: boolean; balances_match: boolean }> {
+async function verify(
+  db: TestDatabase,
+  expected: Map<string, WalletBalance>,
+): Promise<{ ledger_check_ok: boolean; balances_match: boolean }> {
   const report = await ledgerCheck(db.pool);
   const actual = await listBalances(db.pool);
   const mismatches = actual.filter((b) => {
@@ -158,7 +167,9 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
     const produceStarted = performance.now();
     for (let i = 0; i < events.length; i += PRODUCE_CHUNK) {
       const chunk = events.slice(i, i + PRODUCE_CHUNK);
-      const messages = await Promise.all(chunk.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })));
+      const messages = await Promise.all(
+        chunk.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })),
+      );
       await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
     }
     await producer.disconnect();
@@ -180,7 +191,8 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
         done = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
         if (done > 0 && first_ms === null) first_ms = performance.now();
         if (done >= events.length) break;
-        if (performance.now() - started > CATCH_UP_TIMEOUT_MS) throw new Error(`catch-up did not finish in ${CATCH_UP_TIMEOUT_MS} ms (${done} events)`);
+        if (performance.now() - started > CATCH_UP_TIMEOUT_MS)
+          throw new Error(`catch-up did not finish in ${CATCH_UP_TIMEOUT_MS} ms (${done} events)`);
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
@@ -239,6 +251,8 @@ report.load_average_1m_at_end = loadavg()[0];
 mkdirSync(fileURLToPath(new URL('../../../reports', import.meta.url)), { recursive: true });
 writeFileSync(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`report written to ${REPORT_PATH}`);
-const runs = [report.handler, report.runtime].filter((r): r is { ledger_check_ok: boolean; balances_match: boolean } => typeof r === 'object' && r !== null);
+const runs = [report.handler, report.runtime].filter(
+  (r): r is { ledger_check_ok: boolean; balances_match: boolean } => typeof r === 'object' && r !== null,
+);
 const failed = runs.some((r) => !r.ledger_check_ok || !r.balances_match);
 process.exit(failed ? 1 : 0);

@@ -54,7 +54,11 @@ describe.skipIf(skip)('ledger read API', () => {
     const catalog = loadCatalog();
     await applyTopics(admin, registry, {
       prefix,
-      catalog: { ...catalog, topics: catalog.topics.filter((t) => t.name === 'audit.v1' || t.name === 'ledger.balances.v1'), consumers: [] },
+      catalog: {
+        ...catalog,
+        topics: catalog.topics.filter((t) => t.name === 'audit.v1' || t.name === 'ledger.balances.v1'),
+        consumers: [],
+      },
     });
     const handler = createLedgerHandler({ pool: db.pool, logger });
     await handler.handleBatch(
@@ -130,7 +134,8 @@ describe.skipIf(skip)('ledger read API', () => {
       released: null,
     });
     expect(body.history).toHaveLength(2);
-    for (const h of body.history) expect(Object.keys(h)).toEqual(expect.arrayContaining(['event_id', 'event_type', 'occurred_at', 'received_at', 'projected_at']));
+    for (const h of body.history)
+      expect(Object.keys(h)).toEqual(expect.arrayContaining(['event_id', 'event_type', 'occurred_at', 'received_at', 'projected_at']));
     const missing = await call('/v1/transactions/generic/tx_missing', READER);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: 'not_found', message: expect.any(String) });
@@ -146,7 +151,11 @@ describe.skipIf(skip)('ledger read API', () => {
     const res = await call('/v1/transactions/generic/tx_rev/release', COMPLIANCE, 'POST');
     expect(res.status).toBe(200);
     const body = (await res.json()) as { transaction: { history: Array<{ event_type: string }> } };
-    expect(body).toMatchObject({ outcome: 'released', amount_released: '0.5', transaction: { status: 'confirmed', released: { by: 'carol' } } });
+    expect(body).toMatchObject({
+      outcome: 'released',
+      amount_released: '0.5',
+      transaction: { status: 'confirmed', released: { by: 'carol' } },
+    });
     expect(body.transaction.history.map((h) => h.event_type)).toContain('ledger.released');
     expect(await (await call('/v1/wallets/wal_42/balances', READER)).json()).toEqual({
       wallet_id: 'wal_42',
@@ -179,7 +188,9 @@ describe.skipIf(skip)('ledger read API', () => {
     // (forbidden + the four refusals) are in the outbox rather than sleeping and hoping they made it.
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ledger.outbox WHERE value->>'action' = 'release_rejected'`);
+      const { rows } = await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ledger.outbox WHERE value->>'action' = 'release_rejected'`,
+      );
       if (rows[0]!.n >= 5) break;
       if (Date.now() > deadline) throw new Error(`only ${rows[0]!.n} of 5 release_rejected audits reached the outbox within 10 s`);
       await new Promise((r) => setTimeout(r, 50));
@@ -195,13 +206,20 @@ describe.skipIf(skip)('ledger read API', () => {
     await consumer.connect();
     await consumer.subscribe({ topics: [topicName('audit.v1', prefix), topicName('ledger.balances.v1', prefix)], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`outbox records not seen within 30 s (audits ${audits.length}, balances ${balances.length})`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`outbox records not seen within 30 s (audits ${audits.length}, balances ${balances.length})`)),
+        30_000,
+      );
       void consumer.run({
         eachMessage: async ({ topic, message }) => {
           const value = await codec.decode<AuditRecord & BalanceChanged>(message.value!);
           if (topic.endsWith('audit.v1')) audits.push(value);
           else balances.push(value);
-          if (balances.length >= 1 && audits.some((a) => a.action === 'released') && audits.filter((a) => a.action === 'release_rejected').length >= 5) {
+          if (
+            balances.length >= 1 &&
+            audits.some((a) => a.action === 'released') &&
+            audits.filter((a) => a.action === 'release_rejected').length >= 5
+          ) {
             clearTimeout(timer);
             resolve();
           }
@@ -217,33 +235,56 @@ describe.skipIf(skip)('ledger read API', () => {
       details: { transaction_id: 'tx_rev', released_by: 'carol', amount: '0.5', asset: 'BTC', wallet_id: 'wal_42' },
     });
     expect(JSON.stringify(audits)).not.toContain(COMPLIANCE);
-    expect(audits.filter((a) => a.action === 'release_rejected').map((a) => a.reason).sort()).toEqual(
-      ['blocked_not_releasable', 'forbidden', 'not_found', 'not_under_review', 'nothing_held'],
-    );
-    expect(balances[0]).toMatchObject({ wallet_id: 'wal_42', asset: 'BTC', pending: '3', available: '1.75', held: '2', transaction_id: 'tx_rev' });
+    expect(
+      audits
+        .filter((a) => a.action === 'release_rejected')
+        .map((a) => a.reason)
+        .sort(),
+    ).toEqual(['blocked_not_releasable', 'forbidden', 'not_found', 'not_under_review', 'nothing_held']);
+    expect(balances[0]).toMatchObject({
+      wallet_id: 'wal_42',
+      asset: 'BTC',
+      pending: '3',
+      available: '1.75',
+      held: '2',
+      transaction_id: 'tx_rev',
+    });
   });
 
   it('escalates REVIEW to BLOCK and takes notes, each with a required reason, in the decision history; serves the queue', async () => {
     const handler = createLedgerHandler({ pool: db.pool, logger });
     await handler.handleBatch(
       [
-        screenedEvent({ event_id: 'esc1', event_type: 'deposit.confirmed', transaction_id: 'tx_esc', wallet_id: 'wal_77', amount: '1' }, 'REVIEW'),
+        screenedEvent(
+          { event_id: 'esc1', event_type: 'deposit.confirmed', transaction_id: 'tx_esc', wallet_id: 'wal_77', amount: '1' },
+          'REVIEW',
+        ),
       ].map(inputRecord),
     );
     const post = (path: string, token: string, body: unknown) =>
-      fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
 
     for (const verb of ['escalate', 'notes']) {
       expect((await post(`/v1/transactions/generic/tx_esc/${verb}`, READER, { reason: 'x' })).status, verb).toBe(403);
       const missing = await post(`/v1/transactions/generic/tx_esc/${verb}`, COMPLIANCE, { reason: '  ' });
       expect(missing.status, verb).toBe(400);
     }
-    const queued = (await (await call('/v1/compliance/queue?wallet_id=wal_77', READER)).json()) as { items: Array<{ transaction_id: string; held: string; reasons: Array<{ rule_id: string }> }> };
+    const queued = (await (await call('/v1/compliance/queue?wallet_id=wal_77', READER)).json()) as {
+      items: Array<{ transaction_id: string; held: string; reasons: Array<{ rule_id: string }> }>;
+    };
     expect(queued.items).toMatchObject([{ transaction_id: 'tx_esc', decision: 'REVIEW', held: '1', reasons: [{ rule_id: 'amount-btc' }] }]);
 
     const escalated = await post('/v1/transactions/generic/tx_esc/escalate', COMPLIANCE, { reason: 'counterparty under investigation' });
     expect(escalated.status).toBe(200);
-    expect(await escalated.json()).toMatchObject({ outcome: 'escalated', amount_moved: '0', transaction: { decision: 'BLOCK', effect: { held: '1', available: '0' } } });
+    expect(await escalated.json()).toMatchObject({
+      outcome: 'escalated',
+      amount_moved: '0',
+      transaction: { decision: 'BLOCK', effect: { held: '1', available: '0' } },
+    });
     expect((await call('/v1/transactions/generic/tx_esc/release', COMPLIANCE, 'POST')).status).toBe(409);
     const again = await post('/v1/transactions/generic/tx_esc/escalate', COMPLIANCE, { reason: 'again' });
     expect(((await again.json()) as { outcome: string }).outcome).toBe('already_blocked');
@@ -260,35 +301,54 @@ describe.skipIf(skip)('ledger read API', () => {
 
     const noted = await post('/v1/transactions/generic/tx_esc/notes', COMPLIANCE, { reason: 'case #42 opened' });
     expect(noted.status).toBe(201);
-    const history = (await (await call('/v1/transactions/generic/tx_esc/actions', READER)).json()) as { actions: Array<{ action: string; actor: string; reason: string }> };
+    const history = (await (await call('/v1/transactions/generic/tx_esc/actions', READER)).json()) as {
+      actions: Array<{ action: string; actor: string; reason: string }>;
+    };
     expect(history.actions.map((a) => [a.action, a.actor, a.reason])).toEqual([
       ['escalated', 'carol', 'counterparty under investigation'],
       ['noted', 'carol', 'case #42 opened'],
     ]);
-    const latest = (await (await call('/v1/compliance/actions?limit=10', READER)).json()) as { actions: Array<{ transaction_id: string; action: string }> };
-    expect(latest.actions.map((a) => `${a.transaction_id}:${a.action}`)).toEqual(['tx_esc:noted', 'tx_rev:escalated', 'tx_esc:escalated', 'tx_rev:released']);
+    const latest = (await (await call('/v1/compliance/actions?limit=10', READER)).json()) as {
+      actions: Array<{ transaction_id: string; action: string }>;
+    };
+    expect(latest.actions.map((a) => `${a.transaction_id}:${a.action}`)).toEqual([
+      'tx_esc:noted',
+      'tx_rev:escalated',
+      'tx_esc:escalated',
+      'tx_rev:released',
+    ]);
 
     // The open queue: BLOCKs stay (case management); filters by rule, decision and age.
     const open = (await (await call('/v1/compliance/queue', READER)).json()) as { items: Array<{ transaction_id: string }> };
     expect(open.items.map((i) => i.transaction_id).sort()).toEqual(['tx_blk', 'tx_esc', 'tx_pend', 'tx_rev']);
-    const byRule = (await (await call('/v1/compliance/queue?rule=compliance.manual', READER)).json()) as { items: Array<{ transaction_id: string }> };
+    const byRule = (await (await call('/v1/compliance/queue?rule=compliance.manual', READER)).json()) as {
+      items: Array<{ transaction_id: string }>;
+    };
     expect(byRule.items.map((i) => i.transaction_id).sort()).toEqual(['tx_esc', 'tx_rev']);
-    const reviews = (await (await call('/v1/compliance/queue?decision=REVIEW', READER)).json()) as { items: Array<{ transaction_id: string }> };
+    const reviews = (await (await call('/v1/compliance/queue?decision=REVIEW', READER)).json()) as {
+      items: Array<{ transaction_id: string }>;
+    };
     expect(reviews.items.map((i) => i.transaction_id)).toEqual(['tx_pend']);
     const old = (await (await call('/v1/compliance/queue?min_age_s=3600', READER)).json()) as { items: unknown[] };
     expect(old.items).toEqual([]);
     expect((await call('/v1/compliance/queue?decision=ALLOW', READER)).status).toBe(400);
-    const changes = (await (await call('/v1/transactions/generic/tx_rev/balance-changes', READER)).json()) as { changes: Array<{ event_id: string; balance_before: unknown; balance_after: unknown }> };
+    const changes = (await (await call('/v1/transactions/generic/tx_rev/balance-changes', READER)).json()) as {
+      changes: Array<{ event_id: string; balance_before: unknown; balance_after: unknown }>;
+    };
     const released = changes.changes.find((c) => c.event_id === 'tidemark-release:tx_rev')!;
     expect(released.balance_before).toEqual({ pending: '3', available: '1.25', held: '2.5' });
     expect(released.balance_after).toMatchObject({ pending: '3', available: '1.75', held: '2' });
     const escalation = changes.changes.find((c) => c.event_id === 'tidemark-escalation:tx_rev')!;
     expect(escalation.balance_before).toEqual({ pending: '3', available: '1.75', held: '2' });
     expect(escalation.balance_after).toMatchObject({ pending: '3', available: '1.25', held: '2.5' });
-    const postings = (await (await call('/v1/transactions/generic/tx_rev/postings', READER)).json()) as { postings: Array<{ event_id: string }> };
+    const postings = (await (await call('/v1/transactions/generic/tx_rev/postings', READER)).json()) as {
+      postings: Array<{ event_id: string }>;
+    };
     expect(postings.postings.map((p) => p.event_id)).toEqual(['rev1', 'rev2', 'tidemark-release:tx_rev', 'tidemark-escalation:tx_rev']);
 
-    const audits = await db.pool.query<{ value: AuditRecord }>(`SELECT value FROM ledger.outbox WHERE value->>'action' IN ('escalated', 'noted') ORDER BY outbox_id`);
+    const audits = await db.pool.query<{ value: AuditRecord }>(
+      `SELECT value FROM ledger.outbox WHERE value->>'action' IN ('escalated', 'noted') ORDER BY outbox_id`,
+    );
     expect(audits.rows.map((r) => [r.value.action, r.value.reason])).toEqual([
       ['escalated', 'counterparty under investigation'],
       ['escalated', 'released in error'],
@@ -301,8 +361,14 @@ describe.skipIf(skip)('ledger read API', () => {
     const handler = createLedgerHandler({ pool: db.pool, logger });
     await handler.handleBatch(
       [
-        screenedEvent({ event_id: 'big1', event_type: 'deposit.confirmed', transaction_id: 'tx_big', wallet_id: 'wal_4e', amount: '0.5' }, 'REVIEW'),
-        screenedEvent({ event_id: 'small1', event_type: 'deposit.confirmed', transaction_id: 'tx_small', wallet_id: 'wal_4e', amount: '0.001' }, 'REVIEW'),
+        screenedEvent(
+          { event_id: 'big1', event_type: 'deposit.confirmed', transaction_id: 'tx_big', wallet_id: 'wal_4e', amount: '0.5' },
+          'REVIEW',
+        ),
+        screenedEvent(
+          { event_id: 'small1', event_type: 'deposit.confirmed', transaction_id: 'tx_small', wallet_id: 'wal_4e', amount: '0.001' },
+          'REVIEW',
+        ),
       ].map(inputRecord),
     );
     const DAVE = 'compliance-token-dave-0123456789';
@@ -318,21 +384,39 @@ describe.skipIf(skip)('ledger read API', () => {
     try {
       const url = `http://127.0.0.1:${(fourEyes.address() as AddressInfo).port}`;
       const release = (tx: string, token: string, reason: string) =>
-        fetch(`${url}/v1/transactions/generic/${tx}/release`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason }) });
+        fetch(`${url}/v1/transactions/generic/${tx}/release`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ reason }),
+        });
       // 0.001 BTC = 65.80 USD: one officer is enough.
       expect(((await (await release('tx_small', COMPLIANCE, 'small')).json()) as { outcome: string }).outcome).toBe('released');
       // 0.5 BTC = 32,900 USD: carol's release is a request; carol again is refused; dave confirms.
       const first = await release('tx_big', COMPLIANCE, 'documents checked');
       expect(first.status).toBe(202);
-      expect(await first.json()).toMatchObject({ outcome: 'awaiting_second_approval', requested_by: 'carol', transaction: { effect: { held: '0.5', available: '0' } } });
+      expect(await first.json()).toMatchObject({
+        outcome: 'awaiting_second_approval',
+        requested_by: 'carol',
+        transaction: { effect: { held: '0.5', available: '0' } },
+      });
       const same = await release('tx_big', COMPLIANCE, 'me again');
       expect(same.status).toBe(409);
       expect(await same.json()).toEqual({ error: 'four_eyes_same_user', message: expect.any(String) });
       const second = await release('tx_big', DAVE, 'second pair of eyes');
       expect(second.status).toBe(200);
-      expect(await second.json()).toMatchObject({ outcome: 'released', requested_by: 'carol', amount_released: '0.5', transaction: { released: { by: 'dave' } } });
-      const history = (await (await call('/v1/transactions/generic/tx_big/actions', READER)).json()) as { actions: Array<{ action: string; actor: string; details: Record<string, string> }> };
-      expect(history.actions.map((a) => [a.action, a.actor])).toEqual([['release_requested', 'carol'], ['released', 'dave']]);
+      expect(await second.json()).toMatchObject({
+        outcome: 'released',
+        requested_by: 'carol',
+        amount_released: '0.5',
+        transaction: { released: { by: 'dave' } },
+      });
+      const history = (await (await call('/v1/transactions/generic/tx_big/actions', READER)).json()) as {
+        actions: Array<{ action: string; actor: string; details: Record<string, string> }>;
+      };
+      expect(history.actions.map((a) => [a.action, a.actor])).toEqual([
+        ['release_requested', 'carol'],
+        ['released', 'dave'],
+      ]);
       expect(history.actions[1]!.details.requested_by).toBe('carol');
       expect((await ledgerCheck(db.pool)).ok).toBe(true);
     } finally {

@@ -25,10 +25,25 @@ import { InfrastructureError } from '@tidemark/stream';
 import { type ApiRole, type ApiToken, authenticate, bearerToken, hasRole } from './auth.js';
 import { IDENTIFIER_LENGTH_MAX } from './core/validate.js';
 import { EscalationRejectedError, ReleaseRejectedError } from './core/transaction.js';
-import { QUEUE_PAGE_SIZE_MAX, getBalances, getTransaction, listBalanceChanges, listComplianceActions, listComplianceQueue, listPostings } from './db/read.js';
+import {
+  QUEUE_PAGE_SIZE_MAX,
+  getBalances,
+  getTransaction,
+  listBalanceChanges,
+  listComplianceActions,
+  listComplianceQueue,
+  listPostings,
+} from './db/read.js';
 import type { FourEyesPolicy } from './core/four-eyes.js';
-import { FourEyesError, TransactionNotFoundError, escalateTransaction, insertOutbox, noteTransaction, releaseAudit, releaseTransaction } from './db/release.js';
-import { AUDIT_TOPIC } from './topics.js';
+import {
+  FourEyesError,
+  TransactionNotFoundError,
+  escalateTransaction,
+  insertOutbox,
+  noteTransaction,
+  releaseAudit,
+  releaseTransaction,
+} from './db/release.js';
 import { isConnectionError } from './db/errors.js';
 import { AUDIT_TOPIC, SERVICE_NAME } from './topics.js';
 
@@ -88,34 +103,31 @@ function authenticateRequest(tokens: readonly ApiToken[], requests: ReturnType<M
 function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : 500;
-    if (status === 400 || status === 413) return sendError(res, status, status === 413 ? 'payload_too_large' : 'invalid_body', 'the request body is not acceptable JSON');
+    if (status === 400 || status === 413)
+      return sendError(res, status, status === 413 ? 'payload_too_large' : 'invalid_body', 'the request body is not acceptable JSON');
     if (err instanceof InfrastructureError || isConnectionError(err)) {
       res.setHeader('retry-after', '5');
       return sendError(res, 503, 'unavailable', 'the ledger database is unreachable; retry later');
     }
-    logger.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path: req.path }, 'ledger api: unexpected error');
+    logger.error(
+      { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path: req.path },
+      'ledger api: unexpected error',
+    );
     sendError(res, 500, 'internal', 'unexpected error; see the service log');
   };
 }
 
-export function createApi(opts: ApiOptions): Express {
-  const { pool, tokens, logger, metrics } = opts;
-  const requests = metrics.counter('ledger_api_requests_total', 'Ledger read API requests', ['route', 'status']);
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  mountOpsRoutes(app, { service: SERVICE_NAME, metrics, readiness: opts.readiness });
+/** What the route groups share: the options, the role check and the audit of a rejected release. */
+interface ApiContext {
+  opts: ApiOptions;
+  pool: Pool;
+  logger: Logger;
+  requireRole: (role: ApiRole) => (req: Request, res: Response, next: NextFunction) => void;
+  auditReleaseRejection: (req: Request, auth: Authed, reason: string, message: string) => Promise<void>;
+}
 
-  app.use('/v1', authenticateRequest(tokens, requests));
-
-  const requireRole = (role: ApiRole) => (req: Request, res: Response, next: NextFunction) => {
-    const auth = res.locals.auth as Authed;
-    if (!hasRole(auth.token, role)) {
-      if (role === 'compliance' && req.path.endsWith('/release')) void auditReleaseRejection(req, auth, 'forbidden', `token ${auth.token.name} has role ${auth.token.role}`);
-      return sendError(res, 403, 'forbidden', `this request needs the ${role} role`);
-    }
-    next();
-  };
+function createContext(opts: ApiOptions): ApiContext {
+  const { pool, logger } = opts;
 
   async function auditReleaseRejection(req: Request, auth: Authed, reason: string, message: string): Promise<void> {
     const provider = String(req.params.provider ?? '').slice(0, IDENTIFIER_LENGTH_MAX);
@@ -131,9 +143,39 @@ export function createApi(opts: ApiOptions): Express {
       await insertOutbox(pool, [{ topic: AUDIT_TOPIC, key: `${provider}:${transaction_id}`, value: record }]);
       opts.on_outbox?.();
     } catch (err) {
-      logger.error({ err: err instanceof Error ? err.message : String(err), provider, transaction_id }, 'ledger api: could not record the audit of a rejected release');
+      logger.error(
+        { err: err instanceof Error ? err.message : String(err), provider, transaction_id },
+        'ledger api: could not record the audit of a rejected release',
+      );
     }
   }
+
+  const requireRole = (role: ApiRole) => (req: Request, res: Response, next: NextFunction) => {
+    const auth = res.locals.auth as Authed;
+    if (!hasRole(auth.token, role)) {
+      if (role === 'compliance' && req.path.endsWith('/release'))
+        void auditReleaseRejection(req, auth, 'forbidden', `token ${auth.token.name} has role ${auth.token.role}`);
+      return sendError(res, 403, 'forbidden', `this request needs the ${role} role`);
+    }
+    next();
+  };
+
+  return { opts, pool, logger, requireRole, auditReleaseRejection };
+}
+
+/** The required `reason` of an escalation or a note, or null after answering 400. */
+function requiredReason(req: Request, res: Response): string | null {
+  const reason = typeof req.body?.reason === 'string' ? req.body.reason.trim() : '';
+  if (reason.length === 0 || reason.length > REASON_LENGTH_MAX) {
+    sendError(res, 400, 'invalid_request', `a reason of 1-${REASON_LENGTH_MAX} characters is required`);
+    return null;
+  }
+  return reason;
+}
+
+/** GET balances and a transaction. */
+function registerLookupRoutes(app: Express, ctx: ApiContext): void {
+  const { pool, requireRole } = ctx;
 
   app.get('/v1/wallets/:wallet_id/balances', requireRole('reader'), async (req, res) => {
     const wallet_id = param(req, 'wallet_id');
@@ -144,11 +186,17 @@ export function createApi(opts: ApiOptions): Express {
   app.get('/v1/transactions/:provider/:transaction_id', requireRole('reader'), async (req, res) => {
     const provider = param(req, 'provider');
     const transaction_id = param(req, 'transaction_id');
-    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    if (!provider || !transaction_id)
+      return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
     const view = await getTransaction(pool, provider, transaction_id);
     if (!view) return sendError(res, 404, 'not_found', `transaction ${provider}/${transaction_id} is not in the ledger`);
     res.json(view);
   });
+}
+
+/** POST .../release (compliance; audited; four-eyes above the threshold). */
+function registerReleaseRoute(app: Express, ctx: ApiContext): void {
+  const { opts, pool, logger, requireRole, auditReleaseRejection } = ctx;
 
   app.post(
     '/v1/transactions/:provider/:transaction_id/release',
@@ -158,21 +206,30 @@ export function createApi(opts: ApiOptions): Express {
       const auth = res.locals.auth as Authed;
       const provider = param(req, 'provider');
       const transaction_id = param(req, 'transaction_id');
-      if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+      if (!provider || !transaction_id)
+        return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
       // `reason` (console) or `note` (DESIGN 3.3): optional here, recorded in the decision history.
       const given = typeof req.body?.reason === 'string' ? req.body.reason : typeof req.body?.note === 'string' ? req.body.note : undefined;
       const note = given?.trim().slice(0, RELEASE_NOTE_LENGTH_MAX) || undefined;
       try {
-        const outcome = await releaseTransaction(pool, {
-          provider,
-          transaction_id,
-          released_by: auth.token.name,
-          request_id: auth.request_id,
-          trace_id: currentTraceId(),
-          reason: note ?? null,
-        }, undefined, opts.four_eyes ?? null);
+        const outcome = await releaseTransaction(
+          pool,
+          {
+            provider,
+            transaction_id,
+            released_by: auth.token.name,
+            request_id: auth.request_id,
+            trace_id: currentTraceId(),
+            reason: note ?? null,
+          },
+          undefined,
+          opts.four_eyes ?? null,
+        );
         if (outcome.outcome !== 'already_released') opts.on_outbox?.();
-        logger.info({ provider, transaction_id, released_by: auth.token.name, outcome: outcome.outcome, note_present: note !== undefined }, 'ledger: release');
+        logger.info(
+          { provider, transaction_id, released_by: auth.token.name, outcome: outcome.outcome, note_present: note !== undefined },
+          'ledger: release',
+        );
         const view = await getTransaction(pool, provider, transaction_id);
         res.status(outcome.outcome === 'awaiting_second_approval' ? 202 : 200).json({
           outcome: outcome.outcome,
@@ -193,16 +250,11 @@ export function createApi(opts: ApiOptions): Express {
       }
     },
   );
+}
 
-  /** The required `reason` of an escalation or a note, or null after answering 400. */
-  function requiredReason(req: Request, res: Response): string | null {
-    const reason = typeof req.body?.reason === 'string' ? req.body.reason.trim() : '';
-    if (reason.length === 0 || reason.length > REASON_LENGTH_MAX) {
-      sendError(res, 400, 'invalid_request', `a reason of 1-${REASON_LENGTH_MAX} characters is required`);
-      return null;
-    }
-    return reason;
-  }
+/** POST .../escalate and .../notes (compliance; reason required; audited). */
+function registerEscalateAndNoteRoutes(app: Express, ctx: ApiContext): void {
+  const { opts, pool, logger, requireRole } = ctx;
 
   app.post(
     '/v1/transactions/:provider/:transaction_id/escalate',
@@ -212,14 +264,26 @@ export function createApi(opts: ApiOptions): Express {
       const auth = res.locals.auth as Authed;
       const provider = param(req, 'provider');
       const transaction_id = param(req, 'transaction_id');
-      if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+      if (!provider || !transaction_id)
+        return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
       const reason = requiredReason(req, res);
       if (reason === null) return;
       try {
-        const outcome = await escalateTransaction(pool, { provider, transaction_id, released_by: auth.token.name, request_id: auth.request_id, trace_id: currentTraceId(), reason });
+        const outcome = await escalateTransaction(pool, {
+          provider,
+          transaction_id,
+          released_by: auth.token.name,
+          request_id: auth.request_id,
+          trace_id: currentTraceId(),
+          reason,
+        });
         if (outcome.outcome === 'escalated') opts.on_outbox?.();
         logger.info({ provider, transaction_id, escalated_by: auth.token.name, outcome: outcome.outcome }, 'ledger: escalation');
-        res.json({ outcome: outcome.outcome, amount_moved: outcome.amount_moved, transaction: await getTransaction(pool, provider, transaction_id) });
+        res.json({
+          outcome: outcome.outcome,
+          amount_moved: outcome.amount_moved,
+          transaction: await getTransaction(pool, provider, transaction_id),
+        });
       } catch (err) {
         if (err instanceof TransactionNotFoundError) return sendError(res, 404, 'not_found', err.message);
         if (err instanceof EscalationRejectedError) return sendError(res, 409, err.code, err.message);
@@ -236,11 +300,19 @@ export function createApi(opts: ApiOptions): Express {
       const auth = res.locals.auth as Authed;
       const provider = param(req, 'provider');
       const transaction_id = param(req, 'transaction_id');
-      if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+      if (!provider || !transaction_id)
+        return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
       const reason = requiredReason(req, res);
       if (reason === null) return;
       try {
-        await noteTransaction(pool, { provider, transaction_id, released_by: auth.token.name, request_id: auth.request_id, trace_id: currentTraceId(), reason });
+        await noteTransaction(pool, {
+          provider,
+          transaction_id,
+          released_by: auth.token.name,
+          request_id: auth.request_id,
+          trace_id: currentTraceId(),
+          reason,
+        });
         opts.on_outbox?.();
         res.status(201).json({ outcome: 'noted', actions: await listComplianceActions(pool, { provider, transaction_id }) });
       } catch (err) {
@@ -249,27 +321,40 @@ export function createApi(opts: ApiOptions): Express {
       }
     },
   );
+}
+
+/** GET .../actions, .../postings, .../balance-changes (reader). */
+function registerHistoryRoutes(app: Express, ctx: ApiContext): void {
+  const { pool, requireRole } = ctx;
 
   app.get('/v1/transactions/:provider/:transaction_id/actions', requireRole('reader'), async (req, res) => {
     const provider = param(req, 'provider');
     const transaction_id = param(req, 'transaction_id');
-    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    if (!provider || !transaction_id)
+      return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
     res.json({ provider, transaction_id, actions: await listComplianceActions(pool, { provider, transaction_id }) });
   });
 
   app.get('/v1/transactions/:provider/:transaction_id/postings', requireRole('reader'), async (req, res) => {
     const provider = param(req, 'provider');
     const transaction_id = param(req, 'transaction_id');
-    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    if (!provider || !transaction_id)
+      return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
     res.json({ provider, transaction_id, postings: await listPostings(pool, provider, transaction_id) });
   });
 
   app.get('/v1/transactions/:provider/:transaction_id/balance-changes', requireRole('reader'), async (req, res) => {
     const provider = param(req, 'provider');
     const transaction_id = param(req, 'transaction_id');
-    if (!provider || !transaction_id) return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    if (!provider || !transaction_id)
+      return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
     res.json({ provider, transaction_id, changes: await listBalanceChanges(pool, provider, transaction_id) });
   });
+}
+
+/** GET /v1/compliance/queue and /v1/compliance/actions (reader). */
+function registerQueueRoutes(app: Express, ctx: ApiContext): void {
+  const { pool, requireRole } = ctx;
 
   app.get('/v1/compliance/queue', requireRole('reader'), async (req, res) => {
     const q = (name: string): string | undefined => {
@@ -281,10 +366,21 @@ export function createApi(opts: ApiOptions): Express {
     const min_age_s = q('min_age_s') === undefined ? undefined : Number(q('min_age_s'));
     const limit = q('limit') === undefined ? undefined : Number(q('limit'));
     if (state !== 'open' && state !== 'all') return sendError(res, 400, 'invalid_request', 'state must be open or all');
-    if (decision !== undefined && decision !== 'REVIEW' && decision !== 'BLOCK') return sendError(res, 400, 'invalid_request', 'decision must be REVIEW or BLOCK');
-    if (min_age_s !== undefined && !(Number.isFinite(min_age_s) && min_age_s >= 0)) return sendError(res, 400, 'invalid_request', 'min_age_s must be a non-negative number');
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= QUEUE_PAGE_SIZE_MAX)) return sendError(res, 400, 'invalid_request', `limit must be 1-${QUEUE_PAGE_SIZE_MAX}`);
-    const items = await listComplianceQueue(pool, { state, decision, wallet_id: q('wallet_id'), asset: q('asset'), rule: q('rule'), min_age_s, limit });
+    if (decision !== undefined && decision !== 'REVIEW' && decision !== 'BLOCK')
+      return sendError(res, 400, 'invalid_request', 'decision must be REVIEW or BLOCK');
+    if (min_age_s !== undefined && !(Number.isFinite(min_age_s) && min_age_s >= 0))
+      return sendError(res, 400, 'invalid_request', 'min_age_s must be a non-negative number');
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= QUEUE_PAGE_SIZE_MAX))
+      return sendError(res, 400, 'invalid_request', `limit must be 1-${QUEUE_PAGE_SIZE_MAX}`);
+    const items = await listComplianceQueue(pool, {
+      state,
+      decision,
+      wallet_id: q('wallet_id'),
+      asset: q('asset'),
+      rule: q('rule'),
+      min_age_s,
+      limit,
+    });
     res.json({ items });
   });
 
@@ -293,6 +389,25 @@ export function createApi(opts: ApiOptions): Express {
     const limit = Number.isInteger(raw) && raw >= 1 ? Math.min(raw, 500) : 100;
     res.json({ actions: await listComplianceActions(pool, { limit }) });
   });
+}
+
+export function createApi(opts: ApiOptions): Express {
+  const { tokens, logger, metrics } = opts;
+  const requests = metrics.counter('ledger_api_requests_total', 'Ledger read API requests', ['route', 'status']);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  mountOpsRoutes(app, { service: SERVICE_NAME, metrics, readiness: opts.readiness });
+
+  app.use('/v1', authenticateRequest(tokens, requests));
+
+  // Registered in the original order (Express matches routes in registration order).
+  const ctx = createContext(opts);
+  registerLookupRoutes(app, ctx);
+  registerReleaseRoute(app, ctx);
+  registerEscalateAndNoteRoutes(app, ctx);
+  registerHistoryRoutes(app, ctx);
+  registerQueueRoutes(app, ctx);
 
   app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such route'));
 

@@ -35,7 +35,13 @@ describe('api tokens', () => {
   });
 
   it('rejects bad specs without echoing the token', () => {
-    const bad = ['alice:short:reader', 'alice:reader-token-aaaaaaaaaaaa:admin', 'alice:reader-token-aaaaaaaaaaaa', 'a l:reader-token-aaaaaaaaaaaa:reader', `${SPEC},dup:reader-token-aaaaaaaaaaaa:reader`];
+    const bad = [
+      'alice:short:reader',
+      'alice:reader-token-aaaaaaaaaaaa:admin',
+      'alice:reader-token-aaaaaaaaaaaa',
+      'a l:reader-token-aaaaaaaaaaaa:reader',
+      `${SPEC},dup:reader-token-aaaaaaaaaaaa:reader`,
+    ];
     for (const spec of bad) {
       let message = '';
       try {

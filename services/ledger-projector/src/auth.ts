@@ -28,18 +28,25 @@ function digest(token: string): Buffer {
 
 /** Parses the token list; errors name the entry (by position and name), never the token. */
 export function parseApiTokens(spec: string): ApiToken[] {
-  const entries = spec.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (entries.length > API_TOKENS_MAX) throw new TokenConfigError(`TIDEMARK_API_TOKENS: more than ${API_TOKENS_MAX} tokens`);
   const seen = new Set<string>();
   return entries.map((entry, i) => {
     const parts = entry.split(':');
     if (parts.length !== 3) throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1}: expected name:token:role`);
     const [name, token, role] = parts as [string, string, string];
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1}: name must be 1-64 of [A-Za-z0-9._-]`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+      throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1}: name must be 1-64 of [A-Za-z0-9._-]`);
     if (token.length < API_TOKEN_LENGTH_MIN || token.length > API_TOKEN_LENGTH_MAX) {
-      throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1} (${name}): token must be ${API_TOKEN_LENGTH_MIN}-${API_TOKEN_LENGTH_MAX} characters`);
+      throw new TokenConfigError(
+        `TIDEMARK_API_TOKENS entry ${i + 1} (${name}): token must be ${API_TOKEN_LENGTH_MIN}-${API_TOKEN_LENGTH_MAX} characters`,
+      );
     }
-    if (!(API_ROLES as readonly string[]).includes(role)) throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1} (${name}): role must be one of ${API_ROLES.join(', ')}`);
+    if (!(API_ROLES as readonly string[]).includes(role))
+      throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1} (${name}): role must be one of ${API_ROLES.join(', ')}`);
     const d = digest(token);
     const hex = d.toString('hex');
     if (seen.has(hex)) throw new TokenConfigError(`TIDEMARK_API_TOKENS entry ${i + 1} (${name}): duplicate token`);

@@ -20,7 +20,10 @@ export const ledgerConfigShape = {
   TIDEMARK_LEDGER_BATCH_SIZE_MAX: z.coerce.number().int().min(1).max(10_000).default(2_000),
   TIDEMARK_LEDGER_PG_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** Four-eyes: releases worth more than this many USD need a second compliance officer (unset: off). */
-  TIDEMARK_FOUR_EYES_USD: z.string().regex(/^\d{1,15}(\.\d{1,6})?$/, 'a USD amount, e.g. 10000').optional(),
+  TIDEMARK_FOUR_EYES_USD: z
+    .string()
+    .regex(/^\d{1,15}(\.\d{1,6})?$/, 'a USD amount, e.g. 10000')
+    .optional(),
   /** The price table for four-eyes (the screening rules file's prices.per_asset). */
   TIDEMARK_FOUR_EYES_PRICES_FILE: z.string().min(1).default(DEFAULT_PRICES_FILE),
 };
@@ -30,16 +33,22 @@ const pricesFileSchema = z.object({
 });
 
 /** The four-eyes policy from the configuration, or null when off. Throws naming the file when it is unusable. */
-export function loadFourEyesPolicy(config: { TIDEMARK_FOUR_EYES_USD?: string; TIDEMARK_FOUR_EYES_PRICES_FILE: string }): FourEyesPolicy | null {
+export function loadFourEyesPolicy(config: {
+  TIDEMARK_FOUR_EYES_USD?: string;
+  TIDEMARK_FOUR_EYES_PRICES_FILE: string;
+}): FourEyesPolicy | null {
   if (!config.TIDEMARK_FOUR_EYES_USD) return null;
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(config.TIDEMARK_FOUR_EYES_PRICES_FILE, 'utf8'));
   } catch (err) {
-    throw new ConfigError(`TIDEMARK_FOUR_EYES_PRICES_FILE: cannot read ${config.TIDEMARK_FOUR_EYES_PRICES_FILE}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `TIDEMARK_FOUR_EYES_PRICES_FILE: cannot read ${config.TIDEMARK_FOUR_EYES_PRICES_FILE}: ${(err as Error).message}`,
+    );
   }
   const result = pricesFileSchema.safeParse(parsed);
-  if (!result.success) throw new ConfigError(`TIDEMARK_FOUR_EYES_PRICES_FILE: ${config.TIDEMARK_FOUR_EYES_PRICES_FILE} has no valid prices.per_asset table`);
+  if (!result.success)
+    throw new ConfigError(`TIDEMARK_FOUR_EYES_PRICES_FILE: ${config.TIDEMARK_FOUR_EYES_PRICES_FILE} has no valid prices.per_asset table`);
   return { threshold_usd: config.TIDEMARK_FOUR_EYES_USD, prices: result.data.prices.per_asset };
 }
 

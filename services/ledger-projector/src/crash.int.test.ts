@@ -71,9 +71,23 @@ function makeStream(seed: number): ScreenedEvent[] {
     const wallet_id = `wal_${Math.floor(rnd() * WALLETS)}`;
     const lifecycle = LIFECYCLES[Math.floor(rnd() * LIFECYCLES.length)]!;
     const decision = rnd() < 0.15 ? 'REVIEW' : rnd() < 0.05 ? 'BLOCK' : 'ALLOW';
-    const amount = rnd() < 0.1 ? `${Math.floor(rnd() * 1e9)}${'9'.repeat(50)}.${'1'.repeat(18)}` : `${Math.floor(rnd() * 1000)}.${String(Math.floor(rnd() * 1e9)).padStart(9, '0')}`;
+    const amount =
+      rnd() < 0.1
+        ? `${Math.floor(rnd() * 1e9)}${'9'.repeat(50)}.${'1'.repeat(18)}`
+        : `${Math.floor(rnd() * 1000)}.${String(Math.floor(rnd() * 1e9)).padStart(9, '0')}`;
     const events = lifecycle.map((event_type, i) =>
-      screenedEvent({ event_id: `evt_${seed}_${tx}_${i}`, event_type, transaction_id: `tx_${seed}_${tx}`, wallet_id, partition_key: wallet_id, amount, occurred_at_ms: 1_764_000_000_000 + tx * 10 + i }, decision),
+      screenedEvent(
+        {
+          event_id: `evt_${seed}_${tx}_${i}`,
+          event_type,
+          transaction_id: `tx_${seed}_${tx}`,
+          wallet_id,
+          partition_key: wallet_id,
+          amount,
+          occurred_at_ms: 1_764_000_000_000 + tx * 10 + i,
+        },
+        decision,
+      ),
     );
     if (rnd() < 0.3) events.reverse();
     perTx.push(events);
@@ -188,7 +202,9 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
     const produced = (async () => {
       for (let i = 0; i < stream.length; i += PRODUCE_CHUNK) {
         const chunk = stream.slice(i, i + PRODUCE_CHUNK);
-        const messages = await Promise.all(chunk.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })));
+        const messages = await Promise.all(
+          chunk.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })),
+        );
         await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
         await new Promise((r) => setTimeout(r, PRODUCE_INTERVAL_MS));
       }
@@ -208,7 +224,8 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
       const before = await processedCount();
       const until = Date.now() + 90_000;
       while (Date.now() < until && (await processedCount()) <= before) await new Promise((r) => setTimeout(r, 100));
-      if (Date.now() >= until) console.log(`[crash] no progress for 90 s (processed ${before} → ${await processedCount()}); see ${logPath}`);
+      if (Date.now() >= until)
+        console.log(`[crash] no progress for 90 s (processed ${before} → ${await processedCount()}); see ${logPath}`);
     };
     let kills = 0;
     let pg_restarted_mid_stream = false;
@@ -243,7 +260,13 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
 
     const actual = await listBalances(db.pool);
     const want = [...expected.balances.values()]
-      .map((b) => ({ wallet_id: b.wallet_id, asset: b.asset, pending: formatUnits(b.pending), available: formatUnits(b.available), held: formatUnits(b.held) }))
+      .map((b) => ({
+        wallet_id: b.wallet_id,
+        asset: b.asset,
+        pending: formatUnits(b.pending),
+        available: formatUnits(b.available),
+        held: formatUnits(b.held),
+      }))
       .sort((a, b) => (a.wallet_id < b.wallet_id ? -1 : a.wallet_id > b.wallet_id ? 1 : a.asset < b.asset ? -1 : 1));
     expect(actual.map(({ version: _v, ...rest }) => rest)).toEqual(want);
     const postings = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.postings')).rows[0]!.n;

@@ -6,7 +6,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { SpanKind, SpanStatusCode, context, trace, tracer, type Logger, type Metrics, type ScreenedEvent, type Span } from '@tidemark/common';
+import {
+  SpanKind,
+  SpanStatusCode,
+  context,
+  trace,
+  tracer,
+  type Logger,
+  type Metrics,
+  type ScreenedEvent,
+  type Span,
+} from '@tidemark/common';
 import { LATENCY_BUCKETS_SECONDS, type Handler, type HandlerResult, type InputRecord, PermanentError, recordSpan } from '@tidemark/stream';
 import { InvalidEventError, type LedgerInput, toLedgerInput } from './core/validate.js';
 import { LedgerConflictError } from './core/transaction.js';
@@ -108,7 +118,10 @@ function toInput(record: InputRecord<ScreenedEvent>): LedgerInput {
   try {
     return toLedgerInput(record.value);
   } catch (err) {
-    if (err instanceof InvalidEventError) throw new PermanentError(`ledger cannot project record at ${record.source.topic}/${record.source.partition}@${record.source.offset}: ${err.message}`);
+    if (err instanceof InvalidEventError)
+      throw new PermanentError(
+        `ledger cannot project record at ${record.source.topic}/${record.source.partition}@${record.source.offset}: ${err.message}`,
+      );
     throw err;
   }
 }
@@ -134,7 +147,11 @@ export function createLedgerHandler(opts: LedgerHandlerOptions): LedgerHandler {
     }
   }
 
-  async function projectChunkAttempts(inputs: LedgerInput[], trace_ids: Array<string | null>, onAttempt: () => void): Promise<HandlerResult[]> {
+  async function projectChunkAttempts(
+    inputs: LedgerInput[],
+    trace_ids: Array<string | null>,
+    onAttempt: () => void,
+  ): Promise<HandlerResult[]> {
     for (let attempt = 1; ; attempt += 1) {
       onAttempt();
       const started = performance.now();
@@ -157,10 +174,22 @@ export function createLedgerHandler(opts: LedgerHandlerOptions): LedgerHandler {
           const note = out.results[i]?.audit?.[0];
           m?.events.inc({ outcome: note?.details?.outcome ?? 'unknown' });
           // projected_at is `stamp` (stored with the record); re-delivered events count again with their new latency.
-          m?.occurred_to_projected.observe({ event_type: input.meta.event_type }, Math.max(0, stamp - input.meta.occurred_at_ms) / 1000, trace_ids[i]);
-          m?.received_to_projected.observe({ event_type: input.meta.event_type }, Math.max(0, stamp - input.meta.received_at_ms) / 1000, trace_ids[i]);
+          m?.occurred_to_projected.observe(
+            { event_type: input.meta.event_type },
+            Math.max(0, stamp - input.meta.occurred_at_ms) / 1000,
+            trace_ids[i],
+          );
+          m?.received_to_projected.observe(
+            { event_type: input.meta.event_type },
+            Math.max(0, stamp - input.meta.received_at_ms) / 1000,
+            trace_ids[i],
+          );
         }
-        if (out.stats.replayed > 0) logger.info({ replayed: out.stats.replayed, fresh: out.stats.fresh }, 'ledger: re-delivered events answered from processed records');
+        if (out.stats.replayed > 0)
+          logger.info(
+            { replayed: out.stats.replayed, fresh: out.stats.fresh },
+            'ledger: re-delivered events answered from processed records',
+          );
         return out.results;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {

@@ -19,18 +19,21 @@ export {
   type ReleaseOutcome,
   type EscalationOutcome,
 } from './db/release.js';
-export { listComplianceQueue, listComplianceActions, listPostings, type QueueItem, type QueueFilter, type ComplianceActionView, type PostingView } from './db/read.js';
+export {
+  listComplianceQueue,
+  listComplianceActions,
+  listPostings,
+  type QueueItem,
+  type QueueFilter,
+  type ComplianceActionView,
+  type PostingView,
+} from './db/read.js';
 export { createApi, type ApiOptions } from './api.js';
 export { parseApiTokens, generateApiTokens, authenticate, hasRole, API_ROLES, type ApiToken, type ApiRole } from './auth.js';
 export { loadLedgerConfig, loadFourEyesPolicy, type LedgerConfig } from './config.js';
 export { releaseNeedsSecondOfficer, type FourEyesPolicy } from './core/four-eyes.js';
 export { createLedgerPool } from './db/pool.js';
-export {
-  txStatus,
-  applyEvent,
-  applyRelease,
-  type TxState,
-} from './core/transaction.js';
+export { txStatus, applyEvent, applyRelease, type TxState } from './core/transaction.js';
 export { formatUnits, parseAmount } from './core/amount.js';
 export { accountId, type AccountRef } from './core/accounts.js';
 export { AUDIT_TOPIC, INPUT_TOPIC, LEDGER_BALANCES_TOPIC, SERVICE_NAME } from './topics.js';

@@ -92,7 +92,10 @@ await runService({
       four_eyes: fourEyes,
     });
     const server: Server = await listen(app, config.TIDEMARK_LEDGER_API_HOST, config.TIDEMARK_LEDGER_API_PORT);
-    logger.info({ host: config.TIDEMARK_LEDGER_API_HOST, port: config.TIDEMARK_LEDGER_API_PORT, tokens: tokens.map((t) => `${t.name}:${t.role}`) }, 'ledger read API listening');
+    logger.info(
+      { host: config.TIDEMARK_LEDGER_API_HOST, port: config.TIDEMARK_LEDGER_API_PORT, tokens: tokens.map((t) => `${t.name}:${t.role}`) },
+      'ledger read API listening',
+    );
 
     const handler = createLedgerHandler({ pool, logger, metrics });
     consumer = await runConsumer({

@@ -61,7 +61,9 @@ export class OutboxPublisher {
           acks: -1,
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic: topicName(topic, this.opts.prefix), messages })),
         });
-        await client.query(`UPDATE ledger.outbox SET published_at = now() WHERE outbox_id = ANY($1::bigint[])`, [rows.rows.map((r) => r.outbox_id)]);
+        await client.query(`UPDATE ledger.outbox SET published_at = now() WHERE outbox_id = ANY($1::bigint[])`, [
+          rows.rows.map((r) => r.outbox_id),
+        ]);
         await client.query('COMMIT');
         published += rows.rows.length;
         if (rows.rows.length < OUTBOX_BATCH_SIZE_MAX) return published;
@@ -78,7 +80,9 @@ export class OutboxPublisher {
     const interval_ms = this.opts.interval_ms ?? OUTBOX_INTERVAL_MS;
     const tick = () => {
       this.flush()
-        .catch((err: unknown) => this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'ledger outbox: publish failed; will retry'))
+        .catch((err: unknown) =>
+          this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'ledger outbox: publish failed; will retry'),
+        )
         .finally(() => {
           if (this.timer) this.timer = setTimeout(tick, interval_ms);
         });

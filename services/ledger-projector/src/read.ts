@@ -27,5 +27,12 @@ export {
   type TransactionView,
   type WalletBalances,
 } from './db/read.js';
-export { statementDirection, statementStatus, type Decision, type StatementStatus, type TxKind, type TxStatus } from './core/transaction.js';
+export {
+  statementDirection,
+  statementStatus,
+  type Decision,
+  type StatementStatus,
+  type TxKind,
+  type TxStatus,
+} from './core/transaction.js';
 export { normalizeAmount } from './core/amount.js';

@@ -42,10 +42,29 @@ function makeTransactions(n: number, start_ms: number): Tx[] {
   for (let i = 0; i < n; i += 1) {
     const r = i % 20;
     const eth = i % 2 === 1;
-    const amount = eth ? `${(i % 97) + 1}.${String(123456789012345678n + BigInt(i)).padStart(18, '0').slice(0, 18)}` : `0.${String(10_000_000 + (i % 89_999_999)).padStart(8, '0')}`;
+    const amount = eth
+      ? `${(i % 97) + 1}.${String(123456789012345678n + BigInt(i))
+          .padStart(18, '0')
+          .slice(0, 18)}`
+      : `0.${String(10_000_000 + (i % 89_999_999)).padStart(8, '0')}`;
     const [direction, status, event_type] =
-      r < 14 ? (['in', 'confirmed', 'deposit.confirmed'] as const) : r < 16 ? (['in', 'pending', 'deposit.detected'] as const) : r < 19 ? (['out', 'confirmed', 'withdrawal.confirmed'] as const) : (['out', 'pending', 'withdrawal.requested'] as const);
-    out.push({ transaction_id: `tx_${String(i).padStart(7, '0')}`, wallet_id: `wal_${String(i % 5_000).padStart(5, '0')}`, asset: eth ? 'ETH' : 'BTC', amount, direction, status, event_type, at_ms: start_ms + i * 10 });
+      r < 14
+        ? (['in', 'confirmed', 'deposit.confirmed'] as const)
+        : r < 16
+          ? (['in', 'pending', 'deposit.detected'] as const)
+          : r < 19
+            ? (['out', 'confirmed', 'withdrawal.confirmed'] as const)
+            : (['out', 'pending', 'withdrawal.requested'] as const);
+    out.push({
+      transaction_id: `tx_${String(i).padStart(7, '0')}`,
+      wallet_id: `wal_${String(i % 5_000).padStart(5, '0')}`,
+      asset: eth ? 'ETH' : 'BTC',
+      amount,
+      direction,
+      status,
+      event_type,
+      at_ms: start_ms + i * 10,
+    });
   }
   return out;
 }
@@ -60,16 +79,35 @@ async function serveStatements(txs: Tx[]): Promise<{ url: string; close: () => P
     const page = txs.slice(start, start + limit);
     const next = start + page.length < txs.length ? String(start + page.length) : null;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ data: page.map((t) => ({ transaction_id: t.transaction_id, wallet_id: t.wallet_id, asset: t.asset, amount: t.amount, direction: t.direction, status: t.status, updated_at: new Date(t.at_ms).toISOString() })), next_cursor: next }));
+    res.end(
+      JSON.stringify({
+        data: page.map((t) => ({
+          transaction_id: t.transaction_id,
+          wallet_id: t.wallet_id,
+          asset: t.asset,
+          amount: t.amount,
+          direction: t.direction,
+          status: t.status,
+          updated_at: new Date(t.at_ms).toISOString(),
+        })),
+        next_cursor: next,
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 function runReconcile(env: Record<string, string>, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const node = heapCapMb ? [process.execPath, `--max-old-space-size=${heapCapMb}`] : [process.execPath];
-    const child = spawn('/usr/bin/time', ['-v', ...node, join(root, 'bin/tidemark.mjs'), 'reconcile', ...argv], { cwd: root, env: { ...process.env, ...env } });
+    const child = spawn('/usr/bin/time', ['-v', ...node, join(root, 'bin/tidemark.mjs'), 'reconcile', ...argv], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -89,7 +127,21 @@ for (const n of sizes) {
     let t = Date.now();
     await projectIntoLedger(
       db.pool,
-      txs.map((x) => screened(canonicalEvent({ event_id: `evt_${x.transaction_id}`, event_type: x.event_type, transaction_id: x.transaction_id, wallet_id: x.wallet_id, partition_key: x.wallet_id, asset: x.asset, amount: x.amount, occurred_at_ms: x.at_ms, received_at_ms: x.at_ms + 5 }))),
+      txs.map((x) =>
+        screened(
+          canonicalEvent({
+            event_id: `evt_${x.transaction_id}`,
+            event_type: x.event_type,
+            transaction_id: x.transaction_id,
+            wallet_id: x.wallet_id,
+            partition_key: x.wallet_id,
+            asset: x.asset,
+            amount: x.amount,
+            occurred_at_ms: x.at_ms,
+            received_at_ms: x.at_ms + 5,
+          }),
+        ),
+      ),
     );
     const seed_ms = Date.now() - t;
     console.log(`ledger seeded through the ledger projector's handler in ${seed_ms} ms`);
@@ -101,8 +153,20 @@ for (const n of sizes) {
       for (let i = 0; i < txs.length; i += 2_000) {
         const messages = [];
         for (const x of txs.slice(i, i + 2_000)) {
-          for (const [stage, action, dt] of [['ingress', 'accepted', 0], ['ledger-projector', 'projected', 50]] as const) {
-            const rec: AuditRecord = buildAudit({ stage, action, provider: 'generic', event_id: `evt_${x.transaction_id}`, event_type: x.event_type, key: x.wallet_id, at_ms: x.at_ms + dt, trace_id: null });
+          for (const [stage, action, dt] of [
+            ['ingress', 'accepted', 0],
+            ['ledger-projector', 'projected', 50],
+          ] as const) {
+            const rec: AuditRecord = buildAudit({
+              stage,
+              action,
+              provider: 'generic',
+              event_id: `evt_${x.transaction_id}`,
+              event_type: x.event_type,
+              key: x.wallet_id,
+              at_ms: x.at_ms + dt,
+              trace_id: null,
+            });
             messages.push({ key: auditKey(rec), value: await topics.codec.encode('audit.v1', rec), timestamp: String(x.at_ms + dt) });
           }
         }
@@ -116,13 +180,35 @@ for (const n of sizes) {
     await mkdir(join(root, 'reports'), { recursive: true });
     t = Date.now();
     const r = await runReconcile(
-      { TIDEMARK_DATABASE_URL: db.url, TIDEMARK_TOPIC_PREFIX: topics.prefix, TIDEMARK_RECONCILE_PAGE_LIMIT: '1000', TIDEMARK_LOG_LEVEL: 'warn' },
-      ['--provider', 'generic', '--since', new Date(start_ms - 1_000).toISOString(), '--statements-url', statements.url, '--report', report, ...(withAudit ? [] : ['--no-conservation'])],
+      {
+        TIDEMARK_DATABASE_URL: db.url,
+        TIDEMARK_TOPIC_PREFIX: topics.prefix,
+        TIDEMARK_RECONCILE_PAGE_LIMIT: '1000',
+        TIDEMARK_LOG_LEVEL: 'warn',
+      },
+      [
+        '--provider',
+        'generic',
+        '--since',
+        new Date(start_ms - 1_000).toISOString(),
+        '--statements-url',
+        statements.url,
+        '--report',
+        report,
+        ...(withAudit ? [] : ['--no-conservation']),
+      ],
     );
     const wall_ms = Date.now() - t;
     await statements.close();
     const rss_kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1] ?? 'NaN');
-    const summary = JSON.parse(await readFile(report, 'utf8')) as { verdict: string; duration_ms: number; matching: { matched: number }; resources: unknown; discrepancies_total: number; conservation: unknown };
+    const summary = JSON.parse(await readFile(report, 'utf8')) as {
+      verdict: string;
+      duration_ms: number;
+      matching: { matched: number };
+      resources: unknown;
+      discrepancies_total: number;
+      conservation: unknown;
+    };
     const line = {
       transactions: n,
       heap_cap_mb: heapCapMb,

@@ -52,7 +52,10 @@ export const SCHEDULE_SECONDS_MIN = 1;
 export const SCHEDULE_SECONDS_MAX = 86_400;
 
 export function newRunId(now_ms: number = Date.now()): string {
-  const stamp = new Date(now_ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const stamp = new Date(now_ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   return `recon-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -124,7 +127,12 @@ interface Session {
 
 async function openSession(p: Prepared, logger: Logger | undefined): Promise<Session> {
   const { config } = p;
-  const pool = createLedgerPool({ database_url: config.TIDEMARK_DATABASE_URL, pool_max: 2, application_name: 'tidemark-reconciler', statement_timeout_ms: 300_000 });
+  const pool = createLedgerPool({
+    database_url: config.TIDEMARK_DATABASE_URL,
+    pool_max: 2,
+    application_name: 'tidemark-reconciler',
+    statement_timeout_ms: 300_000,
+  });
   const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-reconciler', logger });
   const producer = createIdempotentProducer(kafka);
   const close = async () => {
@@ -148,7 +156,9 @@ async function openSession(p: Prepared, logger: Logger | undefined): Promise<Ses
 function runOptions(opts: ReconcileCommandOptions, p: Prepared, run_id: string): RunOptions {
   const c = p.config;
   const window = makeWindow(opts.since, opts.until, Date.now() - c.TIDEMARK_RECONCILE_GRACE_MS);
-  const report_path = opts.report ? opts.report.replaceAll('{run_id}', run_id) : `${c.TIDEMARK_RECONCILE_REPORTS_DIR.replace(/\/+$/, '')}/reconcile-${run_id}.json`;
+  const report_path = opts.report
+    ? opts.report.replaceAll('{run_id}', run_id)
+    : `${c.TIDEMARK_RECONCILE_REPORTS_DIR.replace(/\/+$/, '')}/reconcile-${run_id}.json`;
   return {
     run_id,
     provider: p.provider,
@@ -160,7 +170,13 @@ function runOptions(opts: ReconcileCommandOptions, p: Prepared, run_id: string):
     report_path,
     page_limit: c.TIDEMARK_RECONCILE_PAGE_LIMIT,
     request_timeout_ms: c.TIDEMARK_RECONCILE_REQUEST_TIMEOUT_MS,
-    retry: { attempts_max: c.TIDEMARK_RECONCILE_RETRY_ATTEMPTS_MAX, delay_ms_min: c.TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN, delay_ms_max: c.TIDEMARK_RECONCILE_RETRY_DELAY_MS_MAX, factor: 2, jitter: 0.2 },
+    retry: {
+      attempts_max: c.TIDEMARK_RECONCILE_RETRY_ATTEMPTS_MAX,
+      delay_ms_min: c.TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN,
+      delay_ms_max: c.TIDEMARK_RECONCILE_RETRY_DELAY_MS_MAX,
+      factor: 2,
+      jitter: 0.2,
+    },
     chunk_size: c.TIDEMARK_RECONCILE_CHUNK_SIZE,
     settle_ms: c.TIDEMARK_RECONCILE_SETTLE_MS,
     stuck_ms: c.TIDEMARK_RECONCILE_STUCK_MS,
@@ -171,13 +187,30 @@ function runOptions(opts: ReconcileCommandOptions, p: Prepared, run_id: string):
 }
 
 /** One run; prints the report; returns 0/1, or 2 with a message on stderr. */
-async function runOnce(opts: ReconcileCommandOptions, p: Prepared, s: Session, metrics: ReconcilerMetrics, logger: Logger): Promise<number> {
+async function runOnce(
+  opts: ReconcileCommandOptions,
+  p: Prepared,
+  s: Session,
+  metrics: ReconcilerMetrics,
+  logger: Logger,
+): Promise<number> {
   const run_id = newRunId();
   let result: RunResult;
   try {
     const run_opts = runOptions(opts, p, run_id);
-    result = await withSpan('reconcile.run', { attributes: { 'tidemark.run_id': run_id, 'tidemark.provider': p.provider, 'tidemark.heal': Boolean(opts.heal) } }, () =>
-      runReconciliation(run_opts, { pool: s.pool, kafka: s.kafka, codec: s.codec, publisher: s.publisher, prefix: p.config.TIDEMARK_TOPIC_PREFIX, logger, metrics }),
+    result = await withSpan(
+      'reconcile.run',
+      { attributes: { 'tidemark.run_id': run_id, 'tidemark.provider': p.provider, 'tidemark.heal': Boolean(opts.heal) } },
+      () =>
+        runReconciliation(run_opts, {
+          pool: s.pool,
+          kafka: s.kafka,
+          codec: s.codec,
+          publisher: s.publisher,
+          prefix: p.config.TIDEMARK_TOPIC_PREFIX,
+          logger,
+          metrics,
+        }),
     );
   } catch (err) {
     s.publisher.discard();
@@ -189,7 +222,16 @@ async function runOnce(opts: ReconcileCommandOptions, p: Prepared, s: Session, m
   const { summary } = result;
   if (opts.json) {
     process.stdout.write(
-      JSON.stringify({ ...summary, report_path: result.report_path, discrepancies: result.findings_kept, discrepancies_listed_all: result.findings_kept.length === summary.discrepancies_total }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          ...summary,
+          report_path: result.report_path,
+          discrepancies: result.findings_kept,
+          discrepancies_listed_all: result.findings_kept.length === summary.discrepancies_total,
+        },
+        null,
+        2,
+      ) + '\n',
     );
   } else {
     process.stdout.write(renderText(summary, result.findings_kept) + `\n  report             ${result.report_path}\n`);
@@ -197,12 +239,27 @@ async function runOnce(opts: ReconcileCommandOptions, p: Prepared, s: Session, m
   await writeFile(result.report_path.replace(/\.json$/, '') + '.prom', await metrics.metrics.text()).catch((err: unknown) => {
     logger.warn({ err: (err as Error).message }, 'could not write the metrics file');
   });
-  logger.info({ run_id, verdict: summary.verdict, discrepancies: summary.discrepancies_total, duration_ms: summary.duration_ms, report: result.report_path }, 'reconciliation run finished');
+  logger.info(
+    {
+      run_id,
+      verdict: summary.verdict,
+      discrepancies: summary.discrepancies_total,
+      duration_ms: summary.duration_ms,
+      report: result.report_path,
+    },
+    'reconciliation run finished',
+  );
   return summary.ok ? EXIT_CLEAN : EXIT_DISCREPANCIES;
 }
 
 /** Runs every `schedule` seconds (never overlapping) until SIGINT/SIGTERM or TIDEMARK_RECONCILE_RUNS_MAX. */
-async function runScheduled(opts: ReconcileCommandOptions, p: Prepared, s: Session, metrics: ReconcilerMetrics, logger: Logger): Promise<number> {
+async function runScheduled(
+  opts: ReconcileCommandOptions,
+  p: Prepared,
+  s: Session,
+  metrics: ReconcilerMetrics,
+  logger: Logger,
+): Promise<number> {
   const interval_ms = (opts.schedule as number) * 1000;
   const runs_max = p.config.TIDEMARK_RECONCILE_RUNS_MAX ?? Number.POSITIVE_INFINITY;
   let stopping = false;
@@ -233,7 +290,10 @@ async function runScheduled(opts: ReconcileCommandOptions, p: Prepared, s: Sessi
   }
   let last = EXIT_CLEAN;
   try {
-    logger.info({ provider: p.provider, interval_s: opts.schedule, runs_max: Number.isFinite(runs_max) ? runs_max : null }, 'scheduled reconciliation started');
+    logger.info(
+      { provider: p.provider, interval_s: opts.schedule, runs_max: Number.isFinite(runs_max) ? runs_max : null },
+      'scheduled reconciliation started',
+    );
     for (let n = 1; n <= runs_max && !stopping; n += 1) {
       const started = Date.now();
       last = await runOnce(opts, p, s, metrics, logger);

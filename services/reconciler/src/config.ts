@@ -42,7 +42,9 @@ export type ReconcilerConfig = ReturnType<typeof loadReconcilerConfig>;
 export function loadReconcilerConfig(env: NodeJS.ProcessEnv = process.env) {
   const config = loadServiceConfig(reconcilerConfigShape, env);
   if (config.TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN > config.TIDEMARK_RECONCILE_RETRY_DELAY_MS_MAX) {
-    throw new ConfigError('invalid configuration:\n  TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN: must not exceed TIDEMARK_RECONCILE_RETRY_DELAY_MS_MAX');
+    throw new ConfigError(
+      'invalid configuration:\n  TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN: must not exceed TIDEMARK_RECONCILE_RETRY_DELAY_MS_MAX',
+    );
   }
   return config;
 }
@@ -51,7 +53,9 @@ const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export function validateProviderId(provider: string): string {
   if (!PROVIDER_ID.test(provider)) {
-    throw new ConfigError(`--provider must be a provider profile id (lower-case letters, digits, '-' or '_', e.g. generic); got ${JSON.stringify(provider)}`);
+    throw new ConfigError(
+      `--provider must be a provider profile id (lower-case letters, digits, '-' or '_', e.g. generic); got ${JSON.stringify(provider)}`,
+    );
   }
   return provider;
 }

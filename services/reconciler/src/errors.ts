@@ -13,7 +13,10 @@ function databaseWhere(url: string): string {
   }
 }
 
-export function describeFailure(err: unknown, config: Pick<BaseConfig, 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL'>): string {
+export function describeFailure(
+  err: unknown,
+  config: Pick<BaseConfig, 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL'>,
+): string {
   const e = err as { name?: string; message?: string; code?: string; cause?: unknown };
   const name = e?.name ?? '';
   const message = e?.message ?? String(err);

@@ -45,7 +45,16 @@ function project(state: TxState | null, events: ReturnType<typeof event>[]): { s
 }
 
 function asLedgerTx(s: TxState): LedgerTx {
-  const amount = s.amounts['deposit.confirmed'] ?? s.amounts['deposit.detected'] ?? s.amounts['withdrawal.confirmed'] ?? s.amounts['withdrawal.requested'] ?? s.amounts['withdrawal.broadcast'] ?? s.amounts['deposit.reversed'] ?? s.amounts['deposit.failed'] ?? s.amounts['withdrawal.failed'] ?? 0n;
+  const amount =
+    s.amounts['deposit.confirmed'] ??
+    s.amounts['deposit.detected'] ??
+    s.amounts['withdrawal.confirmed'] ??
+    s.amounts['withdrawal.requested'] ??
+    s.amounts['withdrawal.broadcast'] ??
+    s.amounts['deposit.reversed'] ??
+    s.amounts['deposit.failed'] ??
+    s.amounts['withdrawal.failed'] ??
+    0n;
   return {
     transaction_id: s.transaction_id,
     wallet_id: s.wallet_id,
@@ -60,7 +69,16 @@ function asLedgerTx(s: TxState): LedgerTx {
 }
 
 function providerRecord(direction: Direction, status: StatementStatus, amount: string): ProviderRecord {
-  return { transaction_id: 'tx_1', wallet_id: 'wal_1', asset: 'BTC', amount, direction, status, updated_at: '2026-11-23T10:00:00Z', updated_at_ms: 1 };
+  return {
+    transaction_id: 'tx_1',
+    wallet_id: 'wal_1',
+    asset: 'BTC',
+    amount,
+    direction,
+    status,
+    updated_at: '2026-11-23T10:00:00Z',
+    updated_at_ms: 1,
+  };
 }
 
 /** Heal `state` towards `truth` the way a run does, then compare again. */
@@ -125,7 +143,10 @@ describe('healing through the ledger state machine', () => {
           const direction: Direction = deposit ? 'in' : 'out';
           if (!deposit && status === 'reversed') return true; // not expressible: reported for an operator
           const types = deposit ? depositTypes : withdrawalTypes;
-          const before = project(null, evs.map(([i, a]) => event(types[i]!, a)));
+          const before = project(
+            null,
+            evs.map(([i, a]) => event(types[i]!, a)),
+          );
           const truth = providerRecord(direction, status, truth_amount);
           const first = compareTransaction(truth, asLedgerTx(before.state));
           if (first.outcome === 'matched') return true;

@@ -9,14 +9,21 @@ import type { ReportSummary } from './core/report.js';
 export type ReconcilerMetrics = ReturnType<typeof createReconcilerMetrics>;
 
 export function createReconcilerMetrics(metrics: Metrics = createMetrics('reconciler')) {
-  const runs = metrics.counter('reconciler_runs_total', 'Reconciliation runs by outcome (ok, discrepancies, failed)', ['provider', 'outcome']);
+  const runs = metrics.counter('reconciler_runs_total', 'Reconciliation runs by outcome (ok, discrepancies, failed)', [
+    'provider',
+    'outcome',
+  ]);
   const discrepancies = metrics.counter('reconciler_discrepancies_total', 'Discrepancies found, by kind', ['provider', 'kind']);
   const heal_events = metrics.counter('reconciler_heal_events_total', 'Events re-injected by --heal', ['provider']);
   const provider_records = metrics.counter('reconciler_provider_records_total', 'Statement records received from providers', ['provider']);
   const last_discrepancies = metrics.gauge('reconciler_last_run_discrepancies', 'Discrepancies found by the last run', ['provider']);
   const last_duration = metrics.gauge('reconciler_last_run_duration_seconds', 'Duration of the last run', ['provider']);
-  const last_success = metrics.gauge('reconciler_last_run_timestamp_seconds', 'When the last run that completed finished (unix seconds)', ['provider']);
-  const last_matched = metrics.gauge('reconciler_last_run_matched_transactions', 'Transactions matched cleanly by the last run', ['provider']);
+  const last_success = metrics.gauge('reconciler_last_run_timestamp_seconds', 'When the last run that completed finished (unix seconds)', [
+    'provider',
+  ]);
+  const last_matched = metrics.gauge('reconciler_last_run_matched_transactions', 'Transactions matched cleanly by the last run', [
+    'provider',
+  ]);
   return {
     metrics,
     discrepancies,

@@ -18,9 +18,26 @@ import type { AuditRecord, CanonicalEvent, Discrepancy } from '@tidemark/common'
 import { getBalances } from '@tidemark/ledger-projector';
 import { reconcileCommand } from './command.js';
 import type { ReportSummary } from './core/report.js';
-import { createLedgerDatabase, createTestTopics, canonicalEvent, projectIntoLedger, readTopic, screened, withEnv, type TestDatabase, type TestTopics } from './testing/support.js';
+import {
+  createLedgerDatabase,
+  createTestTopics,
+  canonicalEvent,
+  projectIntoLedger,
+  readTopic,
+  screened,
+  withEnv,
+  type TestDatabase,
+  type TestTopics,
+} from './testing/support.js';
 // The simulator's library entry point (test/simulator/src/index.ts).
-import { Simulation, loadScenario, loadSanctionsSnapshot, parseScenario, sanctionedBlocks, startSimulatorServer } from '@tidemark/simulator';
+import {
+  Simulation,
+  loadScenario,
+  loadSanctionsSnapshot,
+  parseScenario,
+  sanctionedBlocks,
+  startSimulatorServer,
+} from '@tidemark/simulator';
 
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 if (skip) console.warn('TIDEMARK_SKIP_INTEGRATION=1: skipping the reconciler integration tests');
@@ -35,7 +52,10 @@ describe.skipIf(skip)('reconciler against the simulator and a real ledger', () =
   let dir: string;
   const since = new Date(Date.now() - 3 * 3600_000).toISOString();
 
-  async function reconcile(name: string, extra: { heal?: boolean; conservation?: boolean; env?: Record<string, string> } = {}): Promise<{ code: number; report: Report }> {
+  async function reconcile(
+    name: string,
+    extra: { heal?: boolean; conservation?: boolean; env?: Record<string, string> } = {},
+  ): Promise<{ code: number; report: Report }> {
     const path = join(dir, `${name}.json`);
     const code = await withEnv(
       {
@@ -60,7 +80,13 @@ describe.skipIf(skip)('reconciler against the simulator and a real ledger', () =
       ...base,
       // No transactions left out of statements here (those are missing_at_provider, which no heal can fix;
       // the dedicated test below covers them).
-      discrepancies: { drop_all_rate: 0.03, drop_last_rate: 0.03, alter_amount_rate: 0.03, alter_status_rate: 0.03, omit_from_statements_rate: 0 },
+      discrepancies: {
+        drop_all_rate: 0.03,
+        drop_last_rate: 0.03,
+        alter_amount_rate: 0.03,
+        alter_status_rate: 0.03,
+        omit_from_statements_rate: 0,
+      },
       // An awkward provider API: small pages, empty pages, repeated items, transient 429/500/503.
       statements: { ...base.statements, page_size_cap: 13, empty_page_rate: 0.25, repeat_last_item_rate: 0.3, transient_failure_rate: 0.3 },
       $schema: undefined,
@@ -110,7 +136,8 @@ describe.skipIf(skip)('reconciler against the simulator and a real ledger', () =
     expect(found).toEqual(expected.map((e) => `${e.kind} ${e.transaction_id}`).sort());
     for (const e of expected) {
       const d = report.discrepancies.find((x) => x.transaction_id === e.transaction_id)!;
-      if (e.kind === 'amount_mismatch') expect([d.ledger_value, d.provider_value]).toEqual([normalize(e.ledger_amount!), e.provider_amount]);
+      if (e.kind === 'amount_mismatch')
+        expect([d.ledger_value, d.provider_value]).toEqual([normalize(e.ledger_amount!), e.provider_amount]);
       if (e.kind === 'status_mismatch') expect([d.ledger_value, d.provider_value]).toEqual([e.ledger_status, e.provider_status]);
       if (e.kind === 'missing_in_ledger') expect(d.ledger_value).toBeNull();
     }
@@ -129,7 +156,15 @@ describe.skipIf(skip)('reconciler against the simulator and a real ledger', () =
     expect(mine.map((p) => `${p.value.kind} ${p.value.transaction_id}`).sort()).toEqual(found);
     for (const p of mine) expect(p.key).toBe(p.value.wallet_id);
     const audit = await readTopic<AuditRecord>(topics, 'audit.v1');
-    expect(audit.some((a) => a.value.stage === 'reconciler' && a.value.action === 'reconciled' && a.value.details.run_id === report.run_id && a.value.details.verdict === 'NOT OK')).toBe(true);
+    expect(
+      audit.some(
+        (a) =>
+          a.value.stage === 'reconciler' &&
+          a.value.action === 'reconciled' &&
+          a.value.details.run_id === report.run_id &&
+          a.value.details.verdict === 'NOT OK',
+      ),
+    ).toBe(true);
   });
 
   it('heals idempotently through webhooks.received.v1; after projection the next run is clean', async () => {
@@ -159,7 +194,10 @@ describe.skipIf(skip)('reconciler against the simulator and a real ledger', () =
     // not run the stream runtime, so no 'projected' audit records exist for them: the transaction
     // and balance checks must now be clean, while the conservation check must notice exactly the
     // healed events as never accounted for (the e2e suite runs the whole pipeline).
-    await projectIntoLedger(db.pool, injected.map((r) => screened(r.value)));
+    await projectIntoLedger(
+      db.pool,
+      injected.map((r) => screened(r.value)),
+    );
     const after = await reconcile('after-heal', { conservation: false });
     expect(after.report.discrepancies).toEqual([]);
     expect(after.code).toBe(0);
@@ -174,7 +212,8 @@ describe.skipIf(skip)('reconciler against the simulator and a real ledger', () =
     const expectedTotals = new Map<string, bigint>();
     for (const s of statements) {
       const units = toUnits(s.amount);
-      const delta = s.direction === 'in' ? (s.status === 'pending' || s.status === 'confirmed' ? units : 0n) : s.status === 'confirmed' ? -units : 0n;
+      const delta =
+        s.direction === 'in' ? (s.status === 'pending' || s.status === 'confirmed' ? units : 0n) : s.status === 'confirmed' ? -units : 0n;
       const key = `${s.wallet_id}/${s.asset}`;
       expectedTotals.set(key, (expectedTotals.get(key) ?? 0n) + delta);
     }
@@ -200,7 +239,11 @@ describe.skipIf(skip)('reconciler: ledger-only transactions, balance drift, unre
     dir = await mkdtemp(join(tmpdir(), 'recon-it2-'));
     [db, topics] = await Promise.all([createLedgerDatabase(), createTestTopics('recon2')]);
     // A provider with no records at all, over the simulator's statements API.
-    sim = new Simulation({ scenario: parseScenario({ name: 'empty', traffic: { transactions: 0 } }), sanctions: loadSanctionsSnapshot(), start_ms: Date.now() - 600_000 });
+    sim = new Simulation({
+      scenario: parseScenario({ name: 'empty', traffic: { transactions: 0 } }),
+      sanctions: loadSanctionsSnapshot(),
+      start_ms: Date.now() - 600_000,
+    });
     sim.generateAll();
     server = await startSimulatorServer(sim, '127.0.0.1', 0);
   }, 120_000);
@@ -211,22 +254,44 @@ describe.skipIf(skip)('reconciler: ledger-only transactions, balance drift, unre
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const env = (url: string) => ({ TIDEMARK_DATABASE_URL: db.url, TIDEMARK_TOPIC_PREFIX: topics.prefix, TIDEMARK_LOG_LEVEL: 'silent', TIDEMARK_GENERIC_STATEMENTS_URL: url });
+  const env = (url: string) => ({
+    TIDEMARK_DATABASE_URL: db.url,
+    TIDEMARK_TOPIC_PREFIX: topics.prefix,
+    TIDEMARK_LOG_LEVEL: 'silent',
+    TIDEMARK_GENERIC_STATEMENTS_URL: url,
+  });
 
   it('reports a ledger transaction the provider does not list, and a tampered balance, but never heals them', async () => {
     const at = Date.now() - 60_000;
     await projectIntoLedger(db.pool, [
-      screened(canonicalEvent({ event_id: 'e1', event_type: 'deposit.confirmed', transaction_id: 'tx_ghost', wallet_id: 'wal_9', partition_key: 'wal_9', amount: '1.000000000000000001', occurred_at_ms: at })),
+      screened(
+        canonicalEvent({
+          event_id: 'e1',
+          event_type: 'deposit.confirmed',
+          transaction_id: 'tx_ghost',
+          wallet_id: 'wal_9',
+          partition_key: 'wal_9',
+          amount: '1.000000000000000001',
+          occurred_at_ms: at,
+        }),
+      ),
     ]);
     // Someone edits the balances table behind the ledger's back.
     await db.pool.query(`UPDATE ledger.balances SET available = available + 0.25 WHERE wallet_id = 'wal_9'`);
     const path = join(dir, 'ghost.json');
-    const code = await withEnv(env(server.url), () => reconcileCommand({ provider: 'generic', since, report: path, heal: true, json: true, conservation: false }));
+    const code = await withEnv(env(server.url), () =>
+      reconcileCommand({ provider: 'generic', since, report: path, heal: true, json: true, conservation: false }),
+    );
     expect(code).toBe(1);
     const report = JSON.parse(await readFile(path, 'utf8')) as Report;
     expect(report.discrepancies.map((d) => d.kind).sort()).toEqual(['balance_mismatch', 'missing_at_provider']);
     const ghost = report.discrepancies.find((d) => d.kind === 'missing_at_provider')!;
-    expect(ghost).toMatchObject({ transaction_id: 'tx_ghost', wallet_id: 'wal_9', ledger_value: 'in confirmed 1.000000000000000001', provider_value: null });
+    expect(ghost).toMatchObject({
+      transaction_id: 'tx_ghost',
+      wallet_id: 'wal_9',
+      ledger_value: 'in confirmed 1.000000000000000001',
+      provider_value: null,
+    });
     const drift = report.discrepancies.find((d) => d.kind === 'balance_mismatch')!;
     expect(drift).toMatchObject({ wallet_id: 'wal_9', asset: 'BTC', ledger_value: 'pending=0 available=1.250000000000000001 held=0' });
     expect(drift.detail).toContain('available=0.25');
@@ -242,8 +307,9 @@ describe.skipIf(skip)('reconciler: ledger-only transactions, balance drift, unre
       return true;
     }) as typeof process.stderr.write;
     try {
-      const unreachable = await withEnv({ ...env('http://127.0.0.1:9'), TIDEMARK_RECONCILE_RETRY_ATTEMPTS_MAX: '2', TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN: '10' }, () =>
-        reconcileCommand({ provider: 'generic', since, report: join(dir, 'x.json'), conservation: false }),
+      const unreachable = await withEnv(
+        { ...env('http://127.0.0.1:9'), TIDEMARK_RECONCILE_RETRY_ATTEMPTS_MAX: '2', TIDEMARK_RECONCILE_RETRY_DELAY_MS_MIN: '10' },
+        () => reconcileCommand({ provider: 'generic', since, report: join(dir, 'x.json'), conservation: false }),
       );
       expect(unreachable).toBe(2);
       expect(stderr.join('')).toMatch(/unreachable after 2 attempts/);
@@ -251,10 +317,18 @@ describe.skipIf(skip)('reconciler: ledger-only transactions, balance drift, unre
       expect(await withEnv(env(server.url), () => reconcileCommand({ provider: 'generic', since: 'last tuesday' }))).toBe(2);
       expect(stderr.join('')).toMatch(/--since must be an ISO-8601/);
       stderr.length = 0;
-      expect(await withEnv({ ...env(server.url), TIDEMARK_GENERIC_STATEMENTS_URL: undefined }, () => reconcileCommand({ provider: 'generic', since }))).toBe(2);
+      expect(
+        await withEnv({ ...env(server.url), TIDEMARK_GENERIC_STATEMENTS_URL: undefined }, () =>
+          reconcileCommand({ provider: 'generic', since }),
+        ),
+      ).toBe(2);
       expect(stderr.join('')).toMatch(/TIDEMARK_GENERIC_STATEMENTS_URL/);
       stderr.length = 0;
-      expect(await withEnv({ ...env(server.url), TIDEMARK_DATABASE_URL: 'postgres://tidemark:hunter2secret@127.0.0.1:1/none' }, () => reconcileCommand({ provider: 'generic', since }))).toBe(2);
+      expect(
+        await withEnv({ ...env(server.url), TIDEMARK_DATABASE_URL: 'postgres://tidemark:hunter2secret@127.0.0.1:1/none' }, () =>
+          reconcileCommand({ provider: 'generic', since }),
+        ),
+      ).toBe(2);
       expect(stderr.join('')).toMatch(/ledger database at 127\.0\.0\.1:1\/none is unreachable/);
       expect(stderr.join('')).not.toContain('hunter2secret');
     } finally {
@@ -265,7 +339,9 @@ describe.skipIf(skip)('reconciler: ledger-only transactions, balance drift, unre
   it('exits 0 on a clean window', async () => {
     await db.pool.query(`UPDATE ledger.balances SET available = available - 0.25 WHERE wallet_id = 'wal_9'`);
     await db.pool.query(`DELETE FROM ledger.postings; DELETE FROM ledger.transactions; DELETE FROM ledger.balances;`);
-    const code = await withEnv(env(server.url), () => reconcileCommand({ provider: 'generic', since, report: join(dir, 'clean.json'), json: true }));
+    const code = await withEnv(env(server.url), () =>
+      reconcileCommand({ provider: 'generic', since, report: join(dir, 'clean.json'), json: true }),
+    );
     expect(code).toBe(0);
   });
 });

@@ -137,7 +137,12 @@ function runContext(opts: RunOptions, deps: RunDeps, spill: WriteStream, started
     const event = buildHealEvent({ provider: opts.provider, record: provider, plan: c.heal, ingress_id: uuidv7(), now_ms: now() });
     await deps.publisher.heal(event, opts.run_id);
     deps.metrics.heal_events.inc({ provider: opts.provider });
-    const heal = { event_id: event.event_id, event_type: event.event_type, transaction_id: provider.transaction_id, wallet_id: provider.wallet_id };
+    const heal = {
+      event_id: event.event_id,
+      event_type: event.event_type,
+      transaction_id: provider.transaction_id,
+      wallet_id: provider.wallet_id,
+    };
     report.noteHeal({ ...heal, amount: event.amount ?? '' });
   };
   return { opts, deps, now, log: deps.logger.child({ run_id: opts.run_id, provider: opts.provider }), report, tallies, emit, handle };
@@ -228,7 +233,13 @@ async function stageStatements(ctx: RunContext, staging: ProviderStaging): Promi
   p.as_of = newest_ms >= 0 ? new Date(newest_ms).toISOString() : null;
   p.fetched_at = new Date(ctx.now()).toISOString();
   ctx.deps.metrics.provider_records.inc({ provider: opts.provider }, p.items_received);
-  const staged_log = { pages: p.pages, items: p.items_received, in_window: p.in_window, duplicates: p.duplicates_dropped, retries: p.retries };
+  const staged_log = {
+    pages: p.pages,
+    items: p.items_received,
+    in_window: p.in_window,
+    duplicates: p.duplicates_dropped,
+    retries: p.retries,
+  };
   ctx.log.info(staged_log, 'provider statements staged');
 }
 

@@ -9,7 +9,14 @@
  *   await running.stop();
  */
 export { startSimulator, keysFromEnv, generateSecrets, providersOf, type RunningSimulator, type StartOptions } from './runtime.js';
-export { Simulation, type SimulationOptions, type SimulationStatus, type RatePlan, type Transport, type StatementsResponse } from './simulation.js';
+export {
+  Simulation,
+  type SimulationOptions,
+  type SimulationStatus,
+  type RatePlan,
+  type Transport,
+  type StatementsResponse,
+} from './simulation.js';
 export { loadScenario, loadSanctionsSnapshot, DEFAULT_SANCTIONS_DIR, SCENARIOS_DIR } from './adapters/files.js';
 export { HttpWebhookSender, parseRetryAfter_ms, type SendResult, type SenderOptions } from './adapters/http-sender.js';
 export { createSimulatorApp, startSimulatorServer, transactionView } from './adapters/server.js';
@@ -33,12 +40,40 @@ export {
   type TransactionRecord,
 } from './core/truth.js';
 export { transactionEffect, ReferenceLedger, type Buckets, type LedgerEvent, type Posting } from './core/effects.js';
-export { statementsPage, statementRecordOf, effectiveStatus, encodeCursor, decodeCursor, type StatementRecord, type WireStatementRecord, type Page } from './core/statements.js';
-export { parseScenario, scenarioSchema, statementKnobsSchema, PROVIDER_IDS, type Scenario, type ScenarioInput, type ProviderId, type StatementKnobs } from './core/scenario.js';
+export {
+  statementsPage,
+  statementRecordOf,
+  effectiveStatus,
+  encodeCursor,
+  decodeCursor,
+  type StatementRecord,
+  type WireStatementRecord,
+  type Page,
+} from './core/statements.js';
+export {
+  parseScenario,
+  scenarioSchema,
+  statementKnobsSchema,
+  PROVIDER_IDS,
+  type Scenario,
+  type ScenarioInput,
+  type ProviderId,
+  type StatementKnobs,
+} from './core/scenario.js';
 export { ASSETS, NETWORKS, assetSpec, type AssetSymbol, type NetworkId } from './core/assets.js';
 export { formatFixed, formatCanonical, parseUnits } from './core/money.js';
 export { Rng } from './core/rng.js';
 export { sanctionedAddressesByNetwork, type SanctionsSnapshot } from './core/sanctions.js';
 export type * from './core/model.js';
 export { EVENT_TYPES } from './core/model.js';
-export { PROFILES, profileOf, genericProfile, ledgerpayProfile, custodianXProfile, standardWebhooksSignature, keysFromSecrets, type ProviderProfile, type ProviderKeys } from './profiles/profiles.js';
+export {
+  PROFILES,
+  profileOf,
+  genericProfile,
+  ledgerpayProfile,
+  custodianXProfile,
+  standardWebhooksSignature,
+  keysFromSecrets,
+  type ProviderProfile,
+  type ProviderKeys,
+} from './profiles/profiles.js';

@@ -160,7 +160,11 @@ async function runCommand(
   const signal = untilSignal();
   const first = await Promise.race([running.done.then(() => 'done' as const), signal]);
   const status = first === 'done' ? await running.done : await running.stop();
-  const report = { ...status, truth: running.sim.truth.summary(), expected_discrepancies: running.sim.truth.expectedDiscrepancies().length };
+  const report = {
+    ...status,
+    truth: running.sim.truth.summary(),
+    expected_discrepancies: running.sim.truth.expectedDiscrepancies().length,
+  };
   logger.info(report, first === 'done' ? 'delivery finished' : 'stopped');
   writeReport(opts.report, report);
   if (first === 'done' && !opts.exitWhenDone) {
@@ -179,7 +183,12 @@ async function main(argv: string[]): Promise<number> {
 
   const listenOptions = (cmd: Command) =>
     cmd
-      .option('--statements-port <n>', 'port of the statements/truth API (0 = any)', parsePositiveInt, Number(process.env.TIDEMARK_SIMULATOR_PORT ?? 8070))
+      .option(
+        '--statements-port <n>',
+        'port of the statements/truth API (0 = any)',
+        parsePositiveInt,
+        Number(process.env.TIDEMARK_SIMULATOR_PORT ?? 8070),
+      )
       .option('--host <host>', 'bind address of the statements/truth API', process.env.TIDEMARK_SIMULATOR_HOST ?? '127.0.0.1');
 
   listenOptions(
@@ -201,11 +210,14 @@ async function main(argv: string[]): Promise<number> {
     exit_code = await runCommand(opts);
   });
 
-  listenOptions(withScenarioOptions(program.command('serve').description('generate a scenario and serve statements/truth without sending webhooks'), 'e2e')).action(
-    async (opts) => {
-      exit_code = await runCommand({ ...opts, send: false, exitWhenDone: false });
-    },
-  );
+  listenOptions(
+    withScenarioOptions(
+      program.command('serve').description('generate a scenario and serve statements/truth without sending webhooks'),
+      'e2e',
+    ),
+  ).action(async (opts) => {
+    exit_code = await runCommand({ ...opts, send: false, exitWhenDone: false });
+  });
 
   withScenarioOptions(program.command('load').description('load mode: target rate, duration, concurrency, ramp; stops by itself'), 'load')
     .option('--ingress-url <url>', 'ingress base URL (default from TIDEMARK_INGRESS_HOST/PORT)')
@@ -217,7 +229,13 @@ async function main(argv: string[]): Promise<number> {
     .action(async (opts) => {
       registerEnvSecrets();
       const scenario = resolveScenario({ ...opts, pace: 'asap' });
-      const scenario_sized = parseScenario({ ...scenario, traffic: { ...scenario.traffic, transactions: Math.max(scenario.traffic.transactions, Math.ceil(opts.rate * (opts.duration / 1000)) + 1) } });
+      const scenario_sized = parseScenario({
+        ...scenario,
+        traffic: {
+          ...scenario.traffic,
+          transactions: Math.max(scenario.traffic.transactions, Math.ceil(opts.rate * (opts.duration / 1000)) + 1),
+        },
+      });
       const ingress_url = opts.ingressUrl ?? defaultIngressUrl();
       const running = await startSimulator({
         scenario: scenario_sized,
@@ -274,12 +292,19 @@ async function main(argv: string[]): Promise<number> {
       const providers = [...PROVIDER_IDS];
       const secrets = generateSecrets(providers);
       const keys = Object.fromEntries(providers.map((p) => [p, keysFromSecrets(PROFILES[p], secrets[PROFILES[p].secrets_env]!)]));
-      const all_providers: Scenario = { ...scenario, world: { ...scenario.world, providers: { generic: 1, ledgerpay: 1, 'custodian-x': 1 } } };
+      const all_providers: Scenario = {
+        ...scenario,
+        world: { ...scenario.world, providers: { generic: 1, ledgerpay: 1, 'custodian-x': 1 } },
+      };
       const generate_sign = benchGenerateSign(all_providers, sanctions, keys, opts.events);
       logger.info(generate_sign, 'generate+sign (no network)');
       let http: Record<string, unknown> | null = null;
       if (opts.httpDuration > 0) {
-        const status = await benchHttp(all_providers, sanctions, keys, { duration_ms: opts.httpDuration, concurrency: opts.concurrency, rate_per_s: 1_000_000 });
+        const status = await benchHttp(all_providers, sanctions, keys, {
+          duration_ms: opts.httpDuration,
+          concurrency: opts.concurrency,
+          rate_per_s: 1_000_000,
+        });
         http = {
           concurrency: opts.concurrency,
           duration_s: opts.httpDuration / 1000,
@@ -292,7 +317,14 @@ async function main(argv: string[]): Promise<number> {
       }
       const os = await import('node:os');
       // Shared machines skew these figures: the load average says how busy it was.
-      const report = { mode: 'bench', cpus: os.cpus().length, load_average_1m: Math.round(os.loadavg()[0]! * 100) / 100, node: process.version, generate_sign, http };
+      const report = {
+        mode: 'bench',
+        cpus: os.cpus().length,
+        load_average_1m: Math.round(os.loadavg()[0]! * 100) / 100,
+        node: process.version,
+        generate_sign,
+        http,
+      };
       console.log(JSON.stringify(report, null, 2));
       writeReport(opts.report, report);
     });
@@ -311,7 +343,7 @@ async function main(argv: string[]): Promise<number> {
       await sink.close();
     });
 
-  withScenarioOptions(program.command('generate').description('print the scenario\'s events as JSON lines (no sending)'), 'demo')
+  withScenarioOptions(program.command('generate').description("print the scenario's events as JSON lines (no sending)"), 'demo')
     .option('--limit <n>', 'at most this many events', parsePositiveInt)
     .option('--bodies', 'print each provider-shaped webhook body instead of the event')
     .action((opts) => {

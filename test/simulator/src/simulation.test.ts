@@ -48,28 +48,86 @@ interface LedgerpayBody {
 function verifyAndParse(provider: string, body: string, headers: Record<string, string | string[] | undefined>): Received {
   const h = (name: string) => String(headers[name] ?? '');
   if (provider === 'generic') {
-    const p = new Webhook(secrets.TIDEMARK_GENERIC_SECRETS!).verify(body, { 'webhook-id': h('webhook-id'), 'webhook-timestamp': h('webhook-timestamp'), 'webhook-signature': h('webhook-signature') }) as GenericBody;
-    return { provider, id: p.id, type: p.type, transaction_id: p.data.transaction_id ?? null, wallet_id: p.data.wallet_id, asset: p.data.asset ?? null, amount_units: null };
+    const p = new Webhook(secrets.TIDEMARK_GENERIC_SECRETS!).verify(body, {
+      'webhook-id': h('webhook-id'),
+      'webhook-timestamp': h('webhook-timestamp'),
+      'webhook-signature': h('webhook-signature'),
+    }) as GenericBody;
+    return {
+      provider,
+      id: p.id,
+      type: p.type,
+      transaction_id: p.data.transaction_id ?? null,
+      wallet_id: p.data.wallet_id,
+      asset: p.data.asset ?? null,
+      amount_units: null,
+    };
   }
   if (provider === 'ledgerpay') {
-    const p = stripe.webhooks.constructEvent(body, h('ledgerpay-signature'), secrets.TIDEMARK_LEDGERPAY_SECRETS!) as unknown as LedgerpayBody;
+    const p = stripe.webhooks.constructEvent(
+      body,
+      h('ledgerpay-signature'),
+      secrets.TIDEMARK_LEDGERPAY_SECRETS!,
+    ) as unknown as LedgerpayBody;
     const o = p.data.object;
     const types: Record<string, string> = {
-      'crypto_deposit.pending': 'deposit.detected', 'crypto_deposit.succeeded': 'deposit.confirmed', 'crypto_deposit.failed': 'deposit.failed',
-      'crypto_deposit.reversed': 'deposit.reversed', 'crypto_payout.created': 'withdrawal.requested', 'crypto_payout.submitted': 'withdrawal.broadcast',
-      'crypto_payout.paid': 'withdrawal.confirmed', 'crypto_payout.failed': 'withdrawal.failed', 'customer.verification_updated': 'kyc.status_changed',
+      'crypto_deposit.pending': 'deposit.detected',
+      'crypto_deposit.succeeded': 'deposit.confirmed',
+      'crypto_deposit.failed': 'deposit.failed',
+      'crypto_deposit.reversed': 'deposit.reversed',
+      'crypto_payout.created': 'withdrawal.requested',
+      'crypto_payout.submitted': 'withdrawal.broadcast',
+      'crypto_payout.paid': 'withdrawal.confirmed',
+      'crypto_payout.failed': 'withdrawal.failed',
+      'customer.verification_updated': 'kyc.status_changed',
     };
     const is_customer = o.object === 'customer';
-    return { provider, id: p.id, type: types[p.type]!, transaction_id: is_customer ? null : o.id, wallet_id: o.wallet, asset: o.currency ?? null, amount_units: null };
+    return {
+      provider,
+      id: p.id,
+      type: types[p.type]!,
+      transaction_id: is_customer ? null : o.id,
+      wallet_id: o.wallet,
+      asset: o.currency ?? null,
+      amount_units: null,
+    };
   }
-  const expected = createHmac('sha256', Buffer.from(secrets.TIDEMARK_CUSTODIAN_X_SECRETS!, 'utf8')).update(`${h('x-timestamp')}.${body}`).digest('hex');
+  const expected = createHmac('sha256', Buffer.from(secrets.TIDEMARK_CUSTODIAN_X_SECRETS!, 'utf8'))
+    .update(`${h('x-timestamp')}.${body}`)
+    .digest('hex');
   if (expected !== h('x-signature')) throw new Error('custodian-x signature mismatch');
   const p = JSON.parse(body);
-  if (p.kind === 'customer.kyc_updated') return { provider, id: p.notification_id, type: 'kyc.status_changed', transaction_id: null, wallet_id: p.customer.vault_id, asset: null, amount_units: null };
+  if (p.kind === 'customer.kyc_updated')
+    return {
+      provider,
+      id: p.notification_id,
+      type: 'kyc.status_changed',
+      transaction_id: null,
+      wallet_id: p.customer.vault_id,
+      asset: null,
+      amount_units: null,
+    };
   const t = p.transfer;
   const direction = t.direction === 'INCOMING' ? 'deposit' : 'withdrawal';
-  const state = ({ DETECTED: 'detected', CONFIRMED: 'confirmed', FAILED: 'failed', REVERSED: 'reversed', SUBMITTED: 'requested', BROADCAST: 'broadcast' } as Record<string, string>)[t.state]!;
-  return { provider, id: p.notification_id, type: `${direction}.${state}`, transaction_id: t.id, wallet_id: t.vault_id, asset: t.asset_id, amount_units: BigInt(t.amount_base_units) };
+  const state = (
+    {
+      DETECTED: 'detected',
+      CONFIRMED: 'confirmed',
+      FAILED: 'failed',
+      REVERSED: 'reversed',
+      SUBMITTED: 'requested',
+      BROADCAST: 'broadcast',
+    } as Record<string, string>
+  )[t.state]!;
+  return {
+    provider,
+    id: p.notification_id,
+    type: `${direction}.${state}`,
+    transaction_id: t.id,
+    wallet_id: t.vault_id,
+    asset: t.asset_id,
+    amount_units: BigInt(t.amount_base_units),
+  };
 }
 
 describe('simulator over HTTP against a misbehaving receiver', () => {
@@ -132,11 +190,23 @@ describe('simulator over HTTP against a misbehaving receiver', () => {
       seed: 8,
       world: { customers: 10, providers: { generic: 2, ledgerpay: 1, 'custodian-x': 1 } },
       traffic: { transactions: 250, transactions_per_s: 200 },
-      lifecycle: { block_time_scale: 0.0001, detected_updates_max: 1, deposit_reversal_rate: 0.1, withdrawal_fail_rate: 0.15, reversal_delay_ms: [0, 20] },
+      lifecycle: {
+        block_time_scale: 0.0001,
+        detected_updates_max: 1,
+        deposit_reversal_rate: 0.1,
+        withdrawal_fail_rate: 0.15,
+        reversal_delay_ms: [0, 20],
+      },
       compliance: { sanctioned_rate: 0.1, high_risk_country_rate: 0.1 },
       delivery: {
-        pace: 'asap', concurrency: 12, timeout_ms: 200,
-        duplicate_rate: 0.2, duplicate_delay_ms: [0, 100], reorder_rate: 0.2, late_rate: 0.1, late_delay_ms: [10, 200],
+        pace: 'asap',
+        concurrency: 12,
+        timeout_ms: 200,
+        duplicate_rate: 0.2,
+        duplicate_delay_ms: [0, 100],
+        reorder_rate: 0.2,
+        late_rate: 0.1,
+        late_delay_ms: [10, 200],
         retry: { attempts_max: 30, delay_ms_min: 5, delay_ms_max: 200, factor: 2, jitter: 0.2 },
       },
     });
@@ -186,7 +256,14 @@ describe('simulator over HTTP against a misbehaving receiver', () => {
       if (!ledger) ledgers.set(a.provider, (ledger = new ReferenceLedger(decide(a.provider))));
       const amount_units = a.transaction_id ? sim.truth.transaction(a.provider, a.transaction_id)!.tx.amount_units : null;
       if (a.amount_units !== null) expect(a.amount_units).toBe(amount_units);
-      ledger.apply({ id: a.id, type: a.type as never, transaction_id: a.transaction_id, wallet_id: a.wallet_id, asset: a.asset, amount_units });
+      ledger.apply({
+        id: a.id,
+        type: a.type as never,
+        transaction_id: a.transaction_id,
+        wallet_id: a.wallet_id,
+        asset: a.asset,
+        amount_units,
+      });
     }
     let lines = 0;
     for (const wallet of sim.truth.balances({ decide: expectedOrAllow })) {
@@ -204,10 +281,23 @@ describe('simulator over HTTP against a misbehaving receiver', () => {
       name: 'down',
       world: { customers: 2, providers: { generic: 1 } },
       traffic: { transactions: 3, kind_weights: { deposit: 1, withdrawal: 0, kyc: 0 } },
-      delivery: { pace: 'asap', duplicate_rate: 0, reorder_rate: 0, late_rate: 0, timeout_ms: 200, retry: { attempts_max: 3, delay_ms_min: 1, delay_ms_max: 5 } },
+      delivery: {
+        pace: 'asap',
+        duplicate_rate: 0,
+        reorder_rate: 0,
+        late_rate: 0,
+        timeout_ms: 200,
+        retry: { attempts_max: 3, delay_ms_min: 1, delay_ms_max: 5 },
+      },
     });
     const keys = { generic: keysFromSecrets(PROFILES.generic, secrets.TIDEMARK_GENERIC_SECRETS!) };
-    const sender = new HttpWebhookSender({ base_url: 'http://127.0.0.1:9', keys, connections: 2, timeout_ms: 200, sign_with_all_secrets: false });
+    const sender = new HttpWebhookSender({
+      base_url: 'http://127.0.0.1:9',
+      keys,
+      connections: 2,
+      timeout_ms: 200,
+      sign_with_all_secrets: false,
+    });
     const sim = new Simulation({ scenario, sanctions, transport: (d) => sender.send(d) });
     const status = await sim.run();
     await sender.close();

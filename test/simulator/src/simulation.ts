@@ -99,7 +99,12 @@ export class Simulation {
     this.now_ms = options.now_ms ?? Date.now;
     this.start_ms = options.start_ms ?? this.now_ms();
     this.namespace = options.namespace ?? defaultNamespace(this.scenario.seed, this.start_ms);
-    this.generator = new ScenarioGenerator(this.scenario, { start_ms: this.start_ms, namespace: this.namespace, sanctions: options.sanctions, risk_score: options.risk_score });
+    this.generator = new ScenarioGenerator(this.scenario, {
+      start_ms: this.start_ms,
+      namespace: this.namespace,
+      sanctions: options.sanctions,
+      risk_score: options.risk_score,
+    });
     this.scheduler = new DeliveryScheduler(this.scenario.delivery, this.scenario.seed);
     this.statement_knobs = { ...this.scenario.statements };
     this.statements_rng = Rng.derive(this.scenario.seed, 'statements');
@@ -295,8 +300,20 @@ export class Simulation {
     const bad = (error: string, message: string): StatementsResponse => ({ status: 400, body: { error, message }, headers: {}, delay_ms });
     if (this.statements_rng.chance(knobs.transient_failure_rate)) {
       const pick = this.statements_rng.int(0, 2);
-      if (pick === 0) return { status: 503, body: { error: 'unavailable', message: 'statements temporarily unavailable; retry later' }, headers: { 'retry-after': '1' }, delay_ms };
-      if (pick === 1) return { status: 429, body: { error: 'rate_limited', message: 'too many requests; retry later' }, headers: { 'retry-after': '1' }, delay_ms };
+      if (pick === 0)
+        return {
+          status: 503,
+          body: { error: 'unavailable', message: 'statements temporarily unavailable; retry later' },
+          headers: { 'retry-after': '1' },
+          delay_ms,
+        };
+      if (pick === 1)
+        return {
+          status: 429,
+          body: { error: 'rate_limited', message: 'too many requests; retry later' },
+          headers: { 'retry-after': '1' },
+          delay_ms,
+        };
       return { status: 500, body: { error: 'internal', message: 'internal error; retry later' }, headers: {}, delay_ms };
     }
     let updated_since_ms: number | null = null;

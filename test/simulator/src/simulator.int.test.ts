@@ -73,7 +73,14 @@ describe.skipIf(SKIP)('simulator → real ingress (Kafka + registry)', () => {
     await admin.connect();
     registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
     await applyTopics(admin, registry, { prefix });
-    const env = { ...process.env, ...secrets, TIDEMARK_TOPIC_PREFIX: prefix, TIDEMARK_INGRESS_HOST: '127.0.0.1', TIDEMARK_INGRESS_PORT: '0', TIDEMARK_LOG_LEVEL: 'warn' };
+    const env = {
+      ...process.env,
+      ...secrets,
+      TIDEMARK_TOPIC_PREFIX: prefix,
+      TIDEMARK_INGRESS_HOST: '127.0.0.1',
+      TIDEMARK_INGRESS_PORT: '0',
+      TIDEMARK_LOG_LEVEL: 'warn',
+    };
     ingress = await startIngress(loadIngressConfig(env), { env });
   });
 
@@ -83,7 +90,8 @@ describe.skipIf(SKIP)('simulator → real ingress (Kafka + registry)', () => {
     if (admin) {
       const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
       if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-      for (const subject of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(subject).catch(() => undefined);
+      for (const subject of (await registry.subjects()).filter((s) => s.startsWith(prefix)))
+        await registry.deleteSubject(subject).catch(() => undefined);
       await admin.disconnect();
     }
   });

@@ -45,8 +45,12 @@ function committed(): Manifest[] {
 
 const docs = committed();
 const ofKind = (kind: string) => docs.filter((d) => d.kind === kind);
-type Container = { name: string; env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }> } & Record<string, unknown>;
-const containerOf = (d: Manifest) => (d as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!;
+type Container = {
+  name: string;
+  env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
+} & Record<string, unknown>;
+const containerOf = (d: Manifest) =>
+  (d as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!;
 
 describe('Kubernetes manifests (deploy/k8s)', () => {
   it('are exactly what `npx tidemark k8s generate` writes (regenerate after changing the catalog or services.ts)', () => {
@@ -69,8 +73,12 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
   });
 
   it('has one KafkaTopic per catalog topic, retry rung and DLQ, replicated 3 with min.insync.replicas 2', () => {
-    const expected = plannedTopics(catalog).map((t) => t.name).sort();
-    const topics = ofKind('KafkaTopic') as unknown as Array<{ spec: { topicName: string; partitions: number; replicas: number; config: Record<string, string> } }>;
+    const expected = plannedTopics(catalog)
+      .map((t) => t.name)
+      .sort();
+    const topics = ofKind('KafkaTopic') as unknown as Array<{
+      spec: { topicName: string; partitions: number; replicas: number; config: Record<string, string> };
+    }>;
     expect(topics.map((t) => t.spec.topicName).sort()).toEqual(expected);
     expect(new Set(expected).size).toBe(expected.length);
     for (const t of topics) {
@@ -83,8 +91,16 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 
   it('has exactly one Deployment and one PodDisruptionBudget per service, with probes on the ops endpoints and resources', () => {
     const names = SERVICES.map((s) => s.name).sort();
-    expect(ofKind('Deployment').map((d) => d.metadata.name).sort()).toEqual(names);
-    expect(ofKind('PodDisruptionBudget').map((d) => d.metadata.name).sort()).toEqual(names);
+    expect(
+      ofKind('Deployment')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(names);
+    expect(
+      ofKind('PodDisruptionBudget')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(names);
     for (const d of ofKind('Deployment')) {
       const c = containerOf(d) as Container & {
         livenessProbe: { httpGet: { path: string } };
@@ -99,10 +115,14 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
   });
 
   it('exposes ingress and the ledger API as Services', () => {
-    expect(ofKind('Service').map((d) => d.metadata.name).sort()).toEqual(['ingress', 'ledger-projector']);
+    expect(
+      ofKind('Service')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['ingress', 'ledger-projector']);
   });
 
-  it('scales each consumer on its group\'s lag, up to its input topic\'s partition count', () => {
+  it("scales each consumer on its group's lag, up to its input topic's partition count", () => {
     const scaled = ofKind('ScaledObject') as unknown as Array<{
       metadata: { name: string };
       spec: { maxReplicaCount: number; triggers: Array<{ type: string; metadata: Record<string, string> }> };
@@ -130,7 +150,10 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         }
       }
     }
-    const text = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).map((f) => readFileSync(join(DIR, f), 'utf8')).join('\n');
+    const text = readdirSync(DIR)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => readFileSync(join(DIR, f), 'utf8'))
+      .join('\n');
     expect(text).not.toMatch(/whsec_|postgres:\/\/[^\s]*:[^\s]*@/);
     expect(ofKind('Secret')).toEqual([]);
   });

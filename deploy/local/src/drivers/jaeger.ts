@@ -114,7 +114,8 @@ export async function buildJaeger(ctx: InfraContext): Promise<void> {
       timeout_ms: INSTALL_TIMEOUTS_MS.jaeger_build,
     });
     const moduleDir = (JSON.parse(dl.stdout) as { Dir?: string; Error?: string }).Dir;
-    if (!moduleDir || !existsSync(join(moduleDir, 'cmd', 'jaeger'))) throw new Error(`go mod download gave no module dir: ${dl.stdout.slice(0, 300)}`);
+    if (!moduleDir || !existsSync(join(moduleDir, 'cmd', 'jaeger')))
+      throw new Error(`go mod download gave no module dir: ${dl.stdout.slice(0, 300)}`);
     progress.phase = 'resolving';
     save(true);
     // Downloads the dependencies too; its line count is the number of packages `go build -v` can print.
@@ -122,19 +123,25 @@ export async function buildJaeger(ctx: InfraContext): Promise<void> {
     progress.packages_total = deps.stdout.split('\n').filter((l) => l.trim() !== '').length;
     progress.phase = 'compiling';
     save(true);
-    ctx.log(`jaeger: building ${VERSIONS.jaeger_v2} from ${moduleDir} (${progress.packages_total} packages; minutes on a cold Go build cache; log ${log_file}) ...`);
+    ctx.log(
+      `jaeger: building ${VERSIONS.jaeger_v2} from ${moduleDir} (${progress.packages_total} packages; minutes on a cold Go build cache; log ${log_file}) ...`,
+    );
     await installAtomically(ctx.paths.jaeger_home, async (tmp) => {
-      await exec('go', ['build', '-v', '-trimpath', '-ldflags', jaegerLdflags(VERSIONS.jaeger_v2), '-o', join(tmp, 'jaeger'), './cmd/jaeger'], {
-        cwd: moduleDir,
-        env,
-        log_file,
-        timeout_ms: INSTALL_TIMEOUTS_MS.jaeger_build,
-        on_output: (chunk) => {
-          // `go build -v` prints one import path per compiled package (cached ones are not printed).
-          progress.packages_done += chunk.split('\n').filter((l) => /^[\w.~/-]+$/.test(l.trim())).length;
-          save();
+      await exec(
+        'go',
+        ['build', '-v', '-trimpath', '-ldflags', jaegerLdflags(VERSIONS.jaeger_v2), '-o', join(tmp, 'jaeger'), './cmd/jaeger'],
+        {
+          cwd: moduleDir,
+          env,
+          log_file,
+          timeout_ms: INSTALL_TIMEOUTS_MS.jaeger_build,
+          on_output: (chunk) => {
+            // `go build -v` prints one import path per compiled package (cached ones are not printed).
+            progress.packages_done += chunk.split('\n').filter((l) => /^[\w.~/-]+$/.test(l.trim())).length;
+            save();
+          },
         },
-      });
+      );
       chmodSync(join(tmp, 'jaeger'), 0o755);
       const record: JaegerBuildRecord = {
         version: VERSIONS.jaeger_v2,

@@ -88,7 +88,9 @@ async function formatIfNeeded(ctx: InfraContext, java: string, component: KafkaN
   rmSync(dir, { recursive: true, force: true });
   ensureDirs(dir);
   // Every node of a cluster is formatted with the same cluster id: reuse the one a sibling was formatted with.
-  const sibling = ctx.kafka_nodes.map((n) => readFormatRecord(ctx, n.component)).find((r) => r !== null && (r.node_count ?? 1) === node_count);
+  const sibling = ctx.kafka_nodes
+    .map((n) => readFormatRecord(ctx, n.component))
+    .find((r) => r !== null && (r.node_count ?? 1) === node_count);
   const cluster_id = sibling?.cluster_id ?? generateKafkaClusterId();
   ctx.log(`${component}: formatting KRaft storage (cluster id ${cluster_id}, node ${node.node_id} of ${node_count})`);
   await exec(java, kafkaFormatArgs({ ...commandInput(ctx, component), cluster_id }), {
@@ -143,7 +145,10 @@ function kafkaNodeDriver(component: KafkaNodeComponent): Driver {
       const java = await ensureJava(ctx, JAVA_MIN_MAJOR.kafka);
       ctx.log(`${component}: using ${java} (Java ${javaMajorOf(java)})`);
       ensureDirs(ctx.paths.conf_dir, ctx.paths.data(component), ctx.paths.logs_dir);
-      writeFileSync(propertiesPath(ctx, component), kafkaServerProperties({ node, nodes: ctx.kafka_nodes, log_dir: logDir(ctx, component) }));
+      writeFileSync(
+        propertiesPath(ctx, component),
+        kafkaServerProperties({ node, nodes: ctx.kafka_nodes, log_dir: logDir(ctx, component) }),
+      );
       writeFileSync(ctx.paths.kafka_log4j, kafkaLog4j2Yaml());
       await formatIfNeeded(ctx, java, component);
       return spawnDetached(java, kafkaJavaArgs(commandInput(ctx, component)), {
@@ -166,4 +171,3 @@ function kafkaNodeDriver(component: KafkaNodeComponent): Driver {
 export const kafkaDrivers: Record<KafkaNodeComponent, Driver> = Object.fromEntries(
   KAFKA_NODE_COMPONENTS.map((c) => [c, kafkaNodeDriver(c)]),
 ) as Record<KafkaNodeComponent, Driver>;
-

@@ -52,7 +52,16 @@ async function pgOsUser(ctx: InfraContext): Promise<OsUser | null> {
   const own = lookupUser(POSTGRES.fallback_os_user);
   if (own) return own;
   ctx.log(`creating system user ${POSTGRES.fallback_os_user} to run postgres`);
-  await exec('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', POSTGRES.fallback_os_user]);
+  await exec('useradd', [
+    '--system',
+    '--user-group',
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    POSTGRES.fallback_os_user,
+  ]);
   const created = lookupUser(POSTGRES.fallback_os_user);
   if (!created) throw new Error(`could not create OS user ${POSTGRES.fallback_os_user}`);
   return created;
@@ -168,8 +177,7 @@ export const postgresDriver: Driver = {
       log_file: ctx.paths.log('postgres'),
     });
   },
-  health: (ctx) =>
-    pgHealth({ host: ctx.paths.pg_socket_dir, port: ctx.ports.postgres, user: POSTGRES.superuser, database: 'postgres' }),
+  health: (ctx) => pgHealth({ host: ctx.paths.pg_socket_dir, port: ctx.ports.postgres, user: POSTGRES.superuser, database: 'postgres' }),
   async afterHealthy(ctx) {
     await bootstrapRoles(ctx);
     const tcp: Health = await pgHealth({

@@ -31,7 +31,9 @@ async function disablePackageService(ctx: InfraContext): Promise<void> {
   const active = spawnSync('systemctl', ['is-active', '--quiet', PROMETHEUS.systemd_unit]).status === 0;
   const enabled = spawnSync('systemctl', ['is-enabled', '--quiet', PROMETHEUS.systemd_unit]).status === 0;
   if (!active && !enabled) return;
-  ctx.log(`prometheus: the Debian package enabled its own ${PROMETHEUS.systemd_unit}.service; disabling it (Tidemark runs its own instance)`);
+  ctx.log(
+    `prometheus: the Debian package enabled its own ${PROMETHEUS.systemd_unit}.service; disabling it (Tidemark runs its own instance)`,
+  );
   await exec('systemctl', ['disable', '--now', PROMETHEUS.systemd_unit], { log_file: join(ctx.paths.logs_dir, 'apt.log') });
 }
 
@@ -52,7 +54,13 @@ export const prometheusDriver: Driver = {
   async start(ctx) {
     const bin = prometheusBinary();
     if (!bin) throw new Error('prometheus binary not found on PATH');
-    ensureDirs(ctx.paths.conf_dir, ctx.paths.data('prometheus'), ctx.paths.logs_dir, ctx.paths.prometheus_targets_dir, ctx.paths.prometheus_rules_dir);
+    ensureDirs(
+      ctx.paths.conf_dir,
+      ctx.paths.data('prometheus'),
+      ctx.paths.logs_dir,
+      ctx.paths.prometheus_targets_dir,
+      ctx.paths.prometheus_rules_dir,
+    );
     // Rule files of earlier test runs that did not clean up would keep alerting: start from the repo's rules only.
     for (const f of readdirSync(ctx.paths.prometheus_rules_dir)) rmSync(join(ctx.paths.prometheus_rules_dir, f), { force: true });
     writeFileSync(

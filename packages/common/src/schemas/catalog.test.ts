@@ -52,7 +52,7 @@ describe('topic catalog and schemas', () => {
     expect(() => replicationProfile(bad, 1)).toThrow(/inconsistent/);
   });
 
-  it('every planned topic carries the profile\'s min.insync.replicas', () => {
+  it("every planned topic carries the profile's min.insync.replicas", () => {
     const replicated = replicationProfile(catalog, 3);
     const planned = plannedTopics(catalog, '', replicated);
     expect(planned.length).toBe(catalog.topics.length + catalog.consumers.reduce((n, c) => n + c.retry_delays_ms.length + 1, 0));
@@ -63,12 +63,28 @@ describe('topic catalog and schemas', () => {
   it('round-trips a canonical event with an 18-decimal amount', () => {
     const type = avro.Type.forSchema(resolveSchema('dev.tidemark.events.v1.CanonicalEvent', named) as avro.Schema);
     const event = {
-      ingress_id: '0192', provider: 'generic', event_id: 'evt_1', event_type: 'deposit.confirmed',
-      occurred_at_ms: 1795428000123, received_at_ms: 1795428000200, partition_key: 'wal_42',
-      transaction_id: 'tx_1', wallet_id: 'wal_42', customer_id: null, asset: 'ETH', network: 'ethereum',
-      amount: '123456789012345678901234567890.123456789012345678', tx_hash: null, from_address: null,
-      to_address: null, confirmations: 3, counterparty_name: null, counterparty_country: null,
-      kyc_status: null, source: 'WEBHOOK', body_sha256: 'ab',
+      ingress_id: '0192',
+      provider: 'generic',
+      event_id: 'evt_1',
+      event_type: 'deposit.confirmed',
+      occurred_at_ms: 1795428000123,
+      received_at_ms: 1795428000200,
+      partition_key: 'wal_42',
+      transaction_id: 'tx_1',
+      wallet_id: 'wal_42',
+      customer_id: null,
+      asset: 'ETH',
+      network: 'ethereum',
+      amount: '123456789012345678901234567890.123456789012345678',
+      tx_hash: null,
+      from_address: null,
+      to_address: null,
+      confirmations: 3,
+      counterparty_name: null,
+      counterparty_country: null,
+      kyc_status: null,
+      source: 'WEBHOOK',
+      body_sha256: 'ab',
     };
     expect(type.fromBuffer(type.toBuffer(event))).toEqual(event);
   });

@@ -79,7 +79,9 @@ export function replicationProfile(catalog: Pick<Catalog, 'replication'>, broker
 export function loadNamedTypes(dir = schemasDir()): Map<string, Record<string, unknown>> {
   const named = new Map<string, Record<string, unknown>>();
   const avroDir = join(dir, 'avro');
-  for (const file of readdirSync(avroDir).filter((f) => f.endsWith('.avsc')).sort()) {
+  for (const file of readdirSync(avroDir)
+    .filter((f) => f.endsWith('.avsc'))
+    .sort()) {
     const schema = JSON.parse(readFileSync(join(avroDir, file), 'utf8')) as Record<string, unknown>;
     collectNamed(schema, typeof schema.namespace === 'string' ? schema.namespace : '', named);
   }
@@ -144,7 +146,10 @@ export function resolveSchema(recordName: string, named = loadNamedTypes()): Rec
     }
     if (type === 'array') return { ...node, items: inline(node.items as AvroJson, ns) };
     if (type === 'map') return { ...node, values: inline(node.values as AvroJson, ns) };
-    if (typeof type === 'object' || (typeof type === 'string' && !PRIMITIVES.has(type) && !['record', 'enum', 'fixed', 'array', 'map'].includes(type))) {
+    if (
+      typeof type === 'object' ||
+      (typeof type === 'string' && !PRIMITIVES.has(type) && !['record', 'enum', 'fixed', 'array', 'map'].includes(type))
+    ) {
       return inline(type as AvroJson, ns);
     }
     return node;

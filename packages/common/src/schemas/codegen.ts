@@ -21,13 +21,22 @@ function tsType(node: Node, named: Map<string, Record<string, unknown>>, namespa
   if (Array.isArray(node)) return node.map((n) => tsType(n, named, namespace)).join(' | ');
   if (typeof node === 'string') {
     switch (node) {
-      case 'null': return 'null';
-      case 'boolean': return 'boolean';
-      case 'int': case 'float': case 'double': return 'number';
-      case 'long': return 'number';
-      case 'bytes': return 'Buffer';
-      case 'string': return 'string';
-      default: return tsName(node);
+      case 'null':
+        return 'null';
+      case 'boolean':
+        return 'boolean';
+      case 'int':
+      case 'float':
+      case 'double':
+        return 'number';
+      case 'long':
+        return 'number';
+      case 'bytes':
+        return 'Buffer';
+      case 'string':
+        return 'string';
+      default:
+        return tsName(node);
     }
   }
   const type = node.type;
@@ -71,7 +80,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const code = generate();
   if (process.argv.includes('--check')) {
     let current = '';
-    try { current = readFileSync(target, 'utf8'); } catch { /* missing */ }
+    try {
+      current = readFileSync(target, 'utf8');
+    } catch {
+      /* missing */
+    }
     if (current !== code) {
       console.error('generated record types are stale: run `npm run schemas:types`');
       process.exit(1);

@@ -29,7 +29,9 @@ export function backwardProblem(next: object, previous: object): string | null {
 
 function gitLines(args: string[], cwd: string): string[] {
   try {
-    return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
+    return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -63,7 +65,8 @@ function collect(node: unknown, ns: string, out: Map<string, Record<string, unkn
     const full = n.name.includes('.') ? n.name : space ? `${space}.${n.name}` : n.name;
     out.set(full, { ...n, namespace: space, name: n.name.split('.').pop() });
   }
-  if (n.type === 'record' && Array.isArray(n.fields)) (n.fields as Array<Record<string, unknown>>).forEach((f) => collect(f.type, space, out));
+  if (n.type === 'record' && Array.isArray(n.fields))
+    (n.fields as Array<Record<string, unknown>>).forEach((f) => collect(f.type, space, out));
   else if (n.type === 'array') collect(n.items, space, out);
   else if (n.type === 'map') collect(n.values, space, out);
   else if (typeof n.type === 'object') collect(n.type, space, out);

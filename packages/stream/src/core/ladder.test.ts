@@ -19,7 +19,12 @@ describe('ladder rules', () => {
     expect(routeRecord(5n, [])).toEqual({ kind: 'process' });
     expect(routeRecord(5n, [{ source_offset: 5n, rung: 2 }])).toEqual({ kind: 'process' }); // its own row
     expect(routeRecord(5n, [{ source_offset: 7n, rung: 1 }])).toEqual({ kind: 'process' });
-    expect(routeRecord(9n, [{ source_offset: 7n, rung: 3 }, { source_offset: 4n, rung: 2 }])).toEqual({ kind: 'follow', rung: 2, head_offset: 4n });
+    expect(
+      routeRecord(9n, [
+        { source_offset: 7n, rung: 3 },
+        { source_offset: 4n, rung: 2 },
+      ]),
+    ).toEqual({ kind: 'follow', rung: 2, head_offset: 4n });
   });
 
   it('climbs one rung per transient failure, then dead-letters; permanent and poison go straight to the DLQ', () => {
@@ -45,12 +50,24 @@ describe('ladder rules', () => {
   it('round-trips ladder headers and keeps the original ones', () => {
     const original = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'tidemark-attempt': 'stale' };
     const h = ladderHeaders(original, {
-      source_topic: 'webhooks.received.v1', source_partition: 3, source_offset: 9_007_199_254_740_993n,
-      attempts_made: 2, due_at_ms: 1_700_000_000_000, first_failure_at_ms: 1_699_999_990_000, last_error: 'x'.repeat(1_000), rung: 2,
+      source_topic: 'webhooks.received.v1',
+      source_partition: 3,
+      source_offset: 9_007_199_254_740_993n,
+      attempts_made: 2,
+      due_at_ms: 1_700_000_000_000,
+      first_failure_at_ms: 1_699_999_990_000,
+      last_error: 'x'.repeat(1_000),
+      rung: 2,
     });
     expect(h.traceparent).toBe(original.traceparent);
     const parsed = parseLadderHeaders(h);
-    expect(parsed).toMatchObject({ source_partition: 3, source_offset: 9_007_199_254_740_993n, attempts_made: 2, rung: 2, first_failure_at_ms: 1_699_999_990_000 });
+    expect(parsed).toMatchObject({
+      source_partition: 3,
+      source_offset: 9_007_199_254_740_993n,
+      attempts_made: 2,
+      rung: 2,
+      first_failure_at_ms: 1_699_999_990_000,
+    });
     expect(parsed.last_error!.length).toBeLessThanOrEqual(300);
     expect(stripLadderHeaders(h)).toEqual({ traceparent: original.traceparent });
     expect(() => parseLadderHeaders({ traceparent: 'x' })).toThrow(LadderHeaderError);

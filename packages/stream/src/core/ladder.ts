@@ -111,7 +111,16 @@ export const H_REPLAY_OF = 'tidemark-replay-of';
 /** Set on replayed records: the replayed record's original source `<topic>/<partition>/<offset>`. */
 export const H_REPLAY_SOURCE = 'tidemark-replay-source';
 
-const LADDER_HEADERS = [H_SOURCE_TOPIC, H_SOURCE_PARTITION, H_SOURCE_OFFSET, H_ATTEMPT, H_DUE_AT_MS, H_FIRST_FAILURE_AT_MS, H_LAST_ERROR, H_RUNG];
+const LADDER_HEADERS = [
+  H_SOURCE_TOPIC,
+  H_SOURCE_PARTITION,
+  H_SOURCE_OFFSET,
+  H_ATTEMPT,
+  H_DUE_AT_MS,
+  H_FIRST_FAILURE_AT_MS,
+  H_LAST_ERROR,
+  H_RUNG,
+];
 export const LAST_ERROR_CHARS_MAX = 300;
 
 export interface LadderState {
@@ -150,7 +159,8 @@ export function parseLadderHeaders(headers: Record<string, string>): LadderState
   const partition = parseIntHeader(headers, H_SOURCE_PARTITION);
   const offsetText = headers[H_SOURCE_OFFSET];
   if (!topic) throw new LadderHeaderError(`ladder record lacks header ${H_SOURCE_TOPIC}`);
-  if (!offsetText || !/^\d{1,19}$/.test(offsetText)) throw new LadderHeaderError(`ladder record has a bad ${H_SOURCE_OFFSET}: ${offsetText}`);
+  if (!offsetText || !/^\d{1,19}$/.test(offsetText))
+    throw new LadderHeaderError(`ladder record has a bad ${H_SOURCE_OFFSET}: ${offsetText}`);
   const first = headers[H_FIRST_FAILURE_AT_MS];
   return {
     source_topic: topic,

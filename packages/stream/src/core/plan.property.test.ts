@@ -63,13 +63,25 @@ function simulate(s: Scenario) {
   const policy: LadderPolicy = { retry_delays_ms: Array.from({ length: s.rungs }, (_, i) => (i + 1) * 10) };
   const main: Queue = {
     id: MAIN,
-    records: s.keys.map((key, i) => ({ key, source: { topic: MAIN, partition: 0, offset: BigInt(i) }, attempts_made: 0, first_failure_at_ms: null, rung: null })),
+    records: s.keys.map((key, i) => ({
+      key,
+      source: { topic: MAIN, partition: 0, offset: BigInt(i) },
+      attempts_made: 0,
+      first_failure_at_ms: null,
+      rung: null,
+    })),
     committed: 0,
     inflight: null,
     needs_recovery: false,
   };
   const rungQueues: Queue[][] = Array.from({ length: s.rungs }, (_, r) =>
-    Array.from({ length: s.rung_partitions }, (_, p) => ({ id: `r${r + 1}p${p}`, records: [], committed: 0, inflight: null, needs_recovery: false })),
+    Array.from({ length: s.rung_partitions }, (_, p) => ({
+      id: `r${r + 1}p${p}`,
+      records: [],
+      committed: 0,
+      inflight: null,
+      needs_recovery: false,
+    })),
   );
   const queues = [main, ...rungQueues.flat()];
   const pg = new Map<string, PgRow>();
@@ -93,7 +105,11 @@ function simulate(s: Scenario) {
     const recs = q.records.slice(q.committed, q.committed + size);
     const keys = new Set(recs.map((r) => r.key));
     // Phase 1a: read the parked rows of the chunk's keys (rows marked by others count as present).
-    const plan = new ChunkPlan(policy, [...pg.values()].filter((r) => keys.has(r.row.key)).map((r) => r.row), () => step);
+    const plan = new ChunkPlan(
+      policy,
+      [...pg.values()].filter((r) => keys.has(r.row.key)).map((r) => r.row),
+      () => step,
+    );
     const inflight: Inflight = { txn: ++txnSeq, queue: q, end: q.committed + recs.length, plan, phase: '1b', outputs: [], forwards: [] };
     for (const rec of recs) {
       const route = plan.route(rec);
@@ -110,7 +126,10 @@ function simulate(s: Scenario) {
       }
       const d = plan.failed(rec, outcome === 'transient' ? 'TRANSIENT' : 'PERMANENT', outcome);
       if (d.kind === 'retry') {
-        inflight.forwards.push({ rec: { ...rec, attempts_made: d.attempts_made, first_failure_at_ms: d.first_failure_at_ms }, rung: d.rung });
+        inflight.forwards.push({
+          rec: { ...rec, attempts_made: d.attempts_made, first_failure_at_ms: d.first_failure_at_ms },
+          rung: d.rung,
+        });
       } else if (d.kind === 'dead_lettered') {
         inflight.outputs.push({ key: rec.key, offset: rec.source.offset, kind: 'dead_lettered' });
       } else throw new Error(`unexpected disposition ${d.kind}`);
@@ -186,15 +205,20 @@ const scenario: fc.Arbitrary<Scenario> = fc
     rung_partitions: fc.integer({ min: 1, max: 3 }),
     chunk_sizes: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 6 }),
     choices: fc.array(fc.nat(), { maxLength: 400 }),
-    crashes: fc.array(fc.integer({ min: 0, max: 5 }).map((n) => n === 0), { maxLength: 80 }),
+    crashes: fc.array(
+      fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
+      { maxLength: 80 },
+    ),
   })
   .chain((base) =>
-    fc.record({
-      outcomes: fc.array(fc.array(fc.constantFrom<Outcome>('ok', 'ok', 'transient', 'transient', 'permanent'), { maxLength: 5 }), {
-        minLength: base.keys.length,
-        maxLength: base.keys.length,
-      }),
-    }).map((o) => ({ ...base, ...o })),
+    fc
+      .record({
+        outcomes: fc.array(fc.array(fc.constantFrom<Outcome>('ok', 'ok', 'transient', 'transient', 'permanent'), { maxLength: 5 }), {
+          minLength: base.keys.length,
+          maxLength: base.keys.length,
+        }),
+      })
+      .map((o) => ({ ...base, ...o })),
   );
 
 describe('ladder and parking (model)', () => {
@@ -222,7 +246,15 @@ describe('ladder and parking (model)', () => {
   });
 
   it('a key with no failures is never parked', () => {
-    const s: Scenario = { keys: ['a', 'b', 'a', 'b'], outcomes: [['transient'], [], [], []], chunk_sizes: [2], choices: [], crashes: [], rung_partitions: 1, rungs: 2 };
+    const s: Scenario = {
+      keys: ['a', 'b', 'a', 'b'],
+      outcomes: [['transient'], [], [], []],
+      chunk_sizes: [2],
+      choices: [],
+      crashes: [],
+      rung_partitions: 1,
+      rungs: 2,
+    };
     const { effects } = simulate(s);
     // b's records are handled before a's retried head (which waits in the ladder).
     const order = effects.map((e) => `${e.key}${e.offset}`);

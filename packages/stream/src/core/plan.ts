@@ -144,7 +144,8 @@ export class ChunkPlan {
 
   private settle(rec: PlanRecord, d: Disposition): Disposition {
     const id = sourceId(rec.source);
-    if (this.dispositions.has(id)) throw new Error(`record ${rec.source.topic}/${rec.source.partition}/${rec.source.offset} settled twice in one chunk`);
+    if (this.dispositions.has(id))
+      throw new Error(`record ${rec.source.topic}/${rec.source.partition}/${rec.source.offset} settled twice in one chunk`);
     this.dispositions.set(id, d);
     return d;
   }

@@ -63,7 +63,8 @@ export async function dlqCli(action: string, raw: Record<string, unknown>, out: 
       }
       case 'replay': {
         const refs = opts.id ? [parseDeadLetterId(opts.id)] : undefined;
-        if (!refs && !hasFilter(opts)) throw new Error('dlq replay needs an id or at least one filter (--service, --key, --error, --since, --until)');
+        if (!refs && !hasFilter(opts))
+          throw new Error('dlq replay needs an id or at least one filter (--service, --key, --error, --since, --until)');
         const report = await replayDeadLetters(ctx, { refs, filter, actor, force: opts.force === true, dry_run: opts.dryRun === true });
         if (opts.json) out(JSON.stringify(report, null, 2));
         else {
@@ -75,7 +76,13 @@ export async function dlqCli(action: string, raw: Record<string, unknown>, out: 
       }
       case 'purge': {
         const refs = opts.id ? [parseDeadLetterId(opts.id)] : undefined;
-        const report = await purgeDeadLetters(ctx, { refs, filter, actor, dry_run: opts.dryRun === true, truncate: opts.truncate === true });
+        const report = await purgeDeadLetters(ctx, {
+          refs,
+          filter,
+          actor,
+          dry_run: opts.dryRun === true,
+          truncate: opts.truncate === true,
+        });
         if (opts.json) out(JSON.stringify(report, null, 2));
         else {
           for (const id of report.purged) out(`purged   ${id}`);
@@ -125,10 +132,25 @@ function withoutPayload(e: DeadLetterEntry) {
 
 function table(entries: DeadLetterEntry[]): string {
   if (entries.length === 0) return 'no dead letters match';
-  const rows = entries.map((e) => [e.id, e.state, e.error_class, String(e.attempts), e.key ?? '-', e.last_failure_at, e.error_message.slice(0, 80)]);
+  const rows = entries.map((e) => [
+    e.id,
+    e.state,
+    e.error_class,
+    String(e.attempts),
+    e.key ?? '-',
+    e.last_failure_at,
+    e.error_message.slice(0, 80),
+  ]);
   const head = ['ID', 'STATE', 'CLASS', 'ATTEMPTS', 'KEY', 'LAST FAILURE', 'ERROR'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function describe(e: DeadLetterEntry): string {

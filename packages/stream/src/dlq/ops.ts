@@ -14,16 +14,7 @@
  *   resolved prefix of each DLQ partition from Kafka (delete-records).
  */
 import type pg from 'pg';
-import {
-  AvroCodec,
-  buildAudit,
-  loadCatalog,
-  topicName,
-  type BaseConfig,
-  type DeadLetter,
-  type Logger,
-  createPool,
-} from '@tidemark/common';
+import { AvroCodec, buildAudit, loadCatalog, topicName, type BaseConfig, type DeadLetter, type Logger, createPool } from '@tidemark/common';
 import { dlqTopicBase, H_REPLAY_OF, H_REPLAY_SOURCE } from '../core/ladder.js';
 import { createTransport } from '../kafka/select.js';
 import { auditOutgoing } from '../runtime/outgoing.js';

@@ -9,7 +9,10 @@
 export interface KafkaStyleAdmin {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  fetchOffsets(o: { groupId: string; topics: string[] }): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
+  fetchOffsets(o: {
+    groupId: string;
+    topics: string[];
+  }): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
   fetchTopicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>>;
   deleteTopicRecords(o: { topic: string; partitions: Array<{ partition: number; offset: string }> }): Promise<unknown>;
   deleteGroups(group_ids: string[]): Promise<unknown>;

@@ -81,7 +81,10 @@ export class ConfluentTransport implements KafkaTransport {
     return this.admin.deleteGroup(group_id);
   }
 
-  async readTopic(topic: string, opts: { records_max: number; timeout_ms: number }): Promise<{ records: FetchedRecord[]; complete: boolean }> {
+  async readTopic(
+    topic: string,
+    opts: { records_max: number; timeout_ms: number },
+  ): Promise<{ records: FetchedRecord[]; complete: boolean }> {
     const marks = await this.watermarks(topic);
     const pending = new Map<number, bigint>();
     for (const [partition, { low, high }] of marks) if (high > low) pending.set(partition, high);
@@ -105,9 +108,16 @@ export class ConfluentTransport implements KafkaTransport {
     try {
       reader.assign([...pending.keys()].map((partition) => ({ topic, partition, offset: Number(marks.get(partition)!.low) })));
       while (pending.size > 0 && records.length < opts.records_max && Date.now() < deadline) {
-        const batch = await new Promise<Array<{ partition: number; offset: number; key?: Buffer | string | null; value: Buffer | null; headers?: Array<Record<string, unknown>>; timestamp?: number }>>(
-          (resolve, reject) => reader.consume(500, (err, messages) => (err ? reject(err) : resolve(messages as never))),
-        );
+        const batch = await new Promise<
+          Array<{
+            partition: number;
+            offset: number;
+            key?: Buffer | string | null;
+            value: Buffer | null;
+            headers?: Array<Record<string, unknown>>;
+            timestamp?: number;
+          }>
+        >((resolve, reject) => reader.consume(500, (err, messages) => (err ? reject(err) : resolve(messages as never))));
         for (const m of batch) {
           const end = marks.get(m.partition)?.high ?? 0n;
           if (BigInt(m.offset) + 1n >= end) pending.delete(m.partition);
@@ -244,12 +254,19 @@ class ConfluentTransactionalProducer implements TransactionalProducer {
     return {
       async send(records: OutgoingRecord[]) {
         if (records.length === 0) return;
-        const topicMessages = byTopic(records, (r) => ({ key: r.key, value: r.value, headers: r.headers })).map((g) => ({ topic: g.topic, messages: g.items }));
+        const topicMessages = byTopic(records, (r) => ({ key: r.key, value: r.value, headers: r.headers })).map((g) => ({
+          topic: g.topic,
+          messages: g.items,
+        }));
         await txn.sendBatch({ topicMessages });
       },
       async commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]) {
-        if (!(consumer instanceof ConfluentConsumer)) throw new Error('commitWithOffsets needs a consumer of the same (confluent) transport');
-        const topics = byTopic(positions, (p) => ({ partition: p.partition, offset: p.next_offset })).map((g) => ({ topic: g.topic, partitions: g.items }));
+        if (!(consumer instanceof ConfluentConsumer))
+          throw new Error('commitWithOffsets needs a consumer of the same (confluent) transport');
+        const topics = byTopic(positions, (p) => ({ partition: p.partition, offset: p.next_offset })).map((g) => ({
+          topic: g.topic,
+          partitions: g.items,
+        }));
         await txn.sendOffsets({ consumer: consumer.native, topics });
         await txn.commit();
       },

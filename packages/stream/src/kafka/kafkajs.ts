@@ -67,7 +67,10 @@ export class KafkajsTransport implements KafkaTransport {
     return this.admin.deleteGroup(group_id);
   }
 
-  async readTopic(topic: string, opts: { records_max: number; timeout_ms: number }): Promise<{ records: FetchedRecord[]; complete: boolean }> {
+  async readTopic(
+    topic: string,
+    opts: { records_max: number; timeout_ms: number },
+  ): Promise<{ records: FetchedRecord[]; complete: boolean }> {
     const marks = await this.watermarks(topic);
     const remaining = new Map<number, bigint>();
     for (const [partition, { low, high }] of marks) if (high > low) remaining.set(partition, high);
@@ -98,8 +101,13 @@ export class KafkajsTransport implements KafkaTransport {
             const end = remaining.get(batch.partition);
             if (end === undefined || BigInt(m.offset) >= end) continue;
             records.push({
-              topic, partition: batch.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null,
-              headers: headersToStrings(m.headers as Record<string, unknown> | undefined), timestamp_ms: Number(m.timestamp),
+              topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key ?? null,
+              value: m.value ?? null,
+              headers: headersToStrings(m.headers as Record<string, unknown> | undefined),
+              timestamp_ms: Number(m.timestamp),
             });
             if (records.length >= opts.records_max) finish();
           }
@@ -207,18 +215,27 @@ class KafkajsConsumer implements StreamConsumer {
 }
 
 class KafkajsTransactionalProducer implements TransactionalProducer {
-  constructor(private readonly producer: Producer, readonly transactional_id: string) {}
+  constructor(
+    private readonly producer: Producer,
+    readonly transactional_id: string,
+  ) {}
 
   async begin(): Promise<Transaction> {
     const txn = await this.producer.transaction();
     return {
       async send(records: OutgoingRecord[]) {
         if (records.length === 0) return;
-        const topicMessages = byTopic(records, (r) => ({ key: r.key, value: r.value, headers: r.headers })).map((g) => ({ topic: g.topic, messages: g.items }));
+        const topicMessages = byTopic(records, (r) => ({ key: r.key, value: r.value, headers: r.headers })).map((g) => ({
+          topic: g.topic,
+          messages: g.items,
+        }));
         await txn.sendBatch({ acks: -1, topicMessages });
       },
       async commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]) {
-        const topics = byTopic(positions, (p) => ({ partition: p.partition, offset: p.next_offset })).map((g) => ({ topic: g.topic, partitions: g.items }));
+        const topics = byTopic(positions, (p) => ({ partition: p.partition, offset: p.next_offset })).map((g) => ({
+          topic: g.topic,
+          partitions: g.items,
+        }));
         await txn.sendOffsets({ consumerGroupId: consumer.group_id, topics });
         await txn.commit();
       },

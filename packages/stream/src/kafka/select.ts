@@ -21,7 +21,9 @@ export function createTransport(
   logger?: Logger,
 ): KafkaTransport {
   if ((config.TIDEMARK_KAFKA_CLIENT ?? kafkaClientFromEnv()) === 'kafkajs') {
-    return new KafkajsTransport(logger ? createStreamKafka(config, client_id, logger) : createKafka({ brokers: kafkaBrokers(config), client_id }));
+    return new KafkajsTransport(
+      logger ? createStreamKafka(config, client_id, logger) : createKafka({ brokers: kafkaBrokers(config), client_id }),
+    );
   }
   const brokers = kafkaBrokers(config);
   return new ConfluentTransport(createConfluentKafka({ brokers, client_id, logger }), { brokers });
@@ -54,4 +56,3 @@ export function createStreamKafka(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKE
     },
   });
 }
-

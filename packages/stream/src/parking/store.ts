@@ -79,7 +79,13 @@ export class ParkingStore {
   }
 
   /** Step 1 of the write protocol. Throws FencedError when another instance claimed the partition. */
-  async writeBeforeCommit(tp: TopicPartition, epoch: bigint, upserts: ParkedRow[], completions: SourceRef[], mark: CompletionMark): Promise<void> {
+  async writeBeforeCommit(
+    tp: TopicPartition,
+    epoch: bigint,
+    upserts: ParkedRow[],
+    completions: SourceRef[],
+    mark: CompletionMark,
+  ): Promise<void> {
     if (upserts.length === 0 && completions.length === 0) return;
     const client = await this.pool.connect();
     try {
@@ -116,8 +122,13 @@ export class ParkingStore {
              FROM unnest($5::text[], $6::int[], $7::bigint[]) AS c(topic, partition, "offset")
             WHERE p.group_id = $1 AND p.source_topic = c.topic AND p.source_partition = c.partition AND p.source_offset = c."offset"`,
           [
-            this.group_id, mark.topic, mark.partition, mark.next_offset.toString(),
-            completions.map((c) => c.topic), completions.map((c) => c.partition), completions.map((c) => c.offset.toString()),
+            this.group_id,
+            mark.topic,
+            mark.partition,
+            mark.next_offset.toString(),
+            completions.map((c) => c.topic),
+            completions.map((c) => c.partition),
+            completions.map((c) => c.offset.toString()),
           ],
         );
       }
@@ -155,7 +166,9 @@ export class ParkingStore {
   }
 
   async parkedKeyCount(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>('SELECT count(DISTINCT key) AS n FROM stream_parked WHERE group_id = $1', [this.group_id]);
+    const { rows } = await this.pool.query<{ n: string }>('SELECT count(DISTINCT key) AS n FROM stream_parked WHERE group_id = $1', [
+      this.group_id,
+    ]);
     return Number(rows[0]?.n ?? 0);
   }
 

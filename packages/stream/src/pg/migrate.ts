@@ -58,13 +58,18 @@ export async function migrate(pool: pg.Pool, component: string, migrations: Migr
       const previous = done.get(m.version);
       if (previous) {
         if (previous.checksum !== checksum(m.sql)) {
-          throw new MigrationError(`migration ${component} ${m.version}_${m.name} changed after it was applied; add a new migration instead`);
+          throw new MigrationError(
+            `migration ${component} ${m.version}_${m.name} changed after it was applied; add a new migration instead`,
+          );
         }
         continue;
       }
       await client.query(m.sql);
       await client.query('INSERT INTO tidemark_migrations (component, version, name, checksum) VALUES ($1, $2, $3, $4)', [
-        component, m.version, m.name, checksum(m.sql),
+        component,
+        m.version,
+        m.name,
+        checksum(m.sql),
       ]);
       applied.push(m.version);
     }

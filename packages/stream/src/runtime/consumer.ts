@@ -329,9 +329,11 @@ class StreamRuntime<V> implements RunningConsumer {
       this.log.debug({ tp: tpKey(st.tp), records: entries.length, outgoing: outgoing.length, at_ms: t }, 'chunk committed');
       if (plan.completions.size > 0) {
         st.pending_deletes.push(mark);
-        await this.parts.flushPendingDeletes(st).catch((err: unknown) =>
-          this.log.warn({ err: errorMessage(err) }, 'deleting finished parked rows failed; retried before the next chunk'),
-        );
+        await this.parts
+          .flushPendingDeletes(st)
+          .catch((err: unknown) =>
+            this.log.warn({ err: errorMessage(err) }, 'deleting finished parked rows failed; retried before the next chunk'),
+          );
       }
       this.count(st, entries, plan);
     } finally {
@@ -385,7 +387,6 @@ class StreamRuntime<V> implements RunningConsumer {
       }
     }
   }
-
 }
 
 // ---------------------------------------------------------------------------
@@ -397,4 +398,3 @@ function catalogDelays(service: string): number[] {
   if (!spec) throw new Error(`service ${service} has no consumer entry in schemas/topics.json (retry_delays_ms); pass retry_delays_ms`);
   return spec.retry_delays_ms;
 }
-

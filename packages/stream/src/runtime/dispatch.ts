@@ -4,7 +4,15 @@
  * leading run of processable records, and record by record otherwise (keys concurrently,
  * each key in order) — every outcome recorded in the chunk's plan.
  */
-import { extractTraceContext, SpanKind, context as otelContext, trace as otelTrace, tracer, type Logger, type Span } from '@tidemark/common';
+import {
+  extractTraceContext,
+  SpanKind,
+  context as otelContext,
+  trace as otelTrace,
+  tracer,
+  type Logger,
+  type Span,
+} from '@tidemark/common';
 import type { Handler, InputRecord } from '../handler.js';
 import { H_REPLAY_OF, LadderHeaderError, parseLadderHeaders, stripLadderHeaders, type LadderPolicy } from '../core/ladder.js';
 import { ChunkPlan, sourceId, type ParkedRow, type PlanRecord } from '../core/plan.js';

@@ -127,7 +127,10 @@ export class PartitionOwnership {
     st.pending_deletes = [];
     st.committed_floor = committed ?? 0n;
     st.generation = generation;
-    this.o.log.info({ tp: tpKey(st.tp), epoch: st.epoch.toString(), committed: committed?.toString() ?? null, ...resolved }, 'partition owned');
+    this.o.log.info(
+      { tp: tpKey(st.tp), epoch: st.epoch.toString(), committed: committed?.toString() ?? null, ...resolved },
+      'partition owned',
+    );
   }
 
   async flushPendingDeletes(st: PartitionState): Promise<void> {

@@ -36,7 +36,9 @@ class TestHandler implements Handler<CanonicalEvent> {
     this.attempts.set(id, (this.attempts.get(id) ?? 0) + 1);
     if (this.infraFailuresLeft > 0) {
       this.infraFailuresLeft--;
-      throw new InfrastructureError('postgres unreachable', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+      throw new InfrastructureError('postgres unreachable', {
+        cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      });
     }
     const left = this.failTransient.get(id) ?? 0;
     if (left > 0) {
@@ -88,7 +90,9 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     initTelemetry(SERVICE); // spans are created (not exported) and traceparent propagates
     env = await createTestEnv({
       topics: ['webhooks.received.v1', 'events.unique.v1', 'audit.v1'],
-      consumers: [{ service: SERVICE, input: 'webhooks.received.v1', retry_delays_ms: DELAYS_MS, retry_partitions: 3, dlq_retention_ms: 86_400_000 }],
+      consumers: [
+        { service: SERVICE, input: 'webhooks.received.v1', retry_delays_ms: DELAYS_MS, retry_partitions: 3, dlq_retention_ms: 86_400_000 },
+      ],
     });
     handler = new TestHandler();
     await start();
@@ -130,7 +134,9 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
     const wLatency = handler.applied.filter((a) => a.wallet === W).map((a) => a.at_ms - sentAt.get(a.event_id)!);
-    console.log(`[latency] other wallets (n=${latencies.length}): p50=${p50} ms p99=${p99} ms max=${Math.max(...latencies)} ms; wallet W: ${wLatency.join(', ')} ms`);
+    console.log(
+      `[latency] other wallets (n=${latencies.length}): p50=${p50} ms p99=${p99} ms max=${Math.max(...latencies)} ms; wallet W: ${wLatency.join(', ')} ms`,
+    );
     // Other wallets never wait behind W's retries: everything they sent in the first ten rounds
     // (while W-0 sat in the ladder, which takes at least two rung delays) is applied before W-0.
     // An order check, not a timing bound: the latencies above are printed, not asserted.
@@ -141,11 +147,15 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
 
     // Output: every event exactly once; W's in order.
     let ids: string[] = [];
-    await waitFor(async () => {
-      const out = await env.readAll('events.unique.v1');
-      ids = await Promise.all(out.map(async (r) => (await env.codec.decode<CanonicalEvent>(r.value!)).event_id));
-      return ids.length >= total;
-    }, 20_000, 'outputs committed');
+    await waitFor(
+      async () => {
+        const out = await env.readAll('events.unique.v1');
+        ids = await Promise.all(out.map(async (r) => (await env.codec.decode<CanonicalEvent>(r.value!)).event_id));
+        return ids.length >= total;
+      },
+      20_000,
+      'outputs committed',
+    );
     expect(ids.length).toBe(total);
     expect(new Set(ids).size).toBe(total);
     expect(ids.filter((id) => id.startsWith('W-'))).toEqual(['W-0', 'W-1', 'W-2', 'W-3', 'W-4', 'W-5']);
@@ -167,7 +177,11 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     expect(after.attempt).toBe(1);
     console.log(`[latency] record after the poison one applied ${after.at_ms - t0} ms after it was produced`);
     let entries: Awaited<ReturnType<typeof listDeadLetters>>['entries'] = [];
-    await waitFor(async () => (entries = (await listDeadLetters(ctx(), { service: SERVICE, key: P })).entries).length >= 1, 15_000, 'dead letter committed');
+    await waitFor(
+      async () => (entries = (await listDeadLetters(ctx(), { service: SERVICE, key: P })).entries).length >= 1,
+      15_000,
+      'dead letter committed',
+    );
     expect(entries).toHaveLength(1);
     expect(entries[0]!.error_class).toBe('POISON');
     expect(entries[0]!.attempts).toBe(1);
@@ -179,13 +193,20 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     const Z = 'wal_Z';
     handler.failTransient.set('Z-0', Infinity);
     handler.failPermanentOnce.add('Z-2');
-    await env.produceEvents('webhooks.received.v1', [0, 1, 2, 3].map((i) => ({ key: Z, value: testEvent({ event_id: `Z-${i}`, wallet_id: Z }) })));
+    await env.produceEvents(
+      'webhooks.received.v1',
+      [0, 1, 2, 3].map((i) => ({ key: Z, value: testEvent({ event_id: `Z-${i}`, wallet_id: Z }) })),
+    );
     await waitFor(() => handler.applied.some((a) => a.event_id === 'Z-3'), 30_000, 'Z-3 after Z-0 was dead-lettered');
     expect(handler.applied.filter((a) => a.wallet === Z).map((a) => a.event_id)).toEqual(['Z-1', 'Z-3']);
     expect(handler.attempts.get('Z-0')).toBe(DELAYS_MS.length + 1);
 
     let entries: Awaited<ReturnType<typeof listDeadLetters>>['entries'] = [];
-    await waitFor(async () => (entries = (await listDeadLetters(ctx(), { service: SERVICE, key: Z })).entries).length >= 2, 15_000, 'dead letters committed');
+    await waitFor(
+      async () => (entries = (await listDeadLetters(ctx(), { service: SERVICE, key: Z })).entries).length >= 2,
+      15_000,
+      'dead letters committed',
+    );
     expect(entries.map((e) => [e.error_class, e.attempts])).toEqual([
       ['TRANSIENT', DELAYS_MS.length + 1],
       ['PERMANENT', 1],
@@ -215,7 +236,10 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
   it('keeps parking across a restart', async () => {
     const R = 'wal_R';
     handler.failTransient.set('R-0', 1);
-    await env.produceEvents('webhooks.received.v1', [0, 1, 2].map((i) => ({ key: R, value: testEvent({ event_id: `R-${i}`, wallet_id: R }) })));
+    await env.produceEvents(
+      'webhooks.received.v1',
+      [0, 1, 2].map((i) => ({ key: R, value: testEvent({ event_id: `R-${i}`, wallet_id: R }) })),
+    );
     await waitFor(() => (handler.attempts.get('R-0') ?? 0) >= 1, 10_000, 'R-0 first attempt');
     await running!.stop();
     running = null;
@@ -227,10 +251,17 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
   it('blocks in place on infrastructure failures: no ladder, no DLQ, order kept', async () => {
     const I = 'wal_I';
     handler.infraFailuresLeft = 4;
-    await env.produceEvents('webhooks.received.v1', [0, 1, 2].map((i) => ({ key: I, value: testEvent({ event_id: `I-${i}`, wallet_id: I }) })));
+    await env.produceEvents(
+      'webhooks.received.v1',
+      [0, 1, 2].map((i) => ({ key: I, value: testEvent({ event_id: `I-${i}`, wallet_id: I }) })),
+    );
     await waitFor(() => handler.applied.some((a) => a.event_id === 'I-2'), 30_000, 'records after the outage');
     const applied = handler.applied.filter((a) => a.wallet === I);
-    expect(applied.map((a) => [a.event_id, a.attempt])).toEqual([['I-0', 1], ['I-1', 1], ['I-2', 1]]); // never laddered
+    expect(applied.map((a) => [a.event_id, a.attempt])).toEqual([
+      ['I-0', 1],
+      ['I-1', 1],
+      ['I-2', 1],
+    ]); // never laddered
     expect(handler.infraFailuresLeft).toBe(0);
     const audits = await Promise.all((await env.readAll('audit.v1')).map((r) => env.codec.decode<AuditRecord>(r.value!)));
     expect(audits.filter((a) => a.key === I && a.action !== 'passed')).toEqual([]);
@@ -239,15 +270,24 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
   it('continues the trace from the record headers into outputs and audit', async () => {
     const trace_id = '4bf92f3577b34da6a3ce929d0e0e4736';
     await env.produceEvents('webhooks.received.v1', [
-      { key: 'wal_T', value: testEvent({ event_id: 'T-1', wallet_id: 'wal_T' }), headers: { traceparent: `00-${trace_id}-00f067aa0ba902b7-01` } },
+      {
+        key: 'wal_T',
+        value: testEvent({ event_id: 'T-1', wallet_id: 'wal_T' }),
+        headers: { traceparent: `00-${trace_id}-00f067aa0ba902b7-01` },
+      },
     ]);
     await waitFor(() => handler.applied.some((a) => a.event_id === 'T-1'), 15_000, 'traced event');
     let out: Awaited<ReturnType<TestEnv['readAll']>> = [];
-    await waitFor(async () => {
-      out = [];
-      for (const r of await env.readAll('events.unique.v1')) if ((await env.codec.decode<CanonicalEvent>(r.value!)).event_id === 'T-1') out.push(r);
-      return out.length === 1;
-    }, 15_000, 'traced output');
+    await waitFor(
+      async () => {
+        out = [];
+        for (const r of await env.readAll('events.unique.v1'))
+          if ((await env.codec.decode<CanonicalEvent>(r.value!)).event_id === 'T-1') out.push(r);
+        return out.length === 1;
+      },
+      15_000,
+      'traced output',
+    );
     const traceparent = out[0]!.headers.traceparent ?? '';
     expect(traceparent.split('-')[1]).toBe(trace_id);
     expect(traceparent.split('-')[2]).not.toBe('00f067aa0ba902b7'); // a child span: the handling

@@ -110,10 +110,16 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
     topic: (base) => topicName(base, prefix),
     async produce(base, records) {
       const p = await getProducer();
-      await p.send({ topic: topicName(base, prefix), acks: -1, messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })) });
+      await p.send({
+        topic: topicName(base, prefix),
+        acks: -1,
+        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
+      });
     },
     async produceEvents(base, events) {
-      const encoded = await Promise.all(events.map(async (e) => ({ key: e.key, value: await codec.encode(base, e.value), headers: e.headers })));
+      const encoded = await Promise.all(
+        events.map(async (e) => ({ key: e.key, value: await codec.encode(base, e.value), headers: e.headers })),
+      );
       await env.produce(base, encoded);
     },
     async readAll(base, timeout_ms = 20_000) {

@@ -24,15 +24,29 @@ async function allListedAddresses(folder: string): Promise<Array<{ ticker: strin
 
 describe('normalizeAddress', () => {
   it('lower-cases EVM addresses (EIP-55 case is only a checksum)', () => {
-    expect(normalizeAddress('0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1')).toEqual({ family: 'evm', normalized: '0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1' });
-    expect(normalizeAddress('0X01E2919679362DFBC9EE1644BA9C6DA6D6245BB1'.replace('0X', '0x')).normalized).toBe('0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1');
+    expect(normalizeAddress('0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1')).toEqual({
+      family: 'evm',
+      normalized: '0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1',
+    });
+    expect(normalizeAddress('0X01E2919679362DFBC9EE1644BA9C6DA6D6245BB1'.replace('0X', '0x')).normalized).toBe(
+      '0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1',
+    );
   });
   it('lower-cases bech32 and CashAddr, dropping the bitcoincash: prefix', () => {
-    expect(normalizeAddress('BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ')).toEqual({ family: 'bech32', normalized: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq' });
-    expect(normalizeAddress('bitcoincash:qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq')).toEqual({ family: 'cashaddr', normalized: 'qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq' });
+    expect(normalizeAddress('BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ')).toEqual({
+      family: 'bech32',
+      normalized: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq',
+    });
+    expect(normalizeAddress('bitcoincash:qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq')).toEqual({
+      family: 'cashaddr',
+      normalized: 'qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq',
+    });
   });
   it('keeps base58 and other addresses exactly as given (case matters)', () => {
-    expect(normalizeAddress('TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre')).toEqual({ family: 'exact', normalized: 'TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre' });
+    expect(normalizeAddress('TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre')).toEqual({
+      family: 'exact',
+      normalized: 'TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre',
+    });
     expect(normalizeAddress(' 123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX ').normalized).toBe('123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX');
   });
 });
@@ -49,16 +63,27 @@ describe('sanctions list', () => {
   });
 
   it('gives the same content the same hash, and different content a different one', () => {
-    const a = buildSanctionsList([{ ticker: 'ETH', text: '0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c\n' }], { source: 't', loaded_at_ms: 1 });
-    const b = buildSanctionsList([{ ticker: 'ETH', text: '0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c\n' }], { source: 't', loaded_at_ms: 2 });
-    const c = buildSanctionsList([{ ticker: 'ETH', text: '0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270d\n' }], { source: 't', loaded_at_ms: 1 });
+    const a = buildSanctionsList([{ ticker: 'ETH', text: '0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c\n' }], {
+      source: 't',
+      loaded_at_ms: 1,
+    });
+    const b = buildSanctionsList([{ ticker: 'ETH', text: '0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c\n' }], {
+      source: 't',
+      loaded_at_ms: 2,
+    });
+    const c = buildSanctionsList([{ ticker: 'ETH', text: '0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270d\n' }], {
+      source: 't',
+      loaded_at_ms: 1,
+    });
     expect(a.content_sha256).toBe(b.content_sha256);
     expect(a.content_sha256).not.toBe(c.content_sha256);
   });
 
   it('refuses an empty list and lines that are not addresses', () => {
     expect(() => buildSanctionsList([{ ticker: 'ETH', text: '\n\n' }], { source: 't', loaded_at_ms: 1 })).toThrow(SanctionsListError);
-    expect(() => buildSanctionsList([{ ticker: 'ETH', text: 'not an address\n' }], { source: 't', loaded_at_ms: 1 })).toThrow(SanctionsListError);
+    expect(() => buildSanctionsList([{ ticker: 'ETH', text: 'not an address\n' }], { source: 't', loaded_at_ms: 1 })).toThrow(
+      SanctionsListError,
+    );
   });
 
   it('merges an address listed under several tickers (ARB and BSC list the same EVM address)', () => {
@@ -83,17 +108,32 @@ describe('sanctions list', () => {
     expect(listed.length).toBe(654);
     for (const { ticker, address } of listed) {
       for (const side of ['from_address', 'to_address'] as const) {
-        const event = makeEvent({ asset: ticker, event_type: side === 'from_address' ? 'deposit.confirmed' : 'withdrawal.requested', from_address: null, to_address: null, [side]: address });
+        const event = makeEvent({
+          asset: ticker,
+          event_type: side === 'from_address' ? 'deposit.confirmed' : 'withdrawal.requested',
+          from_address: null,
+          to_address: null,
+          [side]: address,
+        });
         const decision = screen(event, makeContext(ref, event));
         expect(decision.decision, `${ticker} ${address} as ${side}`).toBe('BLOCK');
         const reason = decision.reasons.find((r) => r.code === 'SANCTIONED_ADDRESS');
-        expect(reason).toMatchObject({ rule_id: 'sanctions.ofac_sdn_address', outcome: 'BLOCK', matched_value: address, list_version: ref.sanctions.version });
+        expect(reason).toMatchObject({
+          rule_id: 'sanctions.ofac_sdn_address',
+          outcome: 'BLOCK',
+          matched_value: address,
+          list_version: ref.sanctions.version,
+        });
       }
     }
   });
 
   it('BLOCKs an EVM address that differs from the listed one only in letter case', () => {
-    for (const variant of ['0x01E2919679362DFBC9EE1644BA9C6DA6D6245BB1', '0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1', '0x01e2919679362DfBc9EE1644bA9c6Da6d6245bB1']) {
+    for (const variant of [
+      '0x01E2919679362DFBC9EE1644BA9C6DA6D6245BB1',
+      '0x01e2919679362dfbc9ee1644ba9c6da6d6245bb1',
+      '0x01e2919679362DfBc9EE1644bA9c6Da6d6245bB1',
+    ]) {
       const event = makeEvent({ asset: 'ETH', from_address: variant });
       expect(screen(event, makeContext(ref, event)).decision).toBe('BLOCK');
     }

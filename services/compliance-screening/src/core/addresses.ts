@@ -108,7 +108,8 @@ export function buildSanctionsList(files: SanctionsListFile[], opts: { source: s
       }
     }
   }
-  if (by_address.size === 0) throw new SanctionsListError(`sanctions list from ${opts.source} has no addresses; refusing to load an empty list`);
+  if (by_address.size === 0)
+    throw new SanctionsListError(`sanctions list from ${opts.source} has no addresses; refusing to load an empty list`);
   const content_sha256 = hash.digest('hex');
   return {
     version: `sha256:${content_sha256.slice(0, 16)}@${new Date(opts.loaded_at_ms).toISOString()}`,

@@ -22,7 +22,11 @@ describe('matchName against the shipped sample list', () => {
   beforeAll(async () => {
     ref = await loadDefaultReference();
     const r = ref.rules.sanctioned_names;
-    opts = { score_min: r.review_score_min, token_score_min: r.token_score_min, containment_token_score_min: r.containment_token_score_min };
+    opts = {
+      score_min: r.review_score_min,
+      token_score_min: r.token_score_min,
+      containment_token_score_min: r.containment_token_score_min,
+    };
   });
 
   const nearMisses: Array<[string, string]> = [
@@ -48,14 +52,37 @@ describe('matchName against the shipped sample list', () => {
   });
 
   it('finds listed names inside longer ones and shorter forms of listed people (containment)', () => {
-    expect(matchName(ref.names, 'Tornado Cash Fund Management', opts)).toMatchObject({ entry_id: 'sdn:tornado-cash', method: 'containment' });
+    expect(matchName(ref.names, 'Tornado Cash Fund Management', opts)).toMatchObject({
+      entry_id: 'sdn:tornado-cash',
+      method: 'containment',
+    });
     expect(matchName(ref.names, 'Mikhail Matveev', opts)).toMatchObject({ entry_id: 'sdn:mikhail-matveev', method: 'containment' });
   });
 
   const unrelated = [
-    'ACME GmbH', 'Hans Müller', 'Ivan Petrov', 'Maria Garcia', 'Garant Bank', 'Suez', 'Tornado Capital', 'Blender Studio',
-    'Hydra Plumbing', 'Cryptex Labs', 'Crypto Exchange Ltd', 'Bitpanda GmbH', 'Coinbase Inc', 'Kraken', 'Binance', 'Chase Bank',
-    'Roman Abramovich', 'Andrea Riel', 'Sinbad', 'Lazarus', 'Bluebird Capital', 'Chateau Margaux SAS', 'Garden Tex Ltd',
+    'ACME GmbH',
+    'Hans Müller',
+    'Ivan Petrov',
+    'Maria Garcia',
+    'Garant Bank',
+    'Suez',
+    'Tornado Capital',
+    'Blender Studio',
+    'Hydra Plumbing',
+    'Cryptex Labs',
+    'Crypto Exchange Ltd',
+    'Bitpanda GmbH',
+    'Coinbase Inc',
+    'Kraken',
+    'Binance',
+    'Chase Bank',
+    'Roman Abramovich',
+    'Andrea Riel',
+    'Sinbad',
+    'Lazarus',
+    'Bluebird Capital',
+    'Chateau Margaux SAS',
+    'Garden Tex Ltd',
   ];
   it.each(unrelated)('unrelated name %s does not match', (name) => {
     expect(matchName(ref.names, name, opts)).toBeNull();
@@ -99,7 +126,13 @@ describe('matchName against the shipped sample list', () => {
     const n = screen(near, makeContext(ref, near));
     const i = screen(inside, makeContext(ref, inside));
     expect(e.decision).toBe('BLOCK');
-    expect(e.reasons[0]).toMatchObject({ code: 'SANCTIONED_NAME', outcome: 'BLOCK', score: '1.0000', matched_value: 'Garantex', list_version: 'ofac-sdn-crypto-names-sample@2024-09-27.1' });
+    expect(e.reasons[0]).toMatchObject({
+      code: 'SANCTIONED_NAME',
+      outcome: 'BLOCK',
+      score: '1.0000',
+      matched_value: 'Garantex',
+      list_version: 'ofac-sdn-crypto-names-sample@2024-09-27.1',
+    });
     expect(n.decision).toBe('REVIEW');
     expect(Number(n.reasons[0]?.score)).toBeGreaterThanOrEqual(0.9);
     expect(i.decision).toBe('REVIEW');

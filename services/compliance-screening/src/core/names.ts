@@ -78,15 +78,63 @@ export interface NameMatch {
 
 // Letters NFKD does not decompose into base + combining mark.
 const EXTRA_FOLDS: Record<string, string> = {
-  ß: 'ss', æ: 'ae', œ: 'oe', ø: 'o', đ: 'd', ð: 'd', ł: 'l', þ: 'th', ı: 'i', ħ: 'h', ŧ: 't',
+  ß: 'ss',
+  æ: 'ae',
+  œ: 'oe',
+  ø: 'o',
+  đ: 'd',
+  ð: 'd',
+  ł: 'l',
+  þ: 'th',
+  ı: 'i',
+  ħ: 'h',
+  ŧ: 't',
 };
 
 // Legal forms and filler words: noise for matching, present on both sides at random.
 const DROPPED_TOKENS = new Set([
-  'the', 'and', 'of', 'a', 'an',
-  'llc', 'ltd', 'limited', 'inc', 'incorporated', 'corp', 'corporation', 'co', 'company',
-  'gmbh', 'ag', 'sa', 'sas', 'sarl', 'srl', 'spa', 'bv', 'nv', 'plc', 'lp', 'llp', 'pte',
-  'ou', 'sro', 'as', 'oy', 'ab', 'sia', 'uab', 'fzc', 'fze', 'dmcc', 'ooo', 'zao', 'oao', 'pjsc', 'jsc',
+  'the',
+  'and',
+  'of',
+  'a',
+  'an',
+  'llc',
+  'ltd',
+  'limited',
+  'inc',
+  'incorporated',
+  'corp',
+  'corporation',
+  'co',
+  'company',
+  'gmbh',
+  'ag',
+  'sa',
+  'sas',
+  'sarl',
+  'srl',
+  'spa',
+  'bv',
+  'nv',
+  'plc',
+  'lp',
+  'llp',
+  'pte',
+  'ou',
+  'sro',
+  'as',
+  'oy',
+  'ab',
+  'sia',
+  'uab',
+  'fzc',
+  'fze',
+  'dmcc',
+  'ooo',
+  'zao',
+  'oao',
+  'pjsc',
+  'jsc',
 ]);
 
 /** Folds a name to lower-case ASCII-ish tokens; limits the size of what it looks at. */
@@ -154,7 +202,13 @@ function tokenCoverage(small: string[], large: string[]): number {
 }
 
 /** Score of one counterparty name (tokens) against one listed name, with the method that produced it. */
-function scoreCandidate(candidate: PreparedName, query: string[], joined: string, sorted_joined: string, opts: NameMatchOptions): { score: number; method: NameMatch['method'] } {
+function scoreCandidate(
+  candidate: PreparedName,
+  query: string[],
+  joined: string,
+  sorted_joined: string,
+  opts: NameMatchOptions,
+): { score: number; method: NameMatch['method'] } {
   if (candidate.tokens.length === query.length) {
     if (tokenCoverage(candidate.tokens, query) < opts.token_score_min) return { score: 0, method: 'whole' };
     return { score: Math.max(jaroWinkler(candidate.joined, joined), jaroWinkler(candidate.sorted_joined, sorted_joined)), method: 'whole' };
@@ -186,7 +240,10 @@ export function matchName(list: NamesList, name: string | null, opts: NameMatchO
   for (const candidate of list.names) {
     if (list.cleared.has(`${joined}\u0000${candidate.entry_id}`)) continue;
     const { score, method } = scoreCandidate(candidate, query, joined, sorted_joined, opts);
-    if (score >= opts.score_min && (best === null || score > best.score || (score === best.score && method === 'whole' && best.method !== 'whole'))) {
+    if (
+      score >= opts.score_min &&
+      (best === null || score > best.score || (score === best.score && method === 'whole' && best.method !== 'whole'))
+    ) {
       best = { entry_id: candidate.entry_id, listed: candidate.listed, score, method };
     }
   }

@@ -13,7 +13,9 @@ import { Decimal, amountProblem } from '@tidemark/common/money';
 
 const flagSchema = z.enum(['REVIEW', 'BLOCK']);
 
-const decimalString = z.string().refine((v) => amountProblem(v) === null, { message: 'must be a non-negative decimal string like "1000" or "0.8"' });
+const decimalString = z
+  .string()
+  .refine((v) => amountProblem(v) === null, { message: 'must be a non-negative decimal string like "1000" or "0.8"' });
 const positiveDecimal = decimalString.refine((v) => new Decimal(v).gt(0), { message: 'must be greater than zero' });
 const ruleId = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case id of letters, digits, ".", "_" or "-"');
 const assetSymbol = z.string().regex(/^(\*|[A-Z0-9]{1,16})$/, 'asset symbol in upper case, or "*" for every asset');
@@ -36,7 +38,9 @@ export const rulesFileSchema = z
     }),
     /** What an event in an asset without a price gets (its value cannot be assessed). */
     unpriced_asset: z.object({ rule_id: ruleId, outcome: flagSchema }),
-    amount_thresholds: z.array(z.object({ rule_id: ruleId, asset: assetSymbol, at_or_above: positiveDecimal, outcome: flagSchema })).max(1_000),
+    amount_thresholds: z
+      .array(z.object({ rule_id: ruleId, asset: assetSymbol, at_or_above: positiveDecimal, outcome: flagSchema }))
+      .max(1_000),
     travel_rule: z.object({
       rule_id: ruleId,
       at_or_above: positiveDecimal,
@@ -52,7 +56,13 @@ export const rulesFileSchema = z
     velocity: z
       .array(
         z
-          .object({ rule_id: ruleId, window_ms: windowMs, count_max: z.number().int().min(1).optional(), sum_max: positiveDecimal.optional(), outcome: flagSchema })
+          .object({
+            rule_id: ruleId,
+            window_ms: windowMs,
+            count_max: z.number().int().min(1).optional(),
+            sum_max: positiveDecimal.optional(),
+            outcome: flagSchema,
+          })
           .refine((r) => r.count_max !== undefined || r.sum_max !== undefined, { message: 'needs count_max or sum_max' }),
       )
       .max(100),
@@ -117,7 +127,10 @@ export const rulesFileSchema = z
     }
     for (const v of rules.velocity) {
       if (v.count_max !== undefined && v.count_max >= rules.history_rows_max) {
-        ctx.addIssue({ code: 'custom', message: `velocity ${v.rule_id}: count_max must be below history_rows_max (${rules.history_rows_max})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `velocity ${v.rule_id}: count_max must be below history_rows_max (${rules.history_rows_max})`,
+        });
       }
     }
   });

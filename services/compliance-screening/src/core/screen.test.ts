@@ -40,10 +40,28 @@ describe('rules file', () => {
     expect(ref.rules.history_window_ms).toBe(DAY_MS);
   });
   it('rejects money written as a number, duplicate rule ids and inverted bands, naming the problem', () => {
-    expect(() => parseRules({ ...rawRules, travel_rule: { rule_id: 'tr', at_or_above: 1000, outcome: 'REVIEW', required_fields: ['counterparty_name'] } })).toThrow(/travel_rule.at_or_above/);
+    expect(() =>
+      parseRules({
+        ...rawRules,
+        travel_rule: { rule_id: 'tr', at_or_above: 1000, outcome: 'REVIEW', required_fields: ['counterparty_name'] },
+      }),
+    ).toThrow(/travel_rule.at_or_above/);
     expect(() => parseRules({ ...rawRules, unpriced_asset: { rule_id: 'amount.default', outcome: 'REVIEW' } })).toThrow(/used twice/);
     expect(() =>
-      parseRules({ ...rawRules, structuring: [{ rule_id: 's', window_ms: DAY_MS, threshold: '10000', band_min_ratio: '0.9', band_max_ratio: '0.8', count_min: 2, outcome: 'REVIEW' }] }),
+      parseRules({
+        ...rawRules,
+        structuring: [
+          {
+            rule_id: 's',
+            window_ms: DAY_MS,
+            threshold: '10000',
+            band_min_ratio: '0.9',
+            band_max_ratio: '0.8',
+            count_min: 2,
+            outcome: 'REVIEW',
+          },
+        ],
+      }),
     ).toThrow(RulesError);
   });
 });
@@ -51,10 +69,23 @@ describe('rules file', () => {
 describe('clean events', () => {
   it('a small complete deposit is a clean ALLOW with no reasons and both versions recorded', () => {
     const d = run(usd('100'));
-    expect(d).toEqual({ decision: 'ALLOW', reasons: [], sanctions_list_version: ref.sanctions.version, rules_version: ref.rules.rules_version, screened_at_ms: T0_MS + 100 });
+    expect(d).toEqual({
+      decision: 'ALLOW',
+      reasons: [],
+      sanctions_list_version: ref.sanctions.version,
+      rules_version: ref.rules.rules_version,
+      screened_at_ms: T0_MS + 100,
+    });
   });
   it('events without a transaction (KYC, unknown types) pass trivially', () => {
-    const kyc = makeEvent({ event_type: 'kyc.status_changed', transaction_id: null, amount: null, asset: null, from_address: null, kyc_status: 'approved' });
+    const kyc = makeEvent({
+      event_type: 'kyc.status_changed',
+      transaction_id: null,
+      amount: null,
+      asset: null,
+      from_address: null,
+      kyc_status: 'approved',
+    });
     expect(run(kyc, { risk: [] })).toMatchObject({ decision: 'ALLOW', reasons: [] });
     const unknown = makeEvent({ event_type: 'deposit.something_new', amount: '5000000', counterparty_name: null });
     expect(run(unknown, { risk: [] })).toMatchObject({ decision: 'ALLOW', reasons: [] });
@@ -74,7 +105,11 @@ describe('amount thresholds (USD 10,000 default, XMR 1,000)', () => {
     // 0.15197568 × 65800 = 9999.999744; 0.15197569 × 65800 = 10000.000402
     expect(codes(run(makeEvent({ asset: 'BTC', amount: '0.15197568' })))).not.toContain('AMOUNT_THRESHOLD');
     const above = run(makeEvent({ asset: 'BTC', amount: '0.15197569' }));
-    expect(above.reasons.find((r) => r.code === 'AMOUNT_THRESHOLD')).toMatchObject({ rule_id: 'amount.default', outcome: 'REVIEW', matched_value: '10000.000402' });
+    expect(above.reasons.find((r) => r.code === 'AMOUNT_THRESHOLD')).toMatchObject({
+      rule_id: 'amount.default',
+      outcome: 'REVIEW',
+      matched_value: '10000.000402',
+    });
   });
   it('an asset-specific threshold replaces the default one', () => {
     // XMR at 160: 6.25 XMR = 1000 USD exactly.
@@ -135,7 +170,12 @@ describe('high-risk jurisdictions', () => {
   ])('counterparty country %s → REVIEW %s', (country, fires) => {
     const d = run(usd('10', { counterparty_country: country }));
     expect(d.decision).toBe(fires ? 'REVIEW' : 'ALLOW');
-    if (fires) expect(d.reasons[0]).toMatchObject({ code: 'HIGH_RISK_JURISDICTION', list_version: 'FATF-2024-10', matched_value: country.toUpperCase() });
+    if (fires)
+      expect(d.reasons[0]).toMatchObject({
+        code: 'HIGH_RISK_JURISDICTION',
+        list_version: 'FATF-2024-10',
+        matched_value: country.toUpperCase(),
+      });
   });
 });
 
@@ -156,7 +196,9 @@ describe('external risk score (REVIEW at 50, BLOCK at 80)', () => {
   });
   it('an address the API cannot score is REVIEWed', () => {
     const event = usd('10');
-    const d = run(event, { risk: [{ address: event.from_address as string, status: 'unscoreable', detail: 'risk API answered 422: invalid_address' }] });
+    const d = run(event, {
+      risk: [{ address: event.from_address as string, status: 'unscoreable', detail: 'risk API answered 422: invalid_address' }],
+    });
     expect(d.decision).toBe('REVIEW');
     expect(d.reasons[0]?.code).toBe('RISK_SCORE_UNAVAILABLE');
   });
@@ -172,7 +214,8 @@ describe('external risk score (REVIEW at 50, BLOCK at 80)', () => {
 });
 
 describe('velocity (1 h: more than 10 transactions or more than USD 50,000)', () => {
-  const prior = (n: number, amount_ref = '10', age_ms = 60_000): HistoryEntry[] => Array.from({ length: n }, () => historyEntry({ occurred_at_ms: T0_MS - age_ms, amount_ref }));
+  const prior = (n: number, amount_ref = '10', age_ms = 60_000): HistoryEntry[] =>
+    Array.from({ length: n }, () => historyEntry({ occurred_at_ms: T0_MS - age_ms, amount_ref }));
 
   it.each([
     [9, false],
@@ -210,7 +253,8 @@ describe('velocity (1 h: more than 10 transactions or more than USD 50,000)', ()
     expect(run(usd('10'), { history: [], history_truncated: true }).reasons.some((r) => r.rule_id === 'velocity.1h')).toBe(true);
   });
   it('24 h window: 50 transactions are allowed, 51 fire', () => {
-    const spread = (n: number) => Array.from({ length: n }, (_, i) => historyEntry({ occurred_at_ms: T0_MS - 2 * HOUR_MS - i * 60_000, amount_ref: '1' }));
+    const spread = (n: number) =>
+      Array.from({ length: n }, (_, i) => historyEntry({ occurred_at_ms: T0_MS - 2 * HOUR_MS - i * 60_000, amount_ref: '1' }));
     expect(run(usd('1'), { history: spread(49) }).reasons.some((r) => r.rule_id === 'velocity.24h')).toBe(false);
     expect(run(usd('1'), { history: spread(50) }).reasons.some((r) => r.rule_id === 'velocity.24h')).toBe(true);
   });
@@ -239,19 +283,39 @@ describe('structuring (24 h: at least 2 transactions at 80–<100 % of USD 10,00
     expect(fires(run(usd('9999')))).toBe(false);
   });
   it('the sum must exceed the threshold: exactly at it does not fire (band 40 % for the edge)', () => {
-    const r = withRules({ structuring: [{ rule_id: 'structuring.wide', window_ms: DAY_MS, threshold: '10000', band_min_ratio: '0.4', band_max_ratio: '1', count_min: 2, outcome: 'REVIEW' }] });
+    const r = withRules({
+      structuring: [
+        {
+          rule_id: 'structuring.wide',
+          window_ms: DAY_MS,
+          threshold: '10000',
+          band_min_ratio: '0.4',
+          band_max_ratio: '1',
+          count_min: 2,
+          outcome: 'REVIEW',
+        },
+      ],
+    });
     expect(fires(run(usd('5000'), { history: one('5000') }, r))).toBe(false);
     expect(fires(run(usd('5000.01'), { history: one('5000') }, r))).toBe(true);
   });
   it('reports count and sum', () => {
     const d = run(usd('9000'), { history: one('8500') });
-    expect(d.reasons.find((r) => r.code === 'STRUCTURING')).toMatchObject({ rule_id: 'structuring.24h', outcome: 'REVIEW', matched_value: 'count=2;sum=17500' });
+    expect(d.reasons.find((r) => r.code === 'STRUCTURING')).toMatchObject({
+      rule_id: 'structuring.24h',
+      outcome: 'REVIEW',
+      matched_value: 'count=2;sum=17500',
+    });
   });
 });
 
 describe('decision', () => {
   it('is the most severe reason, with reasons in a fixed order', () => {
-    const event = usd('20000', { counterparty_name: 'Lazarus Grup', counterparty_country: 'KP', from_address: '0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1' });
+    const event = usd('20000', {
+      counterparty_name: 'Lazarus Grup',
+      counterparty_country: 'KP',
+      from_address: '0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1',
+    });
     const d = run(event, { risk: lowRisk(event, '60') });
     expect(d.decision).toBe('BLOCK');
     expect(codes(d)).toEqual(['SANCTIONED_ADDRESS', 'SANCTIONED_NAME', 'RISK_SCORE', 'HIGH_RISK_JURISDICTION', 'AMOUNT_THRESHOLD']);
@@ -263,7 +327,10 @@ describe('decision', () => {
   });
   it('is deterministic and never milder than a reason, for arbitrary events', () => {
     const arbEvent = fc.record({
-      amount: fc.oneof(fc.constant(null), fc.bigInt({ min: 0n, max: 10n ** 10n }).map((c) => `${c / 100n}.${(c % 100n).toString().padStart(2, '0')}`)),
+      amount: fc.oneof(
+        fc.constant(null),
+        fc.bigInt({ min: 0n, max: 10n ** 10n }).map((c) => `${c / 100n}.${(c % 100n).toString().padStart(2, '0')}`),
+      ),
       asset: fc.constantFrom('USDT', 'BTC', 'ETH', 'XMR', 'FOO'),
       counterparty_name: fc.oneof(fc.constant(null), fc.constantFrom('ACME GmbH', 'Garantex', 'Tornado Kash', 'Hans Müller')),
       counterparty_country: fc.oneof(fc.constant(null), fc.constantFrom('DE', 'KP', 'US', 'IR')),
@@ -272,7 +339,9 @@ describe('decision', () => {
     fc.assert(
       fc.property(arbEvent, fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 12 }), (fields, score, n) => {
         const event = makeEvent({ ...fields, to_address: '0x0000000000000000000000000000000000000001' });
-        const history = Array.from({ length: n }, (_, i) => historyEntry({ occurred_at_ms: T0_MS - i * 600_000, amount_ref: '9000', event_id: `h${i}`, transaction_id: `t${i}` }));
+        const history = Array.from({ length: n }, (_, i) =>
+          historyEntry({ occurred_at_ms: T0_MS - i * 600_000, amount_ref: '9000', event_id: `h${i}`, transaction_id: `t${i}` }),
+        );
         const ctx = { history, risk: lowRisk(event, `${score}`) };
         const a = run(event, ctx);
         const b = run(event, ctx);
@@ -288,4 +357,3 @@ describe('decision', () => {
     expect(() => run(usd('1e5'))).toThrow(/amount/);
   });
 });
-

@@ -65,7 +65,8 @@ export function windowKey(event: CanonicalEvent): string {
 /** Why the event cannot be screened at all (content that will never become valid), or null. */
 export function eventProblem(event: CanonicalEvent): string | null {
   if (!event.provider || !event.event_id) return 'event has no provider or event_id';
-  if (!Number.isSafeInteger(event.occurred_at_ms) || event.occurred_at_ms < 0) return `occurred_at_ms ${event.occurred_at_ms} is not a valid timestamp`;
+  if (!Number.isSafeInteger(event.occurred_at_ms) || event.occurred_at_ms < 0)
+    return `occurred_at_ms ${event.occurred_at_ms} is not a valid timestamp`;
   if (event.amount !== null) {
     const problem = amountProblem(event.amount);
     if (problem) return `amount: ${problem}`;
@@ -157,7 +158,8 @@ export function screen(event: CanonicalEvent, ctx: ScreeningContext): ScreeningD
   };
   // Invariant: every reason asks for REVIEW or BLOCK, and the decision is the most severe of them.
   for (const r of reasons) {
-    if (r.outcome === 'ALLOW' || SEVERITY[r.outcome] > SEVERITY[decision.decision]) throw new Error(`invariant violated: reason ${r.rule_id} (${r.outcome}) vs decision ${decision.decision}`);
+    if (r.outcome === 'ALLOW' || SEVERITY[r.outcome] > SEVERITY[decision.decision])
+      throw new Error(`invariant violated: reason ${r.rule_id} (${r.outcome}) vs decision ${decision.decision}`);
   }
   return decision;
 }
@@ -165,7 +167,10 @@ export function screen(event: CanonicalEvent, ctx: ScreeningContext): ScreeningD
 function sanctionedAddressReasons(event: CanonicalEvent, ctx: ScreeningContext): ScreeningReason[] {
   const out: ScreeningReason[] = [];
   const rule = ctx.rules.sanctioned_addresses;
-  for (const [side, address] of [['from', event.from_address], ['to', event.to_address]] as const) {
+  for (const [side, address] of [
+    ['from', event.from_address],
+    ['to', event.to_address],
+  ] as const) {
     const match = lookupSanctionedAddress(ctx.sanctions, address);
     if (!match) continue;
     out.push(
@@ -317,7 +322,11 @@ function transactionsInWindow(event: CanonicalEvent, amount_ref: string | null, 
       by_key.set(key, { key, occurred_at_ms: h.occurred_at_ms, amount_ref: h.amount_ref === null ? null : new Decimal(h.amount_ref) });
     }
   }
-  const current: WindowTransaction = { key: current_key, occurred_at_ms: event.occurred_at_ms, amount_ref: amount_ref === null ? null : new Decimal(amount_ref) };
+  const current: WindowTransaction = {
+    key: current_key,
+    occurred_at_ms: event.occurred_at_ms,
+    amount_ref: amount_ref === null ? null : new Decimal(amount_ref),
+  };
   return [...by_key.values(), current];
 }
 
@@ -359,7 +368,9 @@ function structuringReasons(window: WindowTransaction[], rules: Rules, event: Ca
     const inBand = (v: Decimal) => v.gte(low) && v.lt(high);
     // Only the transaction that completes a pattern is flagged, and only if it is part of it.
     if (!inBand(value)) continue;
-    const txs = window.filter((tx) => tx.amount_ref !== null && inWindow(tx, event.occurred_at_ms, rule.window_ms) && inBand(tx.amount_ref));
+    const txs = window.filter(
+      (tx) => tx.amount_ref !== null && inWindow(tx, event.occurred_at_ms, rule.window_ms) && inBand(tx.amount_ref),
+    );
     const sum = txs.reduce((acc, tx) => acc.plus(tx.amount_ref as Decimal), new Decimal(0));
     if (txs.length < rule.count_min || !sum.gt(rule.threshold)) continue;
     out.push(

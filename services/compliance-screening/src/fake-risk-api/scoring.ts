@@ -28,7 +28,13 @@ export function fakeScore(address: string): FakeScore {
   const bucket = digest.readUInt16BE(0) / 65_536; // [0, 1)
   const spread = digest.readUInt16BE(2); // 0..65535
   const pick = digest[4] as number;
-  if (bucket < 0.85) return { risk_score: hundredthsToString(spread % 3_000), category: LOW[pick % LOW.length] as string, risk_level: 'low' };
-  if (bucket < 0.95) return { risk_score: hundredthsToString(3_000 + (spread % 4_000)), category: MEDIUM[pick % MEDIUM.length] as string, risk_level: 'medium' };
+  if (bucket < 0.85)
+    return { risk_score: hundredthsToString(spread % 3_000), category: LOW[pick % LOW.length] as string, risk_level: 'low' };
+  if (bucket < 0.95)
+    return {
+      risk_score: hundredthsToString(3_000 + (spread % 4_000)),
+      category: MEDIUM[pick % MEDIUM.length] as string,
+      risk_level: 'medium',
+    };
   return { risk_score: hundredthsToString(7_000 + (spread % 3_001)), category: HIGH[pick % HIGH.length] as string, risk_level: 'high' };
 }

@@ -71,7 +71,8 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const clampMs = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? Math.min(v, LATENCY_MS_MAX) : fallback);
+const clampMs = (v: unknown, fallback: number) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 ? Math.min(v, LATENCY_MS_MAX) : fallback;
 
 export interface FakeRiskApi {
   url: string;
@@ -82,11 +83,18 @@ export interface FakeRiskApi {
 }
 
 /** /admin/state (GET, POST mode/latency/failure) and /admin/overrides (PUT one address's score, DELETE all). */
-async function admin(state: State, overrides: Map<string, { risk_score: string; category: string }>, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+async function admin(
+  state: State,
+  overrides: Map<string, { risk_score: string; category: string }>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+): Promise<void> {
   if (pathname === '/admin/state' && req.method === 'GET') return send(res, 200, state);
   if (pathname === '/admin/state' && req.method === 'POST') {
     const body = (await readBody(req)) as Record<string, unknown>;
-    if (body.mode !== undefined && body.mode !== 'ok' && body.mode !== 'fail' && body.mode !== 'hang') return send(res, 400, { error: 'bad_mode', message: 'mode is ok, fail or hang' });
+    if (body.mode !== undefined && body.mode !== 'ok' && body.mode !== 'fail' && body.mode !== 'hang')
+      return send(res, 400, { error: 'bad_mode', message: 'mode is ok, fail or hang' });
     if (body.mode !== undefined) state.mode = body.mode as FakeMode;
     state.latency_ms = clampMs(body.latency_ms, state.latency_ms);
     state.hang_ms = clampMs(body.hang_ms, state.hang_ms);
@@ -100,7 +108,10 @@ async function admin(state: State, overrides: Map<string, { risk_score: string; 
       return send(res, 400, { error: 'bad_score', message: 'risk_score is a decimal string 0..100' });
     }
     if (overrides.size >= OVERRIDES_MAX) return send(res, 409, { error: 'too_many_overrides', message: `at most ${OVERRIDES_MAX}` });
-    overrides.set(normalizeAddress(decodeURIComponent(match[1] as string)).normalized, { risk_score: body.risk_score, category: typeof body.category === 'string' ? body.category.slice(0, 100) : 'override' });
+    overrides.set(normalizeAddress(decodeURIComponent(match[1] as string)).normalized, {
+      risk_score: body.risk_score,
+      category: typeof body.category === 'string' ? body.category.slice(0, 100) : 'override',
+    });
     return send(res, 200, { overrides: overrides.size });
   }
   if (pathname === '/admin/overrides' && req.method === 'DELETE') {
@@ -148,7 +159,9 @@ export async function startFakeRiskApi(opts: FakeRiskApiOptions): Promise<FakeRi
       return send(res, 422, { error: 'invalid_address', message: 'address must be a non-empty string of at most 128 characters' });
     }
     const override = overrides.get(normalizeAddress(address).normalized);
-    const scored = override ? { ...override, risk_level: Number(override.risk_score) >= 70 ? 'high' : Number(override.risk_score) >= 30 ? 'medium' : 'low' } : fakeScore(address);
+    const scored = override
+      ? { ...override, risk_level: Number(override.risk_score) >= 70 ? 'high' : Number(override.risk_score) >= 30 ? 'medium' : 'low' }
+      : fakeScore(address);
     state.screened_total++;
     send(res, 200, {
       address,
@@ -166,13 +179,18 @@ export async function startFakeRiskApi(opts: FakeRiskApiOptions): Promise<FakeRi
   const server = createServer((req, res) => {
     const pathname = new URL(req.url ?? '/', 'http://fake').pathname;
     const route = async () => {
-      if (pathname === '/healthz' && req.method === 'GET') return send(res, 200, { status: 'ok', service: 'fake-risk-api', mode: state.mode });
+      if (pathname === '/healthz' && req.method === 'GET')
+        return send(res, 200, { status: 'ok', service: 'fake-risk-api', mode: state.mode });
       if (pathname === '/v1/screen' && req.method === 'POST') return screen(req, res);
       if (pathname.startsWith('/admin/')) return admin(state, overrides, req, res, pathname);
       send(res, 404, { error: 'not_found', message: `${req.method} ${pathname}` });
     };
     route().catch((err: Error & { status?: number }) => {
-      if (!res.headersSent) send(res, err.status ?? 500, { error: err.status === 413 ? 'body_too_large' : err.status === 400 ? 'bad_request' : 'internal', message: err.message });
+      if (!res.headersSent)
+        send(res, err.status ?? 500, {
+          error: err.status === 413 ? 'body_too_large' : err.status === 400 ? 'bad_request' : 'internal',
+          message: err.message,
+        });
     });
   });
   server.requestTimeout = LATENCY_MS_MAX + 10_000;

@@ -66,7 +66,11 @@ export class RulesHolder {
       const next = { rules: await loadRules(this.files.rules_file), names: await loadNames(this.files.names_file) };
       this.#current = next;
     } catch (err) {
-      return { rules_version: this.#current.rules.rules_version, names_version: this.#current.names.version, error: err instanceof Error ? err.message : String(err) };
+      return {
+        rules_version: this.#current.rules.rules_version,
+        names_version: this.#current.names.version,
+        error: err instanceof Error ? err.message : String(err),
+      };
     }
     return { rules_version: this.#current.rules.rules_version, names_version: this.#current.names.version };
   }

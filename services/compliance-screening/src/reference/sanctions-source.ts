@@ -9,7 +9,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { buildSanctionsList, LIST_FILE_PATTERN, SanctionsListError, type SanctionsList, type SanctionsListFile } from '../core/addresses.js';
+import {
+  buildSanctionsList,
+  LIST_FILE_PATTERN,
+  SanctionsListError,
+  type SanctionsList,
+  type SanctionsListFile,
+} from '../core/addresses.js';
 
 export const SANCTIONS_FILE_BYTES_MAX = 32 * 1024 * 1024;
 export const SANCTIONS_FILES_MAX = 256;
@@ -22,7 +28,8 @@ export function isUrlSource(source: string): boolean {
 async function readFolder(folder: string): Promise<SanctionsListFile[]> {
   const names = (await readdir(folder)).filter((n) => LIST_FILE_PATTERN.test(n)).sort();
   if (names.length === 0) throw new SanctionsListError(`no sanctioned_addresses_<TICKER>.txt files in ${folder}`);
-  if (names.length > SANCTIONS_FILES_MAX) throw new SanctionsListError(`${names.length} list files in ${folder}; at most ${SANCTIONS_FILES_MAX}`);
+  if (names.length > SANCTIONS_FILES_MAX)
+    throw new SanctionsListError(`${names.length} list files in ${folder}; at most ${SANCTIONS_FILES_MAX}`);
   const files: SanctionsListFile[] = [];
   for (const name of names) {
     const file = path.join(folder, name);
@@ -42,16 +49,20 @@ async function fetchUrl(url: string, timeout_ms: number): Promise<SanctionsListF
   const response = await fetch(url, { signal: AbortSignal.timeout(timeout_ms), redirect: 'follow' });
   if (!response.ok) throw new SanctionsListError(`GET ${url} answered ${response.status}`);
   const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > SANCTIONS_FILE_BYTES_MAX) throw new SanctionsListError(`GET ${url}: ${declared} bytes; at most ${SANCTIONS_FILE_BYTES_MAX}`);
+  if (declared > SANCTIONS_FILE_BYTES_MAX)
+    throw new SanctionsListError(`GET ${url}: ${declared} bytes; at most ${SANCTIONS_FILE_BYTES_MAX}`);
   const text = await response.text();
   if (text.length > SANCTIONS_FILE_BYTES_MAX) throw new SanctionsListError(`GET ${url}: body over ${SANCTIONS_FILE_BYTES_MAX} bytes`);
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{')) {
     const json: unknown = JSON.parse(trimmed);
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SanctionsListError(`GET ${url}: expected an object of ticker → addresses`);
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+      throw new SanctionsListError(`GET ${url}: expected an object of ticker → addresses`);
     return Object.entries(json as Record<string, unknown>).map(([ticker, addresses]) => {
       if (!/^[A-Z0-9]{1,16}$/.test(ticker) || !Array.isArray(addresses) || !addresses.every((a) => typeof a === 'string')) {
-        throw new SanctionsListError(`GET ${url}: entry ${ticker.slice(0, 20)} must be an upper-case ticker with an array of address strings`);
+        throw new SanctionsListError(
+          `GET ${url}: entry ${ticker.slice(0, 20)} must be an upper-case ticker with an array of address strings`,
+        );
       }
       return { ticker, text: (addresses as string[]).join('\n') };
     });
@@ -65,7 +76,10 @@ async function fetchUrl(url: string, timeout_ms: number): Promise<SanctionsListF
 export async function loadSanctionsList(source: string, opts: { now_ms?: number; fetch_timeout_ms?: number } = {}): Promise<SanctionsList> {
   const loaded_at_ms = opts.now_ms ?? Date.now();
   if (isUrlSource(source)) {
-    const urls = source.split(',').map((u) => u.trim()).filter(Boolean);
+    const urls = source
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean);
     const files: SanctionsListFile[] = [];
     for (const url of urls) files.push(...(await fetchUrl(url, opts.fetch_timeout_ms ?? SANCTIONS_FETCH_TIMEOUT_MS)));
     return buildSanctionsList(files, { source, loaded_at_ms });
@@ -123,7 +137,12 @@ export class SanctionsHolder {
       if (changed) this.#current = next;
       outcome = { changed, version: this.#current.version, address_count: this.#current.address_count };
     } catch (err) {
-      outcome = { changed: false, version: this.#current.version, address_count: this.#current.address_count, error: err instanceof Error ? err.message : String(err) };
+      outcome = {
+        changed: false,
+        version: this.#current.version,
+        address_count: this.#current.address_count,
+        error: err instanceof Error ? err.message : String(err),
+      };
     }
     this.onReload(outcome);
     return outcome;

@@ -68,7 +68,8 @@ describe('RiskApiClient against the fake API', () => {
   it('throws TransientError on 5xx, opens the circuit, fails fast while open, and recovers', async () => {
     const c = client();
     api.setMode({ mode: 'fail' });
-    for (let i = 0; i < 3; i++) await expect(c.assess({ address: `${EVM}${i}`, network: null, asset: null })).rejects.toBeInstanceOf(TransientError);
+    for (let i = 0; i < 3; i++)
+      await expect(c.assess({ address: `${EVM}${i}`, network: null, asset: null })).rejects.toBeInstanceOf(TransientError);
     expect(c.breakerState).toBe('open');
     const calls = c.calls;
     await expect(c.assess({ address: EVM, network: null, asset: null })).rejects.toThrow(/circuit is open/);
@@ -118,7 +119,10 @@ describe('RiskApiClient against the fake API', () => {
   });
 
   it('uses per-address overrides set through the admin endpoint', async () => {
-    const put = await fetch(`${api.url}/admin/overrides/${EVM.toLowerCase()}`, { method: 'PUT', body: JSON.stringify({ risk_score: '91.5', category: 'mixer' }) });
+    const put = await fetch(`${api.url}/admin/overrides/${EVM.toLowerCase()}`, {
+      method: 'PUT',
+      body: JSON.stringify({ risk_score: '91.5', category: 'mixer' }),
+    });
     expect(put.status).toBe(200);
     const c = client();
     await expect(c.assess({ address: EVM, network: null, asset: null })).resolves.toMatchObject({ risk_score: '91.5', category: 'mixer' });

@@ -56,11 +56,19 @@ describe.skipIf(SKIP)('DecisionStore on real Postgres (set TIDEMARK_SKIP_INTEGRA
     await store.save(row('w2', 20_000));
     await store.save(row('w3', 30_000, { amount_ref: null }));
     await store.save(row('w4', 40_000, { window_key: 'wal_other' }));
-    await store.save(row('w5', 25_000, { counts_in_windows: false, transaction_id: null, event_type: 'kyc.status_changed', amount_ref: null }));
+    await store.save(
+      row('w5', 25_000, { counts_in_windows: false, transaction_id: null, event_type: 'kyc.status_changed', amount_ref: null }),
+    );
     const h = await store.history('wal_1', 10_000, 30_000, 10);
     expect(h.truncated).toBe(false);
     expect(h.entries.map((e) => e.event_id)).toEqual(['w3', 'w2']);
-    expect(h.entries[1]).toEqual({ provider: 'generic', event_id: 'w2', transaction_id: 'tx_w2', occurred_at_ms: 20_000, amount_ref: '9000.5' });
+    expect(h.entries[1]).toEqual({
+      provider: 'generic',
+      event_id: 'w2',
+      transaction_id: 'tx_w2',
+      occurred_at_ms: 20_000,
+      amount_ref: '9000.5',
+    });
     expect(h.entries[0]?.amount_ref).toBeNull();
     const bounded = await store.history('wal_1', 0, 50_000, 2);
     expect(bounded.truncated).toBe(true);

@@ -66,7 +66,10 @@ export class DecisionStore {
   }
 
   async find(provider: string, event_id: string): Promise<ScreeningDecision | null> {
-    const { rows } = await this.pool.query<{ screening: ScreeningDecision }>(`SELECT screening FROM ${this.#table} WHERE provider = $1 AND event_id = $2`, [provider, event_id]);
+    const { rows } = await this.pool.query<{ screening: ScreeningDecision }>(
+      `SELECT screening FROM ${this.#table} WHERE provider = $1 AND event_id = $2`,
+      [provider, event_id],
+    );
     return rows[0]?.screening ?? null;
   }
 
@@ -118,7 +121,13 @@ export class DecisionStore {
    * first, at most rows_max (truncated tells whether there were more).
    */
   async history(window_key: string, from_ms_exclusive: number, to_ms_inclusive: number, rows_max: number): Promise<History> {
-    const { rows } = await this.pool.query<{ provider: string; event_id: string; transaction_id: string; occurred_at_ms: string; amount_ref: string | null }>(
+    const { rows } = await this.pool.query<{
+      provider: string;
+      event_id: string;
+      transaction_id: string;
+      occurred_at_ms: string;
+      amount_ref: string | null;
+    }>(
       `SELECT provider, event_id, transaction_id, occurred_at_ms, amount_ref::text AS amount_ref
          FROM ${this.#table}
         WHERE window_key = $1 AND counts_in_windows AND occurred_at_ms > $2 AND occurred_at_ms <= $3

@@ -26,7 +26,14 @@ export interface LatencyPoint {
 
 export interface PipelineView {
   at_ms: number | null;
-  services: Array<{ name: string; ready: boolean | null; checks: Record<string, boolean>; lag: number; ladder_depth: number; dlq_depth: number }>;
+  services: Array<{
+    name: string;
+    ready: boolean | null;
+    checks: Record<string, boolean>;
+    lag: number;
+    ladder_depth: number;
+    dlq_depth: number;
+  }>;
   totals: { accepted: number; screened: number; projected: number };
   /** Per second over the rate window (null until two scrapes exist). */
   rates: { accepted: number | null; screened: number | null; projected: number | null };
@@ -58,7 +65,10 @@ function atOrBefore(history: readonly Scrape[], from: number, at_ms: number): Sc
   return undefined;
 }
 
-export function summarize(history: readonly Scrape[], opts: { rate_window_ms: number; latency_window_ms: number; target_names: readonly string[] }): PipelineView {
+export function summarize(
+  history: readonly Scrape[],
+  opts: { rate_window_ms: number; latency_window_ms: number; target_names: readonly string[] },
+): PipelineView {
   const last = history.at(-1);
   const view: PipelineView = {
     at_ms: last?.at_ms ?? null,
@@ -87,7 +97,8 @@ export function summarize(history: readonly Scrape[], opts: { rate_window_ms: nu
       dlq_depth: sumOf(samples, 'tidemark_stream_dlq_depth'),
     });
   }
-  const earlier = atOrBefore(history, history.length - 2, last.at_ms - opts.rate_window_ms) ?? (history.length > 1 ? history[0] : undefined);
+  const earlier =
+    atOrBefore(history, history.length - 2, last.at_ms - opts.rate_window_ms) ?? (history.length > 1 ? history[0] : undefined);
   for (const stage of Object.keys(STAGE_COUNTERS) as Array<keyof typeof STAGE_COUNTERS>) {
     const now = counter(last, stage);
     view.totals[stage] = now ?? 0;

@@ -21,15 +21,31 @@ describe('prometheus text', () => {
     expect(sumOf(samples, 'tidemark_ingress_requests_total', { outcome: 'accepted' })).toBe(564);
     expect(sumBy(samples, 'tidemark_ingress_requests_total', 'status')).toEqual({ '202': 564, '401': 3 });
     const h = histogramsBy(samples, 'tidemark_received_to_projected_seconds', 'event_type').get('deposit.detected')!;
-    expect([...h]).toEqual([[0.1, 2], [0.5, 8], [Number.POSITIVE_INFINITY, 10]]);
+    expect([...h]).toEqual([
+      [0.1, 2],
+      [0.5, 8],
+      [Number.POSITIVE_INFINITY, 10],
+    ]);
   });
 
   it('quantiles interpolate inside the bucket and cap at the last finite bound', () => {
-    const h = new Map([[0.1, 2], [0.5, 8], [Number.POSITIVE_INFINITY, 10]]);
+    const h = new Map([
+      [0.1, 2],
+      [0.5, 8],
+      [Number.POSITIVE_INFINITY, 10],
+    ]);
     expect(quantile(0.5, h)).toBeCloseTo(0.1 + 0.4 * (3 / 6));
     expect(quantile(0.1, h)).toBeCloseTo(0.05);
     expect(quantile(0.99, h)).toBe(0.5);
-    expect(quantile(0.5, new Map([[1, 0], [Number.POSITIVE_INFINITY, 0]]))).toBeNull();
+    expect(
+      quantile(
+        0.5,
+        new Map([
+          [1, 0],
+          [Number.POSITIVE_INFINITY, 0],
+        ]),
+      ),
+    ).toBeNull();
   });
 
   it('property: quantiles are monotone in q and lie within the buckets', () => {
@@ -48,9 +64,31 @@ describe('prometheus text', () => {
   });
 
   it('bucket deltas subtract the earlier scrape, and restart from zero after a counter reset', () => {
-    const later = new Map([[0.1, 5], [Number.POSITIVE_INFINITY, 9]]);
-    expect([...bucketDelta(later, new Map([[0.1, 2], [Number.POSITIVE_INFINITY, 3]]))]).toEqual([[0.1, 3], [Number.POSITIVE_INFINITY, 6]]);
-    expect([...bucketDelta(later, new Map([[0.1, 7], [Number.POSITIVE_INFINITY, 20]]))]).toEqual([...later]);
+    const later = new Map([
+      [0.1, 5],
+      [Number.POSITIVE_INFINITY, 9],
+    ]);
+    expect([
+      ...bucketDelta(
+        later,
+        new Map([
+          [0.1, 2],
+          [Number.POSITIVE_INFINITY, 3],
+        ]),
+      ),
+    ]).toEqual([
+      [0.1, 3],
+      [Number.POSITIVE_INFINITY, 6],
+    ]);
+    expect([
+      ...bucketDelta(
+        later,
+        new Map([
+          [0.1, 7],
+          [Number.POSITIVE_INFINITY, 20],
+        ]),
+      ),
+    ]).toEqual([...later]);
   });
 });
 
@@ -80,12 +118,23 @@ describe('pipeline summary', () => {
 
   it('rates over the window, depths, readiness and latency points over the latency window', () => {
     const history = [scrape(0, 0, 0, 0, 0), scrape(5_000, 50, 40, 40, 0), scrape(10_000, 100, 90, 80, 10)];
-    const view = summarize(history, { rate_window_ms: 10_000, latency_window_ms: 5_000, target_names: ['ingress', 'dedupe', 'ledger-projector'] });
+    const view = summarize(history, {
+      rate_window_ms: 10_000,
+      latency_window_ms: 5_000,
+      target_names: ['ingress', 'dedupe', 'ledger-projector'],
+    });
     expect(view.totals).toEqual({ accepted: 100, screened: 0, projected: 90 });
     expect(view.rates.accepted).toBe(10);
     expect(view.rates.projected).toBe(9);
     expect(view.rates.screened).toBeNull();
-    expect(view.services.find((s) => s.name === 'ledger-projector')).toEqual({ name: 'ledger-projector', ready: true, checks: { postgres: true }, lag: 7, ladder_depth: 0, dlq_depth: 2 });
+    expect(view.services.find((s) => s.name === 'ledger-projector')).toEqual({
+      name: 'ledger-projector',
+      ready: true,
+      checks: { postgres: true },
+      lag: 7,
+      ladder_depth: 0,
+      dlq_depth: 2,
+    });
     expect(view.services.find((s) => s.name === 'dedupe')!.ready).toBeNull();
     const points = view.latency['deposit.confirmed']!;
     expect(points.map((p) => p.count)).toEqual([40, 50]);

@@ -29,8 +29,29 @@ export interface ActionView {
 
 export function historyTable(list: ActionView[], withTx: boolean): Html {
   if (list.length === 0) return html`<p class="muted">No decisions yet.</p>`;
-  return html`<table class="history"><thead><tr><th scope="col">When</th>${withTx ? html`<th scope="col">Transaction</th>` : ''}<th scope="col">Action</th><th scope="col">Who</th><th scope="col">Why</th></tr></thead><tbody>
-${list.map((a) => html`<tr><td><time datetime="${a.at}">${a.at.slice(0, 19).replace('T', ' ')}</time></td>${withTx ? html`<td>${txLink(a.provider, a.transaction_id)}</td>` : ''}<td>${a.action}</td><td>${a.actor}</td><td>${a.reason ?? ''}</td></tr>`)}</tbody></table>`;
+  return html`<table class="history">
+    <thead>
+      <tr>
+        <th scope="col">When</th>
+        ${withTx ? html`<th scope="col">Transaction</th>` : ''}
+        <th scope="col">Action</th>
+        <th scope="col">Who</th>
+        <th scope="col">Why</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${list.map(
+        (a) =>
+          html`<tr>
+            <td><time datetime="${a.at}">${a.at.slice(0, 19).replace('T', ' ')}</time></td>
+            ${withTx ? html`<td>${txLink(a.provider, a.transaction_id)}</td>` : ''}
+            <td>${a.action}</td>
+            <td>${a.actor}</td>
+            <td>${a.reason ?? ''}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
 }
 
 export function registerCompliance(app: Express, ctx: ConsoleContext): void {
@@ -61,7 +82,10 @@ function registerQueue(app: Express, ctx: ConsoleContext): void {
       ledger<{ items?: QueueItem[]; message?: string }>(session, `/v1/compliance/queue?${qs}`),
       ledger<{ actions?: ActionView[] }>(session, `/v1/compliance/actions?limit=20`),
     ]);
-    if (queue.status !== 200) return page(res, 502, 'Compliance queue', html`<p>The ledger answered ${queue.status}: ${queue.body.message ?? ''}</p>`, { current: '/compliance' });
+    if (queue.status !== 200)
+      return page(res, 502, 'Compliance queue', html`<p>The ledger answered ${queue.status}: ${queue.body.message ?? ''}</p>`, {
+        current: '/compliance',
+      });
     const items = queue.body.items ?? [];
     const canAct = may(session.role, 'compliance');
     page(
@@ -69,23 +93,69 @@ function registerQueue(app: Express, ctx: ConsoleContext): void {
       200,
       'Compliance queue',
       html`<form method="get" action="/compliance" class="filters" aria-label="Filter the queue">
-<label for="f-wallet">Wallet</label><input id="f-wallet" name="wallet_id" value="${f.wallet_id ?? ''}">
-<label for="f-asset">Asset</label><input id="f-asset" name="asset" value="${f.asset ?? ''}" size="6">
-<label for="f-rule">Rule or code</label><input id="f-rule" name="rule" value="${f.rule ?? ''}" placeholder="velocity.1h">
-<label for="f-decision">Decision</label><select id="f-decision" name="decision"><option value="">any</option>${['REVIEW', 'BLOCK'].map((d) => html`<option${f.decision === d ? new Html(' selected') : ''}>${d}</option>`)}</select>
-<label for="f-age">Older than (min)</label><input id="f-age" name="min_age_m" type="number" min="0" value="${f.min_age_m ?? ''}" size="4">
-<label for="f-state">Show</label><select id="f-state" name="state"><option value="open">open</option><option value="all"${f.state === 'all' ? new Html(' selected') : ''}>all, incl. released</option></select>
-<button type="submit">Filter</button></form>
-<p class="muted">${items.length} item(s)${items.length >= 200 ? ' (the newest 200)' : ''}. ${canAct ? 'Release moves a REVIEW deposit\'s held funds to available; escalate makes it a BLOCK (funds stay held); every action needs a reason and is audited.' : 'Read-only: your role cannot act on the queue.'}</p>
-<table class="queue"><caption class="sr-only">Open compliance decisions</caption><thead><tr><th scope="col">Transaction and wallet</th><th scope="col">Amount (held)</th><th scope="col">Decision</th><th scope="col">Reasons</th><th scope="col">Age</th>${canAct ? html`<th scope="col">Actions</th>` : ''}</tr></thead><tbody>
-${items.map((it, i) => {
-  const base = `/compliance/${encodeURIComponent(it.provider)}/${encodeURIComponent(it.transaction_id)}`;
-  const releasable = it.decision === 'REVIEW' && !it.released && it.kind === 'deposit' && it.held !== '0';
-  return html`<tr data-tx="${it.transaction_id}"><td>${txLink(it.provider, it.transaction_id)}<br><span class="muted">${it.kind} · ${it.status} · </span><a class="muted" href="/compliance?wallet_id=${encodeURIComponent(it.wallet_id)}">${it.wallet_id}</a></td><td class="num">${it.amount} ${it.asset}<br><span class="muted">held ${it.held}</span></td><td>${decisionBadge(it.decision)}${it.released ? html`<br><span class="muted">released by ${it.released.by}</span>` : ''}</td>
-<td><ul class="reasons">${it.reasons.map((r) => html`<li><code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}</ul></td><td><time datetime="${it.created_at}" title="${it.created_at}">${age(it.created_at)}</time></td>
-${canAct ? html`<td class="actions">${actionsForm(session, base, `reason-${i}`, { release: releasable, escalate: it.decision === 'REVIEW', release_question: `Release ${it.held} ${it.asset} to available?` })}</td>` : ''}</tr>`;
-})}</tbody></table>
-<section aria-labelledby="hist-h"><h2 id="hist-h">Latest decisions</h2>${historyTable(history.body.actions ?? [], true)}</section>`,
+          <label for="f-wallet">Wallet</label><input id="f-wallet" name="wallet_id" value="${f.wallet_id ?? ''}" />
+          <label for="f-asset">Asset</label><input id="f-asset" name="asset" value="${f.asset ?? ''}" size="6" />
+          <label for="f-rule">Rule or code</label><input id="f-rule" name="rule" value="${f.rule ?? ''}" placeholder="velocity.1h" />
+          <label for="f-decision">Decision</label
+          ><select id="f-decision" name="decision">
+            <option value="">any</option>
+            ${['REVIEW', 'BLOCK'].map((d) => html`<option${f.decision === d ? new Html(' selected') : ''}>${d}</option>`)}
+          </select>
+          <label for="f-age">Older than (min)</label
+          ><input id="f-age" name="min_age_m" type="number" min="0" value="${f.min_age_m ?? ''}" size="4" />
+          <label for="f-state">Show</label
+          ><select id="f-state" name="state">
+            <option value="open">open</option>
+            <option value="all" ${f.state === 'all' ? new Html(' selected') : ''}>all, incl. released</option>
+          </select>
+          <button type="submit">Filter</button>
+        </form>
+        <p class="muted">
+          ${items.length} item(s)${items.length >= 200 ? ' (the newest 200)' : ''}.
+          ${canAct ? "Release moves a REVIEW deposit's held funds to available; escalate makes it a BLOCK (funds stay held); every action needs a reason and is audited." : 'Read-only: your role cannot act on the queue.'}
+        </p>
+        <table class="queue">
+          <caption class="sr-only">
+            Open compliance decisions
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Transaction and wallet</th>
+              <th scope="col">Amount (held)</th>
+              <th scope="col">Decision</th>
+              <th scope="col">Reasons</th>
+              <th scope="col">Age</th>
+              ${canAct ? html`<th scope="col">Actions</th>` : ''}
+            </tr>
+          </thead>
+          <tbody>
+            ${items.map((it, i) => {
+              const base = `/compliance/${encodeURIComponent(it.provider)}/${encodeURIComponent(it.transaction_id)}`;
+              const releasable = it.decision === 'REVIEW' && !it.released && it.kind === 'deposit' && it.held !== '0';
+              return html`<tr data-tx="${it.transaction_id}">
+                <td>
+                  ${txLink(it.provider, it.transaction_id)}<br /><span class="muted">${it.kind} · ${it.status} · </span
+                  ><a class="muted" href="/compliance?wallet_id=${encodeURIComponent(it.wallet_id)}">${it.wallet_id}</a>
+                </td>
+                <td class="num">${it.amount} ${it.asset}<br /><span class="muted">held ${it.held}</span></td>
+                <td>
+                  ${decisionBadge(it.decision)}${it.released ? html`<br /><span class="muted">released by ${it.released.by}</span>` : ''}
+                </td>
+                <td>
+                  <ul class="reasons">
+                    ${it.reasons.map((r) => html`<li><code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}
+                  </ul>
+                </td>
+                <td><time datetime="${it.created_at}" title="${it.created_at}">${age(it.created_at)}</time></td>
+                ${canAct ? html`<td class="actions">${actionsForm(session, base, `reason-${i}`, { release: releasable, escalate: it.decision === 'REVIEW', release_question: `Release ${it.held} ${it.asset} to available?` })}</td>` : ''}
+              </tr>`;
+            })}
+          </tbody>
+        </table>
+        <section aria-labelledby="hist-h">
+          <h2 id="hist-h">Latest decisions</h2>
+          ${historyTable(history.body.actions ?? [], true)}
+        </section>`,
       { current: '/compliance', flash: DONE_MESSAGES[str(req.query.done, 32) ?? ''] ?? null },
     );
   });
@@ -100,16 +170,36 @@ function registerActions(app: Express, ctx: ConsoleContext): void {
     const transaction_id = str(req.params.transaction_id);
     const verb = req.params.verb;
     const reason = str(req.body?.reason, REASON_LENGTH_MAX);
-    if (!provider || !transaction_id || !['release', 'escalate', 'note'].includes(String(verb))) return page(res, 404, 'Not found', html`<p>No such action.</p>`);
-    if (!reason) return page(res, 400, 'Reason required', html`<p>Every compliance action needs a reason (1-${REASON_LENGTH_MAX} characters).</p><p><a href="/compliance">Back to the queue</a></p>`);
+    if (!provider || !transaction_id || !['release', 'escalate', 'note'].includes(String(verb)))
+      return page(res, 404, 'Not found', html`<p>No such action.</p>`);
+    if (!reason)
+      return page(
+        res,
+        400,
+        'Reason required',
+        html`<p>Every compliance action needs a reason (1-${REASON_LENGTH_MAX} characters).</p>
+          <p><a href="/compliance">Back to the queue</a></p>`,
+      );
     const path = `/v1/transactions/${encodeURIComponent(provider)}/${encodeURIComponent(transaction_id)}/${verb === 'note' ? 'notes' : verb}`;
-    const result = await ledger<{ outcome?: string; error?: string; message?: string }>(session, path, { method: 'POST', body: { reason } });
+    const result = await ledger<{ outcome?: string; error?: string; message?: string }>(session, path, {
+      method: 'POST',
+      body: { reason },
+    });
     actions.inc({ action: String(verb), outcome: String(result.status) });
     logger.info({ user: session.name, provider, transaction_id, action: verb, status: result.status }, 'console: compliance action');
     if (result.status >= 200 && result.status < 300) {
-      const back = str(req.body?.back, 20) === 'transaction' ? `/transactions/${encodeURIComponent(provider)}/${encodeURIComponent(transaction_id)}` : '/compliance';
+      const back =
+        str(req.body?.back, 20) === 'transaction'
+          ? `/transactions/${encodeURIComponent(provider)}/${encodeURIComponent(transaction_id)}`
+          : '/compliance';
       return res.redirect(303, `${back}?done=${encodeURIComponent(result.body.outcome ?? 'noted')}`);
     }
-    page(res, result.status === 403 ? 403 : result.status === 404 ? 404 : result.status === 409 || result.status === 400 ? 409 : 502, 'Not done', html`<p>The ledger refused: ${result.body.message ?? `HTTP ${result.status}`}</p><p><a href="/compliance">Back to the queue</a></p>`);
+    page(
+      res,
+      result.status === 403 ? 403 : result.status === 404 ? 404 : result.status === 409 || result.status === 400 ? 409 : 502,
+      'Not done',
+      html`<p>The ledger refused: ${result.body.message ?? `HTTP ${result.status}`}</p>
+        <p><a href="/compliance">Back to the queue</a></p>`,
+    );
   });
 }

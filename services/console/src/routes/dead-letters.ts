@@ -27,22 +27,65 @@ export function registerDeadLetters(app: Express, ctx: ConsoleContext): void {
       200,
       'Dead letters',
       html`<form method="get" action="/dead-letters" class="filters" aria-label="Filter dead letters">
-<label for="d-service">Service</label><select id="d-service" name="service"><option value="">all</option>${['dedupe', 'compliance-screening', 'ledger-projector'].map((s) => html`<option${filter.service === s ? new Html(' selected') : ''}>${s}</option>`)}</select>
-<label for="d-key">Key</label><input id="d-key" name="key" value="${filter.key ?? ''}">
-<label for="d-error">Error contains</label><input id="d-error" name="error" value="${filter.error_contains ?? ''}">
-<label><input type="checkbox" name="include_resolved"${filter.include_resolved ? new Html(' checked') : ''}> include replayed and purged</label>
-<button type="submit">Filter</button></form>
-<p class="muted">${entries.length} dead letter(s)${complete ? '' : ' (scan limit reached: narrow the filter)'}.</p>
-<form method="post" action="/dead-letters/act" id="dlq-form">${csrfField(session)}
-<table><caption class="sr-only">Dead letters</caption><thead><tr>${canOperate ? html`<th scope="col"><span class="sr-only">Select</span></th>` : ''}<th scope="col">Id</th><th scope="col">State</th><th scope="col">Key</th><th scope="col">Error</th><th scope="col">Attempts</th><th scope="col">Last failure</th></tr></thead><tbody>
-${entries.map((e, i) => html`<tr>${canOperate ? html`<td><input type="checkbox" name="id" value="${e.id}" id="dl-${i}" aria-label="Select ${e.id}"></td>` : ''}<td><a href="/dead-letters/show?id=${encodeURIComponent(e.id)}">${e.id}</a></td><td>${e.state}</td><td><code>${e.key ?? ''}</code></td><td>${e.error_class}: ${e.error_message.slice(0, 160)}</td><td class="num">${e.attempts}</td><td>${e.last_failure_at}</td></tr>`)}
-</tbody></table>
-${canOperate ? html`<fieldset><legend>Act on the selected dead letters</legend>
-<label><input type="checkbox" name="dry_run" value="1" checked> dry run (show what would happen)</label>
-<button type="submit" name="op" value="replay">Replay selected</button>
-<label for="purge-confirm">Type PURGE to purge</label><input id="purge-confirm" name="confirm" autocomplete="off" size="8">
-<button type="submit" name="op" value="purge" class="danger">Purge selected</button></fieldset>` : html`<p class="muted">Read-only: replay and purge need the operator role.</p>`}
-</form>`,
+          <label for="d-service">Service</label
+          ><select id="d-service" name="service">
+            <option value="">all</option>
+            ${['dedupe', 'compliance-screening', 'ledger-projector'].map((s) => html`<option${filter.service === s ? new Html(' selected') : ''}>${s}</option>`)}
+          </select>
+          <label for="d-key">Key</label><input id="d-key" name="key" value="${filter.key ?? ''}" />
+          <label for="d-error">Error contains</label><input id="d-error" name="error" value="${filter.error_contains ?? ''}" />
+          <label
+            ><input type="checkbox" name="include_resolved" ${filter.include_resolved ? new Html(' checked') : ''} /> include replayed and
+            purged</label
+          >
+          <button type="submit">Filter</button>
+        </form>
+        <p class="muted">${entries.length} dead letter(s)${complete ? '' : ' (scan limit reached: narrow the filter)'}.</p>
+        <form method="post" action="/dead-letters/act" id="dlq-form">
+          ${csrfField(session)}
+          <table>
+            <caption class="sr-only">
+              Dead letters
+            </caption>
+            <thead>
+              <tr>
+                ${canOperate ? html`<th scope="col"><span class="sr-only">Select</span></th>` : ''}
+                <th scope="col">Id</th>
+                <th scope="col">State</th>
+                <th scope="col">Key</th>
+                <th scope="col">Error</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Last failure</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${entries.map(
+                (e, i) =>
+                  html`<tr>
+                    ${canOperate ? html`<td><input type="checkbox" name="id" value="${e.id}" id="dl-${i}" aria-label="Select ${e.id}" /></td>` : ''}
+                    <td><a href="/dead-letters/show?id=${encodeURIComponent(e.id)}">${e.id}</a></td>
+                    <td>${e.state}</td>
+                    <td><code>${e.key ?? ''}</code></td>
+                    <td>${e.error_class}: ${e.error_message.slice(0, 160)}</td>
+                    <td class="num">${e.attempts}</td>
+                    <td>${e.last_failure_at}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+          ${
+            canOperate
+              ? html`<fieldset>
+                  <legend>Act on the selected dead letters</legend>
+                  <label><input type="checkbox" name="dry_run" value="1" checked /> dry run (show what would happen)</label>
+                  <button type="submit" name="op" value="replay">Replay selected</button>
+                  <label for="purge-confirm">Type PURGE to purge</label
+                  ><input id="purge-confirm" name="confirm" autocomplete="off" size="8" />
+                  <button type="submit" name="op" value="purge" class="danger">Purge selected</button>
+                </fieldset>`
+              : html`<p class="muted">Read-only: replay and purge need the operator role.</p>`
+          }
+        </form>`,
       { current: '/dead-letters' },
     );
   });
@@ -60,12 +103,42 @@ ${canOperate ? html`<fieldset><legend>Act on the selected dead letters</legend>
       res,
       200,
       `Dead letter ${entry.id}`,
-      html`<dl class="facts"><div><dt>State</dt><dd>${entry.state}</dd></div><div><dt>Service</dt><dd>${entry.service}</dd></div>
-<div><dt>Original</dt><dd>${entry.original_topic} / ${entry.original_partition} / ${entry.original_offset}</dd></div><div><dt>Key</dt><dd><code>${entry.key ?? ''}</code></dd></div>
-<div><dt>Error</dt><dd>${entry.error_class}: ${entry.error_message}</dd></div><div><dt>Attempts</dt><dd>${entry.attempts} (${entry.first_failure_at} → ${entry.last_failure_at})</dd></div></dl>
-<h2>Payload (decoded)</h2><pre>${JSON.stringify(entry.value, null, 2)}</pre>
-<h2>Headers</h2><pre>${JSON.stringify(entry.headers, null, 2)}</pre>
-${entry.error_stack ? html`<h2>Stack</h2><pre>${entry.error_stack}</pre>` : ''}`,
+      html`<dl class="facts">
+          <div>
+            <dt>State</dt>
+            <dd>${entry.state}</dd>
+          </div>
+          <div>
+            <dt>Service</dt>
+            <dd>${entry.service}</dd>
+          </div>
+          <div>
+            <dt>Original</dt>
+            <dd>${entry.original_topic} / ${entry.original_partition} / ${entry.original_offset}</dd>
+          </div>
+          <div>
+            <dt>Key</dt>
+            <dd><code>${entry.key ?? ''}</code></dd>
+          </div>
+          <div>
+            <dt>Error</dt>
+            <dd>${entry.error_class}: ${entry.error_message}</dd>
+          </div>
+          <div>
+            <dt>Attempts</dt>
+            <dd>${entry.attempts} (${entry.first_failure_at} → ${entry.last_failure_at})</dd>
+          </div>
+        </dl>
+        <h2>Payload (decoded)</h2>
+        <pre>${JSON.stringify(entry.value, null, 2)}</pre>
+        <h2>Headers</h2>
+        <pre>${JSON.stringify(entry.headers, null, 2)}</pre>
+        ${
+          entry.error_stack
+            ? html`<h2>Stack</h2>
+                <pre>${entry.error_stack}</pre>`
+            : ''
+        }`,
       { current: '/dead-letters' },
     );
   });
@@ -79,10 +152,20 @@ function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {
   app.post('/dead-letters/act', requireAction('operate'), async (req, res) => {
     const session = sessionOf(res);
     const raw = req.body?.id;
-    const ids = (Array.isArray(raw) ? raw : raw ? [raw] : []).filter((v): v is string => typeof v === 'string').slice(0, DLQ_IDS_PER_ACTION_MAX);
+    const ids = (Array.isArray(raw) ? raw : raw ? [raw] : [])
+      .filter((v): v is string => typeof v === 'string')
+      .slice(0, DLQ_IDS_PER_ACTION_MAX);
     const op = req.body?.op;
     const dry_run = req.body?.dry_run === '1';
-    if (ids.length === 0) return page(res, 400, 'Dead letters', html`<p>Select at least one dead letter.</p><p><a href="/dead-letters">Back</a></p>`, { current: '/dead-letters' });
+    if (ids.length === 0)
+      return page(
+        res,
+        400,
+        'Dead letters',
+        html`<p>Select at least one dead letter.</p>
+          <p><a href="/dead-letters">Back</a></p>`,
+        { current: '/dead-letters' },
+      );
     let refs;
     try {
       refs = ids.map(parseDeadLetterId);
@@ -94,22 +177,46 @@ function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {
     if (op === 'replay') {
       const report = await replayDeadLetters(ctx, { refs, actor, dry_run });
       actions.inc({ action: dry_run ? 'dlq_replay_dry_run' : 'dlq_replay', outcome: 'ok' });
-      logger.info({ user: session.name, replayed: report.replayed.length, skipped: report.skipped.length, dry_run }, 'console: dead letters replayed');
+      logger.info(
+        { user: session.name, replayed: report.replayed.length, skipped: report.skipped.length, dry_run },
+        'console: dead letters replayed',
+      );
       return page(
         res,
         200,
         dry_run ? 'Replay (dry run)' : 'Replayed',
         html`<p>${dry_run ? 'Would replay' : 'Replayed'} ${report.replayed.length}; skipped ${report.skipped.length}.</p>
-<ul class="result">${report.replayed.map((r) => html`<li>${r.id} → ${r.to_topic}</li>`)}${report.skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}</ul><p><a href="/dead-letters">Back to dead letters</a></p>`,
+          <ul class="result">
+            ${report.replayed.map((r) => html`<li>${r.id} → ${r.to_topic}</li>`)}${report.skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}
+          </ul>
+          <p><a href="/dead-letters">Back to dead letters</a></p>`,
         { current: '/dead-letters' },
       );
     }
     if (op === 'purge') {
-      if (req.body?.confirm !== 'PURGE') return page(res, 400, 'Purge not confirmed', html`<p>Type PURGE in the confirmation field to purge.</p><p><a href="/dead-letters">Back</a></p>`, { current: '/dead-letters' });
+      if (req.body?.confirm !== 'PURGE')
+        return page(
+          res,
+          400,
+          'Purge not confirmed',
+          html`<p>Type PURGE in the confirmation field to purge.</p>
+            <p><a href="/dead-letters">Back</a></p>`,
+          { current: '/dead-letters' },
+        );
       const report = await purgeDeadLetters(ctx, { refs, actor, dry_run });
       actions.inc({ action: dry_run ? 'dlq_purge_dry_run' : 'dlq_purge', outcome: 'ok' });
       logger.info({ user: session.name, purged: report.purged.length, dry_run }, 'console: dead letters purged');
-      return page(res, 200, dry_run ? 'Purge (dry run)' : 'Purged', html`<p>${dry_run ? 'Would purge' : 'Purged'} ${report.purged.length}; skipped ${report.skipped.length}.</p><ul class="result">${report.purged.map((id) => html`<li>${id}</li>`)}${report.skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}</ul><p><a href="/dead-letters">Back to dead letters</a></p>`, { current: '/dead-letters' });
+      return page(
+        res,
+        200,
+        dry_run ? 'Purge (dry run)' : 'Purged',
+        html`<p>${dry_run ? 'Would purge' : 'Purged'} ${report.purged.length}; skipped ${report.skipped.length}.</p>
+          <ul class="result">
+            ${report.purged.map((id) => html`<li>${id}</li>`)}${report.skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}
+          </ul>
+          <p><a href="/dead-letters">Back to dead letters</a></p>`,
+        { current: '/dead-letters' },
+      );
     }
     page(res, 400, 'Dead letters', html`<p>Unknown operation.</p>`, { current: '/dead-letters' });
   });

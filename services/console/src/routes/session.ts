@@ -6,9 +6,12 @@ import { html } from '../html.js';
 import { COOKIE, SIGN_IN_FAILURES_PER_MINUTE_MAX, cookieOf, page, str, type ConsoleContext, type Locals } from './shared.js';
 
 const signInForm = () =>
-  html`<form method="post" action="/login" class="signin"><p>Sign in with your Tidemark API token (roles: reader, compliance, operator).</p>
-<label for="token">API token</label><input id="token" name="token" type="password" required autocomplete="current-password" autofocus maxlength="1024">
-<button type="submit">Sign in</button></form>`;
+  html`<form method="post" action="/login" class="signin">
+    <p>Sign in with your Tidemark API token (roles: reader, compliance, operator).</p>
+    <label for="token">API token</label
+    ><input id="token" name="token" type="password" required autocomplete="current-password" autofocus maxlength="1024" />
+    <button type="submit">Sign in</button>
+  </form>`;
 
 /** GET/POST /login: public, so registered before the session gate. */
 export function registerSignIn(app: Express, ctx: ConsoleContext): void {

@@ -59,16 +59,37 @@ export const DONE_MESSAGES: Record<string, string> = {
   noted: 'Note recorded.',
 };
 
-export function page(res: Response, status: number, title: string, body: Html, extra: { session?: Session | null; current?: string; flash?: string | null; error?: string | null } = {}): void {
+export function page(
+  res: Response,
+  status: number,
+  title: string,
+  body: Html,
+  extra: { session?: Session | null; current?: string; flash?: string | null; error?: string | null } = {},
+): void {
   res.status(status).type('html').setHeader('cache-control', 'no-store');
-  res.send(layout({ title, session: extra.session ?? (res.locals as Partial<Locals>).session ?? null, current: extra.current, flash: extra.flash, error: extra.error }, body));
+  res.send(
+    layout(
+      {
+        title,
+        session: extra.session ?? (res.locals as Partial<Locals>).session ?? null,
+        current: extra.current,
+        flash: extra.flash,
+        error: extra.error,
+      },
+      body,
+    ),
+  );
 }
 
 /** The signed-in session (set by the session gate in routes/session.ts). */
 export const sessionOf = (res: Response) => (res.locals as Locals).session;
 
 /** A call to the ledger API with the signed-in user's own token. */
-export type LedgerClient = <T>(session: Session, path: string, init?: { method?: string; body?: unknown }) => Promise<{ status: number; body: T }>;
+export type LedgerClient = <T>(
+  session: Session,
+  path: string,
+  init?: { method?: string; body?: unknown },
+) => Promise<{ status: number; body: T }>;
 
 export interface ConsoleContext {
   opts: ConsoleOptions;
@@ -87,7 +108,11 @@ export function createContext(opts: ConsoleOptions): ConsoleContext {
 
   // ---- ledger API, as the signed-in user ----------------------------------------------
 
-  async function ledger<T>(session: Session, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
+  async function ledger<T>(
+    session: Session,
+    path: string,
+    init: { method?: string; body?: unknown } = {},
+  ): Promise<{ status: number; body: T }> {
     const res = await fetch(`${opts.ledger_url}${path}`, {
       method: init.method ?? 'GET',
       headers: { authorization: `Bearer ${session.token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },

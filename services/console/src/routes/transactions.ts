@@ -18,7 +18,17 @@ interface TxView {
   released: { by: string; at: string } | null;
   effect: { pending: string; available: string; held: string };
   anomalies: string[];
-  history: Array<{ event_id: string; event_type: string; occurred_at: string; received_at: string; projected_at: string; source: string; decision: string; outcome: string; status_after: string | null }>;
+  history: Array<{
+    event_id: string;
+    event_type: string;
+    occurred_at: string;
+    received_at: string;
+    projected_at: string;
+    source: string;
+    decision: string;
+    outcome: string;
+    status_after: string | null;
+  }>;
   message?: string;
 }
 
@@ -26,13 +36,16 @@ export function registerTransactions(app: Express, ctx: ConsoleContext): void {
   app.get('/transactions', (req, res) => {
     const provider = str(req.query.provider);
     const transaction_id = str(req.query.transaction_id);
-    if (provider && transaction_id) return res.redirect(303, `/transactions/${encodeURIComponent(provider)}/${encodeURIComponent(transaction_id)}`);
+    if (provider && transaction_id)
+      return res.redirect(303, `/transactions/${encodeURIComponent(provider)}/${encodeURIComponent(transaction_id)}`);
     page(
       res,
       200,
       'Transaction',
-      html`<form method="get" action="/transactions" class="filters"><label for="t-provider">Provider</label><input id="t-provider" name="provider" value="generic" required>
-<label for="t-id">Transaction id</label><input id="t-id" name="transaction_id" required><button type="submit">Show</button></form>`,
+      html`<form method="get" action="/transactions" class="filters">
+        <label for="t-provider">Provider</label><input id="t-provider" name="provider" value="generic" required />
+        <label for="t-id">Transaction id</label><input id="t-id" name="transaction_id" required /><button type="submit">Show</button>
+      </form>`,
       { current: '/transactions' },
     );
   });
@@ -49,15 +62,33 @@ function registerTransaction(app: Express, ctx: ConsoleContext): void {
     const transaction_id = str(req.params.transaction_id) ?? '';
     const base = `/v1/transactions/${encodeURIComponent(provider)}/${encodeURIComponent(transaction_id)}`;
     const tx = await ledger<TxView>(session, base);
-    if (tx.status === 404) return page(res, 404, 'Transaction', html`<p>${provider}/${transaction_id} is not in the ledger (yet).</p>`, { current: '/transactions' });
-    if (tx.status !== 200) return page(res, 502, 'Transaction', html`<p>The ledger answered ${tx.status}.</p>`, { current: '/transactions' });
+    if (tx.status === 404)
+      return page(res, 404, 'Transaction', html`<p>${provider}/${transaction_id} is not in the ledger (yet).</p>`, {
+        current: '/transactions',
+      });
+    if (tx.status !== 200)
+      return page(res, 502, 'Transaction', html`<p>The ledger answered ${tx.status}.</p>`, { current: '/transactions' });
     const t = tx.body;
     const [actionsRes, postingsRes, balancesRes, findings, changesRes] = await Promise.all([
       ledger<{ actions?: ActionView[] }>(session, `${base}/actions`),
-      ledger<{ postings?: Array<{ event_id: string; debit_account_id: string; credit_account_id: string; amount: string; asset: string; created_at: string }> }>(session, `${base}/postings`),
-      ledger<{ balances?: Array<{ asset: string; pending: string; available: string; held: string }> }>(session, `/v1/wallets/${encodeURIComponent(t.wallet_id)}/balances`),
+      ledger<{
+        postings?: Array<{
+          event_id: string;
+          debit_account_id: string;
+          credit_account_id: string;
+          amount: string;
+          asset: string;
+          created_at: string;
+        }>;
+      }>(session, `${base}/postings`),
+      ledger<{ balances?: Array<{ asset: string; pending: string; available: string; held: string }> }>(
+        session,
+        `/v1/wallets/${encodeURIComponent(t.wallet_id)}/balances`,
+      ),
       opts.reconciliations.findingsFor(provider, transaction_id).catch(() => []),
-      ledger<{ changes?: Array<{ event_id: string; balance_before: Record<string, string> | null; balance_after: Record<string, string> | null }> }>(session, `${base}/balance-changes`),
+      ledger<{
+        changes?: Array<{ event_id: string; balance_before: Record<string, string> | null; balance_after: Record<string, string> | null }>;
+      }>(session, `${base}/balance-changes`),
     ]);
     const changes = new Map((changesRes.body.changes ?? []).map((c) => [c.event_id, c]));
     /** "available 0 → 100, held 100 → 0": the wallet's buckets this entry changed. */
@@ -68,7 +99,10 @@ function registerTransaction(app: Express, ctx: ConsoleContext): void {
       return moved.map((b) => `${b} ${c.balance_before![b]} → ${c.balance_after![b]}`).join(', ');
     };
     const first = t.history.find((h) => h.source !== 'OPERATOR');
-    const jaeger = opts.jaeger_ui_url && first ? `${opts.jaeger_ui_url.replace(/\/+$/, '')}/search?service=ledger-projector&tags=${encodeURIComponent(JSON.stringify({ 'tidemark.event_id': first.event_id }))}` : null;
+    const jaeger =
+      opts.jaeger_ui_url && first
+        ? `${opts.jaeger_ui_url.replace(/\/+$/, '')}/search?service=ledger-projector&tags=${encodeURIComponent(JSON.stringify({ 'tidemark.event_id': first.event_id }))}`
+        : null;
     const balance = (balancesRes.body.balances ?? []).find((b) => b.asset === t.asset);
     const txPath = `/compliance/${encodeURIComponent(provider)}/${encodeURIComponent(transaction_id)}`;
     page(
@@ -76,22 +110,134 @@ function registerTransaction(app: Express, ctx: ConsoleContext): void {
       200,
       `Transaction ${transaction_id}`,
       html`<dl class="facts">
-<div><dt>Provider</dt><dd>${t.provider}</dd></div><div><dt>Kind</dt><dd>${t.kind}</dd></div><div><dt>Status</dt><dd>${t.status}</dd></div>
-<div><dt>Wallet</dt><dd><a href="/compliance?state=all&amp;wallet_id=${encodeURIComponent(t.wallet_id)}">${t.wallet_id}</a></dd></div><div><dt>Amount</dt><dd>${t.amount} ${t.asset}</dd></div>
-<div><dt>Screening</dt><dd>${decisionBadge(t.decision)}${t.released ? html` released by ${t.released.by} at ${t.released.at}` : ''}</dd></div>
-<div><dt>This transaction's effect</dt><dd>pending ${t.effect.pending} · available ${t.effect.available} · held ${t.effect.held}</dd></div>
-${balance ? html`<div><dt>Wallet balance now (${t.asset})</dt><dd id="wallet-balance">pending ${balance.pending} · available <span data-available>${balance.available}</span> · held ${balance.held}</dd></div>` : ''}
-${jaeger ? html`<div><dt>Trace</dt><dd><a href="${jaeger}" rel="noreferrer">Open in Jaeger</a></dd></div>` : ''}
-</dl>
-${t.anomalies.length ? html`<p class="error">Anomalies: ${t.anomalies.join(', ')}</p>` : ''}
-<h2>Screening reasons</h2>${t.reasons.length ? html`<ul class="reasons">${t.reasons.map((r) => html`<li>${decisionBadge(r.outcome)} <code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}</ul>` : html`<p class="muted">None (ALLOW).</p>`}
-${may(session.role, 'compliance') && t.decision !== 'ALLOW' ? html`<h2>Act</h2><div class="actions">${actionsForm(session, txPath, 'tx-reason', { release: t.decision === 'REVIEW' && !t.released && t.kind === 'deposit' && t.effect.held !== '0', escalate: t.decision === 'REVIEW', release_question: `Release ${t.effect.held} ${t.asset} to available?` }, html`<input type="hidden" name="back" value="transaction">`)}</div>` : ''}
-<h2>Decision history</h2>${historyTable(actionsRes.body.actions ?? [], false)}
-<h2>Events as received</h2><table><thead><tr><th scope="col">Event</th><th scope="col">Type</th><th scope="col">Occurred</th><th scope="col">Received</th><th scope="col">Projected</th><th scope="col">Source</th><th scope="col">Decision</th><th scope="col">Status after</th><th scope="col">Wallet balance (${t.asset}) before → after</th></tr></thead><tbody>
-${t.history.map((h) => html`<tr data-event="${h.event_id}"><td><code>${h.event_id}</code></td><td>${h.event_type}</td><td>${h.occurred_at}</td><td>${h.received_at}</td><td>${h.projected_at}</td><td>${h.source}</td><td>${h.decision}</td><td>${h.status_after ?? ''}</td><td>${balanceMove(h.event_id)}</td></tr>`)}</tbody></table>
-<h2>Postings</h2><table><thead><tr><th scope="col">Event</th><th scope="col">Debit</th><th scope="col">Credit</th><th scope="col">Amount</th></tr></thead><tbody>
-${(postingsRes.body.postings ?? []).map((p) => html`<tr><td><code>${p.event_id}</code></td><td><code>${p.debit_account_id}</code></td><td><code>${p.credit_account_id}</code></td><td class="num">${p.amount} ${p.asset}</td></tr>`)}</tbody></table>
-<h2>Reconciliation findings</h2>${findings.length ? html`<ul>${findings.map((f) => html`<li><a href="/reconciliation/reports/${encodeURIComponent(f.file)}">${f.run_id}</a>: ${f.kind} — ${f.detail}</li>`)}</ul>` : html`<p class="muted">None in the latest reports.</p>`}`,
+          <div>
+            <dt>Provider</dt>
+            <dd>${t.provider}</dd>
+          </div>
+          <div>
+            <dt>Kind</dt>
+            <dd>${t.kind}</dd>
+          </div>
+          <div>
+            <dt>Status</dt>
+            <dd>${t.status}</dd>
+          </div>
+          <div>
+            <dt>Wallet</dt>
+            <dd><a href="/compliance?state=all&amp;wallet_id=${encodeURIComponent(t.wallet_id)}">${t.wallet_id}</a></dd>
+          </div>
+          <div>
+            <dt>Amount</dt>
+            <dd>${t.amount} ${t.asset}</dd>
+          </div>
+          <div>
+            <dt>Screening</dt>
+            <dd>${decisionBadge(t.decision)}${t.released ? html` released by ${t.released.by} at ${t.released.at}` : ''}</dd>
+          </div>
+          <div>
+            <dt>This transaction's effect</dt>
+            <dd>pending ${t.effect.pending} · available ${t.effect.available} · held ${t.effect.held}</dd>
+          </div>
+          ${
+            balance
+              ? html`<div>
+                  <dt>Wallet balance now (${t.asset})</dt>
+                  <dd id="wallet-balance">
+                    pending ${balance.pending} · available <span data-available>${balance.available}</span> · held ${balance.held}
+                  </dd>
+                </div>`
+              : ''
+          }
+          ${
+            jaeger
+              ? html`<div>
+                  <dt>Trace</dt>
+                  <dd><a href="${jaeger}" rel="noreferrer">Open in Jaeger</a></dd>
+                </div>`
+              : ''
+          }
+        </dl>
+        ${t.anomalies.length ? html`<p class="error">Anomalies: ${t.anomalies.join(', ')}</p>` : ''}
+        <h2>Screening reasons</h2>
+        ${
+          t.reasons.length
+            ? html`<ul class="reasons">
+                ${t.reasons.map((r) => html`<li>${decisionBadge(r.outcome)} <code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}
+              </ul>`
+            : html`<p class="muted">None (ALLOW).</p>`
+        }
+        ${
+          may(session.role, 'compliance') && t.decision !== 'ALLOW'
+            ? html`<h2>Act</h2>
+                <div class="actions">
+                  ${actionsForm(session, txPath, 'tx-reason', { release: t.decision === 'REVIEW' && !t.released && t.kind === 'deposit' && t.effect.held !== '0', escalate: t.decision === 'REVIEW', release_question: `Release ${t.effect.held} ${t.asset} to available?` }, html`<input type="hidden" name="back" value="transaction" />`)}
+                </div>`
+            : ''
+        }
+        <h2>Decision history</h2>
+        ${historyTable(actionsRes.body.actions ?? [], false)}
+        <h2>Events as received</h2>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Event</th>
+              <th scope="col">Type</th>
+              <th scope="col">Occurred</th>
+              <th scope="col">Received</th>
+              <th scope="col">Projected</th>
+              <th scope="col">Source</th>
+              <th scope="col">Decision</th>
+              <th scope="col">Status after</th>
+              <th scope="col">Wallet balance (${t.asset}) before → after</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${t.history.map(
+              (h) =>
+                html`<tr data-event="${h.event_id}">
+                  <td><code>${h.event_id}</code></td>
+                  <td>${h.event_type}</td>
+                  <td>${h.occurred_at}</td>
+                  <td>${h.received_at}</td>
+                  <td>${h.projected_at}</td>
+                  <td>${h.source}</td>
+                  <td>${h.decision}</td>
+                  <td>${h.status_after ?? ''}</td>
+                  <td>${balanceMove(h.event_id)}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+        <h2>Postings</h2>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Event</th>
+              <th scope="col">Debit</th>
+              <th scope="col">Credit</th>
+              <th scope="col">Amount</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${(postingsRes.body.postings ?? []).map(
+              (p) =>
+                html`<tr>
+                  <td><code>${p.event_id}</code></td>
+                  <td><code>${p.debit_account_id}</code></td>
+                  <td><code>${p.credit_account_id}</code></td>
+                  <td class="num">${p.amount} ${p.asset}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+        <h2>Reconciliation findings</h2>
+        ${
+          findings.length
+            ? html`<ul>
+                ${findings.map((f) => html`<li><a href="/reconciliation/reports/${encodeURIComponent(f.file)}">${f.run_id}</a>: ${f.kind} — ${f.detail}</li>`)}
+              </ul>`
+            : html`<p class="muted">None in the latest reports.</p>`
+        }`,
       { current: '/transactions', flash: DONE_MESSAGES[str(req.query.done, 32) ?? ''] ?? null },
     );
   });

@@ -24,7 +24,8 @@ export const CHROMIUM_ARGS = [
 export function ensureChromium(log: (line: string) => void = () => undefined): string | null {
   if (existsSync(CHROMIUM_PATH)) return null;
   if (process.platform !== 'linux') return `chromium is not at ${CHROMIUM_PATH} and this is not Linux`;
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return `chromium is not at ${CHROMIUM_PATH} and installing it needs root (apt-get install chromium)`;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return `chromium is not at ${CHROMIUM_PATH} and installing it needs root (apt-get install chromium)`;
   try {
     execFileSync('apt-get', ['--version'], { stdio: 'ignore' });
   } catch {

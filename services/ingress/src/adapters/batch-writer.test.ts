@@ -19,7 +19,15 @@ const rec = (topic: string, value: string) => ({ topic, message: { key: 'k', val
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
 function writer(producers: BatchProducer[], over: Partial<ConstructorParameters<typeof BatchWriter>[0]> = {}) {
-  return new BatchWriter({ producers, linger_ms: 1, batch_records_max: 10, queue_records_max: 40, ack_timeout_ms: 200, detached_records_max: 5, ...over });
+  return new BatchWriter({
+    producers,
+    linger_ms: 1,
+    batch_records_max: 10,
+    queue_records_max: 40,
+    ack_timeout_ms: 200,
+    detached_records_max: 5,
+    ...over,
+  });
 }
 
 describe('BatchWriter', () => {

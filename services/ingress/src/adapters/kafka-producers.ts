@@ -66,7 +66,10 @@ class Reconnector {
       this.logger.info('Kafka producer connected');
     } catch (error) {
       const retry_ms = Math.min(CONNECT_RETRY_MS_MAX, Math.max(CONNECT_RETRY_MS_MIN, delay_ms * 2));
-      this.logger.warn({ err: { message: (error as Error).message }, retry_ms }, 'Kafka producer cannot connect; answering 503 until it does');
+      this.logger.warn(
+        { err: { message: (error as Error).message }, retry_ms },
+        'Kafka producer cannot connect; answering 503 until it does',
+      );
       void this.loop(retry_ms);
     }
   }

@@ -37,8 +37,7 @@ export interface DeliveryFacts {
 }
 
 export type MapResult =
-  | { ok: true; event: CanonicalEvent; known_type: boolean }
-  | { ok: false; reason: 'schema_validation_failed'; message: string };
+  { ok: true; event: CanonicalEvent; known_type: boolean } | { ok: false; reason: 'schema_validation_failed'; message: string };
 
 export function mapFailure(message: string): MapResult {
   return { ok: false, reason: 'schema_validation_failed', message };

@@ -89,8 +89,7 @@ export interface IntakeRequest {
 }
 
 export type IntakeDecision =
-  | { ok: true; event: CanonicalEvent; known_type: boolean; key_index: number }
-  | { ok: false; rejection: Rejection };
+  { ok: true; event: CanonicalEvent; known_type: boolean; key_index: number } | { ok: false; rejection: Rejection };
 
 /** Authenticates and normalizes one webhook whose body is already within the size limit. */
 export function verifyAndNormalize(provider: Provider, request: IntakeRequest): IntakeDecision {
@@ -104,7 +103,14 @@ export function verifyAndNormalize(provider: Provider, request: IntakeRequest): 
   if (!verified.ok) {
     // no_secret_configured is reported to the caller as an ordinary invalid signature.
     const error = verified.reason === 'no_secret_configured' ? 'signature_invalid' : verified.reason;
-    return { ok: false, rejection: { status: 401, error, message: verified.reason === 'no_secret_configured' ? 'signature could not be verified' : verified.message } };
+    return {
+      ok: false,
+      rejection: {
+        status: 401,
+        error,
+        message: verified.reason === 'no_secret_configured' ? 'signature could not be verified' : verified.message,
+      },
+    };
   }
   if (!isJsonContentType(request.content_type)) {
     return {

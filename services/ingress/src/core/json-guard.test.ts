@@ -30,7 +30,10 @@ describe('json guard', () => {
   });
 
   it('rejects malformed UTF-8 and malformed JSON', () => {
-    expect(parseJsonBody(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]))).toMatchObject({ ok: false, reason: 'invalid_utf8' });
+    expect(parseJsonBody(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]))).toMatchObject({
+      ok: false,
+      reason: 'invalid_utf8',
+    });
     expect(parseJsonBody(Buffer.from([0xed, 0xa0, 0x80]))).toMatchObject({ ok: false, reason: 'invalid_utf8' }); // UTF-16 surrogate
     expect(parseJsonBody(Buffer.from('{"a":'))).toMatchObject({ ok: false, reason: 'invalid_json' });
     expect(parseJsonBody(Buffer.from(''))).toMatchObject({ ok: false, reason: 'invalid_json' });

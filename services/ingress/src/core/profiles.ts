@@ -35,7 +35,10 @@ export const profileSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and "-"'),
   description: z.string().max(500).optional(),
   scheme,
-  secrets_env: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
+  secrets_env: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name')
+    .optional(),
   secrets_file: z.string().min(1).optional(),
   tolerance_s: z.number().int().min(1).max(86_400).default(TOLERANCE_S_DEFAULT),
   ip_allowlist: z.array(cidr).max(256).default([]),
@@ -107,7 +110,9 @@ export function resolveProvider(spec: ProfileSpec, deps: ResolveDeps): Provider 
     try {
       text = deps.readFile(spec.secrets_file);
     } catch (error) {
-      throw new ProfileError(`provider ${spec.id}: cannot read secrets_file ${spec.secrets_file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new ProfileError(
+        `provider ${spec.id}: cannot read secrets_file ${spec.secrets_file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
     secrets.push(...splitSecrets(text));
   }

@@ -35,7 +35,10 @@ export interface ChildIngress {
 }
 
 /** Starts `src/main.ts` with `env` on a free port and waits for /healthz. */
-export async function spawnIngress(env: Record<string, string>, opts: { wait_ms?: number; node_args?: string[] } = {}): Promise<ChildIngress> {
+export async function spawnIngress(
+  env: Record<string, string>,
+  opts: { wait_ms?: number; node_args?: string[] } = {},
+): Promise<ChildIngress> {
   const port = await freePort();
   const output: string[] = [];
   const child = spawn(process.execPath, [...(opts.node_args ?? []), '--import', 'tsx', INGRESS_MAIN], {
@@ -52,17 +55,22 @@ export async function spawnIngress(env: Record<string, string>, opts: { wait_ms?
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    if (partial) output.push(partial);
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      if (partial) output.push(partial);
+      resolve(code);
+    }),
+  );
   const scheme = env.TIDEMARK_INGRESS_TLS_CERT ? 'https' : 'http';
   const url = `${scheme}://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.wait_ms ?? 30_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`ingress exited with ${child.exitCode}:\n${output.join('\n')}`);
     if (scheme === 'http') {
-      const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
     } else if (output.some((l) => l.includes('ingress listening'))) break;
     if (Date.now() > deadline) {
@@ -97,7 +105,8 @@ export async function createNamespace(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_B
       const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
       if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
       try {
-        for (const subject of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(subject).catch(() => undefined);
+        for (const subject of (await registry.subjects()).filter((s) => s.startsWith(prefix)))
+          await registry.deleteSubject(subject).catch(() => undefined);
       } catch (error) {
         console.warn(`could not delete registry subjects of ${prefix}: ${(error as Error).message}`);
       }
@@ -114,7 +123,13 @@ export interface ReadRecord<T> {
 }
 
 /** Reads every record currently in `base_topic` (up to the high watermarks at call time), decoded. */
-export async function readTopic<T>(kafka: Kafka, registry_url: string, prefix: string, base_topic: string, timeout_ms = 60_000): Promise<ReadRecord<T>[]> {
+export async function readTopic<T>(
+  kafka: Kafka,
+  registry_url: string,
+  prefix: string,
+  base_topic: string,
+  timeout_ms = 60_000,
+): Promise<ReadRecord<T>[]> {
   const topic = topicName(base_topic, prefix);
   const admin = kafka.admin();
   await admin.connect();
@@ -129,11 +144,15 @@ export async function readTopic<T>(kafka: Kafka, registry_url: string, prefix: s
   const records: ReadRecord<T>[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${records.length}/${expected} records of ${topic} within ${timeout_ms} ms`)), timeout_ms);
+      const timer = setTimeout(
+        () => reject(new Error(`read ${records.length}/${expected} records of ${topic} within ${timeout_ms} ms`)),
+        timeout_ms,
+      );
       void consumer.run({
         eachMessage: async ({ message, partition }) => {
           const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+          for (const [k, v] of Object.entries(message.headers ?? {}))
+            if (v !== undefined) headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
           records.push({ key: message.key?.toString('utf8') ?? '', value: await codec.decode<T>(message.value!), headers, partition });
           if (records.length >= expected) {
             clearTimeout(timer);

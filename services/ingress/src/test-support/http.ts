@@ -13,7 +13,12 @@ export interface RawResponse {
  * POSTs `body` to `url`. A Buffer/string is sent with Content-Length; an array of chunks is
  * sent chunked (no Content-Length). Header values are sent exactly as given.
  */
-export function post(url: string, headers: Record<string, string>, body: Buffer | string | Buffer[], opts: { ca?: Buffer } = {}): Promise<RawResponse> {
+export function post(
+  url: string,
+  headers: Record<string, string>,
+  body: Buffer | string | Buffer[],
+  opts: { ca?: Buffer } = {},
+): Promise<RawResponse> {
   const target = new URL(url);
   const lib = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {

@@ -6,14 +6,7 @@
 import type { BalanceChanged } from '@tidemark/common/records';
 import { type AccountRef, accountId } from './accounts.js';
 import { formatUnits } from './amount.js';
-import {
-  type Posting,
-  type TxState,
-  type TxStatus,
-  LedgerInvariantError,
-  applyEvent,
-  txStatus,
-} from './transaction.js';
+import { type Posting, type TxState, type TxStatus, LedgerInvariantError, applyEvent, txStatus } from './transaction.js';
 import type { EventMeta, LedgerInput } from './validate.js';
 
 export interface WalletBalance {

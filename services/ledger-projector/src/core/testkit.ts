@@ -4,13 +4,17 @@
  */
 import { accountId } from './accounts.js';
 import { parseAmount } from './amount.js';
-import { type Decision, type Posting, type ScreeningInput, type TxEvent, type TxEventType, type TxState, applyEvent } from './transaction.js';
+import {
+  type Decision,
+  type Posting,
+  type ScreeningInput,
+  type TxEvent,
+  type TxEventType,
+  type TxState,
+  applyEvent,
+} from './transaction.js';
 
-export function ev(
-  event_type: TxEventType,
-  amount: string,
-  over: Partial<Omit<TxEvent, 'amount_units' | 'event_type'>> = {},
-): TxEvent {
+export function ev(event_type: TxEventType, amount: string, over: Partial<Omit<TxEvent, 'amount_units' | 'event_type'>> = {}): TxEvent {
   return {
     provider: 'generic',
     event_id: `${over.transaction_id ?? 'tx_1'}:${event_type}`,
@@ -51,7 +55,8 @@ export class AccountBook {
   /** Sum over all accounts of one asset (must always be zero). */
   assetSum(asset: string): bigint {
     let sum = 0n;
-    for (const [id, v] of this.balances) if (id.endsWith(`/${encodeURIComponent(asset)}`) || id.includes(`/${encodeURIComponent(asset)}/`)) sum += v;
+    for (const [id, v] of this.balances)
+      if (id.endsWith(`/${encodeURIComponent(asset)}`) || id.includes(`/${encodeURIComponent(asset)}/`)) sum += v;
     return sum;
   }
 

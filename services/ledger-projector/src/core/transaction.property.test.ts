@@ -165,14 +165,16 @@ function replayChecked(order: Delivery[], specs: TxSpec[]): AccountBook {
   return book;
 }
 
-
 describe('ledger state machine properties', () => {
   it('in-order delivery matches the DESIGN 3.3 table exactly', () => {
     fc.assert(
-      fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 8 }).chain((xs) => fc.tuple(...xs.map((_, i) => txSpecArb(i)))), (specs) => {
-        const book = replayChecked(specs.flatMap(deliveries), specs);
-        expect(walletBuckets(book, specs)).toEqual(referenceBalances(specs));
-      }),
+      fc.property(
+        fc.array(fc.nat(), { minLength: 1, maxLength: 8 }).chain((xs) => fc.tuple(...xs.map((_, i) => txSpecArb(i)))),
+        (specs) => {
+          const book = replayChecked(specs.flatMap(deliveries), specs);
+          expect(walletBuckets(book, specs)).toEqual(referenceBalances(specs));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -201,7 +203,10 @@ describe('ledger state machine properties', () => {
         const inOrder = specs.flatMap(deliveries);
         return fc.record({
           specs: fc.constant(specs),
-          priorities: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: inOrder.length * 2, maxLength: inOrder.length * 2 }),
+          priorities: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), {
+            minLength: inOrder.length * 2,
+            maxLength: inOrder.length * 2,
+          }),
           duplicates: fc.array(fc.nat({ max: inOrder.length - 1 }), { maxLength: inOrder.length }),
         });
       });
@@ -303,8 +308,16 @@ describe('ledger state machine properties', () => {
         const versions = [...whole.balances.values()].reduce((n, b) => n + b.version, 0);
         expect(versions).toBe(changes);
         for (const [key, b] of whole.balances) {
-          const last = whole.records.flatMap((r) => r.balance_changes).filter((c) => balanceKey(c.wallet_id, c.asset) === key).at(-1);
-          expect(last).toMatchObject({ pending: formatUnits(b.pending), available: formatUnits(b.available), held: formatUnits(b.held), version: b.version });
+          const last = whole.records
+            .flatMap((r) => r.balance_changes)
+            .filter((c) => balanceKey(c.wallet_id, c.asset) === key)
+            .at(-1);
+          expect(last).toMatchObject({
+            pending: formatUnits(b.pending),
+            available: formatUnits(b.available),
+            held: formatUnits(b.held),
+            version: b.version,
+          });
         }
       }),
       { numRuns: 200 },

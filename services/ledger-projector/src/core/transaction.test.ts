@@ -34,7 +34,12 @@ describe('deposit events (DESIGN 3.3 table, in order)', () => {
   it('deposit.detected: pending += amount (debit wallet pending, credit custody clearing)', () => {
     const { newState, postings } = applyEvent(null, ev('deposit.detected', '0.50000000'), screen());
     expect(postings).toEqual([
-      { asset: 'BTC', debit: walletAccount('wal_42', 'BTC', 'pending'), credit: externalAccount('generic', 'BTC'), amount_units: parseAmount('0.5') },
+      {
+        asset: 'BTC',
+        debit: walletAccount('wal_42', 'BTC', 'pending'),
+        credit: externalAccount('generic', 'BTC'),
+        amount_units: parseAmount('0.5'),
+      },
     ]);
     expect(txStatus(newState)).toBe('pending');
   });
@@ -89,7 +94,12 @@ describe('withdrawal events (DESIGN 3.3 table, in order)', () => {
   it('withdrawal.requested: available -= amount, held += amount', () => {
     const { postings } = applyEvent(null, ev('withdrawal.requested', '0.1'), screen());
     expect(postings).toEqual([
-      { asset: 'BTC', debit: walletAccount('wal_42', 'BTC', 'held'), credit: walletAccount('wal_42', 'BTC', 'available'), amount_units: parseAmount('0.1') },
+      {
+        asset: 'BTC',
+        debit: walletAccount('wal_42', 'BTC', 'held'),
+        credit: walletAccount('wal_42', 'BTC', 'available'),
+        amount_units: parseAmount('0.1'),
+      },
     ]);
   });
 
@@ -279,7 +289,12 @@ describe('escalation', () => {
     const escalated = applyEscalation(released, { by: 'officer2', at_ms: 2, reason: 'new information' });
     expect(escalated.newState.position).toEqual({ pending: 0n, available: 0n, held: parseAmount('2.5') });
     expect(escalated.postings).toEqual([
-      { asset: 'BTC', debit: walletAccount('wal_42', 'BTC', 'held'), credit: walletAccount('wal_42', 'BTC', 'available'), amount_units: parseAmount('2.5') },
+      {
+        asset: 'BTC',
+        debit: walletAccount('wal_42', 'BTC', 'held'),
+        credit: walletAccount('wal_42', 'BTC', 'available'),
+        amount_units: parseAmount('2.5'),
+      },
     ]);
   });
 

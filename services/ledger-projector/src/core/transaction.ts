@@ -295,11 +295,16 @@ function detectAnomalies(state: TxState, event: TxEvent): string[] {
   let anomalies = state.anomalies;
   for (const [type, amount] of Object.entries(state.amounts)) {
     if (amount !== undefined && amount !== event.amount_units) {
-      anomalies = addAnomaly(anomalies, `amount_mismatch:${type}=${formatUnits(amount)}:${event.event_type}=${formatUnits(event.amount_units)}`);
+      anomalies = addAnomaly(
+        anomalies,
+        `amount_mismatch:${type}=${formatUnits(amount)}:${event.event_type}=${formatUnits(event.amount_units)}`,
+      );
     }
   }
   const outcomes =
-    state.kind === 'deposit' ? (['deposit.confirmed', 'deposit.failed'] as const) : (['withdrawal.confirmed', 'withdrawal.failed'] as const);
+    state.kind === 'deposit'
+      ? (['deposit.confirmed', 'deposit.failed'] as const)
+      : (['withdrawal.confirmed', 'withdrawal.failed'] as const);
   const seen = (type: TxEventType) => type === event.event_type || has(state, type);
   if (seen(outcomes[0]) && seen(outcomes[1])) anomalies = addAnomaly(anomalies, `conflicting_outcomes:${outcomes[0]}+${outcomes[1]}`);
   return anomalies;
@@ -327,7 +332,9 @@ export function applyEvent(state: TxState | null, event: TxEvent, screening: Scr
     ...current,
     amounts: event.authoritative
       ? { [event.event_type]: event.amount_units }
-      : has(current, event.event_type) ? current.amounts : { ...current.amounts, [event.event_type]: event.amount_units },
+      : has(current, event.event_type)
+        ? current.amounts
+        : { ...current.amounts, [event.event_type]: event.amount_units },
     decision: strictestDecision(current.decision, screening.decision),
     reasons: mergeReasons(current.reasons, screening.reasons),
     anomalies: event.authoritative
@@ -375,12 +382,21 @@ export const ESCALATION_RULE_ID = 'compliance.manual';
  * released deposit's funds go back to held) and it can no longer be released here.
  * Idempotent: escalating a BLOCKed transaction changes nothing.
  */
-export function applyEscalation(state: TxState, escalation: { by: string; at_ms: number; reason: string }): ApplyResult & { already_blocked: boolean } {
+export function applyEscalation(
+  state: TxState,
+  escalation: { by: string; at_ms: number; reason: string },
+): ApplyResult & { already_blocked: boolean } {
   const where = `transaction ${state.provider}/${state.transaction_id}`;
   if (state.decision === 'BLOCK') return { newState: state, postings: [], already_blocked: true };
-  if (state.decision !== 'REVIEW') throw new EscalationRejectedError('not_under_review', `${where} is not under compliance review (decision ${state.decision})`);
+  if (state.decision !== 'REVIEW')
+    throw new EscalationRejectedError('not_under_review', `${where} is not under compliance review (decision ${state.decision})`);
   const reasons = mergeReasons(state.reasons, [
-    { code: ESCALATION_REASON_CODE, rule_id: ESCALATION_RULE_ID, outcome: 'BLOCK', message: `escalated by ${escalation.by}: ${escalation.reason}` },
+    {
+      code: ESCALATION_REASON_CODE,
+      rule_id: ESCALATION_RULE_ID,
+      outcome: 'BLOCK',
+      message: `escalated by ${escalation.by}: ${escalation.reason}`,
+    },
   ]);
   return { ...settle({ ...state, decision: 'BLOCK', reasons }), already_blocked: false };
 }
@@ -449,7 +465,8 @@ export function assertPostingsBalance(postings: Posting[], deltas: Array<[Accoun
   if (sum !== 0n) throw new LedgerInvariantError(`movement does not balance: sum ${sum}`);
   let moved = 0;
   for (const v of effect.values()) if (v !== 0n) moved += 1;
-  if (moved !== deltas.filter(([, d]) => d !== 0n).length) throw new LedgerInvariantError('postings move an account the movement does not name');
+  if (moved !== deltas.filter(([, d]) => d !== 0n).length)
+    throw new LedgerInvariantError('postings move an account the movement does not name');
 }
 
 function assertPositionInvariants(state: TxState): void {

@@ -112,7 +112,16 @@ export function toLedgerInput(value: { event: CanonicalEvent; screening: Screeni
   return {
     class: 'transaction',
     meta,
-    event: { provider, event_id, event_type: event_type as TxEventType, transaction_id, wallet_id, asset, amount_units, ...(meta.source === 'RECONCILIATION' ? { authoritative: true } : {}) },
+    event: {
+      provider,
+      event_id,
+      event_type: event_type as TxEventType,
+      transaction_id,
+      wallet_id,
+      asset,
+      amount_units,
+      ...(meta.source === 'RECONCILIATION' ? { authoritative: true } : {}),
+    },
     screening,
   };
 }

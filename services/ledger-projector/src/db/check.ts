@@ -61,7 +61,14 @@ async function checkAssetsBalance(client: PoolClient, add: Findings): Promise<vo
      GROUP BY asset`,
   );
   for (const r of assets.rows) {
-    if (normalizeAmount(r.total) !== '0') add.violation({ kind: 'asset_not_balanced', asset: r.asset, actual: normalizeAmount(r.total), expected: '0', detail: `postings of ${r.asset} sum to ${r.total}` });
+    if (normalizeAmount(r.total) !== '0')
+      add.violation({
+        kind: 'asset_not_balanced',
+        asset: r.asset,
+        actual: normalizeAmount(r.total),
+        expected: '0',
+        detail: `postings of ${r.asset} sum to ${r.total}`,
+      });
   }
 }
 
@@ -78,7 +85,12 @@ async function checkPostings(client: PoolClient, add: Findings): Promise<void> {
       WHERE a.account_id IS NULL OR a.asset <> p.asset OR p.amount <= 0 OR p.debit_account_id = p.credit_account_id`,
   );
   for (const r of badPostings.rows) {
-    add.violation({ kind: r.problem, asset: r.asset, account_id: r.account_id ?? undefined, detail: `posting ${r.posting_id} (${r.problem})` });
+    add.violation({
+      kind: r.problem,
+      asset: r.asset,
+      account_id: r.account_id ?? undefined,
+      detail: `posting ${r.posting_id} (${r.problem})`,
+    });
   }
 }
 
@@ -124,7 +136,12 @@ async function checkOrphanPostings(client: PoolClient, add: Findings): Promise<v
   const orphanSums = await client.query<{ account_id: string }>(
     `WITH ${MOVEMENTS} SELECT s.account_id FROM account_sums s LEFT JOIN ledger.accounts a USING (account_id) WHERE a.account_id IS NULL`,
   );
-  for (const r of orphanSums.rows) add.violation({ kind: 'posting_unknown_account', account_id: r.account_id, detail: `postings name account ${r.account_id}, which does not exist` });
+  for (const r of orphanSums.rows)
+    add.violation({
+      kind: 'posting_unknown_account',
+      account_id: r.account_id,
+      detail: `postings name account ${r.account_id}, which does not exist`,
+    });
 }
 
 /** No negative pending or held (violation); a negative available is a warning. */
@@ -135,7 +152,13 @@ async function checkNegativeBuckets(client: PoolClient, add: Findings): Promise<
   for (const r of negatives.rows) {
     for (const bucket of ['pending', 'held', 'available'] as const) {
       if (!r[bucket].startsWith('-')) continue;
-      const finding = { kind: bucket === 'available' ? 'negative_available' : 'negative_bucket', wallet_id: r.wallet_id, asset: r.asset, actual: normalizeAmount(r[bucket]), detail: `${bucket} of ${r.wallet_id}/${r.asset} is ${normalizeAmount(r[bucket])}` };
+      const finding = {
+        kind: bucket === 'available' ? 'negative_available' : 'negative_bucket',
+        wallet_id: r.wallet_id,
+        asset: r.asset,
+        actual: normalizeAmount(r[bucket]),
+        detail: `${bucket} of ${r.wallet_id}/${r.asset} is ${normalizeAmount(r[bucket])}`,
+      };
       (bucket === 'available' ? add.warning : add.violation)(finding);
     }
   }
@@ -186,7 +209,14 @@ export async function ledgerCheck(pool: Pool): Promise<LedgerCheckReport> {
   try {
     // One consistent snapshot for every query of the check.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    for (const check of [checkAssetsBalance, checkPostings, checkStoredBalances, checkOrphanPostings, checkNegativeBuckets, checkPositions]) {
+    for (const check of [
+      checkAssetsBalance,
+      checkPostings,
+      checkStoredBalances,
+      checkOrphanPostings,
+      checkNegativeBuckets,
+      checkPositions,
+    ]) {
       await check(client, add);
     }
     const stats = await readStats(client);

@@ -2,9 +2,24 @@
 import { InfrastructureError } from '@tidemark/stream';
 
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
   // Postgres: connection exceptions (08xxx), admin/crash shutdown, cannot connect now, too many connections
-  '08000', '08001', '08003', '08004', '08006', '08P01', '57P01', '57P02', '57P03', '53300',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '08P01',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
 ]);
 
 /** Races between concurrent writers (a rebalance zombie): retrying the batch resolves them. */

@@ -48,7 +48,10 @@ export async function projectInTransaction(
   now_ms: number,
   known: KnownAccounts,
 ): Promise<{ results: HandlerResult[]; stats: ProjectStats; new_accounts: string[] }> {
-  const processed = await loadProcessed(client, inputs.map((i) => i.meta));
+  const processed = await loadProcessed(
+    client,
+    inputs.map((i) => i.meta),
+  );
   const fresh = inputs.filter((i) => !processed.has(eventKey(i.meta.provider, i.meta.event_id)));
 
   const txKeys = new Map<string, { provider: string; transaction_id: string }>();

@@ -115,10 +115,10 @@ const TX_COLUMNS = `provider, transaction_id, kind, wallet_id, asset, amount::te
   released_by, released_at, pending::text, available::text, held::text, created_at, updated_at, last_occurred_at`;
 
 export async function getTransaction(pool: Queryable, provider: string, transaction_id: string): Promise<TransactionView | null> {
-  const tx = await pool.query<LedgerTransactionRow>(`SELECT ${TX_COLUMNS} FROM ledger.transactions WHERE provider = $1 AND transaction_id = $2`, [
-    provider,
-    transaction_id,
-  ]);
+  const tx = await pool.query<LedgerTransactionRow>(
+    `SELECT ${TX_COLUMNS} FROM ledger.transactions WHERE provider = $1 AND transaction_id = $2`,
+    [provider, transaction_id],
+  );
   const row = tx.rows[0];
   if (!row) return null;
   const history = await pool.query<{
@@ -226,7 +226,10 @@ export async function* listTransactions(
 }
 
 /** Wallet balances of every wallet (optionally of one provider's transactions' wallets), for balance reconciliation. */
-export async function listBalances(pool: Queryable, opts: { wallet_ids?: string[] } = {}): Promise<Array<AssetBalance & { wallet_id: string; version: number }>> {
+export async function listBalances(
+  pool: Queryable,
+  opts: { wallet_ids?: string[] } = {},
+): Promise<Array<AssetBalance & { wallet_id: string; version: number }>> {
   const res = await pool.query<{ wallet_id: string; asset: string; pending: string; available: string; held: string; version: string }>(
     `SELECT wallet_id, asset, pending::text, available::text, held::text, version::text FROM ledger.balances
       WHERE $1::text[] IS NULL OR wallet_id = ANY($1) ORDER BY wallet_id, asset`,
@@ -250,17 +253,23 @@ export async function ledgerSchemaExists(pool: Queryable): Promise<boolean> {
 
 /** Latest provider occurrence time the ledger has applied for `provider` (its as-of), or null. */
 export async function ledgerAsOf(pool: Queryable, provider: string): Promise<Date | null> {
-  const res = await pool.query<{ at: Date | null }>(`SELECT max(last_occurred_at) AS at FROM ledger.transactions WHERE provider = $1`, [provider]);
+  const res = await pool.query<{ at: Date | null }>(`SELECT max(last_occurred_at) AS at FROM ledger.transactions WHERE provider = $1`, [
+    provider,
+  ]);
   return res.rows[0]?.at ?? null;
 }
 
 /** The ledger transactions of `provider` with the given provider transaction ids (absent ids: none). */
-export async function getTransactionRows(pool: Queryable, provider: string, transaction_ids: readonly string[]): Promise<LedgerTransactionRow[]> {
+export async function getTransactionRows(
+  pool: Queryable,
+  provider: string,
+  transaction_ids: readonly string[],
+): Promise<LedgerTransactionRow[]> {
   if (transaction_ids.length === 0) return [];
-  const res = await pool.query<LedgerTransactionRow>(`SELECT ${TX_COLUMNS} FROM ledger.transactions WHERE provider = $1 AND transaction_id = ANY($2::text[])`, [
-    provider,
-    transaction_ids,
-  ]);
+  const res = await pool.query<LedgerTransactionRow>(
+    `SELECT ${TX_COLUMNS} FROM ledger.transactions WHERE provider = $1 AND transaction_id = ANY($2::text[])`,
+    [provider, transaction_ids],
+  );
   return res.rows;
 }
 
@@ -275,7 +284,10 @@ export interface PairContributions {
 }
 
 /** Transaction count and contribution totals of each (wallet, asset) pair that has transactions. */
-export async function pairContributions(pool: Queryable, pairs: ReadonlyArray<{ wallet_id: string; asset: string }>): Promise<PairContributions[]> {
+export async function pairContributions(
+  pool: Queryable,
+  pairs: ReadonlyArray<{ wallet_id: string; asset: string }>,
+): Promise<PairContributions[]> {
   if (pairs.length === 0) return [];
   const res = await pool.query<{ wallet_id: string; asset: string; n: string; pending: string; available: string; held: string }>(
     `SELECT t.wallet_id, t.asset, count(*)::text AS n, sum(t.pending)::text AS pending, sum(t.available)::text AS available, sum(t.held)::text AS held
@@ -284,7 +296,14 @@ export async function pairContributions(pool: Queryable, pairs: ReadonlyArray<{ 
       GROUP BY t.wallet_id, t.asset`,
     [pairs.map((p) => p.wallet_id), pairs.map((p) => p.asset)],
   );
-  return res.rows.map((r) => ({ wallet_id: r.wallet_id, asset: r.asset, tx_count: Number(r.n), pending: r.pending, available: r.available, held: r.held }));
+  return res.rows.map((r) => ({
+    wallet_id: r.wallet_id,
+    asset: r.asset,
+    tx_count: Number(r.n),
+    pending: r.pending,
+    available: r.available,
+    held: r.held,
+  }));
 }
 
 // ---- compliance queue, decision history, postings (console; additions to DESIGN 3.3) ----
@@ -337,7 +356,15 @@ export async function listComplianceQueue(pool: Pool, filter: QueueFilter = {}):
                               OR reasons @> jsonb_build_array(jsonb_build_object('code', $5::text)))
         AND ($6::double precision IS NULL OR created_at <= now() - make_interval(secs => $6))
       ORDER BY created_at DESC, transaction_id LIMIT $7`,
-    [filter.state ?? 'open', filter.decision ?? null, filter.wallet_id ?? null, filter.asset ?? null, filter.rule ?? null, filter.min_age_s ?? null, limit],
+    [
+      filter.state ?? 'open',
+      filter.decision ?? null,
+      filter.wallet_id ?? null,
+      filter.asset ?? null,
+      filter.rule ?? null,
+      filter.min_age_s ?? null,
+      limit,
+    ],
   );
   return res.rows.map((row) => ({
     provider: row.provider,
@@ -368,10 +395,22 @@ export interface ComplianceActionView {
 }
 
 /** The decision history of one transaction (oldest first), or the latest decisions overall (newest first). */
-export async function listComplianceActions(pool: Pool, opts: { provider?: string; transaction_id?: string; limit?: number } = {}): Promise<ComplianceActionView[]> {
+export async function listComplianceActions(
+  pool: Pool,
+  opts: { provider?: string; transaction_id?: string; limit?: number } = {},
+): Promise<ComplianceActionView[]> {
   const limit = Math.min(Math.max(1, opts.limit ?? 100), ACTIONS_MAX);
   const one = opts.provider !== undefined && opts.transaction_id !== undefined;
-  const res = await pool.query<{ provider: string; transaction_id: string; action: string; actor: string; reason: string | null; request_id: string; at: Date; details: Record<string, string> }>(
+  const res = await pool.query<{
+    provider: string;
+    transaction_id: string;
+    action: string;
+    actor: string;
+    reason: string | null;
+    request_id: string;
+    at: Date;
+    details: Record<string, string>;
+  }>(
     one
       ? `SELECT provider, transaction_id, action, actor, reason, request_id, at, details FROM ledger.compliance_actions
           WHERE provider = $1 AND transaction_id = $2 ORDER BY action_id LIMIT $3`
@@ -393,7 +432,14 @@ export interface PostingView {
 
 /** The postings of one transaction, in the order they were written. */
 export async function listPostings(pool: Pool, provider: string, transaction_id: string): Promise<PostingView[]> {
-  const res = await pool.query<{ event_id: string; debit_account_id: string; credit_account_id: string; asset: string; amount: string; created_at: Date }>(
+  const res = await pool.query<{
+    event_id: string;
+    debit_account_id: string;
+    credit_account_id: string;
+    asset: string;
+    amount: string;
+    created_at: Date;
+  }>(
     `SELECT event_id, debit_account_id, credit_account_id, asset, amount::text, created_at FROM ledger.postings
       WHERE provider = $1 AND transaction_id = $2 ORDER BY posting_id LIMIT ${POSTINGS_MAX}`,
     [provider, transaction_id],
@@ -412,7 +458,16 @@ export interface BalanceChangeView {
 
 /** Per history entry of one transaction: the wallet's balance before and after it. */
 export async function listBalanceChanges(pool: Pool, provider: string, transaction_id: string): Promise<BalanceChangeView[]> {
-  const rows = await pool.query<{ event_id: string; event_type: string; wallet_id: string | null; asset: string | null; balance_pending: string | null; balance_available: string | null; balance_held: string | null; balance_version: string | null }>(
+  const rows = await pool.query<{
+    event_id: string;
+    event_type: string;
+    wallet_id: string | null;
+    asset: string | null;
+    balance_pending: string | null;
+    balance_available: string | null;
+    balance_held: string | null;
+    balance_version: string | null;
+  }>(
     `SELECT event_id, event_type, wallet_id, asset, balance_pending, balance_available, balance_held, balance_version::text
        FROM ledger.processed_events WHERE provider = $1 AND transaction_id = $2
       ORDER BY projected_at, occurred_at, event_id LIMIT ${HISTORY_ENTRIES_MAX}`,
@@ -420,10 +475,21 @@ export async function listBalanceChanges(pool: Pool, provider: string, transacti
   );
   const postings = await listPostings(pool, provider, transaction_id);
   return rows.rows.map((r) => {
-    if (r.balance_version === null || r.balance_pending === null || r.balance_available === null || r.balance_held === null || !r.wallet_id || !r.asset) {
+    if (
+      r.balance_version === null ||
+      r.balance_pending === null ||
+      r.balance_available === null ||
+      r.balance_held === null ||
+      !r.wallet_id ||
+      !r.asset
+    ) {
       return { event_id: r.event_id, event_type: r.event_type, balance_after: null, balance_before: null };
     }
-    const after = { pending: parseSignedUnits(r.balance_pending), available: parseSignedUnits(r.balance_available), held: parseSignedUnits(r.balance_held) };
+    const after = {
+      pending: parseSignedUnits(r.balance_pending),
+      available: parseSignedUnits(r.balance_available),
+      held: parseSignedUnits(r.balance_held),
+    };
     const before = { ...after };
     const buckets = (['pending', 'available', 'held'] as const).map((b) => [walletAccount(r.wallet_id!, r.asset!, b).id, b] as const);
     for (const p of postings) {
@@ -434,7 +500,16 @@ export async function listBalanceChanges(pool: Pool, provider: string, transacti
         if (p.credit_account_id === id) before[bucket] += units;
       }
     }
-    const fmt = (b: { pending: bigint; available: bigint; held: bigint }) => ({ pending: formatUnits(b.pending), available: formatUnits(b.available), held: formatUnits(b.held) });
-    return { event_id: r.event_id, event_type: r.event_type, balance_after: { ...fmt(after), version: Number(r.balance_version) }, balance_before: fmt(before) };
+    const fmt = (b: { pending: bigint; available: bigint; held: bigint }) => ({
+      pending: formatUnits(b.pending),
+      available: formatUnits(b.available),
+      held: formatUnits(b.held),
+    });
+    return {
+      event_id: r.event_id,
+      event_type: r.event_type,
+      balance_after: { ...fmt(after), version: Number(r.balance_version) },
+      balance_before: fmt(before),
+    };
   });
 }

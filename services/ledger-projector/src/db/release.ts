@@ -11,7 +11,16 @@ import { type AuditRecord, buildAudit } from '@tidemark/common';
 import { applyPostingsToBalance, balanceChanged, balanceKey, postingRows, txKey, zeroBalance } from '../core/batch.js';
 import { type ApplyResult, type TxState, applyEscalation, applyRelease, txStatus } from '../core/transaction.js';
 import { formatUnits } from '../core/amount.js';
-import { KnownAccounts, insertAccounts, insertPostings, insertProcessed, lockBalances, lockStates, writeBalances, writeStates } from './statements.js';
+import {
+  KnownAccounts,
+  insertAccounts,
+  insertPostings,
+  insertProcessed,
+  lockBalances,
+  lockStates,
+  writeBalances,
+  writeStates,
+} from './statements.js';
 import { AUDIT_TOPIC, LEDGER_BALANCES_TOPIC, SERVICE_NAME } from '../topics.js';
 import { accountId } from '../core/accounts.js';
 import { asInfrastructureError } from './errors.js';
@@ -48,7 +57,10 @@ export interface ReleaseOutcome {
   balance_version: number | null;
 }
 
-export async function insertOutbox(client: PoolClient | Pool, records: Array<{ topic: string; key: string; value: unknown }>): Promise<void> {
+export async function insertOutbox(
+  client: PoolClient | Pool,
+  records: Array<{ topic: string; key: string; value: unknown }>,
+): Promise<void> {
   if (records.length === 0) return;
   await client.query(`INSERT INTO ledger.outbox (topic, key, value) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])`, [
     records.map((r) => r.topic),
@@ -57,11 +69,18 @@ export async function insertOutbox(client: PoolClient | Pool, records: Array<{ t
   ]);
 }
 
-export function releaseAudit(req: ReleaseRequest, action: string, details: Record<string, string>, reason: string | null, at_ms: number): AuditRecord {
+export function releaseAudit(
+  req: ReleaseRequest,
+  action: string,
+  details: Record<string, string>,
+  reason: string | null,
+  at_ms: number,
+): AuditRecord {
   return buildAudit({
     stage: SERVICE_NAME,
     action,
-    audit_id: action === 'released' || action === 'escalated' ? `${SERVICE_NAME}:${action}:${req.provider}:${req.transaction_id}` : undefined,
+    audit_id:
+      action === 'released' || action === 'escalated' ? `${SERVICE_NAME}:${action}:${req.provider}:${req.transaction_id}` : undefined,
     provider: req.provider,
     key: `${req.provider}:${req.transaction_id}`,
     reason,
@@ -88,7 +107,16 @@ export interface ComplianceAction {
 
 export async function insertComplianceAction(
   client: PoolClient | Pool,
-  a: { provider: string; transaction_id: string; action: ComplianceActionKind; actor: string; reason: string | null; request_id: string; at_ms: number; details: Record<string, string> },
+  a: {
+    provider: string;
+    transaction_id: string;
+    action: ComplianceActionKind;
+    actor: string;
+    reason: string | null;
+    request_id: string;
+    at_ms: number;
+    details: Record<string, string>;
+  },
 ): Promise<void> {
   await client.query(
     `INSERT INTO ledger.compliance_actions (provider, transaction_id, action, actor, reason, request_id, at, details)
@@ -118,7 +146,9 @@ export async function releaseTransaction(
     );
     const pending = last.rows[0]?.action === 'release_requested' ? last.rows[0] : null;
     if (pending && pending.actor === req.released_by) {
-      throw new FourEyesError(`the release of ${req.provider}/${req.transaction_id} was requested by ${req.released_by}; a different compliance officer must confirm it`);
+      throw new FourEyesError(
+        `the release of ${req.provider}/${req.transaction_id} was requested by ${req.released_by}; a different compliance officer must confirm it`,
+      );
     }
     if (pending) {
       requested_by = pending.actor;
@@ -135,9 +165,22 @@ export async function releaseTransaction(
       at_ms: now_ms,
       details: { amount, asset: state.asset, wallet_id: state.wallet_id, threshold_usd: four_eyes!.threshold_usd },
     });
-    const audit = releaseAudit(req, 'release_requested', { wallet_id: state.wallet_id, asset: state.asset, amount, threshold_usd: four_eyes!.threshold_usd }, req.reason ?? null, now_ms);
+    const audit = releaseAudit(
+      req,
+      'release_requested',
+      { wallet_id: state.wallet_id, asset: state.asset, amount, threshold_usd: four_eyes!.threshold_usd },
+      req.reason ?? null,
+      now_ms,
+    );
     await insertOutbox(client, [{ topic: AUDIT_TOPIC, key: `${req.provider}:${req.transaction_id}`, value: audit }]);
-    return { outcome: 'awaiting_second_approval', wallet_id: state.wallet_id, asset: state.asset, amount_released: '0', balance_version: null, requested_by: req.released_by };
+    return {
+      outcome: 'awaiting_second_approval',
+      wallet_id: state.wallet_id,
+      asset: state.asset,
+      amount_released: '0',
+      balance_version: null,
+      requested_by: req.released_by,
+    };
   };
   const result = await operatorChange(
     pool,
@@ -176,11 +219,22 @@ export interface EscalationOutcome {
  * Escalates a REVIEW transaction to BLOCK (its funds stay, or go back to, held). Throws
  * TransactionNotFoundError, EscalationRejectedError, or InfrastructureError.
  */
-export async function escalateTransaction(pool: Pool, req: ReleaseRequest & { reason: string }, known: KnownAccounts = new KnownAccounts(16)): Promise<EscalationOutcome> {
-  const result = await operatorChange(pool, req, 'escalated', req.reason, (state, now_ms) => {
-    const escalated = applyEscalation(state, { by: req.released_by, at_ms: now_ms, reason: req.reason });
-    return { result: escalated, unchanged: escalated.already_blocked };
-  }, known);
+export async function escalateTransaction(
+  pool: Pool,
+  req: ReleaseRequest & { reason: string },
+  known: KnownAccounts = new KnownAccounts(16),
+): Promise<EscalationOutcome> {
+  const result = await operatorChange(
+    pool,
+    req,
+    'escalated',
+    req.reason,
+    (state, now_ms) => {
+      const escalated = applyEscalation(state, { by: req.released_by, at_ms: now_ms, reason: req.reason });
+      return { result: escalated, unchanged: escalated.already_blocked };
+    },
+    known,
+  );
   if (!('unchanged' in result)) throw new Error('unreachable: escalation has no gate');
   return {
     outcome: result.unchanged ? 'already_blocked' : 'escalated',
@@ -202,7 +256,10 @@ export async function noteTransaction(pool: Pool, req: ReleaseRequest & { reason
   }
   try {
     await client.query('BEGIN');
-    const found = await client.query(`SELECT 1 FROM ledger.transactions WHERE provider = $1 AND transaction_id = $2`, [req.provider, req.transaction_id]);
+    const found = await client.query(`SELECT 1 FROM ledger.transactions WHERE provider = $1 AND transaction_id = $2`, [
+      req.provider,
+      req.transaction_id,
+    ]);
     if (found.rowCount === 0) throw new TransactionNotFoundError(`transaction ${req.provider}/${req.transaction_id} is not in the ledger`);
     await insertComplianceAction(client, {
       provider: req.provider,
@@ -234,6 +291,121 @@ export async function noteTransaction(pool: Pool, req: ReleaseRequest & { reason
   }
 }
 
+type OperatorAction = 'released' | 'escalated';
+
+/** Locks the transaction's state row (FOR UPDATE); TransactionNotFoundError when it is not in the ledger. */
+async function lockTransaction(client: PoolClient, req: ReleaseRequest): Promise<TxState> {
+  const states = await lockStates(client, [{ provider: req.provider, transaction_id: req.transaction_id }]);
+  const state = states.get(txKey(req.provider, req.transaction_id));
+  if (!state) throw new TransactionNotFoundError(`transaction ${req.provider}/${req.transaction_id} is not in the ledger`);
+  return state;
+}
+
+/** Locks the balance and writes the accounts, postings, new state and new balance of an applied decision. */
+async function writeOperatorChange(
+  client: PoolClient,
+  req: ReleaseRequest,
+  state: TxState,
+  result: ApplyResult,
+  event_id: string,
+  known: KnownAccounts,
+) {
+  const bKey = balanceKey(state.wallet_id, state.asset);
+  const locked = await lockBalances(client, [{ wallet_id: state.wallet_id, asset: state.asset }]);
+  const balance = applyPostingsToBalance(locked.get(bKey) ?? zeroBalance(state.wallet_id, state.asset), result.postings);
+  const accounts = new Map(
+    result.postings.flatMap((p) => [[accountId(p.debit), p.debit] as const, [accountId(p.credit), p.credit] as const]),
+  );
+  await insertAccounts(client, accounts, known);
+  if (result.postings.length > 0)
+    await insertPostings(client, postingRows(result.postings, { provider: req.provider, event_id, transaction_id: req.transaction_id }));
+  const txKeyed = new Map([[`${state.provider}\u0000${state.transaction_id}`, result.newState]]);
+  await writeStates(client, txKeyed, new Set(txKeyed.keys()), new Map());
+  await writeBalances(client, new Map([[bKey, balance]]), new Set(locked.keys()));
+  return { balance, accounts };
+}
+
+/**
+ * Records an applied decision: the history entry (like an event, deduplicated by its id),
+ * the decision-history row and the BalanceChanged + audit records into the outbox.
+ */
+async function recordOperatorDecision(
+  client: PoolClient,
+  req: ReleaseRequest,
+  d: {
+    action: OperatorAction;
+    reason: string | null;
+    state: TxState;
+    result: ApplyResult;
+    event_id: string;
+    balance: ReturnType<typeof applyPostingsToBalance>;
+    extra_details: () => Record<string, string>;
+    now_ms: number;
+  },
+): Promise<string> {
+  const { action, reason, state, result, event_id, balance, extra_details, now_ms } = d;
+  const change = balanceChanged(balance, { provider: req.provider, event_id, transaction_id: req.transaction_id }, now_ms);
+  const amount = formatUnits(result.postings.reduce((sum, p) => sum + p.amount_units, 0n));
+  const audit = releaseAudit(
+    req,
+    action,
+    { wallet_id: state.wallet_id, asset: state.asset, amount, balance_version: String(balance.version), ...extra_details() },
+    reason,
+    now_ms,
+  );
+  // The decision appears in the transaction's history like an event (deduplicated by its id).
+  await insertProcessed(
+    client,
+    [
+      {
+        meta: {
+          provider: req.provider,
+          event_id,
+          event_type: action === 'released' ? 'ledger.released' : 'ledger.escalated',
+          partition_key: state.wallet_id,
+          transaction_id: req.transaction_id,
+          wallet_id: state.wallet_id,
+          asset: state.asset,
+          amount,
+          occurred_at_ms: now_ms,
+          received_at_ms: now_ms,
+          source: 'OPERATOR',
+          decision: result.newState.decision,
+          reasons: [],
+        },
+        outcome: 'applied',
+        status: txStatus(result.newState),
+        postings_count: result.postings.length,
+        anomalies: [],
+        balance: {
+          pending: change.pending,
+          available: change.available,
+          held: change.held,
+          version: change.version,
+          changed_at_ms: change.changed_at_ms,
+        },
+      },
+    ],
+    now_ms,
+  );
+  await insertComplianceAction(client, {
+    provider: req.provider,
+    transaction_id: req.transaction_id,
+    action,
+    actor: req.released_by,
+    reason,
+    request_id: req.request_id,
+    at_ms: now_ms,
+    details: { amount, wallet_id: state.wallet_id, asset: state.asset, ...extra_details() },
+  });
+  const records: Array<{ topic: string; key: string; value: unknown }> = [
+    { topic: AUDIT_TOPIC, key: `${req.provider}:${req.transaction_id}`, value: audit },
+  ];
+  if (result.postings.length > 0) records.unshift({ topic: LEDGER_BALANCES_TOPIC, key: change.wallet_id, value: change });
+  await insertOutbox(client, records);
+  return amount;
+}
+
 /**
  * One compliance decision as one database transaction: lock the transaction and its
  * balance, apply the core's decision, write postings, state, balance, a history entry,
@@ -242,7 +414,7 @@ export async function noteTransaction(pool: Pool, req: ReleaseRequest & { reason
 async function operatorChange<G extends object = never>(
   pool: Pool,
   req: ReleaseRequest,
-  action: 'released' | 'escalated',
+  action: OperatorAction,
   reason: string | null,
   apply: (state: TxState, now_ms: number) => { result: ApplyResult; unchanged: boolean },
   known: KnownAccounts,
@@ -259,9 +431,7 @@ async function operatorChange<G extends object = never>(
   }
   try {
     await client.query('BEGIN');
-    const states = await lockStates(client, [{ provider: req.provider, transaction_id: req.transaction_id }]);
-    const state = states.get(txKey(req.provider, req.transaction_id));
-    if (!state) throw new TransactionNotFoundError(`transaction ${req.provider}/${req.transaction_id} is not in the ledger`);
+    const state = await lockTransaction(client, req);
     const gated = gate ? await gate(client, state, now_ms) : null;
     if (gated !== null) {
       await client.query('COMMIT');
@@ -272,68 +442,9 @@ async function operatorChange<G extends object = never>(
       await client.query('COMMIT');
       return { unchanged: true, wallet_id: state.wallet_id, asset: state.asset, amount: '0', balance_version: null };
     }
-    const bKey = balanceKey(state.wallet_id, state.asset);
-    const locked = await lockBalances(client, [{ wallet_id: state.wallet_id, asset: state.asset }]);
-    const balance = applyPostingsToBalance(locked.get(bKey) ?? zeroBalance(state.wallet_id, state.asset), result.postings);
     const event_id = action === 'released' ? `tidemark-release:${req.transaction_id}` : `tidemark-escalation:${req.transaction_id}`;
-    const accounts = new Map(result.postings.flatMap((p) => [[accountId(p.debit), p.debit] as const, [accountId(p.credit), p.credit] as const]));
-    await insertAccounts(client, accounts, known);
-    if (result.postings.length > 0) await insertPostings(client, postingRows(result.postings, { provider: req.provider, event_id, transaction_id: req.transaction_id }));
-    const txKeyed = new Map([[`${state.provider}\u0000${state.transaction_id}`, result.newState]]);
-    await writeStates(client, txKeyed, new Set(txKeyed.keys()), new Map());
-    await writeBalances(client, new Map([[bKey, balance]]), new Set(locked.keys()));
-
-    const change = balanceChanged(balance, { provider: req.provider, event_id, transaction_id: req.transaction_id }, now_ms);
-    const amount = formatUnits(result.postings.reduce((sum, p) => sum + p.amount_units, 0n));
-    const audit = releaseAudit(
-      req,
-      action,
-      { wallet_id: state.wallet_id, asset: state.asset, amount, balance_version: String(balance.version), ...extra_details() },
-      reason,
-      now_ms,
-    );
-    // The decision appears in the transaction's history like an event (deduplicated by its id).
-    await insertProcessed(
-      client,
-      [
-        {
-          meta: {
-            provider: req.provider,
-            event_id,
-            event_type: action === 'released' ? 'ledger.released' : 'ledger.escalated',
-            partition_key: state.wallet_id,
-            transaction_id: req.transaction_id,
-            wallet_id: state.wallet_id,
-            asset: state.asset,
-            amount,
-            occurred_at_ms: now_ms,
-            received_at_ms: now_ms,
-            source: 'OPERATOR',
-            decision: result.newState.decision,
-            reasons: [],
-          },
-          outcome: 'applied',
-          status: txStatus(result.newState),
-          postings_count: result.postings.length,
-          anomalies: [],
-          balance: { pending: change.pending, available: change.available, held: change.held, version: change.version, changed_at_ms: change.changed_at_ms },
-        },
-      ],
-      now_ms,
-    );
-    await insertComplianceAction(client, {
-      provider: req.provider,
-      transaction_id: req.transaction_id,
-      action,
-      actor: req.released_by,
-      reason,
-      request_id: req.request_id,
-      at_ms: now_ms,
-      details: { amount, wallet_id: state.wallet_id, asset: state.asset, ...extra_details() },
-    });
-    const records: Array<{ topic: string; key: string; value: unknown }> = [{ topic: AUDIT_TOPIC, key: `${req.provider}:${req.transaction_id}`, value: audit }];
-    if (result.postings.length > 0) records.unshift({ topic: LEDGER_BALANCES_TOPIC, key: change.wallet_id, value: change });
-    await insertOutbox(client, records);
+    const { balance, accounts } = await writeOperatorChange(client, req, state, result, event_id, known);
+    const amount = await recordOperatorDecision(client, req, { action, reason, state, result, event_id, balance, extra_details, now_ms });
     await client.query('COMMIT');
     known.addAll(accounts.keys());
     return { unchanged: false, wallet_id: state.wallet_id, asset: state.asset, amount, balance_version: balance.version };

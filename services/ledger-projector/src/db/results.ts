@@ -117,7 +117,13 @@ export function processedInsertOf(p: RecordProjection): ProcessedInsert {
     postings_count: p.postings_count,
     anomalies: p.anomalies,
     balance: change
-      ? { pending: change.pending, available: change.available, held: change.held, version: change.version, changed_at_ms: change.changed_at_ms }
+      ? {
+          pending: change.pending,
+          available: change.available,
+          held: change.held,
+          version: change.version,
+          changed_at_ms: change.changed_at_ms,
+        }
       : null,
   };
 }

@@ -14,7 +14,6 @@ import type { EventMeta } from '../core/validate.js';
 import { type ProcessedInsert, type ProcessedRow, resultFromRow } from './results.js';
 import { type BalanceRow, type TransactionStateRow, TX_STATE_COLUMNS, balanceFromRow, stateFromRow } from './rows.js';
 
-
 /** Account ids known to exist (skips re-inserting them); bounded, cleared when full. */
 export class KnownAccounts {
   private readonly ids = new Set<string>();
@@ -41,7 +40,10 @@ export async function loadProcessed(client: PoolClient, metas: EventMeta[]): Pro
   return new Map(res.rows.map((r) => [eventKey(r.provider, r.event_id), resultFromRow(r)]));
 }
 
-export async function lockStates(client: PoolClient, keys: Array<{ provider: string; transaction_id: string }>): Promise<Map<string, TxState>> {
+export async function lockStates(
+  client: PoolClient,
+  keys: Array<{ provider: string; transaction_id: string }>,
+): Promise<Map<string, TxState>> {
   if (keys.length === 0) return new Map();
   const res = await client.query<TransactionStateRow>(
     `SELECT ${TX_STATE_COLUMNS} FROM ledger.transactions
@@ -57,7 +59,10 @@ export async function lockStates(client: PoolClient, keys: Array<{ provider: str
   return out;
 }
 
-export async function lockBalances(client: PoolClient, keys: Array<{ wallet_id: string; asset: string }>): Promise<Map<string, WalletBalance>> {
+export async function lockBalances(
+  client: PoolClient,
+  keys: Array<{ wallet_id: string; asset: string }>,
+): Promise<Map<string, WalletBalance>> {
   if (keys.length === 0) return new Map();
   const res = await client.query<BalanceRow>(
     `SELECT wallet_id, asset, pending::text, available::text, held::text, version::text FROM ledger.balances
@@ -77,7 +82,13 @@ export async function insertAccounts(client: PoolClient, accounts: Map<string, A
      ON CONFLICT (account_id) DO NOTHING`,
     [
       JSON.stringify(
-        fresh.map(([id, a]) => ({ i: id, a: a.asset, k: accountKind(a), w: a.kind === 'wallet' ? a.wallet_id : null, p: a.kind === 'external' ? a.provider : null })),
+        fresh.map(([id, a]) => ({
+          i: id,
+          a: a.asset,
+          k: accountKind(a),
+          w: a.kind === 'wallet' ? a.wallet_id : null,
+          p: a.kind === 'external' ? a.provider : null,
+        })),
       ),
     ],
   );
@@ -90,7 +101,19 @@ export async function insertPostings(client: PoolClient, postings: BatchProjecti
     `INSERT INTO ledger.postings (provider, event_id, transaction_id, asset, debit_account_id, credit_account_id, amount)
      SELECT p, e, t, a, d, c, m FROM json_to_recordset($1::json) AS u(p text, e text, t text, a text, d text, c text, m numeric)`,
     // Short keys: this document carries every posting of the batch.
-    [JSON.stringify(postings.map((x) => ({ p: x.provider, e: x.event_id, t: x.transaction_id, a: x.asset, d: x.debit_account_id, c: x.credit_account_id, m: x.amount })))],
+    [
+      JSON.stringify(
+        postings.map((x) => ({
+          p: x.provider,
+          e: x.event_id,
+          t: x.transaction_id,
+          a: x.asset,
+          d: x.debit_account_id,
+          c: x.credit_account_id,
+          m: x.amount,
+        })),
+      ),
+    ],
   );
 }
 
@@ -168,7 +191,11 @@ export async function writeStates(
 }
 
 /** Writes changed balances: INSERT for new (wallet, asset), UPDATE for locked ones. */
-export async function writeBalances(client: PoolClient, balances: Map<string, WalletBalance>, existing: ReadonlySet<string>): Promise<void> {
+export async function writeBalances(
+  client: PoolClient,
+  balances: Map<string, WalletBalance>,
+  existing: ReadonlySet<string>,
+): Promise<void> {
   const all = [...balances];
   const doc = (list: typeof all) =>
     JSON.stringify(

@@ -24,7 +24,20 @@ export function screenedEvent(
     }),
     screening: {
       decision,
-      reasons: decision === 'ALLOW' ? [] : [{ code: 'AMOUNT_THRESHOLD', rule_id: 'amount-btc', outcome: decision, message: 'over threshold', matched_value: null, score: null, list_version: null }],
+      reasons:
+        decision === 'ALLOW'
+          ? []
+          : [
+              {
+                code: 'AMOUNT_THRESHOLD',
+                rule_id: 'amount-btc',
+                outcome: decision,
+                message: 'over threshold',
+                matched_value: null,
+                score: null,
+                list_version: null,
+              },
+            ],
       sanctions_list_version: 'test',
       rules_version: 'test',
       screened_at_ms: 1_764_000_000_600,

@@ -18,7 +18,14 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('readAuditTrail',
     await producer.connect();
     const messages = [];
     for (const r of records) {
-      const rec = buildAudit({ stage: 'ingress', action: 'accepted', provider: 'generic', event_id: r.event_id, at_ms: r.at_ms, trace_id: null });
+      const rec = buildAudit({
+        stage: 'ingress',
+        action: 'accepted',
+        provider: 'generic',
+        event_id: r.event_id,
+        at_ms: r.at_ms,
+        trace_id: null,
+      });
       messages.push({ key: auditKey(rec), value: await topics.codec.encode('audit.v1', rec), timestamp: String(r.at_ms) });
     }
     await producer.send({ topic: topicName('audit.v1', topics.prefix), acks: -1, messages });
@@ -62,7 +69,16 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('readAuditTrail',
     // The full read below counts the late record: it must have landed first (its write was not awaited during the read).
     await late;
     const all: AuditRecord[] = [];
-    await readAuditTrail({ kafka: topics.kafka, codec: topics.codec, prefix: topics.prefix, from_ms: 0, run_id: `u${now}`, timeout_ms: 60_000, logger: createLogger('t', 'silent'), onRecord: (r) => all.push(r) });
+    await readAuditTrail({
+      kafka: topics.kafka,
+      codec: topics.codec,
+      prefix: topics.prefix,
+      from_ms: 0,
+      run_id: `u${now}`,
+      timeout_ms: 60_000,
+      logger: createLogger('t', 'silent'),
+      onRecord: (r) => all.push(r),
+    });
     expect(all.length).toBe(71);
   });
 });

@@ -63,7 +63,13 @@ export async function readAuditTrail(opts: {
     /** First offset to read per partition (records before it, fetched before the seek lands, are skipped). */
     const first = new Map(next);
     // Short fetch waits: partitions already read to their end must not hold up the others.
-    const consumer = opts.kafka.consumer({ groupId, readUncommitted: false, allowAutoTopicCreation: false, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 250 });
+    const consumer = opts.kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxWaitTimeInMs: 250,
+    });
     let failure: unknown = null;
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       const { partition, lastOffset } = e.payload as { partition: number; lastOffset: string };
@@ -105,14 +111,18 @@ export async function readAuditTrail(opts: {
       while (pending().length > 0) {
         if (failure) throw failure;
         if (Date.now() > deadline) {
-          throw new AuditReadError(`could not read ${topic} to its end within ${opts.timeout_ms} ms (partitions still behind: ${pending().join(', ')}); an open transaction or an unavailable broker may hold it back`);
+          throw new AuditReadError(
+            `could not read ${topic} to its end within ${opts.timeout_ms} ms (partitions still behind: ${pending().join(', ')}); an open transaction or an unavailable broker may hold it back`,
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       if (failure) throw failure;
     } finally {
       await consumer.disconnect().catch(() => undefined);
-      await admin.deleteGroups([groupId]).catch((err: unknown) => opts.logger.warn({ err: (err as Error).message, groupId }, 'could not delete the audit reader group'));
+      await admin
+        .deleteGroups([groupId])
+        .catch((err: unknown) => opts.logger.warn({ err: (err as Error).message, groupId }, 'could not delete the audit reader group'));
     }
     result.as_of = newest_ms >= 0 ? new Date(newest_ms).toISOString() : null;
     return result;

@@ -42,7 +42,9 @@ export class LedgerReader {
   /** Fails with a clear message when the ledger projector's schema is not there. */
   async assertSchema(): Promise<void> {
     if (!(await ledgerSchemaExists(this.client))) {
-      throw new LedgerSchemaMissingError('the ledger schema (ledger.transactions) does not exist in TIDEMARK_DATABASE_URL; start the ledger projector (it runs its migrations) or point the reconciler at the right database');
+      throw new LedgerSchemaMissingError(
+        'the ledger schema (ledger.transactions) does not exist in TIDEMARK_DATABASE_URL; start the ledger projector (it runs its migrations) or point the reconciler at the right database',
+      );
     }
   }
 
@@ -102,7 +104,11 @@ function zero(): Buckets {
 }
 
 function bucketsOf(amounts: { pending: string; available: string; held: string }): Buckets {
-  return { pending: parseSignedUnits(amounts.pending), available: parseSignedUnits(amounts.available), held: parseSignedUnits(amounts.held) };
+  return {
+    pending: parseSignedUnits(amounts.pending),
+    available: parseSignedUnits(amounts.available),
+    held: parseSignedUnits(amounts.held),
+  };
 }
 
 function toLedgerTx(row: LedgerTransactionRow): LedgerTx {

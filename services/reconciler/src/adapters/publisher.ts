@@ -69,7 +69,14 @@ export class Publisher {
     // Each injected event gets its own span (child of the run's), whose context travels in the headers.
     const headers = await withSpan(
       'reconcile.heal',
-      { kind: SpanKind.PRODUCER, attributes: { 'tidemark.event_id': event.event_id, 'tidemark.transaction_id': event.transaction_id ?? '', 'tidemark.run_id': run_id } },
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'tidemark.event_id': event.event_id,
+          'tidemark.transaction_id': event.transaction_id ?? '',
+          'tidemark.run_id': run_id,
+        },
+      },
       async () => injectTraceHeaders({}),
     );
     await this.push(HEAL_TOPIC, event.partition_key, await this.codec.encode(HEAL_TOPIC, event), headers);
@@ -83,7 +90,13 @@ export class Publisher {
         event_id: event.event_id,
         event_type: event.event_type,
         key: event.partition_key,
-        details: { run_id, transaction_id: event.transaction_id ?? '', amount: event.amount ?? '', source: event.source, ingress_id: event.ingress_id },
+        details: {
+          run_id,
+          transaction_id: event.transaction_id ?? '',
+          amount: event.amount ?? '',
+          source: event.source,
+          ingress_id: event.ingress_id,
+        },
       }),
     );
   }

@@ -103,7 +103,9 @@ export class ProviderStaging {
   }
 
   async counts(): Promise<Record<WindowPosition, number>> {
-    const res = await this.client.query<{ position: WindowPosition; n: string }>(`SELECT position, count(*)::text AS n FROM ${STAGING_TABLE} GROUP BY position`);
+    const res = await this.client.query<{ position: WindowPosition; n: string }>(
+      `SELECT position, count(*)::text AS n FROM ${STAGING_TABLE} GROUP BY position`,
+    );
     const out: Record<WindowPosition, number> = { before: 0, in: 0, after: 0 };
     for (const r of res.rows) out[r.position] = Number(r.n);
     return out;

@@ -5,7 +5,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fetchStatementPages, PaginationError, ProviderUnreachableError, StatementFormatError, StatementsRequestError, type FetchedPage } from './statements-client.js';
+import {
+  fetchStatementPages,
+  PaginationError,
+  ProviderUnreachableError,
+  StatementFormatError,
+  StatementsRequestError,
+  type FetchedPage,
+} from './statements-client.js';
 import { dedupeBatch } from '../core/statements.js';
 
 interface Item {
@@ -50,12 +57,16 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 /** Offset-cursor pagination with knobs for oddities. */
-function oddProvider(all: Item[], knobs: { page_cap?: number; empty_every?: number; repeat_last?: boolean; fail_first_n?: number; status?: number } = {}): Handler {
+function oddProvider(
+  all: Item[],
+  knobs: { page_cap?: number; empty_every?: number; repeat_last?: boolean; fail_first_n?: number; status?: number } = {},
+): Handler {
   let requests = 0;
   return (req, res, url) => {
     requests += 1;
     if (url.pathname !== '/v1/transactions') return json(res, 404, { error: 'not_found' });
-    if (knobs.fail_first_n && requests <= knobs.fail_first_n) return json(res, knobs.status ?? 503, { error: 'unavailable' }, { 'retry-after': '0' });
+    if (knobs.fail_first_n && requests <= knobs.fail_first_n)
+      return json(res, knobs.status ?? 503, { error: 'unavailable' }, { 'retry-after': '0' });
     const cursor = url.searchParams.get('cursor');
     const limit = Number(url.searchParams.get('limit'));
     let start = cursor ? Number(cursor) : 0;
@@ -86,7 +97,15 @@ describe('fetchStatementPages', () => {
       seen.push(url.search);
       inner(req, res, url);
     });
-    const pages = await collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00.000Z', page_limit: 10, request_timeout_ms: 2_000, sleep: noSleep }));
+    const pages = await collect(
+      fetchStatementPages({
+        base_url: base,
+        updated_since: '2026-11-23T00:00:00.000Z',
+        page_limit: 10,
+        request_timeout_ms: 2_000,
+        sleep: noSleep,
+      }),
+    );
     expect(pages.map((p) => p.records.length)).toEqual([10, 10, 5]);
     expect(pages.flatMap((p) => p.records.map((r) => r.transaction_id))).toEqual(all.map((i) => i.transaction_id));
     expect(seen[0]).toContain('updated_since=2026-11-23T00%3A00%3A00.000Z');
@@ -98,7 +117,15 @@ describe('fetchStatementPages', () => {
   it('tolerates capped pages, empty pages with a cursor and repeated items; dedupe keeps one of each', async () => {
     const all = items(40);
     const base = await serve(oddProvider(all, { page_cap: 7, empty_every: 3, repeat_last: true }));
-    const pages = await collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 50, request_timeout_ms: 2_000, sleep: noSleep }));
+    const pages = await collect(
+      fetchStatementPages({
+        base_url: base,
+        updated_since: '2026-11-23T00:00:00Z',
+        page_limit: 50,
+        request_timeout_ms: 2_000,
+        sleep: noSleep,
+      }),
+    );
     expect(pages.some((p) => p.records.length === 0)).toBe(true);
     const flat = pages.flatMap((p) => p.records);
     expect(flat.length).toBeGreaterThan(all.length); // repeats arrived
@@ -112,7 +139,14 @@ describe('fetchStatementPages', () => {
       const base = await serve(oddProvider(items(3), { fail_first_n: 2, status }));
       const delays: number[] = [];
       const pages = await collect(
-        fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 2_000, retry: fast, sleep: async (ms) => void delays.push(ms) }),
+        fetchStatementPages({
+          base_url: base,
+          updated_since: '2026-11-23T00:00:00Z',
+          page_limit: 10,
+          request_timeout_ms: 2_000,
+          retry: fast,
+          sleep: async (ms) => void delays.push(ms),
+        }),
       );
       expect(pages[0]!.records).toHaveLength(3);
       expect(pages[0]!.retries).toBe(2);
@@ -128,9 +162,18 @@ describe('fetchStatementPages', () => {
       requests += 1;
       json(res, 503, { error: 'down' });
     });
-    await expect(collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 2_000, retry: fast, sleep: noSleep }))).rejects.toThrow(
-      ProviderUnreachableError,
-    );
+    await expect(
+      collect(
+        fetchStatementPages({
+          base_url: base,
+          updated_since: '2026-11-23T00:00:00Z',
+          page_limit: 10,
+          request_timeout_ms: 2_000,
+          retry: fast,
+          sleep: noSleep,
+        }),
+      ),
+    ).rejects.toThrow(ProviderUnreachableError);
     expect(requests).toBe(fast.attempts_max);
   });
 
@@ -142,7 +185,16 @@ describe('fetchStatementPages', () => {
       oddProvider(items(2))(req, res, url);
     });
     // The timeout must be generous enough that the answered retry never times out on a busy machine (retries would then be 2).
-    const pages = await collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 1_000, retry: fast, sleep: noSleep }));
+    const pages = await collect(
+      fetchStatementPages({
+        base_url: base,
+        updated_since: '2026-11-23T00:00:00Z',
+        page_limit: 10,
+        request_timeout_ms: 1_000,
+        retry: fast,
+        sleep: noSleep,
+      }),
+    );
     expect(pages[0]!.records).toHaveLength(2);
     expect(pages[0]!.retries).toBe(1);
     server!.closeAllConnections();
@@ -150,9 +202,18 @@ describe('fetchStatementPages', () => {
     // Nothing listens on the port any more: connection refused, retried, then unreachable.
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     server = null;
-    await expect(collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 500, retry: fast, sleep: noSleep }))).rejects.toThrow(
-      /unreachable after 4 attempts \(last: ECONNREFUSED\)/,
-    );
+    await expect(
+      collect(
+        fetchStatementPages({
+          base_url: base,
+          updated_since: '2026-11-23T00:00:00Z',
+          page_limit: 10,
+          request_timeout_ms: 500,
+          retry: fast,
+          sleep: noSleep,
+        }),
+      ),
+    ).rejects.toThrow(/unreachable after 4 attempts \(last: ECONNREFUSED\)/);
   });
 
   it('does not retry a request the provider refuses (4xx) and never echoes the token', async () => {
@@ -162,7 +223,15 @@ describe('fetchStatementPages', () => {
       json(res, 400, { error: 'limit_too_large' });
     });
     const err = await collect(
-      fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 2_000, token: 'sekret-token-123', retry: fast, sleep: noSleep }),
+      fetchStatementPages({
+        base_url: base,
+        updated_since: '2026-11-23T00:00:00Z',
+        page_limit: 10,
+        request_timeout_ms: 2_000,
+        token: 'sekret-token-123',
+        retry: fast,
+        sleep: noSleep,
+      }),
     ).catch((e: Error) => e);
     expect(err).toBeInstanceOf(StatementsRequestError);
     expect((err as Error).message).toMatch(/HTTP 400/);
@@ -173,19 +242,46 @@ describe('fetchStatementPages', () => {
   it('rejects malformed records with the item and field named', async () => {
     const bad = { ...items(1)[0], amount: 0.5 };
     const base = await serve((_req, res) => json(res, 200, { data: [bad], next_cursor: null }));
-    await expect(collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 2_000, sleep: noSleep }))).rejects.toThrow(
-      /item 0 \(tx_0000\) is invalid: amount/,
-    );
+    await expect(
+      collect(
+        fetchStatementPages({
+          base_url: base,
+          updated_since: '2026-11-23T00:00:00Z',
+          page_limit: 10,
+          request_timeout_ms: 2_000,
+          sleep: noSleep,
+        }),
+      ),
+    ).rejects.toThrow(/item 0 \(tx_0000\) is invalid: amount/);
     const floaty = { ...items(1)[0], amount: '1e-7' };
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     const base2 = await serve((_req, res) => json(res, 200, { data: [floaty], next_cursor: null }));
-    await expect(collect(fetchStatementPages({ base_url: base2, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 2_000, sleep: noSleep }))).rejects.toThrow(StatementFormatError);
+    await expect(
+      collect(
+        fetchStatementPages({
+          base_url: base2,
+          updated_since: '2026-11-23T00:00:00Z',
+          page_limit: 10,
+          request_timeout_ms: 2_000,
+          sleep: noSleep,
+        }),
+      ),
+    ).rejects.toThrow(StatementFormatError);
   });
 
   it('stops a provider whose pagination never progresses', async () => {
     const base = await serve((_req, res) => json(res, 200, { data: [], next_cursor: 'same' }));
     await expect(
-      collect(fetchStatementPages({ base_url: base, updated_since: '2026-11-23T00:00:00Z', page_limit: 10, request_timeout_ms: 2_000, stalled_pages_max: 5, sleep: noSleep })),
+      collect(
+        fetchStatementPages({
+          base_url: base,
+          updated_since: '2026-11-23T00:00:00Z',
+          page_limit: 10,
+          request_timeout_ms: 2_000,
+          stalled_pages_max: 5,
+          sleep: noSleep,
+        }),
+      ),
     ).rejects.toThrow(PaginationError);
   });
 });

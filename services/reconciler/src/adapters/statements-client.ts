@@ -84,7 +84,8 @@ export async function* fetchStatementPages(opts: StatementsClientOptions): Async
   let cursor: string | null = null;
   let stalled = 0;
   for (let index = 0; ; index += 1) {
-    if (index >= pages_max) throw new PaginationError(`the statements API returned more than ${pages_max} pages; giving up (reconcile a shorter window)`);
+    if (index >= pages_max)
+      throw new PaginationError(`the statements API returned more than ${pages_max} pages; giving up (reconcile a shorter window)`);
     const url = pageUrl(opts.base_url, { updated_since: opts.updated_since, cursor, limit: opts.page_limit });
     const { body, attempts } = await getJsonWithRetries(url, opts, policy);
     const page = parseStatementPage(body);
@@ -93,13 +94,19 @@ export async function* fetchStatementPages(opts: StatementsClientOptions): Async
     const progressed = page.records.length > 0 && page.next_cursor !== cursor;
     stalled = progressed ? 0 : stalled + 1;
     if (stalled > stalled_max) {
-      throw new PaginationError(`the statements API returned ${stalled} pages in a row without progress (empty pages or an unchanged cursor); giving up`);
+      throw new PaginationError(
+        `the statements API returned ${stalled} pages in a row without progress (empty pages or an unchanged cursor); giving up`,
+      );
     }
     cursor = page.next_cursor;
   }
 }
 
-async function getJsonWithRetries(url: string, opts: StatementsClientOptions, policy: RetryPolicy): Promise<{ body: unknown; attempts: number }> {
+async function getJsonWithRetries(
+  url: string,
+  opts: StatementsClientOptions,
+  policy: RetryPolicy,
+): Promise<{ body: unknown; attempts: number }> {
   const sleep = opts.sleep ?? defaultSleep;
   const random = opts.random ?? Math.random;
   const where = safeUrl(url);
@@ -132,10 +139,15 @@ async function getJsonWithRetries(url: string, opts: StatementsClientOptions, po
     }
     if (attempt === policy.attempts_max) break;
     const delay_ms = retryDelayMs(policy, attempt, random(), retry_after_ms);
-    opts.logger?.warn({ url: where, attempt, attempts_max: policy.attempts_max, delay_ms, problem: lastProblem }, 'statements request failed; retrying');
+    opts.logger?.warn(
+      { url: where, attempt, attempts_max: policy.attempts_max, delay_ms, problem: lastProblem },
+      'statements request failed; retrying',
+    );
     await sleep(delay_ms);
   }
-  throw new ProviderUnreachableError(`the statements API at ${where} is unreachable after ${policy.attempts_max} attempts (last: ${lastProblem}); check the provider or --statements-url and try again`);
+  throw new ProviderUnreachableError(
+    `the statements API at ${where} is unreachable after ${policy.attempts_max} attempts (last: ${lastProblem}); check the provider or --statements-url and try again`,
+  );
 }
 
 function describeFetchError(err: unknown, timeout_ms: number): string {
@@ -147,14 +159,16 @@ function describeFetchError(err: unknown, timeout_ms: number): string {
 
 async function readBounded(res: Response, bytes_max: number): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > bytes_max) throw new StatementFormatError(`a statements page of ${declared} bytes exceeds the limit of ${bytes_max} bytes; lower the page limit`);
+  if (declared > bytes_max)
+    throw new StatementFormatError(`a statements page of ${declared} bytes exceeds the limit of ${bytes_max} bytes; lower the page limit`);
   if (!res.body) return '';
   const decoder = new TextDecoder();
   let text = '';
   let bytes = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     bytes += chunk.byteLength;
-    if (bytes > bytes_max) throw new StatementFormatError(`a statements page exceeds the limit of ${bytes_max} bytes; lower the page limit`);
+    if (bytes > bytes_max)
+      throw new StatementFormatError(`a statements page exceeds the limit of ${bytes_max} bytes; lower the page limit`);
     text += decoder.decode(chunk, { stream: true });
   }
   return text + decoder.decode();

@@ -43,7 +43,8 @@ export function impliedPosition(direction: Direction, status: StatementStatus, a
   if (amount_units < 0n) throw new Error('invariant: amounts are non-negative');
   if (direction === 'in') {
     if (status === 'pending') return { pending: amount_units, available: 0n, held: 0n };
-    if (status === 'confirmed') return held ? { pending: 0n, available: 0n, held: amount_units } : { pending: 0n, available: amount_units, held: 0n };
+    if (status === 'confirmed')
+      return held ? { pending: 0n, available: 0n, held: amount_units } : { pending: 0n, available: amount_units, held: 0n };
     return { ...ZERO_BUCKETS };
   }
   if (status === 'pending') return { pending: 0n, available: -amount_units, held: amount_units };
@@ -181,4 +182,4 @@ export function judgePair(tally: Readonly<PairTally>, facts: PairLedgerFacts): B
 }
 
 export const BALANCE_RULE =
-  'per (wallet, asset): ledger balance vs provider-implied balance (in-window transactions as the provider records them under DESIGN 3.3, confirmed deposits split available/held by the ledger\'s screening hold; out-of-window transactions as the ledger has them); differences already explained by a transaction-level discrepancy are not reported again';
+  "per (wallet, asset): ledger balance vs provider-implied balance (in-window transactions as the provider records them under DESIGN 3.3, confirmed deposits split available/held by the ledger's screening hold; out-of-window transactions as the ledger has them); differences already explained by a transaction-level discrepancy are not reported again";

@@ -10,7 +10,8 @@ import { type HealPlan, planHeal } from './heal.js';
 import type { Buckets, Finding, LedgerTx, ProviderRecord } from './model.js';
 import { sameAmount } from './units.js';
 
-export const MATCH_RULE = 'provider transaction id (exact, per provider); amounts compared as exact decimals, statuses in the statements vocabulary (ledger requested/broadcast = pending)';
+export const MATCH_RULE =
+  'provider transaction id (exact, per provider); amounts compared as exact decimals, statuses in the statements vocabulary (ledger requested/broadcast = pending)';
 
 export type Outcome = 'matched' | 'mismatched' | 'missing_in_ledger' | 'missing_at_provider';
 

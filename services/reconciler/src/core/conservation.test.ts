@@ -7,7 +7,17 @@ const T0 = Date.parse('2026-11-23T10:00:00Z');
 const window = { since_ms: T0, until_ms: T0 + 3_600_000 };
 
 function audit(stage: string, action: string, event_id: string, at_ms: number, extra: Partial<AuditRecord> = {}): AuditRecord {
-  return buildAudit({ stage, action, provider: 'generic', event_id, event_type: 'deposit.confirmed', key: 'wal_1', at_ms, trace_id: null, ...extra });
+  return buildAudit({
+    stage,
+    action,
+    provider: 'generic',
+    event_id,
+    event_type: 'deposit.confirmed',
+    key: 'wal_1',
+    at_ms,
+    trace_id: null,
+    ...extra,
+  });
 }
 
 function check(records: AuditRecord[], opts: { now_ms?: number; settle_ms?: number; stuck_ms?: number; tracks_max?: number } = {}) {
@@ -53,14 +63,24 @@ describe('conservation check', () => {
 
   it('reports an accepted event that vanished, but not one still settling', () => {
     const now = T0 + 3_600_000;
-    const { summary, findings } = check([audit('ingress', 'accepted', 'lost', T0 + 1), audit('dedupe', 'passed', 'lost', T0 + 2), audit('ingress', 'accepted', 'fresh', now - 5_000)], { now_ms: now });
+    const { summary, findings } = check(
+      [
+        audit('ingress', 'accepted', 'lost', T0 + 1),
+        audit('dedupe', 'passed', 'lost', T0 + 2),
+        audit('ingress', 'accepted', 'fresh', now - 5_000),
+      ],
+      { now_ms: now },
+    );
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ kind: 'not_conserved', event_key: 'generic:lost', wallet_id: 'wal_1' });
     expect(summary).toMatchObject({ not_conserved: 1, in_flight: 1, ok: false });
   });
 
   it('does not count an ingress rejection (a request never accepted) as an outcome', () => {
-    const { findings } = check([audit('ingress', 'accepted', 'e1', T0 + 1), audit('ingress', 'rejected', 'e1', T0 + 2, { reason: 'stale_timestamp' })]);
+    const { findings } = check([
+      audit('ingress', 'accepted', 'e1', T0 + 1),
+      audit('ingress', 'rejected', 'e1', T0 + 2, { reason: 'stale_timestamp' }),
+    ]);
     expect(findings.map((f) => f.kind)).toEqual(['not_conserved']);
   });
 
@@ -105,9 +125,12 @@ describe('conservation check', () => {
   });
 
   it('bounds the open events it keeps', () => {
-    expect(() => check([audit('ingress', 'accepted', 'a', T0 + 1), audit('ingress', 'accepted', 'b', T0 + 1), audit('ingress', 'accepted', 'c', T0 + 1)], { tracks_max: 2 })).toThrow(
-      ConservationCapacityError,
-    );
+    expect(() =>
+      check(
+        [audit('ingress', 'accepted', 'a', T0 + 1), audit('ingress', 'accepted', 'b', T0 + 1), audit('ingress', 'accepted', 'c', T0 + 1)],
+        { tracks_max: 2 },
+      ),
+    ).toThrow(ConservationCapacityError);
   });
 
   it('the verdict does not depend on the order records are read in (property)', () => {

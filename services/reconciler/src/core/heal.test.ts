@@ -46,7 +46,13 @@ describe('heal planning', () => {
   it('builds a RECONCILIATION-sourced canonical event that fits the Avro schema', () => {
     const plan = planHeal(null, record);
     if (!plan.healable) throw new Error('expected healable');
-    const event = buildHealEvent({ provider: 'generic', record, plan, ingress_id: '0192f0c8-0000-7000-8000-000000000000', now_ms: 1_800_000_000_000 });
+    const event = buildHealEvent({
+      provider: 'generic',
+      record,
+      plan,
+      ingress_id: '0192f0c8-0000-7000-8000-000000000000',
+      now_ms: 1_800_000_000_000,
+    });
     expect(event).toMatchObject({
       provider: 'generic',
       event_id: `recon:tx_8842:deposit.confirmed:0.5:${record.updated_at_ms}`,

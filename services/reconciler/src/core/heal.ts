@@ -48,14 +48,16 @@ export function eventTypeFor(direction: Direction, status: StatementStatus): str
 }
 
 export type HealPlan =
-  | { healable: true; event_type: string; status: StatementStatus; amount: string }
-  | { healable: false; reason: string };
+  { healable: true; event_type: string; status: StatementStatus; amount: string } | { healable: false; reason: string };
 
 /** What heals `ledger` (null: missing in the ledger) towards `provider`, or why nothing can. */
 export function planHeal(ledger: LedgerTx | null, provider: ProviderRecord): HealPlan {
   const event_type = eventTypeFor(provider.direction, provider.status);
   if (event_type === null) {
-    return { healable: false, reason: `a ${provider.status} ${provider.direction === 'in' ? 'deposit' : 'withdrawal'} has no provider event type to re-inject` };
+    return {
+      healable: false,
+      reason: `a ${provider.status} ${provider.direction === 'in' ? 'deposit' : 'withdrawal'} has no provider event type to re-inject`,
+    };
   }
   if (ledger !== null) {
     if (ledger.wallet_id !== provider.wallet_id || ledger.asset !== provider.asset || ledger.direction !== provider.direction) {
@@ -70,7 +72,9 @@ export function healEventId(transaction_id: string, event_type: string, amount: 
   const canonical_amount = formatUnits(toBaseUnits(amount));
   const natural = `recon:${transaction_id}:${event_type}:${canonical_amount}:${updated_at_ms}`;
   if (natural.length <= HEAL_EVENT_ID_LENGTH_MAX) return natural;
-  const digest = createHash('sha256').update(`${transaction_id}\u0000${event_type}\u0000${canonical_amount}\u0000${updated_at_ms}`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`${transaction_id}\u0000${event_type}\u0000${canonical_amount}\u0000${updated_at_ms}`)
+    .digest('hex');
   return `recon:${digest.slice(0, 40)}`;
 }
 

@@ -168,10 +168,17 @@ export class ReportBuilder {
         skipped_outside_window: this.skipped_outside_window,
       },
       amount_drift: Object.fromEntries(
-        [...this.drift.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([asset, d]) => [asset, { ledger_minus_provider: formatUnits(d.units), transactions: d.transactions }]),
+        [...this.drift.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([asset, d]) => [asset, { ledger_minus_provider: formatUnits(d.units), transactions: d.transactions }]),
       ),
       status_divergences: Object.fromEntries([...this.divergences.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
-      balances: { rule: BALANCE_RULE, pairs_checked: this.pairs_checked, pairs_drift_checked: this.pairs_drift_checked, mismatched: this.counts.balance_mismatch },
+      balances: {
+        rule: BALANCE_RULE,
+        pairs_checked: this.pairs_checked,
+        pairs_drift_checked: this.pairs_drift_checked,
+        mismatched: this.counts.balance_mismatch,
+      },
       conservation: this.conservation,
       heal: this.heal,
       resources: this.resources,
@@ -197,11 +204,17 @@ export function renderText(s: ReportSummary, findings: readonly Finding[], findi
   lines.push(
     `  provider records   ${p.in_window} in window (${p.items_received} received over ${p.pages} pages, ${p.duplicates_dropped} duplicates dropped, ${p.empty_pages} empty pages, ${p.retries} retries; ${p.before_window + p.after_window} outside the window)`,
   );
-  lines.push(`  ledger records     ${s.ledger_side.transactions_in_window} in window, ${s.ledger_side.transactions_looked_up} looked up by id`);
+  lines.push(
+    `  ledger records     ${s.ledger_side.transactions_in_window} in window, ${s.ledger_side.transactions_looked_up} looked up by id`,
+  );
   lines.push(`  matched            ${s.matching.matched} of ${s.matching.compared} compared (rule: ${s.matching.rule})`);
-  lines.push(`  unmatched          ${s.unmatched.missing_in_ledger} missing in ledger, ${s.unmatched.missing_at_provider} missing at provider`);
+  lines.push(
+    `  unmatched          ${s.unmatched.missing_in_ledger} missing in ledger, ${s.unmatched.missing_at_provider} missing at provider`,
+  );
   const drift = Object.entries(s.amount_drift);
-  lines.push(`  amount drift       ${drift.length === 0 ? 'none' : drift.map(([a, d]) => `${a} ${d.ledger_minus_provider} over ${d.transactions} tx (ledger - provider)`).join('; ')}`);
+  lines.push(
+    `  amount drift       ${drift.length === 0 ? 'none' : drift.map(([a, d]) => `${a} ${d.ledger_minus_provider} over ${d.transactions} tx (ledger - provider)`).join('; ')}`,
+  );
   const div = Object.entries(s.status_divergences);
   lines.push(`  status divergence  ${div.length === 0 ? 'none' : div.map(([k, n]) => `${k} x${n}`).join('; ')}`);
   lines.push(`  balances           ${s.balances.pairs_checked} (wallet, asset) pairs checked, ${s.balances.mismatched} mismatched`);
@@ -213,12 +226,18 @@ export function renderText(s: ReportSummary, findings: readonly Finding[], findi
   } else {
     lines.push(`  conservation       not checked (${s.conservation.reason})`);
   }
-  if (s.resources) lines.push(`  resources          ${s.duration_ms ?? '-'} ms, peak RSS ${s.resources.peak_rss_mb} MB, peak heap ${s.resources.peak_heap_used_mb} MB`);
+  if (s.resources)
+    lines.push(
+      `  resources          ${s.duration_ms ?? '-'} ms, peak RSS ${s.resources.peak_rss_mb} MB, peak heap ${s.resources.peak_heap_used_mb} MB`,
+    );
   if (s.heal.requested) lines.push(`  heal               ${s.heal.injected} events injected, ${s.heal.not_healable} need an operator`);
   const counts = Object.entries(s.discrepancy_counts).filter(([, n]) => n > 0);
   if (counts.length > 0) lines.push(`  by kind            ${counts.map(([k, n]) => `${k}=${n}`).join(' ')}`);
   for (const f of findings.slice(0, findings_shown_max)) {
-    const sides = f.ledger_value !== null || f.provider_value !== null ? ` [ledger: ${f.ledger_value ?? '-'} | provider: ${f.provider_value ?? '-'}]` : '';
+    const sides =
+      f.ledger_value !== null || f.provider_value !== null
+        ? ` [ledger: ${f.ledger_value ?? '-'} | provider: ${f.provider_value ?? '-'}]`
+        : '';
     lines.push(`  - ${f.kind}: ${f.detail}${sides}`);
   }
   if (s.discrepancies_total > Math.min(findings.length, findings_shown_max)) {

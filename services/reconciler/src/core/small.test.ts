@@ -12,7 +12,8 @@ describe('window', () => {
     expect(parseInstant('2026-11-23T11:00:00+01:00', 'x')).toBe(Date.UTC(2026, 10, 23, 10));
     expect(parseInstant('2026-11-23', 'x')).toBe(Date.UTC(2026, 10, 23));
     expect(parseInstant('2026-11-23T10:00:00.123456Z', 'x')).toBe(Date.UTC(2026, 10, 23, 10, 0, 0, 123));
-    for (const bad of ['yesterday', '2026-11-23T10:00:00', '1700000000', '2026-13-45T99:00:00Z']) expect(() => parseInstant(bad, '--since')).toThrow(WindowError);
+    for (const bad of ['yesterday', '2026-11-23T10:00:00', '1700000000', '2026-13-45T99:00:00Z'])
+      expect(() => parseInstant(bad, '--since')).toThrow(WindowError);
   });
 
   it('is half-open and refuses an empty window', () => {
@@ -34,10 +35,12 @@ describe('backoff', () => {
     expect(retryDelayMs({ ...policy, jitter: 0 }, 30, 0.5)).toBe(2_000);
     expect(retryDelayMs({ ...policy, jitter: 0 }, 1, 0.5, 5_000)).toBe(5_000);
     expect(retryDelayMs({ ...policy, jitter: 0 }, 1, 0.5, 10 * RETRY_AFTER_MS_MAX)).toBe(RETRY_AFTER_MS_MAX);
-    fc.assert(fc.property(fc.integer({ min: 1, max: 100 }), fc.double({ min: 0, max: 1, noNaN: true }), (n, r) => {
-      const d = retryDelayMs(policy, n, r);
-      return d >= 80 && d <= 2_000;
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100 }), fc.double({ min: 0, max: 1, noNaN: true }), (n, r) => {
+        const d = retryDelayMs(policy, n, r);
+        return d >= 80 && d <= 2_000;
+      }),
+    );
   });
 
   it('retries only what says "later"', () => {
@@ -50,7 +53,15 @@ describe('backoff', () => {
 });
 
 describe('statements page', () => {
-  const item = { transaction_id: 'tx_1', wallet_id: 'wal_1', asset: 'BTC', amount: '1.5', direction: 'in', status: 'confirmed', updated_at: '2026-11-23T10:00:00Z' };
+  const item = {
+    transaction_id: 'tx_1',
+    wallet_id: 'wal_1',
+    asset: 'BTC',
+    amount: '1.5',
+    direction: 'in',
+    status: 'confirmed',
+    updated_at: '2026-11-23T10:00:00Z',
+  };
   it('accepts the documented shape with extra fields, and a missing next_cursor as the end', () => {
     const page = parseStatementPage({ data: [{ ...item, extra: 1 }], next_cursor: null, has_more: false });
     expect(page.records[0]).toMatchObject({ transaction_id: 'tx_1', amount: '1.5', updated_at_ms: Date.UTC(2026, 10, 23, 10) });
@@ -66,7 +77,10 @@ describe('statements page', () => {
   });
 
   it('dedupe keeps the latest updated_at, the later-seen on ties, whatever the order (property)', () => {
-    const versions = fc.array(fc.record({ transaction_id: fc.constantFrom('a', 'b', 'c'), updated_at_ms: fc.integer({ min: 0, max: 5 }) }), { minLength: 1, maxLength: 30 });
+    const versions = fc.array(
+      fc.record({ transaction_id: fc.constantFrom('a', 'b', 'c'), updated_at_ms: fc.integer({ min: 0, max: 5 }) }),
+      { minLength: 1, maxLength: 30 },
+    );
     fc.assert(
       fc.property(versions, (vs) => {
         const seqd = vs.map((v, seq) => ({ ...v, seq }));
@@ -84,8 +98,24 @@ describe('statements page', () => {
 describe('report', () => {
   it('summarises counts, drift per asset, divergences and the verdict', () => {
     const r = new ReportBuilder('recon-1', 'generic', { since_ms: 0, until_ms: 1_000 }, 0, 'http://p/', false);
-    const p = { transaction_id: 't', wallet_id: 'w', asset: 'BTC', amount: '1', direction: 'in' as const, status: 'confirmed' as const, updated_at: '1970-01-01T00:00:00Z', updated_at_ms: 0 };
-    const l = { ...p, amount: '1.25', position: { pending: 0n, available: 0n, held: 0n }, held: false, last_event_at_ms: 0, status: 'pending' as const };
+    const p = {
+      transaction_id: 't',
+      wallet_id: 'w',
+      asset: 'BTC',
+      amount: '1',
+      direction: 'in' as const,
+      status: 'confirmed' as const,
+      updated_at: '1970-01-01T00:00:00Z',
+      updated_at_ms: 0,
+    };
+    const l = {
+      ...p,
+      amount: '1.25',
+      position: { pending: 0n, available: 0n, held: 0n },
+      held: false,
+      last_event_at_ms: 0,
+      status: 'pending' as const,
+    };
     const c = compareTransaction(p, l);
     r.addComparison(c);
     for (const f of c.findings) r.addFinding(f);
@@ -97,6 +127,9 @@ describe('report', () => {
     const text = renderText(s, r.kept);
     expect(text).toContain('NOT OK');
     expect(text).toContain('amount_mismatch');
-    expect(new ReportBuilder('recon-2', 'generic', { since_ms: 0, until_ms: 1 }, 0, 'u', false).summary(1)).toMatchObject({ ok: true, verdict: 'OK' });
+    expect(new ReportBuilder('recon-2', 'generic', { since_ms: 0, until_ms: 1 }, 0, 'u', false).summary(1)).toMatchObject({
+      ok: true,
+      verdict: 'OK',
+    });
   });
 });

@@ -48,7 +48,10 @@ export function parseStatementPage(body: unknown): StatementPage {
   page.data.data.forEach((raw, index) => {
     const item = itemSchema.safeParse(raw);
     if (!item.success) {
-      const txid = typeof (raw as { transaction_id?: unknown })?.transaction_id === 'string' ? ` (${(raw as { transaction_id: string }).transaction_id})` : '';
+      const txid =
+        typeof (raw as { transaction_id?: unknown })?.transaction_id === 'string'
+          ? ` (${(raw as { transaction_id: string }).transaction_id})`
+          : '';
       throw new StatementFormatError(`statements item ${index}${txid} is invalid: ${describeIssues(item.error.issues)}`);
     }
     const v = item.data;
@@ -91,7 +94,9 @@ export function supersedes(candidate: { updated_at_ms: number; seq: number }, cu
 }
 
 /** Dedupes a batch by transaction id under `supersedes`, keeping first-seen order of ids. */
-export function dedupeBatch<T extends { transaction_id: string; updated_at_ms: number; seq: number }>(items: readonly T[]): { kept: T[]; dropped: number } {
+export function dedupeBatch<T extends { transaction_id: string; updated_at_ms: number; seq: number }>(
+  items: readonly T[],
+): { kept: T[]; dropped: number } {
   const byId = new Map<string, T>();
   for (const item of items) {
     const current = byId.get(item.transaction_id);

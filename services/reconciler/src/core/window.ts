@@ -34,7 +34,9 @@ export function makeWindow(since: string, until: string | undefined, now_ms: num
   const since_ms = parseInstant(since, '--since');
   const until_ms = until === undefined ? now_ms : parseInstant(until, '--until');
   if (since_ms >= until_ms) {
-    throw new WindowError(`the window is empty: --since ${new Date(since_ms).toISOString()} must be before --until ${new Date(until_ms).toISOString()}`);
+    throw new WindowError(
+      `the window is empty: --since ${new Date(since_ms).toISOString()} must be before --until ${new Date(until_ms).toISOString()}`,
+    );
   }
   return { since_ms, until_ms };
 }

@@ -57,7 +57,8 @@ export async function createTestTopics(label: string): Promise<TestTopics> {
     async cleanup() {
       const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
       if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-      for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s).catch(() => undefined);
+      for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix)))
+        await registry.deleteSubject(s).catch(() => undefined);
       await admin.disconnect();
     },
   };
@@ -85,7 +86,20 @@ export function screened(event: CanonicalEvent, decision: Decision = 'ALLOW'): S
     event,
     screening: {
       decision,
-      reasons: decision === 'ALLOW' ? [] : [{ code: 'SANCTIONED_ADDRESS', rule_id: 'ofac-sdn', outcome: decision, message: 'test', matched_value: null, score: null, list_version: null }],
+      reasons:
+        decision === 'ALLOW'
+          ? []
+          : [
+              {
+                code: 'SANCTIONED_ADDRESS',
+                rule_id: 'ofac-sdn',
+                outcome: decision,
+                message: 'test',
+                matched_value: null,
+                score: null,
+                list_version: null,
+              },
+            ],
       sanctions_list_version: 'test',
       rules_version: 'test',
       screened_at_ms: Date.now(),
@@ -111,7 +125,11 @@ export async function projectIntoLedger(pool: pg.Pool, events: ScreenedEvent[], 
 }
 
 /** Reads every record of a topic (as of now) and decodes it. */
-export async function readTopic<T>(t: TestTopics, base: string, timeout_ms = 30_000): Promise<Array<{ key: string | null; value: T; headers: Record<string, string> }>> {
+export async function readTopic<T>(
+  t: TestTopics,
+  base: string,
+  timeout_ms = 30_000,
+): Promise<Array<{ key: string | null; value: T; headers: Record<string, string> }>> {
   const topic = topicName(base, t.prefix);
   const offsets = await t.admin.fetchTopicOffsets(topic);
   const end = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));

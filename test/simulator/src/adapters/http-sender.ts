@@ -38,7 +38,8 @@ export function parseRetryAfter_ms(value: string | undefined, now_ms: number): n
 
 export function classifyError(err: unknown): string {
   const e = err as { name?: string; code?: string; cause?: { code?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT')
+    return 'timeout';
   const code = e?.code ?? e?.cause?.code;
   if (code === 'ECONNREFUSED') return 'connection_refused';
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection_reset';
@@ -79,7 +80,13 @@ export class HttpWebhookSender {
     const headers = {
       'content-type': 'application/json',
       'user-agent': 'tidemark-provider-simulator/0.1',
-      ...profile.sign({ body, event: delivery.event, keys, timestamp_s: Math.floor(this.now_ms() / 1000), sign_with_all: this.options.sign_with_all_secrets }),
+      ...profile.sign({
+        body,
+        event: delivery.event,
+        keys,
+        timestamp_s: Math.floor(this.now_ms() / 1000),
+        sign_with_all: this.options.sign_with_all_secrets,
+      }),
     };
     const started = process.hrtime.bigint();
     try {
@@ -105,7 +112,11 @@ export class HttpWebhookSender {
       if (status >= 200 && status < 300) return { outcome: { kind: 'ack', status }, latency_us };
       const retry_after = response.headers['retry-after'];
       return {
-        outcome: { kind: 'rejected', status, retry_after_ms: parseRetryAfter_ms(Array.isArray(retry_after) ? retry_after[0] : retry_after, this.now_ms()) },
+        outcome: {
+          kind: 'rejected',
+          status,
+          retry_after_ms: parseRetryAfter_ms(Array.isArray(retry_after) ? retry_after[0] : retry_after, this.now_ms()),
+        },
         latency_us,
       };
     } catch (err) {

@@ -74,8 +74,13 @@ describe('statements API', () => {
     }
     for (const r of records) {
       expect(r).toEqual({
-        transaction_id: expect.any(String), wallet_id: expect.any(String), asset: expect.any(String), amount: expect.stringMatching(/^[0-9]+(\.[0-9]+)?$/),
-        direction: expect.stringMatching(/^(in|out)$/), status: expect.stringMatching(/^(pending|confirmed|failed|reversed)$/), updated_at: expect.any(String),
+        transaction_id: expect.any(String),
+        wallet_id: expect.any(String),
+        asset: expect.any(String),
+        amount: expect.stringMatching(/^[0-9]+(\.[0-9]+)?$/),
+        direction: expect.stringMatching(/^(in|out)$/),
+        status: expect.stringMatching(/^(pending|confirmed|failed|reversed)$/),
+        updated_at: expect.any(String),
       });
     }
   });
@@ -106,7 +111,12 @@ describe('truth and admin endpoints', () => {
     const balances = await get('/truth/balances?view=complete&policy=expected');
     expect(balances.status).toBe(200);
     expect(balances.body.wallets.length).toBeGreaterThan(0);
-    expect(balances.body.wallets[0].balances[0]).toMatchObject({ asset: expect.any(String), pending: expect.any(String), available: expect.any(String), held: expect.any(String) });
+    expect(balances.body.wallets[0].balances[0]).toMatchObject({
+      asset: expect.any(String),
+      pending: expect.any(String),
+      available: expect.any(String),
+      held: expect.any(String),
+    });
     expect((await get('/truth/balances?view=sideways')).status).toBe(400);
 
     const txs = await get('/truth/transactions?limit=1000');
@@ -117,7 +127,9 @@ describe('truth and admin endpoints', () => {
 
     const discrepancies = await get('/truth/discrepancies');
     expect(discrepancies.body.discrepancies.length).toBeGreaterThan(5);
-    expect(new Set(discrepancies.body.discrepancies.map((d: { kind: string }) => d.kind))).toEqual(new Set(['missing_in_ledger', 'missing_at_provider', 'amount_mismatch', 'status_mismatch']));
+    expect(new Set(discrepancies.body.discrepancies.map((d: { kind: string }) => d.kind))).toEqual(
+      new Set(['missing_in_ledger', 'missing_at_provider', 'amount_mismatch', 'status_mismatch']),
+    );
 
     expect((await get('/truth/kyc')).body.customers.length).toBeGreaterThan(0);
     expect((await get('/truth/status')).body).toMatchObject({ name: 'recon', namespace: 'srv', generation_done: true });
@@ -127,7 +139,8 @@ describe('truth and admin endpoints', () => {
 
   it('injects statement discrepancies and changes knobs at run time, validating input', async () => {
     const clean = running.sim.truth.transactions().find((r) => r.tx.discrepancy === null)!;
-    const post = (body: unknown) => fetch(`${url}/admin/discrepancies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${url}/admin/discrepancies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const ok = await post({ provider: 'generic', transaction_id: clean.tx.transaction_id, kind: 'alter_amount' });
     expect(ok.status).toBe(201);
     expect((await post({ provider: 'generic', transaction_id: clean.tx.transaction_id, kind: 'alter_amount' })).status).toBe(409);
@@ -135,7 +148,8 @@ describe('truth and admin endpoints', () => {
     const d = running.sim.truth.expectedDiscrepancies().find((x) => x.transaction_id === clean.tx.transaction_id);
     expect(d).toMatchObject({ kind: 'amount_mismatch', injected: 'alter_amount' });
 
-    const put = (body: unknown) => fetch(`${url}/admin/statements`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const put = (body: unknown) =>
+      fetch(`${url}/admin/statements`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await put({ page_size_cap: 5 })).status).toBe(200);
     expect(running.sim.statementKnobs.page_size_cap).toBe(5);
     expect((await put({ page_size_cap: -1 })).status).toBe(400);

@@ -105,7 +105,8 @@ export function createSimulatorApp(sim: Simulation, opts: { service?: string } =
     const view = (req.query.view ?? 'delivered') as TruthView;
     const policy = (req.query.policy ?? 'sanctioned_blocks') as DecisionPolicy;
     if (view !== 'delivered' && view !== 'complete') return sendError(res, 400, 'invalid_view', 'view must be delivered or complete');
-    if (!(policy in DECISION_POLICIES)) return sendError(res, 400, 'invalid_policy', `policy must be one of ${Object.keys(DECISION_POLICIES).join(', ')}`);
+    if (!(policy in DECISION_POLICIES))
+      return sendError(res, 400, 'invalid_policy', `policy must be one of ${Object.keys(DECISION_POLICIES).join(', ')}`);
     let wallets = sim.truth.balances({ view, decide: DECISION_POLICIES[policy] });
     if (typeof req.query.wallet_id === 'string') wallets = wallets.filter((w) => w.wallet_id === req.query.wallet_id);
     res.json({ view, policy, namespace: sim.namespace, wallets });
@@ -114,7 +115,8 @@ export function createSimulatorApp(sim: Simulation, opts: { service?: string } =
   app.get('/truth/transactions', (req, res) => {
     const limit = Number(req.query.limit ?? 10_000);
     const offset = Number(req.query.offset ?? 0);
-    if (!Number.isInteger(limit) || limit < 1 || limit > TRUTH_PAGE_MAX) return sendError(res, 400, 'invalid_limit', `limit must be 1..${TRUTH_PAGE_MAX}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > TRUTH_PAGE_MAX)
+      return sendError(res, 400, 'invalid_limit', `limit must be 1..${TRUTH_PAGE_MAX}`);
     if (!Number.isInteger(offset) || offset < 0) return sendError(res, 400, 'invalid_offset', 'offset must be a non-negative integer');
     let records = sim.truth.transactions();
     if (typeof req.query.provider === 'string') records = records.filter((r) => r.tx.provider === req.query.provider);
@@ -142,14 +144,16 @@ export function createSimulatorApp(sim: Simulation, opts: { service?: string } =
     try {
       res.json(sim.setStatementKnobs(req.body ?? {}));
     } catch (err) {
-      const issues = err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message;
+      const issues =
+        err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message;
       sendError(res, 400, 'invalid_knobs', issues);
     }
   });
 
   app.post('/admin/discrepancies', (req, res) => {
     const parsed = discrepancyBody.safeParse(req.body);
-    if (!parsed.success) return sendError(res, 400, 'invalid_body', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!parsed.success)
+      return sendError(res, 400, 'invalid_body', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const ok = sim.truth.injectStatementDiscrepancy(parsed.data.provider, parsed.data.transaction_id, parsed.data.kind);
     if (!ok) return sendError(res, 409, 'not_injectable', 'unknown transaction, or it already carries a discrepancy');
     res.status(201).json({ ...parsed.data, injected: true });
@@ -159,12 +163,21 @@ export function createSimulatorApp(sim: Simulation, opts: { service?: string } =
   // Express error handler: four arguments.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status ?? 500;
-    sendError(res, status, status === 400 ? 'invalid_request' : 'internal', status === 400 ? 'request body is not valid JSON' : 'internal error');
+    sendError(
+      res,
+      status,
+      status === 400 ? 'invalid_request' : 'internal',
+      status === 400 ? 'request body is not valid JSON' : 'internal error',
+    );
   });
   return app;
 }
 
-export async function startSimulatorServer(sim: Simulation, host: string, port: number): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+export async function startSimulatorServer(
+  sim: Simulation,
+  host: string,
+  port: number,
+): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const server = await listen(createSimulatorApp(sim), host, port);
   const address = server.address();
   const bound = typeof address === 'object' && address ? address.port : port;

@@ -9,17 +9,37 @@ interface CountryNaming {
 }
 
 const NAMING: Readonly<Record<string, CountryNaming>> = {
-  DE: { stems: ['Nordwind', 'Rheinblick', 'Alpenfels', 'Hanse Digital', 'Schwarzwald'], suffixes: ['GmbH', 'AG', 'Handels GmbH'], people: ['Jonas Becker', 'Lena Hoffmann', 'Felix Wagner'] },
-  FR: { stems: ['Lumière', 'Bastide', 'Côte Azur', 'Vendôme'], suffixes: ['SAS', 'SA', 'SARL'], people: ['Camille Laurent', 'Hugo Moreau', 'Chloé Dubois'] },
-  GB: { stems: ['Thames', 'Albion', 'Kestrel', 'Harbourside'], suffixes: ['Ltd', 'Capital Ltd', 'Holdings plc'], people: ['Oliver Hughes', 'Amelia Clarke', 'Harry Patel'] },
-  US: { stems: ['Atlas', 'Granite Peak', 'Lakeshore', 'Redwood'], suffixes: ['LLC', 'Inc.', 'Partners LP'], people: ['Emily Johnson', 'Michael Brown', 'Sofia Garcia'] },
+  DE: {
+    stems: ['Nordwind', 'Rheinblick', 'Alpenfels', 'Hanse Digital', 'Schwarzwald'],
+    suffixes: ['GmbH', 'AG', 'Handels GmbH'],
+    people: ['Jonas Becker', 'Lena Hoffmann', 'Felix Wagner'],
+  },
+  FR: {
+    stems: ['Lumière', 'Bastide', 'Côte Azur', 'Vendôme'],
+    suffixes: ['SAS', 'SA', 'SARL'],
+    people: ['Camille Laurent', 'Hugo Moreau', 'Chloé Dubois'],
+  },
+  GB: {
+    stems: ['Thames', 'Albion', 'Kestrel', 'Harbourside'],
+    suffixes: ['Ltd', 'Capital Ltd', 'Holdings plc'],
+    people: ['Oliver Hughes', 'Amelia Clarke', 'Harry Patel'],
+  },
+  US: {
+    stems: ['Atlas', 'Granite Peak', 'Lakeshore', 'Redwood'],
+    suffixes: ['LLC', 'Inc.', 'Partners LP'],
+    people: ['Emily Johnson', 'Michael Brown', 'Sofia Garcia'],
+  },
   CH: { stems: ['Matterhorn', 'Lemanic', 'Zugerberg'], suffixes: ['AG', 'SA', 'GmbH'], people: ['Luca Meier', 'Nina Keller'] },
   SG: { stems: ['Merlion', 'Straits', 'Orchard'], suffixes: ['Pte. Ltd.'], people: ['Wei Ling Tan', 'Arjun Nair'] },
   JP: { stems: ['Sakura', 'Fujimi', 'Kaigan'], suffixes: ['K.K.', 'Co., Ltd.'], people: ['Haruto Sato', 'Yui Suzuki'] },
   NL: { stems: ['Grachten', 'Zeeland', 'Oranje'], suffixes: ['B.V.', 'N.V.'], people: ['Daan de Vries', 'Sanne Jansen'] },
   AE: { stems: ['Falcon', 'Dune', 'Marina'], suffixes: ['FZE', 'LLC'], people: ['Omar Haddad', 'Layla Nasser'] },
   BR: { stems: ['Ipanema', 'Serra Verde', 'Atlântico'], suffixes: ['Ltda.', 'S.A.'], people: ['Lucas Silva', 'Beatriz Souza'] },
-  KP: { stems: ['Chollima', 'Ryugyong', 'Taedong'], suffixes: ['Trading Corporation', 'General Bureau'], people: ['Kim Chol', 'Pak Song Il'] },
+  KP: {
+    stems: ['Chollima', 'Ryugyong', 'Taedong'],
+    suffixes: ['Trading Corporation', 'General Bureau'],
+    people: ['Kim Chol', 'Pak Song Il'],
+  },
   IR: { stems: ['Persepolis', 'Zagros', 'Caspian'], suffixes: ['Trading Co.', 'Exchange'], people: ['Reza Ahmadi', 'Maryam Karimi'] },
   MM: { stems: ['Irrawaddy', 'Shwe', 'Mandalay'], suffixes: ['Co., Ltd.', 'Trading'], people: ['Aung Min', 'Thandar Win'] },
   SY: { stems: ['Levant', 'Orontes'], suffixes: ['Trading LLC'], people: ['Karim Haddad'] },

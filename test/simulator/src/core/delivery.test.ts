@@ -33,7 +33,10 @@ describe('retry backoff', () => {
 
 describe('delivery scheduler', () => {
   it('retries every non-2xx and error with backoff, honours Retry-After, gives up after attempts_max', () => {
-    const s = new DeliveryScheduler(settings({ retry: { attempts_max: 4, delay_ms_min: 100, delay_ms_max: 10_000, factor: 2, jitter: 0 } }), 1);
+    const s = new DeliveryScheduler(
+      settings({ retry: { attempts_max: 4, delay_ms_min: 100, delay_ms_max: 10_000, factor: 2, jitter: 0 } }),
+      1,
+    );
     s.offer(event('e1', null, false), 0);
     const outcomes: DeliveryOutcome[] = [
       { kind: 'rejected', status: 500, retry_after_ms: null },
@@ -116,7 +119,13 @@ describe('provider misbehaviour does not change what a correct ledger ends with'
       traffic: { transactions: 600, transactions_per_s: 50 },
       lifecycle: { detected_updates_max: 2, deposit_reversal_rate: 0.1, withdrawal_fail_rate: 0.2 },
       compliance: { sanctioned_rate: 0.1, high_risk_country_rate: 0.1 },
-      delivery: { duplicate_rate: 0.4, reorder_rate: 0.4, late_rate: 0.2, late_delay_ms: [0, 5_000], retry: { attempts_max: 50, delay_ms_min: 10, delay_ms_max: 2_000 } },
+      delivery: {
+        duplicate_rate: 0.4,
+        reorder_rate: 0.4,
+        late_rate: 0.2,
+        late_delay_ms: [0, 5_000],
+        retry: { attempts_max: 50, delay_ms_min: 10, delay_ms_max: 2_000 },
+      },
     });
     const generator = new ScenarioGenerator(scenario, { start_ms: 0, namespace: 'fl', sanctions });
     const scheduler = new DeliveryScheduler(scenario.delivery, scenario.seed);
@@ -137,7 +146,8 @@ describe('provider misbehaviour does not change what a correct ledger ends with'
         txOf.set(g.event.id, g.transaction);
         scheduler.offer(g.event, now);
       }
-      for (let d = scheduler.takeDue(now); d; d = in_flight.length < 8 ? scheduler.takeDue(now) : null) in_flight.push({ d, at: now + receiver_rng.int(0, 5) });
+      for (let d = scheduler.takeDue(now); d; d = in_flight.length < 8 ? scheduler.takeDue(now) : null)
+        in_flight.push({ d, at: now + receiver_rng.int(0, 5) });
       const landing = in_flight.filter((f) => f.at <= now);
       in_flight = in_flight.filter((f) => f.at > now);
       for (const { d } of landing) {
@@ -147,7 +157,12 @@ describe('provider misbehaviour does not change what a correct ledger ends with'
           arrivals.push(d.event.id);
           ledger.apply(ledgerEventOf(d.event, txOf.get(d.event.id) ?? null));
         }
-        const outcome: DeliveryOutcome = roll < 0.7 ? { kind: 'ack', status: 202 } : roll < 0.85 ? { kind: 'error', error: 'timeout' } : { kind: 'rejected', status: 500, retry_after_ms: null };
+        const outcome: DeliveryOutcome =
+          roll < 0.7
+            ? { kind: 'ack', status: 202 }
+            : roll < 0.85
+              ? { kind: 'error', error: 'timeout' }
+              : { kind: 'rejected', status: 500, retry_after_ms: null };
         const r = scheduler.complete(d, outcome, now);
         if (r.first_ack) truth.markAcknowledged(r.first_ack.id);
         if (r.abandoned) truth.markAbandoned(r.abandoned.id);
@@ -160,7 +175,8 @@ describe('provider misbehaviour does not change what a correct ledger ends with'
     // The receiver saw duplicates and out-of-order events...
     expect(arrivals.length).toBeGreaterThan(new Set(arrivals).size * 1.2);
     const seqOf = new Map<string, number>();
-    for (const { event } of truth.transactions().flatMap((r) => r.events.map((e) => ({ event: e })))) seqOf.set(event.id, event.occurred_at_ms);
+    for (const { event } of truth.transactions().flatMap((r) => r.events.map((e) => ({ event: e }))))
+      seqOf.set(event.id, event.occurred_at_ms);
     let inversions = 0;
     const first_seen = [...new Set(arrivals)];
     for (let i = 1; i < first_seen.length; i++) if (seqOf.get(first_seen[i]!)! < seqOf.get(first_seen[i - 1]!)!) inversions++;
@@ -170,7 +186,9 @@ describe('provider misbehaviour does not change what a correct ledger ends with'
     for (const wallet of truth.balances({ decide: expectedOrAllow })) {
       for (const line of wallet.balances) {
         const b = ledger.buckets(line.wallet_id, line.asset);
-        expect(`${b.pending}/${b.available}/${b.held}`, `${line.wallet_id} ${line.asset}`).toBe(`${line.units.pending}/${line.units.available}/${line.units.held}`);
+        expect(`${b.pending}/${b.available}/${b.held}`, `${line.wallet_id} ${line.asset}`).toBe(
+          `${line.units.pending}/${line.units.available}/${line.units.held}`,
+        );
       }
     }
   });

@@ -25,9 +25,7 @@ export interface Delivery {
 }
 
 export type DeliveryOutcome =
-  | { kind: 'ack'; status: number }
-  | { kind: 'rejected'; status: number; retry_after_ms: number | null }
-  | { kind: 'error'; error: string };
+  { kind: 'ack'; status: number } | { kind: 'rejected'; status: number; retry_after_ms: number | null } | { kind: 'error'; error: string };
 
 export interface DeliveryStats {
   offered: number;

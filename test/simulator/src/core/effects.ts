@@ -24,12 +24,7 @@ export function creditBucket(decision: Decision): 'available' | 'held' {
   return decision === 'ALLOW' ? 'available' : 'held';
 }
 
-export function transactionEffect(
-  kind: TransactionKind,
-  types: ReadonlySet<EventType>,
-  amount: bigint,
-  decision: Decision,
-): Buckets {
+export function transactionEffect(kind: TransactionKind, types: ReadonlySet<EventType>, amount: bigint, decision: Decision): Buckets {
   if (kind === 'deposit') {
     if (types.has('deposit.reversed')) return { ...ZERO_BUCKETS };
     if (types.has('deposit.confirmed')) {
@@ -96,7 +91,15 @@ export class ReferenceLedger {
     const kind: TransactionKind = event.type.startsWith('deposit.') ? 'deposit' : 'withdrawal';
     let tx = this.txs.get(event.transaction_id);
     if (!tx) {
-      tx = { kind, wallet_id: event.wallet_id, asset: event.asset, amount: event.amount_units, deposit: 'none', withdrawal: 'none', credited_to: null };
+      tx = {
+        kind,
+        wallet_id: event.wallet_id,
+        asset: event.asset,
+        amount: event.amount_units,
+        deposit: 'none',
+        withdrawal: 'none',
+        credited_to: null,
+      };
       this.txs.set(event.transaction_id, tx);
     }
     if (tx.kind !== kind || tx.amount !== event.amount_units || tx.wallet_id !== event.wallet_id || tx.asset !== event.asset) {

@@ -30,7 +30,8 @@ function generateAll(s = scenario(), namespace = 'u1'): Generated[] {
 
 /** Legal lifecycles: the planned event types of a transaction, in occurrence order. */
 const DEPOSIT_LIFECYCLE = /^(deposit\.detected,)+(deposit\.failed|deposit\.confirmed(,deposit\.reversed)?)$/;
-const WITHDRAWAL_LIFECYCLE = /^withdrawal\.requested,(withdrawal\.failed|withdrawal\.broadcast,(withdrawal\.confirmed|withdrawal\.failed))$/;
+const WITHDRAWAL_LIFECYCLE =
+  /^withdrawal\.requested,(withdrawal\.failed|withdrawal\.broadcast,(withdrawal\.confirmed|withdrawal\.failed))$/;
 
 describe('scenario generator', () => {
   const events = generateAll();
@@ -43,7 +44,9 @@ describe('scenario generator', () => {
   });
 
   it('changing delivery or discrepancy knobs does not change the world or its transactions', () => {
-    const noisy = generateAll(scenario({ delivery: { duplicate_rate: 0.9, reorder_rate: 0.9 }, discrepancies: { alter_amount_rate: 0.3 } }));
+    const noisy = generateAll(
+      scenario({ delivery: { duplicate_rate: 0.9, reorder_rate: 0.9 }, discrepancies: { alter_amount_rate: 0.3 } }),
+    );
     const strip = (gs: Generated[]) => gs.map(({ event }) => ({ ...event, withheld: false }));
     expect(JSON.stringify(strip(noisy))).toBe(JSON.stringify(strip(events)));
   });

@@ -5,28 +5,10 @@
  * lifecycle is planned completely when the transaction starts, and events come out in
  * occurrence order from a heap. Memory is bounded by the transactions in flight.
  */
-import {
-  ASSETS,
-  NETWORKS,
-  approxUsdMicro,
-  unitsForUsdMicro,
-  type AssetSpec,
-  type AssetSymbol,
-  type NetworkId,
-} from './assets.js';
+import { ASSETS, NETWORKS, approxUsdMicro, unitsForUsdMicro, type AssetSpec, type AssetSymbol, type NetworkId } from './assets.js';
 import { ORDINARY_COUNTRIES, randomCounterparty } from './counterparties.js';
 import { MinHeap } from './heap.js';
-import type {
-  Counterparty,
-  Customer,
-  Decision,
-  DiscrepancyKind,
-  EventType,
-  KycStatus,
-  SimEvent,
-  SimTransaction,
-  Wallet,
-} from './model.js';
+import type { Counterparty, Customer, Decision, DiscrepancyKind, EventType, KycStatus, SimEvent, SimTransaction, Wallet } from './model.js';
 import { formatFixed } from './money.js';
 import { Rng } from './rng.js';
 import { sanctionedAddressesByNetwork, type SanctionsSnapshot } from './sanctions.js';
@@ -183,9 +165,10 @@ export class ScenarioGenerator {
     const { world } = this.scenario;
     const rng = this.world_rng;
     const ns = this.options.namespace;
-    const provider_weights = Object.fromEntries(
-      Object.entries(world.providers).filter(([, w]) => (w ?? 0) > 0),
-    ) as Record<ProviderId, number>;
+    const provider_weights = Object.fromEntries(Object.entries(world.providers).filter(([, w]) => (w ?? 0) > 0)) as Record<
+      ProviderId,
+      number
+    >;
     let wallet_counter = 0;
     for (let c = 0; c < world.customers; c++) {
       const customer: Customer = {
@@ -346,7 +329,8 @@ export class ScenarioGenerator {
     const counterparty = this.pickCounterparty(high_risk_country);
     // Providers often send EVM addresses lower-cased while the SDN list has EIP-55 mixed case:
     // screening must compare them case-insensitively.
-    const sent_sanctioned = sanctioned_address && network.addresses_case_insensitive && rng.chance(0.5) ? sanctioned_address.toLowerCase() : sanctioned_address;
+    const sent_sanctioned =
+      sanctioned_address && network.addresses_case_insensitive && rng.chance(0.5) ? sanctioned_address.toLowerCase() : sanctioned_address;
     const external = sent_sanctioned ?? network.randomAddress(rng);
     const approx_usd_micro = approxUsdMicro(asset, amount_units);
 
@@ -490,7 +474,11 @@ export class ScenarioGenerator {
     const overdraft_rate = this.scenario.traffic.overdraft_rate;
     // Fault scenario only: spend more than the wallet has (the RNG is not consulted at rate 0).
     const overdraft = overdraft_rate > 0 && rng.chance(overdraft_rate);
-    const amount_units = overdraft ? available + available / 2n + 1n : available <= 10n ? available : rng.bigint(available / 10n, available);
+    const amount_units = overdraft
+      ? available + available / 2n + 1n
+      : available <= 10n
+        ? available
+        : rng.bigint(available / 10n, available);
     this.debit(key, key_index, overdraft ? available : amount_units);
 
     const tx = this.newTransaction('withdrawal', wallet, asset_symbol, amount_units, now_ms);
@@ -507,13 +495,23 @@ export class ScenarioGenerator {
     } else {
       steps.push({ time_ms: broadcast_ms, type: 'withdrawal.broadcast', confirmations: 0 });
       const settle_ms = broadcast_ms + required * block_ms + rng.int(0, block_ms);
-      steps.push(fails ? { time_ms: settle_ms, type: 'withdrawal.failed', confirmations: null } : { time_ms: settle_ms, type: 'withdrawal.confirmed', confirmations: required });
+      steps.push(
+        fails
+          ? { time_ms: settle_ms, type: 'withdrawal.failed', confirmations: null }
+          : { time_ms: settle_ms, type: 'withdrawal.confirmed', confirmations: required },
+      );
     }
     this.schedule(tx, steps);
     const last = steps[steps.length - 1]!;
     // A failed withdrawal gives the funds back, but only if the ledger hears about the failure.
     if (last.type === 'withdrawal.failed' && tx.discrepancy !== 'drop_last' && !overdraft) {
-      this.credits.push({ time_ms: last.time_ms + this.scenario.compliance.spend_guard.settle_delay_ms, order: this.order++, key, units: amount_units, deposit: null });
+      this.credits.push({
+        time_ms: last.time_ms + this.scenario.compliance.spend_guard.settle_delay_ms,
+        order: this.order++,
+        key,
+        units: amount_units,
+        deposit: null,
+      });
     }
   }
 
@@ -538,7 +536,8 @@ export class ScenarioGenerator {
   private recordVelocity(tx: SimTransaction, start_ms: number, end_ms: number): void {
     if (this.velocity_window_max_ms === 0) return;
     const list = this.velocity.get(tx.wallet_id) ?? [];
-    const horizon_ms = start_ms - this.velocity_window_max_ms - VELOCITY_LIFETIME_MARGIN_MS - this.scenario.compliance.spend_guard.settle_delay_ms;
+    const horizon_ms =
+      start_ms - this.velocity_window_max_ms - VELOCITY_LIFETIME_MARGIN_MS - this.scenario.compliance.spend_guard.settle_delay_ms;
     let drop = 0;
     while (drop < list.length && list[drop]!.end_ms < horizon_ms) drop++;
     if (drop > 0) list.splice(0, drop);

@@ -22,7 +22,10 @@ export const CUSTOMERS_MAX = 1_000_000;
 const worldSchema = z.strictObject({
   customers: z.number().int().min(1).max(CUSTOMERS_MAX).default(20),
   wallets_per_customer: z.tuple([z.number().int().min(1).max(20), z.number().int().min(1).max(20)]).default([1, 3]),
-  networks: z.array(z.enum(NETWORK_IDS as [NetworkId, ...NetworkId[]])).min(1).default([...NETWORK_IDS]),
+  networks: z
+    .array(z.enum(NETWORK_IDS as [NetworkId, ...NetworkId[]]))
+    .min(1)
+    .default([...NETWORK_IDS]),
   /** Share of customers per provider profile (each customer's wallets live at one provider). */
   providers: z.partialRecord(z.enum(PROVIDER_IDS), z.number().min(0)).default({ generic: 1 }),
   high_risk_countries: z.array(z.string().regex(/^[A-Z]{2}$/)).default(['KP', 'IR', 'MM']),
@@ -82,7 +85,11 @@ const spendGuardSchema = z.strictObject({
   velocity: z
     .array(
       z.strictObject({
-        window_ms: z.number().int().min(1).max(30 * 86_400_000),
+        window_ms: z
+          .number()
+          .int()
+          .min(1)
+          .max(30 * 86_400_000),
         count_max: z.number().int().min(0).max(1_000_000),
         usd_max: z.number().int().min(0).max(1_000_000_000_000),
       }),
@@ -164,7 +171,12 @@ export const scenarioSchema = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().min(1).max(100),
   description: z.string().max(2_000).default(''),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(1),
   world: worldSchema.default(worldSchema.parse({})),
   traffic: trafficSchema.default(trafficSchema.parse({})),
   lifecycle: lifecycleSchema.default(lifecycleSchema.parse({})),

@@ -105,7 +105,9 @@ describe('spend guard: withdrawals spend only available funds', () => {
       expect(riskScore(tx.from_address)).toBeLessThan(50);
     }
     // A busy world (one wallet, many transactions an hour) trips velocity: almost nothing is spendable.
-    const busy = generate(scenario(7, { world: { customers: 1, wallets_per_customer: [1, 1] }, traffic: { transactions: 400, transactions_per_s: 0.5 } }));
+    const busy = generate(
+      scenario(7, { world: { customers: 1, wallets_per_customer: [1, 1] }, traffic: { transactions: 400, transactions_per_s: 0.5 } }),
+    );
     const busyDeposits = new Set(busy.filter((g) => g.transaction?.kind === 'deposit').map((g) => g.transaction!));
     expect([...busyDeposits].filter((tx) => tx.spendable).length).toBeLessThanOrEqual(10);
   });
@@ -120,7 +122,13 @@ describe('spend guard: withdrawals spend only available funds', () => {
   it('leaves the events of scenarios without a spend guard or overdraft unchanged (same RNG use)', () => {
     const plain = parseScenario({ name: 'plain', seed: 5, traffic: { transactions: 300 } });
     const a = [...new ScenarioGenerator(plain, { start_ms: START_MS, namespace: 'pl', sanctions })].map((g) => g.event);
-    const b = [...new ScenarioGenerator(parseScenario({ name: 'plain', seed: 5, traffic: { transactions: 300, overdraft_rate: 0 } }), { start_ms: START_MS, namespace: 'pl', sanctions })].map((g) => g.event);
+    const b = [
+      ...new ScenarioGenerator(parseScenario({ name: 'plain', seed: 5, traffic: { transactions: 300, overdraft_rate: 0 } }), {
+        start_ms: START_MS,
+        namespace: 'pl',
+        sanctions,
+      }),
+    ].map((g) => g.event);
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
   });
 });

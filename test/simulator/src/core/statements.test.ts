@@ -23,7 +23,13 @@ function records(n: number, same_time_every = 3): StatementRecord[] {
 const knobs = (patch: Partial<StatementKnobs> = {}): StatementKnobs => statementKnobsSchema.parse(patch);
 
 /** Follows next_cursor to the end; returns every item in page order. */
-function walk(all: StatementRecord[], k: StatementKnobs, limit: number, since_ms: number | null, seed = 1): { ids: string[]; pages: number } {
+function walk(
+  all: StatementRecord[],
+  k: StatementKnobs,
+  limit: number,
+  since_ms: number | null,
+  seed = 1,
+): { ids: string[]; pages: number } {
   const rng = new Rng(seed);
   const ids: string[] = [];
   let cursor = null;
@@ -34,7 +40,8 @@ function walk(all: StatementRecord[], k: StatementKnobs, limit: number, since_ms
     if (pages > 10_000) throw new Error('pagination does not terminate');
     ids.push(...page.data.map((r) => r.transaction_id));
     expect(page.data.length).toBeLessThanOrEqual(Math.min(limit, k.page_size_cap ?? limit));
-    for (const r of page.data) expect(Object.keys(r).sort()).toEqual(['amount', 'asset', 'direction', 'status', 'transaction_id', 'updated_at', 'wallet_id']);
+    for (const r of page.data)
+      expect(Object.keys(r).sort()).toEqual(['amount', 'asset', 'direction', 'status', 'transaction_id', 'updated_at', 'wallet_id']);
     if (page.next_cursor === null) return { ids, pages };
     cursor = decodeCursor(page.next_cursor);
     expect(cursor).not.toBeNull();
@@ -80,7 +87,13 @@ describe('statements pagination (DESIGN 3.5)', () => {
   it('cursors are opaque, versioned and validated', () => {
     const c = { since_ms: null, after_ms: 5, after_id: 'tx_1' };
     expect(decodeCursor(encodeCursor(c))).toEqual(c);
-    for (const bad of ['', 'not base64!', Buffer.from('[2,null,5,"x"]').toString('base64url'), Buffer.from('{"a":1}').toString('base64url'), 'x'.repeat(600)]) {
+    for (const bad of [
+      '',
+      'not base64!',
+      Buffer.from('[2,null,5,"x"]').toString('base64url'),
+      Buffer.from('{"a":1}').toString('base64url'),
+      'x'.repeat(600),
+    ]) {
       expect(decodeCursor(bad), bad).toBeNull();
     }
   });

@@ -31,7 +31,11 @@ function truthOf(gs: Iterable<Generated>): GroundTruth {
 }
 
 /** Balances as `${wallet}|${asset}` → "pending/available/held" in base units. */
-function flat(truth: GroundTruth, decide: DecisionFn = sanctionedBlocks, view: 'delivered' | 'complete' = 'delivered'): Map<string, string> {
+function flat(
+  truth: GroundTruth,
+  decide: DecisionFn = sanctionedBlocks,
+  view: 'delivered' | 'complete' = 'delivered',
+): Map<string, string> {
   const out = new Map<string, string>();
   for (const w of truth.balances({ decide, view })) {
     for (const b of w.balances) out.set(`${b.wallet_id}|${b.asset}`, `${b.units.pending}/${b.units.available}/${b.units.held}`);
@@ -75,7 +79,20 @@ describe('ground truth', () => {
   it('matches a hand-computed wallet: deposit confirmed, BLOCKed deposit held, withdrawal in flight', () => {
     const truth = new GroundTruth();
     const tx = (id: string, kind: 'deposit' | 'withdrawal', amount_units: bigint, sanctioned = false): SimTransaction =>
-      ({ provider: 'generic', transaction_id: id, kind, wallet_id: 'wal_x', customer_id: 'cus_x', asset: 'BTC', network: 'bitcoin', decimals: 8, amount_units, amount: '', sanctioned_address: sanctioned ? 'addr' : null, discrepancy: null }) as unknown as SimTransaction;
+      ({
+        provider: 'generic',
+        transaction_id: id,
+        kind,
+        wallet_id: 'wal_x',
+        customer_id: 'cus_x',
+        asset: 'BTC',
+        network: 'bitcoin',
+        decimals: 8,
+        amount_units,
+        amount: '',
+        sanctioned_address: sanctioned ? 'addr' : null,
+        discrepancy: null,
+      }) as unknown as SimTransaction;
     let n = 0;
     const ev = (t: SimTransaction, type: string): Generated => ({
       transaction: t,
@@ -85,14 +102,25 @@ describe('ground truth', () => {
     const d2 = tx('d2', 'deposit', 7n, true);
     const d3 = tx('d3', 'deposit', 1n);
     const w1 = tx('w1', 'withdrawal', 20_000_000n);
-    for (const g of [ev(d1, 'deposit.detected'), ev(d1, 'deposit.confirmed'), ev(d2, 'deposit.confirmed'), ev(d3, 'deposit.detected'), ev(w1, 'withdrawal.requested')]) truth.record(g);
+    for (const g of [
+      ev(d1, 'deposit.detected'),
+      ev(d1, 'deposit.confirmed'),
+      ev(d2, 'deposit.confirmed'),
+      ev(d3, 'deposit.detected'),
+      ev(w1, 'withdrawal.requested'),
+    ])
+      truth.record(g);
     expect(truth.balances()).toEqual([
       {
         wallet_id: 'wal_x',
         provider: 'generic',
         balances: [
           {
-            wallet_id: 'wal_x', asset: 'BTC', pending: '0.00000001', available: '0.3', held: '0.20000007',
+            wallet_id: 'wal_x',
+            asset: 'BTC',
+            pending: '0.00000001',
+            available: '0.3',
+            held: '0.20000007',
             units: { decimals: 8, pending: '1', available: '30000000', held: '20000007' },
           },
         ],
@@ -122,7 +150,8 @@ describe('ground truth', () => {
 
   it('an event-by-event reference ledger reaches the truth for any arrival order and replays; postings balance per asset', () => {
     const byTx = new Map<string, Generated[]>();
-    for (const g of events) if (g.transaction) byTx.set(g.transaction.transaction_id, [...(byTx.get(g.transaction.transaction_id) ?? []), g]);
+    for (const g of events)
+      if (g.transaction) byTx.set(g.transaction.transaction_id, [...(byTx.get(g.transaction.transaction_id) ?? []), g]);
     const txs = [...byTx.values()];
     const decide: DecisionFn = expectedOrAllow;
     const expected = flat(truthOf(events), decide);
@@ -166,7 +195,18 @@ describe('ground truth', () => {
   });
 
   it('views: withheld and abandoned events are missing from "delivered", present in "complete"; discrepancies are listed', () => {
-    const gs = generate({ discrepancies: { drop_all_rate: 0.05, drop_last_rate: 0.05, alter_amount_rate: 0.05, alter_status_rate: 0.05, omit_from_statements_rate: 0.05 } }, 't2');
+    const gs = generate(
+      {
+        discrepancies: {
+          drop_all_rate: 0.05,
+          drop_last_rate: 0.05,
+          alter_amount_rate: 0.05,
+          alter_status_rate: 0.05,
+          omit_from_statements_rate: 0.05,
+        },
+      },
+      't2',
+    );
     const truth = truthOf(gs);
     const all_sent = truthOf(gs.map((g) => ({ ...g, event: { ...g.event, withheld: false } })));
     expect(flat(truth, sanctionedBlocks, 'complete')).toEqual(flat(all_sent));
@@ -175,7 +215,15 @@ describe('ground truth', () => {
 
     const discrepancies = truth.expectedDiscrepancies();
     const kinds = new Set(discrepancies.map((d) => `${d.injected}->${d.kind}`));
-    expect(kinds).toEqual(new Set(['drop_all->missing_in_ledger', 'drop_last->status_mismatch', 'alter_amount->amount_mismatch', 'alter_status->status_mismatch', 'omit_from_statements->missing_at_provider']));
+    expect(kinds).toEqual(
+      new Set([
+        'drop_all->missing_in_ledger',
+        'drop_last->status_mismatch',
+        'alter_amount->amount_mismatch',
+        'alter_status->status_mismatch',
+        'omit_from_statements->missing_at_provider',
+      ]),
+    );
     for (const d of discrepancies) {
       if (d.kind === 'amount_mismatch') expect(d.provider_amount).not.toBe(d.ledger_amount);
       if (d.kind === 'status_mismatch') expect(d.provider_status).not.toBe(d.ledger_status);
@@ -196,6 +244,10 @@ describe('ground truth', () => {
     expect(records.length).toBe(truth.transactions().filter((r) => r.tx.provider === 'generic').length);
     for (let i = 1; i < records.length; i++) expect(records[i]!.updated_at_ms).toBeGreaterThanOrEqual(records[i - 1]!.updated_at_ms);
     const rec = truth.transactions().find((r) => r.tx.provider === 'generic' && r.tx.final_type === 'deposit.reversed')!;
-    expect(records.find((s) => s.transaction_id === rec.tx.transaction_id)).toMatchObject({ status: 'reversed', direction: 'in', amount: rec.tx.amount });
+    expect(records.find((s) => s.transaction_id === rec.tx.transaction_id)).toMatchObject({
+      status: 'reversed',
+      direction: 'in',
+      amount: rec.tx.amount,
+    });
   });
 });

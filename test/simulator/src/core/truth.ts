@@ -79,7 +79,10 @@ export interface ExpectedDiscrepancy {
 export class GroundTruth {
   private readonly txs = new Map<string, TransactionRecord>();
   private readonly events = new Map<string, { record: EventRecord; tx_key: string | null }>();
-  private readonly kyc = new Map<string, { provider: string; status: KycStatus; wallet_id: string; updated_at_ms: number; event_id: string }>();
+  private readonly kyc = new Map<
+    string,
+    { provider: string; status: KycStatus; wallet_id: string; updated_at_ms: number; event_id: string }
+  >();
   private readonly statement_cache = new Map<string, StatementRecord[]>();
   private generation = 0;
 
@@ -140,7 +143,11 @@ export class GroundTruth {
    * Makes the provider's statements disagree with its webhooks for one transaction at
    * run time (the webhooks are already out, so only statement-side kinds are possible).
    */
-  injectStatementDiscrepancy(provider: string, transaction_id: string, kind: 'alter_amount' | 'alter_status' | 'omit_from_statements'): boolean {
+  injectStatementDiscrepancy(
+    provider: string,
+    transaction_id: string,
+    kind: 'alter_amount' | 'alter_status' | 'omit_from_statements',
+  ): boolean {
     const record = this.txs.get(txKey(provider, transaction_id));
     if (!record || record.tx.discrepancy !== null) return false;
     record.tx.discrepancy = kind;
@@ -164,8 +171,17 @@ export class GroundTruth {
     return [...this.txs.values()];
   }
 
-  kycStatuses(): { customer_id: string; provider: string; wallet_id: string; status: KycStatus; updated_at_ms: number; event_id: string }[] {
-    return [...this.kyc.entries()].map(([customer_id, v]) => ({ customer_id, ...v })).sort((a, b) => a.customer_id.localeCompare(b.customer_id));
+  kycStatuses(): {
+    customer_id: string;
+    provider: string;
+    wallet_id: string;
+    status: KycStatus;
+    updated_at_ms: number;
+    event_id: string;
+  }[] {
+    return [...this.kyc.entries()]
+      .map(([customer_id, v]) => ({ customer_id, ...v }))
+      .sort((a, b) => a.customer_id.localeCompare(b.customer_id));
   }
 
   /** Events of one view, as a set of types per transaction. */
@@ -197,7 +213,13 @@ export class GroundTruth {
       const key = `${tx.wallet_id}|${tx.asset}`;
       let line = totals.get(key);
       if (!line) {
-        line = { provider: tx.provider, wallet_id: tx.wallet_id, asset: tx.asset, decimals: tx.decimals, b: { pending: 0n, available: 0n, held: 0n } };
+        line = {
+          provider: tx.provider,
+          wallet_id: tx.wallet_id,
+          asset: tx.asset,
+          decimals: tx.decimals,
+          b: { pending: 0n, available: 0n, held: 0n },
+        };
         totals.set(key, line);
       }
       const decision = tx.kind === 'deposit' ? decide(tx) : 'ALLOW';

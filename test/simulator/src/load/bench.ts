@@ -20,7 +20,12 @@ export interface GenerateSignResult {
 }
 
 /** Generates `events` events and builds + signs each one's webhook; no network. */
-export function benchGenerateSign(scenario: Scenario, sanctions: SanctionsSnapshot, keys: ProviderKeys, events: number): GenerateSignResult {
+export function benchGenerateSign(
+  scenario: Scenario,
+  sanctions: SanctionsSnapshot,
+  keys: ProviderKeys,
+  events: number,
+): GenerateSignResult {
   const sized: Scenario = { ...scenario, traffic: { ...scenario.traffic, transactions: Math.max(events, 1) } };
   const generator = new ScenarioGenerator(sized, { start_ms: Date.now(), namespace: 'bench', sanctions });
   let n = 0;
@@ -38,7 +43,12 @@ export function benchGenerateSign(scenario: Scenario, sanctions: SanctionsSnapsh
     n++;
   }
   const elapsed_ms = Number(process.hrtime.bigint() - started) / 1e6;
-  return { events: n, elapsed_ms: Math.round(elapsed_ms), events_per_s: Math.round((n * 1000) / elapsed_ms), body_bytes_mean: Math.round(bytes / Math.max(1, n)) };
+  return {
+    events: n,
+    elapsed_ms: Math.round(elapsed_ms),
+    events_per_s: Math.round((n * 1000) / elapsed_ms),
+    body_bytes_mean: Math.round(bytes / Math.max(1, n)),
+  };
 }
 
 /** Starts the sink in a child process (so it does not share the simulator's event loop). */
@@ -75,7 +85,15 @@ export async function benchHttp(
     const tuned: Scenario = {
       ...scenario,
       traffic: { ...scenario.traffic, transactions: 10_000_000 },
-      delivery: { ...scenario.delivery, pace: 'asap', concurrency: opts.concurrency, queue_max: opts.concurrency * 16, duplicate_rate: 0, late_rate: 0, reorder_rate: 0 },
+      delivery: {
+        ...scenario.delivery,
+        pace: 'asap',
+        concurrency: opts.concurrency,
+        queue_max: opts.concurrency * 16,
+        duplicate_rate: 0,
+        late_rate: 0,
+        reorder_rate: 0,
+      },
     };
     const running = await startSimulator({
       scenario: tuned,

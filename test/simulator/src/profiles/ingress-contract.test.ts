@@ -27,17 +27,35 @@ describe.each(PROVIDER_IDS)('ingress accepts the simulator’s %s webhooks', (pr
     const provider = resolveProvider(spec!, { env: { [profile.secrets_env]: secret }, readFile: () => '' });
     const keys = keysFromSecrets(profile, secret);
 
-    const scenario = parseScenario({ name: 'contract', seed: 23, world: { providers: { [provider_id]: 1 } }, traffic: { transactions: 300 }, lifecycle: { detected_updates_max: 1 }, amounts: { huge_rate: 0.05 } });
+    const scenario = parseScenario({
+      name: 'contract',
+      seed: 23,
+      world: { providers: { [provider_id]: 1 } },
+      traffic: { transactions: 300 },
+      lifecycle: { detected_updates_max: 1 },
+      amounts: { huge_rate: 0.05 },
+    });
     const now_ms = Date.now();
     let count = 0;
     for (const { event } of new ScenarioGenerator(scenario, { start_ms: now_ms, namespace: 'ct', sanctions })) {
       const body = profile.body(event);
       const headers = profile.sign({ body, event, keys, timestamp_s: Math.floor(now_ms / 1000), sign_with_all: false });
       const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-      const verified = provider.verifier.verify({ headers: (name) => lower[name], body: Buffer.from(body), keys: provider.keys, now_ms, tolerance_s: provider.tolerance_s });
+      const verified = provider.verifier.verify({
+        headers: (name) => lower[name],
+        body: Buffer.from(body),
+        keys: provider.keys,
+        now_ms,
+        tolerance_s: provider.tolerance_s,
+      });
       expect(verified, `${event.type} signature`).toMatchObject({ ok: true });
 
-      const mapped = provider.mapper(JSON.parse(body), { provider: provider_id, ingress_id: 'i', received_at_ms: now_ms, body_sha256: '0'.repeat(64) });
+      const mapped = provider.mapper(JSON.parse(body), {
+        provider: provider_id,
+        ingress_id: 'i',
+        received_at_ms: now_ms,
+        body_sha256: '0'.repeat(64),
+      });
       if (!mapped.ok) throw new Error(`${provider_id} ${event.type} did not map: ${mapped.message}`);
       expect(mapped.known_type).toBe(true);
       const c = mapped.event;

@@ -5,20 +5,36 @@ import { describe, expect, it } from 'vitest';
 import { loadSanctionsSnapshot } from '../adapters/files.js';
 import { ScenarioGenerator } from '../core/generate.js';
 import { parseScenario } from '../core/scenario.js';
-import { PROFILES, custodianXProfile, decodeWhsec, genericProfile, keysFromSecrets, ledgerpayProfile, standardWebhooksSignature } from './profiles.js';
+import {
+  PROFILES,
+  custodianXProfile,
+  decodeWhsec,
+  genericProfile,
+  keysFromSecrets,
+  ledgerpayProfile,
+  standardWebhooksSignature,
+} from './profiles.js';
 
 const sanctions = loadSanctionsSnapshot();
 const now_s = () => Math.floor(Date.now() / 1000);
 
 function sampleEvents(provider: 'generic' | 'ledgerpay' | 'custodian-x', n = 300) {
-  const scenario = parseScenario({ name: 'sig', seed: 17, world: { providers: { [provider]: 1 } }, traffic: { transactions: n }, amounts: { huge_rate: 0.05 } });
+  const scenario = parseScenario({
+    name: 'sig',
+    seed: 17,
+    world: { providers: { [provider]: 1 } },
+    traffic: { transactions: n },
+    amounts: { huge_rate: 0.05 },
+  });
   return [...new ScenarioGenerator(scenario, { start_ms: Date.now(), namespace: 'sg', sanctions })].map((g) => g.event);
 }
 
 describe('generic: Standard Webhooks signatures verify with the independent `standardwebhooks` library', () => {
   it('reproduces the specification’s published example', () => {
     const key = decodeWhsec('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
-    expect(standardWebhooksSignature(key, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}')).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+    expect(standardWebhooksSignature(key, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}')).toBe(
+      'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+    );
   });
 
   it('every generated event (all types, huge amounts) verifies, and the body is the DESIGN 3.2 shape', () => {
@@ -34,8 +50,15 @@ describe('generic: Standard Webhooks signatures verify with the independent `sta
       const payload = verifier.verify(body, headers) as { id: string; type: string; occurred_at: string; data: Record<string, unknown> };
       expect(payload).toMatchObject({ id: event.id, type: event.type, occurred_at: new Date(event.occurred_at_ms).toISOString() });
       expect(typeof payload.data.wallet_id).toBe('string');
-      if (event.type === 'kyc.status_changed') expect(payload.data).toEqual({ wallet_id: event.wallet_id, customer_id: event.customer_id, status: event.kyc_status });
-      else expect(payload.data).toMatchObject({ transaction_id: event.transaction_id, asset: event.asset, network: event.network, amount: event.amount });
+      if (event.type === 'kyc.status_changed')
+        expect(payload.data).toEqual({ wallet_id: event.wallet_id, customer_id: event.customer_id, status: event.kyc_status });
+      else
+        expect(payload.data).toMatchObject({
+          transaction_id: event.transaction_id,
+          asset: event.asset,
+          network: event.network,
+          amount: event.amount,
+        });
       if (event.amount) expect(typeof payload.data.amount).toBe('string');
     }
   });
@@ -63,7 +86,10 @@ describe('ledgerpay: Stripe-style signatures verify with the `stripe` library', 
     for (const event of sampleEvents('ledgerpay', 100)) {
       const body = ledgerpayProfile.body(event);
       const headers = ledgerpayProfile.sign({ body, event, keys, timestamp_s: now_s(), sign_with_all: false });
-      const parsed = stripe.webhooks.constructEvent(body, headers['ledgerpay-signature']!, secret) as unknown as { id: string; object: string };
+      const parsed = stripe.webhooks.constructEvent(body, headers['ledgerpay-signature']!, secret) as unknown as {
+        id: string;
+        object: string;
+      };
       expect(parsed.id).toBe(event.id);
       expect(parsed.object).toBe('event');
     }

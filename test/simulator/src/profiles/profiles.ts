@@ -61,7 +61,8 @@ const WHSEC_PREFIX = 'whsec_';
 export function decodeWhsec(secret: string): Buffer {
   if (!secret.startsWith(WHSEC_PREFIX)) throw new Error('generic secret must start with "whsec_"');
   const encoded = secret.slice(WHSEC_PREFIX.length);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) throw new Error('generic secret must be "whsec_" followed by base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0)
+    throw new Error('generic secret must be "whsec_" followed by base64');
   const key = Buffer.from(encoded, 'base64');
   if (key.length < 16 || key.length > 128) throw new Error('generic secret must decode to 16..128 bytes');
   return key;
@@ -251,7 +252,10 @@ export function profileOf(id: string): ProviderProfile {
 export type ProviderKeys = Partial<Record<ProviderId, Buffer[]>>;
 
 export function keysFromSecrets(profile: ProviderProfile, secrets_csv: string): Buffer[] {
-  const secrets = secrets_csv.split(',').map((s) => s.trim()).filter(Boolean);
+  const secrets = secrets_csv
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return secrets.map((secret, index) => {
     try {
       return profile.decodeSecret(secret);

@@ -20,7 +20,11 @@ export const CUSTODIAN_X_TRANSFER_TYPES: Readonly<Record<string, string>> = {
   'OUTGOING.FAILED': 'withdrawal.failed',
 };
 
-const state = z.string().min(1).max(64).regex(/^[A-Z_]+$/, 'must be upper-case letters and "_"');
+const state = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Z_]+$/, 'must be upper-case letters and "_"');
 
 const body = z.object({
   notification_id: idString,
@@ -41,18 +45,26 @@ const body = z.object({
       source: z.object({ address: optionalText }).nullish(),
       destination: z.object({ address: optionalText }).nullish(),
       confirmations,
-      counterparty: z
-        .object({ legal_name: optionalText, country_code: country.nullish().transform((v) => v ?? null) })
-        .nullish(),
+      counterparty: z.object({ legal_name: optionalText, country_code: country.nullish().transform((v) => v ?? null) }).nullish(),
     })
     .nullish(),
   customer: z.object({ id: idString, vault_id: optionalId, kyc_state: z.string().min(1).max(64) }).nullish(),
 });
 
 const EMPTY: Omit<CanonicalFields, 'event_id' | 'event_type' | 'occurred_at_ms'> = {
-  transaction_id: null, wallet_id: null, customer_id: null, asset: null, network: null, amount: null,
-  tx_hash: null, from_address: null, to_address: null, confirmations: null,
-  counterparty_name: null, counterparty_country: null, kyc_status: null,
+  transaction_id: null,
+  wallet_id: null,
+  customer_id: null,
+  asset: null,
+  network: null,
+  amount: null,
+  tx_hash: null,
+  from_address: null,
+  to_address: null,
+  confirmations: null,
+  counterparty_name: null,
+  counterparty_country: null,
+  kyc_status: null,
 };
 
 export function mapCustodianX(value: unknown, delivery: DeliveryFacts): MapResult {
@@ -89,13 +101,26 @@ export function mapCustodianX(value: unknown, delivery: DeliveryFacts): MapResul
     const c = n.customer;
     if (!c) return mapFailure('customer.kyc_updated requires customer');
     return buildCanonicalEvent(
-      { ...EMPTY, ...base, event_type: 'kyc.status_changed', wallet_id: c.vault_id, customer_id: c.id, kyc_status: c.kyc_state.toLowerCase() },
+      {
+        ...EMPTY,
+        ...base,
+        event_type: 'kyc.status_changed',
+        wallet_id: c.vault_id,
+        customer_id: c.id,
+        kyc_status: c.kyc_state.toLowerCase(),
+      },
       delivery,
     );
   }
   // Unknown notification kind: accepted and recorded as received, never projected.
   return buildCanonicalEvent(
-    { ...EMPTY, ...base, event_type: n.kind, wallet_id: n.transfer?.vault_id ?? n.customer?.vault_id ?? null, customer_id: n.customer?.id ?? n.transfer?.owner_id ?? null },
+    {
+      ...EMPTY,
+      ...base,
+      event_type: n.kind,
+      wallet_id: n.transfer?.vault_id ?? n.customer?.vault_id ?? null,
+      customer_id: n.customer?.id ?? n.transfer?.owner_id ?? null,
+    },
     delivery,
   );
 }

@@ -5,15 +5,33 @@ export const ID_LENGTH_MAX = 256;
 export const TEXT_LENGTH_MAX = 512;
 
 /** A provider id-like string: 1..256 printable characters. */
-export const idString = z.string().min(1).max(ID_LENGTH_MAX).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+export const idString = z
+  .string()
+  .min(1)
+  .max(ID_LENGTH_MAX)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 export const optionalId = idString.nullish().transform((v) => v ?? null);
-export const optionalText = z.string().max(TEXT_LENGTH_MAX).nullish().transform((v) => v ?? null);
+export const optionalText = z
+  .string()
+  .max(TEXT_LENGTH_MAX)
+  .nullish()
+  .transform((v) => v ?? null);
 /** Money arrives as a string; a JSON number is refused here so precision is never lost. */
 export const amountString = z.string({ error: 'amount must be a decimal string, not a number' }).max(100);
 export const optionalAmount = amountString.nullish().transform((v) => v ?? null);
-export const eventType = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, ".", "_", ":" or "-"');
+export const eventType = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, ".", "_", ":" or "-"');
 export const country = z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code');
-export const confirmations = z.number().int().min(0).max(2_147_483_647).nullish().transform((v) => v ?? null);
+export const confirmations = z
+  .number()
+  .int()
+  .min(0)
+  .max(2_147_483_647)
+  .nullish()
+  .transform((v) => v ?? null);
 /** ISO-8601 with an explicit offset or Z, to milliseconds since the epoch. */
 export const isoTime = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 

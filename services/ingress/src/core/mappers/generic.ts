@@ -1,7 +1,17 @@
 /** The `generic` provider's body (DESIGN 3.2) → canonical fields. */
 import { z } from 'zod';
 import { buildCanonicalEvent, mapFailure, type DeliveryFacts, type MapResult } from '../canonical.js';
-import { confirmations, country, describeIssues, eventType, idString, isoTime, optionalAmount, optionalId, optionalText } from './fields.js';
+import {
+  confirmations,
+  country,
+  describeIssues,
+  eventType,
+  idString,
+  isoTime,
+  optionalAmount,
+  optionalId,
+  optionalText,
+} from './fields.js';
 
 const body = z.object({
   id: idString,
@@ -11,8 +21,18 @@ const body = z.object({
     transaction_id: optionalId,
     wallet_id: optionalId,
     customer_id: optionalId,
-    asset: z.string().min(1).max(32).nullish().transform((v) => v ?? null),
-    network: z.string().min(1).max(64).nullish().transform((v) => v ?? null),
+    asset: z
+      .string()
+      .min(1)
+      .max(32)
+      .nullish()
+      .transform((v) => v ?? null),
+    network: z
+      .string()
+      .min(1)
+      .max(64)
+      .nullish()
+      .transform((v) => v ?? null),
     amount: optionalAmount,
     tx_hash: optionalText,
     from_address: optionalText,
@@ -22,7 +42,12 @@ const body = z.object({
       .object({ name: optionalText, country: country.nullish().transform((v) => v ?? null) })
       .nullish()
       .transform((v) => v ?? null),
-    status: z.string().min(1).max(64).nullish().transform((v) => v ?? null),
+    status: z
+      .string()
+      .min(1)
+      .max(64)
+      .nullish()
+      .transform((v) => v ?? null),
   }),
 });
 

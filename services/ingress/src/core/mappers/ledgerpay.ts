@@ -31,8 +31,18 @@ const body = z.object({
       object: z.string().max(64),
       wallet: optionalId,
       customer: optionalId,
-      currency: z.string().min(1).max(32).nullish().transform((v) => v ?? null),
-      network: z.string().min(1).max(64).nullish().transform((v) => v ?? null),
+      currency: z
+        .string()
+        .min(1)
+        .max(32)
+        .nullish()
+        .transform((v) => v ?? null),
+      network: z
+        .string()
+        .min(1)
+        .max(64)
+        .nullish()
+        .transform((v) => v ?? null),
       amount: optionalAmount,
       transaction_hash: optionalText,
       source_address: optionalText,
@@ -42,7 +52,12 @@ const body = z.object({
         .object({ name: optionalText, country: country.nullish().transform((v) => v ?? null) })
         .nullish()
         .transform((v) => v ?? null),
-      verification_status: z.string().min(1).max(64).nullish().transform((v) => v ?? null),
+      verification_status: z
+        .string()
+        .min(1)
+        .max(64)
+        .nullish()
+        .transform((v) => v ?? null),
     }),
   }),
 });

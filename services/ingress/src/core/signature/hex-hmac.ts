@@ -52,7 +52,11 @@ export function createHexHmac(signature_header: string, timestamp_header: string
     const key_index = matchingKeyIndex(input.keys, provided, (key) => signatureOf(key, timestamp_raw, input.body));
     if (key_index !== null) {
       if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
-        return { ok: false, reason: 'timestamp_out_of_tolerance', message: `${timestamp_header} is more than ${input.tolerance_s} s away from the server clock` };
+        return {
+          ok: false,
+          reason: 'timestamp_out_of_tolerance',
+          message: `${timestamp_header} is more than ${input.tolerance_s} s away from the server clock`,
+        };
       }
       return { ok: true, timestamp_s, key_index, delivery_id: null };
     }

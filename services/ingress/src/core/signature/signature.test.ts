@@ -12,7 +12,13 @@ const lookup = (headers: Record<string, string>) => (name: string) => headers[na
 const NOW_MS = 1_764_000_000_000;
 const NOW_S = NOW_MS / 1000;
 
-function verifyWith(verifier: SignatureVerifier, headers: Record<string, string>, body: string | Buffer, secrets: string[], now_ms = NOW_MS): VerifyResult {
+function verifyWith(
+  verifier: SignatureVerifier,
+  headers: Record<string, string>,
+  body: string | Buffer,
+  secrets: string[],
+  now_ms = NOW_MS,
+): VerifyResult {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
   return verifier.verify({
     headers: lookup(lower),
@@ -37,20 +43,28 @@ describe('Standard Webhooks (generic)', () => {
   const SPEC_BODY = '{"test": 2432232314}';
   const SPEC_SIG = 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=';
 
-  it('verifies the spec\'s published example vector', () => {
+  it("verifies the spec's published example vector", () => {
     const headers = { 'webhook-id': SPEC_ID, 'webhook-timestamp': String(SPEC_TS), 'webhook-signature': SPEC_SIG };
     const result = verifyWith(standardWebhooks, headers, SPEC_BODY, [SPEC_SECRET], SPEC_TS * 1000);
     expect(result).toMatchObject({ ok: true, key_index: 0, delivery_id: SPEC_ID });
   });
 
   it('signs exactly like the spec vector', () => {
-    const headers = standardWebhooks.sign({ body: Buffer.from(SPEC_BODY), key: decodeStandardWebhooksSecret(SPEC_SECRET), timestamp_s: SPEC_TS, delivery_id: SPEC_ID });
+    const headers = standardWebhooks.sign({
+      body: Buffer.from(SPEC_BODY),
+      key: decodeStandardWebhooksSecret(SPEC_SECRET),
+      timestamp_s: SPEC_TS,
+      delivery_id: SPEC_ID,
+    });
     expect(headers['webhook-signature']).toBe(SPEC_SIG);
   });
 
-  it('the spec vector is rejected as stale at today\'s clock', () => {
+  it("the spec vector is rejected as stale at today's clock", () => {
     const headers = { 'webhook-id': SPEC_ID, 'webhook-timestamp': String(SPEC_TS), 'webhook-signature': SPEC_SIG };
-    expect(verifyWith(standardWebhooks, headers, SPEC_BODY, [SPEC_SECRET])).toMatchObject({ ok: false, reason: 'timestamp_out_of_tolerance' });
+    expect(verifyWith(standardWebhooks, headers, SPEC_BODY, [SPEC_SECRET])).toMatchObject({
+      ok: false,
+      reason: 'timestamp_out_of_tolerance',
+    });
   });
 
   it('accepts headers produced by the standardwebhooks library, and the library accepts ours (property)', () => {
@@ -85,7 +99,9 @@ describe('Standard Webhooks (generic)', () => {
       expect(verifyWith(standardWebhooks, good, flip(body, i), [secret]).ok, `body byte ${i}`).toBe(false);
     }
     for (let i = 3; i < signature.length; i++) {
-      expect(verifyWith(standardWebhooks, { ...good, 'webhook-signature': flip(signature, i) }, body, [secret]).ok, `sig byte ${i}`).toBe(false);
+      expect(verifyWith(standardWebhooks, { ...good, 'webhook-signature': flip(signature, i) }, body, [secret]).ok, `sig byte ${i}`).toBe(
+        false,
+      );
     }
     expect(verifyWith(standardWebhooks, { ...good, 'webhook-id': 'msg_2' }, body, [secret]).ok).toBe(false);
     expect(verifyWith(standardWebhooks, { ...good, 'webhook-timestamp': String(NOW_S + 1) }, body, [secret]).ok).toBe(false);
@@ -102,16 +118,26 @@ describe('Standard Webhooks (generic)', () => {
     expect(verifyWith(standardWebhooks, headers(by_old), body, [new_secret, old_secret])).toMatchObject({ ok: true, key_index: 1 });
     expect(verifyWith(standardWebhooks, headers(`${by_other} ${by_old}`), body, [old_secret])).toMatchObject({ ok: true });
     expect(verifyWith(standardWebhooks, headers(`v1a,xyz ${by_old}`), body, [old_secret])).toMatchObject({ ok: true });
-    expect(verifyWith(standardWebhooks, headers(by_other), body, [new_secret, old_secret])).toMatchObject({ ok: false, reason: 'signature_invalid' });
+    expect(verifyWith(standardWebhooks, headers(by_other), body, [new_secret, old_secret])).toMatchObject({
+      ok: false,
+      reason: 'signature_invalid',
+    });
   });
 
   it('timestamp tolerance applies in the past and the future', () => {
     const secret = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
     const body = '{}';
-    for (const [skew_s, ok] of [[-300, true], [300, true], [-301, false], [301, false]] as const) {
+    for (const [skew_s, ok] of [
+      [-300, true],
+      [300, true],
+      [-301, false],
+      [301, false],
+    ] as const) {
       const ts = NOW_S + skew_s;
       const sig = new Webhook(secret).sign('m', new Date(ts * 1000), body);
-      const result = verifyWith(standardWebhooks, { 'webhook-id': 'm', 'webhook-timestamp': String(ts), 'webhook-signature': sig }, body, [secret]);
+      const result = verifyWith(standardWebhooks, { 'webhook-id': 'm', 'webhook-timestamp': String(ts), 'webhook-signature': sig }, body, [
+        secret,
+      ]);
       expect(result.ok, `skew ${skew_s}`).toBe(ok);
       if (!ok) expect(result).toMatchObject({ reason: 'timestamp_out_of_tolerance' });
     }
@@ -120,9 +146,16 @@ describe('Standard Webhooks (generic)', () => {
   it('missing and malformed headers are named', () => {
     const secret = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
     expect(verifyWith(standardWebhooks, {}, '{}', [secret])).toMatchObject({ ok: false, reason: 'signature_missing' });
-    expect(verifyWith(standardWebhooks, { 'webhook-id': 'm', 'webhook-signature': 'v1,abc' }, '{}', [secret])).toMatchObject({ ok: false, reason: 'timestamp_missing' });
-    expect(verifyWith(standardWebhooks, { 'webhook-id': 'm', 'webhook-timestamp': '1e9', 'webhook-signature': 'v1,abc' }, '{}', [secret])).toMatchObject({ ok: false, reason: 'timestamp_invalid' });
-    expect(verifyWith(standardWebhooks, { 'webhook-id': 'm', 'webhook-timestamp': String(NOW_S), 'webhook-signature': 'v1,abc' }, '{}', [])).toMatchObject({ ok: false, reason: 'no_secret_configured' });
+    expect(verifyWith(standardWebhooks, { 'webhook-id': 'm', 'webhook-signature': 'v1,abc' }, '{}', [secret])).toMatchObject({
+      ok: false,
+      reason: 'timestamp_missing',
+    });
+    expect(
+      verifyWith(standardWebhooks, { 'webhook-id': 'm', 'webhook-timestamp': '1e9', 'webhook-signature': 'v1,abc' }, '{}', [secret]),
+    ).toMatchObject({ ok: false, reason: 'timestamp_invalid' });
+    expect(
+      verifyWith(standardWebhooks, { 'webhook-id': 'm', 'webhook-timestamp': String(NOW_S), 'webhook-signature': 'v1,abc' }, '{}', []),
+    ).toMatchObject({ ok: false, reason: 'no_secret_configured' });
   });
 
   it('rejects malformed secrets without echoing them', () => {
@@ -149,7 +182,12 @@ describe('Stripe-style (ledgerpay)', () => {
         (secret, payload, skew_s) => {
           const header = stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp: NOW_S + skew_s });
           expect(verifyWith(verifier, { 'ledgerpay-signature': header }, payload, [secret])).toMatchObject({ ok: true });
-          const ours = verifier.sign({ body: Buffer.from(payload), key: Buffer.from(secret), timestamp_s: NOW_S + skew_s, delivery_id: '' });
+          const ours = verifier.sign({
+            body: Buffer.from(payload),
+            key: Buffer.from(secret),
+            timestamp_s: NOW_S + skew_s,
+            delivery_id: '',
+          });
           expect(ours['ledgerpay-signature']).toBe(header);
         },
       ),
@@ -164,7 +202,10 @@ describe('Stripe-style (ledgerpay)', () => {
     const v1 = header.split(',')[1]!;
     const with_v0 = `t=${NOW_S},v0=${'0'.repeat(64)},v1=${'f'.repeat(64)},${v1}`;
     expect(verifyWith(verifier, { 'ledgerpay-signature': with_v0 }, payload, [secret]).ok).toBe(true);
-    expect(verifyWith(verifier, { 'ledgerpay-signature': `t=${NOW_S},v0=${v1.slice(3)}` }, payload, [secret])).toMatchObject({ ok: false, reason: 'signature_missing' });
+    expect(verifyWith(verifier, { 'ledgerpay-signature': `t=${NOW_S},v0=${v1.slice(3)}` }, payload, [secret])).toMatchObject({
+      ok: false,
+      reason: 'signature_missing',
+    });
     for (let i = 0; i < payload.length; i++) {
       expect(verifyWith(verifier, { 'ledgerpay-signature': header }, flip(payload, i), [secret]).ok).toBe(false);
     }
@@ -178,12 +219,21 @@ describe('Stripe-style (ledgerpay)', () => {
     const new_secret = 'ledgerpay_new_secret_value';
     const payload = '{}';
     const header = stripe.webhooks.generateTestHeaderString({ payload, secret: old_secret, timestamp: NOW_S });
-    expect(verifyWith(verifier, { 'ledgerpay-signature': header }, payload, [new_secret, old_secret])).toMatchObject({ ok: true, key_index: 1 });
+    expect(verifyWith(verifier, { 'ledgerpay-signature': header }, payload, [new_secret, old_secret])).toMatchObject({
+      ok: true,
+      key_index: 1,
+    });
     expect(verifyWith(verifier, { 'ledgerpay-signature': header }, payload, [new_secret]).ok).toBe(false);
     const stale = stripe.webhooks.generateTestHeaderString({ payload, secret: old_secret, timestamp: NOW_S - 301 });
     const future = stripe.webhooks.generateTestHeaderString({ payload, secret: old_secret, timestamp: NOW_S + 301 });
-    expect(verifyWith(verifier, { 'ledgerpay-signature': stale }, payload, [old_secret])).toMatchObject({ ok: false, reason: 'timestamp_out_of_tolerance' });
-    expect(verifyWith(verifier, { 'ledgerpay-signature': future }, payload, [old_secret])).toMatchObject({ ok: false, reason: 'timestamp_out_of_tolerance' });
+    expect(verifyWith(verifier, { 'ledgerpay-signature': stale }, payload, [old_secret])).toMatchObject({
+      ok: false,
+      reason: 'timestamp_out_of_tolerance',
+    });
+    expect(verifyWith(verifier, { 'ledgerpay-signature': future }, payload, [old_secret])).toMatchObject({
+      ok: false,
+      reason: 'timestamp_out_of_tolerance',
+    });
   });
 });
 
@@ -201,21 +251,38 @@ describe('hex HMAC with timestamp header (custodian-x)', () => {
     expect(verifyWith(verifier, { 'x-signature': hex.toUpperCase(), 'x-timestamp': String(NOW_S) }, body, [secret]).ok).toBe(false);
     expect(verifyWith(verifier, { 'x-signature': flip(hex, 10), 'x-timestamp': String(NOW_S) }, body, [secret]).ok).toBe(false);
     expect(verifyWith(verifier, { 'x-signature': hex }, body, [secret])).toMatchObject({ ok: false, reason: 'timestamp_missing' });
-    expect(verifyWith(verifier, { 'x-timestamp': String(NOW_S) }, body, [secret])).toMatchObject({ ok: false, reason: 'signature_missing' });
+    expect(verifyWith(verifier, { 'x-timestamp': String(NOW_S) }, body, [secret])).toMatchObject({
+      ok: false,
+      reason: 'signature_missing',
+    });
   });
 
   it('rotation: a list of signatures and a list of secrets', () => {
     const body = '{}';
     const sig = verifier.sign({ body: Buffer.from(body), key: Buffer.from(secret), timestamp_s: NOW_S, delivery_id: '' });
-    const other = verifier.sign({ body: Buffer.from(body), key: Buffer.from('another_secret_value_xx'), timestamp_s: NOW_S, delivery_id: '' });
-    expect(verifyWith(verifier, { 'x-signature': `${other['x-signature']},${sig['x-signature']}`, 'x-timestamp': String(NOW_S) }, body, [secret]).ok).toBe(true);
+    const other = verifier.sign({
+      body: Buffer.from(body),
+      key: Buffer.from('another_secret_value_xx'),
+      timestamp_s: NOW_S,
+      delivery_id: '',
+    });
+    expect(
+      verifyWith(verifier, { 'x-signature': `${other['x-signature']},${sig['x-signature']}`, 'x-timestamp': String(NOW_S) }, body, [secret])
+        .ok,
+    ).toBe(true);
     expect(verifyWith(verifier, sig, body, ['another_secret_value_xx', secret])).toMatchObject({ ok: true, key_index: 1 });
   });
 });
 
 describe('constantTimeEqual', () => {
   it('is plain equality for equal and different lengths', () => {
-    fc.assert(fc.property(fc.string(), fc.string(), (a, b) => constantTimeEqual(a, b) === (Buffer.from(a, 'latin1').equals(Buffer.from(b, 'latin1')))));
+    fc.assert(
+      fc.property(
+        fc.string(),
+        fc.string(),
+        (a, b) => constantTimeEqual(a, b) === Buffer.from(a, 'latin1').equals(Buffer.from(b, 'latin1')),
+      ),
+    );
     expect(constantTimeEqual('abc', 'abc')).toBe(true);
     expect(constantTimeEqual('abc', 'abd')).toBe(false);
     expect(constantTimeEqual('abc', 'abcd')).toBe(false);

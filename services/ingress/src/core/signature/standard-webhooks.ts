@@ -74,7 +74,11 @@ function verify(input: VerifyInput): VerifyResult {
   const key_index = matchingKeyIndex(input.keys, provided, (key) => signatureOf(key, delivery_id, timestamp_raw, input.body));
   if (key_index !== null) {
     if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
-      return { ok: false, reason: 'timestamp_out_of_tolerance', message: `webhook-timestamp is more than ${input.tolerance_s} s away from the server clock` };
+      return {
+        ok: false,
+        reason: 'timestamp_out_of_tolerance',
+        message: `webhook-timestamp is more than ${input.tolerance_s} s away from the server clock`,
+      };
     }
     return { ok: true, timestamp_s, key_index, delivery_id };
   }

@@ -16,7 +16,6 @@ import {
   type VerifyResult,
 } from './types.js';
 
-
 export function createStripeStyle(signature_header: string): SignatureVerifier {
   const header_name = signature_header.toLowerCase();
 
@@ -54,7 +53,11 @@ export function createStripeStyle(signature_header: string): SignatureVerifier {
     const key_index = matchingKeyIndex(input.keys, provided, (key) => signatureOf(key, timestamp_raw, input.body));
     if (key_index !== null) {
       if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
-        return { ok: false, reason: 'timestamp_out_of_tolerance', message: `t in ${signature_header} is more than ${input.tolerance_s} s away from the server clock` };
+        return {
+          ok: false,
+          reason: 'timestamp_out_of_tolerance',
+          message: `t in ${signature_header} is more than ${input.tolerance_s} s away from the server clock`,
+        };
       }
       return { ok: true, timestamp_s, key_index, delivery_id: null };
     }

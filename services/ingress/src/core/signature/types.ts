@@ -24,8 +24,7 @@ export type VerifyFailure =
   | 'no_secret_configured';
 
 export type VerifyResult =
-  | { ok: true; timestamp_s: number; key_index: number; delivery_id: string | null }
-  | { ok: false; reason: VerifyFailure; message: string };
+  { ok: true; timestamp_s: number; key_index: number; delivery_id: string | null } | { ok: false; reason: VerifyFailure; message: string };
 
 export interface SignatureVerifier {
   scheme: SignatureScheme;
