@@ -208,135 +208,142 @@ function row(bench: BenchName, figure: string, value: number | null, unit: strin
   };
 }
 
+function summarizeIngress(name: BenchName, r: J): Row[] {
+  const phases = arr(r.phases);
+  const find = (target: string, mode: string) => phases.find((p) => p.target === target && p.mode === mode);
+  const rows: Row[] = [];
+  for (const p of phases.filter((p) => p.target === 'ingress')) {
+    const lat = obj(p.latency_ms);
+    const bare = find('bare', String(p.mode));
+    const offered = num(p.offered_rate_per_s);
+    rows.push(
+      row(
+        name,
+        `ingress ${String(p.mode)}: throughput`,
+        num(p.throughput_per_s),
+        '/s',
+        offered ?? num(bare?.throughput_per_s),
+        offered !== null ? 'offered ' : 'bare server ',
+      ),
+    );
+    rows.push(row(name, `ingress ${String(p.mode)}: ack latency p50 / p99`, num(lat.p50), ' ms', null, `p99 ${fmt(num(lat.p99), ' ms')}`));
+  }
+  return rows;
+}
+
+function summarizeDedupe(name: BenchName, r: J): Row[] {
+  return [
+    row(
+      name,
+      `events/s (${String(r.deliveries ?? '?')} deliveries, ${String(r.instances ?? 1)} instance)`,
+      num(r.events_per_s),
+      '/s',
+      1000,
+      'e2e goal ',
+    ),
+  ];
+}
+
+function summarizeScreening(name: BenchName, r: J): Row[] {
+  const lat = obj(r.latency_us);
+  return [
+    row(name, 'pure core decisions/s', num(r.decisions_per_s), '/s', 1000, 'e2e goal '),
+    row(name, 'decision latency p50 / p99', num(lat.p50), ' µs', null, `p99 ${fmt(num(lat.p99), ' µs')}`),
+  ];
+}
+
+function summarizeLedger(name: BenchName, r: J): Row[] {
+  const goal = num(r.goal_events_per_s);
+  return [
+    row(name, `handler alone events/s (${String(r.events ?? '?')} events)`, num(obj(r.handler).events_per_s), '/s', goal, 'goal '),
+    row(name, 'stream runtime + handler events/s', num(obj(r.runtime).events_per_s), '/s', goal, 'goal '),
+  ];
+}
+
+function summarizeE2e(name: BenchName, r: J): Row[] {
+  const rows: Row[] = [];
+  for (const run of arr(r.runs)) {
+    const offered = num(run.offered_rate_per_s);
+    const label = `${fmt(offered)}/s${run.phase === 'search' ? ' (search)' : ''}, ${String(run.steady_s)} s steady`;
+    const rp = obj(run.received_to_projected);
+    const rs = obj(run.received_to_screened);
+    const ack = obj(run.ack_latency_ms);
+    rows.push(row(name, `${label}: received rate`, num(run.received_rate_steady_per_s), '/s', offered, 'offered '));
+    rows.push(row(name, `${label}: projected rate`, num(run.projected_rate_steady_per_s), '/s', offered, 'offered '));
+    rows.push(
+      row(
+        name,
+        `${label}: ingress ack p50 / p90 / p99`,
+        num(ack.p50),
+        ' ms',
+        null,
+        `p90 ${fmt(num(ack.p90), ' ms')}, p99 ${fmt(num(ack.p99), ' ms')}`,
+      ),
+    );
+    rows.push(
+      row(
+        name,
+        `${label}: received→screened p50 / p90 / p99`,
+        num(rs.p50_ms),
+        ' ms',
+        null,
+        `p90 ${fmt(num(rs.p90_ms), ' ms')}, p99 ${fmt(num(rs.p99_ms), ' ms')}`,
+      ),
+    );
+    rows.push(
+      row(
+        name,
+        `${label}: received→projected p50 / p90 / max`,
+        num(rp.p50_ms),
+        ' ms',
+        null,
+        `p90 ${fmt(num(rp.p90_ms), ' ms')}, max ${fmt(num(rp.max_ms), ' ms')}`,
+      ),
+    );
+    rows.push(
+      row(name, `${label}: received→projected p99`, num(rp.p99_ms), ' ms', num(obj(r.goal).p99_received_to_projected_ms_max), 'goal ≤ '),
+    );
+    const drain = num(run.drain_s);
+    rows.push({
+      bench: name,
+      figure: `${label}: backlog at send end / drain`,
+      value: `${String(run.backlog_at_send_end ?? 'n/a')} events`,
+      reference: drain === null ? 'NOT drained' : `drained in ${fmt(drain, ' s')}`,
+      ratio: '',
+    });
+    rows.push({
+      bench: name,
+      figure: `${label}: kept up / meets goal`,
+      value: run.kept_up ? 'kept up' : `NO: ${arr(run.kept_up_reasons).map(String).join('; ')}`,
+      reference: run.meets_goal ? 'meets goal' : 'misses goal',
+      ratio: '',
+    });
+  }
+  const best = num(r.highest_rate_meeting_goal_per_s);
+  rows.push({
+    bench: name,
+    figure: 'highest rate tried with p99 received→projected ≤ 250 ms and kept up',
+    value: best === null ? 'none' : `${best}/s`,
+    reference: '',
+    ratio: '',
+  });
+  if (r.failure) rows.push({ bench: name, figure: 'run failed', value: String(r.failure).split('\n')[0]!, reference: '', ratio: '' });
+  return rows;
+}
+
 /** The headline figures of one benchmark's JSON report. */
 export function summarize(name: BenchName, r: J): Row[] {
   switch (name) {
-    case 'ingress': {
-      const phases = arr(r.phases);
-      const find = (target: string, mode: string) => phases.find((p) => p.target === target && p.mode === mode);
-      const rows: Row[] = [];
-      for (const p of phases.filter((p) => p.target === 'ingress')) {
-        const lat = obj(p.latency_ms);
-        const bare = find('bare', String(p.mode));
-        const offered = num(p.offered_rate_per_s);
-        rows.push(
-          row(
-            name,
-            `ingress ${String(p.mode)}: throughput`,
-            num(p.throughput_per_s),
-            '/s',
-            offered ?? num(bare?.throughput_per_s),
-            offered !== null ? 'offered ' : 'bare server ',
-          ),
-        );
-        rows.push(
-          row(name, `ingress ${String(p.mode)}: ack latency p50 / p99`, num(lat.p50), ' ms', null, `p99 ${fmt(num(lat.p99), ' ms')}`),
-        );
-      }
-      return rows;
-    }
+    case 'ingress':
+      return summarizeIngress(name, r);
     case 'dedupe':
-      return [
-        row(
-          name,
-          `events/s (${String(r.deliveries ?? '?')} deliveries, ${String(r.instances ?? 1)} instance)`,
-          num(r.events_per_s),
-          '/s',
-          1000,
-          'e2e goal ',
-        ),
-      ];
-    case 'screening': {
-      const lat = obj(r.latency_us);
-      return [
-        row(name, 'pure core decisions/s', num(r.decisions_per_s), '/s', 1000, 'e2e goal '),
-        row(name, 'decision latency p50 / p99', num(lat.p50), ' µs', null, `p99 ${fmt(num(lat.p99), ' µs')}`),
-      ];
-    }
-    case 'ledger': {
-      const goal = num(r.goal_events_per_s);
-      return [
-        row(name, `handler alone events/s (${String(r.events ?? '?')} events)`, num(obj(r.handler).events_per_s), '/s', goal, 'goal '),
-        row(name, 'stream runtime + handler events/s', num(obj(r.runtime).events_per_s), '/s', goal, 'goal '),
-      ];
-    }
-    case 'e2e': {
-      const rows: Row[] = [];
-      for (const run of arr(r.runs)) {
-        const offered = num(run.offered_rate_per_s);
-        const label = `${fmt(offered)}/s${run.phase === 'search' ? ' (search)' : ''}, ${String(run.steady_s)} s steady`;
-        const rp = obj(run.received_to_projected);
-        const rs = obj(run.received_to_screened);
-        const ack = obj(run.ack_latency_ms);
-        rows.push(row(name, `${label}: received rate`, num(run.received_rate_steady_per_s), '/s', offered, 'offered '));
-        rows.push(row(name, `${label}: projected rate`, num(run.projected_rate_steady_per_s), '/s', offered, 'offered '));
-        rows.push(
-          row(
-            name,
-            `${label}: ingress ack p50 / p90 / p99`,
-            num(ack.p50),
-            ' ms',
-            null,
-            `p90 ${fmt(num(ack.p90), ' ms')}, p99 ${fmt(num(ack.p99), ' ms')}`,
-          ),
-        );
-        rows.push(
-          row(
-            name,
-            `${label}: received→screened p50 / p90 / p99`,
-            num(rs.p50_ms),
-            ' ms',
-            null,
-            `p90 ${fmt(num(rs.p90_ms), ' ms')}, p99 ${fmt(num(rs.p99_ms), ' ms')}`,
-          ),
-        );
-        rows.push(
-          row(
-            name,
-            `${label}: received→projected p50 / p90 / max`,
-            num(rp.p50_ms),
-            ' ms',
-            null,
-            `p90 ${fmt(num(rp.p90_ms), ' ms')}, max ${fmt(num(rp.max_ms), ' ms')}`,
-          ),
-        );
-        rows.push(
-          row(
-            name,
-            `${label}: received→projected p99`,
-            num(rp.p99_ms),
-            ' ms',
-            num(obj(r.goal).p99_received_to_projected_ms_max),
-            'goal ≤ ',
-          ),
-        );
-        const drain = num(run.drain_s);
-        rows.push({
-          bench: name,
-          figure: `${label}: backlog at send end / drain`,
-          value: `${String(run.backlog_at_send_end ?? 'n/a')} events`,
-          reference: drain === null ? 'NOT drained' : `drained in ${fmt(drain, ' s')}`,
-          ratio: '',
-        });
-        rows.push({
-          bench: name,
-          figure: `${label}: kept up / meets goal`,
-          value: run.kept_up ? 'kept up' : `NO: ${arr(run.kept_up_reasons).map(String).join('; ')}`,
-          reference: run.meets_goal ? 'meets goal' : 'misses goal',
-          ratio: '',
-        });
-      }
-      const best = num(r.highest_rate_meeting_goal_per_s);
-      rows.push({
-        bench: name,
-        figure: 'highest rate tried with p99 received→projected ≤ 250 ms and kept up',
-        value: best === null ? 'none' : `${best}/s`,
-        reference: '',
-        ratio: '',
-      });
-      if (r.failure) rows.push({ bench: name, figure: 'run failed', value: String(r.failure).split('\n')[0]!, reference: '', ratio: '' });
-      return rows;
-    }
+      return summarizeDedupe(name, r);
+    case 'screening':
+      return summarizeScreening(name, r);
+    case 'ledger':
+      return summarizeLedger(name, r);
+    case 'e2e':
+      return summarizeE2e(name, r);
   }
 }
 

@@ -203,6 +203,49 @@ async function decide(
   return { screening: saved.decision, replayed: !saved.inserted, trivial };
 }
 
+const riskKey = (network: string | null, address: string) => `${network ?? ''}\u0000${address}`;
+
+/** One risk assessment per distinct (network, address) of the batch, keyed by `riskKey`. */
+async function assessBatchRisk(deps: ScreeningHandlerDeps, screenable: CanonicalEvent[]): Promise<Map<string, RiskAssessment>> {
+  const queries = new Map<string, { address: string; network: string | null; asset: string | null }>();
+  for (const e of screenable)
+    for (const address of riskAddresses(e)) queries.set(riskKey(e.network, address), { address, network: e.network, asset: e.asset });
+  const assessed = await mapBounded(
+    [...queries.entries()],
+    BATCH_RISK_CONCURRENCY_MAX,
+    async ([k, q]) => [k, await deps.risk.assess(q)] as const,
+  );
+  return new Map(assessed);
+}
+
+/** One history window read per wallet of the batch, covering every event's window. */
+async function loadBatchWindows(
+  deps: ScreeningHandlerDeps,
+  history_window_ms: number,
+  screenable: CanonicalEvent[],
+): Promise<Map<string, { from_ms: number; to_ms: number; rows: HistoryEntry[] }>> {
+  const windows = new Map<string, { from_ms: number; to_ms: number; rows: HistoryEntry[] }>();
+  if (history_window_ms > 0) {
+    for (const e of screenable) {
+      if (e.amount === null) continue;
+      const w = windows.get(windowKey(e));
+      if (w) {
+        w.from_ms = Math.min(w.from_ms, e.occurred_at_ms - history_window_ms);
+        w.to_ms = Math.max(w.to_ms, e.occurred_at_ms);
+      } else {
+        windows.set(windowKey(e), { from_ms: e.occurred_at_ms - history_window_ms, to_ms: e.occurred_at_ms, rows: [] });
+      }
+    }
+    await mapBounded([...windows.entries()], 4, async ([key, w]) => {
+      const loaded = await deps.store.history(key, w.from_ms, w.to_ms, BATCH_HISTORY_ROWS_MAX);
+      if (loaded.truncated)
+        throw new Error(`wallet ${key} has more than ${BATCH_HISTORY_ROWS_MAX} rows in its window; screening record by record`);
+      w.rows = loaded.entries;
+    });
+  }
+  return windows;
+}
+
 /**
  * The same decisions as `decide` record by record, with a few queries per batch
  * instead of three per record: stored decisions in one query, one window read per
@@ -230,36 +273,8 @@ async function decideBatch(
   const screenable = pending.filter(isTransactionEvent);
   for (const e of screenable) assertScreenable(e);
 
-  const riskKey = (network: string | null, address: string) => `${network ?? ''}\u0000${address}`;
-  const queries = new Map<string, { address: string; network: string | null; asset: string | null }>();
-  for (const e of screenable)
-    for (const address of riskAddresses(e)) queries.set(riskKey(e.network, address), { address, network: e.network, asset: e.asset });
-  const assessed = await mapBounded(
-    [...queries.entries()],
-    BATCH_RISK_CONCURRENCY_MAX,
-    async ([k, q]) => [k, await deps.risk.assess(q)] as const,
-  );
-  const riskByKey = new Map(assessed);
-
-  const windows = new Map<string, { from_ms: number; to_ms: number; rows: HistoryEntry[] }>();
-  if (rules.history_window_ms > 0) {
-    for (const e of screenable) {
-      if (e.amount === null) continue;
-      const w = windows.get(windowKey(e));
-      if (w) {
-        w.from_ms = Math.min(w.from_ms, e.occurred_at_ms - rules.history_window_ms);
-        w.to_ms = Math.max(w.to_ms, e.occurred_at_ms);
-      } else {
-        windows.set(windowKey(e), { from_ms: e.occurred_at_ms - rules.history_window_ms, to_ms: e.occurred_at_ms, rows: [] });
-      }
-    }
-    await mapBounded([...windows.entries()], 4, async ([key, w]) => {
-      const loaded = await deps.store.history(key, w.from_ms, w.to_ms, BATCH_HISTORY_ROWS_MAX);
-      if (loaded.truncated)
-        throw new Error(`wallet ${key} has more than ${BATCH_HISTORY_ROWS_MAX} rows in its window; screening record by record`);
-      w.rows = loaded.entries;
-    });
-  }
+  const riskByKey = await assessBatchRisk(deps, screenable);
+  const windows = await loadBatchWindows(deps, rules.history_window_ms, screenable);
 
   const decided = new Map<string, ScreeningDecision>();
   const rows: StoredRow[] = [];
@@ -288,15 +303,13 @@ async function decideBatch(
     }
     const row = storedRow(e, screening, amount_ref);
     if (row.counts_in_windows)
-      windows
-        .get(row.window_key)
-        ?.rows.push({
-          provider: e.provider,
-          event_id: e.event_id,
-          transaction_id: e.transaction_id as string,
-          occurred_at_ms: e.occurred_at_ms,
-          amount_ref,
-        });
+      windows.get(row.window_key)?.rows.push({
+        provider: e.provider,
+        event_id: e.event_id,
+        transaction_id: e.transaction_id as string,
+        occurred_at_ms: e.occurred_at_ms,
+        amount_ref,
+      });
     decided.set(idOf(e), screening);
     rows.push(row);
   }
@@ -306,6 +319,14 @@ async function decideBatch(
       `${rows.length - inserted} of ${rows.length} decisions were stored concurrently by another instance; screening record by record`,
     );
 
+  return batchResults(events, stored, decided);
+}
+
+function batchResults(
+  events: CanonicalEvent[],
+  stored: Map<string, ScreeningDecision>,
+  decided: Map<string, ScreeningDecision>,
+): Array<{ screening: ScreeningDecision; replayed: boolean; trivial: boolean }> {
   const first = new Set<string>();
   return events.map((e) => {
     const id = idOf(e);

@@ -15,6 +15,12 @@ const dlqFilterOf = (q: Record<string, unknown>): DlqFilter => {
 };
 
 export function registerDeadLetters(app: Express, ctx: ConsoleContext): void {
+  registerDeadLetterList(app, ctx);
+  registerDeadLetterShow(app, ctx);
+  registerDeadLetterActions(app, ctx);
+}
+
+function registerDeadLetterList(app: Express, ctx: ConsoleContext): void {
   const { opts } = ctx;
 
   app.get('/dead-letters', async (req, res) => {
@@ -89,6 +95,10 @@ export function registerDeadLetters(app: Express, ctx: ConsoleContext): void {
       { current: '/dead-letters' },
     );
   });
+}
+
+function registerDeadLetterShow(app: Express, ctx: ConsoleContext): void {
+  const { opts } = ctx;
 
   app.get('/dead-letters/show', async (req, res) => {
     const id = str(req.query.id);
@@ -142,8 +152,6 @@ export function registerDeadLetters(app: Express, ctx: ConsoleContext): void {
       { current: '/dead-letters' },
     );
   });
-
-  registerDeadLetterActions(app, ctx);
 }
 
 function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {

@@ -1,7 +1,7 @@
 /** The transaction page: the ledger's view of one transaction, its history, postings and findings. */
 import type { Express } from 'express';
-import { may } from '../core/session.js';
-import { actionsForm, decisionBadge, html } from '../html.js';
+import { may, type Session } from '../core/session.js';
+import { Html, actionsForm, decisionBadge, html } from '../html.js';
 import { historyTable, type ActionView } from './compliance.js';
 import { DONE_MESSAGES, page, sessionOf, str, type ConsoleContext } from './shared.js';
 
@@ -53,6 +53,154 @@ export function registerTransactions(app: Express, ctx: ConsoleContext): void {
   registerTransaction(app, ctx);
 }
 
+type Postings = Array<{
+  event_id: string;
+  debit_account_id: string;
+  credit_account_id: string;
+  amount: string;
+  asset: string;
+  created_at: string;
+}>;
+type Balance = { asset: string; pending: string; available: string; held: string };
+type Findings = Awaited<ReturnType<ConsoleContext['opts']['reconciliations']['findingsFor']>>;
+
+function txFacts(t: TxView, balance: Balance | undefined, jaeger: string | null): Html {
+  return html`<dl class="facts">
+    <div>
+      <dt>Provider</dt>
+      <dd>${t.provider}</dd>
+    </div>
+    <div>
+      <dt>Kind</dt>
+      <dd>${t.kind}</dd>
+    </div>
+    <div>
+      <dt>Status</dt>
+      <dd>${t.status}</dd>
+    </div>
+    <div>
+      <dt>Wallet</dt>
+      <dd><a href="/compliance?state=all&amp;wallet_id=${encodeURIComponent(t.wallet_id)}">${t.wallet_id}</a></dd>
+    </div>
+    <div>
+      <dt>Amount</dt>
+      <dd>${t.amount} ${t.asset}</dd>
+    </div>
+    <div>
+      <dt>Screening</dt>
+      <dd>${decisionBadge(t.decision)}${t.released ? html` released by ${t.released.by} at ${t.released.at}` : ''}</dd>
+    </div>
+    <div>
+      <dt>This transaction's effect</dt>
+      <dd>pending ${t.effect.pending} · available ${t.effect.available} · held ${t.effect.held}</dd>
+    </div>
+    ${
+      balance
+        ? html`<div>
+            <dt>Wallet balance now (${t.asset})</dt>
+            <dd id="wallet-balance">
+              pending ${balance.pending} · available <span data-available>${balance.available}</span> · held ${balance.held}
+            </dd>
+          </div>`
+        : ''
+    }
+    ${
+      jaeger
+        ? html`<div>
+            <dt>Trace</dt>
+            <dd><a href="${jaeger}" rel="noreferrer">Open in Jaeger</a></dd>
+          </div>`
+        : ''
+    }
+  </dl>`;
+}
+
+function txScreening(session: Session, t: TxView, txPath: string): Html {
+  return html`${
+    t.reasons.length
+      ? html`<ul class="reasons">
+          ${t.reasons.map((r) => html`<li>${decisionBadge(r.outcome)} <code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}
+        </ul>`
+      : html`<p class="muted">None (ALLOW).</p>`
+  }
+  ${
+    may(session.role, 'compliance') && t.decision !== 'ALLOW'
+      ? html`<h2>Act</h2>
+          <div class="actions">
+            ${actionsForm(session, txPath, 'tx-reason', { release: t.decision === 'REVIEW' && !t.released && t.kind === 'deposit' && t.effect.held !== '0', escalate: t.decision === 'REVIEW', release_question: `Release ${t.effect.held} ${t.asset} to available?` }, html`<input type="hidden" name="back" value="transaction" />`)}
+          </div>`
+      : ''
+  }`;
+}
+
+function txEventsTable(t: TxView, balanceMove: (event_id: string) => string): Html {
+  return html`<table>
+    <thead>
+      <tr>
+        <th scope="col">Event</th>
+        <th scope="col">Type</th>
+        <th scope="col">Occurred</th>
+        <th scope="col">Received</th>
+        <th scope="col">Projected</th>
+        <th scope="col">Source</th>
+        <th scope="col">Decision</th>
+        <th scope="col">Status after</th>
+        <th scope="col">Wallet balance (${t.asset}) before → after</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${t.history.map(
+        (h) =>
+          html`<tr data-event="${h.event_id}">
+            <td><code>${h.event_id}</code></td>
+            <td>${h.event_type}</td>
+            <td>${h.occurred_at}</td>
+            <td>${h.received_at}</td>
+            <td>${h.projected_at}</td>
+            <td>${h.source}</td>
+            <td>${h.decision}</td>
+            <td>${h.status_after ?? ''}</td>
+            <td>${balanceMove(h.event_id)}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+function txPostingsTable(postings: Postings): Html {
+  return html`<table>
+    <thead>
+      <tr>
+        <th scope="col">Event</th>
+        <th scope="col">Debit</th>
+        <th scope="col">Credit</th>
+        <th scope="col">Amount</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${postings.map(
+        (p) =>
+          html`<tr>
+            <td><code>${p.event_id}</code></td>
+            <td><code>${p.debit_account_id}</code></td>
+            <td><code>${p.credit_account_id}</code></td>
+            <td class="num">${p.amount} ${p.asset}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+function txFindings(findings: Findings): Html {
+  return html`${
+    findings.length
+      ? html`<ul>
+          ${findings.map((f) => html`<li><a href="/reconciliation/reports/${encodeURIComponent(f.file)}">${f.run_id}</a>: ${f.kind} — ${f.detail}</li>`)}
+        </ul>`
+      : html`<p class="muted">None in the latest reports.</p>`
+  }`;
+}
+
 function registerTransaction(app: Express, ctx: ConsoleContext): void {
   const { opts, ledger } = ctx;
 
@@ -71,20 +219,8 @@ function registerTransaction(app: Express, ctx: ConsoleContext): void {
     const t = tx.body;
     const [actionsRes, postingsRes, balancesRes, findings, changesRes] = await Promise.all([
       ledger<{ actions?: ActionView[] }>(session, `${base}/actions`),
-      ledger<{
-        postings?: Array<{
-          event_id: string;
-          debit_account_id: string;
-          credit_account_id: string;
-          amount: string;
-          asset: string;
-          created_at: string;
-        }>;
-      }>(session, `${base}/postings`),
-      ledger<{ balances?: Array<{ asset: string; pending: string; available: string; held: string }> }>(
-        session,
-        `/v1/wallets/${encodeURIComponent(t.wallet_id)}/balances`,
-      ),
+      ledger<{ postings?: Postings }>(session, `${base}/postings`),
+      ledger<{ balances?: Balance[] }>(session, `/v1/wallets/${encodeURIComponent(t.wallet_id)}/balances`),
       opts.reconciliations.findingsFor(provider, transaction_id).catch(() => []),
       ledger<{
         changes?: Array<{ event_id: string; balance_before: Record<string, string> | null; balance_after: Record<string, string> | null }>;
@@ -109,135 +245,17 @@ function registerTransaction(app: Express, ctx: ConsoleContext): void {
       res,
       200,
       `Transaction ${transaction_id}`,
-      html`<dl class="facts">
-          <div>
-            <dt>Provider</dt>
-            <dd>${t.provider}</dd>
-          </div>
-          <div>
-            <dt>Kind</dt>
-            <dd>${t.kind}</dd>
-          </div>
-          <div>
-            <dt>Status</dt>
-            <dd>${t.status}</dd>
-          </div>
-          <div>
-            <dt>Wallet</dt>
-            <dd><a href="/compliance?state=all&amp;wallet_id=${encodeURIComponent(t.wallet_id)}">${t.wallet_id}</a></dd>
-          </div>
-          <div>
-            <dt>Amount</dt>
-            <dd>${t.amount} ${t.asset}</dd>
-          </div>
-          <div>
-            <dt>Screening</dt>
-            <dd>${decisionBadge(t.decision)}${t.released ? html` released by ${t.released.by} at ${t.released.at}` : ''}</dd>
-          </div>
-          <div>
-            <dt>This transaction's effect</dt>
-            <dd>pending ${t.effect.pending} · available ${t.effect.available} · held ${t.effect.held}</dd>
-          </div>
-          ${
-            balance
-              ? html`<div>
-                  <dt>Wallet balance now (${t.asset})</dt>
-                  <dd id="wallet-balance">
-                    pending ${balance.pending} · available <span data-available>${balance.available}</span> · held ${balance.held}
-                  </dd>
-                </div>`
-              : ''
-          }
-          ${
-            jaeger
-              ? html`<div>
-                  <dt>Trace</dt>
-                  <dd><a href="${jaeger}" rel="noreferrer">Open in Jaeger</a></dd>
-                </div>`
-              : ''
-          }
-        </dl>
-        ${t.anomalies.length ? html`<p class="error">Anomalies: ${t.anomalies.join(', ')}</p>` : ''}
+      html`${txFacts(t, balance, jaeger)} ${t.anomalies.length ? html`<p class="error">Anomalies: ${t.anomalies.join(', ')}</p>` : ''}
         <h2>Screening reasons</h2>
-        ${
-          t.reasons.length
-            ? html`<ul class="reasons">
-                ${t.reasons.map((r) => html`<li>${decisionBadge(r.outcome)} <code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}
-              </ul>`
-            : html`<p class="muted">None (ALLOW).</p>`
-        }
-        ${
-          may(session.role, 'compliance') && t.decision !== 'ALLOW'
-            ? html`<h2>Act</h2>
-                <div class="actions">
-                  ${actionsForm(session, txPath, 'tx-reason', { release: t.decision === 'REVIEW' && !t.released && t.kind === 'deposit' && t.effect.held !== '0', escalate: t.decision === 'REVIEW', release_question: `Release ${t.effect.held} ${t.asset} to available?` }, html`<input type="hidden" name="back" value="transaction" />`)}
-                </div>`
-            : ''
-        }
+        ${txScreening(session, t, txPath)}
         <h2>Decision history</h2>
         ${historyTable(actionsRes.body.actions ?? [], false)}
         <h2>Events as received</h2>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Type</th>
-              <th scope="col">Occurred</th>
-              <th scope="col">Received</th>
-              <th scope="col">Projected</th>
-              <th scope="col">Source</th>
-              <th scope="col">Decision</th>
-              <th scope="col">Status after</th>
-              <th scope="col">Wallet balance (${t.asset}) before → after</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${t.history.map(
-              (h) =>
-                html`<tr data-event="${h.event_id}">
-                  <td><code>${h.event_id}</code></td>
-                  <td>${h.event_type}</td>
-                  <td>${h.occurred_at}</td>
-                  <td>${h.received_at}</td>
-                  <td>${h.projected_at}</td>
-                  <td>${h.source}</td>
-                  <td>${h.decision}</td>
-                  <td>${h.status_after ?? ''}</td>
-                  <td>${balanceMove(h.event_id)}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
+        ${txEventsTable(t, balanceMove)}
         <h2>Postings</h2>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Debit</th>
-              <th scope="col">Credit</th>
-              <th scope="col">Amount</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${(postingsRes.body.postings ?? []).map(
-              (p) =>
-                html`<tr>
-                  <td><code>${p.event_id}</code></td>
-                  <td><code>${p.debit_account_id}</code></td>
-                  <td><code>${p.credit_account_id}</code></td>
-                  <td class="num">${p.amount} ${p.asset}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
+        ${txPostingsTable(postingsRes.body.postings ?? [])}
         <h2>Reconciliation findings</h2>
-        ${
-          findings.length
-            ? html`<ul>
-                ${findings.map((f) => html`<li><a href="/reconciliation/reports/${encodeURIComponent(f.file)}">${f.run_id}</a>: ${f.kind} — ${f.detail}</li>`)}
-              </ul>`
-            : html`<p class="muted">None in the latest reports.</p>`
-        }`,
+        ${txFindings(findings)}`,
       { current: '/transactions', flash: DONE_MESSAGES[str(req.query.done, 32) ?? ''] ?? null },
     );
   });
