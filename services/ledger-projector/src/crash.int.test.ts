@@ -152,6 +152,10 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
         TIDEMARK_API_TOKENS: 'r:reader-token-crash-test-0001:reader',
         TIDEMARK_LOG_LEVEL: 'info',
         TIDEMARK_LEDGER_SESSION_TIMEOUT_MS: '6000',
+        // One instance restarted again and again, with a stable name (as a StatefulSet pod keeps
+        // its own): the restarted instance re-registers its transactional id, which ends its
+        // killed predecessor's open transaction at once instead of after transaction.timeout.ms.
+        TIDEMARK_INSTANCE_ID: 'ledger-projector-crash-1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
