@@ -3,7 +3,7 @@ import { renderMarkdown, selectBenches, summarize, type BenchReport, sideBySide,
 
 describe('selectBenches', () => {
   it('selects all by default, keeps the run order, and accepts comma lists', () => {
-    expect(selectBenches(undefined)).toEqual(['ingress', 'dedupe', 'screening', 'ledger', 'e2e']);
+    expect(selectBenches(undefined)).toEqual(['ingress', 'dedupe', 'screening', 'ledger', 'hop', 'e2e']);
     expect(selectBenches(['e2e', 'ingress,ledger'])).toEqual(['ingress', 'ledger', 'e2e']);
   });
   it('rejects unknown names', () => {

@@ -16,15 +16,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { threadpoolEnv } from '@tidemark/common/kafka-confluent';
 import { repoRoot } from './paths.js';
 
-export const BENCH_NAMES = ['ingress', 'dedupe', 'screening', 'ledger', 'e2e'] as const;
+export const BENCH_NAMES = ['ingress', 'dedupe', 'screening', 'ledger', 'hop', 'e2e'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
 
 export const KAFKA_CLIENTS = ['confluent', 'kafkajs'] as const;
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 /** Benchmarks whose figures depend on the Kafka client; they run once per client, side by side. */
-const CLIENT_SENSITIVE: readonly BenchName[] = ['ingress', 'dedupe', 'ledger', 'e2e'];
+const CLIENT_SENSITIVE: readonly BenchName[] = ['ingress', 'dedupe', 'ledger', 'hop', 'e2e'];
 
 export interface BenchOptions {
   only?: string[];
@@ -113,6 +114,13 @@ function specs(quick: boolean, find_max: boolean): BenchSpec[] {
       timeout_ms: env_ms(15, 8) * MINUTE_MS,
     },
     {
+      name: 'hop',
+      command: [process.execPath, '--import', 'tsx', 'packages/stream/bench/hop.bench.ts', ...(quick ? ['--quick'] : [])],
+      report: 'reports/hop-bench.json',
+      env: {},
+      timeout_ms: 5 * MINUTE_MS,
+    },
+    {
       name: 'e2e',
       command: [
         process.execPath,
@@ -149,7 +157,7 @@ let interrupted = false;
 function runProcess(spec: BenchSpec, root: string): Promise<number | null> {
   return new Promise((resolve) => {
     const [cmd, ...args] = spec.command;
-    const child = spawn(cmd!, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...spec.env }, detached: true });
+    const child = spawn(cmd!, args, { cwd: root, stdio: 'inherit', env: threadpoolEnv({ ...process.env, ...spec.env }), detached: true });
     // The bench runs in its own process group (so a timeout stops it and everything it
     // started); Ctrl-C / SIGTERM of this process are forwarded to that group.
     const stopGroup = () => {
@@ -331,6 +339,19 @@ function summarizeE2e(name: BenchName, r: J): Row[] {
   return rows;
 }
 
+function summarizeHop(name: BenchName, r: J): Row[] {
+  return arr(r.results).map((x) =>
+    row(
+      name,
+      `one hop at ${String(x.rate_per_s)}/s (pass-through handler): produced→visible p50 / p99`,
+      num(x.p50_ms),
+      ' ms',
+      null,
+      `p99 ${fmt(num(x.p99_ms), ' ms')}; commit ${fmt(num(obj(obj(x.chunk).mean_ms).commit), ' ms')}/chunk`,
+    ),
+  );
+}
+
 /** The headline figures of one benchmark's JSON report. */
 export function summarize(name: BenchName, r: J): Row[] {
   switch (name) {
@@ -342,6 +363,8 @@ export function summarize(name: BenchName, r: J): Row[] {
       return summarizeScreening(name, r);
     case 'ledger':
       return summarizeLedger(name, r);
+    case 'hop':
+      return summarizeHop(name, r);
     case 'e2e':
       return summarizeE2e(name, r);
   }

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { threadpoolEnv } from '@tidemark/common/kafka-confluent';
 import { repoRoot } from './paths.js';
 
 export type ServiceName = 'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector' | 'risk-api' | 'console';
@@ -53,7 +54,7 @@ export class Platform {
     const log = createWriteStream(join(this.log_dir, `${spec.name.replace(/[^a-zA-Z0-9_.-]/g, '_')}.log`), { flags: 'a' });
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, spec.entry), ...(spec.args ?? [])], {
       cwd: root,
-      env: { ...process.env, ...this.base_env, ...spec.env },
+      env: threadpoolEnv({ ...process.env, ...this.base_env, ...spec.env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(log, { end: false });

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { threadpoolEnv } from '@tidemark/common/kafka-confluent';
 import { repoRoot } from './paths.js';
 
 interface SuiteResult {
@@ -28,7 +29,7 @@ function runVitest(suite: string, extraEnv: Record<string, string> = {}): Promis
     const child = spawn(
       process.execPath,
       [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${outFile}`],
-      { cwd: root, stdio: 'inherit', env: { ...process.env, ...extraEnv, TIDEMARK_SUITE: suite } },
+      { cwd: root, stdio: 'inherit', env: threadpoolEnv({ ...process.env, ...extraEnv, TIDEMARK_SUITE: suite }) },
     );
     child.on('exit', (code) => {
       let passed = 0;

@@ -20,6 +20,32 @@ type ConfluentModule = typeof import('@confluentinc/kafka-javascript');
 
 let loaded: ConfluentModule | null = null;
 
+/**
+ * libuv threads a process using the native client needs. The binding runs every blocking
+ * librdkafka call (transaction begin/offsets/commit, seeks, committed-offset and watermark
+ * queries) on libuv's threadpool; with Node's default of 4, a consumer's seeks and queries
+ * can hold all of them while the transaction commit waits behind them for up to a second,
+ * and a hop's latency collapses from tens of ms to seconds (packages/stream/bench/hop.bench.ts).
+ * Node reads UV_THREADPOOL_SIZE when it starts, so launchers set it in the child's environment
+ * (`threadpoolEnv`); a process started without it logs a warning (`threadpoolWarning`).
+ */
+export const UV_THREADPOOL_SIZE_MIN = 16;
+
+/** `env` with UV_THREADPOOL_SIZE raised to the minimum unless it is set already. */
+export function threadpoolEnv<E extends Record<string, string | undefined>>(env: E): E & { UV_THREADPOOL_SIZE: string } {
+  return { ...env, UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? String(UV_THREADPOOL_SIZE_MIN) };
+}
+
+/** A warning when this process's libuv threadpool is smaller than the native client needs (null: fine). */
+export function threadpoolWarning(env: Record<string, string | undefined> = process.env): string | null {
+  const size = Number(env.UV_THREADPOOL_SIZE ?? 4);
+  if (size >= UV_THREADPOOL_SIZE_MIN) return null;
+  return (
+    `UV_THREADPOOL_SIZE is ${env.UV_THREADPOOL_SIZE ?? 'unset (4)'}; the librdkafka client needs at least ${UV_THREADPOOL_SIZE_MIN} ` +
+    'libuv threads or transaction commits can wait behind blocking calls (set it in the environment that starts the process)'
+  );
+}
+
 /** Loads the native client on first use, so processes that never use it do not load librdkafka. */
 export function confluentModule(): ConfluentModule {
   if (!loaded) {
@@ -73,8 +99,15 @@ export interface ConfluentClientOptions {
   logger?: Logger;
 }
 
+let threadpoolWarned = false;
+
 export function createConfluentKafka(opts: ConfluentClientOptions): KafkaJS.Kafka {
   const { KafkaJS: K } = confluentModule();
+  const warning = threadpoolWarning();
+  if (warning && opts.logger && !threadpoolWarned) {
+    threadpoolWarned = true;
+    opts.logger.warn({ uv_threadpool_size: process.env.UV_THREADPOOL_SIZE ?? null }, warning);
+  }
   return new K.Kafka({
     kafkaJS: {
       brokers: opts.brokers,

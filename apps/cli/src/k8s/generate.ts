@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { loadCatalog, plannedTopics, replicationProfile, type Catalog } from '@tidemark/common';
+import { loadCatalog, plannedTopics, replicationProfile, UV_THREADPOOL_SIZE_MIN, type Catalog } from '@tidemark/common';
 import { SERVICES, type ServiceSpec } from './services.js';
 
 export interface K8sOptions {
@@ -117,6 +117,8 @@ function deployment(service: ServiceSpec, opts: K8sOptions): Manifest {
                 { name: service.port_env, value: String(service.port) },
                 // The V8 heap stays under the container limit, leaving room for buffers and native memory.
                 { name: 'NODE_OPTIONS', value: `--max-old-space-size=${Math.floor(r.memory_limit_mib * 0.75)}` },
+                // librdkafka's blocking calls run on libuv's threadpool; Node reads the size at start.
+                { name: 'UV_THREADPOOL_SIZE', value: String(UV_THREADPOOL_SIZE_MIN) },
                 ...Object.entries(service.env ?? {}).map(([name, value]) => ({ name, value })),
                 ...service.secrets.map((s) => ({
                   name: s.env,

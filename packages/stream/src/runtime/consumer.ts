@@ -309,7 +309,7 @@ class StreamRuntime<V> implements RunningConsumer {
     }
     if (entries.length === 0) return { consumed: 0, wait_ms };
 
-    const t = { decoded: msSince(started) } as Record<string, number>;
+    const t = { queued: now - chunk[0]!.timestamp_ms, decode: msSince(started) } as Record<string, number>;
     const keys = [...new Set(entries.map((e) => e.plan.key))];
     const rows = await this.store.loadRows(keys);
     t.parking_read = msSince(started);
@@ -317,16 +317,17 @@ class StreamRuntime<V> implements RunningConsumer {
     const spans: Span[] = [];
     try {
       await this.dispatch.runHandlers(st.tp, entries, rows, plan, spans);
-      t.handled = msSince(started);
+      t.handle = msSince(started);
       const outgoing = await this.outgoing.buildOutgoing(st.rung, entries, plan);
-      t.built = msSince(started);
+      t.build = msSince(started);
       const last = entries[entries.length - 1]!.fetched;
       const mark: CompletionMark = { topic: st.tp.topic, partition: st.tp.partition, next_offset: BigInt(last.offset) + 1n };
       await this.store.writeBeforeCommit(st.tp, st.epoch, [...plan.upserts.values()], [...plan.completions.values()], mark);
-      t.parking_written = msSince(started);
+      t.parking_write = msSince(started);
       await this.commit(st, outgoing, mark.next_offset);
-      t.committed = msSince(started);
+      t.commit = msSince(started);
       this.log.debug({ tp: tpKey(st.tp), records: entries.length, outgoing: outgoing.length, at_ms: t }, 'chunk committed');
+      this.observePhases(t);
       if (plan.completions.size > 0) {
         st.pending_deletes.push(mark);
         await this.parts
@@ -343,9 +344,16 @@ class StreamRuntime<V> implements RunningConsumer {
     return { consumed: entries.length, wait_ms };
   }
 
-  // -------------------------------------------------------------------------
-  // Handler calls
-  // -------------------------------------------------------------------------
+  /** `t`: milliseconds since the chunk started at the end of each phase (and `queued`, the first record's age). */
+  private observePhases(t: Record<string, number>): void {
+    const h = this.m.chunk_phase_seconds;
+    h.observe({ phase: 'queued' }, Math.max(0, t.queued!) / 1000);
+    let prev = 0;
+    for (const phase of ['decode', 'parking_read', 'handle', 'build', 'parking_write', 'commit'] as const) {
+      h.observe({ phase }, Math.max(0, t[phase]! - prev) / 1000);
+      prev = t[phase]!;
+    }
+  }
 
   // -------------------------------------------------------------------------
   // Transaction content and commit

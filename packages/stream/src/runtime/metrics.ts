@@ -17,6 +17,11 @@ function build(m: Metrics) {
     parked_keys: m.gauge('tidemark_stream_parked_keys', 'Keys with at least one record in the retry ladder (from Postgres)'),
     handler_seconds: m.histogram('tidemark_stream_handler_duration_seconds', 'Handler call duration', ['mode']),
     chunk_seconds: m.histogram('tidemark_stream_chunk_duration_seconds', 'Chunk duration from fetch to committed transaction', ['input']),
+    chunk_phase_seconds: m.histogram(
+      'tidemark_stream_chunk_phase_seconds',
+      "Where a chunk's time goes, by phase: queued (age of its first record when the chunk starts), decode, parking_read, handle, build, parking_write, commit",
+      ['phase'],
+    ),
     lag: m.gauge('tidemark_stream_consumer_lag', 'Records in the partition not yet consumed by this group', ['topic', 'partition']),
     blocked: m.gauge('tidemark_stream_blocked', '1 while a partition is blocked in place on an infrastructure failure', [
       'topic',

@@ -84,12 +84,15 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
   const client = kafkaClientFromEnv();
   const transport = createTransport({ TIDEMARK_KAFKA_BROKERS: brokers, TIDEMARK_KAFKA_CLIENT: client }, `test-${id}`);
   let producer: Producer | null = null;
-  const getProducer = async () => {
-    if (!producer) {
-      producer = createIdempotentProducer(kafka);
-      await producer.connect();
+  let connected: Promise<Producer> | null = null;
+  // Concurrent first sends share one connect (a send on a producer still connecting fails).
+  const getProducer = (): Promise<Producer> => {
+    if (!connected) {
+      const p = createIdempotentProducer(kafka);
+      producer = p;
+      connected = p.connect().then(() => p);
     }
-    return producer;
+    return connected;
   };
 
   const env: TestEnv = {
