@@ -6,8 +6,10 @@
  *  2. lock the touched transactions and (wallet, asset) balances (FOR UPDATE, in key
  *     order, so concurrent batches cannot deadlock);
  *  3. run the pure core (`projectBatch`);
- *  4. write accounts, postings, transactions, balances, KYC statuses and processed events
- *     with one multi-row statement each (no per-event round trips; statements.ts);
+ *  4. write accounts, postings, transactions, balances, KYC statuses and processed events:
+ *     one multi-row write per table, all sent as ONE statement (data-modifying WITH clauses;
+ *     statements.ts runWrites): BEGIN, three reads, one write, COMMIT — six round trips whatever
+ *     the batch holds (up to thirteen before);
  *  5. commit.
  * New rows are inserted without ON CONFLICT: if another instance created the same row
  * concurrently (a rebalance zombie) the unique violation aborts the batch and the caller
@@ -21,15 +23,16 @@ import { type ProcessedInsert, processedInsertOf, resultOf } from './results.js'
 import {
   type KnownAccounts,
   type OccurredRange,
-  insertAccounts,
-  insertPostings,
-  insertProcessed,
+  accountsWrite,
+  balancesWrites,
+  kycWrite,
   loadProcessed,
   lockBalances,
   lockStates,
-  writeBalances,
-  writeKyc,
-  writeStates,
+  postingsWrite,
+  processedWrite,
+  runWrites,
+  statesWrites,
 } from './statements.js';
 
 export interface ProjectStats {
@@ -71,11 +74,7 @@ export async function projectInTransaction(
   const balances = await lockBalances(client, [...balKeys.values()]);
   const projection = projectBatch(fresh, { states, balances, now_ms });
 
-  const new_accounts = await insertAccounts(client, projection.accounts, known);
-  await insertPostings(client, projection.postings);
-  await writeStates(client, projection.states, new Set(states.keys()), occurred);
-  await writeBalances(client, projection.balances, new Set(balances.keys()));
-  await writeKyc(client, projection.kyc);
+  const accounts = accountsWrite(projection.accounts, known);
 
   const freshResults = new Map<string, HandlerResult>();
   const toInsert: ProcessedInsert[] = [];
@@ -84,7 +83,16 @@ export async function projectInTransaction(
     freshResults.set(eventKey(p.meta.provider, p.meta.event_id), resultOf(p));
     toInsert.push(processedInsertOf(p));
   }
-  await insertProcessed(client, toInsert, now_ms);
+  // Every write of the batch in one statement: one round trip instead of up to eight.
+  await runWrites(client, [
+    accounts.write,
+    postingsWrite(projection.postings),
+    ...statesWrites(projection.states, new Set(states.keys()), occurred),
+    ...balancesWrites(projection.balances, new Set(balances.keys())),
+    kycWrite(projection.kyc),
+    processedWrite(toInsert, now_ms),
+  ]);
+  const new_accounts = accounts.fresh;
 
   const results = inputs.map((i) => {
     const key = eventKey(i.meta.provider, i.meta.event_id);

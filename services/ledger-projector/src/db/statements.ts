@@ -73,10 +73,46 @@ export async function lockBalances(
   return new Map(res.rows.map((r) => [balanceKey(r.wallet_id, r.asset), balanceFromRow(r)]));
 }
 
+/** One write statement of the projection; `params` are numbered from $1 within `sql`. */
+export interface Write {
+  sql: string;
+  params: unknown[];
+}
+const sqlWrite = (sql: string, params: unknown[]): Write => ({ sql, params });
+
+/**
+ * Runs `writes` in one round trip: a single statement whose data-modifying WITH clauses each
+ * hold one write (the tables have no foreign keys or triggers between them, and no two writes
+ * touch the same table's row, so their order within the statement does not matter). A unique
+ * violation in any of them aborts the whole statement, as it aborted the batch before.
+ */
+export async function runWrites(client: PoolClient, writes: ReadonlyArray<Write | null>): Promise<void> {
+  const list = writes.filter((w): w is Write => w !== null);
+  if (list.length === 0) return;
+  if (list.length === 1) {
+    await client.query(list[0]!.sql, list[0]!.params);
+    return;
+  }
+  const params: unknown[] = [];
+  const clauses = list.map((w, i) => {
+    const offset = params.length;
+    params.push(...w.params);
+    return `w${i} AS (${w.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
+  });
+  await client.query(`WITH ${clauses.join(',\n')}\nSELECT 1`, params);
+}
+
 export async function insertAccounts(client: PoolClient, accounts: Map<string, AccountRef>, known: KnownAccounts): Promise<string[]> {
+  const { write, fresh } = accountsWrite(accounts, known);
+  await runWrites(client, [write]);
+  return fresh;
+}
+
+/** The accounts not known to exist yet, and the statement inserting them (null: none). */
+export function accountsWrite(accounts: Map<string, AccountRef>, known: KnownAccounts): { write: Write | null; fresh: string[] } {
   const fresh = [...accounts].filter(([id]) => !known.has(id));
-  if (fresh.length === 0) return [];
-  await client.query(
+  if (fresh.length === 0) return { write: null, fresh: [] };
+  const write = sqlWrite(
     `INSERT INTO ledger.accounts (account_id, asset, kind, wallet_id, provider)
      SELECT i, a, k, w, p FROM json_to_recordset($1::json) AS u(i text, a text, k text, w text, p text)
      ON CONFLICT (account_id) DO NOTHING`,
@@ -92,12 +128,16 @@ export async function insertAccounts(client: PoolClient, accounts: Map<string, A
       ),
     ],
   );
-  return fresh.map(([id]) => id);
+  return { write, fresh: fresh.map(([id]) => id) };
 }
 
 export async function insertPostings(client: PoolClient, postings: BatchProjection['postings']): Promise<void> {
-  if (postings.length === 0) return;
-  await client.query(
+  await runWrites(client, [postingsWrite(postings)]);
+}
+
+export function postingsWrite(postings: BatchProjection['postings']): Write | null {
+  if (postings.length === 0) return null;
+  return sqlWrite(
     `INSERT INTO ledger.postings (provider, event_id, transaction_id, asset, debit_account_id, credit_account_id, amount)
      SELECT p, e, t, a, d, c, m FROM json_to_recordset($1::json) AS u(p text, e text, t text, a text, d text, c text, m numeric)`,
     // Short keys: this document carries every posting of the batch.
@@ -129,6 +169,11 @@ export async function writeStates(
   existing: ReadonlySet<string>,
   occurred: Map<string, OccurredRange>,
 ): Promise<void> {
+  await runWrites(client, statesWrites(states, existing, occurred));
+}
+
+/** The final state of each touched transaction: INSERT for new ones, UPDATE for locked ones. */
+export function statesWrites(states: Map<string, TxState>, existing: ReadonlySet<string>, occurred: Map<string, OccurredRange>): Write[] {
   const rows = [...states].map(([key, s]) => {
     const range = occurred.get(key) ?? { first_ms: 0, last_ms: 0 };
     return { key, s, range };
@@ -163,20 +208,24 @@ export async function writeStates(
            facts jsonb, first_ms bigint, last_ms bigint)`;
   const inserts = rows.filter((r) => !existing.has(r.key));
   const updates = rows.filter((r) => existing.has(r.key));
+  const writes: Write[] = [];
   if (inserts.length > 0) {
-    await client.query(
-      `INSERT INTO ledger.transactions (provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons,
+    writes.push(
+      sqlWrite(
+        `INSERT INTO ledger.transactions (provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons,
          anomalies, released_by, released_at, pending, available, held, facts, first_occurred_at, last_occurred_at)
        SELECT provider, transaction_id, kind, wallet_id, asset, amount, status, decision, reasons, anomalies, released_by,
               to_timestamp(released_at_ms / 1000.0), pending, available, held, facts,
               to_timestamp(first_ms / 1000.0), to_timestamp(last_ms / 1000.0)
          FROM ${source}`,
-      [doc(inserts)],
+        [doc(inserts)],
+      ),
     );
   }
   if (updates.length > 0) {
-    await client.query(
-      `UPDATE ledger.transactions t SET
+    writes.push(
+      sqlWrite(
+        `UPDATE ledger.transactions t SET
          amount = u.amount, status = u.status, decision = u.decision, reasons = u.reasons, anomalies = u.anomalies,
          released_by = u.released_by, released_at = to_timestamp(u.released_at_ms / 1000.0),
          pending = u.pending, available = u.available, held = u.held, facts = u.facts,
@@ -185,9 +234,11 @@ export async function writeStates(
          updated_at = now()
        FROM ${source}
        WHERE t.provider = u.provider AND t.transaction_id = u.transaction_id`,
-      [doc(updates)],
+        [doc(updates)],
+      ),
     );
   }
+  return writes;
 }
 
 /** Writes changed balances: INSERT for new (wallet, asset), UPDATE for locked ones. */
@@ -196,6 +247,11 @@ export async function writeBalances(
   balances: Map<string, WalletBalance>,
   existing: ReadonlySet<string>,
 ): Promise<void> {
+  await runWrites(client, balancesWrites(balances, existing));
+}
+
+/** Changed balances: INSERT for new (wallet, asset), UPDATE for locked ones. */
+export function balancesWrites(balances: Map<string, WalletBalance>, existing: ReadonlySet<string>): Write[] {
   const all = [...balances];
   const doc = (list: typeof all) =>
     JSON.stringify(
@@ -211,24 +267,34 @@ export async function writeBalances(
   const source = `json_to_recordset($1::json) AS u(wallet_id text, asset text, pending numeric, available numeric, held numeric, version bigint)`;
   const inserts = all.filter(([k]) => !existing.has(k));
   const updates = all.filter(([k]) => existing.has(k));
+  const writes: Write[] = [];
   if (inserts.length > 0) {
-    await client.query(
-      `INSERT INTO ledger.balances (wallet_id, asset, pending, available, held, version)
+    writes.push(
+      sqlWrite(
+        `INSERT INTO ledger.balances (wallet_id, asset, pending, available, held, version)
        SELECT wallet_id, asset, pending, available, held, version FROM ${source}`,
-      [doc(inserts)],
+        [doc(inserts)],
+      ),
     );
   }
   if (updates.length > 0) {
-    await client.query(
-      `UPDATE ledger.balances b SET pending = u.pending, available = u.available, held = u.held, version = u.version, updated_at = now()
+    writes.push(
+      sqlWrite(
+        `UPDATE ledger.balances b SET pending = u.pending, available = u.available, held = u.held, version = u.version, updated_at = now()
          FROM ${source} WHERE b.wallet_id = u.wallet_id AND b.asset = u.asset`,
-      [doc(updates)],
+        [doc(updates)],
+      ),
     );
   }
+  return writes;
 }
 
 export async function writeKyc(client: PoolClient, kyc: BatchProjection['kyc']): Promise<void> {
-  if (kyc.length === 0) return;
+  await runWrites(client, [kycWrite(kyc)]);
+}
+
+export function kycWrite(kyc: BatchProjection['kyc']): Write | null {
+  if (kyc.length === 0) return null;
   // One row per customer (ON CONFLICT may not touch a row twice): the latest by (occurred_at, event_id).
   const latest = new Map<string, BatchProjection['kyc'][number]>();
   for (const k of kyc) {
@@ -238,7 +304,7 @@ export async function writeKyc(client: PoolClient, kyc: BatchProjection['kyc']):
     }
   }
   const rows = [...latest.values()];
-  await client.query(
+  return sqlWrite(
     `INSERT INTO ledger.kyc_statuses AS k (customer_id, kyc_status, provider, event_id, occurred_at)
      SELECT c, s, p, e, to_timestamp(o / 1000.0) FROM json_to_recordset($1::json) AS u(c text, s text, p text, e text, o bigint)
      ON CONFLICT (customer_id) DO UPDATE SET kyc_status = excluded.kyc_status, provider = excluded.provider,
@@ -249,7 +315,11 @@ export async function writeKyc(client: PoolClient, kyc: BatchProjection['kyc']):
 }
 
 export async function insertProcessed(client: PoolClient, records: ProcessedInsert[], now_ms: number): Promise<void> {
-  if (records.length === 0) return;
+  await runWrites(client, [processedWrite(records, now_ms)]);
+}
+
+export function processedWrite(records: ProcessedInsert[], now_ms: number): Write | null {
+  if (records.length === 0) return null;
   // One JSON document for the whole batch, parsed once by Postgres.
   // Short keys: this document carries every event of the batch (see the AS list below).
   const rows = records.map((r) => ({
@@ -275,7 +345,7 @@ export async function insertProcessed(client: PoolClient, records: ProcessedInse
     oc: r.meta.occurred_at_ms,
     rc: r.meta.received_at_ms,
   }));
-  await client.query(
+  return sqlWrite(
     `INSERT INTO ledger.processed_events (provider, event_id, event_type, transaction_id, wallet_id, partition_key, asset, amount,
         source, decision, outcome, status_after, postings_count, anomalies, balance_pending, balance_available, balance_held,
         balance_version, changed_at_ms, occurred_at, received_at, projected_at)
