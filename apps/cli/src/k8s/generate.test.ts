@@ -47,7 +47,11 @@ const docs = committed();
 const ofKind = (kind: string) => docs.filter((d) => d.kind === kind);
 type Container = {
   name: string;
-  env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
+  env: Array<{
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
+  }>;
 } & Record<string, unknown>;
 const containerOf = (d: Manifest) =>
   (d as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!;
@@ -138,6 +142,15 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     // A consumer Deployment leaves its replica count to KEDA.
     for (const d of ofKind('Deployment').filter((d) => scaled.some((s) => s.metadata.name === d.metadata.name))) {
       expect((d as unknown as { spec: { replicas?: number } }).spec.replicas).toBeUndefined();
+    }
+  });
+
+  it('names each consumer instance after its pod (a restarted container fences its predecessor at once)', () => {
+    for (const d of ofKind('Deployment')) {
+      const id = containerOf(d).env.find((e) => e.name === 'TIDEMARK_INSTANCE_ID');
+      const consumer = SERVICES.find((s) => s.name === d.metadata.name)?.role === 'consumer';
+      expect(id?.valueFrom?.fieldRef?.fieldPath, d.metadata.name).toBe(consumer ? 'metadata.name' : undefined);
+      expect(containerOf(d).env.find((e) => e.name === 'UV_THREADPOOL_SIZE')?.value, d.metadata.name).toBe('16');
     }
   });
 

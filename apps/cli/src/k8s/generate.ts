@@ -119,6 +119,12 @@ function deployment(service: ServiceSpec, opts: K8sOptions): Manifest {
                 { name: 'NODE_OPTIONS', value: `--max-old-space-size=${Math.floor(r.memory_limit_mib * 0.75)}` },
                 // librdkafka's blocking calls run on libuv's threadpool; Node reads the size at start.
                 { name: 'UV_THREADPOOL_SIZE', value: String(UV_THREADPOOL_SIZE_MIN) },
+                // The pod name as the instance id (transactional id): a container restarted in its pod
+                // re-registers the id and ends its killed predecessor's open transaction at once, instead
+                // of the partition waiting out transaction.timeout.ms.
+                ...(service.role === 'consumer'
+                  ? [{ name: 'TIDEMARK_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]
+                  : []),
                 ...Object.entries(service.env ?? {}).map(([name, value]) => ({ name, value })),
                 ...service.secrets.map((s) => ({
                   name: s.env,
