@@ -52,7 +52,10 @@ export class Platform {
     if (this.running.has(spec.name)) throw new Error(`${spec.name} is already running`);
     const root = repoRoot();
     const log = createWriteStream(join(this.log_dir, `${spec.name.replace(/[^a-zA-Z0-9_.-]/g, '_')}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, spec.entry), ...(spec.args ?? [])], {
+    // TIDEMARK_CPU_PROF_DIR: every started process writes a V8 CPU profile there when it exits (profiling a bench run).
+    const prof_dir = process.env.TIDEMARK_CPU_PROF_DIR;
+    const node_args = prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${prof_dir}`] : [];
+    const child = spawn(process.execPath, [...node_args, '--import', 'tsx', join(root, spec.entry), ...(spec.args ?? [])], {
       cwd: root,
       env: threadpoolEnv({ ...process.env, ...this.base_env, ...spec.env }),
       stdio: ['ignore', 'pipe', 'pipe'],

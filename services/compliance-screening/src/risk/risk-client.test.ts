@@ -1,8 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransientError } from '@tidemark/stream';
 import { startFakeRiskApi, type FakeRiskApi } from '../fake-risk-api/server.js';
 import { fakeScore } from '../fake-risk-api/scoring.js';
-import { RiskApiClient, type RiskClientOptions } from './risk-client.js';
+import { RISK_RESPONSE_BYTES_MAX, RiskApiClient, type RiskClientOptions } from './risk-client.js';
 
 const API_KEY = 'test-risk-key-0123456789';
 const EVM = '0x8589427373D6D84E98730D7795D8f6f8731FDA16';
@@ -108,6 +110,21 @@ describe('RiskApiClient against the fake API', () => {
     await expect(c.assess({ address: EVM, network: null, asset: null })).rejects.toThrow(/cannot reach/);
     expect(await c.healthy()).toBe(false);
     c.shutdown();
+  });
+
+  it('refuses an answer larger than the bound as transient, without reading it all', async () => {
+    const huge = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ address: EVM, risk_score: '1', category: 'x'.repeat(RISK_RESPONSE_BYTES_MAX) }));
+    });
+    await new Promise<void>((resolve) => huge.listen(0, '127.0.0.1', resolve));
+    const c = client({ base_url: `http://127.0.0.1:${(huge.address() as AddressInfo).port}` });
+    const failure = c.assess({ address: EVM, network: null, asset: null });
+    await expect(failure).rejects.toThrow(TransientError);
+    await expect(failure).rejects.toThrow(/over 65536 bytes/);
+    c.shutdown();
+    huge.closeAllConnections();
+    await new Promise((resolve) => huge.close(resolve));
   });
 
   it('caches answers per address for the TTL', async () => {
