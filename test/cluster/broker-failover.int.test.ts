@@ -51,7 +51,8 @@ interface ProduceRun {
  * dead); the next, different batch then goes out with the same sequence, the broker drops it as a duplicate
  * and answers with the earlier batch's offsets, so it is acknowledged and lost. In the run with diagnostics
  * the failed send's ids sat exactly at the acknowledged offsets. Any long-lived idempotent producer that
- * sends again after a failed send (services/ingress ProducerHandle does) has the same exposure.
+ * sends again after a failed send has the same exposure; ingress's kafkajs lanes (KafkajsLane) therefore replace
+ * their producer after a failed send too.
  */
 function produceUntilStopped(kafka: Kafka): ProduceRun {
   let producer: Producer = createIdempotentProducer(kafka);

@@ -43,7 +43,7 @@ export function createIngressKafka(config: IngressKafkaConfig, logger: Logger): 
 }
 
 /** Retries `connect` with capped exponential backoff until it succeeds or `stopped()`. */
-class Reconnector {
+export class Reconnector {
   connected = false;
   private timer: NodeJS.Timeout | null = null;
   stopped = false;
@@ -131,30 +131,76 @@ function confluentSide(config: IngressKafkaConfig, logger: Logger): IngressKafka
   };
 }
 
+/**
+ * One kafkajs lane. After a failed send its producer is replaced by a new one (a new producer
+ * id): kafkajs 2.2.4 keeps a partition's sequence number when a send fails even where the broker
+ * appended part of it, so the next, different batch could be acknowledged as a duplicate and lost
+ * (seen in the cluster failover test; test/cluster/broker-failover.int.test.ts).
+ */
+export class KafkajsLane implements BatchProducer {
+  private producer: Producer;
+  readonly link: Reconnector;
+  /** Producers replaced after a failed send. */
+  replacements = 0;
+
+  constructor(
+    private readonly kafka: ReturnType<typeof createKafka>,
+    private readonly logger: Logger,
+  ) {
+    this.producer = this.fresh();
+    this.link = new Reconnector(() => this.producer.connect(), logger);
+    void this.link.loop(0);
+  }
+
+  private fresh(): Producer {
+    const producer = createIdempotentProducer(this.kafka);
+    producer.on(producer.events.DISCONNECT, () => {
+      if (producer !== this.producer) return;
+      this.link.connected = false;
+      if (!this.link.stopped) void this.link.loop(CONNECT_RETRY_MS_MIN);
+    });
+    return producer;
+  }
+
+  async sendBatch(batch: Parameters<BatchProducer['sendBatch']>[0]): Promise<unknown> {
+    if (!this.link.connected) throw new WriteRejected('Kafka producer is not connected');
+    const producer = this.producer;
+    try {
+      return await producer.sendBatch(batch);
+    } catch (err) {
+      if (producer === this.producer) this.replace();
+      throw err;
+    }
+  }
+
+  private replace(): void {
+    const old = this.producer;
+    this.replacements++;
+    this.logger.warn(
+      { replacements: this.replacements },
+      'Kafka send failed; replacing the producer (new producer id) before the next send',
+    );
+    this.producer = this.fresh();
+    this.link.connected = false;
+    void old.disconnect().catch(() => undefined);
+    void this.link.loop(0);
+  }
+
+  async stop(): Promise<void> {
+    this.link.stop();
+    await this.producer.disconnect().catch(() => undefined);
+  }
+}
+
 function kafkajsSide(config: IngressKafkaConfig, logger: Logger): IngressKafka {
   const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-ingress', logger });
-  const handles = Array.from({ length: config.TIDEMARK_INGRESS_KAFKA_PRODUCERS }, () => {
-    const producer: Producer = createIdempotentProducer(kafka);
-    const link = new Reconnector(() => producer.connect(), logger);
-    producer.on(producer.events.DISCONNECT, () => {
-      link.connected = false;
-      if (!link.stopped) void link.loop(CONNECT_RETRY_MS_MIN);
-    });
-    void link.loop(0);
-    const handle: BatchProducer = {
-      sendBatch(batch) {
-        if (!link.connected) return Promise.reject(new WriteRejected('Kafka producer is not connected'));
-        return producer.sendBatch(batch);
-      },
-    };
-    return { handle, link, producer };
-  });
+  const lanes = Array.from({ length: config.TIDEMARK_INGRESS_KAFKA_PRODUCERS }, () => new KafkajsLane(kafka, logger));
   const admin: Admin = kafka.admin();
   let admin_connected: Promise<void> | null = null;
   return {
-    producers: handles.map((h) => h.handle),
+    producers: lanes,
     async reachable() {
-      if (!handles.every((h) => h.link.connected)) return false;
+      if (!lanes.every((l) => l.link.connected)) return false;
       admin_connected ??= admin.connect().catch((error: unknown) => {
         admin_connected = null;
         throw error;
@@ -163,8 +209,7 @@ function kafkajsSide(config: IngressKafkaConfig, logger: Logger): IngressKafka {
       return kafkaReachable(admin);
     },
     async stop() {
-      for (const h of handles) h.link.stop();
-      await Promise.all(handles.map((h) => h.producer.disconnect().catch(() => undefined)));
+      await Promise.all(lanes.map((l) => l.stop()));
       await admin.disconnect().catch(() => undefined);
     },
   };
