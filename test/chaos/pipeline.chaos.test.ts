@@ -6,6 +6,8 @@
  * service (one consumer group each, so every restart is a rebalance) while:
  *  - a chaos loop kill -9s a random service process at random moments and restarts it;
  *  - the Kafka broker is restarted once and Postgres once, mid-run;
+ *  - in cluster mode (TIDEMARK_KAFKA_NODES=3) also: kill -9 of a partition leader broker and of the
+ *    active KRaft controller, and one broker down for minutes while traffic flows (cluster-faults.ts);
  *  - deliberately poisoned records are written straight into webhooks.received.v1.
  * Then, once quiescent (ledger unchanged, consumer lag 0):
  *  - every wallet/asset bucket read through the API equals the simulator's truth exactly
@@ -20,7 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AvroCodec, Decimal, createKafka, kafkaBrokers } from '@tidemark/common';
+import { AvroCodec, Decimal, createKafka, kafkaBrokers, topicName } from '@tidemark/common';
 import {
   generateSecrets,
   keysFromEnv,
@@ -43,6 +45,7 @@ import {
   type GroupLag,
   type PoisonRecord,
 } from './chaos-support.js';
+import { CLUSTER_FAULT_PLAN, brokerFault, clusterMode, type BrokerFault } from './cluster-faults.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const EVENTS_MIN = Number.parseInt(process.env.TIDEMARK_CHAOS_EVENTS ?? '100000', 10);
@@ -101,6 +104,8 @@ interface Summary {
   kills_after_delivery: number;
   unexpected_exits: Record<string, number>;
   infra_restarts: InfraRestart[];
+  /** Cluster mode only. */
+  broker_faults: BrokerFault[];
   poison: Array<{ key: string; kind: string }>;
   durations_s: Record<string, number>;
   lag: GroupLag[];
@@ -138,6 +143,7 @@ describe.skipIf(SKIP)('chaos: kill -9, broker and Postgres restarts, rebalances,
     kills_after_delivery: 0,
     unexpected_exits: {},
     infra_restarts: [],
+    broker_faults: [],
     poison: [],
     durations_s: {},
     lag: [],
@@ -235,6 +241,13 @@ describe.skipIf(SKIP)('chaos: kill -9, broker and Postgres restarts, rebalances,
           summary.infra_restarts.every((r) => r.error === null),
           JSON.stringify(summary.infra_restarts),
         ).toBe(true);
+        if (await clusterMode()) {
+          expect(summary.broker_faults.map((f) => f.kind).sort()).toEqual(CLUSTER_FAULT_PLAN.map((f) => f.kind).sort());
+          expect(
+            summary.broker_faults.every((f) => f.error === null),
+            JSON.stringify(summary.broker_faults),
+          ).toBe(true);
+        }
 
         // --- quiescence --------------------------------------------------------------------------
         t = Date.now();
@@ -392,6 +405,25 @@ async function chaosLoop(
 ): Promise<void> {
   const { restartComponent } = await import('@tidemark/local-infra');
   let poisoned = false;
+  const cluster = await clusterMode();
+  const admin = kafka.admin();
+  if (cluster) await admin.connect();
+  const restored: Promise<void>[] = [];
+  const faultDue = (all: boolean) =>
+    cluster
+      ? CLUSTER_FAULT_PLAN.find((f) => !summary.broker_faults.some((b) => b.kind === f.kind) && (all || progress() >= f.at))
+      : undefined;
+  const runFault = async (kind: BrokerFault['kind']) => {
+    const p = Math.round(progress() * 1000) / 10;
+    const { fault, restored: back } = await brokerFault(kind, {
+      admin,
+      topic: topicName('webhooks.received.v1', stack.prefix),
+      progress: p,
+      log,
+    });
+    summary.broker_faults.push(fault);
+    restored.push(back);
+  };
   const restartInfra = async (component: 'kafka' | 'postgres') => {
     const t0 = Date.now();
     const at = new Date(t0).toISOString();
@@ -419,6 +451,11 @@ async function chaosLoop(
       await injectPoison(kafka, stack.prefix, poison, POISON_INJECT_TIMEOUT_MS);
       log(`injected ${poison.length} poisoned records into webhooks.received.v1`);
     }
+    const fault = faultDue(false);
+    if (fault) {
+      await runFault(fault.kind);
+      continue;
+    }
     if (!summary.infra_restarts.some((r) => r.component === 'kafka') && progress() >= BROKER_RESTART_AT) {
       await restartInfra('kafka');
       continue;
@@ -445,6 +482,10 @@ async function chaosLoop(
     log(`injected ${poison.length} poisoned records into webhooks.received.v1 (after delivery)`);
   }
   for (const c of ['kafka', 'postgres'] as const) if (!summary.infra_restarts.some((r) => r.component === c)) await restartInfra(c);
+  for (let f = faultDue(true); f; f = faultDue(true)) await runFault(f.kind);
+  // Every broker is up again before the run is judged.
+  await Promise.all(restored);
+  if (cluster) await admin.disconnect();
 }
 
 /** A supervisor's job: start again any service process that exited without being killed by the loop. */

@@ -105,7 +105,7 @@ describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a brows
     expect(page.url()).toContain('/login');
     // Keyboard only: the token field has focus on load (autofocus), Enter submits. Typing
     // before autofocus has taken effect loses keystrokes on a busy machine: wait for it.
-    await page.waitForFunction(() => document.activeElement?.id === 'token');
+    await page.locator('#token:focus').waitFor();
     await page.keyboard.type(token);
     await page.keyboard.press('Enter');
     await page.waitForURL('**/pipeline');

@@ -57,13 +57,15 @@ function runVitest(suite: string, extraEnv: Record<string, string> = {}): Promis
   });
 }
 
-/** What the static suite runs, from the repository root (the same files the workspaces' `lint` scripts cover, plus test/). */
+/** What the static suite runs, from the repository root (the same files the workspaces' `lint` scripts cover, plus test/), and every workspace's typecheck. */
 export const STATIC_CHECKS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'prettier --check', args: ['node_modules/prettier/bin/prettier.cjs', '--check', '--log-level', 'warn', '.'] },
   {
     name: 'eslint',
     args: ['node_modules/eslint/bin/eslint.js', '--max-warnings', '0', 'apps', 'packages', 'services', 'deploy/local', 'test'],
   },
+  // Every workspace's `tsc` (tests and benches included where the workspace's tsconfig covers them).
+  { name: 'typecheck', args: ['node_modules/turbo/bin/turbo', 'run', 'typecheck', '--output-logs=errors-only'] },
 ];
 
 /** Runs each static check (output streamed as is); one passed or failed test per check. */
