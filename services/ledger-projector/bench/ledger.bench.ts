@@ -206,7 +206,11 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
     const checks = await verify(db, expected);
     const sums = (await metrics.text())
       .split('\n')
-      .filter((l) => /^(tidemark_stream_(handler|chunk)_duration_seconds|tidemark_stream_chunk_phase_seconds|ledger_batch_duration_seconds)_(sum|count)/.test(l));
+      .filter((l) =>
+        /^(tidemark_stream_(handler|chunk)_duration_seconds|tidemark_stream_chunk_phase_seconds|ledger_batch_duration_seconds)_(sum|count)/.test(
+          l,
+        ),
+      );
     return {
       events: events.length,
       time_split: sums,
