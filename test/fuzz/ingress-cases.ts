@@ -355,7 +355,13 @@ export function renderAmount({ units, decimals }: Amount): string {
 }
 
 /** A valid deposit-confirmed body of `provider` for wallet `wallet_id`, as an object (so shapes can mutate it). */
-export function validBody(provider: MainProvider, event_id: string, wallet_id: string, amount: Amount, now_ms: number): Record<string, unknown> {
+export function validBody(
+  provider: MainProvider,
+  event_id: string,
+  wallet_id: string,
+  amount: Amount,
+  now_ms: number,
+): Record<string, unknown> {
   switch (provider) {
     case 'generic':
       return {
@@ -379,7 +385,14 @@ export function validBody(provider: MainProvider, event_id: string, wallet_id: s
         created: Math.floor(now_ms / 1000) - 1,
         type: 'crypto_deposit.succeeded',
         data: {
-          object: { id: `cdep_${event_id}`, object: 'crypto_deposit', wallet: wallet_id, currency: 'usdc', network: 'ethereum', amount: renderAmount(amount) },
+          object: {
+            id: `cdep_${event_id}`,
+            object: 'crypto_deposit',
+            wallet: wallet_id,
+            currency: 'usdc',
+            network: 'ethereum',
+            amount: renderAmount(amount),
+          },
         },
       };
     case 'custodian-x':
@@ -429,7 +442,9 @@ function expectationFromBody(provider: ProviderId, mapper: MainProvider, body: B
   const p = payload(mapper, parsed);
   if (typeof p !== 'object' || p === null) return null;
   const amount =
-    mapper === 'custodian-x' ? renderAmount({ units: BigInt(p.amount_base_units as string), decimals: p.decimals as number }) : String(p.amount);
+    mapper === 'custodian-x'
+      ? renderAmount({ units: BigInt(p.amount_base_units as string), decimals: p.decimals as number })
+      : String(p.amount);
   const wallet_id = mapper === 'generic' ? p.wallet_id : mapper === 'ledgerpay' ? p.wallet : p.vault_id;
   return { provider, event_id: String(parsed[idKey(mapper)]), wallet_id: String(wallet_id), amount };
 }
@@ -478,9 +493,15 @@ function post(
   if (opts.chunked) {
     const head = requestHead(method, path, [...headers, ['transfer-encoding', 'chunked']]);
     const half = Math.floor(body.length / 2);
-    const chunk = (b: Buffer) => (b.length === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]));
+    const chunk = (b: Buffer) =>
+      b.length === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
     return {
-      steps: [{ write: head }, { write: chunk(body.subarray(0, half)) }, { write: chunk(body.subarray(half)) }, { write: Buffer.from('0\r\n\r\n') }],
+      steps: [
+        { write: head },
+        { write: chunk(body.subarray(0, half)) },
+        { write: chunk(body.subarray(half)) },
+        { write: Buffer.from('0\r\n\r\n') },
+      ],
       deadline_ms: opts.deadline_ms ?? 15_000,
     };
   }
@@ -517,10 +538,14 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
       for (let n = 0; n < spec.deliveries; n++) {
         const decoys = Array.from({ length: spec.decoys }, (_, i) => hmac(Buffer.from(`decoy${i}`), 'x', body).digest('hex'));
         let headers = withDecoys(mapper, signatureHeaders(mapper, secret, ts_now, body, delivery(n)), decoys);
-        if (mapper === 'custodian-x' && decoys.length > 0) headers = [...decoys.map((d): [string, string] => ['x-signature', d]), ...headers];
-        if (spec.provider === 'proxied') headers.push(['x-forwarded-for', `192.0.2.${ctx.index % 250}, 198.51.100.${(ctx.index % 250) + 1}`]);
+        if (mapper === 'custodian-x' && decoys.length > 0)
+          headers = [...decoys.map((d): [string, string] => ['x-signature', d]), ...headers];
+        if (spec.provider === 'proxied')
+          headers.push(['x-forwarded-for', `192.0.2.${ctx.index % 250}, 198.51.100.${(ctx.index % 250) + 1}`]);
         headers.push(['content-type', 'application/json']);
-        requests.push(post(`/webhooks/${spec.provider}`, headers, body, { chunked: spec.transfer === 'chunked', slow: spec.transfer === 'slow_body' }));
+        requests.push(
+          post(`/webhooks/${spec.provider}`, headers, body, { chunked: spec.transfer === 'chunked', slow: spec.transfer === 'slow_body' }),
+        );
       }
       // custodian-x has one signature per header; repeated headers are joined by the HTTP parser, so decoys there may be refused.
       const strict = !(mapper === 'custodian-x' && spec.decoys > 0);
@@ -559,7 +584,13 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
           headers = signatureHeaders(p, foreign, ts_now, body, delivery(0));
           break;
         case 'other_body':
-          headers = signatureHeaders(p, ctx.secrets[p][0], ts_now, jsonBuf({ ...validBody(p, event_id, wallet_id, { units: 2n, decimals: 0 }, ctx.now_ms) }), delivery(0));
+          headers = signatureHeaders(
+            p,
+            ctx.secrets[p][0],
+            ts_now,
+            jsonBuf({ ...validBody(p, event_id, wallet_id, { units: 2n, decimals: 0 }, ctx.now_ms) }),
+            delivery(0),
+          );
           break;
         case 'flip_byte': {
           headers = right;
@@ -579,8 +610,17 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
           break;
         }
         case 'unknown_version': {
-          const mac = hmac(p === 'generic' ? whsecKey(ctx.secrets[p][0]) : Buffer.from(ctx.secrets[p][0]), p === 'generic' ? `${delivery(0)}.${ts_now}.` : `${ts_now}.`, body);
-          const value = p === 'generic' ? `v2,${mac.digest('base64')}` : p === 'ledgerpay' ? `t=${ts_now},v0=${mac.digest('hex')}` : `sha1=${mac.digest('hex')}`;
+          const mac = hmac(
+            p === 'generic' ? whsecKey(ctx.secrets[p][0]) : Buffer.from(ctx.secrets[p][0]),
+            p === 'generic' ? `${delivery(0)}.${ts_now}.` : `${ts_now}.`,
+            body,
+          );
+          const value =
+            p === 'generic'
+              ? `v2,${mac.digest('base64')}`
+              : p === 'ledgerpay'
+                ? `t=${ts_now},v0=${mac.digest('hex')}`
+                : `sha1=${mac.digest('hex')}`;
           headers = replaceSig(value);
           break;
         }
@@ -592,7 +632,10 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
         case 'timestamp_mismatch': {
           // Signed for one second, sent with the next: the MAC covers the timestamp.
           const signed = signatureHeaders(p, ctx.secrets[p][0], String(Number(ts_now) - 1), body, delivery(0));
-          headers = p === 'ledgerpay' ? signed.map(([k, v]): [string, string] => [k, v.replace(/^t=\d+/, `t=${ts_now}`)]) : signed.map(([k, v]): [string, string] => [k, /timestamp/.test(k) ? ts_now : v]);
+          headers =
+            p === 'ledgerpay'
+              ? signed.map(([k, v]): [string, string] => [k, v.replace(/^t=\d+/, `t=${ts_now}`)])
+              : signed.map(([k, v]): [string, string] => [k, /timestamp/.test(k) ? ts_now : v]);
           break;
         }
       }
@@ -723,12 +766,21 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
       const body = jsonBuf(validBody(p, event_id, wallet_id, { units: 3n, decimals: 0 }, ctx.now_ms));
       const headers = signatureHeaders(p, ctx.secrets[p][0], ts_now, body, delivery(0));
       if (spec.kind === 'truncated') {
-        const head = requestHead('POST', `/webhooks/${p}`, [...headers, ['content-type', 'application/json'], ['content-length', String(body.length)]]);
+        const head = requestHead('POST', `/webhooks/${p}`, [
+          ...headers,
+          ['content-type', 'application/json'],
+          ['content-length', String(body.length)],
+        ]);
         const sent = body.subarray(0, Math.floor(body.length * spec.fraction));
         return {
           ...base,
           label: `socket/${p}/truncated/${spec.destroy ? 'reset' : 'half_close'}`,
-          requests: [{ steps: [{ write: head }, { write: sent }, { pause_ms: 20 }, { close: spec.destroy ? 'destroy' : 'half' }], deadline_ms: 10_000 }],
+          requests: [
+            {
+              steps: [{ write: head }, { write: sent }, { pause_ms: 20 }, { close: spec.destroy ? 'destroy' : 'half' }],
+              deadline_ms: 10_000,
+            },
+          ],
           allowed: [0, 400, 408],
           must_accept: false,
           hostile: 'forged',
@@ -754,7 +806,13 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
       const p = spec.provider;
       const body = jsonBuf(validBody(p, event_id, wallet_id, { units: 11n, decimals: 1 }, ctx.now_ms));
       const secret = spec.with_valid || spec.kind !== 'repeated_signatures' ? ctx.secrets[p][0] : ctx.foreign_secret.text;
-      const signed = signatureHeaders(p, p === 'generic' && secret === ctx.foreign_secret.text ? ctx.foreign_secret.whsec : secret, ts_now, body, delivery(0));
+      const signed = signatureHeaders(
+        p,
+        p === 'generic' && secret === ctx.foreign_secret.text ? ctx.foreign_secret.whsec : secret,
+        ts_now,
+        body,
+        delivery(0),
+      );
       let headers: Headers;
       let allowed: number[];
       let valid = true;
@@ -770,7 +828,14 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
       } else {
         const sigName = SIGNATURE_HEADER[p];
         const sig = signed.find(([k]) => k === sigName)!;
-        const decoys = Array.from({ length: Math.min(spec.count, 100) }, (_, i): [string, string] => [sigName, p === 'generic' ? `v1,${Buffer.from(`d${i}`).toString('base64')}` : p === 'ledgerpay' ? `t=${ts_now},v1=${'0'.repeat(64)}` : 'f'.repeat(64)]);
+        const decoys = Array.from({ length: Math.min(spec.count, 100) }, (_, i): [string, string] => [
+          sigName,
+          p === 'generic'
+            ? `v1,${Buffer.from(`d${i}`).toString('base64')}`
+            : p === 'ledgerpay'
+              ? `t=${ts_now},v1=${'0'.repeat(64)}`
+              : 'f'.repeat(64),
+        ]);
         headers = [...signed.filter(([k]) => k !== sigName), ...(spec.signature_first ? [sig, ...decoys] : [...decoys, sig])];
         // Repeated header lines are joined with ", " by the HTTP parser; whether a valid one still counts depends on the scheme's list syntax.
         allowed = spec.with_valid ? [202, 400, 401, 431] : [400, 401, 431];
@@ -789,30 +854,88 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
 
     case 'route': {
       const body = jsonBuf(validBody('generic', event_id, wallet_id, { units: 13n, decimals: 0 }, ctx.now_ms));
-      const signed = [...signatureHeaders('generic', ctx.secrets.generic[0], ts_now, body, delivery(0)), ['content-type', 'application/json']] as Headers;
+      const signed = [
+        ...signatureHeaders('generic', ctx.secrets.generic[0], ts_now, body, delivery(0)),
+        ['content-type', 'application/json'],
+      ] as Headers;
       switch (spec.kind) {
         case 'unknown_provider': {
           const known = new Set(['generic', 'ledgerpay', 'custodian-x', 'restricted', 'proxied']);
           const name = known.has(spec.name) ? `${spec.name}-x` : spec.name;
-          return { ...base, label: 'route/unknown_provider', requests: [post(`/webhooks/${encodeURIComponent(name)}`, signed, body)], allowed: [404], must_accept: false, hostile: 'forged', ledger: null };
+          return {
+            ...base,
+            label: 'route/unknown_provider',
+            requests: [post(`/webhooks/${encodeURIComponent(name)}`, signed, body)],
+            allowed: [404],
+            must_accept: false,
+            hostile: 'forged',
+            ledger: null,
+          };
         }
         case 'method':
-          return { ...base, label: `route/method`, requests: [post('/webhooks/generic', signed, body, { method: spec.method })], allowed: [405], must_accept: false, hostile: 'malformed', ledger: null };
+          return {
+            ...base,
+            label: `route/method`,
+            requests: [post('/webhooks/generic', signed, body, { method: spec.method })],
+            allowed: [405],
+            must_accept: false,
+            hostile: 'malformed',
+            ledger: null,
+          };
         case 'restricted':
-          return { ...base, label: 'route/restricted', requests: [post('/webhooks/restricted', signed, body)], allowed: [403], must_accept: false, hostile: 'forged', ledger: null };
+          return {
+            ...base,
+            label: 'route/restricted',
+            requests: [post('/webhooks/restricted', signed, body)],
+            allowed: [403],
+            must_accept: false,
+            hostile: 'forged',
+            ledger: null,
+          };
         case 'restricted_spoofed_xff':
-          return { ...base, label: 'route/restricted_spoofed_xff', requests: [post('/webhooks/restricted', [...signed, ['x-forwarded-for', '203.0.113.9']], body)], allowed: [403], must_accept: false, hostile: 'forged', ledger: null };
+          return {
+            ...base,
+            label: 'route/restricted_spoofed_xff',
+            requests: [post('/webhooks/restricted', [...signed, ['x-forwarded-for', '203.0.113.9']], body)],
+            allowed: [403],
+            must_accept: false,
+            hostile: 'forged',
+            ledger: null,
+          };
         case 'proxied_outside':
-          return { ...base, label: 'route/proxied_outside', requests: [post('/webhooks/proxied', [...signed, ['x-forwarded-for', '198.51.100.9, 192.0.2.77']], body)], allowed: [403], must_accept: false, hostile: 'forged', ledger: null };
+          return {
+            ...base,
+            label: 'route/proxied_outside',
+            requests: [post('/webhooks/proxied', [...signed, ['x-forwarded-for', '198.51.100.9, 192.0.2.77']], body)],
+            allowed: [403],
+            must_accept: false,
+            hostile: 'forged',
+            ledger: null,
+          };
         case 'proxied_direct':
-          return { ...base, label: 'route/proxied_direct', requests: [post('/webhooks/proxied', signed, body)], allowed: [403], must_accept: false, hostile: 'forged', ledger: null };
+          return {
+            ...base,
+            label: 'route/proxied_direct',
+            requests: [post('/webhooks/proxied', signed, body)],
+            allowed: [403],
+            must_accept: false,
+            hostile: 'forged',
+            ledger: null,
+          };
       }
     }
   }
 }
 
 /** Correctly signed, fresh bodies with schema problems (400) or odd but well-formed shapes (202 or 400, and if 202 then exactly once in the ledger). */
-function buildShape(spec: ShapeCase, ctx: BuildContext, event_id: string, wallet_id: string, ts_now: string, delivery_id: string): BuiltCase {
+function buildShape(
+  spec: ShapeCase,
+  ctx: BuildContext,
+  event_id: string,
+  wallet_id: string,
+  ts_now: string,
+  delivery_id: string,
+): BuiltCase {
   const p = spec.provider;
   const obj = validBody(p, event_id, wallet_id, spec.amount, ctx.now_ms);
   const pay = payload(p, obj);
@@ -833,8 +956,18 @@ function buildShape(spec: ShapeCase, ctx: BuildContext, event_id: string, wallet
       else pay.amount = `${'9'.repeat(61)}.${'1'.repeat(18)}`;
       break;
     case 'missing_field': {
-      const required = p === 'generic' ? ['id', 'type', 'occurred_at', 'data'] : p === 'ledgerpay' ? ['id', 'object', 'created', 'data'] : ['notification_id', 'kind', 'timestamp_ms'];
-      const inner = p === 'custodian-x' ? ['id', 'direction', 'state', 'asset_id', 'chain', 'amount_base_units', 'decimals'] : p === 'ledgerpay' ? ['id', 'object'] : ['wallet_id', 'asset', 'amount', 'transaction_id'];
+      const required =
+        p === 'generic'
+          ? ['id', 'type', 'occurred_at', 'data']
+          : p === 'ledgerpay'
+            ? ['id', 'object', 'created', 'data']
+            : ['notification_id', 'kind', 'timestamp_ms'];
+      const inner =
+        p === 'custodian-x'
+          ? ['id', 'direction', 'state', 'asset_id', 'chain', 'amount_base_units', 'decimals']
+          : p === 'ledgerpay'
+            ? ['id', 'object']
+            : ['wallet_id', 'asset', 'amount', 'transaction_id'];
       const all = [...required.map((k) => [obj, k] as const), ...inner.map((k) => [pay, k] as const)];
       const [target, key] = all[spec.index % all.length]!;
       delete target[key];
@@ -870,7 +1003,10 @@ function buildShape(spec: ShapeCase, ctx: BuildContext, event_id: string, wallet
     case 'duplicate_keys': {
       // A decoy value first, the real one last (JSON.parse keeps the last; the oracle parses the same way).
       const key = idKey(p);
-      text = JSON.stringify(obj).replace(/^\{/, `{"${key}":"decoy_${event_id}","${amountKey === 'amount' ? 'type' : 'kind'}":"deposit.failed",`);
+      text = JSON.stringify(obj).replace(
+        /^\{/,
+        `{"${key}":"decoy_${event_id}","${amountKey === 'amount' ? 'type' : 'kind'}":"deposit.failed",`,
+      );
       if (p !== 'custodian-x') text = text.replace(`"amount":`, `"amount":"999",\n"amount":`);
       invalid = false;
       break;

@@ -72,7 +72,13 @@ function writeProviders(dir: string): string {
     JSON.stringify({
       providers: [
         ...shipped.providers,
-        { id: 'restricted', scheme: generic, secrets_env: 'TIDEMARK_GENERIC_SECRETS', ip_allowlist: [RESTRICTED_ALLOWED_CIDR], mapper: 'generic' },
+        {
+          id: 'restricted',
+          scheme: generic,
+          secrets_env: 'TIDEMARK_GENERIC_SECRETS',
+          ip_allowlist: [RESTRICTED_ALLOWED_CIDR],
+          mapper: 'generic',
+        },
         {
           id: 'proxied',
           scheme: generic,
@@ -215,9 +221,12 @@ describe.skipIf(SKIP)(`ingress hostile-input fuzz (${CASES} cases, seed ${SEED})
       o.answers.forEach((a, n) => {
         const where = `case ${o.index} (${o.built.label}) request ${n}`;
         if (a.timed_out) wrong.push(`${where}: no answer within ${o.built.requests[n]!.deadline_ms} ms`);
-        else if (a.status !== 0 && !documented.has(a.status)) wrong.push(`${where}: undocumented status ${a.status} ${a.body.toString('utf8')}`);
+        else if (a.status !== 0 && !documented.has(a.status))
+          wrong.push(`${where}: undocumented status ${a.status} ${a.body.toString('utf8')}`);
         else if (!o.built.allowed.includes(a.status))
-          wrong.push(`${where}: status ${a.status}, expected one of ${o.built.allowed.join('|')}: ${a.body.toString('utf8').slice(0, 300)}`);
+          wrong.push(
+            `${where}: status ${a.status}, expected one of ${o.built.allowed.join('|')}: ${a.body.toString('utf8').slice(0, 300)}`,
+          );
         else if (a.status !== 0 && a.status !== 202) {
           let parsed: unknown = null;
           try {
@@ -270,8 +279,7 @@ describe.skipIf(SKIP)(`ingress hostile-input fuzz (${CASES} cases, seed ${SEED})
   it('every 202 is exactly once in webhooks.received.v1, and nothing else is', async () => {
     const accepted_ids = new Map<string, Outcome>();
     for (const o of outcomes)
-      for (const a of o.answers)
-        if (a.status === 202) accepted_ids.set((JSON.parse(a.body.toString('utf8')) as { id: string }).id, o);
+      for (const a of o.answers) if (a.status === 202) accepted_ids.set((JSON.parse(a.body.toString('utf8')) as { id: string }).id, o);
     const events = await readAll<CanonicalEvent>(stack, 'webhooks.received.v1');
     const seen = new Map<string, number>();
     for (const e of events) seen.set(e.ingress_id, (seen.get(e.ingress_id) ?? 0) + 1);
@@ -288,7 +296,8 @@ describe.skipIf(SKIP)(`ingress hostile-input fuzz (${CASES} cases, seed ${SEED})
   it('every accepted event is exactly once in the ledger: its wallet holds exactly its amount', async () => {
     const expected = new Map<string, LedgerExpectation>();
     for (const o of outcomes)
-      if (o.built.ledger && o.answers.some((a) => a.status === 202)) expected.set(`${o.built.ledger.provider}/${o.built.ledger.event_id}`, o.built.ledger);
+      if (o.built.ledger && o.answers.some((a) => a.status === 202))
+        expected.set(`${o.built.ledger.provider}/${o.built.ledger.event_id}`, o.built.ledger);
     const hostile_ids = outcomes.filter((o) => o.built.hostile !== null).map((o) => o.built.event_id);
     const pool = new pg.Pool({ connectionString: stack.database_url, max: 2 });
     try {
@@ -310,8 +319,13 @@ describe.skipIf(SKIP)(`ingress hostile-input fuzz (${CASES} cases, seed ${SEED})
       );
       const totals = new Map(rows.map((r) => [r.wallet_id, r]));
       const wrong = [...expected.values()]
-        .filter((e) => totals.get(e.wallet_id)?.assets !== '1' || canonicalDecimal(totals.get(e.wallet_id)!.total) !== canonicalDecimal(e.amount))
-        .map((e) => `${e.provider}/${e.event_id} ${e.wallet_id}: expected ${e.amount}, ledger ${JSON.stringify(totals.get(e.wallet_id) ?? null)}`);
+        .filter(
+          (e) => totals.get(e.wallet_id)?.assets !== '1' || canonicalDecimal(totals.get(e.wallet_id)!.total) !== canonicalDecimal(e.amount),
+        )
+        .map(
+          (e) =>
+            `${e.provider}/${e.event_id} ${e.wallet_id}: expected ${e.amount}, ledger ${JSON.stringify(totals.get(e.wallet_id) ?? null)}`,
+        );
       expect(wrong.slice(0, 20), `${wrong.length} wallets off`).toEqual([]);
 
       const leaked = await pool.query(`SELECT provider, event_id FROM ledger.processed_events WHERE event_id = ANY($1)`, [hostile_ids]);
