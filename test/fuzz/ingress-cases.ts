@@ -469,7 +469,7 @@ export interface BuiltCase {
   hostile: 'forged' | 'malformed' | null;
   /** For requests that may be accepted: what the ledger must then hold (null: not projected, e.g. unknown type). */
   ledger: LedgerExpectation | null;
-  /** Every signing secret the case used (for the leak check). */
+  /** The case's provider event id (`fz<index>`): hostile ones must never reach the topic or the ledger. */
   event_id: string;
 }
 
@@ -515,8 +515,6 @@ function post(
   }
   return { steps: [{ write: Buffer.concat([head, body]) }], deadline_ms: opts.deadline_ms ?? 15_000 };
 }
-
-const ALL_REJECTIONS = [400, 401, 403, 404, 405, 408, 413, 431];
 
 /**
  * Turns one case description into requests and the oracle. Pure apart from the clock value
@@ -862,10 +860,12 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
         case 'unknown_provider': {
           const known = new Set(['generic', 'ledgerpay', 'custodian-x', 'restricted', 'proxied']);
           const name = known.has(spec.name) ? `${spec.name}-x` : spec.name;
+          // Percent-encoded UTF-8 of the generated name (lone surrogates become U+FFFD).
+          const encoded = [...Buffer.from(name, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
           return {
             ...base,
             label: 'route/unknown_provider',
-            requests: [post(`/webhooks/${encodeURIComponent(name)}`, signed, body)],
+            requests: [post(`/webhooks/${encoded}`, signed, body)],
             allowed: [404],
             must_accept: false,
             hostile: 'forged',
@@ -927,7 +927,7 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
   }
 }
 
-/** Correctly signed, fresh bodies with schema problems (400) or odd but well-formed shapes (202 or 400, and if 202 then exactly once in the ledger). */
+/** Correctly signed, fresh bodies with schema problems (400) or odd but well-formed shapes (202, and then exactly once in the ledger). */
 function buildShape(
   spec: ShapeCase,
   ctx: BuildContext,
@@ -982,9 +982,20 @@ function buildShape(
         () => (p === 'generic' ? (obj.occurred_at = 'yesterday') : p === 'ledgerpay' ? (obj.created = -5) : (obj.timestamp_ms = 1.5)),
         () => (p === 'custodian-x' ? (obj.transfer = [pay]) : p === 'generic' ? (obj.data = 'data') : (obj.data = { object: null })),
         () => (pay.confirmations = spec.index % 2 ? -1 : 2 ** 53 + 2),
-        () => (p === 'ledgerpay' ? (obj.created = 1e400) : (pay.confirmations = 1.5)),
+        () => (pay.confirmations = 1.5),
+        // Numbers JSON can carry but a JS number cannot hold exactly (written into the text, as JSON.stringify cannot).
+        () => (pay.confirmations = '@@1e400@@'),
+        () => (pay.confirmations = '@@123456789012345678901234567890@@'),
+        () => (pay[amountKey] = '@@123456789012345678901234567890.123456789012345678@@'),
+        () =>
+          p === 'ledgerpay'
+            ? (obj.created = '@@1e400@@')
+            : p === 'custodian-x'
+              ? (obj.timestamp_ms = '@@-1e400@@')
+              : (pay.amount = '@@1e400@@'),
       ];
       mutations[spec.index % mutations.length]!();
+      text = JSON.stringify(obj).replace(/"@@([^@]+)@@"/g, '$1');
       break;
     }
     case 'random_json':
@@ -1033,8 +1044,10 @@ function buildShape(
     event_id,
     label: `shape/${p}/${spec.kind}`,
     requests: [post(`/webhooks/${p}`, [...headers, ['content-type', 'application/json']], body)],
-    allowed: invalid ? [400] : projected ? [202, 400] : [202],
-    must_accept: !invalid && !projected,
+    // Odd but well-formed shapes (duplicate keys read as JSON.parse reads them, __proto__ keys, unknown
+    // fields, nesting within the limit, unknown event types) are authentic deliveries: accepted.
+    allowed: invalid ? [400] : [202],
+    must_accept: !invalid,
     hostile: invalid ? 'malformed' : null,
     ledger: invalid || !projected ? null : expectationFromBody(p, p, body),
   };
