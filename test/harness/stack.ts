@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Admin } from 'kafkajs';
 import { applyTopics, baseConfigSchema, createKafka, kafkaBrokers, loadConfig, RegistryClient } from '@tidemark/common';
 import { Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from '@tidemark/cli/platform';
+import { provisionDatabaseAt, serviceDatabaseUrl, type DbService } from '@tidemark/local-infra';
 
 export interface StackOptions {
   /** Base port; services use base+0 (ingress), +1 (ledger API), +2 (dedupe), +3 (screening), +4 (risk API), +5 (console). */
@@ -75,6 +76,8 @@ export class Stack {
     const url = new URL(this.base.TIDEMARK_DATABASE_URL);
     url.pathname = `/${this.database}`;
     this.database_url = url.toString();
+    // Least privilege: each service connects as its own role, owning only its schema (deploy/local/src/db-roles.ts).
+    await provisionDatabaseAt(this.database_url);
 
     const kafka = createKafka({ brokers: kafkaBrokers(this.base), client_id: `stack-${this.id}` });
     this.admin = kafka.admin();
@@ -85,7 +88,6 @@ export class Stack {
       {
         ...this.secrets,
         TIDEMARK_TOPIC_PREFIX: this.prefix,
-        TIDEMARK_DATABASE_URL: this.database_url,
         TIDEMARK_API_TOKENS: `e2e-reader:${this.reader_token}:reader,e2e-compliance:${this.compliance_token}:compliance,e2e-operator:${this.operator_token}:operator`,
         TIDEMARK_RISK_API_URL: this.risk_url,
         TIDEMARK_LOG_LEVEL: 'info',
@@ -94,6 +96,11 @@ export class Stack {
       },
       this.opts.log_dir,
     );
+  }
+
+  /** The database URL of a service's own role (the stack's `database_url` is the admin's). */
+  serviceDatabaseUrl(service: DbService): string {
+    return serviceDatabaseUrl(this.database_url, service);
   }
 
   envFor(service: ServiceName, instance: number): Record<string, string> {
@@ -105,11 +112,15 @@ export class Stack {
       case 'ingress':
         return { TIDEMARK_INGRESS_PORT: port, TIDEMARK_INSTANCE_ID };
       case 'ledger-projector':
-        return { TIDEMARK_LEDGER_API_PORT: port, TIDEMARK_INSTANCE_ID };
+        return { TIDEMARK_LEDGER_API_PORT: port, TIDEMARK_INSTANCE_ID, TIDEMARK_DATABASE_URL: this.serviceDatabaseUrl('ledger-projector') };
       case 'dedupe':
-        return { TIDEMARK_DEDUPE_PORT: port, TIDEMARK_INSTANCE_ID };
+        return { TIDEMARK_DEDUPE_PORT: port, TIDEMARK_INSTANCE_ID, TIDEMARK_DATABASE_URL: this.serviceDatabaseUrl('dedupe') };
       case 'compliance-screening':
-        return { TIDEMARK_SCREENING_PORT: port, TIDEMARK_INSTANCE_ID };
+        return {
+          TIDEMARK_SCREENING_PORT: port,
+          TIDEMARK_INSTANCE_ID,
+          TIDEMARK_DATABASE_URL: this.serviceDatabaseUrl('compliance-screening'),
+        };
       case 'risk-api':
         return { TIDEMARK_RISK_API_PORT: port };
       case 'console':

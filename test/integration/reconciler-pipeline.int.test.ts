@@ -100,7 +100,8 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
     await stack.setUp();
     await stack.startAll();
     db = new pg.Pool({ connectionString: stack.database_url, max: 2 });
-    Object.assign(env, { TIDEMARK_DATABASE_URL: stack.database_url, TIDEMARK_TOPIC_PREFIX: stack.prefix });
+    // The reconciler reads the ledger through its own read-only role, as deployed.
+    Object.assign(env, { TIDEMARK_DATABASE_URL: stack.serviceDatabaseUrl('reconciler'), TIDEMARK_TOPIC_PREFIX: stack.prefix });
 
     since = new Date(Date.now() - 60_000).toISOString();
     const scenario = parseScenario({

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { baseConfigSchema, loadConfig } from '@tidemark/common';
 import { Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from './platform.js';
 import { repoRoot } from './paths.js';
 import { applyTopicsFromEnv } from './topics.js';
@@ -103,8 +104,16 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   const statementsPort = process.env.TIDEMARK_SIMULATOR_PORT ?? '8070';
   const platform = new Platform(serviceEnv({ ...secrets, otlp, statements_url: `http://127.0.0.1:${statementsPort}` }));
 
+  // Least privilege: the services with state connect as their own roles (deploy/local/src/db-roles.ts).
+  const admin_database_url = loadConfig(baseConfigSchema).TIDEMARK_DATABASE_URL;
+  await infra.provisionDatabaseAt(admin_database_url);
+  const databaseEnv = (s: ServiceName): Record<string, string> =>
+    s === 'dedupe' || s === 'compliance-screening' || s === 'ledger-projector'
+      ? { TIDEMARK_DATABASE_URL: infra.serviceDatabaseUrl(admin_database_url, s) }
+      : {};
   const services: ServiceName[] = ['risk-api', 'ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
-  for (const s of services) platform.start({ name: s, entry: SERVICE_ENTRIES[s], env: { TIDEMARK_INSTANCE_ID: `${s}-1` } });
+  for (const s of services)
+    platform.start({ name: s, entry: SERVICE_ENTRIES[s], env: { TIDEMARK_INSTANCE_ID: `${s}-1`, ...databaseEnv(s) } });
   infra.registerScrapeTargets(LOCAL_STACK, localMetricsPorts());
   const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
   const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;

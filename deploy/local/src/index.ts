@@ -28,6 +28,17 @@ export { SCRAPED_SERVICES, type ScrapedService } from './components.js';
 export { DASHBOARD_PANELS, deriveRules, graphUrl } from './prometheus.js';
 export type { ComponentStatus, InfraEndpoints, InfraStatus, InfraUpOptions, StopOptions, StopResult } from './public-types.js';
 export { InfraError } from './public-types.js';
+export {
+  clusterRoleStatements,
+  databaseStatements,
+  provisionDatabase,
+  provisionDatabaseAt,
+  serviceDatabaseUrl,
+  DB_SERVICES,
+  LEDGER_READER_ROLE,
+  SERVICE_DB_ROLES,
+  type DbService,
+} from './db-roles.js';
 export { formatStatus } from './status.js';
 export { jaegerBuildInfo, runJaegerBuild } from './jaeger-build.js';
 export {

@@ -457,6 +457,37 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
     }
   });
 
+  // Found by the fuzz campaign (test/fuzz): the 413 was written and the socket closed while the
+  // client was still sending; the rest of the body made the server's kernel answer RST, which
+  // discards the unread 413 on the client's side, so the provider saw a reset instead of 413.
+  it('a client that sends its whole oversized body before reading still gets the 413 (connection: close, chunked or not)', async () => {
+    for (const chunked of [true, false]) {
+      const body = Buffer.from(genericBody('evt_hostile_big_then_read', {}, { note: 'x'.repeat(600 * 1024) }));
+      const signed = signWebhook(GENERIC, GENERIC_SECRET, body);
+      const head =
+        `POST /webhooks/generic HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n` +
+        Object.entries(signed)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('') +
+        (chunked ? 'transfer-encoding: chunked\r\n\r\n' : `content-length: ${body.length}\r\n\r\n`);
+      const payload = chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : body;
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port: main.port });
+        const chunks: Buffer[] = [];
+        socket.pause();
+        socket.on('error', () => resolve(`reset after ${Buffer.concat(chunks).length} bytes`));
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        // A client on a slow link: the first 300 KiB (over the limit), a pause, the rest, and only then it reads.
+        const wire = Buffer.concat([Buffer.from(head), payload]);
+        socket.write(wire.subarray(0, 300 * 1024), () =>
+          setTimeout(() => socket.write(wire.subarray(300 * 1024), () => setTimeout(() => socket.resume(), 300)), 300),
+        );
+      });
+      expect(answer, chunked ? 'chunked' : 'content-length').toMatch(/^HTTP\/1\.1 413 /);
+    }
+  });
+
   it('oversized headers get 431 and are audited', async () => {
     const r = await post(
       `${main.url}/webhooks/generic`,

@@ -2,7 +2,8 @@
 -- The ledger-projector's own schema. Amounts are NUMERIC without precision limit
 -- (sums of 78-digit amounts may exceed 78 digits) and at most 18 decimals; never floats.
 
-CREATE SCHEMA IF NOT EXISTS ledger;
+-- The ledger schema is created before migrating (src/db/migrate.ts ensureSchema, or the database
+-- setup with its owner role): a role that owns it but may not create schemas must be able to run this file.
 
 -- Chart of accounts (see src/core/accounts.ts). Balances are debit-positive.
 CREATE TABLE ledger.accounts (

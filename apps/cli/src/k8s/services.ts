@@ -40,7 +40,11 @@ export interface ServiceSpec {
   env?: Record<string, string>;
 }
 
-const DATABASE_URL: SecretEnv = { env: 'TIDEMARK_DATABASE_URL', secret: 'tidemark-database', key: 'url' };
+/**
+ * Each stateful service connects as its own least-privilege Postgres role (deploy/local/src/db-roles.ts:
+ * owner of its schema only; the reconciler read-only on the ledger), so each has its own URL.
+ */
+const databaseUrl = (service: string): SecretEnv => ({ env: 'TIDEMARK_DATABASE_URL', secret: 'tidemark-database', key: `${service}-url` });
 
 export const SERVICES: readonly ServiceSpec[] = [
   {
@@ -67,7 +71,7 @@ export const SERVICES: readonly ServiceSpec[] = [
     expose: false,
     replicas_min: 1,
     resources: { cpu_request: '250m', memory_request_mib: 256, cpu_limit: '1', memory_limit_mib: 512 },
-    secrets: [DATABASE_URL],
+    secrets: [databaseUrl('dedupe')],
   },
   {
     name: 'compliance-screening',
@@ -79,7 +83,7 @@ export const SERVICES: readonly ServiceSpec[] = [
     replicas_min: 1,
     resources: { cpu_request: '250m', memory_request_mib: 256, cpu_limit: '1', memory_limit_mib: 512 },
     secrets: [
-      DATABASE_URL,
+      databaseUrl('compliance-screening'),
       { env: 'TIDEMARK_RISK_API_KEY', secret: 'tidemark-risk-api', key: 'api-key', optional: true },
       { env: 'TIDEMARK_SCREENING_ADMIN_TOKEN', secret: 'tidemark-screening', key: 'admin-token', optional: true },
     ],
@@ -93,7 +97,7 @@ export const SERVICES: readonly ServiceSpec[] = [
     expose: true,
     replicas_min: 1,
     resources: { cpu_request: '500m', memory_request_mib: 384, cpu_limit: '1', memory_limit_mib: 768 },
-    secrets: [DATABASE_URL, { env: 'TIDEMARK_API_TOKENS', secret: 'tidemark-api-tokens', key: 'tokens' }],
+    secrets: [databaseUrl('ledger-projector'), { env: 'TIDEMARK_API_TOKENS', secret: 'tidemark-api-tokens', key: 'tokens' }],
   },
   {
     name: 'reconciler',
@@ -104,7 +108,7 @@ export const SERVICES: readonly ServiceSpec[] = [
     expose: false,
     replicas_min: 1,
     resources: { cpu_request: '250m', memory_request_mib: 512, cpu_limit: '1', memory_limit_mib: 1024 },
-    secrets: [DATABASE_URL],
+    secrets: [databaseUrl('reconciler')],
     // Scheduled mode: one run per interval over the window since the configured start (a ConfigMap key).
     command: [
       'node',

@@ -3,6 +3,7 @@ import { appendFileSync, chmodSync, chownSync, existsSync, readFileSync, readdir
 import { join } from 'node:path';
 import { ENV, HOST, INSTALL_TIMEOUTS_MS, POSTGRES } from '../components.js';
 import { pgHbaConf, postgresConf } from '../config.js';
+import { clusterRoleStatements, provisionDatabase } from '../db-roles.js';
 import { pgHealth, type Health } from '../health.js';
 import { exec, isAlive, readCmdline, spawnDetached } from '../proc.js';
 import { ensureAptPackages, ensureDirs, isRoot } from './common.js';
@@ -193,7 +194,10 @@ export const postgresDriver: Driver = {
   version: (ctx) => pgVersion(pgBinDir(ctx.env)),
 };
 
-/** Roles and databases, idempotently: tidemark/tidemark (CREATEDB for tests) and apicurio/apicurio for the registry. */
+/**
+ * Roles and databases, idempotently: tidemark/tidemark (the admin: owner of the databases, CREATEDB for tests),
+ * apicurio/apicurio for the registry, and the services' least-privilege roles with their schemas in the default database.
+ */
 async function bootstrapRoles(ctx: InfraContext): Promise<void> {
   const pg = (await import('pg')).default;
   const client = new pg.Client({ host: ctx.paths.pg_socket_dir, port: ctx.ports.postgres, user: POSTGRES.superuser, database: 'postgres' });
@@ -218,7 +222,24 @@ async function bootstrapRoles(ctx: InfraContext): Promise<void> {
         await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)} OWNER ${ident} ENCODING 'UTF8'`);
       }
     }
+    // Least privilege: one role per service (db-roles.ts), then the default database's schemas for them.
+    for (const sql of clusterRoleStatements(POSTGRES.user)) await client.query(sql);
   } finally {
     await client.end().catch(() => undefined);
+  }
+  const admin = new pg.Client({
+    host: ctx.paths.pg_socket_dir,
+    port: ctx.ports.postgres,
+    user: POSTGRES.superuser,
+    database: POSTGRES.database,
+  });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    // As the database's owner, so the schemas' default privileges are the admin's as everywhere else.
+    await admin.query(`SET ROLE ${admin.escapeIdentifier(POSTGRES.user)}`);
+    await provisionDatabase(admin);
+  } finally {
+    await admin.end().catch(() => undefined);
   }
 }

@@ -18,9 +18,25 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.
 
 export const SCHEMA_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Applies pending migrations to `schema` (created if missing). Waits if another migration holds the lock. */
+/** Whether `schema` exists (the service's own role owns it but may not create it: the database setup does). */
+async function schemaExists(database_url: string, schema: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: database_url });
+  await client.connect();
+  try {
+    return (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount !== 0;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Applies pending migrations to `schema`, creating it only if missing (CREATE SCHEMA IF NOT EXISTS
+ * needs the right to create schemas even when it exists, which the service's role does not have).
+ * Waits if another migration holds the lock.
+ */
 export async function migrate(database_url: string, schema: string): Promise<string[]> {
   if (!SCHEMA_NAME_PATTERN.test(schema)) throw new Error(`schema name ${JSON.stringify(schema)} must match ${SCHEMA_NAME_PATTERN}`);
+  const create_schema = !(await schemaExists(database_url, schema));
   const applied = await runner({
     databaseUrl: database_url,
     dir: MIGRATIONS_DIR,
@@ -29,7 +45,7 @@ export async function migrate(database_url: string, schema: string): Promise<str
     migrationsTable: 'compliance_migrations',
     checkOrder: true,
     schema,
-    createSchema: true,
+    createSchema: create_schema,
     singleTransaction: true,
     advisoryLockMode: 'wait',
     log: () => {},

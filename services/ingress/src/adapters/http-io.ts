@@ -77,3 +77,36 @@ export function discardBody(req: IncomingMessage, discard_bytes_max: number): vo
   req.on('error', () => undefined);
   req.resume();
 }
+
+/**
+ * Reads and drops the rest of a rejected request's body, then answers. Answering only once the
+ * body is in matters when the connection is then closed (`Connection: close`): a socket closed while
+ * request bytes are still arriving makes the server's kernel send RST, and an RST discards the
+ * unread answer on the client's side, so the client sees a reset instead of the status (for a 413,
+ * a provider that retries forever). Beyond `discard_bytes_max` the connection is destroyed instead
+ * (as `discardBody` does) and `answer` is not called.
+ */
+export function discardBodyThenAnswer(req: IncomingMessage, discard_bytes_max: number, answer: () => void): void {
+  if (req.complete) {
+    answer();
+    return;
+  }
+  let discarded = 0;
+  let settled = false;
+  const settle = (complete: boolean) => {
+    if (settled) return;
+    settled = true;
+    if (complete && !req.socket.destroyed) answer();
+  };
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > discard_bytes_max) {
+      settle(false);
+      req.socket.destroy();
+    }
+  });
+  req.on('end', () => settle(true));
+  req.on('close', () => settle(req.complete));
+  req.on('error', () => undefined);
+  req.resume();
+}

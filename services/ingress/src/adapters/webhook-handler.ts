@@ -25,7 +25,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { bodyTooLarge, checkSource, sha256Hex, unknownProvider, verifyAndNormalize, type Rejection } from '../core/intake.js';
 import type { Provider } from '../core/profiles.js';
 import { WriteRejected, WriteTimeout, type BatchWriter } from './batch-writer.js';
-import { discardBody, firstHeader, readBody, sendJson, type ErrorBody } from './http-io.js';
+import { discardBody, discardBodyThenAnswer, firstHeader, readBody, sendJson, type ErrorBody } from './http-io.js';
 import type { IngressLimits, RecordEncoder } from './http-server.js';
 import type { IngressMetrics } from './metrics.js';
 import type { AuditRejection } from './rejection-audit.js';
@@ -55,11 +55,23 @@ interface Exchange {
   span: Span;
   span_ctx: Context;
   trace_id: string | null;
+  /**
+   * Whether a rejection before the body is read waits for the (discarded) body before answering:
+   * yes, unless the client waits for 100-continue (it sends no body) or declared more than the
+   * discard bound (its connection is cut). See discardBodyThenAnswer.
+   */
+  drain_before_answer: boolean;
   /** Ends the span and counts the request. */
   finish(status: number, outcome: string): void;
 }
 
-function begin(deps: WebhookHandlerDeps, req: IncomingMessage, res: ServerResponse, provider_id: string): Exchange {
+function begin(
+  deps: WebhookHandlerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  provider_id: string,
+  expect_continue: boolean,
+): Exchange {
   const { providers, ingress_metrics: im } = deps;
   const started = performance.now();
   const request_id = uuidv7();
@@ -90,6 +102,7 @@ function begin(deps: WebhookHandlerDeps, req: IncomingMessage, res: ServerRespon
     span,
     span_ctx,
     trace_id: currentTraceId(span_ctx),
+    drain_before_answer: !expect_continue && !declaredOver(req, deps.limits.discard_bytes_max),
     finish(status, outcome) {
       span.setAttribute('http.response.status_code', status);
       if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
@@ -97,6 +110,12 @@ function begin(deps: WebhookHandlerDeps, req: IncomingMessage, res: ServerRespon
       im.request(provider?.id ?? null, status, outcome, (performance.now() - started) / 1000);
     },
   };
+}
+
+/** A numeric Content-Length above `bytes`. */
+function declaredOver(req: IncomingMessage, bytes: number): boolean {
+  const declared = firstHeader(req, 'content-length');
+  return declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > bytes;
 }
 
 function rejectRequest(
@@ -108,8 +127,13 @@ function rejectRequest(
   const { limits, logger, audit_rejection } = deps;
   const body_sha256 = extra.body ? sha256Hex(extra.body) : undefined;
   const payload: ErrorBody = { error: rejection.error, message: rejection.message };
-  sendJson(x.res, rejection.status, payload, extra.headers);
-  if (!extra.body_read) discardBody(x.req, limits.discard_bytes_max);
+  const answer = () => sendJson(x.res, rejection.status, payload, extra.headers);
+  if (extra.body_read) answer();
+  else if (x.drain_before_answer) discardBodyThenAnswer(x.req, limits.discard_bytes_max, answer);
+  else {
+    answer();
+    discardBody(x.req, limits.discard_bytes_max);
+  }
   const provider = x.provider?.id ?? null;
   audit_rejection({
     provider,
@@ -217,15 +241,14 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): WebhookHandler {
   const reject = (x: Exchange, rejection: Rejection & { status: number }, extra: { body?: Buffer; body_read: boolean }) =>
     rejectRequest(deps, x, rejection, extra);
   return async (req, res, provider_id, expect_continue) => {
-    const x = begin(deps, req, res, provider_id);
+    const x = begin(deps, req, res, provider_id, expect_continue);
     const provider = x.provider;
     if (!provider) return reject(x, unknownProvider(provider_id), { body_read: false });
     const source = checkSource(provider, x.source_ip, firstHeader(req, 'x-forwarded-for'));
     x.source_ip = source.source_ip;
     if (!source.ok) return reject(x, source.rejection, { body_read: false });
 
-    const declared = firstHeader(req, 'content-length');
-    if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > provider.body_limit_bytes) {
+    if (declaredOver(req, provider.body_limit_bytes)) {
       return reject(x, bodyTooLarge(provider.body_limit_bytes), { body_read: false });
     }
     if (expect_continue) res.writeContinue();

@@ -1,0 +1,178 @@
+/**
+ * Least-privilege Postgres: one login role per service that keeps state, each owning only its
+ * own schema (its tables, its stream-runtime tables, its migration bookkeeping, found through the
+ * role's search_path), and a read-only group role for the ledger that the reconciler logs in
+ * through. No service role is a superuser or may create databases, roles or schemas; the admin
+ * role (`tidemark`, the databases' owner, used by operators, the CLI and tests) is a member of
+ * the service roles only so it can create their schemas for them.
+ *
+ * Two idempotent steps, as SQL:
+ *  - `clusterRoleStatements` (run by a superuser, once per cluster: `infra up`, the compose init script);
+ *  - `databaseStatements` (run by the admin role, once per database: `infra up` for the default
+ *    database, `npm start`, the test stack for each database it creates).
+ * The console holds no database credentials at all: it reads the ledger through the ledger
+ * API with a `reader` token.
+ */
+
+export interface ServiceDbRole {
+  role: string;
+  /** The schema the role owns (null: owns nothing, e.g. the reconciler's temporary tables only). */
+  schema: string | null;
+  /** Member of the read-only ledger role. */
+  reads_ledger: boolean;
+}
+
+export const DB_ADMIN_ROLE_DEFAULT = 'tidemark';
+export const LEDGER_READER_ROLE = 'tidemark_ledger_reader';
+export const LEDGER_SCHEMA = 'ledger';
+
+/** Which role each service process connects as. */
+export const SERVICE_DB_ROLES = {
+  dedupe: { role: 'tidemark_dedupe', schema: 'dedupe', reads_ledger: false },
+  'compliance-screening': { role: 'tidemark_screening', schema: 'compliance', reads_ledger: false },
+  'ledger-projector': { role: 'tidemark_ledger', schema: LEDGER_SCHEMA, reads_ledger: false },
+  reconciler: { role: 'tidemark_reconciler', schema: null, reads_ledger: true },
+} as const satisfies Record<string, ServiceDbRole>;
+
+export type DbService = keyof typeof SERVICE_DB_ROLES;
+export const DB_SERVICES = Object.keys(SERVICE_DB_ROLES) as DbService[];
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+function ident(name: string): string {
+  if (!IDENT.test(name)) throw new Error(`not a plain SQL identifier: ${JSON.stringify(name)}`);
+  return name;
+}
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/**
+ * The local development password of a service role: its name (like the admin's `tidemark`/`tidemark`).
+ * Deployments set real ones (docker-compose and Kubernetes read them from their secrets).
+ */
+export function localPassword(service: DbService): string {
+  return SERVICE_DB_ROLES[service].role;
+}
+
+/** Cluster level, as a superuser: the roles, their attributes, their search_path, and the admin's membership. */
+export function clusterRoleStatements(admin_role = DB_ADMIN_ROLE_DEFAULT, password = localPassword): string[] {
+  const admin = ident(admin_role);
+  const create = (role: string) =>
+    `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}) THEN CREATE ROLE ${ident(role)}; END IF; END $$`;
+  const limits = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+  const out = [create(LEDGER_READER_ROLE), `ALTER ROLE ${LEDGER_READER_ROLE} WITH NOLOGIN ${limits}`];
+  for (const service of DB_SERVICES) {
+    const { role, schema, reads_ledger } = SERVICE_DB_ROLES[service];
+    out.push(create(role));
+    out.push(`ALTER ROLE ${ident(role)} WITH LOGIN ${limits} PASSWORD ${literal(password(service))}`);
+    // Unqualified names (the stream runtime's tables, the migration bookkeeping) land in the role's own schema.
+    out.push(`ALTER ROLE ${ident(role)} SET search_path = ${ident(schema ?? LEDGER_SCHEMA)}`);
+    if (reads_ledger) out.push(`GRANT ${LEDGER_READER_ROLE} TO ${ident(role)}`);
+    // The admin creates the service's schema with AUTHORIZATION <role>, which needs membership.
+    if (schema) out.push(`GRANT ${ident(role)} TO ${admin}`);
+  }
+  out.push(`GRANT ${LEDGER_READER_ROLE} TO ${admin}`);
+  return out;
+}
+
+/** Hands a schema made before the roles existed (and its tables) to its service role. */
+function adoptSchema(schema: string, role: string): string {
+  return `DO $$ DECLARE r record; BEGIN
+  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${literal(schema)} AND pg_get_userbyid(nspowner) <> ${literal(role)}) THEN
+    EXECUTE 'ALTER SCHEMA ${schema} OWNER TO ${role}';
+  END IF;
+  FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = ${literal(schema)} AND c.relkind IN ('r', 'p', 'v', 'm') AND pg_get_userbyid(c.relowner) <> ${literal(role)} LOOP
+    EXECUTE format('ALTER %s %s OWNER TO ${role}', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.name);
+  END LOOP;
+END $$`;
+}
+
+/**
+ * Database level, as the admin role (the database's owner), in one transaction: the service
+ * schemas owned by their roles, the read-only grants on the ledger (also for tables created
+ * later), and nobody else creating anything in `public`.
+ */
+export function databaseStatements(): string[] {
+  const out = [`SELECT pg_advisory_xact_lock(hashtext('tidemark.db-roles'))`, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC'];
+  for (const service of DB_SERVICES) {
+    const { role, schema } = SERVICE_DB_ROLES[service];
+    if (!schema) continue;
+    out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)} AUTHORIZATION ${ident(role)}`);
+    out.push(adoptSchema(schema, role));
+    out.push(`REVOKE ALL ON SCHEMA ${ident(schema)} FROM PUBLIC`);
+  }
+  const ledger_role = SERVICE_DB_ROLES['ledger-projector'].role;
+  // The ledger's migration bookkeeping lived in public before: move it beside the ledger.
+  out.push(`DO $$ BEGIN
+  IF to_regclass('public.ledger_migrations') IS NOT NULL AND to_regclass('${LEDGER_SCHEMA}.ledger_migrations') IS NULL THEN
+    ALTER TABLE public.ledger_migrations SET SCHEMA ${LEDGER_SCHEMA};
+    ALTER TABLE ${LEDGER_SCHEMA}.ledger_migrations OWNER TO ${ledger_role};
+  END IF;
+END $$`);
+  out.push(`GRANT USAGE ON SCHEMA ${LEDGER_SCHEMA} TO ${LEDGER_READER_ROLE}`);
+  out.push(`GRANT SELECT ON ALL TABLES IN SCHEMA ${LEDGER_SCHEMA} TO ${LEDGER_READER_ROLE}`);
+  out.push(`ALTER DEFAULT PRIVILEGES FOR ROLE ${ledger_role} IN SCHEMA ${LEDGER_SCHEMA} GRANT SELECT ON TABLES TO ${LEDGER_READER_ROLE}`);
+  return out;
+}
+
+/** Minimal client surface (a pg.Client or pg.PoolClient). */
+export interface SqlClient {
+  query(sql: string): Promise<unknown>;
+}
+
+/** Runs `databaseStatements` in one transaction on a connection of the admin role to the target database. */
+export async function provisionDatabase(client: SqlClient): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    for (const sql of databaseStatements()) await client.query(sql);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The service's connection URL: the admin URL (host, port, database, parameters) with the service role's credentials. */
+export function serviceDatabaseUrl(admin_url: string, service: DbService, password = localPassword(service)): string {
+  const url = new URL(admin_url);
+  url.username = SERVICE_DB_ROLES[service].role;
+  url.password = password;
+  return url.toString();
+}
+
+/**
+ * Sets up the database at `admin_url` (a connection of its owner, the admin role) for the
+ * service roles; the roles themselves come from `infra up` (they need a superuser).
+ */
+export async function provisionDatabaseAt(admin_url: string): Promise<void> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: admin_url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await provisionDatabase(client);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new Error(
+      /role .* does not exist/.test(message)
+        ? `the services' database roles are missing (${message}); \`npx tidemark infra up\` creates them`
+        : `could not set the database up for the service roles: ${message}`,
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The whole setup as one psql script for a fresh cluster whose `admin_role` is the superuser and owns the
+ * database (the postgres image's init scripts: deploy/postgres/initdb/10-tidemark-roles.sql).
+ */
+export function initScript(admin_role = DB_ADMIN_ROLE_DEFAULT): string {
+  const header = [
+    '-- Generated by deploy/local/src/db-roles.ts (initScript); db-roles.test.ts checks it is in sync. Regenerate with:',
+    `--   npx tsx -e "import('./deploy/local/src/db-roles.ts').then((m) => process.stdout.write(m.initScript()))" > deploy/postgres/initdb/10-tidemark-roles.sql`,
+    '-- Least-privilege roles for the Tidemark services: each owns only its schema; the reconciler reads the ledger.',
+    '-- The passwords are the local development ones: a deployment changes them (ALTER ROLE ... PASSWORD).',
+  ];
+  const tx = ['BEGIN', ...databaseStatements(), 'COMMIT'];
+  return `${header.join('\n')}\n${[...clusterRoleStatements(admin_role), ...tx].map((s) => `${s};`).join('\n')}\n`;
+}
