@@ -2,7 +2,7 @@
 import type { Express } from 'express';
 import { listDeadLetters, parseDeadLetterId, purgeDeadLetters, replayDeadLetters, showDeadLetter, type DlqFilter } from '@tidemark/stream';
 import { may } from '../core/session.js';
-import { Html, csrfField, html } from '../html.js';
+import { Html, csrfField, dataTable, fact, html } from '../html.js';
 import { DLQ_IDS_PER_ACTION_MAX, page, sessionOf, str, type ConsoleContext } from './shared.js';
 
 const dlqFilterOf = (q: Record<string, unknown>): DlqFilter => {
@@ -49,36 +49,22 @@ function registerDeadLetterList(app: Express, ctx: ConsoleContext): void {
         <p class="muted">${entries.length} dead letter(s)${complete ? '' : ' (scan limit reached: narrow the filter)'}.</p>
         <form method="post" action="/dead-letters/act" id="dlq-form">
           ${csrfField(session)}
-          <table>
-            <caption class="sr-only">
-              Dead letters
-            </caption>
-            <thead>
-              <tr>
-                ${canOperate ? html`<th scope="col"><span class="sr-only">Select</span></th>` : ''}
-                <th scope="col">Id</th>
-                <th scope="col">State</th>
-                <th scope="col">Key</th>
-                <th scope="col">Error</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Last failure</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${entries.map(
-                (e, i) =>
-                  html`<tr>
-                    ${canOperate ? html`<td><input type="checkbox" name="id" value="${e.id}" id="dl-${i}" aria-label="Select ${e.id}" /></td>` : ''}
-                    <td><a href="/dead-letters/show?id=${encodeURIComponent(e.id)}">${e.id}</a></td>
-                    <td>${e.state}</td>
-                    <td><code>${e.key ?? ''}</code></td>
-                    <td>${e.error_class}: ${e.error_message.slice(0, 160)}</td>
-                    <td class="num">${e.attempts}</td>
-                    <td>${e.last_failure_at}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
+          ${dataTable(
+            [canOperate ? html`<span class="sr-only">Select</span>` : null, 'Id', 'State', 'Key', 'Error', 'Attempts', 'Last failure'],
+            entries.map(
+              (e, i) =>
+                html`<tr>
+                  ${canOperate ? html`<td><input type="checkbox" name="id" value="${e.id}" id="dl-${i}" aria-label="Select ${e.id}" /></td>` : ''}
+                  <td><a href="/dead-letters/show?id=${encodeURIComponent(e.id)}">${e.id}</a></td>
+                  <td>${e.state}</td>
+                  <td><code>${e.key ?? ''}</code></td>
+                  <td>${e.error_class}: ${e.error_message.slice(0, 160)}</td>
+                  <td class="num">${e.attempts}</td>
+                  <td>${e.last_failure_at}</td>
+                </tr>`,
+            ),
+            { caption: 'Dead letters' },
+          )}
           ${
             canOperate
               ? html`<fieldset>
@@ -114,30 +100,10 @@ function registerDeadLetterShow(app: Express, ctx: ConsoleContext): void {
       200,
       `Dead letter ${entry.id}`,
       html`<dl class="facts">
-          <div>
-            <dt>State</dt>
-            <dd>${entry.state}</dd>
-          </div>
-          <div>
-            <dt>Service</dt>
-            <dd>${entry.service}</dd>
-          </div>
-          <div>
-            <dt>Original</dt>
-            <dd>${entry.original_topic} / ${entry.original_partition} / ${entry.original_offset}</dd>
-          </div>
-          <div>
-            <dt>Key</dt>
-            <dd><code>${entry.key ?? ''}</code></dd>
-          </div>
-          <div>
-            <dt>Error</dt>
-            <dd>${entry.error_class}: ${entry.error_message}</dd>
-          </div>
-          <div>
-            <dt>Attempts</dt>
-            <dd>${entry.attempts} (${entry.first_failure_at} → ${entry.last_failure_at})</dd>
-          </div>
+          ${fact('State', entry.state)} ${fact('Service', entry.service)}
+          ${fact('Original', `${entry.original_topic} / ${entry.original_partition} / ${entry.original_offset}`)}
+          ${fact('Key', html`<code>${entry.key ?? ''}</code>`)} ${fact('Error', `${entry.error_class}: ${entry.error_message}`)}
+          ${fact('Attempts', `${entry.attempts} (${entry.first_failure_at} → ${entry.last_failure_at})`)}
         </dl>
         <h2>Payload (decoded)</h2>
         <pre>${JSON.stringify(entry.value, null, 2)}</pre>
