@@ -326,18 +326,12 @@ export interface QueueFilter {
   limit?: number;
 }
 
-export interface QueueItem {
-  provider: string;
-  transaction_id: string;
-  kind: TxKind;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  status: TxStatus;
-  decision: Decision;
-  reasons: ReasonSummary[];
+/** A queue item: the transaction's row facts, its held amount and when it was released, times as ISO text. */
+export interface QueueItem extends Pick<
+  LedgerTransactionRow,
+  'provider' | 'transaction_id' | 'kind' | 'wallet_id' | 'asset' | 'amount' | 'status' | 'decision' | 'reasons' | 'held'
+> {
   released: { by: string; at: string } | null;
-  held: string;
   created_at: string;
   updated_at: string;
 }
