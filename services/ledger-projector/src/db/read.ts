@@ -395,16 +395,7 @@ export async function listComplianceActions(
 ): Promise<ComplianceActionView[]> {
   const limit = Math.min(Math.max(1, opts.limit ?? 100), ACTIONS_MAX);
   const one = opts.provider !== undefined && opts.transaction_id !== undefined;
-  const res = await pool.query<{
-    provider: string;
-    transaction_id: string;
-    action: string;
-    actor: string;
-    reason: string | null;
-    request_id: string;
-    at: Date;
-    details: Record<string, string>;
-  }>(
+  const res = await pool.query<Omit<ComplianceActionView, 'at'> & { at: Date }>(
     one
       ? `SELECT provider, transaction_id, action, actor, reason, request_id, at, details FROM ledger.compliance_actions
           WHERE provider = $1 AND transaction_id = $2 ORDER BY action_id LIMIT $3`
