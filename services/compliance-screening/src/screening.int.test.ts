@@ -37,6 +37,7 @@ import { DEFAULT_NAMES_FILE, DEFAULT_RULES_FILE, DEFAULT_SANCTIONS_SOURCE, Rules
 import { SanctionsHolder } from './reference/sanctions-source.js';
 import { RiskApiClient } from './risk/risk-client.js';
 import { DecisionStore, migrate } from './store/decision-store.js';
+import { makeEvent } from './testing/fixtures.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const base = loadConfig(baseConfigSchema);
@@ -63,31 +64,19 @@ function lowRiskAddress(): string {
 
 function event(overrides: Partial<CanonicalEvent>): CanonicalEvent {
   const id = randomUUID().slice(0, 12);
-  return {
+  return makeEvent({
     ingress_id: randomUUID(),
-    provider: 'generic',
     event_id: `evt_${id}`,
-    event_type: 'deposit.confirmed',
     occurred_at_ms: Date.now() - 1_000,
     received_at_ms: Date.now(),
     partition_key: 'wal_a',
     transaction_id: `tx_${id}`,
     wallet_id: 'wal_a',
-    customer_id: null,
-    asset: 'USDT',
-    network: 'ethereum',
     amount: '250.5',
-    tx_hash: null,
     from_address: lowRiskAddress(),
-    to_address: null,
     confirmations: 12,
-    counterparty_name: 'ACME GmbH',
-    counterparty_country: 'DE',
-    kyc_status: null,
-    source: 'WEBHOOK',
-    body_sha256: '0'.repeat(64),
     ...overrides,
-  };
+  });
 }
 
 async function until<T>(what: string, probe: () => T | undefined | false, timeout_ms = WAIT_MS_MAX): Promise<T> {
