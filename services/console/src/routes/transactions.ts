@@ -1,5 +1,6 @@
 /** The transaction page: the ledger's view of one transaction, its history, postings and findings. */
 import type { Express } from 'express';
+import type { HistoryEntry } from '@tidemark/ledger-projector/read';
 import { may, type Session } from '../core/session.js';
 import { Html, actionsForm, dataTable, decisionBadge, fact, html } from '../html.js';
 import { historyTable, type ActionView } from './compliance.js';
@@ -18,17 +19,7 @@ interface TxView {
   released: { by: string; at: string } | null;
   effect: { pending: string; available: string; held: string };
   anomalies: string[];
-  history: Array<{
-    event_id: string;
-    event_type: string;
-    occurred_at: string;
-    received_at: string;
-    projected_at: string;
-    source: string;
-    decision: string;
-    outcome: string;
-    status_after: string | null;
-  }>;
+  history: HistoryEntry[];
   message?: string;
 }
 

@@ -14,16 +14,10 @@ import {
   type FetchedPage,
 } from './statements-client.js';
 import { dedupeBatch } from '../core/statements.js';
+import type { ProviderRecord } from '../core/model.js';
 
-interface Item {
-  transaction_id: string;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  direction: 'in' | 'out';
-  status: 'pending' | 'confirmed' | 'failed' | 'reversed';
-  updated_at: string;
-}
+/** An item as the provider's API sends it (the record before its time is parsed). */
+type Item = Omit<ProviderRecord, 'updated_at_ms'>;
 
 function items(n: number): Item[] {
   return Array.from({ length: n }, (_, i) => ({
