@@ -1,31 +1,12 @@
 /** The compliance queue and its actions (release / escalate / note), sent to the ledger as the user. */
 import type { Express } from 'express';
+import type { ComplianceActionView, QueueItem } from '@tidemark/ledger-projector';
 import { may } from '../core/session.js';
 import { Html, actionsForm, age, dataTable, decisionBadge, html, txLink } from '../html.js';
 import { DONE_MESSAGES, REASON_LENGTH_MAX, page, sessionOf, str, type ConsoleContext } from './shared.js';
 
-interface QueueItem {
-  provider: string;
-  transaction_id: string;
-  kind: string;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  status: string;
-  decision: string;
-  reasons: Array<{ code: string; rule_id: string; outcome: string; message: string }>;
-  released: { by: string; at: string } | null;
-  held: string;
-  created_at: string;
-}
-export interface ActionView {
-  provider: string;
-  transaction_id: string;
-  action: string;
-  actor: string;
-  reason: string | null;
-  at: string;
-}
+/** A decision as the ledger API lists it. */
+export type ActionView = ComplianceActionView;
 
 export function historyTable(list: ActionView[], withTx: boolean): Html {
   if (list.length === 0) return html`<p class="muted">No decisions yet.</p>`;

@@ -1,27 +1,13 @@
 /** The transaction page: the ledger's view of one transaction, its history, postings and findings. */
 import type { Express } from 'express';
-import type { HistoryEntry } from '@tidemark/ledger-projector/read';
+import type { TransactionView } from '@tidemark/ledger-projector/read';
 import { may, type Session } from '../core/session.js';
 import { Html, actionsForm, dataTable, decisionBadge, fact, html } from '../html.js';
 import { historyTable, type ActionView } from './compliance.js';
 import { DONE_MESSAGES, page, sessionOf, str, type ConsoleContext } from './shared.js';
 
-interface TxView {
-  provider: string;
-  transaction_id: string;
-  kind: string;
-  status: string;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  decision: string;
-  reasons: Array<{ code: string; rule_id: string; outcome: string; message: string }>;
-  released: { by: string; at: string } | null;
-  effect: { pending: string; available: string; held: string };
-  anomalies: string[];
-  history: HistoryEntry[];
-  message?: string;
-}
+/** The ledger API's transaction view (an error answer carries a message instead). */
+type TxView = TransactionView & { message?: string };
 
 export function registerTransactions(app: Express, ctx: ConsoleContext): void {
   app.get('/transactions', (req, res) => {
