@@ -1,5 +1,5 @@
 /** Dead letters: list, show, replay and purge, through @tidemark/stream's DLQ operations. */
-import type { Express } from 'express';
+import type { Express, Response } from 'express';
 import { listDeadLetters, parseDeadLetterId, purgeDeadLetters, replayDeadLetters, showDeadLetter, type DlqFilter } from '@tidemark/stream';
 import { may } from '../core/session.js';
 import { Html, csrfField, dataTable, fact, html } from '../html.js';
@@ -120,6 +120,21 @@ function registerDeadLetterShow(app: Express, ctx: ConsoleContext): void {
   });
 }
 
+/** The page after a replay or purge: what was (or would be) done, one item per dead letter, then what was skipped. */
+function resultPage(res: Response, title: string, summary: string, done: Html[], skipped: Array<{ id: string; reason: string }>): void {
+  page(
+    res,
+    200,
+    title,
+    html`<p>${summary}; skipped ${skipped.length}.</p>
+      <ul class="result">
+        ${done}${skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}
+      </ul>
+      <p><a href="/dead-letters">Back to dead letters</a></p>`,
+    { current: '/dead-letters' },
+  );
+}
+
 function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {
   const { opts, logger, actions, requireAction } = ctx;
 
@@ -155,16 +170,12 @@ function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {
         { user: session.name, replayed: report.replayed.length, skipped: report.skipped.length, dry_run },
         'console: dead letters replayed',
       );
-      return page(
+      return resultPage(
         res,
-        200,
         dry_run ? 'Replay (dry run)' : 'Replayed',
-        html`<p>${dry_run ? 'Would replay' : 'Replayed'} ${report.replayed.length}; skipped ${report.skipped.length}.</p>
-          <ul class="result">
-            ${report.replayed.map((r) => html`<li>${r.id} → ${r.to_topic}</li>`)}${report.skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}
-          </ul>
-          <p><a href="/dead-letters">Back to dead letters</a></p>`,
-        { current: '/dead-letters' },
+        `${dry_run ? 'Would replay' : 'Replayed'} ${report.replayed.length}`,
+        report.replayed.map((r) => html`<li>${r.id} → ${r.to_topic}</li>`),
+        report.skipped,
       );
     }
     if (op === 'purge') {
@@ -180,16 +191,12 @@ function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {
       const report = await purgeDeadLetters(ctx, { refs, actor, dry_run });
       actions.inc({ action: dry_run ? 'dlq_purge_dry_run' : 'dlq_purge', outcome: 'ok' });
       logger.info({ user: session.name, purged: report.purged.length, dry_run }, 'console: dead letters purged');
-      return page(
+      return resultPage(
         res,
-        200,
         dry_run ? 'Purge (dry run)' : 'Purged',
-        html`<p>${dry_run ? 'Would purge' : 'Purged'} ${report.purged.length}; skipped ${report.skipped.length}.</p>
-          <ul class="result">
-            ${report.purged.map((id) => html`<li>${id}</li>`)}${report.skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}
-          </ul>
-          <p><a href="/dead-letters">Back to dead letters</a></p>`,
-        { current: '/dead-letters' },
+        `${dry_run ? 'Would purge' : 'Purged'} ${report.purged.length}`,
+        report.purged.map((id) => html`<li>${id}</li>`),
+        report.skipped,
       );
     }
     page(res, 400, 'Dead letters', html`<p>Unknown operation.</p>`, { current: '/dead-letters' });
