@@ -61,9 +61,9 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     await pool?.end();
   });
 
-  const handler = (clock = () => 1_000) =>
+  const handler = (clock = () => 1_000, schema = SCHEMA) =>
     createScreeningHandler({
-      store: new DecisionStore(pool, SCHEMA),
+      store: new DecisionStore(pool, schema),
       risk,
       sanctions: () => ref.sanctions,
       reference: () => ({ rules: rules.current, names: ref.names }),
@@ -115,20 +115,9 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     const other = `${SCHEMA}_b`;
     await migrate(DATABASE_URL, other);
     try {
-      const sequential = createScreeningHandler({
-        store: new DecisionStore(pool, SCHEMA),
-        risk,
-        sanctions: () => ref.sanctions,
-        reference: () => ({ rules: ref.rules, names: ref.names }),
-        clock: () => 7,
-      });
-      const batched = createScreeningHandler({
-        store: new DecisionStore(pool, other),
-        risk,
-        sanctions: () => ref.sanctions,
-        reference: () => ({ rules: ref.rules, names: ref.names }),
-        clock: () => 7,
-      });
+      expect(rules.current).toBe(ref.rules); // both screen with the default rules
+      const sequential = handler(() => 7);
+      const batched = handler(() => 7, other);
       // Deterministic pseudo-random stream: 4 wallets, amounts around the structuring band,
       // some out-of-order times, re-deliveries (same event id) and KYC events.
       let seed = 7;
