@@ -73,8 +73,11 @@ export interface Delivery {
   screening: ScreeningInput;
 }
 
-/** Applies deliveries in the given order, keeping one state per transaction. */
-export function replay(deliveries: Delivery[]): { book: AccountBook; states: Map<string, TxState> } {
+/** Applies deliveries in the given order, keeping one state per transaction; `afterEach` sees the book after every delivery. */
+export function replay(
+  deliveries: Delivery[],
+  afterEach: (book: AccountBook) => void = () => undefined,
+): { book: AccountBook; states: Map<string, TxState> } {
   const book = new AccountBook();
   const states = new Map<string, TxState>();
   for (const d of deliveries) {
@@ -82,6 +85,7 @@ export function replay(deliveries: Delivery[]): { book: AccountBook; states: Map
     const { newState, postings } = applyEvent(states.get(key) ?? null, d.event, d.screening);
     states.set(key, newState);
     book.post(postings);
+    afterEach(book);
   }
   return { book, states };
 }
