@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createKafka, kafkaBrokers, topicName } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/simulator';
+import { liveJaeger } from '../harness/jaeger.js';
 import { Stack } from '../harness/stack.js';
 import {
   highestPassing,
@@ -95,18 +96,6 @@ function gitCommit(): string {
     return dirty ? `${sha}+dirty` : sha;
   } catch {
     return 'unknown';
-  }
-}
-
-async function jaegerOtlp(): Promise<string | null> {
-  try {
-    const { infraEndpoints } = await import('@tidemark/local-infra');
-    const e = infraEndpoints() as { jaeger_query_url?: string | null; jaeger_otlp_traces_url?: string | null };
-    if (!e.jaeger_query_url || !e.jaeger_otlp_traces_url) return null;
-    const res = await fetch(`${e.jaeger_query_url}/api/services`, { signal: AbortSignal.timeout(2_000) });
-    return res.ok ? e.jaeger_otlp_traces_url : null;
-  } catch {
-    return null;
   }
 }
 
@@ -263,7 +252,7 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
   const plan = planFromEnv(process.env, argv.includes('--quick'), argv.includes('--find-max'));
   const out = process.env.TIDEMARK_BENCH_OUT ?? join(REPO, 'reports', 'e2e-bench.json');
   const port_base = Number(process.env.TIDEMARK_BENCH_PORT_BASE ?? 19380);
-  const otlp = process.env.TIDEMARK_BENCH_TRACING === '0' ? null : await jaegerOtlp();
+  const otlp = process.env.TIDEMARK_BENCH_TRACING === '0' ? null : ((await liveJaeger())?.otlp_traces_url ?? null);
   const started_at = new Date().toISOString();
   const load_start = loadavg();
   const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
