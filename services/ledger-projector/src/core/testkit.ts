@@ -73,6 +73,11 @@ export interface Delivery {
   screening: ScreeningInput;
 }
 
+/** Replays `steps` (event type, amount) of tx_1 in this order, each screened ALLOW. */
+export function replayScreened(...steps: Array<[event_type: TxEventType, amount: string]>): ReturnType<typeof replay> {
+  return replay(steps.map(([event_type, amount]) => ({ event: ev(event_type, amount), screening: screen() })));
+}
+
 /** Applies deliveries in the given order, keeping one state per transaction; `afterEach` sees the book after every delivery. */
 export function replay(
   deliveries: Delivery[],
