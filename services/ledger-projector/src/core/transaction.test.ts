@@ -13,6 +13,7 @@ import {
   stateFromJson,
   stateToJson,
   txStatus,
+  type Decision,
   type TxState,
 } from './transaction.js';
 
@@ -178,14 +179,17 @@ describe('conflicts', () => {
   });
 });
 
+/** A deposit of `amount`, detected and confirmed, both screened `decision`. */
+function confirmedDeposit(amount: string, decision: Decision): TxState {
+  const { states } = replay([
+    { event: ev('deposit.detected', amount), screening: screen(decision) },
+    { event: ev('deposit.confirmed', amount), screening: screen(decision) },
+  ]);
+  return states.values().next().value!;
+}
+
 describe('release', () => {
-  function reviewedDeposit(decision: 'REVIEW' | 'BLOCK' | 'ALLOW' = 'REVIEW'): TxState {
-    const { states } = replay([
-      { event: ev('deposit.detected', '7.000000000000000001'), screening: screen(decision) },
-      { event: ev('deposit.confirmed', '7.000000000000000001'), screening: screen(decision) },
-    ]);
-    return states.values().next().value!;
-  }
+  const reviewedDeposit = (decision: Decision = 'REVIEW') => confirmedDeposit('7.000000000000000001', decision);
 
   it('moves held to available for a REVIEW decision, once', () => {
     const state = reviewedDeposit();
@@ -230,13 +234,7 @@ describe('release', () => {
 });
 
 describe('escalation', () => {
-  function reviewedDeposit(decision: 'REVIEW' | 'BLOCK' | 'ALLOW' = 'REVIEW'): TxState {
-    const { states } = replay([
-      { event: ev('deposit.detected', '2.5'), screening: screen(decision) },
-      { event: ev('deposit.confirmed', '2.5'), screening: screen(decision) },
-    ]);
-    return states.values().next().value!;
-  }
+  const reviewedDeposit = (decision: Decision = 'REVIEW') => confirmedDeposit('2.5', decision);
 
   it('turns REVIEW into BLOCK with the reason recorded; held funds stay held and cannot be released', () => {
     const escalated = applyEscalation(reviewedDeposit(), { by: 'officer', at_ms: 1, reason: 'counterparty matches an open case' });
