@@ -260,6 +260,17 @@ function summarizeLedger(name: BenchName, r: J): Row[] {
   ];
 }
 
+/** A latency figure in ms: p50 as the value, two higher percentiles as the reference ("<what> p50 / p90 / p99"). */
+function latencyRow(
+  bench: BenchName,
+  what: string,
+  p50: number | null,
+  [name_a, a]: [string, number | null],
+  [name_b, b]: [string, number | null],
+): Row {
+  return row(bench, `${what} p50 / ${name_a} / ${name_b}`, p50, ' ms', null, `${name_a} ${fmt(a, ' ms')}, ${name_b} ${fmt(b, ' ms')}`);
+}
+
 function summarizeE2e(name: BenchName, r: J): Row[] {
   const rows: Row[] = [];
   for (const run of arr(r.runs)) {
@@ -270,36 +281,9 @@ function summarizeE2e(name: BenchName, r: J): Row[] {
     const ack = obj(run.ack_latency_ms);
     rows.push(row(name, `${label}: received rate`, num(run.received_rate_steady_per_s), '/s', offered, 'offered '));
     rows.push(row(name, `${label}: projected rate`, num(run.projected_rate_steady_per_s), '/s', offered, 'offered '));
-    rows.push(
-      row(
-        name,
-        `${label}: ingress ack p50 / p90 / p99`,
-        num(ack.p50),
-        ' ms',
-        null,
-        `p90 ${fmt(num(ack.p90), ' ms')}, p99 ${fmt(num(ack.p99), ' ms')}`,
-      ),
-    );
-    rows.push(
-      row(
-        name,
-        `${label}: received→screened p50 / p90 / p99`,
-        num(rs.p50_ms),
-        ' ms',
-        null,
-        `p90 ${fmt(num(rs.p90_ms), ' ms')}, p99 ${fmt(num(rs.p99_ms), ' ms')}`,
-      ),
-    );
-    rows.push(
-      row(
-        name,
-        `${label}: received→projected p50 / p90 / max`,
-        num(rp.p50_ms),
-        ' ms',
-        null,
-        `p90 ${fmt(num(rp.p90_ms), ' ms')}, max ${fmt(num(rp.max_ms), ' ms')}`,
-      ),
-    );
+    rows.push(latencyRow(name, `${label}: ingress ack`, num(ack.p50), ['p90', num(ack.p90)], ['p99', num(ack.p99)]));
+    rows.push(latencyRow(name, `${label}: received→screened`, num(rs.p50_ms), ['p90', num(rs.p90_ms)], ['p99', num(rs.p99_ms)]));
+    rows.push(latencyRow(name, `${label}: received→projected`, num(rp.p50_ms), ['p90', num(rp.p90_ms)], ['max', num(rp.max_ms)]));
     rows.push(
       row(name, `${label}: received→projected p99`, num(rp.p99_ms), ' ms', num(obj(r.goal).p99_received_to_projected_ms_max), 'goal ≤ '),
     );
