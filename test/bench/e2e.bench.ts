@@ -14,7 +14,6 @@
  *
  * Prints figures and writes reports/e2e-bench.json; it never asserts timings.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createKafka, kafkaBrokers, topicName } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/simulator';
+import { gitCommit } from '@tidemark/cli/paths';
 import { liveJaeger } from '../harness/jaeger.js';
 import { Stack } from '../harness/stack.js';
 import {
@@ -87,16 +87,6 @@ export interface RateRun extends RateResult {
   other_service_processes: number;
   /** Per service, deltas of CPU seconds, handler/chunk seconds and record counters from send start to send end. */
   service_split_during_send: Record<string, Record<string, number>>;
-}
-
-function gitCommit(): string {
-  try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${sha}+dirty` : sha;
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Node processes on this machine running a Tidemark service entry point (reads /proc; 0 where unavailable). */
@@ -300,7 +290,7 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     benchmark: 'end-to-end sustained throughput: simulator → ingress → dedupe → compliance-screening → ledger-projector',
     at: started_at,
     finished_at: new Date().toISOString(),
-    git_commit: gitCommit(),
+    git_commit: gitCommit(REPO),
     machine: {
       cpus: cpus().length,
       cpu_model: cpus()[0]?.model ?? 'unknown',

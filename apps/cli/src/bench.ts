@@ -12,11 +12,10 @@
  *   npm run bench -- --only e2e --find-max         one benchmark; search the highest rate with p99 ≤ 250 ms
  */
 import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './paths.js';
+import { gitCommit, repoRoot } from './paths.js';
 
 export const BENCH_NAMES = ['ingress', 'dedupe', 'screening', 'ledger', 'e2e'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
@@ -402,16 +401,6 @@ export function renderMarkdown(report: BenchReport): string {
     '',
   ];
   return lines.join('\n');
-}
-
-function gitCommit(root: string): string {
-  try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${sha}+dirty` : sha;
-  } catch {
-    return 'unknown';
-  }
 }
 
 export async function runBench(opts: BenchOptions): Promise<number> {
