@@ -15,13 +15,13 @@
  * Prints figures and writes reports/e2e-bench.json; it never asserts timings.
  */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createKafka, kafkaBrokers, topicName } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/simulator';
-import { gitCommit } from '@tidemark/cli/paths';
+import { gitCommit, machineFacts } from '@tidemark/cli/bench-facts';
 import { liveJaeger } from '../harness/jaeger.js';
 import { Stack } from '../harness/stack.js';
 import {
@@ -292,11 +292,7 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     finished_at: new Date().toISOString(),
     git_commit: gitCommit(REPO),
     machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model ?? 'unknown',
-      node: process.version,
-      load_average_start: load_start,
-      load_average_end: loadavg(),
+      ...machineFacts(load_start),
       // Tidemark service processes running on the machine besides this stack's own (contention from other stacks).
       other_service_processes: { start: services_start, end: serviceProcessesOnMachine() },
     },

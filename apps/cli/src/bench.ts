@@ -13,9 +13,10 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { gitCommit, repoRoot } from './paths.js';
+import { gitCommit, machineFacts } from './bench-facts.js';
+import { repoRoot } from './paths.js';
 
 export const BENCH_NAMES = ['ingress', 'dedupe', 'screening', 'ledger', 'e2e'] as const;
 export type BenchName = (typeof BENCH_NAMES)[number];
@@ -448,13 +449,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     at: started.toISOString(),
     finished_at: new Date().toISOString(),
     git_commit: gitCommit(root),
-    machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model ?? 'unknown',
-      node: process.version,
-      load_average_start: load_start,
-      load_average_end: loadavg(),
-    },
+    machine: machineFacts(load_start),
     mode: quick ? 'quick' : 'full',
     outcomes,
     rows: sideBySide(outcomes),
