@@ -12,8 +12,8 @@ import { startFakeRiskApi, type FakeRiskApi } from './fake-risk-api/server.js';
 import { createScreeningHandler } from './handler.js';
 import { parseRules } from './core/rules.js';
 import { DecisionStore, migrate } from './store/decision-store.js';
-import { RiskApiClient } from './risk/risk-client.js';
-import { loadDefaultReference, makeEvent, type Reference } from './testing/fixtures.js';
+import type { RiskApiClient } from './risk/risk-client.js';
+import { loadDefaultReference, makeEvent, testRiskClient, type Reference } from './testing/fixtures.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const DATABASE_URL = process.env.TIDEMARK_DATABASE_URL ?? 'postgres://tidemark:tidemark@127.0.0.1:55432/tidemark';
@@ -41,16 +41,7 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     await migrate(DATABASE_URL, SCHEMA);
     pool = new pg.Pool({ connectionString: DATABASE_URL, max: 3 });
     api = await startFakeRiskApi({ host: '127.0.0.1', port: 0 });
-    risk = new RiskApiClient({
-      base_url: api.url,
-      timeout_ms: 300,
-      breaker_error_threshold_pct: 50,
-      breaker_volume_threshold: 100,
-      breaker_rolling_window_ms: 10_000,
-      breaker_reset_ms: 200,
-      cache_ttl_ms: 0,
-      cache_entries_max: 10,
-    });
+    risk = testRiskClient(api.url, { timeout_ms: 300, breaker_volume_threshold: 100, breaker_reset_ms: 200, cache_entries_max: 10 });
     ref = await loadDefaultReference();
     rules = { current: ref.rules };
   });

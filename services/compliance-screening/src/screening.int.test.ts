@@ -35,9 +35,9 @@ import { startFakeRiskApi, type FakeRiskApi } from './fake-risk-api/server.js';
 import { createScreeningHandler, ALERTS_TOPIC, INPUT_TOPIC, SCREENED_TOPIC, SERVICE } from './handler.js';
 import { DEFAULT_NAMES_FILE, DEFAULT_RULES_FILE, DEFAULT_SANCTIONS_SOURCE, RulesHolder } from './reference/rules-source.js';
 import { SanctionsHolder } from './reference/sanctions-source.js';
-import { RiskApiClient } from './risk/risk-client.js';
+import type { RiskApiClient } from './risk/risk-client.js';
 import { DecisionStore, migrate } from './store/decision-store.js';
-import { makeEvent } from './testing/fixtures.js';
+import { makeEvent, testRiskClient } from './testing/fixtures.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const base = loadConfig(baseConfigSchema);
@@ -133,16 +133,7 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
     pool = new pg.Pool({ connectionString: dbUrl(dbName), max: 4 });
 
     api = await startFakeRiskApi({ host: '127.0.0.1', port: 0 });
-    risk = new RiskApiClient({
-      base_url: api.url,
-      timeout_ms: 500,
-      breaker_error_threshold_pct: 50,
-      breaker_volume_threshold: 2,
-      breaker_rolling_window_ms: 10_000,
-      breaker_reset_ms: 500,
-      cache_ttl_ms: 0,
-      cache_entries_max: 100,
-    });
+    risk = testRiskClient(api.url, { timeout_ms: 500, breaker_volume_threshold: 2, breaker_reset_ms: 500, cache_entries_max: 100 });
     sanctions = await SanctionsHolder.open(DEFAULT_SANCTIONS_SOURCE);
     const reference = await RulesHolder.open({ rules_file: DEFAULT_RULES_FILE, names_file: DEFAULT_NAMES_FILE });
     const handler = createScreeningHandler({
