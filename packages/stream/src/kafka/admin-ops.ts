@@ -228,3 +228,26 @@ export function kafkaStyleTransaction(txn: KafkaStyleTransactionCalls): Transact
     },
   };
 }
+
+/**
+ * A transactional producer over a KafkaJS-style client (connected): each `begin()` opens one of
+ * its transactions, and `sends` says how that transaction sends records and offsets.
+ */
+export class KafkaStyleTransactionalProducer<
+  T extends Pick<KafkaStyleTransactionCalls, 'commit' | 'abort'>,
+> implements TransactionalProducer {
+  constructor(
+    private readonly producer: { transaction(): Promise<T>; disconnect(): Promise<void> },
+    readonly transactional_id: string,
+    private readonly sends: (txn: T) => Pick<KafkaStyleTransactionCalls, 'sendBatch' | 'sendOffsets'>,
+  ) {}
+
+  async begin(): Promise<Transaction> {
+    const txn = await this.producer.transaction();
+    return kafkaStyleTransaction({ ...this.sends(txn), commit: () => txn.commit(), abort: () => txn.abort() });
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}

@@ -17,8 +17,8 @@
 import { randomUUID } from 'node:crypto';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import { confluentModule, createConfluentProducer, headersToStrings, type ConfluentProducerOptions } from '@tidemark/common';
-import { AdminBackedTransport, kafkaStyleTransaction, toFetchedBatch, type KafkaStyleAdmin } from './admin-ops.js';
-import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, Transaction, TransactionalProducer } from './transport.js';
+import { AdminBackedTransport, KafkaStyleTransactionalProducer, toFetchedBatch, type KafkaStyleAdmin } from './admin-ops.js';
+import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, TransactionalProducer } from './transport.js';
 
 /** Longest a batch may take before librdkafka considers the member dead (blocked chunks retry in place). */
 const MAX_POLL_INTERVAL_MS = 300_000;
@@ -52,7 +52,14 @@ export class ConfluentTransport extends AdminBackedTransport {
   async transactionalProducer(transactional_id: string): Promise<TransactionalProducer> {
     const producer = createConfluentProducer(this.kafka, { ...this.opts.producer, transactional_id });
     await producer.connect();
-    return new ConfluentTransactionalProducer(producer, transactional_id);
+    return new KafkaStyleTransactionalProducer(producer, transactional_id, (txn) => ({
+      sendBatch: (topicMessages) => txn.sendBatch({ topicMessages }),
+      sendOffsets: (consumer: StreamConsumer, topics) => {
+        if (!(consumer instanceof ConfluentConsumer))
+          throw new Error('commitWithOffsets needs a consumer of the same (confluent) transport');
+        return txn.sendOffsets({ consumer: consumer.native, topics });
+      },
+    }));
   }
 
   async readTopic(
@@ -193,30 +200,5 @@ class ConfluentConsumer implements StreamConsumer {
   /** The client's consumer, for `sendOffsets` (KIP-447 group metadata). */
   get native(): KafkaJS.Consumer {
     return this.consumer;
-  }
-}
-
-class ConfluentTransactionalProducer implements TransactionalProducer {
-  constructor(
-    private readonly producer: KafkaJS.Producer,
-    readonly transactional_id: string,
-  ) {}
-
-  async begin(): Promise<Transaction> {
-    const txn = await this.producer.transaction();
-    return kafkaStyleTransaction({
-      sendBatch: (topicMessages) => txn.sendBatch({ topicMessages }),
-      sendOffsets: (consumer: StreamConsumer, topics) => {
-        if (!(consumer instanceof ConfluentConsumer))
-          throw new Error('commitWithOffsets needs a consumer of the same (confluent) transport');
-        return txn.sendOffsets({ consumer: consumer.native, topics });
-      },
-      commit: () => txn.commit(),
-      abort: () => txn.abort(),
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.producer.disconnect();
   }
 }

@@ -10,12 +10,18 @@
  *   fences older holders and completes/aborts their open transaction) on its first
  *   `transaction()`.
  */
-import type { Consumer, Kafka, Producer } from 'kafkajs';
-import { AdminBackedTransport, kafkaStyleTransaction, toFetchedBatch, toFetchedRecord, type KafkaStyleAdmin } from './admin-ops.js';
+import type { Consumer, Kafka } from 'kafkajs';
+import {
+  AdminBackedTransport,
+  KafkaStyleTransactionalProducer,
+  toFetchedBatch,
+  toFetchedRecord,
+  type KafkaStyleAdmin,
+} from './admin-ops.js';
 import { createIdempotentProducer } from '@tidemark/common';
 import { installKafkajsPatches } from '@tidemark/common';
 import { randomUUID } from 'node:crypto';
-import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, Transaction, TransactionalProducer } from './transport.js';
+import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, TransactionalProducer } from './transport.js';
 
 // kafkajs 2 prints a one-off notice about its (Java-compatible) default partitioner.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
@@ -36,7 +42,10 @@ export class KafkajsTransport extends AdminBackedTransport {
   async transactionalProducer(transactional_id: string): Promise<TransactionalProducer> {
     const producer = createIdempotentProducer(this.kafka, { transactional_id });
     await producer.connect();
-    return new KafkajsTransactionalProducer(producer, transactional_id);
+    return new KafkaStyleTransactionalProducer(producer, transactional_id, (txn) => ({
+      sendBatch: (topicMessages) => txn.sendBatch({ acks: -1, topicMessages }),
+      sendOffsets: (consumer, topics) => txn.sendOffsets({ consumerGroupId: consumer.group_id, topics }),
+    }));
   }
 
   async readTopic(
@@ -151,26 +160,5 @@ class KafkajsConsumer implements StreamConsumer {
   /** Not stable by itself: the per-partition fencing registers the transactional id first (see the runtime). */
   async committedOffset(tp: TopicPartition): Promise<bigint | null> {
     return (await this.committed(this.group_id, tp.topic)).get(tp.partition) ?? null;
-  }
-}
-
-class KafkajsTransactionalProducer implements TransactionalProducer {
-  constructor(
-    private readonly producer: Producer,
-    readonly transactional_id: string,
-  ) {}
-
-  async begin(): Promise<Transaction> {
-    const txn = await this.producer.transaction();
-    return kafkaStyleTransaction({
-      sendBatch: (topicMessages) => txn.sendBatch({ acks: -1, topicMessages }),
-      sendOffsets: (consumer, topics) => txn.sendOffsets({ consumerGroupId: consumer.group_id, topics }),
-      commit: () => txn.commit(),
-      abort: () => txn.abort(),
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.producer.disconnect();
   }
 }
