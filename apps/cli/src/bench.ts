@@ -34,17 +34,24 @@ export interface BenchOptions {
   clients?: string[];
 }
 
+/**
+ * The `known` names an option selects (repeated and/or comma-separated; none given: all), in
+ * `known`'s order; throws naming the first unknown one.
+ */
+function selectKnown<N extends string>(given: string[] | undefined, known: readonly N[], what: string): N[] {
+  if (!given || given.length === 0) return [...known];
+  const names = given
+    .flatMap((g) => g.split(','))
+    .map((g) => g.trim())
+    .filter((g) => g !== '');
+  for (const n of names)
+    if (!(known as readonly string[]).includes(n)) throw new Error(`unknown ${what} ${JSON.stringify(n)}: choose from ${known.join(', ')}`);
+  return known.filter((k) => names.includes(k));
+}
+
 /** Validates `--clients`; throws naming the bad one. */
 export function selectClients(clients: string[] | undefined): KafkaClientName[] {
-  if (!clients || clients.length === 0) return [...KAFKA_CLIENTS];
-  const names = clients
-    .flatMap((c) => c.split(','))
-    .map((c) => c.trim())
-    .filter((c) => c !== '');
-  for (const n of names)
-    if (!(KAFKA_CLIENTS as readonly string[]).includes(n))
-      throw new Error(`unknown Kafka client ${JSON.stringify(n)}: choose from ${KAFKA_CLIENTS.join(', ')}`);
-  return KAFKA_CLIENTS.filter((c) => names.includes(c));
+  return selectKnown(clients, KAFKA_CLIENTS, 'Kafka client');
 }
 
 interface BenchSpec {
@@ -132,15 +139,7 @@ function specs(quick: boolean, find_max: boolean): BenchSpec[] {
 
 /** Validates `--only` names; throws naming the bad one. */
 export function selectBenches(only: string[] | undefined): BenchName[] {
-  if (!only || only.length === 0) return [...BENCH_NAMES];
-  const names = only
-    .flatMap((o) => o.split(','))
-    .map((o) => o.trim())
-    .filter((o) => o !== '');
-  for (const n of names)
-    if (!(BENCH_NAMES as readonly string[]).includes(n))
-      throw new Error(`unknown benchmark ${JSON.stringify(n)}: choose from ${BENCH_NAMES.join(', ')}`);
-  return BENCH_NAMES.filter((n) => names.includes(n));
+  return selectKnown(only, BENCH_NAMES, 'benchmark');
 }
 
 /** Set when the operator interrupted the run: the remaining benchmarks are skipped. */
