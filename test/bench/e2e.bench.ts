@@ -14,14 +14,15 @@
  *
  * Prints figures and writes reports/e2e-bench.json; it never asserts timings.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createKafka, kafkaBrokers, topicName } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/simulator';
+import { gitCommit, machineFacts } from '@tidemark/cli/bench-facts';
+import { liveJaeger } from '../harness/jaeger.js';
 import { Stack } from '../harness/stack.js';
 import {
   highestPassing,
@@ -86,28 +87,6 @@ export interface RateRun extends RateResult {
   other_service_processes: number;
   /** Per service, deltas of CPU seconds, handler/chunk seconds and record counters from send start to send end. */
   service_split_during_send: Record<string, Record<string, number>>;
-}
-
-function gitCommit(): string {
-  try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${sha}+dirty` : sha;
-  } catch {
-    return 'unknown';
-  }
-}
-
-async function jaegerOtlp(): Promise<string | null> {
-  try {
-    const { infraEndpoints } = await import('@tidemark/local-infra');
-    const e = infraEndpoints() as { jaeger_query_url?: string | null; jaeger_otlp_traces_url?: string | null };
-    if (!e.jaeger_query_url || !e.jaeger_otlp_traces_url) return null;
-    const res = await fetch(`${e.jaeger_query_url}/api/services`, { signal: AbortSignal.timeout(2_000) });
-    return res.ok ? e.jaeger_otlp_traces_url : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Node processes on this machine running a Tidemark service entry point (reads /proc; 0 where unavailable). */
@@ -263,7 +242,7 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
   const plan = planFromEnv(process.env, argv.includes('--quick'), argv.includes('--find-max'));
   const out = process.env.TIDEMARK_BENCH_OUT ?? join(REPO, 'reports', 'e2e-bench.json');
   const port_base = Number(process.env.TIDEMARK_BENCH_PORT_BASE ?? 19380);
-  const otlp = process.env.TIDEMARK_BENCH_TRACING === '0' ? null : await jaegerOtlp();
+  const otlp = process.env.TIDEMARK_BENCH_TRACING === '0' ? null : ((await liveJaeger())?.otlp_traces_url ?? null);
   const started_at = new Date().toISOString();
   const load_start = loadavg();
   const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
@@ -311,13 +290,9 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     benchmark: 'end-to-end sustained throughput: simulator → ingress → dedupe → compliance-screening → ledger-projector',
     at: started_at,
     finished_at: new Date().toISOString(),
-    git_commit: gitCommit(),
+    git_commit: gitCommit(REPO),
     machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model ?? 'unknown',
-      node: process.version,
-      load_average_start: load_start,
-      load_average_end: loadavg(),
+      ...machineFacts(load_start),
       // Tidemark service processes running on the machine besides this stack's own (contention from other stacks).
       other_service_processes: { start: services_start, end: serviceProcessesOnMachine() },
     },

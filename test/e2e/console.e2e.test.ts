@@ -14,6 +14,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { signWebhook } from '@tidemark/ingress';
 import { ensureChromium, launchChromium } from '@tidemark/console/testing';
 import { generateSecrets, parseScenario, startSimulator, type RunningSimulator } from '@tidemark/simulator';
+import { eventually } from '../harness/eventually.js';
 import { Stack } from '../harness/stack.js';
 
 const SKIP_INFRA = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
@@ -38,19 +39,8 @@ async function textOf(locator: Locator): Promise<string> {
   return (await locator.first().innerText()).trim();
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeout_ms = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeout_ms;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeout_ms = WAIT_MS): Promise<T> {
+  return eventually(what, fn, { timeout_ms, interval_ms: 250 });
 }
 
 describe.skipIf(SKIP_INFRA || CHROMIUM_MISSING !== null)('ops console in a browser', () => {

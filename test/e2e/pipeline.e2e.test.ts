@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, startSimulator, type RunningSimulator } from '@tidemark/simulator';
+import { liveJaeger } from '../harness/jaeger.js';
 import { Stack } from '../harness/stack.js';
 import { OtlpReceiver, jaegerSpansInTraceOf, type TraceSpan } from '../harness/otlp-receiver.js';
 
@@ -26,18 +27,6 @@ interface BalancesView {
   balances: Array<{ asset: string; pending: string; available: string; held: string }>;
 }
 
-async function jaegerQueryUrl(): Promise<string | null> {
-  try {
-    const { infraEndpoints } = await import('@tidemark/local-infra');
-    const e = infraEndpoints() as { jaeger_query_url?: string | null; jaeger_otlp_traces_url?: string | null };
-    if (!e.jaeger_query_url || !e.jaeger_otlp_traces_url) return null;
-    const res = await fetch(`${e.jaeger_query_url}/api/services`, { signal: AbortSignal.timeout(2_000) });
-    return res.ok ? e.jaeger_query_url : null;
-  } catch {
-    return null;
-  }
-}
-
 describe.skipIf(SKIP)('end to end: simulator → all services → ledger', () => {
   const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
   const receiver = new OtlpReceiver();
@@ -46,7 +35,7 @@ describe.skipIf(SKIP)('end to end: simulator → all services → ledger', () =>
   let sim: RunningSimulator;
 
   beforeAll(async () => {
-    jaeger = await jaegerQueryUrl();
+    jaeger = (await liveJaeger())?.query_url ?? null;
     let otlp: string;
     if (jaeger) {
       const { infraEndpoints } = await import('@tidemark/local-infra');

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook } from '@tidemark/ingress';
 import { generateSecrets } from '@tidemark/simulator';
+import { eventually } from '../harness/eventually.js';
 import { Stack } from '../harness/stack.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
@@ -37,19 +38,8 @@ async function promQuery<T>(base: string, path: string, params: Record<string, s
   return body.data;
 }
 
-async function waitFor<T>(what: string, timeout_ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeout_ms;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 2_000));
-  }
-  throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+function waitFor<T>(what: string, timeout_ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
+  return eventually(what, probe, { timeout_ms, interval_ms: 2_000 });
 }
 
 describe.skipIf(SKIP)('Prometheus evaluates the alert rules against a running platform', () => {

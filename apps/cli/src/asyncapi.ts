@@ -2,10 +2,9 @@
  * Generates schemas/asyncapi.yaml (AsyncAPI 3.0) from the topic catalog for
  * downstream teams: every topic with its key, schema, retention, producer and consumers.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { loadCatalog, loadNamedTypes, plannedTopics, resolveSchema, schemasDir } from '@tidemark/common';
+import { loadCatalog, loadNamedTypes, plannedTopics, resolveSchema, schemasDir, writeOrCheckGenerated } from '@tidemark/common';
 
 export function buildAsyncApi(): string {
   const catalog = loadCatalog();
@@ -83,23 +82,8 @@ export function buildAsyncApi(): string {
 }
 
 export function writeAsyncApi(check: boolean): boolean {
-  const path = join(schemasDir(), 'asyncapi.yaml');
-  const doc = buildAsyncApi();
-  if (check) {
-    let current = '';
-    try {
-      current = readFileSync(path, 'utf8');
-    } catch {
-      /* missing */
-    }
-    if (current !== doc) {
-      console.error('schemas/asyncapi.yaml is stale: run `npx tidemark topics asyncapi`');
-      return false;
-    }
-    console.log('schemas/asyncapi.yaml is up to date');
-    return true;
-  }
-  writeFileSync(path, doc);
-  console.log(`wrote ${path}`);
-  return true;
+  return writeOrCheckGenerated(join(schemasDir(), 'asyncapi.yaml'), buildAsyncApi(), check, {
+    stale: 'schemas/asyncapi.yaml is stale: run `npx tidemark topics asyncapi`',
+    up_to_date: 'schemas/asyncapi.yaml is up to date',
+  });
 }

@@ -12,11 +12,11 @@
  *   npm run bench -- --only e2e --find-max         one benchmark; search the highest rate with p99 ≤ 250 ms
  */
 import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { threadpoolEnv } from '@tidemark/common/kafka-confluent';
+import { gitCommit, machineFacts } from './bench-facts.js';
 import { repoRoot } from './paths.js';
 
 export const BENCH_NAMES = ['ingress', 'dedupe', 'screening', 'ledger', 'hop', 'e2e'] as const;
@@ -35,17 +35,24 @@ export interface BenchOptions {
   clients?: string[];
 }
 
+/**
+ * The `known` names an option selects (repeated and/or comma-separated; none given: all), in
+ * `known`'s order; throws naming the first unknown one.
+ */
+function selectKnown<N extends string>(given: string[] | undefined, known: readonly N[], what: string): N[] {
+  if (!given || given.length === 0) return [...known];
+  const names = given
+    .flatMap((g) => g.split(','))
+    .map((g) => g.trim())
+    .filter((g) => g !== '');
+  for (const n of names)
+    if (!(known as readonly string[]).includes(n)) throw new Error(`unknown ${what} ${JSON.stringify(n)}: choose from ${known.join(', ')}`);
+  return known.filter((k) => names.includes(k));
+}
+
 /** Validates `--clients`; throws naming the bad one. */
 export function selectClients(clients: string[] | undefined): KafkaClientName[] {
-  if (!clients || clients.length === 0) return [...KAFKA_CLIENTS];
-  const names = clients
-    .flatMap((c) => c.split(','))
-    .map((c) => c.trim())
-    .filter((c) => c !== '');
-  for (const n of names)
-    if (!(KAFKA_CLIENTS as readonly string[]).includes(n))
-      throw new Error(`unknown Kafka client ${JSON.stringify(n)}: choose from ${KAFKA_CLIENTS.join(', ')}`);
-  return KAFKA_CLIENTS.filter((c) => names.includes(c));
+  return selectKnown(clients, KAFKA_CLIENTS, 'Kafka client');
 }
 
 interface BenchSpec {
@@ -140,15 +147,7 @@ function specs(quick: boolean, find_max: boolean): BenchSpec[] {
 
 /** Validates `--only` names; throws naming the bad one. */
 export function selectBenches(only: string[] | undefined): BenchName[] {
-  if (!only || only.length === 0) return [...BENCH_NAMES];
-  const names = only
-    .flatMap((o) => o.split(','))
-    .map((o) => o.trim())
-    .filter((o) => o !== '');
-  for (const n of names)
-    if (!(BENCH_NAMES as readonly string[]).includes(n))
-      throw new Error(`unknown benchmark ${JSON.stringify(n)}: choose from ${BENCH_NAMES.join(', ')}`);
-  return BENCH_NAMES.filter((n) => names.includes(n));
+  return selectKnown(only, BENCH_NAMES, 'benchmark');
 }
 
 /** Set when the operator interrupted the run: the remaining benchmarks are skipped. */
@@ -268,6 +267,17 @@ function summarizeLedger(name: BenchName, r: J): Row[] {
   ];
 }
 
+/** A latency figure in ms: p50 as the value, two higher percentiles as the reference ("<what> p50 / p90 / p99"). */
+function latencyRow(
+  bench: BenchName,
+  what: string,
+  p50: number | null,
+  [name_a, a]: [string, number | null],
+  [name_b, b]: [string, number | null],
+): Row {
+  return row(bench, `${what} p50 / ${name_a} / ${name_b}`, p50, ' ms', null, `${name_a} ${fmt(a, ' ms')}, ${name_b} ${fmt(b, ' ms')}`);
+}
+
 function summarizeE2e(name: BenchName, r: J): Row[] {
   const rows: Row[] = [];
   for (const run of arr(r.runs)) {
@@ -278,36 +288,9 @@ function summarizeE2e(name: BenchName, r: J): Row[] {
     const ack = obj(run.ack_latency_ms);
     rows.push(row(name, `${label}: received rate`, num(run.received_rate_steady_per_s), '/s', offered, 'offered '));
     rows.push(row(name, `${label}: projected rate`, num(run.projected_rate_steady_per_s), '/s', offered, 'offered '));
-    rows.push(
-      row(
-        name,
-        `${label}: ingress ack p50 / p90 / p99`,
-        num(ack.p50),
-        ' ms',
-        null,
-        `p90 ${fmt(num(ack.p90), ' ms')}, p99 ${fmt(num(ack.p99), ' ms')}`,
-      ),
-    );
-    rows.push(
-      row(
-        name,
-        `${label}: received→screened p50 / p90 / p99`,
-        num(rs.p50_ms),
-        ' ms',
-        null,
-        `p90 ${fmt(num(rs.p90_ms), ' ms')}, p99 ${fmt(num(rs.p99_ms), ' ms')}`,
-      ),
-    );
-    rows.push(
-      row(
-        name,
-        `${label}: received→projected p50 / p90 / max`,
-        num(rp.p50_ms),
-        ' ms',
-        null,
-        `p90 ${fmt(num(rp.p90_ms), ' ms')}, max ${fmt(num(rp.max_ms), ' ms')}`,
-      ),
-    );
+    rows.push(latencyRow(name, `${label}: ingress ack`, num(ack.p50), ['p90', num(ack.p90)], ['p99', num(ack.p99)]));
+    rows.push(latencyRow(name, `${label}: received→screened`, num(rs.p50_ms), ['p90', num(rs.p90_ms)], ['p99', num(rs.p99_ms)]));
+    rows.push(latencyRow(name, `${label}: received→projected`, num(rp.p50_ms), ['p90', num(rp.p90_ms)], ['max', num(rp.max_ms)]));
     rows.push(
       row(name, `${label}: received→projected p99`, num(rp.p99_ms), ' ms', num(obj(r.goal).p99_received_to_projected_ms_max), 'goal ≤ '),
     );
@@ -443,16 +426,6 @@ export function renderMarkdown(report: BenchReport): string {
   return lines.join('\n');
 }
 
-function gitCommit(root: string): string {
-  try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${sha}+dirty` : sha;
-  } catch {
-    return 'unknown';
-  }
-}
-
 export async function runBench(opts: BenchOptions): Promise<number> {
   const root = repoRoot();
   const names = selectBenches(opts.only);
@@ -498,13 +471,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     at: started.toISOString(),
     finished_at: new Date().toISOString(),
     git_commit: gitCommit(root),
-    machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model ?? 'unknown',
-      node: process.version,
-      load_average_start: load_start,
-      load_average_end: loadavg(),
-    },
+    machine: machineFacts(load_start),
     mode: quick ? 'quick' : 'full',
     outcomes,
     rows: sideBySide(outcomes),

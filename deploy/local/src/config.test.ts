@@ -36,16 +36,22 @@ function props(text: string): Map<string, string> {
   return m;
 }
 
+/** Each key of `expected` has that value in `p` (undefined: the key is absent). */
+function expectProps(p: Map<string, string>, expected: Record<string, string | undefined>): void {
+  for (const [key, value] of Object.entries(expected)) expect(p.get(key), key).toBe(value);
+}
+
 describe('port parsing', () => {
   it('uses defaults when unset or blank', () => {
-    const ports = resolvePorts({});
-    expect(ports.kafka).toBe(9092);
-    expect(ports.kafka_controller).toBe(9093);
-    expect(ports.registry).toBe(8081);
-    expect(ports.postgres).toBe(55432);
-    expect(ports.otlp_http).toBe(4318);
-    expect(ports.otlp_grpc).toBe(4317);
-    expect(ports.jaeger_ui).toBe(16686);
+    expect(resolvePorts({})).toMatchObject({
+      kafka: 9092,
+      kafka_controller: 9093,
+      registry: 8081,
+      postgres: 55432,
+      otlp_http: 4318,
+      otlp_grpc: 4317,
+      jaeger_ui: 16686,
+    });
     expect(resolvePorts({ TIDEMARK_KAFKA_PORT: '  ' }).kafka).toBe(9092);
   });
 
@@ -82,12 +88,14 @@ describe('kafka config', () => {
   const p = props(text);
 
   it('is a single-node KRaft broker+controller bound to loopback', () => {
-    expect(p.get('process.roles')).toBe('broker,controller');
-    expect(p.get('node.id')).toBe('1');
-    expect(p.get('listeners')).toBe('PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093');
-    expect(p.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:19092');
-    expect(p.get('controller.listener.names')).toBe('CONTROLLER');
-    expect(p.get('log.dirs')).toBe('/state/data/kafka/data');
+    expectProps(p, {
+      'process.roles': 'broker,controller',
+      'node.id': '1',
+      listeners: 'PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093',
+      'advertised.listeners': 'PLAINTEXT://127.0.0.1:19092',
+      'controller.listener.names': 'CONTROLLER',
+      'log.dirs': '/state/data/kafka/data',
+    });
   });
 
   it('uses a bootstrap quorum (standalone format), never static voters', () => {
@@ -96,13 +104,15 @@ describe('kafka config', () => {
   });
 
   it('has the single-node settings without which groups and transactions hang', () => {
-    expect(p.get('offsets.topic.replication.factor')).toBe('1');
-    expect(p.get('transaction.state.log.replication.factor')).toBe('1');
-    expect(p.get('transaction.state.log.min.isr')).toBe('1');
-    expect(p.get('group.initial.rebalance.delay.ms')).toBe('0');
-    expect(p.get('auto.create.topics.enable')).toBe('false');
-    expect(p.get('num.partitions')).toBe('6');
-    expect(p.has('log.retention.hours')).toBe(false);
+    expectProps(p, {
+      'offsets.topic.replication.factor': '1',
+      'transaction.state.log.replication.factor': '1',
+      'transaction.state.log.min.isr': '1',
+      'group.initial.rebalance.delay.ms': '0',
+      'auto.create.topics.enable': 'false',
+      'num.partitions': '6',
+      'log.retention.hours': undefined,
+    });
   });
 
   it('runs kafka.Kafka with the libs classpath, heap cap and ownership marker', () => {
@@ -182,14 +192,15 @@ describe('apicurio config', () => {
   const input = { http_port: 8081, management_port: 9081, pg_port: 55432, tmp_dir: '/state/tmp', marker: '/state' };
 
   it('stores schemas in the tidemark postgres cluster', () => {
-    const p = apicurioSystemProperties(input);
-    expect(p['apicurio.storage.kind']).toBe('sql');
-    expect(p['apicurio.storage.sql.kind']).toBe('postgresql');
-    expect(p['apicurio.datasource.url']).toBe(`jdbc:postgresql://127.0.0.1:55432/${POSTGRES.registry_database}`);
-    expect(p['apicurio.datasource.username']).toBe(POSTGRES.registry_user);
-    expect(p['quarkus.http.host']).toBe('127.0.0.1');
-    expect(p['quarkus.http.port']).toBe('8081');
-    expect(p['quarkus.management.port']).toBe('9081');
+    expect(apicurioSystemProperties(input)).toMatchObject({
+      'apicurio.storage.kind': 'sql',
+      'apicurio.storage.sql.kind': 'postgresql',
+      'apicurio.datasource.url': `jdbc:postgresql://127.0.0.1:55432/${POSTGRES.registry_database}`,
+      'apicurio.datasource.username': POSTGRES.registry_user,
+      'quarkus.http.host': '127.0.0.1',
+      'quarkus.http.port': '8081',
+      'quarkus.management.port': '9081',
+    });
   });
 
   it('runs the Quarkus fast-jar with a 384m heap', () => {
@@ -258,11 +269,13 @@ describe('kafka cluster mode (TIDEMARK_KAFKA_NODES=3)', () => {
   it('every node is broker + controller with its own id, listeners and log dir', () => {
     files.forEach((p, i) => {
       const node = nodes[i]!;
-      expect(p.get('process.roles')).toBe('broker,controller');
-      expect(p.get('node.id')).toBe(String(node.node_id));
-      expect(p.get('listeners')).toBe(`PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controller_port}`);
-      expect(p.get('advertised.listeners')).toBe(`PLAINTEXT://127.0.0.1:${node.port}`);
-      expect(p.get('log.dirs')).toBe(`/state/data/${node.component}/data`);
+      expectProps(p, {
+        'process.roles': 'broker,controller',
+        'node.id': String(node.node_id),
+        listeners: `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controller_port}`,
+        'advertised.listeners': `PLAINTEXT://127.0.0.1:${node.port}`,
+        'log.dirs': `/state/data/${node.component}/data`,
+      });
     });
     expect(new Set(files.map((p) => p.get('log.dirs'))).size).toBe(3);
   });
@@ -276,14 +289,16 @@ describe('kafka cluster mode (TIDEMARK_KAFKA_NODES=3)', () => {
 
   it('replicates internal topics three times with min ISR 2 and never elects an out-of-sync leader', () => {
     for (const p of files) {
-      expect(p.get('default.replication.factor')).toBe('3');
-      expect(p.get('min.insync.replicas')).toBe('2');
-      expect(p.get('offsets.topic.replication.factor')).toBe('3');
-      expect(p.get('transaction.state.log.replication.factor')).toBe('3');
-      expect(p.get('transaction.state.log.min.isr')).toBe('2');
-      expect(p.get('share.coordinator.state.topic.replication.factor')).toBe('3');
-      expect(p.get('share.coordinator.state.topic.min.isr')).toBe('2');
-      expect(p.get('unclean.leader.election.enable')).toBe('false');
+      expectProps(p, {
+        'default.replication.factor': '3',
+        'min.insync.replicas': '2',
+        'offsets.topic.replication.factor': '3',
+        'transaction.state.log.replication.factor': '3',
+        'transaction.state.log.min.isr': '2',
+        'share.coordinator.state.topic.replication.factor': '3',
+        'share.coordinator.state.topic.min.isr': '2',
+        'unclean.leader.election.enable': 'false',
+      });
     }
   });
 

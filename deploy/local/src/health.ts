@@ -1,4 +1,5 @@
 /** Health probes. Each returns { ok, detail } and never throws. */
+import type { Kafka, KafkaConfig } from 'kafkajs';
 import { HOST } from './components.js';
 
 export interface Health {
@@ -24,13 +25,15 @@ export async function httpOk(url: string, timeout_ms = 3_000): Promise<Health> {
   return { ok: true, detail: `GET ${url}: 200` };
 }
 
+/** A silent kafkajs client of the local broker on `port` (kafkajs is loaded only when a probe needs it). */
+async function localKafka(clientId: string, port: number, config: Omit<KafkaConfig, 'clientId' | 'brokers' | 'logLevel'>): Promise<Kafka> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  return new Kafka({ clientId, brokers: [`${HOST}:${port}`], logLevel: logLevel.NOTHING, ...config });
+}
+
 /** Kafka: an admin client's describeCluster (metadata round trip) must list our broker and a controller. */
 export async function kafkaHealth(port: number, timeout_ms = 4_000): Promise<Health> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({
-    clientId: 'tidemark-infra-health',
-    brokers: [`${HOST}:${port}`],
-    logLevel: logLevel.NOTHING,
+  const kafka = await localKafka('tidemark-infra-health', port, {
     connectionTimeout: Math.min(timeout_ms, 2_000),
     requestTimeout: timeout_ms,
     retry: { retries: 0 },
@@ -62,13 +65,7 @@ export async function kafkaHealth(port: number, timeout_ms = 4_000): Promise<Hea
  * __transaction_state), so the first real consumer/transaction does not see "coordinator not available".
  */
 export async function kafkaWarmUp(port: number, timeout_ms = 30_000): Promise<void> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({
-    clientId: 'tidemark-infra-warmup',
-    brokers: [`${HOST}:${port}`],
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
-  });
+  const kafka = await localKafka('tidemark-infra-warmup', port, { retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 } });
   const admin = kafka.admin();
   const producer = kafka.producer({ transactionalId: 'tidemark-infra-warmup', idempotent: true, maxInFlightRequests: 1 });
   try {

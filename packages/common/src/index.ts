@@ -15,6 +15,7 @@ export * from './schemas/catalog.js';
 export type * from './generated/records.js';
 export { DecisionValues, EventSourceValues, ErrorClassValues, DiscrepancyKindValues } from './generated/records.js';
 export * from './schemas/compat.js';
+export * from './schemas/generated-file.js';
 export * from './events.js';
 export {
   installKafkajsPatches,

@@ -9,6 +9,7 @@ import {
   applyTopics,
   AvroCodec,
   baseConfigSchema,
+  canonicalEvent,
   createIdempotentProducer,
   createKafka,
   kafkaBrokers,
@@ -47,7 +48,7 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('real infrastruct
 
   it('produces and consumes an Avro record through the broker and registry', async () => {
     const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
-    const event: CanonicalEvent = {
+    const event: CanonicalEvent = canonicalEvent({
       ingress_id: randomUUID(),
       provider: 'generic',
       event_id: `evt_${randomUUID()}`,
@@ -57,20 +58,14 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('real infrastruct
       partition_key: 'wal_42',
       transaction_id: 'tx_1',
       wallet_id: 'wal_42',
-      customer_id: null,
       asset: 'ETH',
       network: 'ethereum',
       amount: '98765432109876543210987654321098765432109876543210.123456789012345678',
-      tx_hash: null,
-      from_address: null,
-      to_address: null,
       confirmations: 12,
       counterparty_name: 'ACME GmbH',
       counterparty_country: 'DE',
-      kyc_status: null,
-      source: 'WEBHOOK',
       body_sha256: 'x'.repeat(64),
-    };
+    });
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     const topic = topicName('webhooks.received.v1', prefix);

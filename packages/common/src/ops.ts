@@ -55,13 +55,15 @@ export function createReadiness(opts: OpsOptions): () => Promise<{ ready: boolea
   };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/** A JSON answer on plain node:http (uncached; `headers` add to or replace the defaults); nothing once the answer started. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    ...headers,
   });
   res.end(text);
 }

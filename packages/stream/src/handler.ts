@@ -16,6 +16,8 @@
  *     must then return the same outputs without applying the effect twice.
  */
 
+import type { AuditInput } from '@tidemark/common';
+
 /** Where a record was first read from (stays the same as it moves through the ladder). */
 export interface SourceCoordinates {
   topic: string;
@@ -47,15 +49,7 @@ export interface OutputRecord {
 }
 
 /** Audit facts a handler wants recorded for a record (the runtime adds stage, time, trace). */
-export interface AuditNote {
-  action: string;
-  provider?: string | null;
-  event_id?: string | null;
-  event_type?: string | null;
-  key?: string | null;
-  reason?: string | null;
-  details?: Record<string, string>;
-}
+export type AuditNote = Omit<AuditInput, 'stage' | 'audit_id' | 'trace_id' | 'at_ms'>;
 
 export interface HandlerResult {
   outputs: OutputRecord[];

@@ -12,8 +12,8 @@ import { startFakeRiskApi, type FakeRiskApi } from './fake-risk-api/server.js';
 import { createScreeningHandler } from './handler.js';
 import { parseRules } from './core/rules.js';
 import { DecisionStore, migrate } from './store/decision-store.js';
-import { RiskApiClient } from './risk/risk-client.js';
-import { loadDefaultReference, makeEvent, type Reference } from './testing/fixtures.js';
+import type { RiskApiClient } from './risk/risk-client.js';
+import { loadDefaultReference, makeEvent, testRiskClient, type Reference } from './testing/fixtures.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const DATABASE_URL = process.env.TIDEMARK_DATABASE_URL ?? 'postgres://tidemark:tidemark@127.0.0.1:55432/tidemark';
@@ -41,16 +41,7 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     await migrate(DATABASE_URL, SCHEMA);
     pool = new pg.Pool({ connectionString: DATABASE_URL, max: 3 });
     api = await startFakeRiskApi({ host: '127.0.0.1', port: 0 });
-    risk = new RiskApiClient({
-      base_url: api.url,
-      timeout_ms: 300,
-      breaker_error_threshold_pct: 50,
-      breaker_volume_threshold: 100,
-      breaker_rolling_window_ms: 10_000,
-      breaker_reset_ms: 200,
-      cache_ttl_ms: 0,
-      cache_entries_max: 10,
-    });
+    risk = testRiskClient(api.url, { timeout_ms: 300, breaker_volume_threshold: 100, breaker_reset_ms: 200, cache_entries_max: 10 });
     ref = await loadDefaultReference();
     rules = { current: ref.rules };
   });
@@ -61,9 +52,9 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     await pool?.end();
   });
 
-  const handler = (clock = () => 1_000) =>
+  const handler = (clock = () => 1_000, schema = SCHEMA) =>
     createScreeningHandler({
-      store: new DecisionStore(pool, SCHEMA),
+      store: new DecisionStore(pool, schema),
       risk,
       sanctions: () => ref.sanctions,
       reference: () => ({ rules: rules.current, names: ref.names }),
@@ -115,20 +106,9 @@ describe.skipIf(SKIP)('screening handler on real Postgres (set TIDEMARK_SKIP_INT
     const other = `${SCHEMA}_b`;
     await migrate(DATABASE_URL, other);
     try {
-      const sequential = createScreeningHandler({
-        store: new DecisionStore(pool, SCHEMA),
-        risk,
-        sanctions: () => ref.sanctions,
-        reference: () => ({ rules: ref.rules, names: ref.names }),
-        clock: () => 7,
-      });
-      const batched = createScreeningHandler({
-        store: new DecisionStore(pool, other),
-        risk,
-        sanctions: () => ref.sanctions,
-        reference: () => ({ rules: ref.rules, names: ref.names }),
-        clock: () => 7,
-      });
+      expect(rules.current).toBe(ref.rules); // both screen with the default rules
+      const sequential = handler(() => 7);
+      const batched = handler(() => 7, other);
       // Deterministic pseudo-random stream: 4 wallets, amounts around the structuring band,
       // some out-of-order times, re-deliveries (same event id) and KYC events.
       let seed = 7;

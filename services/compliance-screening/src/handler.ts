@@ -189,18 +189,23 @@ async function decide(
             rules.history_rows_max,
           )
         : { entries: [], truncated: false };
-    screening = screen(event, {
-      rules,
-      sanctions,
-      names,
-      history: history.entries,
-      history_truncated: history.truncated,
-      risk,
-      screened_at_ms: clock(),
-    });
+    screening = screenAgainst(event, { rules, sanctions, names }, history, risk, clock());
   }
   const saved = await deps.store.save(storedRow(event, screening, amount_ref));
   return { screening: saved.decision, replayed: !saved.inserted, trivial };
+}
+
+type ScreenInput = Parameters<typeof screen>[1];
+
+/** The pure screening of a transaction event, given the reference data, its wallet's history window and its addresses' risk. */
+function screenAgainst(
+  event: CanonicalEvent,
+  reference: Pick<ScreenInput, 'rules' | 'sanctions' | 'names'>,
+  history: { entries: ScreenInput['history']; truncated: boolean },
+  risk: ScreenInput['risk'],
+  screened_at_ms: number,
+): ScreeningDecision {
+  return screen(event, { ...reference, history: history.entries, history_truncated: history.truncated, risk, screened_at_ms });
 }
 
 const riskKey = (network: string | null, address: string) => `${network ?? ''}\u0000${address}`;
@@ -291,15 +296,7 @@ async function decideBatch(
           ? historyAt(w.rows, e.occurred_at_ms, rules.history_window_ms, rules.history_rows_max)
           : { entries: [], truncated: false };
       const risk = riskAddresses(e).map((address) => riskByKey.get(riskKey(e.network, address)) as RiskAssessment);
-      screening = screen(e, {
-        rules,
-        sanctions,
-        names,
-        history: history.entries,
-        history_truncated: history.truncated,
-        risk,
-        screened_at_ms: clock(),
-      });
+      screening = screenAgainst(e, { rules, sanctions, names }, history, risk, clock());
     }
     const row = storedRow(e, screening, amount_ref);
     if (row.counts_in_windows)

@@ -35,8 +35,9 @@ import { startFakeRiskApi, type FakeRiskApi } from './fake-risk-api/server.js';
 import { createScreeningHandler, ALERTS_TOPIC, INPUT_TOPIC, SCREENED_TOPIC, SERVICE } from './handler.js';
 import { DEFAULT_NAMES_FILE, DEFAULT_RULES_FILE, DEFAULT_SANCTIONS_SOURCE, RulesHolder } from './reference/rules-source.js';
 import { SanctionsHolder } from './reference/sanctions-source.js';
-import { RiskApiClient } from './risk/risk-client.js';
+import type { RiskApiClient } from './risk/risk-client.js';
 import { DecisionStore, migrate } from './store/decision-store.js';
+import { makeEvent, testRiskClient } from './testing/fixtures.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const base = loadConfig(baseConfigSchema);
@@ -63,31 +64,19 @@ function lowRiskAddress(): string {
 
 function event(overrides: Partial<CanonicalEvent>): CanonicalEvent {
   const id = randomUUID().slice(0, 12);
-  return {
+  return makeEvent({
     ingress_id: randomUUID(),
-    provider: 'generic',
     event_id: `evt_${id}`,
-    event_type: 'deposit.confirmed',
     occurred_at_ms: Date.now() - 1_000,
     received_at_ms: Date.now(),
     partition_key: 'wal_a',
     transaction_id: `tx_${id}`,
     wallet_id: 'wal_a',
-    customer_id: null,
-    asset: 'USDT',
-    network: 'ethereum',
     amount: '250.5',
-    tx_hash: null,
     from_address: lowRiskAddress(),
-    to_address: null,
     confirmations: 12,
-    counterparty_name: 'ACME GmbH',
-    counterparty_country: 'DE',
-    kyc_status: null,
-    source: 'WEBHOOK',
-    body_sha256: '0'.repeat(64),
     ...overrides,
-  };
+  });
 }
 
 async function until<T>(what: string, probe: () => T | undefined | false, timeout_ms = WAIT_MS_MAX): Promise<T> {
@@ -144,16 +133,7 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
     pool = new pg.Pool({ connectionString: dbUrl(dbName), max: 4 });
 
     api = await startFakeRiskApi({ host: '127.0.0.1', port: 0 });
-    risk = new RiskApiClient({
-      base_url: api.url,
-      timeout_ms: 500,
-      breaker_error_threshold_pct: 50,
-      breaker_volume_threshold: 2,
-      breaker_rolling_window_ms: 10_000,
-      breaker_reset_ms: 500,
-      cache_ttl_ms: 0,
-      cache_entries_max: 100,
-    });
+    risk = testRiskClient(api.url, { timeout_ms: 500, breaker_volume_threshold: 2, breaker_reset_ms: 500, cache_entries_max: 100 });
     sanctions = await SanctionsHolder.open(DEFAULT_SANCTIONS_SOURCE);
     const reference = await RulesHolder.open({ rules_file: DEFAULT_RULES_FILE, names_file: DEFAULT_NAMES_FILE });
     const handler = createScreeningHandler({

@@ -117,3 +117,34 @@ export function txLink(provider: string, transaction_id: string): Html {
 export function decisionBadge(decision: string): Html {
   return html`<span class="badge badge-${decision.toLowerCase()}">${decision}</span>`;
 }
+
+/** A data table: a column header per entry of `columns` (null: a column left out), then `rows`. */
+export function dataTable(
+  columns: Array<Html | string | null>,
+  rows: Html[],
+  attrs: { id?: string; class?: string; caption?: string } = {},
+): Html {
+  return html`<table${attrs.id ? html` id="${attrs.id}"` : ''}${attrs.class ? html` class="${attrs.class}"` : ''}>
+    ${
+      attrs.caption
+        ? html`<caption class="sr-only">
+            ${attrs.caption}
+          </caption>`
+        : ''
+    }
+    <thead>
+      <tr>
+        ${columns.filter((c) => c !== null).map((c) => html`<th scope="col">${c}</th>`)}
+      </tr>
+    </thead>
+    <tbody>${rows}</tbody>
+  </table>`;
+}
+
+/** One labelled value of a `<dl class="facts">` (`dd_id`: an id on the value, for tests and scripts). */
+export function fact(label: Part, value: Part, dd_id?: string): Html {
+  return html`<div>
+    <dt>${label}</dt>
+    <dd${dd_id ? html` id="${dd_id}"` : ''}>${value}</dd>
+  </div>`;
+}

@@ -13,9 +13,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, createMetrics, type CanonicalEvent } from '@tidemark/common';
 import { runConsumer } from '@tidemark/stream';
-import { createTestEnv, testEvent } from '@tidemark/stream/testing';
+import { testEvent } from '@tidemark/stream/testing';
 import { DedupeHandler } from '../src/handler.js';
 import { ClaimStore, migrateDedupe } from '../src/store.js';
+import { createDedupeTestEnv } from '../src/testing.js';
 
 const EVENTS = Number.parseInt(process.env.BENCH_EVENTS ?? '60000', 10);
 const BATCH_SIZE_MAX = Number.parseInt(process.env.BENCH_BATCH_SIZE_MAX ?? '1000', 10);
@@ -24,18 +25,7 @@ const PRODUCE_CHUNK = 2_000;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 async function main(): Promise<void> {
-  const env = await createTestEnv({
-    topics: ['webhooks.received.v1', 'events.unique.v1', 'audit.v1'],
-    consumers: [
-      {
-        service: 'dedupe',
-        input: 'webhooks.received.v1',
-        retry_delays_ms: [1000, 10000, 60000],
-        retry_partitions: 3,
-        dlq_retention_ms: 86_400_000,
-      },
-    ],
-  });
+  const env = await createDedupeTestEnv([1000, 10000, 60000]);
   try {
     // Deliveries: every 5th event is delivered a second time, 100 deliveries later.
     const deliveries: Array<{ key: string; value: CanonicalEvent }> = [];

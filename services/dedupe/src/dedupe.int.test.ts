@@ -11,7 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord, CanonicalEvent } from '@tidemark/common';
-import { createTestEnv, SKIP_INTEGRATION, testEvent, type TestEnv } from '@tidemark/stream/testing';
+import { SKIP_INTEGRATION, testEvent, type TestEnv } from '@tidemark/stream/testing';
+import { createDedupeTestEnv } from './testing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(here, '../../..');
@@ -110,18 +111,7 @@ describe.skipIf(SKIP_INTEGRATION)('dedupe: exactly once under kill -9', () => {
   const procs: DedupeProcess[] = [];
 
   beforeAll(async () => {
-    env = await createTestEnv({
-      topics: ['webhooks.received.v1', 'events.unique.v1', 'audit.v1'],
-      consumers: [
-        {
-          service: 'dedupe',
-          input: 'webhooks.received.v1',
-          retry_delays_ms: [500, 1000, 1500],
-          retry_partitions: 3,
-          dlq_retention_ms: 86_400_000,
-        },
-      ],
-    });
+    env = await createDedupeTestEnv([500, 1000, 1500]);
   }, 90_000);
 
   afterAll(async () => {

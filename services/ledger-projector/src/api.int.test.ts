@@ -24,6 +24,7 @@ import {
   topicName,
   type AuditRecord,
   type BalanceChanged,
+  type ScreenedEvent,
 } from '@tidemark/common';
 import { createApi } from './api.js';
 import { parseApiTokens } from './auth.js';
@@ -47,6 +48,8 @@ describe.skipIf(skip)('ledger read API', () => {
   let db: TestDatabase;
   let server: Server;
   let base: string;
+  /** Projects screened events into the ledger, as the consumer would. */
+  const project = (events: ScreenedEvent[]) => createLedgerHandler({ pool: db.pool, logger }).handleBatch(events.map(inputRecord));
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -60,16 +63,13 @@ describe.skipIf(skip)('ledger read API', () => {
         consumers: [],
       },
     });
-    const handler = createLedgerHandler({ pool: db.pool, logger });
-    await handler.handleBatch(
-      [
-        screenedEvent({ event_id: 'rev1', event_type: 'deposit.detected', transaction_id: 'tx_rev', amount: '0.50000000' }, 'REVIEW'),
-        screenedEvent({ event_id: 'rev2', event_type: 'deposit.confirmed', transaction_id: 'tx_rev', amount: '0.50000000' }, 'REVIEW'),
-        screenedEvent({ event_id: 'blk1', event_type: 'deposit.confirmed', transaction_id: 'tx_blk', amount: '2' }, 'BLOCK'),
-        screenedEvent({ event_id: 'ok1', event_type: 'deposit.confirmed', transaction_id: 'tx_ok', amount: '1.25' }),
-        screenedEvent({ event_id: 'pend1', event_type: 'deposit.detected', transaction_id: 'tx_pend', amount: '3' }, 'REVIEW'),
-      ].map(inputRecord),
-    );
+    await project([
+      screenedEvent({ event_id: 'rev1', event_type: 'deposit.detected', transaction_id: 'tx_rev', amount: '0.50000000' }, 'REVIEW'),
+      screenedEvent({ event_id: 'rev2', event_type: 'deposit.confirmed', transaction_id: 'tx_rev', amount: '0.50000000' }, 'REVIEW'),
+      screenedEvent({ event_id: 'blk1', event_type: 'deposit.confirmed', transaction_id: 'tx_blk', amount: '2' }, 'BLOCK'),
+      screenedEvent({ event_id: 'ok1', event_type: 'deposit.confirmed', transaction_id: 'tx_ok', amount: '1.25' }),
+      screenedEvent({ event_id: 'pend1', event_type: 'deposit.detected', transaction_id: 'tx_pend', amount: '3' }, 'REVIEW'),
+    ]);
     const app = createApi({
       pool: db.pool,
       tokens: parseApiTokens(`alice:${READER}:reader,carol:${COMPLIANCE}:compliance`),
@@ -252,15 +252,12 @@ describe.skipIf(skip)('ledger read API', () => {
   });
 
   it('escalates REVIEW to BLOCK and takes notes, each with a required reason, in the decision history; serves the queue', async () => {
-    const handler = createLedgerHandler({ pool: db.pool, logger });
-    await handler.handleBatch(
-      [
-        screenedEvent(
-          { event_id: 'esc1', event_type: 'deposit.confirmed', transaction_id: 'tx_esc', wallet_id: 'wal_77', amount: '1' },
-          'REVIEW',
-        ),
-      ].map(inputRecord),
-    );
+    await project([
+      screenedEvent(
+        { event_id: 'esc1', event_type: 'deposit.confirmed', transaction_id: 'tx_esc', wallet_id: 'wal_77', amount: '1' },
+        'REVIEW',
+      ),
+    ]);
     const post = (path: string, token: string, body: unknown) =>
       fetch(`${base}${path}`, {
         method: 'POST',
@@ -358,19 +355,16 @@ describe.skipIf(skip)('ledger read API', () => {
   });
 
   it('four-eyes: a release above the USD amount needs a second, different compliance officer', async () => {
-    const handler = createLedgerHandler({ pool: db.pool, logger });
-    await handler.handleBatch(
-      [
-        screenedEvent(
-          { event_id: 'big1', event_type: 'deposit.confirmed', transaction_id: 'tx_big', wallet_id: 'wal_4e', amount: '0.5' },
-          'REVIEW',
-        ),
-        screenedEvent(
-          { event_id: 'small1', event_type: 'deposit.confirmed', transaction_id: 'tx_small', wallet_id: 'wal_4e', amount: '0.001' },
-          'REVIEW',
-        ),
-      ].map(inputRecord),
-    );
+    await project([
+      screenedEvent(
+        { event_id: 'big1', event_type: 'deposit.confirmed', transaction_id: 'tx_big', wallet_id: 'wal_4e', amount: '0.5' },
+        'REVIEW',
+      ),
+      screenedEvent(
+        { event_id: 'small1', event_type: 'deposit.confirmed', transaction_id: 'tx_small', wallet_id: 'wal_4e', amount: '0.001' },
+        'REVIEW',
+      ),
+    ]);
     const DAVE = 'compliance-token-dave-0123456789';
     const app = createApi({
       pool: db.pool,

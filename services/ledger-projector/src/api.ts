@@ -37,6 +37,7 @@ import {
 import type { FourEyesPolicy } from './core/four-eyes.js';
 import {
   FourEyesError,
+  type ReleaseRequest,
   TransactionNotFoundError,
   escalateTransaction,
   insertOutbox,
@@ -76,6 +77,15 @@ function sendError(res: Response, status: number, error: string, message: string
 function param(req: Request, name: string): string | null {
   const value = req.params[name];
   return typeof value === 'string' && value.length > 0 && value.length <= IDENTIFIER_LENGTH_MAX ? value : null;
+}
+
+/** The `provider` / `transaction_id` path parameters, or null after answering 400. */
+function transactionParams(req: Request, res: Response): { provider: string; transaction_id: string } | null {
+  const provider = param(req, 'provider');
+  const transaction_id = param(req, 'transaction_id');
+  if (provider && transaction_id) return { provider, transaction_id };
+  sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+  return null;
 }
 
 /** Bearer-token authentication of every /v1 request (401 otherwise); counts every request by route and status. */
@@ -184,10 +194,9 @@ function registerLookupRoutes(app: Express, ctx: ApiContext): void {
   });
 
   app.get('/v1/transactions/:provider/:transaction_id', requireRole('reader'), async (req, res) => {
-    const provider = param(req, 'provider');
-    const transaction_id = param(req, 'transaction_id');
-    if (!provider || !transaction_id)
-      return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+    const params = transactionParams(req, res);
+    if (!params) return;
+    const { provider, transaction_id } = params;
     const view = await getTransaction(pool, provider, transaction_id);
     if (!view) return sendError(res, 404, 'not_found', `transaction ${provider}/${transaction_id} is not in the ledger`);
     res.json(view);
@@ -204,10 +213,9 @@ function registerReleaseRoute(app: Express, ctx: ApiContext): void {
     express.json({ limit: RELEASE_BODY_LIMIT, strict: true }),
     async (req, res) => {
       const auth = res.locals.auth as Authed;
-      const provider = param(req, 'provider');
-      const transaction_id = param(req, 'transaction_id');
-      if (!provider || !transaction_id)
-        return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+      const params = transactionParams(req, res);
+      if (!params) return;
+      const { provider, transaction_id } = params;
       // `reason` (console) or `note` (DESIGN 3.3): optional here, recorded in the decision history.
       const given = typeof req.body?.reason === 'string' ? req.body.reason : typeof req.body?.note === 'string' ? req.body.note : undefined;
       const note = given?.trim().slice(0, RELEASE_NOTE_LENGTH_MAX) || undefined;
@@ -252,69 +260,29 @@ function registerReleaseRoute(app: Express, ctx: ApiContext): void {
   );
 }
 
-/** POST .../escalate and .../notes (compliance; reason required; audited). */
-function registerEscalateAndNoteRoutes(app: Express, ctx: ApiContext): void {
-  const { opts, pool, logger, requireRole } = ctx;
-
+/**
+ * A compliance action on one transaction (POST .../escalate, .../notes): the path and the
+ * required reason checked (400), then `act` answers; a transaction not in the ledger is 404.
+ */
+function postComplianceAction(
+  app: Express,
+  ctx: ApiContext,
+  action: 'escalate' | 'notes',
+  act: (request: ReleaseRequest & { reason: string }, res: Response) => Promise<void>,
+): void {
   app.post(
-    '/v1/transactions/:provider/:transaction_id/escalate',
-    requireRole('compliance'),
+    `/v1/transactions/:provider/:transaction_id/${action}`,
+    ctx.requireRole('compliance'),
     express.json({ limit: RELEASE_BODY_LIMIT, strict: true }),
     async (req, res) => {
       const auth = res.locals.auth as Authed;
-      const provider = param(req, 'provider');
-      const transaction_id = param(req, 'transaction_id');
-      if (!provider || !transaction_id)
-        return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
+      const params = transactionParams(req, res);
+      if (!params) return;
       const reason = requiredReason(req, res);
       if (reason === null) return;
+      const request = { ...params, released_by: auth.token.name, request_id: auth.request_id, trace_id: currentTraceId(), reason };
       try {
-        const outcome = await escalateTransaction(pool, {
-          provider,
-          transaction_id,
-          released_by: auth.token.name,
-          request_id: auth.request_id,
-          trace_id: currentTraceId(),
-          reason,
-        });
-        if (outcome.outcome === 'escalated') opts.on_outbox?.();
-        logger.info({ provider, transaction_id, escalated_by: auth.token.name, outcome: outcome.outcome }, 'ledger: escalation');
-        res.json({
-          outcome: outcome.outcome,
-          amount_moved: outcome.amount_moved,
-          transaction: await getTransaction(pool, provider, transaction_id),
-        });
-      } catch (err) {
-        if (err instanceof TransactionNotFoundError) return sendError(res, 404, 'not_found', err.message);
-        if (err instanceof EscalationRejectedError) return sendError(res, 409, err.code, err.message);
-        throw err;
-      }
-    },
-  );
-
-  app.post(
-    '/v1/transactions/:provider/:transaction_id/notes',
-    requireRole('compliance'),
-    express.json({ limit: RELEASE_BODY_LIMIT, strict: true }),
-    async (req, res) => {
-      const auth = res.locals.auth as Authed;
-      const provider = param(req, 'provider');
-      const transaction_id = param(req, 'transaction_id');
-      if (!provider || !transaction_id)
-        return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
-      const reason = requiredReason(req, res);
-      if (reason === null) return;
-      try {
-        await noteTransaction(pool, {
-          provider,
-          transaction_id,
-          released_by: auth.token.name,
-          request_id: auth.request_id,
-          trace_id: currentTraceId(),
-          reason,
-        });
-        opts.on_outbox?.();
-        res.status(201).json({ outcome: 'noted', actions: await listComplianceActions(pool, { provider, transaction_id }) });
+        await act(request, res);
       } catch (err) {
         if (err instanceof TransactionNotFoundError) return sendError(res, 404, 'not_found', err.message);
         throw err;
@@ -323,33 +291,52 @@ function registerEscalateAndNoteRoutes(app: Express, ctx: ApiContext): void {
   );
 }
 
+/** POST .../escalate and .../notes (compliance; reason required; audited). */
+function registerEscalateAndNoteRoutes(app: Express, ctx: ApiContext): void {
+  const { opts, pool, logger } = ctx;
+
+  postComplianceAction(app, ctx, 'escalate', async (request, res) => {
+    const { provider, transaction_id, released_by } = request;
+    let outcome: Awaited<ReturnType<typeof escalateTransaction>>;
+    try {
+      outcome = await escalateTransaction(pool, request);
+    } catch (err) {
+      if (err instanceof EscalationRejectedError) return sendError(res, 409, err.code, err.message);
+      throw err;
+    }
+    if (outcome.outcome === 'escalated') opts.on_outbox?.();
+    logger.info({ provider, transaction_id, escalated_by: released_by, outcome: outcome.outcome }, 'ledger: escalation');
+    res.json({
+      outcome: outcome.outcome,
+      amount_moved: outcome.amount_moved,
+      transaction: await getTransaction(pool, provider, transaction_id),
+    });
+  });
+
+  postComplianceAction(app, ctx, 'notes', async (request, res) => {
+    await noteTransaction(pool, request);
+    opts.on_outbox?.();
+    const { provider, transaction_id } = request;
+    res.status(201).json({ outcome: 'noted', actions: await listComplianceActions(pool, { provider, transaction_id }) });
+  });
+}
+
 /** GET .../actions, .../postings, .../balance-changes (reader). */
 function registerHistoryRoutes(app: Express, ctx: ApiContext): void {
   const { pool, requireRole } = ctx;
-
-  app.get('/v1/transactions/:provider/:transaction_id/actions', requireRole('reader'), async (req, res) => {
-    const provider = param(req, 'provider');
-    const transaction_id = param(req, 'transaction_id');
-    if (!provider || !transaction_id)
-      return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
-    res.json({ provider, transaction_id, actions: await listComplianceActions(pool, { provider, transaction_id }) });
-  });
-
-  app.get('/v1/transactions/:provider/:transaction_id/postings', requireRole('reader'), async (req, res) => {
-    const provider = param(req, 'provider');
-    const transaction_id = param(req, 'transaction_id');
-    if (!provider || !transaction_id)
-      return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
-    res.json({ provider, transaction_id, postings: await listPostings(pool, provider, transaction_id) });
-  });
-
-  app.get('/v1/transactions/:provider/:transaction_id/balance-changes', requireRole('reader'), async (req, res) => {
-    const provider = param(req, 'provider');
-    const transaction_id = param(req, 'transaction_id');
-    if (!provider || !transaction_id)
-      return sendError(res, 400, 'invalid_request', `provider and transaction_id must be 1-${IDENTIFIER_LENGTH_MAX} characters`);
-    res.json({ provider, transaction_id, changes: await listBalanceChanges(pool, provider, transaction_id) });
-  });
+  const histories: Array<[path: string, field: string, list: (provider: string, transaction_id: string) => Promise<unknown>]> = [
+    ['actions', 'actions', (provider, transaction_id) => listComplianceActions(pool, { provider, transaction_id })],
+    ['postings', 'postings', (provider, transaction_id) => listPostings(pool, provider, transaction_id)],
+    ['balance-changes', 'changes', (provider, transaction_id) => listBalanceChanges(pool, provider, transaction_id)],
+  ];
+  for (const [path, field, list] of histories) {
+    app.get(`/v1/transactions/:provider/:transaction_id/${path}`, requireRole('reader'), async (req, res) => {
+      const params = transactionParams(req, res);
+      if (!params) return;
+      const { provider, transaction_id } = params;
+      res.json({ provider, transaction_id, [field]: await list(provider, transaction_id) });
+    });
+  }
 }
 
 /** GET /v1/compliance/queue and /v1/compliance/actions (reader). */

@@ -107,8 +107,8 @@ export async function reconcileCommand(opts: ReconcileCommandOptions): Promise<n
     return EXIT_COULD_NOT_RUN;
   }
   try {
-    if (!scheduled) return await runOnce(opts, prepared, session, metrics, logger);
-    return await runScheduled(opts, prepared, session, metrics, logger);
+    const command: CommandContext = { opts, p: prepared, s: session, metrics, logger };
+    return await (scheduled ? runScheduled(command) : runOnce(command));
   } finally {
     await session.close();
     // Flush exported spans before the CLI exits (nothing to flush without an exporter).
@@ -186,14 +186,18 @@ function runOptions(opts: ReconcileCommandOptions, p: Prepared, run_id: string):
   };
 }
 
+/** What a run of the command works with: its options, the prepared configuration and the open session. */
+interface CommandContext {
+  opts: ReconcileCommandOptions;
+  p: Prepared;
+  s: Session;
+  metrics: ReconcilerMetrics;
+  logger: Logger;
+}
+
 /** One run; prints the report; returns 0/1, or 2 with a message on stderr. */
-async function runOnce(
-  opts: ReconcileCommandOptions,
-  p: Prepared,
-  s: Session,
-  metrics: ReconcilerMetrics,
-  logger: Logger,
-): Promise<number> {
+async function runOnce(command: CommandContext): Promise<number> {
+  const { opts, p, s, metrics, logger } = command;
   const run_id = newRunId();
   let result: RunResult;
   try {
@@ -253,13 +257,8 @@ async function runOnce(
 }
 
 /** Runs every `schedule` seconds (never overlapping) until SIGINT/SIGTERM or TIDEMARK_RECONCILE_RUNS_MAX. */
-async function runScheduled(
-  opts: ReconcileCommandOptions,
-  p: Prepared,
-  s: Session,
-  metrics: ReconcilerMetrics,
-  logger: Logger,
-): Promise<number> {
+async function runScheduled(command: CommandContext): Promise<number> {
+  const { opts, p, s, metrics, logger } = command;
   const interval_ms = (opts.schedule as number) * 1000;
   const runs_max = p.config.TIDEMARK_RECONCILE_RUNS_MAX ?? Number.POSITIVE_INFINITY;
   let stopping = false;
@@ -296,7 +295,7 @@ async function runScheduled(
     );
     for (let n = 1; n <= runs_max && !stopping; n += 1) {
       const started = Date.now();
-      last = await runOnce(opts, p, s, metrics, logger);
+      last = await runOnce(command);
       logger.info({ run: n, exit_code: last, duration_ms: Date.now() - started }, 'scheduled reconciliation run done');
       if (n >= runs_max || stopping) break;
       const wait_ms = Math.max(0, interval_ms - (Date.now() - started));

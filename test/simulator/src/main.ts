@@ -102,18 +102,25 @@ function writeReport(path: string | undefined, report: unknown): void {
   logger.info({ path }, 'report written');
 }
 
+/** How the deliveries ended, as the progress log and the load report show them. */
+function outcomeCounts(d: SimulationStatus['delivery']) {
+  return {
+    acknowledged: d.acknowledged,
+    rejected: d.rejected,
+    errors: d.errors,
+    retried: d.retried,
+    duplicates: d.duplicates,
+    abandoned: d.abandoned,
+  };
+}
+
 function progressLogger(status: SimulationStatus): void {
   const d = status.delivery;
   logger.info(
     {
       phase: status.phase,
       generated: status.generated_events,
-      acknowledged: d.acknowledged,
-      rejected: d.rejected,
-      errors: d.errors,
-      retried: d.retried,
-      duplicates: d.duplicates,
-      abandoned: d.abandoned,
+      ...outcomeCounts(d),
       queued: status.queued,
       in_flight: status.in_flight,
       ack_p99_ms: status.ack_latency.p99_ms,
@@ -262,12 +269,7 @@ async function main(argv: string[]): Promise<number> {
         elapsed_s: status.elapsed_ms / 1000,
         events: status.generated_events,
         sent: d.attempts,
-        acknowledged: d.acknowledged,
-        rejected: d.rejected,
-        errors: d.errors,
-        retried: d.retried,
-        duplicates: d.duplicates,
-        abandoned: d.abandoned,
+        ...outcomeCounts(d),
         achieved_ack_rate_per_s: status.ack_rate_per_s,
         ack_latency_ms: status.ack_latency,
         due_to_ack_latency_ms: status.due_to_ack_latency,

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import Stripe from 'stripe';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEDGERPAY_EVENT_TYPES } from '@tidemark/ingress';
 import { loadSanctionsSnapshot } from './adapters/files.js';
 import { HttpWebhookSender, parseRetryAfter_ms } from './adapters/http-sender.js';
 import { ReferenceLedger } from './core/effects.js';
@@ -70,22 +71,12 @@ function verifyAndParse(provider: string, body: string, headers: Record<string, 
       secrets.TIDEMARK_LEDGERPAY_SECRETS!,
     ) as unknown as LedgerpayBody;
     const o = p.data.object;
-    const types: Record<string, string> = {
-      'crypto_deposit.pending': 'deposit.detected',
-      'crypto_deposit.succeeded': 'deposit.confirmed',
-      'crypto_deposit.failed': 'deposit.failed',
-      'crypto_deposit.reversed': 'deposit.reversed',
-      'crypto_payout.created': 'withdrawal.requested',
-      'crypto_payout.submitted': 'withdrawal.broadcast',
-      'crypto_payout.paid': 'withdrawal.confirmed',
-      'crypto_payout.failed': 'withdrawal.failed',
-      'customer.verification_updated': 'kyc.status_changed',
-    };
     const is_customer = o.object === 'customer';
     return {
       provider,
       id: p.id,
-      type: types[p.type]!,
+      // The receiving side's own table (ingress), so the simulator's types are checked against it.
+      type: LEDGERPAY_EVENT_TYPES[p.type]!,
       transaction_id: is_customer ? null : o.id,
       wallet_id: o.wallet,
       asset: o.currency ?? null,

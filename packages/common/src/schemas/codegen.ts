@@ -6,10 +6,10 @@
  *   npx tsx packages/common/src/schemas/codegen.ts          (write)
  *   npx tsx packages/common/src/schemas/codegen.ts --check  (fail if stale)
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNamedTypes } from './catalog.js';
+import { writeOrCheckGenerated } from './generated-file.js';
 
 type Node = Record<string, unknown> | string | Node[];
 
@@ -77,22 +77,9 @@ export function generate(): string {
 const target = join(dirname(fileURLToPath(import.meta.url)), '../generated/records.ts');
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const code = generate();
-  if (process.argv.includes('--check')) {
-    let current = '';
-    try {
-      current = readFileSync(target, 'utf8');
-    } catch {
-      /* missing */
-    }
-    if (current !== code) {
-      console.error('generated record types are stale: run `npm run schemas:types`');
-      process.exit(1);
-    }
-    console.log('generated record types are up to date');
-  } else {
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, code);
-    console.log(`wrote ${target}`);
-  }
+  const ok = writeOrCheckGenerated(target, generate(), process.argv.includes('--check'), {
+    stale: 'generated record types are stale: run `npm run schemas:types`',
+    up_to_date: 'generated record types are up to date',
+  });
+  if (!ok) process.exit(1);
 }

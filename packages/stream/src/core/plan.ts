@@ -87,10 +87,7 @@ export class ChunkPlan {
 
   /** The record follows its key's head to `rung` (unprocessed; its attempt count is kept). */
   follow(rec: PlanRecord, route: Extract<Route, { kind: 'follow' }>): Disposition {
-    const row: ParkedRow = { key: rec.key, source: rec.source, rung: route.rung, attempts_made: rec.attempts_made };
-    this.put(row);
-    this.upserts.set(sourceId(rec.source), row);
-    this.completions.delete(sourceId(rec.source));
+    this.park(rec, route.rung, rec.attempts_made);
     return this.settle(rec, {
       kind: 'followed',
       rung: route.rung,
@@ -113,10 +110,7 @@ export class ChunkPlan {
     const first_failure_at_ms = rec.first_failure_at_ms ?? now;
     const next = afterFailure(error_class, attempts_made, this.policy);
     if (next.kind === 'retry') {
-      const row: ParkedRow = { key: rec.key, source: rec.source, rung: next.rung, attempts_made };
-      this.put(row);
-      this.upserts.set(sourceId(rec.source), row);
-      this.completions.delete(sourceId(rec.source));
+      this.park(rec, next.rung, attempts_made);
       return this.settle(rec, {
         kind: 'retry',
         rung: next.rung,
@@ -133,6 +127,14 @@ export class ChunkPlan {
   /** Keys with parked rows in the chunk's current view. */
   parkedKeys(): string[] {
     return [...this.view.entries()].filter(([, rows]) => rows.size > 0).map(([key]) => key);
+  }
+
+  /** The record is (again) parked on `rung`: upserted, and no longer complete. */
+  private park(rec: PlanRecord, rung: number, attempts_made: number): void {
+    const row: ParkedRow = { key: rec.key, source: rec.source, rung, attempts_made };
+    this.put(row);
+    this.upserts.set(sourceId(rec.source), row);
+    this.completions.delete(sourceId(rec.source));
   }
 
   private finish(rec: PlanRecord): void {

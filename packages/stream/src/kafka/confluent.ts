@@ -17,19 +17,8 @@
 import { randomUUID } from 'node:crypto';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import { confluentModule, createConfluentProducer, headersToStrings, type ConfluentProducerOptions } from '@tidemark/common';
-import { AdminOps, byTopic, type KafkaStyleAdmin } from './admin-ops.js';
-import type {
-  ConsumerOptions,
-  FetchedBatch,
-  FetchedRecord,
-  InputPosition,
-  KafkaTransport,
-  OutgoingRecord,
-  StreamConsumer,
-  TopicPartition,
-  Transaction,
-  TransactionalProducer,
-} from './transport.js';
+import { AdminBackedTransport, KafkaStyleTransactionalProducer, toFetchedBatch, type KafkaStyleAdmin } from './admin-ops.js';
+import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, TransactionalProducer } from './transport.js';
 
 /** Longest a batch may take before librdkafka considers the member dead (blocked chunks retry in place). */
 const MAX_POLL_INTERVAL_MS = 300_000;
@@ -45,16 +34,15 @@ export interface ConfluentTransportOptions {
   producer?: Omit<ConfluentProducerOptions, 'transactional_id'>;
 }
 
-export class ConfluentTransport implements KafkaTransport {
+export class ConfluentTransport extends AdminBackedTransport {
   readonly client = 'confluent' as const;
   readonly fencing = 'group-metadata' as const;
-  private readonly admin: AdminOps;
 
   constructor(
     private readonly kafka: KafkaJS.Kafka,
     private readonly opts: ConfluentTransportOptions,
   ) {
-    this.admin = new AdminOps(() => kafka.admin() as unknown as KafkaStyleAdmin);
+    super(() => kafka.admin() as unknown as KafkaStyleAdmin);
   }
 
   consumer(opts: ConsumerOptions): StreamConsumer {
@@ -64,32 +52,21 @@ export class ConfluentTransport implements KafkaTransport {
   async transactionalProducer(transactional_id: string): Promise<TransactionalProducer> {
     const producer = createConfluentProducer(this.kafka, { ...this.opts.producer, transactional_id });
     await producer.connect();
-    return new ConfluentTransactionalProducer(producer, transactional_id);
-  }
-
-  committedOffsets(group_id: string, topic: string): Promise<Map<number, bigint>> {
-    return this.admin.committedOffsets(group_id, topic);
-  }
-
-  watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
-    return this.admin.watermarks(topic);
-  }
-
-  deleteRecordsBefore(topic: string, partition: number, offset: bigint): Promise<void> {
-    return this.admin.deleteRecordsBefore(topic, partition, offset);
-  }
-
-  deleteGroup(group_id: string): Promise<void> {
-    return this.admin.deleteGroup(group_id);
+    return new KafkaStyleTransactionalProducer(producer, transactional_id, (txn) => ({
+      sendBatch: (topicMessages) => txn.sendBatch({ topicMessages }),
+      sendOffsets: (consumer: StreamConsumer, topics) => {
+        if (!(consumer instanceof ConfluentConsumer))
+          throw new Error('commitWithOffsets needs a consumer of the same (confluent) transport');
+        return txn.sendOffsets({ consumer: consumer.native, topics });
+      },
+    }));
   }
 
   async readTopic(
     topic: string,
     opts: { records_max: number; timeout_ms: number },
   ): Promise<{ records: FetchedRecord[]; complete: boolean }> {
-    const marks = await this.watermarks(topic);
-    const pending = new Map<number, bigint>();
-    for (const [partition, { low, high }] of marks) if (high > low) pending.set(partition, high);
+    const { marks, ends: pending } = await this.readableEnds(topic);
     if (pending.size === 0) return { records: [], complete: true };
     const { KafkaConsumer } = confluentModule();
     const reader = new KafkaConsumer(
@@ -141,14 +118,6 @@ export class ConfluentTransport implements KafkaTransport {
     records.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
     return { records: records.slice(0, opts.records_max), complete: pending.size === 0 && records.length <= opts.records_max };
   }
-
-  topicExists(topic: string): Promise<boolean> {
-    return this.admin.topicExists(topic);
-  }
-
-  close(): Promise<void> {
-    return this.admin.close();
-  }
 }
 
 class ConfluentConsumer implements StreamConsumer {
@@ -196,21 +165,7 @@ class ConfluentConsumer implements StreamConsumer {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitions_concurrency,
       eachBatch: async ({ batch, resolveOffset, isRunning, isStale }) => {
-        const fetched: FetchedBatch = {
-          topic: batch.topic,
-          partition: batch.partition,
-          high_watermark: batch.highWatermark,
-          records: batch.messages.map((m) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key ?? null,
-            value: m.value ?? null,
-            headers: headersToStrings(m.headers as Record<string, unknown> | undefined),
-            timestamp_ms: Number(m.timestamp),
-          })),
-        };
-        await this.opts.onBatch(fetched, {
+        await this.opts.onBatch(toFetchedBatch(batch), {
           markConsumed: (offset) => resolveOffset(offset),
           heartbeat: async () => undefined,
           isRunning: () => this.running && isRunning() && !isStale(),
@@ -245,42 +200,5 @@ class ConfluentConsumer implements StreamConsumer {
   /** The client's consumer, for `sendOffsets` (KIP-447 group metadata). */
   get native(): KafkaJS.Consumer {
     return this.consumer;
-  }
-}
-
-class ConfluentTransactionalProducer implements TransactionalProducer {
-  constructor(
-    private readonly producer: KafkaJS.Producer,
-    readonly transactional_id: string,
-  ) {}
-
-  async begin(): Promise<Transaction> {
-    const txn = await this.producer.transaction();
-    return {
-      async send(records: OutgoingRecord[]) {
-        if (records.length === 0) return;
-        const topicMessages = byTopic(records, (r) => ({ key: r.key, value: r.value, headers: r.headers })).map((g) => ({
-          topic: g.topic,
-          messages: g.items,
-        }));
-        await txn.sendBatch({ topicMessages });
-      },
-      async commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]) {
-        if (!(consumer instanceof ConfluentConsumer))
-          throw new Error('commitWithOffsets needs a consumer of the same (confluent) transport');
-        const topics = byTopic(positions, (p) => ({ partition: p.partition, offset: p.next_offset })).map((g) => ({
-          topic: g.topic,
-          partitions: g.items,
-        }));
-        await txn.sendOffsets({ consumer: consumer.native, topics });
-        await txn.commit();
-      },
-      commit: () => txn.commit(),
-      abort: () => txn.abort(),
-    };
-  }
-
-  async close(): Promise<void> {
-    await this.producer.disconnect();
   }
 }

@@ -10,34 +10,28 @@
  *   fences older holders and completes/aborts their open transaction) on its first
  *   `transaction()`.
  */
-import type { Consumer, Kafka, Producer } from 'kafkajs';
-import { AdminOps, byTopic, type KafkaStyleAdmin } from './admin-ops.js';
-import { createIdempotentProducer, headersToStrings } from '@tidemark/common';
+import type { Consumer, Kafka } from 'kafkajs';
+import {
+  AdminBackedTransport,
+  KafkaStyleTransactionalProducer,
+  toFetchedBatch,
+  toFetchedRecord,
+  type KafkaStyleAdmin,
+} from './admin-ops.js';
+import { createIdempotentProducer } from '@tidemark/common';
 import { installKafkajsPatches } from '@tidemark/common';
 import { randomUUID } from 'node:crypto';
-import type {
-  ConsumerOptions,
-  InputPosition,
-  FetchedRecord,
-  FetchedBatch,
-  KafkaTransport,
-  OutgoingRecord,
-  StreamConsumer,
-  TopicPartition,
-  Transaction,
-  TransactionalProducer,
-} from './transport.js';
+import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, TransactionalProducer } from './transport.js';
 
 // kafkajs 2 prints a one-off notice about its (Java-compatible) default partitioner.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
-export class KafkajsTransport implements KafkaTransport {
+export class KafkajsTransport extends AdminBackedTransport {
   readonly client = 'kafkajs' as const;
   readonly fencing = 'transactional-id-per-partition' as const;
-  private readonly admin: AdminOps;
 
   constructor(private readonly kafka: Kafka) {
-    this.admin = new AdminOps(() => kafka.admin() as unknown as KafkaStyleAdmin);
+    super(() => kafka.admin() as unknown as KafkaStyleAdmin);
     installKafkajsPatches();
   }
 
@@ -48,32 +42,17 @@ export class KafkajsTransport implements KafkaTransport {
   async transactionalProducer(transactional_id: string): Promise<TransactionalProducer> {
     const producer = createIdempotentProducer(this.kafka, { transactional_id });
     await producer.connect();
-    return new KafkajsTransactionalProducer(producer, transactional_id);
-  }
-
-  committedOffsets(group_id: string, topic: string): Promise<Map<number, bigint>> {
-    return this.admin.committedOffsets(group_id, topic);
-  }
-
-  watermarks(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
-    return this.admin.watermarks(topic);
-  }
-
-  deleteRecordsBefore(topic: string, partition: number, offset: bigint): Promise<void> {
-    return this.admin.deleteRecordsBefore(topic, partition, offset);
-  }
-
-  deleteGroup(group_id: string): Promise<void> {
-    return this.admin.deleteGroup(group_id);
+    return new KafkaStyleTransactionalProducer(producer, transactional_id, (txn) => ({
+      sendBatch: (topicMessages) => txn.sendBatch({ acks: -1, topicMessages }),
+      sendOffsets: (consumer, topics) => txn.sendOffsets({ consumerGroupId: consumer.group_id, topics }),
+    }));
   }
 
   async readTopic(
     topic: string,
     opts: { records_max: number; timeout_ms: number },
   ): Promise<{ records: FetchedRecord[]; complete: boolean }> {
-    const marks = await this.watermarks(topic);
-    const remaining = new Map<number, bigint>();
-    for (const [partition, { low, high }] of marks) if (high > low) remaining.set(partition, high);
+    const { ends: remaining } = await this.readableEnds(topic);
     if (remaining.size === 0) return { records: [], complete: true };
     const groupId = `tidemark-reader-${topic}-${randomUUID()}`;
     const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 200, readUncommitted: false, allowAutoTopicCreation: false });
@@ -100,15 +79,7 @@ export class KafkajsTransport implements KafkaTransport {
           for (const m of batch.messages) {
             const end = remaining.get(batch.partition);
             if (end === undefined || BigInt(m.offset) >= end) continue;
-            records.push({
-              topic,
-              partition: batch.partition,
-              offset: m.offset,
-              key: m.key ?? null,
-              value: m.value ?? null,
-              headers: headersToStrings(m.headers as Record<string, unknown> | undefined),
-              timestamp_ms: Number(m.timestamp),
-            });
+            records.push(toFetchedRecord(topic, batch.partition, m));
             if (records.length >= opts.records_max) finish();
           }
         },
@@ -121,14 +92,6 @@ export class KafkajsTransport implements KafkaTransport {
     }
     records.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
     return { records: records.slice(0, opts.records_max), complete: complete && records.length <= opts.records_max };
-  }
-
-  topicExists(topic: string): Promise<boolean> {
-    return this.admin.topicExists(topic);
-  }
-
-  close(): Promise<void> {
-    return this.admin.close();
   }
 }
 
@@ -173,21 +136,7 @@ class KafkajsConsumer implements StreamConsumer {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitions_concurrency,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
-        const fetched: FetchedBatch = {
-          topic: batch.topic,
-          partition: batch.partition,
-          high_watermark: batch.highWatermark,
-          records: batch.messages.map((m) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key ?? null,
-            value: m.value ?? null,
-            headers: headersToStrings(m.headers as Record<string, unknown> | undefined),
-            timestamp_ms: Number(m.timestamp),
-          })),
-        };
-        await this.opts.onBatch(fetched, {
+        await this.opts.onBatch(toFetchedBatch(batch), {
           markConsumed: (offset) => resolveOffset(offset),
           heartbeat,
           isRunning,
@@ -211,40 +160,5 @@ class KafkajsConsumer implements StreamConsumer {
   /** Not stable by itself: the per-partition fencing registers the transactional id first (see the runtime). */
   async committedOffset(tp: TopicPartition): Promise<bigint | null> {
     return (await this.committed(this.group_id, tp.topic)).get(tp.partition) ?? null;
-  }
-}
-
-class KafkajsTransactionalProducer implements TransactionalProducer {
-  constructor(
-    private readonly producer: Producer,
-    readonly transactional_id: string,
-  ) {}
-
-  async begin(): Promise<Transaction> {
-    const txn = await this.producer.transaction();
-    return {
-      async send(records: OutgoingRecord[]) {
-        if (records.length === 0) return;
-        const topicMessages = byTopic(records, (r) => ({ key: r.key, value: r.value, headers: r.headers })).map((g) => ({
-          topic: g.topic,
-          messages: g.items,
-        }));
-        await txn.sendBatch({ acks: -1, topicMessages });
-      },
-      async commitWithOffsets(consumer: StreamConsumer, positions: InputPosition[]) {
-        const topics = byTopic(positions, (p) => ({ partition: p.partition, offset: p.next_offset })).map((g) => ({
-          topic: g.topic,
-          partitions: g.items,
-        }));
-        await txn.sendOffsets({ consumerGroupId: consumer.group_id, topics });
-        await txn.commit();
-      },
-      commit: () => txn.commit(),
-      abort: () => txn.abort(),
-    };
-  }
-
-  async close(): Promise<void> {
-    await this.producer.disconnect();
   }
 }

@@ -6,6 +6,7 @@ import type { Rules } from '../core/rules.js';
 import { riskAddresses, type HistoryEntry, type RiskAssessment, type ScreeningContext } from '../core/screen.js';
 import { DEFAULT_NAMES_FILE, DEFAULT_RULES_FILE, DEFAULT_SANCTIONS_SOURCE, loadNames, loadRules } from '../reference/rules-source.js';
 import { loadSanctionsList } from '../reference/sanctions-source.js';
+import { RiskApiClient, type RiskClientOptions } from '../risk/risk-client.js';
 
 export interface Reference {
   rules: Rules;
@@ -76,4 +77,12 @@ export function makeContext(ref: Reference, event: CanonicalEvent, overrides: Pa
 export function historyEntry(overrides: Partial<HistoryEntry> & { occurred_at_ms: number }): HistoryEntry {
   seq++;
   return { provider: 'generic', event_id: `hist_evt_${seq}`, transaction_id: `hist_tx_${seq}`, amount_ref: '100', ...overrides };
+}
+
+/** A client of the fake risk API at `base_url`, uncached, with the timeout and breaker settings a test needs. */
+export function testRiskClient(
+  base_url: string,
+  opts: Pick<RiskClientOptions, 'timeout_ms' | 'breaker_volume_threshold' | 'breaker_reset_ms' | 'cache_entries_max'>,
+): RiskApiClient {
+  return new RiskApiClient({ base_url, breaker_error_threshold_pct: 50, breaker_rolling_window_ms: 10_000, cache_ttl_ms: 0, ...opts });
 }

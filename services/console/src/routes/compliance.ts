@@ -1,57 +1,29 @@
 /** The compliance queue and its actions (release / escalate / note), sent to the ledger as the user. */
 import type { Express } from 'express';
+import type { ComplianceActionView, QueueItem } from '@tidemark/ledger-projector';
 import { may } from '../core/session.js';
-import { Html, actionsForm, age, decisionBadge, html, txLink } from '../html.js';
+import { Html, actionsForm, age, dataTable, decisionBadge, html, txLink } from '../html.js';
 import { DONE_MESSAGES, REASON_LENGTH_MAX, page, sessionOf, str, type ConsoleContext } from './shared.js';
 
-interface QueueItem {
-  provider: string;
-  transaction_id: string;
-  kind: string;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  status: string;
-  decision: string;
-  reasons: Array<{ code: string; rule_id: string; outcome: string; message: string }>;
-  released: { by: string; at: string } | null;
-  held: string;
-  created_at: string;
-}
-export interface ActionView {
-  provider: string;
-  transaction_id: string;
-  action: string;
-  actor: string;
-  reason: string | null;
-  at: string;
-}
+/** A decision as the ledger API lists it. */
+export type ActionView = ComplianceActionView;
 
 export function historyTable(list: ActionView[], withTx: boolean): Html {
   if (list.length === 0) return html`<p class="muted">No decisions yet.</p>`;
-  return html`<table class="history">
-    <thead>
-      <tr>
-        <th scope="col">When</th>
-        ${withTx ? html`<th scope="col">Transaction</th>` : ''}
-        <th scope="col">Action</th>
-        <th scope="col">Who</th>
-        <th scope="col">Why</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${list.map(
-        (a) =>
-          html`<tr>
-            <td><time datetime="${a.at}">${a.at.slice(0, 19).replace('T', ' ')}</time></td>
-            ${withTx ? html`<td>${txLink(a.provider, a.transaction_id)}</td>` : ''}
-            <td>${a.action}</td>
-            <td>${a.actor}</td>
-            <td>${a.reason ?? ''}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return dataTable(
+    ['When', withTx ? 'Transaction' : null, 'Action', 'Who', 'Why'],
+    list.map(
+      (a) =>
+        html`<tr>
+          <td><time datetime="${a.at}">${a.at.slice(0, 19).replace('T', ' ')}</time></td>
+          ${withTx ? html`<td>${txLink(a.provider, a.transaction_id)}</td>` : ''}
+          <td>${a.action}</td>
+          <td>${a.actor}</td>
+          <td>${a.reason ?? ''}</td>
+        </tr>`,
+    ),
+    { class: 'history' },
+  );
 }
 
 export function registerCompliance(app: Express, ctx: ConsoleContext): void {
@@ -114,44 +86,31 @@ function registerQueue(app: Express, ctx: ConsoleContext): void {
           ${items.length} item(s)${items.length >= 200 ? ' (the newest 200)' : ''}.
           ${canAct ? "Release moves a REVIEW deposit's held funds to available; escalate makes it a BLOCK (funds stay held); every action needs a reason and is audited." : 'Read-only: your role cannot act on the queue.'}
         </p>
-        <table class="queue">
-          <caption class="sr-only">
-            Open compliance decisions
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Transaction and wallet</th>
-              <th scope="col">Amount (held)</th>
-              <th scope="col">Decision</th>
-              <th scope="col">Reasons</th>
-              <th scope="col">Age</th>
-              ${canAct ? html`<th scope="col">Actions</th>` : ''}
-            </tr>
-          </thead>
-          <tbody>
-            ${items.map((it, i) => {
-              const base = `/compliance/${encodeURIComponent(it.provider)}/${encodeURIComponent(it.transaction_id)}`;
-              const releasable = it.decision === 'REVIEW' && !it.released && it.kind === 'deposit' && it.held !== '0';
-              return html`<tr data-tx="${it.transaction_id}">
-                <td>
-                  ${txLink(it.provider, it.transaction_id)}<br /><span class="muted">${it.kind} · ${it.status} · </span
-                  ><a class="muted" href="/compliance?wallet_id=${encodeURIComponent(it.wallet_id)}">${it.wallet_id}</a>
-                </td>
-                <td class="num">${it.amount} ${it.asset}<br /><span class="muted">held ${it.held}</span></td>
-                <td>
-                  ${decisionBadge(it.decision)}${it.released ? html`<br /><span class="muted">released by ${it.released.by}</span>` : ''}
-                </td>
-                <td>
-                  <ul class="reasons">
-                    ${it.reasons.map((r) => html`<li><code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}
-                  </ul>
-                </td>
-                <td><time datetime="${it.created_at}" title="${it.created_at}">${age(it.created_at)}</time></td>
-                ${canAct ? html`<td class="actions">${actionsForm(session, base, `reason-${i}`, { release: releasable, escalate: it.decision === 'REVIEW', release_question: `Release ${it.held} ${it.asset} to available?` })}</td>` : ''}
-              </tr>`;
-            })}
-          </tbody>
-        </table>
+        ${dataTable(
+          ['Transaction and wallet', 'Amount (held)', 'Decision', 'Reasons', 'Age', canAct ? 'Actions' : null],
+          items.map((it, i) => {
+            const base = `/compliance/${encodeURIComponent(it.provider)}/${encodeURIComponent(it.transaction_id)}`;
+            const releasable = it.decision === 'REVIEW' && !it.released && it.kind === 'deposit' && it.held !== '0';
+            return html`<tr data-tx="${it.transaction_id}">
+              <td>
+                ${txLink(it.provider, it.transaction_id)}<br /><span class="muted">${it.kind} · ${it.status} · </span
+                ><a class="muted" href="/compliance?wallet_id=${encodeURIComponent(it.wallet_id)}">${it.wallet_id}</a>
+              </td>
+              <td class="num">${it.amount} ${it.asset}<br /><span class="muted">held ${it.held}</span></td>
+              <td>
+                ${decisionBadge(it.decision)}${it.released ? html`<br /><span class="muted">released by ${it.released.by}</span>` : ''}
+              </td>
+              <td>
+                <ul class="reasons">
+                  ${it.reasons.map((r) => html`<li><code>${r.rule_id}</code> ${r.code}: ${r.message}</li>`)}
+                </ul>
+              </td>
+              <td><time datetime="${it.created_at}" title="${it.created_at}">${age(it.created_at)}</time></td>
+              ${canAct ? html`<td class="actions">${actionsForm(session, base, `reason-${i}`, { release: releasable, escalate: it.decision === 'REVIEW', release_question: `Release ${it.held} ${it.asset} to available?` })}</td>` : ''}
+            </tr>`;
+          }),
+          { class: 'queue', caption: 'Open compliance decisions' },
+        )}
         <section aria-labelledby="hist-h">
           <h2 id="hist-h">Latest decisions</h2>
           ${historyTable(history.body.actions ?? [], true)}

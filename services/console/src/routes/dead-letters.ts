@@ -1,8 +1,8 @@
 /** Dead letters: list, show, replay and purge, through @tidemark/stream's DLQ operations. */
-import type { Express } from 'express';
+import type { Express, Response } from 'express';
 import { listDeadLetters, parseDeadLetterId, purgeDeadLetters, replayDeadLetters, showDeadLetter, type DlqFilter } from '@tidemark/stream';
 import { may } from '../core/session.js';
-import { Html, csrfField, html } from '../html.js';
+import { Html, csrfField, dataTable, fact, html } from '../html.js';
 import { DLQ_IDS_PER_ACTION_MAX, page, sessionOf, str, type ConsoleContext } from './shared.js';
 
 const dlqFilterOf = (q: Record<string, unknown>): DlqFilter => {
@@ -49,36 +49,22 @@ function registerDeadLetterList(app: Express, ctx: ConsoleContext): void {
         <p class="muted">${entries.length} dead letter(s)${complete ? '' : ' (scan limit reached: narrow the filter)'}.</p>
         <form method="post" action="/dead-letters/act" id="dlq-form">
           ${csrfField(session)}
-          <table>
-            <caption class="sr-only">
-              Dead letters
-            </caption>
-            <thead>
-              <tr>
-                ${canOperate ? html`<th scope="col"><span class="sr-only">Select</span></th>` : ''}
-                <th scope="col">Id</th>
-                <th scope="col">State</th>
-                <th scope="col">Key</th>
-                <th scope="col">Error</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Last failure</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${entries.map(
-                (e, i) =>
-                  html`<tr>
-                    ${canOperate ? html`<td><input type="checkbox" name="id" value="${e.id}" id="dl-${i}" aria-label="Select ${e.id}" /></td>` : ''}
-                    <td><a href="/dead-letters/show?id=${encodeURIComponent(e.id)}">${e.id}</a></td>
-                    <td>${e.state}</td>
-                    <td><code>${e.key ?? ''}</code></td>
-                    <td>${e.error_class}: ${e.error_message.slice(0, 160)}</td>
-                    <td class="num">${e.attempts}</td>
-                    <td>${e.last_failure_at}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
+          ${dataTable(
+            [canOperate ? html`<span class="sr-only">Select</span>` : null, 'Id', 'State', 'Key', 'Error', 'Attempts', 'Last failure'],
+            entries.map(
+              (e, i) =>
+                html`<tr>
+                  ${canOperate ? html`<td><input type="checkbox" name="id" value="${e.id}" id="dl-${i}" aria-label="Select ${e.id}" /></td>` : ''}
+                  <td><a href="/dead-letters/show?id=${encodeURIComponent(e.id)}">${e.id}</a></td>
+                  <td>${e.state}</td>
+                  <td><code>${e.key ?? ''}</code></td>
+                  <td>${e.error_class}: ${e.error_message.slice(0, 160)}</td>
+                  <td class="num">${e.attempts}</td>
+                  <td>${e.last_failure_at}</td>
+                </tr>`,
+            ),
+            { caption: 'Dead letters' },
+          )}
           ${
             canOperate
               ? html`<fieldset>
@@ -114,30 +100,10 @@ function registerDeadLetterShow(app: Express, ctx: ConsoleContext): void {
       200,
       `Dead letter ${entry.id}`,
       html`<dl class="facts">
-          <div>
-            <dt>State</dt>
-            <dd>${entry.state}</dd>
-          </div>
-          <div>
-            <dt>Service</dt>
-            <dd>${entry.service}</dd>
-          </div>
-          <div>
-            <dt>Original</dt>
-            <dd>${entry.original_topic} / ${entry.original_partition} / ${entry.original_offset}</dd>
-          </div>
-          <div>
-            <dt>Key</dt>
-            <dd><code>${entry.key ?? ''}</code></dd>
-          </div>
-          <div>
-            <dt>Error</dt>
-            <dd>${entry.error_class}: ${entry.error_message}</dd>
-          </div>
-          <div>
-            <dt>Attempts</dt>
-            <dd>${entry.attempts} (${entry.first_failure_at} → ${entry.last_failure_at})</dd>
-          </div>
+          ${fact('State', entry.state)} ${fact('Service', entry.service)}
+          ${fact('Original', `${entry.original_topic} / ${entry.original_partition} / ${entry.original_offset}`)}
+          ${fact('Key', html`<code>${entry.key ?? ''}</code>`)} ${fact('Error', `${entry.error_class}: ${entry.error_message}`)}
+          ${fact('Attempts', `${entry.attempts} (${entry.first_failure_at} → ${entry.last_failure_at})`)}
         </dl>
         <h2>Payload (decoded)</h2>
         <pre>${JSON.stringify(entry.value, null, 2)}</pre>
@@ -152,6 +118,21 @@ function registerDeadLetterShow(app: Express, ctx: ConsoleContext): void {
       { current: '/dead-letters' },
     );
   });
+}
+
+/** The page after a replay or purge: what was (or would be) done, one item per dead letter, then what was skipped. */
+function resultPage(res: Response, title: string, summary: string, done: Html[], skipped: Array<{ id: string; reason: string }>): void {
+  page(
+    res,
+    200,
+    title,
+    html`<p>${summary}; skipped ${skipped.length}.</p>
+      <ul class="result">
+        ${done}${skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}
+      </ul>
+      <p><a href="/dead-letters">Back to dead letters</a></p>`,
+    { current: '/dead-letters' },
+  );
 }
 
 function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {
@@ -189,16 +170,12 @@ function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {
         { user: session.name, replayed: report.replayed.length, skipped: report.skipped.length, dry_run },
         'console: dead letters replayed',
       );
-      return page(
+      return resultPage(
         res,
-        200,
         dry_run ? 'Replay (dry run)' : 'Replayed',
-        html`<p>${dry_run ? 'Would replay' : 'Replayed'} ${report.replayed.length}; skipped ${report.skipped.length}.</p>
-          <ul class="result">
-            ${report.replayed.map((r) => html`<li>${r.id} → ${r.to_topic}</li>`)}${report.skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}
-          </ul>
-          <p><a href="/dead-letters">Back to dead letters</a></p>`,
-        { current: '/dead-letters' },
+        `${dry_run ? 'Would replay' : 'Replayed'} ${report.replayed.length}`,
+        report.replayed.map((r) => html`<li>${r.id} → ${r.to_topic}</li>`),
+        report.skipped,
       );
     }
     if (op === 'purge') {
@@ -214,16 +191,12 @@ function registerDeadLetterActions(app: Express, ctx: ConsoleContext): void {
       const report = await purgeDeadLetters(ctx, { refs, actor, dry_run });
       actions.inc({ action: dry_run ? 'dlq_purge_dry_run' : 'dlq_purge', outcome: 'ok' });
       logger.info({ user: session.name, purged: report.purged.length, dry_run }, 'console: dead letters purged');
-      return page(
+      return resultPage(
         res,
-        200,
         dry_run ? 'Purge (dry run)' : 'Purged',
-        html`<p>${dry_run ? 'Would purge' : 'Purged'} ${report.purged.length}; skipped ${report.skipped.length}.</p>
-          <ul class="result">
-            ${report.purged.map((id) => html`<li>${id}</li>`)}${report.skipped.map((s) => html`<li>${s.id}: skipped (${s.reason})</li>`)}
-          </ul>
-          <p><a href="/dead-letters">Back to dead letters</a></p>`,
-        { current: '/dead-letters' },
+        `${dry_run ? 'Would purge' : 'Purged'} ${report.purged.length}`,
+        report.purged.map((id) => html`<li>${id}</li>`),
+        report.skipped,
       );
     }
     page(res, 400, 'Dead letters', html`<p>Unknown operation.</p>`, { current: '/dead-letters' });

@@ -1,6 +1,6 @@
 /** The live pipeline page and the JSON it polls. */
 import type { Express } from 'express';
-import { html } from '../html.js';
+import { dataTable, html } from '../html.js';
 import { page, type ConsoleContext } from './shared.js';
 
 export function registerPipeline(app: Express, ctx: ConsoleContext): void {
@@ -31,22 +31,10 @@ export function registerPipeline(app: Express, ctx: ConsoleContext): void {
         </section>
         <section aria-labelledby="svc-h">
           <h2 id="svc-h">Services</h2>
-          <table id="services">
-            <caption class="sr-only">
-              Readiness, consumer lag, retry ladder and dead-letter depth per service
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Service</th>
-                <th scope="col">Ready</th>
-                <th scope="col">Checks</th>
-                <th scope="col">Consumer lag</th>
-                <th scope="col">Ladder depth</th>
-                <th scope="col">DLQ depth</th>
-              </tr>
-            </thead>
-            <tbody></tbody>
-          </table>
+          ${dataTable(['Service', 'Ready', 'Checks', 'Consumer lag', 'Ladder depth', 'DLQ depth'], [], {
+            id: 'services',
+            caption: 'Readiness, consumer lag, retry ladder and dead-letter depth per service',
+          })}
         </section>
         <section aria-labelledby="lat-h">
           <h2 id="lat-h">Received → projected latency</h2>
@@ -54,21 +42,10 @@ export function registerPipeline(app: Express, ctx: ConsoleContext): void {
           <label for="event-type">Event type</label>
           <select id="event-type"></select>
           <div id="latency-chart" role="img" aria-label="Latency chart"></div>
-          <table id="latency-table">
-            <caption class="sr-only">
-              Latest latency percentiles per event type
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Event type</th>
-                <th scope="col">events/min</th>
-                <th scope="col">p50 ms</th>
-                <th scope="col">p90 ms</th>
-                <th scope="col">p99 ms</th>
-              </tr>
-            </thead>
-            <tbody></tbody>
-          </table>
+          ${dataTable(['Event type', 'events/min', 'p50 ms', 'p90 ms', 'p99 ms'], [], {
+            id: 'latency-table',
+            caption: 'Latest latency percentiles per event type',
+          })}
         </section>`,
       { current: '/pipeline' },
     );

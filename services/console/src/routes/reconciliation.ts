@@ -1,62 +1,36 @@
 /** Reconciliation: past reports, runs started here (the operator CLI's own run), and starting one. */
 import type { Express } from 'express';
 import { may } from '../core/session.js';
-import { Html, csrfField, html, txLink } from '../html.js';
+import { Html, csrfField, dataTable, fact, html, txLink } from '../html.js';
 import type { Reconciliations } from '../reconciliation.js';
 import { page, sessionOf, str, type ConsoleContext } from './shared.js';
 
 function reportBody(report: Awaited<ReturnType<Reconciliations['readReport']>> & object): Html {
   const counts = Object.entries(report.discrepancy_counts ?? {}).filter(([, n]) => n > 0);
   return html`<dl class="facts">
-      <div>
-        <dt>Run</dt>
-        <dd>${report.run_id}</dd>
-      </div>
-      <div>
-        <dt>Verdict</dt>
-        <dd id="verdict">${report.verdict}</dd>
-      </div>
-      <div>
-        <dt>Window</dt>
-        <dd>${report.window.since} → ${report.window.until}</dd>
-      </div>
-      <div>
-        <dt>Matched</dt>
-        <dd>${report.matching.matched} of ${report.matching.compared}</dd>
-      </div>
-      <div>
-        <dt>Discrepancies</dt>
-        <dd>${report.discrepancies_total}${counts.length ? ` (${counts.map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}</dd>
-      </div>
+      ${fact('Run', report.run_id)} ${fact('Verdict', report.verdict, 'verdict')}
+      ${fact('Window', `${report.window.since} → ${report.window.until}`)}
+      ${fact('Matched', `${report.matching.matched} of ${report.matching.compared}`)}
+      ${fact('Discrepancies', `${report.discrepancies_total}${counts.length ? ` (${counts.map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`)}
     </dl>
     <h2>Findings</h2>
     ${
       report.discrepancies.length
-        ? html`<table id="findings">
-            <thead>
-              <tr>
-                <th scope="col">Kind</th>
-                <th scope="col">Transaction</th>
-                <th scope="col">Wallet</th>
-                <th scope="col">Ledger</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Detail</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${report.discrepancies.slice(0, 500).map(
-                (f) =>
-                  html`<tr>
-                    <td>${f.kind}</td>
-                    <td>${f.transaction_id ? txLink(report.provider, f.transaction_id) : ''}</td>
-                    <td>${f.wallet_id ?? ''}</td>
-                    <td>${f.ledger_value ?? ''}</td>
-                    <td>${f.provider_value ?? ''}</td>
-                    <td>${f.detail}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
+        ? dataTable(
+            ['Kind', 'Transaction', 'Wallet', 'Ledger', 'Provider', 'Detail'],
+            report.discrepancies.slice(0, 500).map(
+              (f) =>
+                html`<tr>
+                  <td>${f.kind}</td>
+                  <td>${f.transaction_id ? txLink(report.provider, f.transaction_id) : ''}</td>
+                  <td>${f.wallet_id ?? ''}</td>
+                  <td>${f.ledger_value ?? ''}</td>
+                  <td>${f.provider_value ?? ''}</td>
+                  <td>${f.detail}</td>
+                </tr>`,
+            ),
+            { id: 'findings' },
+          )
         : html`<p>No discrepancies.</p>`
     }`;
 }
@@ -104,31 +78,20 @@ export function registerReconciliation(app: Express, ctx: ConsoleContext): void 
               </p>`
         }
         <h2>Past runs (reports)</h2>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Run</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Window</th>
-              <th scope="col">Verdict</th>
-              <th scope="col">Discrepancies</th>
-              <th scope="col">Matched</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${reports.map(
-              (r) =>
-                html`<tr>
-                  <td><a href="/reconciliation/reports/${encodeURIComponent(r.file)}">${r.run_id}</a></td>
-                  <td>${r.provider}</td>
-                  <td>${r.window.since} → ${r.window.until}</td>
-                  <td>${r.verdict}</td>
-                  <td class="num">${r.discrepancies_total}</td>
-                  <td class="num">${r.matching.matched}/${r.matching.compared}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>`,
+        ${dataTable(
+          ['Run', 'Provider', 'Window', 'Verdict', 'Discrepancies', 'Matched'],
+          reports.map(
+            (r) =>
+              html`<tr>
+                <td><a href="/reconciliation/reports/${encodeURIComponent(r.file)}">${r.run_id}</a></td>
+                <td>${r.provider}</td>
+                <td>${r.window.since} → ${r.window.until}</td>
+                <td>${r.verdict}</td>
+                <td class="num">${r.discrepancies_total}</td>
+                <td class="num">${r.matching.matched}/${r.matching.compared}</td>
+              </tr>`,
+          ),
+        )}`,
       { current: '/reconciliation' },
     );
   });

@@ -1,36 +1,13 @@
 /** The transaction page: the ledger's view of one transaction, its history, postings and findings. */
 import type { Express } from 'express';
+import type { TransactionView } from '@tidemark/ledger-projector/read';
 import { may, type Session } from '../core/session.js';
-import { Html, actionsForm, decisionBadge, html } from '../html.js';
+import { Html, actionsForm, dataTable, decisionBadge, fact, html } from '../html.js';
 import { historyTable, type ActionView } from './compliance.js';
 import { DONE_MESSAGES, page, sessionOf, str, type ConsoleContext } from './shared.js';
 
-interface TxView {
-  provider: string;
-  transaction_id: string;
-  kind: string;
-  status: string;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  decision: string;
-  reasons: Array<{ code: string; rule_id: string; outcome: string; message: string }>;
-  released: { by: string; at: string } | null;
-  effect: { pending: string; available: string; held: string };
-  anomalies: string[];
-  history: Array<{
-    event_id: string;
-    event_type: string;
-    occurred_at: string;
-    received_at: string;
-    projected_at: string;
-    source: string;
-    decision: string;
-    outcome: string;
-    status_after: string | null;
-  }>;
-  message?: string;
-}
+/** The ledger API's transaction view (an error answer carries a message instead). */
+type TxView = TransactionView & { message?: string };
 
 export function registerTransactions(app: Express, ctx: ConsoleContext): void {
   app.get('/transactions', (req, res) => {
@@ -66,52 +43,21 @@ type Findings = Awaited<ReturnType<ConsoleContext['opts']['reconciliations']['fi
 
 function txFacts(t: TxView, balance: Balance | undefined, jaeger: string | null): Html {
   return html`<dl class="facts">
-    <div>
-      <dt>Provider</dt>
-      <dd>${t.provider}</dd>
-    </div>
-    <div>
-      <dt>Kind</dt>
-      <dd>${t.kind}</dd>
-    </div>
-    <div>
-      <dt>Status</dt>
-      <dd>${t.status}</dd>
-    </div>
-    <div>
-      <dt>Wallet</dt>
-      <dd><a href="/compliance?state=all&amp;wallet_id=${encodeURIComponent(t.wallet_id)}">${t.wallet_id}</a></dd>
-    </div>
-    <div>
-      <dt>Amount</dt>
-      <dd>${t.amount} ${t.asset}</dd>
-    </div>
-    <div>
-      <dt>Screening</dt>
-      <dd>${decisionBadge(t.decision)}${t.released ? html` released by ${t.released.by} at ${t.released.at}` : ''}</dd>
-    </div>
-    <div>
-      <dt>This transaction's effect</dt>
-      <dd>pending ${t.effect.pending} · available ${t.effect.available} · held ${t.effect.held}</dd>
-    </div>
+    ${fact('Provider', t.provider)} ${fact('Kind', t.kind)} ${fact('Status', t.status)}
+    ${fact('Wallet', html`<a href="/compliance?state=all&amp;wallet_id=${encodeURIComponent(t.wallet_id)}">${t.wallet_id}</a>`)}
+    ${fact('Amount', `${t.amount} ${t.asset}`)}
+    ${fact('Screening', html`${decisionBadge(t.decision)}${t.released ? html` released by ${t.released.by} at ${t.released.at}` : ''}`)}
+    ${fact("This transaction's effect", `pending ${t.effect.pending} · available ${t.effect.available} · held ${t.effect.held}`)}
     ${
       balance
-        ? html`<div>
-            <dt>Wallet balance now (${t.asset})</dt>
-            <dd id="wallet-balance">
-              pending ${balance.pending} · available <span data-available>${balance.available}</span> · held ${balance.held}
-            </dd>
-          </div>`
+        ? fact(
+            `Wallet balance now (${t.asset})`,
+            html`pending ${balance.pending} · available <span data-available>${balance.available}</span> · held ${balance.held}`,
+            'wallet-balance',
+          )
         : ''
     }
-    ${
-      jaeger
-        ? html`<div>
-            <dt>Trace</dt>
-            <dd><a href="${jaeger}" rel="noreferrer">Open in Jaeger</a></dd>
-          </div>`
-        : ''
-    }
+    ${jaeger ? fact('Trace', html`<a href="${jaeger}" rel="noreferrer">Open in Jaeger</a>`) : ''}
   </dl>`;
 }
 
@@ -134,61 +80,48 @@ function txScreening(session: Session, t: TxView, txPath: string): Html {
 }
 
 function txEventsTable(t: TxView, balanceMove: (event_id: string) => string): Html {
-  return html`<table>
-    <thead>
-      <tr>
-        <th scope="col">Event</th>
-        <th scope="col">Type</th>
-        <th scope="col">Occurred</th>
-        <th scope="col">Received</th>
-        <th scope="col">Projected</th>
-        <th scope="col">Source</th>
-        <th scope="col">Decision</th>
-        <th scope="col">Status after</th>
-        <th scope="col">Wallet balance (${t.asset}) before → after</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${t.history.map(
-        (h) =>
-          html`<tr data-event="${h.event_id}">
-            <td><code>${h.event_id}</code></td>
-            <td>${h.event_type}</td>
-            <td>${h.occurred_at}</td>
-            <td>${h.received_at}</td>
-            <td>${h.projected_at}</td>
-            <td>${h.source}</td>
-            <td>${h.decision}</td>
-            <td>${h.status_after ?? ''}</td>
-            <td>${balanceMove(h.event_id)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return dataTable(
+    [
+      'Event',
+      'Type',
+      'Occurred',
+      'Received',
+      'Projected',
+      'Source',
+      'Decision',
+      'Status after',
+      `Wallet balance (${t.asset}) before → after`,
+    ],
+    t.history.map(
+      (h) =>
+        html`<tr data-event="${h.event_id}">
+          <td><code>${h.event_id}</code></td>
+          <td>${h.event_type}</td>
+          <td>${h.occurred_at}</td>
+          <td>${h.received_at}</td>
+          <td>${h.projected_at}</td>
+          <td>${h.source}</td>
+          <td>${h.decision}</td>
+          <td>${h.status_after ?? ''}</td>
+          <td>${balanceMove(h.event_id)}</td>
+        </tr>`,
+    ),
+  );
 }
 
 function txPostingsTable(postings: Postings): Html {
-  return html`<table>
-    <thead>
-      <tr>
-        <th scope="col">Event</th>
-        <th scope="col">Debit</th>
-        <th scope="col">Credit</th>
-        <th scope="col">Amount</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${postings.map(
-        (p) =>
-          html`<tr>
-            <td><code>${p.event_id}</code></td>
-            <td><code>${p.debit_account_id}</code></td>
-            <td><code>${p.credit_account_id}</code></td>
-            <td class="num">${p.amount} ${p.asset}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return dataTable(
+    ['Event', 'Debit', 'Credit', 'Amount'],
+    postings.map(
+      (p) =>
+        html`<tr>
+          <td><code>${p.event_id}</code></td>
+          <td><code>${p.debit_account_id}</code></td>
+          <td><code>${p.credit_account_id}</code></td>
+          <td class="num">${p.amount} ${p.asset}</td>
+        </tr>`,
+    ),
+  );
 }
 
 function txFindings(findings: Findings): Html {

@@ -1,21 +1,15 @@
 /** node:http plumbing shared by ingress's router and webhook handler: JSON answers, header reads, bounded body reads. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson as sendOpsJson } from '@tidemark/common';
 
 export interface ErrorBody {
   error: string;
   message: string;
 }
 
+/** Ingress's JSON answers: common's, typed `application/json` without a charset parameter as ingress always answered. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
+  sendOpsJson(res, status, body, { 'content-type': 'application/json', ...headers });
 }
 
 export function firstHeader(req: IncomingMessage, name: string): string | undefined {

@@ -1,10 +1,11 @@
 /**
- * The provider-independent half of payload mapping: every mapper produces `CanonicalFields`
+ * The provider-independent half of payload mapping: every mapper produces `MappedFields`
  * from its own body shape, and `buildCanonicalEvent` enforces the v1 event types' required
- * fields and the amount rules, then assembles the Avro record (schemas/avro/canonical-event.avsc).
+ * fields and the amount rules, then assembles the Avro record (schemas/avro/canonical-event.avsc)
+ * with the shared `canonicalEvent` builder.
  */
 import { amountProblem } from '@tidemark/common/money';
-import { isKnownEventType } from '@tidemark/common/events';
+import { canonicalEvent, isKnownEventType } from '@tidemark/common/events';
 import type { CanonicalEvent } from '@tidemark/common/records';
 
 export { EVENT_TYPES as KNOWN_EVENT_TYPES, isKnownEventType, type EventType as KnownEventType } from '@tidemark/common/events';
@@ -29,6 +30,9 @@ export interface CanonicalFields {
   kyc_status: string | null;
 }
 
+/** What a mapper must give; the fields it leaves out were not sent (null). */
+export type MappedFields = Pick<CanonicalFields, 'event_id' | 'event_type' | 'occurred_at_ms'> & Partial<CanonicalFields>;
+
 export interface DeliveryFacts {
   provider: string;
   ingress_id: string;
@@ -47,7 +51,10 @@ const TRANSACTION_REQUIRED = ['transaction_id', 'wallet_id', 'asset', 'network',
 const KYC_REQUIRED = ['customer_id', 'kyc_status'] as const;
 
 /** Checks the per-type rules and assembles the canonical record. */
-export function buildCanonicalEvent(fields: CanonicalFields, delivery: DeliveryFacts): MapResult {
+export function buildCanonicalEvent(mapped: MappedFields, delivery: DeliveryFacts): MapResult {
+  const { provider, ingress_id, received_at_ms, body_sha256 } = delivery;
+  // Complete (every field not sent is null); the partition key is chosen below, once the fields are checked.
+  const fields = canonicalEvent({ provider, ingress_id, received_at_ms, body_sha256, partition_key: '', ...mapped });
   const known_type = isKnownEventType(fields.event_type);
   if (known_type) {
     const required = fields.event_type === 'kyc.status_changed' ? KYC_REQUIRED : TRANSACTION_REQUIRED;
@@ -65,33 +72,14 @@ export function buildCanonicalEvent(fields: CanonicalFields, delivery: DeliveryF
   }
   // Partition key: wallet id, else customer id; an unknown-type event with neither is keyed by
   // its own id (it is recorded but never projected, so it needs no wallet ordering).
-  const partition_key = fields.wallet_id ?? fields.customer_id ?? `${delivery.provider}:${fields.event_id}`;
   return {
     ok: true,
     known_type,
     event: {
-      ingress_id: delivery.ingress_id,
-      provider: delivery.provider,
-      event_id: fields.event_id,
-      event_type: fields.event_type,
-      occurred_at_ms: fields.occurred_at_ms,
-      received_at_ms: delivery.received_at_ms,
-      partition_key,
-      transaction_id: fields.transaction_id,
-      wallet_id: fields.wallet_id,
-      customer_id: fields.customer_id,
+      ...fields,
+      partition_key: fields.wallet_id ?? fields.customer_id ?? `${provider}:${fields.event_id}`,
       asset: fields.asset === null ? null : fields.asset.toUpperCase(),
-      network: fields.network,
-      amount: fields.amount,
-      tx_hash: fields.tx_hash,
-      from_address: fields.from_address,
-      to_address: fields.to_address,
-      confirmations: fields.confirmations,
-      counterparty_name: fields.counterparty_name,
       counterparty_country: fields.counterparty_country === null ? null : fields.counterparty_country.toUpperCase(),
-      kyc_status: fields.kyc_status,
-      source: 'WEBHOOK',
-      body_sha256: delivery.body_sha256,
     },
   };
 }

@@ -11,19 +11,14 @@ import { createHash } from 'node:crypto';
 import { clientAddress, ipAllowed } from './ip.js';
 import { parseJsonBody, JSON_DEPTH_MAX_DEFAULT } from './json-guard.js';
 import type { Provider } from './profiles.js';
-import type { HeaderLookup } from './signature/index.js';
+import type { HeaderLookup, VerifyFailure } from './signature/index.js';
 
 export type RejectionCode =
   | 'unknown_provider'
   | 'ip_not_allowed'
   | 'body_too_large'
-  | 'signature_missing'
-  | 'signature_malformed'
-  | 'signature_invalid'
-  | 'timestamp_missing'
-  | 'timestamp_invalid'
-  | 'timestamp_out_of_tolerance'
-  | 'no_secret_configured'
+  // A failed signature or timestamp check (401), as the verifier words it.
+  | VerifyFailure
   | 'unsupported_content_type'
   | 'invalid_utf8'
   | 'invalid_json'

@@ -73,8 +73,16 @@ export interface Delivery {
   screening: ScreeningInput;
 }
 
-/** Applies deliveries in the given order, keeping one state per transaction. */
-export function replay(deliveries: Delivery[]): { book: AccountBook; states: Map<string, TxState> } {
+/** Replays `steps` (event type, amount) of tx_1 in this order, each screened ALLOW. */
+export function replayScreened(...steps: Array<[event_type: TxEventType, amount: string]>): ReturnType<typeof replay> {
+  return replay(steps.map(([event_type, amount]) => ({ event: ev(event_type, amount), screening: screen() })));
+}
+
+/** Applies deliveries in the given order, keeping one state per transaction; `afterEach` sees the book after every delivery. */
+export function replay(
+  deliveries: Delivery[],
+  afterEach: (book: AccountBook) => void = () => undefined,
+): { book: AccountBook; states: Map<string, TxState> } {
   const book = new AccountBook();
   const states = new Map<string, TxState>();
   for (const d of deliveries) {
@@ -82,6 +90,7 @@ export function replay(deliveries: Delivery[]): { book: AccountBook; states: Map
     const { newState, postings } = applyEvent(states.get(key) ?? null, d.event, d.screening);
     states.set(key, newState);
     book.post(postings);
+    afterEach(book);
   }
   return { book, states };
 }

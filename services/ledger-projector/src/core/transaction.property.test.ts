@@ -150,19 +150,12 @@ function permutations<T>(items: readonly T[]): T[][] {
 
 /** Replays and checks the per-step invariants: postings balance, no negative pending/held. */
 function replayChecked(order: Delivery[], specs: TxSpec[]): AccountBook {
-  const book = new AccountBook();
-  const states = new Map<string, TxState>();
-  for (const d of order) {
-    const key = `${d.event.provider}\u0000${d.event.transaction_id}`;
-    const { newState, postings } = applyEvent(states.get(key) ?? null, d.event, d.screening);
-    states.set(key, newState);
-    book.post(postings);
+  return replay(order, (book) => {
     for (const asset of ['BTC', 'ETH']) expect(book.assetSum(asset)).toBe(0n);
     for (const [, b] of walletBuckets(book, specs)) {
       expect(b.pending >= 0n && b.held >= 0n).toBe(true);
     }
-  }
-  return book;
+  }).book;
 }
 
 describe('ledger state machine properties', () => {

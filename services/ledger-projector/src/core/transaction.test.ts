@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { accountId, externalAccount, walletAccount } from './accounts.js';
 import { formatUnits, parseAmount } from './amount.js';
-import { AccountBook, ev, replay, screen } from './testkit.js';
+import { AccountBook, ev, replay, replayScreened, screen } from './testkit.js';
 import {
   LedgerConflictError,
   ReleaseRejectedError,
@@ -13,6 +13,7 @@ import {
   stateFromJson,
   stateToJson,
   txStatus,
+  type Decision,
   type TxState,
 } from './transaction.js';
 
@@ -45,10 +46,7 @@ describe('deposit events (DESIGN 3.3 table, in order)', () => {
   });
 
   it('deposit.confirmed after detected: pending -> available', () => {
-    const { book, states } = replay([
-      { event: ev('deposit.detected', '0.5'), screening: screen() },
-      { event: ev('deposit.confirmed', '0.5'), screening: screen() },
-    ]);
+    const { book, states } = replayScreened(['deposit.detected', '0.5'], ['deposit.confirmed', '0.5']);
     expect(buckets(book)).toEqual({ pending: '0', available: '0.5', held: '0', external: '-0.5' });
     expect(txStatus(states.values().next().value!)).toBe('confirmed');
   });
@@ -69,10 +67,7 @@ describe('deposit events (DESIGN 3.3 table, in order)', () => {
   });
 
   it('deposit.failed removes pending', () => {
-    const { book, states } = replay([
-      { event: ev('deposit.detected', '1.25'), screening: screen() },
-      { event: ev('deposit.failed', '1.25'), screening: screen() },
-    ]);
+    const { book, states } = replayScreened(['deposit.detected', '1.25'], ['deposit.failed', '1.25']);
     expect(buckets(book)).toEqual({ pending: '0', available: '0', held: '0', external: '0' });
     expect(txStatus(states.values().next().value!)).toBe('failed');
   });
@@ -111,19 +106,12 @@ describe('withdrawal events (DESIGN 3.3 table, in order)', () => {
   });
 
   it('withdrawal.confirmed: held -= amount (funds left custody)', () => {
-    const { book } = replay([
-      { event: ev('withdrawal.requested', '0.1'), screening: screen() },
-      { event: ev('withdrawal.broadcast', '0.1'), screening: screen() },
-      { event: ev('withdrawal.confirmed', '0.1'), screening: screen() },
-    ]);
+    const { book } = replayScreened(['withdrawal.requested', '0.1'], ['withdrawal.broadcast', '0.1'], ['withdrawal.confirmed', '0.1']);
     expect(buckets(book)).toEqual({ pending: '0', available: '-0.1', held: '0', external: '0.1' });
   });
 
   it('withdrawal.failed: held -> available', () => {
-    const { book, states } = replay([
-      { event: ev('withdrawal.requested', '0.1'), screening: screen() },
-      { event: ev('withdrawal.failed', '0.1'), screening: screen() },
-    ]);
+    const { book, states } = replayScreened(['withdrawal.requested', '0.1'], ['withdrawal.failed', '0.1']);
     expect(buckets(book)).toEqual({ pending: '0', available: '0', held: '0', external: '0' });
     expect(statementStatus(txStatus(states.values().next().value!))).toBe('failed');
   });
@@ -131,36 +119,22 @@ describe('withdrawal events (DESIGN 3.3 table, in order)', () => {
 
 describe('out-of-order arrival and duplicates', () => {
   it('confirmed before detected: the late detected adds no pending', () => {
-    const { book } = replay([
-      { event: ev('deposit.confirmed', '0.5'), screening: screen() },
-      { event: ev('deposit.detected', '0.5'), screening: screen() },
-    ]);
+    const { book } = replayScreened(['deposit.confirmed', '0.5'], ['deposit.detected', '0.5']);
     expect(buckets(book)).toEqual({ pending: '0', available: '0.5', held: '0', external: '-0.5' });
   });
 
   it('failed before detected: nothing pending', () => {
-    const { book } = replay([
-      { event: ev('deposit.failed', '0.5'), screening: screen() },
-      { event: ev('deposit.detected', '0.5'), screening: screen() },
-    ]);
+    const { book } = replayScreened(['deposit.failed', '0.5'], ['deposit.detected', '0.5']);
     expect(book.snapshot()).toEqual({});
   });
 
   it('reversed before confirmed: never credited', () => {
-    const { book } = replay([
-      { event: ev('deposit.detected', '0.5'), screening: screen() },
-      { event: ev('deposit.reversed', '0.5'), screening: screen() },
-      { event: ev('deposit.confirmed', '0.5'), screening: screen() },
-    ]);
+    const { book } = replayScreened(['deposit.detected', '0.5'], ['deposit.reversed', '0.5'], ['deposit.confirmed', '0.5']);
     expect(book.snapshot()).toEqual({});
   });
 
   it('withdrawal.confirmed before requested: the late request holds nothing', () => {
-    const { book } = replay([
-      { event: ev('withdrawal.confirmed', '0.1'), screening: screen() },
-      { event: ev('withdrawal.requested', '0.1'), screening: screen() },
-      { event: ev('withdrawal.broadcast', '0.1'), screening: screen() },
-    ]);
+    const { book } = replayScreened(['withdrawal.confirmed', '0.1'], ['withdrawal.requested', '0.1'], ['withdrawal.broadcast', '0.1']);
     expect(buckets(book)).toEqual({ pending: '0', available: '-0.1', held: '0', external: '0.1' });
   });
 
@@ -181,19 +155,13 @@ describe('out-of-order arrival and duplicates', () => {
   });
 
   it('amount differences: the confirmed amount wins and the difference is an anomaly', () => {
-    const { book, states } = replay([
-      { event: ev('deposit.detected', '1.0'), screening: screen() },
-      { event: ev('deposit.confirmed', '0.999'), screening: screen() },
-    ]);
+    const { book, states } = replayScreened(['deposit.detected', '1.0'], ['deposit.confirmed', '0.999']);
     expect(buckets(book)).toEqual({ pending: '0', available: '0.999', held: '0', external: '-0.999' });
     expect(states.values().next().value!.anomalies).toEqual(['amount_mismatch:deposit.detected=1:deposit.confirmed=0.999']);
   });
 
   it('confirmed and failed both seen: credited, recorded as conflicting outcomes', () => {
-    const { book, states } = replay([
-      { event: ev('deposit.failed', '1'), screening: screen() },
-      { event: ev('deposit.confirmed', '1'), screening: screen() },
-    ]);
+    const { book, states } = replayScreened(['deposit.failed', '1'], ['deposit.confirmed', '1']);
     expect(buckets(book).available).toBe('1');
     expect(states.values().next().value!.anomalies).toContain('conflicting_outcomes:deposit.confirmed+deposit.failed');
   });
@@ -211,14 +179,17 @@ describe('conflicts', () => {
   });
 });
 
+/** A deposit of `amount`, detected and confirmed, both screened `decision`. */
+function confirmedDeposit(amount: string, decision: Decision): TxState {
+  const { states } = replay([
+    { event: ev('deposit.detected', amount), screening: screen(decision) },
+    { event: ev('deposit.confirmed', amount), screening: screen(decision) },
+  ]);
+  return states.values().next().value!;
+}
+
 describe('release', () => {
-  function reviewedDeposit(decision: 'REVIEW' | 'BLOCK' | 'ALLOW' = 'REVIEW'): TxState {
-    const { states } = replay([
-      { event: ev('deposit.detected', '7.000000000000000001'), screening: screen(decision) },
-      { event: ev('deposit.confirmed', '7.000000000000000001'), screening: screen(decision) },
-    ]);
-    return states.values().next().value!;
-  }
+  const reviewedDeposit = (decision: Decision = 'REVIEW') => confirmedDeposit('7.000000000000000001', decision);
 
   it('moves held to available for a REVIEW decision, once', () => {
     const state = reviewedDeposit();
@@ -263,13 +234,7 @@ describe('release', () => {
 });
 
 describe('escalation', () => {
-  function reviewedDeposit(decision: 'REVIEW' | 'BLOCK' | 'ALLOW' = 'REVIEW'): TxState {
-    const { states } = replay([
-      { event: ev('deposit.detected', '2.5'), screening: screen(decision) },
-      { event: ev('deposit.confirmed', '2.5'), screening: screen(decision) },
-    ]);
-    return states.values().next().value!;
-  }
+  const reviewedDeposit = (decision: Decision = 'REVIEW') => confirmedDeposit('2.5', decision);
 
   it('turns REVIEW into BLOCK with the reason recorded; held funds stay held and cannot be released', () => {
     const escalated = applyEscalation(reviewedDeposit(), { by: 'officer', at_ms: 1, reason: 'counterparty matches an open case' });

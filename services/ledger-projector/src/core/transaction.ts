@@ -477,19 +477,11 @@ function assertPositionInvariants(state: TxState): void {
 
 // ---- serialization (bigints travel as decimal strings of units) ----
 
-export interface TxStateJson {
-  provider: string;
-  transaction_id: string;
-  kind: TxKind;
-  wallet_id: string;
-  asset: string;
+/** A TxState as stored: its amounts and position in decimal strings of units. */
+export type TxStateJson = Omit<TxState, 'amounts' | 'position'> & {
   amounts: Partial<Record<TxEventType, string>>;
-  decision: Decision;
-  reasons: ReasonSummary[];
-  release: { by: string; at_ms: number } | null;
-  position: { pending: string; available: string; held: string };
-  anomalies: string[];
-}
+  position: Record<keyof Position, string>;
+};
 
 /** The facts (event types seen → amount of their first occurrence) as decimal strings. */
 export function factsToJson(amounts: TxState['amounts']): Partial<Record<TxEventType, string>> {

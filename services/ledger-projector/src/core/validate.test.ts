@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { TRANSACTION_EVENT_TYPES } from '@tidemark/common/events';
 import { screenedEvent } from '../testing/events.js';
 import { InvalidEventError, toLedgerInput } from './validate.js';
 import { parseAmount } from './amount.js';
 
 describe('toLedgerInput', () => {
   it('classifies every v1 event type', () => {
-    for (const type of [
-      'deposit.detected',
-      'deposit.confirmed',
-      'deposit.failed',
-      'deposit.reversed',
-      'withdrawal.requested',
-      'withdrawal.broadcast',
-      'withdrawal.confirmed',
-      'withdrawal.failed',
-    ]) {
+    expect(TRANSACTION_EVENT_TYPES).toHaveLength(8);
+    for (const type of TRANSACTION_EVENT_TYPES) {
       const input = toLedgerInput(screenedEvent({ event_id: 'e', event_type: type, amount: '0.50000000' }, 'REVIEW'));
       expect(input.class).toBe('transaction');
       if (input.class === 'transaction') {

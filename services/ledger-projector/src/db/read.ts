@@ -326,18 +326,12 @@ export interface QueueFilter {
   limit?: number;
 }
 
-export interface QueueItem {
-  provider: string;
-  transaction_id: string;
-  kind: TxKind;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  status: TxStatus;
-  decision: Decision;
-  reasons: ReasonSummary[];
+/** A queue item: the transaction's row facts, its held amount and when it was released, times as ISO text. */
+export interface QueueItem extends Pick<
+  LedgerTransactionRow,
+  'provider' | 'transaction_id' | 'kind' | 'wallet_id' | 'asset' | 'amount' | 'status' | 'decision' | 'reasons' | 'held'
+> {
   released: { by: string; at: string } | null;
-  held: string;
   created_at: string;
   updated_at: string;
 }
@@ -401,16 +395,7 @@ export async function listComplianceActions(
 ): Promise<ComplianceActionView[]> {
   const limit = Math.min(Math.max(1, opts.limit ?? 100), ACTIONS_MAX);
   const one = opts.provider !== undefined && opts.transaction_id !== undefined;
-  const res = await pool.query<{
-    provider: string;
-    transaction_id: string;
-    action: string;
-    actor: string;
-    reason: string | null;
-    request_id: string;
-    at: Date;
-    details: Record<string, string>;
-  }>(
+  const res = await pool.query<Omit<ComplianceActionView, 'at'> & { at: Date }>(
     one
       ? `SELECT provider, transaction_id, action, actor, reason, request_id, at, details FROM ledger.compliance_actions
           WHERE provider = $1 AND transaction_id = $2 ORDER BY action_id LIMIT $3`

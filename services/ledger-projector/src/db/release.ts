@@ -107,16 +107,7 @@ export interface ComplianceAction {
 
 export async function insertComplianceAction(
   client: PoolClient | Pool,
-  a: {
-    provider: string;
-    transaction_id: string;
-    action: ComplianceActionKind;
-    actor: string;
-    reason: string | null;
-    request_id: string;
-    at_ms: number;
-    details: Record<string, string>;
-  },
+  a: Omit<ComplianceAction, 'action_id' | 'at'> & { at_ms: number },
 ): Promise<void> {
   await client.query(
     `INSERT INTO ledger.compliance_actions (provider, transaction_id, action, actor, reason, request_id, at, details)

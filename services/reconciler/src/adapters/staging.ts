@@ -116,30 +116,10 @@ export class ProviderStaging {
   }
 }
 
-interface StagedRow {
-  transaction_id: string;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  direction: 'in' | 'out';
-  status: ProviderRecord['status'];
-  updated_at: string;
-  updated_at_ms: string;
-  seq: string;
-  position: WindowPosition;
-}
+/** A staged row as read back: the record, with its bigint columns as text. */
+type StagedRow = Omit<StagedRecord, 'updated_at_ms' | 'seq'> & { updated_at_ms: string; seq: string };
 
 function fromRow(r: StagedRow): StagedRecord {
-  return {
-    transaction_id: r.transaction_id,
-    wallet_id: r.wallet_id,
-    asset: r.asset,
-    amount: r.amount,
-    direction: r.direction,
-    status: r.status,
-    updated_at: r.updated_at,
-    updated_at_ms: Number(r.updated_at_ms),
-    seq: Number(r.seq),
-    position: r.position,
-  };
+  // bigint columns come back as text.
+  return { ...r, updated_at_ms: Number(r.updated_at_ms), seq: Number(r.seq) };
 }

@@ -14,16 +14,10 @@ import {
   type FetchedPage,
 } from './statements-client.js';
 import { dedupeBatch } from '../core/statements.js';
+import type { ProviderRecord } from '../core/model.js';
 
-interface Item {
-  transaction_id: string;
-  wallet_id: string;
-  asset: string;
-  amount: string;
-  direction: 'in' | 'out';
-  status: 'pending' | 'confirmed' | 'failed' | 'reversed';
-  updated_at: string;
-}
+/** An item as the provider's API sends it (the record before its time is parsed). */
+type Item = Omit<ProviderRecord, 'updated_at_ms'>;
 
 function items(n: number): Item[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -88,6 +82,25 @@ async function collect(gen: AsyncGenerator<FetchedPage>): Promise<FetchedPage[]>
 const noSleep = async () => undefined;
 const fast = { attempts_max: 4, delay_ms_min: 1, delay_ms_max: 5, factor: 2, jitter: 0 };
 
+/** Every page from `base_url`, with the tests' usual options unless `over` says otherwise. */
+function fetchAll(base_url: string, over: Partial<Parameters<typeof fetchStatementPages>[0]> = {}): Promise<FetchedPage[]> {
+  return collect(
+    fetchStatementPages({
+      base_url,
+      updated_since: '2026-11-23T00:00:00Z',
+      page_limit: 10,
+      request_timeout_ms: 2_000,
+      sleep: noSleep,
+      ...over,
+    }),
+  );
+}
+
+async function stopServer(): Promise<void> {
+  await new Promise<void>((resolve) => server!.close(() => resolve()));
+  server = null;
+}
+
 describe('fetchStatementPages', () => {
   it('pages through everything with the cursor and sends updated_since and limit', async () => {
     const seen: string[] = [];
@@ -97,15 +110,7 @@ describe('fetchStatementPages', () => {
       seen.push(url.search);
       inner(req, res, url);
     });
-    const pages = await collect(
-      fetchStatementPages({
-        base_url: base,
-        updated_since: '2026-11-23T00:00:00.000Z',
-        page_limit: 10,
-        request_timeout_ms: 2_000,
-        sleep: noSleep,
-      }),
-    );
+    const pages = await fetchAll(base, { updated_since: '2026-11-23T00:00:00.000Z' });
     expect(pages.map((p) => p.records.length)).toEqual([10, 10, 5]);
     expect(pages.flatMap((p) => p.records.map((r) => r.transaction_id))).toEqual(all.map((i) => i.transaction_id));
     expect(seen[0]).toContain('updated_since=2026-11-23T00%3A00%3A00.000Z');
@@ -117,15 +122,7 @@ describe('fetchStatementPages', () => {
   it('tolerates capped pages, empty pages with a cursor and repeated items; dedupe keeps one of each', async () => {
     const all = items(40);
     const base = await serve(oddProvider(all, { page_cap: 7, empty_every: 3, repeat_last: true }));
-    const pages = await collect(
-      fetchStatementPages({
-        base_url: base,
-        updated_since: '2026-11-23T00:00:00Z',
-        page_limit: 50,
-        request_timeout_ms: 2_000,
-        sleep: noSleep,
-      }),
-    );
+    const pages = await fetchAll(base, { page_limit: 50 });
     expect(pages.some((p) => p.records.length === 0)).toBe(true);
     const flat = pages.flatMap((p) => p.records);
     expect(flat.length).toBeGreaterThan(all.length); // repeats arrived
@@ -138,21 +135,11 @@ describe('fetchStatementPages', () => {
     for (const status of [503, 500, 429]) {
       const base = await serve(oddProvider(items(3), { fail_first_n: 2, status }));
       const delays: number[] = [];
-      const pages = await collect(
-        fetchStatementPages({
-          base_url: base,
-          updated_since: '2026-11-23T00:00:00Z',
-          page_limit: 10,
-          request_timeout_ms: 2_000,
-          retry: fast,
-          sleep: async (ms) => void delays.push(ms),
-        }),
-      );
+      const pages = await fetchAll(base, { retry: fast, sleep: async (ms) => void delays.push(ms) });
       expect(pages[0]!.records).toHaveLength(3);
       expect(pages[0]!.retries).toBe(2);
       expect(delays).toHaveLength(2);
-      await new Promise<void>((resolve) => server!.close(() => resolve()));
-      server = null;
+      await stopServer();
     }
   });
 
@@ -162,18 +149,7 @@ describe('fetchStatementPages', () => {
       requests += 1;
       json(res, 503, { error: 'down' });
     });
-    await expect(
-      collect(
-        fetchStatementPages({
-          base_url: base,
-          updated_since: '2026-11-23T00:00:00Z',
-          page_limit: 10,
-          request_timeout_ms: 2_000,
-          retry: fast,
-          sleep: noSleep,
-        }),
-      ),
-    ).rejects.toThrow(ProviderUnreachableError);
+    await expect(fetchAll(base, { retry: fast })).rejects.toThrow(ProviderUnreachableError);
     expect(requests).toBe(fast.attempts_max);
   });
 
@@ -185,35 +161,16 @@ describe('fetchStatementPages', () => {
       oddProvider(items(2))(req, res, url);
     });
     // The timeout must be generous enough that the answered retry never times out on a busy machine (retries would then be 2).
-    const pages = await collect(
-      fetchStatementPages({
-        base_url: base,
-        updated_since: '2026-11-23T00:00:00Z',
-        page_limit: 10,
-        request_timeout_ms: 1_000,
-        retry: fast,
-        sleep: noSleep,
-      }),
-    );
+    const pages = await fetchAll(base, { request_timeout_ms: 1_000, retry: fast });
     expect(pages[0]!.records).toHaveLength(2);
     expect(pages[0]!.retries).toBe(1);
     server!.closeAllConnections();
 
     // Nothing listens on the port any more: connection refused, retried, then unreachable.
-    await new Promise<void>((resolve) => server!.close(() => resolve()));
-    server = null;
-    await expect(
-      collect(
-        fetchStatementPages({
-          base_url: base,
-          updated_since: '2026-11-23T00:00:00Z',
-          page_limit: 10,
-          request_timeout_ms: 500,
-          retry: fast,
-          sleep: noSleep,
-        }),
-      ),
-    ).rejects.toThrow(/unreachable after 4 attempts \(last: ECONNREFUSED\)/);
+    await stopServer();
+    await expect(fetchAll(base, { request_timeout_ms: 500, retry: fast })).rejects.toThrow(
+      /unreachable after 4 attempts \(last: ECONNREFUSED\)/,
+    );
   });
 
   it('does not retry a request the provider refuses (4xx) and never echoes the token', async () => {
@@ -222,17 +179,7 @@ describe('fetchStatementPages', () => {
       auth = String(req.headers.authorization);
       json(res, 400, { error: 'limit_too_large' });
     });
-    const err = await collect(
-      fetchStatementPages({
-        base_url: base,
-        updated_since: '2026-11-23T00:00:00Z',
-        page_limit: 10,
-        request_timeout_ms: 2_000,
-        token: 'sekret-token-123',
-        retry: fast,
-        sleep: noSleep,
-      }),
-    ).catch((e: Error) => e);
+    const err = await fetchAll(base, { token: 'sekret-token-123', retry: fast }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(StatementsRequestError);
     expect((err as Error).message).toMatch(/HTTP 400/);
     expect((err as Error).message).not.toContain('sekret');
@@ -242,46 +189,15 @@ describe('fetchStatementPages', () => {
   it('rejects malformed records with the item and field named', async () => {
     const bad = { ...items(1)[0], amount: 0.5 };
     const base = await serve((_req, res) => json(res, 200, { data: [bad], next_cursor: null }));
-    await expect(
-      collect(
-        fetchStatementPages({
-          base_url: base,
-          updated_since: '2026-11-23T00:00:00Z',
-          page_limit: 10,
-          request_timeout_ms: 2_000,
-          sleep: noSleep,
-        }),
-      ),
-    ).rejects.toThrow(/item 0 \(tx_0000\) is invalid: amount/);
+    await expect(fetchAll(base)).rejects.toThrow(/item 0 \(tx_0000\) is invalid: amount/);
     const floaty = { ...items(1)[0], amount: '1e-7' };
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     const base2 = await serve((_req, res) => json(res, 200, { data: [floaty], next_cursor: null }));
-    await expect(
-      collect(
-        fetchStatementPages({
-          base_url: base2,
-          updated_since: '2026-11-23T00:00:00Z',
-          page_limit: 10,
-          request_timeout_ms: 2_000,
-          sleep: noSleep,
-        }),
-      ),
-    ).rejects.toThrow(StatementFormatError);
+    await expect(fetchAll(base2)).rejects.toThrow(StatementFormatError);
   });
 
   it('stops a provider whose pagination never progresses', async () => {
     const base = await serve((_req, res) => json(res, 200, { data: [], next_cursor: 'same' }));
-    await expect(
-      collect(
-        fetchStatementPages({
-          base_url: base,
-          updated_since: '2026-11-23T00:00:00Z',
-          page_limit: 10,
-          request_timeout_ms: 2_000,
-          stalled_pages_max: 5,
-          sleep: noSleep,
-        }),
-      ),
-    ).rejects.toThrow(PaginationError);
+    await expect(fetchAll(base, { stalled_pages_max: 5 })).rejects.toThrow(PaginationError);
   });
 });

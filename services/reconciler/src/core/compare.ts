@@ -45,47 +45,52 @@ export function compareTransaction(provider: ProviderRecord | null, ledger: Ledg
   return compareMatched(provider, ledger);
 }
 
-function missingAtProvider(l: LedgerTx): Comparison {
+/** A transaction only one side has: one finding of that kind, the side's balance effect, nothing to tally as drift. */
+function oneSided(
+  kind: 'missing_at_provider' | 'missing_in_ledger',
+  side: LedgerTx | ProviderRecord,
+  finding: Pick<Finding, 'ledger_value' | 'provider_value' | 'detail'>,
+  effect: Pick<BalanceEffect, 'kind' | 'buckets'>,
+  heal: HealPlan | null,
+): Comparison {
+  const { transaction_id, wallet_id, asset } = side;
   return {
-    outcome: 'missing_at_provider',
-    findings: [
-      {
-        kind: 'missing_at_provider',
-        transaction_id: l.transaction_id,
-        wallet_id: l.wallet_id,
-        asset: l.asset,
-        ledger_value: `${l.direction} ${l.status} ${l.amount}`,
-        provider_value: null,
-        detail: `the ledger has ${describe(l)} but the provider's statements for the window do not list it`,
-      },
-    ],
-    // Explained by the finding: the ledger side counts, nothing is implied, nothing unexplained.
-    effects: [{ wallet_id: l.wallet_id, asset: l.asset, kind: 'ledger', buckets: l.position }],
-    heal: null,
+    outcome: kind,
+    findings: [{ kind, transaction_id, wallet_id, asset, ...finding }],
+    effects: [{ wallet_id, asset, ...effect }],
+    heal,
     amount_drift: null,
     status_divergence: null,
   };
 }
 
+function missingAtProvider(l: LedgerTx): Comparison {
+  return oneSided(
+    'missing_at_provider',
+    l,
+    {
+      ledger_value: `${l.direction} ${l.status} ${l.amount}`,
+      provider_value: null,
+      detail: `the ledger has ${describe(l)} but the provider's statements for the window do not list it`,
+    },
+    // Explained by the finding: the ledger side counts, nothing is implied, nothing unexplained.
+    { kind: 'ledger', buckets: l.position },
+    null,
+  );
+}
+
 function missingInLedger(p: ProviderRecord): Comparison {
-  return {
-    outcome: 'missing_in_ledger',
-    findings: [
-      {
-        kind: 'missing_in_ledger',
-        transaction_id: p.transaction_id,
-        wallet_id: p.wallet_id,
-        asset: p.asset,
-        ledger_value: null,
-        provider_value: `${p.direction} ${p.status} ${p.amount}`,
-        detail: `the provider reports ${describe(p)} (updated ${p.updated_at}) but the ledger has no such transaction`,
-      },
-    ],
-    effects: [{ wallet_id: p.wallet_id, asset: p.asset, kind: 'implied', buckets: impliedPositionOf(p, false) }],
-    heal: planHeal(null, p),
-    amount_drift: null,
-    status_divergence: null,
-  };
+  return oneSided(
+    'missing_in_ledger',
+    p,
+    {
+      ledger_value: null,
+      provider_value: `${p.direction} ${p.status} ${p.amount}`,
+      detail: `the provider reports ${describe(p)} (updated ${p.updated_at}) but the ledger has no such transaction`,
+    },
+    { kind: 'implied', buckets: impliedPositionOf(p, false) },
+    planHeal(null, p),
+  );
 }
 
 /** Where, which way and in which status the two sides book the transaction. */

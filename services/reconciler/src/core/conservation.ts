@@ -174,31 +174,30 @@ export class ConservationCheck {
         continue;
       }
       const entered = new Date(t.entered_at_ms).toISOString();
-      if (t.first_retry_at_ms !== null) {
-        if (t.first_retry_at_ms >= this.opts.stuck_before_ms) {
-          in_flight += 1;
-          continue;
-        }
-        findings.push({
-          kind: 'stuck_in_retry',
-          transaction_id: null,
-          wallet_id: t.key,
-          asset: null,
-          ledger_value: null,
-          provider_value: null,
-          event_key: eventKey,
-          detail: `event ${eventKey} (${t.event_type ?? 'unknown type'}) entered at ${entered} has been in the retry ladder since ${new Date(t.first_retry_at_ms).toISOString()} (${t.retries} retries) without being projected, rejected or dead-lettered`,
-        });
-        continue;
-      }
-      findings.push({
-        kind: 'not_conserved',
+      // A finding about one event of a wallet: no transaction, asset or values to compare.
+      const eventFinding = {
         transaction_id: null,
         wallet_id: t.key,
         asset: null,
         ledger_value: null,
         provider_value: null,
         event_key: eventKey,
+      };
+      if (t.first_retry_at_ms !== null) {
+        if (t.first_retry_at_ms >= this.opts.stuck_before_ms) {
+          in_flight += 1;
+          continue;
+        }
+        findings.push({
+          ...eventFinding,
+          kind: 'stuck_in_retry',
+          detail: `event ${eventKey} (${t.event_type ?? 'unknown type'}) entered at ${entered} has been in the retry ladder since ${new Date(t.first_retry_at_ms).toISOString()} (${t.retries} retries) without being projected, rejected or dead-lettered`,
+        });
+        continue;
+      }
+      findings.push({
+        ...eventFinding,
+        kind: 'not_conserved',
         detail: `event ${eventKey} (${t.event_type ?? 'unknown type'}) entered at ${entered} (${t.deliveries} deliveries) was never projected, rejected with a reason or dead-lettered`,
       });
     }

@@ -5,7 +5,7 @@
  * Money is a decimal string at every boundary and bigint units of 10^-18 inside tallies
  * (the ledger's own scale); never a JS number.
  */
-import type { DiscrepancyKind } from '@tidemark/common/records';
+import type { Discrepancy } from '@tidemark/common/records';
 
 export type Direction = 'in' | 'out';
 export type StatementStatus = 'pending' | 'confirmed' | 'failed' | 'reversed';
@@ -54,17 +54,10 @@ export interface LedgerTx {
 }
 
 /** One difference found by a run (the Discrepancy record minus run-level fields). */
-export interface Finding {
-  kind: DiscrepancyKind;
-  transaction_id: string | null;
-  wallet_id: string | null;
-  asset: string | null;
-  ledger_value: string | null;
-  provider_value: string | null;
-  detail: string;
+export type Finding = Omit<Discrepancy, 'run_id' | 'provider' | 'detected_at_ms'> & {
   /** Audit key of a conservation finding (provider:event_id). */
   event_key?: string | null;
-}
+};
 
 /** Limits (names carry their unit and qualifier). */
 export const LIMITS = {

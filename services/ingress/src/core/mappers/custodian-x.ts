@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AMOUNT_DECIMALS_MAX, fromBaseUnits } from '@tidemark/common/money';
-import { buildCanonicalEvent, mapFailure, type CanonicalFields, type DeliveryFacts, type MapResult } from '../canonical.js';
+import { buildCanonicalEvent, mapFailure, type DeliveryFacts, type MapResult } from '../canonical.js';
 import { confirmations, country, describeIssues, eventType, idString, optionalId, optionalText } from './fields.js';
 
 /** (direction, state) → canonical type; other combinations are carried as `transfer.<direction>.<state>`. */
@@ -51,22 +51,6 @@ const body = z.object({
   customer: z.object({ id: idString, vault_id: optionalId, kyc_state: z.string().min(1).max(64) }).nullish(),
 });
 
-const EMPTY: Omit<CanonicalFields, 'event_id' | 'event_type' | 'occurred_at_ms'> = {
-  transaction_id: null,
-  wallet_id: null,
-  customer_id: null,
-  asset: null,
-  network: null,
-  amount: null,
-  tx_hash: null,
-  from_address: null,
-  to_address: null,
-  confirmations: null,
-  counterparty_name: null,
-  counterparty_country: null,
-  kyc_status: null,
-};
-
 export function mapCustodianX(value: unknown, delivery: DeliveryFacts): MapResult {
   const parsed = body.safeParse(value);
   if (!parsed.success) return mapFailure(describeIssues(parsed.error));
@@ -78,7 +62,6 @@ export function mapCustodianX(value: unknown, delivery: DeliveryFacts): MapResul
     const key = `${t.direction}.${t.state}`;
     return buildCanonicalEvent(
       {
-        ...EMPTY,
         ...base,
         event_type: CUSTODIAN_X_TRANSFER_TYPES[key] ?? `transfer.${t.direction.toLowerCase()}.${t.state.toLowerCase()}`,
         transaction_id: t.id,
@@ -102,7 +85,6 @@ export function mapCustodianX(value: unknown, delivery: DeliveryFacts): MapResul
     if (!c) return mapFailure('customer.kyc_updated requires customer');
     return buildCanonicalEvent(
       {
-        ...EMPTY,
         ...base,
         event_type: 'kyc.status_changed',
         wallet_id: c.vault_id,
@@ -115,7 +97,6 @@ export function mapCustodianX(value: unknown, delivery: DeliveryFacts): MapResul
   // Unknown notification kind: accepted and recorded as received, never projected.
   return buildCanonicalEvent(
     {
-      ...EMPTY,
       ...base,
       event_type: n.kind,
       wallet_id: n.transfer?.vault_id ?? n.customer?.vault_id ?? null,

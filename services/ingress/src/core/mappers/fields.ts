@@ -32,6 +32,24 @@ export const confirmations = z
   .max(2_147_483_647)
   .nullish()
   .transform((v) => v ?? null);
+/** An optional short code (asset, network, status) of 1..`length_max` characters. */
+export function optionalCode(length_max: number) {
+  return z
+    .string()
+    .min(1)
+    .max(length_max)
+    .nullish()
+    .transform((v) => v ?? null);
+}
+/** An optional `{ name, country }` counterparty, as generic and ledgerpay send it. */
+export const optionalCounterparty = z
+  .object({ name: optionalText, country: country.nullish().transform((v) => v ?? null) })
+  .nullish()
+  .transform((v) => v ?? null);
+/** The canonical counterparty fields of an `optionalCounterparty`. */
+export function counterpartyFields(counterparty: z.infer<typeof optionalCounterparty>) {
+  return { counterparty_name: counterparty?.name ?? null, counterparty_country: counterparty?.country ?? null };
+}
 /** ISO-8601 with an explicit offset or Z, to milliseconds since the epoch. */
 export const isoTime = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 

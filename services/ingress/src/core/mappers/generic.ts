@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { buildCanonicalEvent, mapFailure, type DeliveryFacts, type MapResult } from '../canonical.js';
 import {
   confirmations,
-  country,
+  counterpartyFields,
   describeIssues,
   eventType,
   idString,
   isoTime,
   optionalAmount,
+  optionalCode,
+  optionalCounterparty,
   optionalId,
   optionalText,
 } from './fields.js';
@@ -21,33 +23,15 @@ const body = z.object({
     transaction_id: optionalId,
     wallet_id: optionalId,
     customer_id: optionalId,
-    asset: z
-      .string()
-      .min(1)
-      .max(32)
-      .nullish()
-      .transform((v) => v ?? null),
-    network: z
-      .string()
-      .min(1)
-      .max(64)
-      .nullish()
-      .transform((v) => v ?? null),
+    asset: optionalCode(32),
+    network: optionalCode(64),
     amount: optionalAmount,
     tx_hash: optionalText,
     from_address: optionalText,
     to_address: optionalText,
     confirmations,
-    counterparty: z
-      .object({ name: optionalText, country: country.nullish().transform((v) => v ?? null) })
-      .nullish()
-      .transform((v) => v ?? null),
-    status: z
-      .string()
-      .min(1)
-      .max(64)
-      .nullish()
-      .transform((v) => v ?? null),
+    counterparty: optionalCounterparty,
+    status: optionalCode(64),
   }),
 });
 
@@ -55,24 +39,16 @@ export function mapGeneric(value: unknown, delivery: DeliveryFacts): MapResult {
   const parsed = body.safeParse(value);
   if (!parsed.success) return mapFailure(describeIssues(parsed.error));
   const { id, type, occurred_at, data } = parsed.data;
+  // The body's data already carries the canonical names (zod keeps only the fields above), but for these two.
+  const { counterparty, status, ...canonical } = data;
   return buildCanonicalEvent(
     {
       event_id: id,
       event_type: type,
       occurred_at_ms: occurred_at,
-      transaction_id: data.transaction_id,
-      wallet_id: data.wallet_id,
-      customer_id: data.customer_id,
-      asset: data.asset,
-      network: data.network,
-      amount: data.amount,
-      tx_hash: data.tx_hash,
-      from_address: data.from_address,
-      to_address: data.to_address,
-      confirmations: data.confirmations,
-      counterparty_name: data.counterparty?.name ?? null,
-      counterparty_country: data.counterparty?.country ?? null,
-      kyc_status: data.status,
+      ...canonical,
+      ...counterpartyFields(counterparty),
+      kyc_status: status,
     },
     delivery,
   );

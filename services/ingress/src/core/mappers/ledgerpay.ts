@@ -5,7 +5,18 @@
  */
 import { z } from 'zod';
 import { buildCanonicalEvent, mapFailure, type DeliveryFacts, type MapResult } from '../canonical.js';
-import { confirmations, country, describeIssues, eventType, idString, optionalAmount, optionalId, optionalText } from './fields.js';
+import {
+  confirmations,
+  counterpartyFields,
+  describeIssues,
+  eventType,
+  idString,
+  optionalAmount,
+  optionalCode,
+  optionalCounterparty,
+  optionalId,
+  optionalText,
+} from './fields.js';
 
 /** ledgerpay event type → canonical type. Anything else is carried as received (not projected). */
 export const LEDGERPAY_EVENT_TYPES: Readonly<Record<string, string>> = {
@@ -31,33 +42,15 @@ const body = z.object({
       object: z.string().max(64),
       wallet: optionalId,
       customer: optionalId,
-      currency: z
-        .string()
-        .min(1)
-        .max(32)
-        .nullish()
-        .transform((v) => v ?? null),
-      network: z
-        .string()
-        .min(1)
-        .max(64)
-        .nullish()
-        .transform((v) => v ?? null),
+      currency: optionalCode(32),
+      network: optionalCode(64),
       amount: optionalAmount,
       transaction_hash: optionalText,
       source_address: optionalText,
       destination_address: optionalText,
       confirmations,
-      counterparty: z
-        .object({ name: optionalText, country: country.nullish().transform((v) => v ?? null) })
-        .nullish()
-        .transform((v) => v ?? null),
-      verification_status: z
-        .string()
-        .min(1)
-        .max(64)
-        .nullish()
-        .transform((v) => v ?? null),
+      counterparty: optionalCounterparty,
+      verification_status: optionalCode(64),
     }),
   }),
 });
@@ -84,8 +77,7 @@ export function mapLedgerpay(value: unknown, delivery: DeliveryFacts): MapResult
       from_address: object.source_address,
       to_address: object.destination_address,
       confirmations: object.confirmations,
-      counterparty_name: object.counterparty?.name ?? null,
-      counterparty_country: object.counterparty?.country ?? null,
+      ...counterpartyFields(object.counterparty),
       kyc_status: object.verification_status,
     },
     delivery,

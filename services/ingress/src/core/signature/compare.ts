@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { withinTolerance, type VerifyInput, type VerifyResult } from './types.js';
 
 /**
  * Constant-time equality of two ASCII strings (signatures in their wire encoding).
@@ -27,4 +28,31 @@ export function matchingKeyIndex<K>(keys: readonly K[], provided: readonly strin
     if (matched) return key_index;
   }
   return null;
+}
+
+/**
+ * How every scheme ends once its headers are parsed: a configured key must produce one of the
+ * `provided` signatures, then the (signed) timestamp must be within tolerance. `names` word the
+ * failures: the timestamp's place and the message of a mismatch.
+ */
+export function verifyMatch(
+  input: VerifyInput,
+  provided: readonly string[],
+  signatureOf: (key: Buffer) => string,
+  signed: { timestamp_s: number; delivery_id: string | null },
+  names: { timestamp: string; mismatch: string },
+): VerifyResult {
+  if (input.keys.length === 0) {
+    return { ok: false, reason: 'no_secret_configured', message: 'signature could not be verified' };
+  }
+  const key_index = matchingKeyIndex(input.keys, provided, signatureOf);
+  if (key_index === null) return { ok: false, reason: 'signature_invalid', message: names.mismatch };
+  if (!withinTolerance(signed.timestamp_s, input.now_ms, input.tolerance_s)) {
+    return {
+      ok: false,
+      reason: 'timestamp_out_of_tolerance',
+      message: `${names.timestamp} is more than ${input.tolerance_s} s away from the server clock`,
+    };
+  }
+  return { ok: true, timestamp_s: signed.timestamp_s, key_index, delivery_id: signed.delivery_id };
 }

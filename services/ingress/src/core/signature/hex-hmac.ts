@@ -5,16 +5,9 @@
  * Header names are configurable per profile. The timestamp is inside the signed content,
  * so a captured request cannot be replayed with a fresh timestamp.
  */
-import { matchingKeyIndex } from './compare.js';
+import { verifyMatch } from './compare.js';
 import { HEX_SHA256, timestampedHexSignature as signatureOf, utf8SecretKey } from './timestamped-hex.js';
-import {
-  SIGNATURES_PER_HEADER_MAX,
-  parseUnixSeconds,
-  withinTolerance,
-  type SignatureVerifier,
-  type VerifyInput,
-  type VerifyResult,
-} from './types.js';
+import { SIGNATURES_PER_HEADER_MAX, parseUnixSeconds, type SignatureVerifier, type VerifyInput, type VerifyResult } from './types.js';
 
 /** Rotation: a provider may send several comma-separated signatures while it rolls keys. */
 const SIGNATURE_LIST_LENGTH_MAX = 65 * SIGNATURES_PER_HEADER_MAX;
@@ -46,21 +39,13 @@ export function createHexHmac(signature_header: string, timestamp_header: string
     if (provided.length === 0) {
       return { ok: false, reason: 'signature_malformed', message: `${signature_header} must be lower-case hex HMAC-SHA256` };
     }
-    if (input.keys.length === 0) {
-      return { ok: false, reason: 'no_secret_configured', message: 'signature could not be verified' };
-    }
-    const key_index = matchingKeyIndex(input.keys, provided, (key) => signatureOf(key, timestamp_raw, input.body));
-    if (key_index !== null) {
-      if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
-        return {
-          ok: false,
-          reason: 'timestamp_out_of_tolerance',
-          message: `${timestamp_header} is more than ${input.tolerance_s} s away from the server clock`,
-        };
-      }
-      return { ok: true, timestamp_s, key_index, delivery_id: null };
-    }
-    return { ok: false, reason: 'signature_invalid', message: `${signature_header} does not match` };
+    return verifyMatch(
+      input,
+      provided,
+      (key) => signatureOf(key, timestamp_raw, input.body),
+      { timestamp_s, delivery_id: null },
+      { timestamp: timestamp_header, mismatch: `${signature_header} does not match` },
+    );
   }
 
   return {

@@ -5,12 +5,11 @@
  * Secret: `whsec_<base64 key>`.
  */
 import { createHmac } from 'node:crypto';
-import { matchingKeyIndex } from './compare.js';
+import { verifyMatch } from './compare.js';
 import {
   SIGNATURE_HEADER_LENGTH_MAX,
   SIGNATURES_PER_HEADER_MAX,
   parseUnixSeconds,
-  withinTolerance,
   type SignatureVerifier,
   type VerifyInput,
   type VerifyResult,
@@ -71,18 +70,13 @@ function verify(input: VerifyInput): VerifyResult {
   if (provided.length === 0) {
     return { ok: false, reason: 'signature_invalid', message: 'no v1 signature in webhook-signature' };
   }
-  const key_index = matchingKeyIndex(input.keys, provided, (key) => signatureOf(key, delivery_id, timestamp_raw, input.body));
-  if (key_index !== null) {
-    if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
-      return {
-        ok: false,
-        reason: 'timestamp_out_of_tolerance',
-        message: `webhook-timestamp is more than ${input.tolerance_s} s away from the server clock`,
-      };
-    }
-    return { ok: true, timestamp_s, key_index, delivery_id };
-  }
-  return { ok: false, reason: 'signature_invalid', message: 'no signature in webhook-signature matches' };
+  return verifyMatch(
+    input,
+    provided,
+    (key) => signatureOf(key, delivery_id, timestamp_raw, input.body),
+    { timestamp_s, delivery_id },
+    { timestamp: 'webhook-timestamp', mismatch: 'no signature in webhook-signature matches' },
+  );
 }
 
 export const standardWebhooks: SignatureVerifier = {

@@ -4,13 +4,12 @@
  * keyed with the whole secret string as UTF-8 (not base64-decoded). Unknown schemes
  * such as `v0` are ignored. The header name is configurable per profile.
  */
-import { matchingKeyIndex } from './compare.js';
+import { verifyMatch } from './compare.js';
 import { HEX_SHA256, timestampedHexSignature as signatureOf, utf8SecretKey } from './timestamped-hex.js';
 import {
   SIGNATURE_HEADER_LENGTH_MAX,
   SIGNATURES_PER_HEADER_MAX,
   parseUnixSeconds,
-  withinTolerance,
   type SignatureVerifier,
   type VerifyInput,
   type VerifyResult,
@@ -47,21 +46,13 @@ export function createStripeStyle(signature_header: string): SignatureVerifier {
     if (provided.length === 0) {
       return { ok: false, reason: 'signature_missing', message: `no v1 signature in ${signature_header}` };
     }
-    if (input.keys.length === 0) {
-      return { ok: false, reason: 'no_secret_configured', message: 'signature could not be verified' };
-    }
-    const key_index = matchingKeyIndex(input.keys, provided, (key) => signatureOf(key, timestamp_raw, input.body));
-    if (key_index !== null) {
-      if (!withinTolerance(timestamp_s, input.now_ms, input.tolerance_s)) {
-        return {
-          ok: false,
-          reason: 'timestamp_out_of_tolerance',
-          message: `t in ${signature_header} is more than ${input.tolerance_s} s away from the server clock`,
-        };
-      }
-      return { ok: true, timestamp_s, key_index, delivery_id: null };
-    }
-    return { ok: false, reason: 'signature_invalid', message: `no v1 signature in ${signature_header} matches` };
+    return verifyMatch(
+      input,
+      provided,
+      (key) => signatureOf(key, timestamp_raw, input.body),
+      { timestamp_s, delivery_id: null },
+      { timestamp: `t in ${signature_header}`, mismatch: `no v1 signature in ${signature_header} matches` },
+    );
   }
 
   return {
