@@ -15,13 +15,14 @@
  *
  * Replay: the seed is printed; TIDEMARK_FUZZ_SEED=<seed> TIDEMARK_FUZZ_CASES=<n> npm run test:fuzz.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AvroCodec, topicName, createKafka, kafkaBrokers, type CanonicalEvent } from '@tidemark/common';
+import { AvroCodec, topicName, type CanonicalEvent } from '@tidemark/common';
+import { createTransport } from '@tidemark/stream';
 import { CONSUMER_SERVICES, Stack } from '../harness/stack.js';
 import {
   buildCase,
@@ -101,38 +102,18 @@ async function forEachBounded<T>(items: readonly T[], concurrency: number, fn: (
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
-/** Reads every record of `base_topic` up to its high watermarks, decoded. */
+/** Reads every record of `base_topic` up to its high watermarks, decoded (no consumer group). */
 async function readAll<T>(stack: Stack, base_topic: string, timeout_ms = 120_000): Promise<T[]> {
-  const kafka = createKafka({ brokers: kafkaBrokers(stack.base), client_id: `fuzz-reader-${stack.id}` });
   const topic = topicName(base_topic, stack.prefix);
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const expected = offsets.reduce((sum, o) => sum + (Number(o.high) - Number(o.low)), 0);
-  if (expected === 0) return [];
+  const transport = createTransport(stack.base, `fuzz-reader-${stack.id}`);
   const codec = new AvroCodec(stack.base.TIDEMARK_REGISTRY_URL, stack.prefix);
-  const consumer = kafka.consumer({ groupId: `${stack.prefix}fuzz-reader-${randomUUID()}`, readUncommitted: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const values: T[] = [];
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${values.length}/${expected} records of ${topic}`)), timeout_ms);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          values.push(await codec.decode<T>(message.value!));
-          if (values.length >= expected) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
+    const { records, complete } = await transport.readTopic(topic, { records_max: 1_000_000, timeout_ms });
+    if (!complete) throw new Error(`read only ${records.length} records of ${topic} within ${timeout_ms} ms`);
+    return await Promise.all(records.map((r) => codec.decode<T>(r.value!)));
   } finally {
-    await consumer.disconnect();
+    await transport.close();
   }
-  return values;
 }
 
 /** Strips a decimal string to its canonical form ("0.500" → "0.5", "007" → "7"). */

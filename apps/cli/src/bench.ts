@@ -336,21 +336,17 @@ function summarizeHop(name: BenchName, r: J): Row[] {
 }
 
 /** The headline figures of one benchmark's JSON report. */
+const SUMMARIZERS: Record<BenchName, (name: BenchName, r: J) => Row[]> = {
+  ingress: summarizeIngress,
+  dedupe: summarizeDedupe,
+  screening: summarizeScreening,
+  ledger: summarizeLedger,
+  hop: summarizeHop,
+  e2e: summarizeE2e,
+};
+
 export function summarize(name: BenchName, r: J): Row[] {
-  switch (name) {
-    case 'ingress':
-      return summarizeIngress(name, r);
-    case 'dedupe':
-      return summarizeDedupe(name, r);
-    case 'screening':
-      return summarizeScreening(name, r);
-    case 'ledger':
-      return summarizeLedger(name, r);
-    case 'hop':
-      return summarizeHop(name, r);
-    case 'e2e':
-      return summarizeE2e(name, r);
-  }
+  return SUMMARIZERS[name](name, r);
 }
 
 /**

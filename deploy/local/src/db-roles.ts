@@ -73,15 +73,18 @@ export function clusterRoleStatements(admin_role = DB_ADMIN_ROLE_DEFAULT, passwo
   return out;
 }
 
-/** Hands a schema made before the roles existed (and its tables) to its service role. */
-function adoptSchema(schema: string, role: string): string {
-  return `DO $$ DECLARE r record; BEGIN
-  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${literal(schema)} AND pg_get_userbyid(nspowner) <> ${literal(role)}) THEN
-    EXECUTE 'ALTER SCHEMA ${schema} OWNER TO ${role}';
-  END IF;
-  FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = ${literal(schema)} AND c.relkind IN ('r', 'p', 'v', 'm') AND pg_get_userbyid(c.relowner) <> ${literal(role)} LOOP
-    EXECUTE format('ALTER %s %s OWNER TO ${role}', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.name);
+/** Hands schemas made before the roles existed (and their tables) to their service roles. */
+function adoptSchemas(pairs: Array<{ schema: string; role: string }>): string {
+  const values = pairs.map((p) => `(${literal(p.schema)}, ${literal(p.role)})`).join(', ');
+  return `DO $$ DECLARE s record; r record; BEGIN
+  FOR s IN SELECT * FROM (VALUES ${values}) AS v(schema_name, role_name) LOOP
+    IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = s.schema_name AND pg_get_userbyid(nspowner) <> s.role_name) THEN
+      EXECUTE format('ALTER SCHEMA %I OWNER TO %I', s.schema_name, s.role_name);
+    END IF;
+    FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = s.schema_name AND c.relkind IN ('r', 'p', 'v', 'm') AND pg_get_userbyid(c.relowner) <> s.role_name LOOP
+      EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.name, s.role_name);
+    END LOOP;
   END LOOP;
 END $$`;
 }
@@ -93,13 +96,13 @@ END $$`;
  */
 export function databaseStatements(): string[] {
   const out = [`SELECT pg_advisory_xact_lock(hashtext('tidemark.db-roles'))`, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC'];
-  for (const service of DB_SERVICES) {
+  const owned = DB_SERVICES.flatMap((service) => {
     const { role, schema } = SERVICE_DB_ROLES[service];
-    if (!schema) continue;
-    out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)} AUTHORIZATION ${ident(role)}`);
-    out.push(adoptSchema(schema, role));
-    out.push(`REVOKE ALL ON SCHEMA ${ident(schema)} FROM PUBLIC`);
-  }
+    return schema ? [{ schema, role }] : [];
+  });
+  for (const { schema, role } of owned) out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)} AUTHORIZATION ${ident(role)}`);
+  out.push(adoptSchemas(owned));
+  for (const { schema } of owned) out.push(`REVOKE ALL ON SCHEMA ${ident(schema)} FROM PUBLIC`);
   const ledger_role = SERVICE_DB_ROLES['ledger-projector'].role;
   // The ledger's migration bookkeeping lived in public before: move it beside the ledger.
   out.push(`DO $$ BEGIN

@@ -25,37 +25,21 @@ BEGIN;
 SELECT pg_advisory_xact_lock(hashtext('tidemark.db-roles'));
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 CREATE SCHEMA IF NOT EXISTS dedupe AUTHORIZATION tidemark_dedupe;
-DO $$ DECLARE r record; BEGIN
-  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'dedupe' AND pg_get_userbyid(nspowner) <> 'tidemark_dedupe') THEN
-    EXECUTE 'ALTER SCHEMA dedupe OWNER TO tidemark_dedupe';
-  END IF;
-  FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'dedupe' AND c.relkind IN ('r', 'p', 'v', 'm') AND pg_get_userbyid(c.relowner) <> 'tidemark_dedupe' LOOP
-    EXECUTE format('ALTER %s %s OWNER TO tidemark_dedupe', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.name);
+CREATE SCHEMA IF NOT EXISTS compliance AUTHORIZATION tidemark_screening;
+CREATE SCHEMA IF NOT EXISTS ledger AUTHORIZATION tidemark_ledger;
+DO $$ DECLARE s record; r record; BEGIN
+  FOR s IN SELECT * FROM (VALUES ('dedupe', 'tidemark_dedupe'), ('compliance', 'tidemark_screening'), ('ledger', 'tidemark_ledger')) AS v(schema_name, role_name) LOOP
+    IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = s.schema_name AND pg_get_userbyid(nspowner) <> s.role_name) THEN
+      EXECUTE format('ALTER SCHEMA %I OWNER TO %I', s.schema_name, s.role_name);
+    END IF;
+    FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = s.schema_name AND c.relkind IN ('r', 'p', 'v', 'm') AND pg_get_userbyid(c.relowner) <> s.role_name LOOP
+      EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.name, s.role_name);
+    END LOOP;
   END LOOP;
 END $$;
 REVOKE ALL ON SCHEMA dedupe FROM PUBLIC;
-CREATE SCHEMA IF NOT EXISTS compliance AUTHORIZATION tidemark_screening;
-DO $$ DECLARE r record; BEGIN
-  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'compliance' AND pg_get_userbyid(nspowner) <> 'tidemark_screening') THEN
-    EXECUTE 'ALTER SCHEMA compliance OWNER TO tidemark_screening';
-  END IF;
-  FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'compliance' AND c.relkind IN ('r', 'p', 'v', 'm') AND pg_get_userbyid(c.relowner) <> 'tidemark_screening' LOOP
-    EXECUTE format('ALTER %s %s OWNER TO tidemark_screening', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.name);
-  END LOOP;
-END $$;
 REVOKE ALL ON SCHEMA compliance FROM PUBLIC;
-CREATE SCHEMA IF NOT EXISTS ledger AUTHORIZATION tidemark_ledger;
-DO $$ DECLARE r record; BEGIN
-  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'ledger' AND pg_get_userbyid(nspowner) <> 'tidemark_ledger') THEN
-    EXECUTE 'ALTER SCHEMA ledger OWNER TO tidemark_ledger';
-  END IF;
-  FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'ledger' AND c.relkind IN ('r', 'p', 'v', 'm') AND pg_get_userbyid(c.relowner) <> 'tidemark_ledger' LOOP
-    EXECUTE format('ALTER %s %s OWNER TO tidemark_ledger', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.name);
-  END LOOP;
-END $$;
 REVOKE ALL ON SCHEMA ledger FROM PUBLIC;
 DO $$ BEGIN
   IF to_regclass('public.ledger_migrations') IS NOT NULL AND to_regclass('ledger.ledger_migrations') IS NULL THEN

@@ -17,6 +17,7 @@ import {
   type CanonicalEvent,
 } from '@tidemark/common';
 import { loadIngressConfig, startIngress, type RunningIngress } from '@tidemark/ingress';
+import { createTransport } from '@tidemark/stream';
 import type { Admin, Kafka } from 'kafkajs';
 import { loadScenario } from './adapters/files.js';
 import { parseScenario } from './core/scenario.js';
@@ -28,35 +29,17 @@ const config = loadConfig(baseConfigSchema);
 const prefix = `sim-it-${randomUUID().slice(0, 8)}.`;
 const EVENTS_TOPIC = 'webhooks.received.v1';
 
-async function readAll(kafka: Kafka, expected_min: number, timeout_ms: number): Promise<CanonicalEvent[]> {
+async function readAll(expected_min: number, timeout_ms: number): Promise<CanonicalEvent[]> {
   const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topicName(EVENTS_TOPIC, prefix));
-  await admin.disconnect();
-  const total = offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
-  expect(total).toBeGreaterThanOrEqual(expected_min);
-  const consumer = kafka.consumer({ groupId: `${prefix}reader` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: topicName(EVENTS_TOPIC, prefix), fromBeginning: true });
-  const out: CanonicalEvent[] = [];
+  const transport = createTransport(config, `simulator-reader-${prefix}`);
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${out.length}/${total} records within ${timeout_ms} ms`)), timeout_ms);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          out.push(await codec.decode<CanonicalEvent>(message.value!));
-          if (out.length >= total) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
+    const { records, complete } = await transport.readTopic(topicName(EVENTS_TOPIC, prefix), { records_max: 1_000_000, timeout_ms });
+    expect(complete, `read every record within ${timeout_ms} ms`).toBe(true);
+    expect(records.length).toBeGreaterThanOrEqual(expected_min);
+    return await Promise.all(records.map((r) => codec.decode<CanonicalEvent>(r.value!)));
   } finally {
-    await consumer.disconnect();
+    await transport.close();
   }
-  return out;
 }
 
 describe.skipIf(SKIP)('simulator → real ingress (Kafka + registry)', () => {
@@ -110,7 +93,7 @@ describe.skipIf(SKIP)('simulator → real ingress (Kafka + registry)', () => {
     const truth = simulator.sim.truth;
     expect(truth.summary().acknowledged).toBe(truth.event_count);
 
-    const records = await readAll(kafka, truth.event_count, 60_000);
+    const records = await readAll(truth.event_count, 60_000);
     const ours = records.filter((r) => r.event_id.includes(`_${simulator!.sim.namespace}_`));
     const distinct = new Map(ours.map((r) => [`${r.provider}|${r.event_id}`, r]));
     expect(distinct.size).toBe(truth.event_count);
