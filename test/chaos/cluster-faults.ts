@@ -33,6 +33,7 @@ export const CLUSTER_FAULT_PLAN: ReadonlyArray<{ kind: BrokerFaultKind; at: numb
 ];
 export const BROKER_DOWN_MS = Number.parseInt(process.env.TIDEMARK_CHAOS_BROKER_DOWN_MS ?? '120000', 10);
 const KILL_RESTART_DELAY_MS: [number, number] = [1_000, 5_000];
+const RESTART_ATTEMPTS_MAX = 3;
 
 const infra = () => import('@tidemark/local-infra');
 
@@ -103,10 +104,18 @@ export async function brokerFault(
     await new Promise((r) => setTimeout(r, down_ms));
     fault.down_ms = Date.now() - started;
     const t0 = Date.now();
-    try {
-      await startComponent(fault.component, { log: (line) => opts.log(`  ${line}`) });
-    } catch (err) {
-      fault.error = (err as Error).message;
+    // Log recovery after kill -9 can outlast one health wait (120 s) on a loaded machine: a node that is
+    // still starting is waited for again, up to RESTART_ATTEMPTS_MAX waits in all.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await startComponent(fault.component, { log: (line) => opts.log(`  ${line}`) });
+        fault.error = null;
+        break;
+      } catch (err) {
+        fault.error = (err as Error).message.split('\n')[0]!;
+        if (attempt >= RESTART_ATTEMPTS_MAX || !/still running/.test(fault.error)) break;
+        opts.log(`${kind}: broker ${fault.node_id} not healthy yet (wait ${attempt}); waiting again`);
+      }
     }
     fault.recovery_ms = Date.now() - t0;
     opts.log(`${kind}: broker ${fault.node_id} back after ${fault.down_ms} ms down + ${fault.recovery_ms} ms to health`);
