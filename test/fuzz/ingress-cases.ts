@@ -483,6 +483,17 @@ export interface BuildContext {
 
 const jsonBuf = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 
+/** A case the contract refuses: only `allowed` statuses, never accepted, nothing reaches the topic or the ledger. */
+function refused(
+  event_id: string,
+  label: string,
+  request: BuiltRequest,
+  allowed: readonly number[],
+  hostile: 'forged' | 'malformed',
+): BuiltCase {
+  return { event_id, label, requests: [request], allowed, must_accept: false, hostile, ledger: null };
+}
+
 function post(
   path: string,
   headers: Headers,
@@ -668,15 +679,13 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
             ? headers.map(([k, v]): [string, string] => [k, v.replace(/^t=\d+,/, '')])
             : headers.filter(([k]) => !/timestamp/.test(k));
       }
-      return {
-        ...base,
-        label: `timestamp/${p}/${t.kind}`,
-        requests: [post(`/webhooks/${p}`, [...headers, ['content-type', 'application/json']], body)],
-        allowed: t.kind === 'text' ? [400, 401] : [401],
-        must_accept: false,
-        hostile: 'forged',
-        ledger: null,
-      };
+      return refused(
+        event_id,
+        `timestamp/${p}/${t.kind}`,
+        post(`/webhooks/${p}`, [...headers, ['content-type', 'application/json']], body),
+        t.kind === 'text' ? [400, 401] : [401],
+        'forged',
+      );
     }
 
     case 'encoding': {
@@ -726,15 +735,13 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
           break;
       }
       const headers = signatureHeaders(p, ctx.secrets[p][0], ts_now, body, delivery(0));
-      return {
-        ...base,
-        label: `encoding/${p}/${spec.kind}`,
-        requests: [post(`/webhooks/${p}`, [...headers, ['content-type', content_type], ...extra], body)],
-        allowed: [400],
-        must_accept: false,
-        hostile: 'malformed',
-        ledger: null,
-      };
+      return refused(
+        event_id,
+        `encoding/${p}/${spec.kind}`,
+        post(`/webhooks/${p}`, [...headers, ['content-type', content_type], ...extra], body),
+        [400],
+        'malformed',
+      );
     }
 
     case 'shape':
@@ -789,15 +796,7 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
       const lines = requestHead('POST', `/webhooks/${p}`, headers).toString('utf8').split('\r\n').filter(Boolean);
       const steps: WireStep[] = [];
       for (let i = 0; i < 40; i++) steps.push({ write: Buffer.from(`${lines[i] ?? `x-slow-${i}: ${i}`}\r\n`) }, { pause_ms: 250 });
-      return {
-        ...base,
-        label: `socket/${p}/slowloris`,
-        requests: [{ steps, deadline_ms: 15_000 }],
-        allowed: [408],
-        must_accept: false,
-        hostile: 'malformed',
-        ledger: null,
-      };
+      return refused(event_id, `socket/${p}/slowloris`, { steps, deadline_ms: 15_000 }, [408], 'malformed');
     }
 
     case 'flood': {
@@ -862,66 +861,30 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
           const name = known.has(spec.name) ? `${spec.name}-x` : spec.name;
           // Percent-encoded UTF-8 of the generated name (lone surrogates become U+FFFD).
           const encoded = [...Buffer.from(name, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
-          return {
-            ...base,
-            label: 'route/unknown_provider',
-            requests: [post(`/webhooks/${encoded}`, signed, body)],
-            allowed: [404],
-            must_accept: false,
-            hostile: 'forged',
-            ledger: null,
-          };
+          return refused(event_id, 'route/unknown_provider', post(`/webhooks/${encoded}`, signed, body), [404], 'forged');
         }
         case 'method':
-          return {
-            ...base,
-            label: `route/method`,
-            requests: [post('/webhooks/generic', signed, body, { method: spec.method })],
-            allowed: [405],
-            must_accept: false,
-            hostile: 'malformed',
-            ledger: null,
-          };
+          return refused(event_id, `route/method`, post('/webhooks/generic', signed, body, { method: spec.method }), [405], 'malformed');
         case 'restricted':
-          return {
-            ...base,
-            label: 'route/restricted',
-            requests: [post('/webhooks/restricted', signed, body)],
-            allowed: [403],
-            must_accept: false,
-            hostile: 'forged',
-            ledger: null,
-          };
+          return refused(event_id, 'route/restricted', post('/webhooks/restricted', signed, body), [403], 'forged');
         case 'restricted_spoofed_xff':
-          return {
-            ...base,
-            label: 'route/restricted_spoofed_xff',
-            requests: [post('/webhooks/restricted', [...signed, ['x-forwarded-for', '203.0.113.9']], body)],
-            allowed: [403],
-            must_accept: false,
-            hostile: 'forged',
-            ledger: null,
-          };
+          return refused(
+            event_id,
+            'route/restricted_spoofed_xff',
+            post('/webhooks/restricted', [...signed, ['x-forwarded-for', '203.0.113.9']], body),
+            [403],
+            'forged',
+          );
         case 'proxied_outside':
-          return {
-            ...base,
-            label: 'route/proxied_outside',
-            requests: [post('/webhooks/proxied', [...signed, ['x-forwarded-for', '198.51.100.9, 192.0.2.77']], body)],
-            allowed: [403],
-            must_accept: false,
-            hostile: 'forged',
-            ledger: null,
-          };
+          return refused(
+            event_id,
+            'route/proxied_outside',
+            post('/webhooks/proxied', [...signed, ['x-forwarded-for', '198.51.100.9, 192.0.2.77']], body),
+            [403],
+            'forged',
+          );
         case 'proxied_direct':
-          return {
-            ...base,
-            label: 'route/proxied_direct',
-            requests: [post('/webhooks/proxied', signed, body)],
-            allowed: [403],
-            must_accept: false,
-            hostile: 'forged',
-            ledger: null,
-          };
+          return refused(event_id, 'route/proxied_direct', post('/webhooks/proxied', signed, body), [403], 'forged');
       }
     }
   }
