@@ -483,6 +483,14 @@ export interface BuildContext {
 
 const jsonBuf = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 
+/** Compressed bodies ingress does not accept, and the content-encoding each is labelled with (one mislabelled). */
+const COMPRESSIONS = {
+  gzip: { compress: gzipSync, label: 'gzip' },
+  deflate: { compress: deflateSync, label: 'deflate' },
+  brotli: { compress: brotliCompressSync, label: 'br' },
+  gzip_labelled_br: { compress: gzipSync, label: 'br' },
+} as const;
+
 /** A case the contract refuses: only `allowed` statuses, never accepted, nothing reaches the topic or the ledger. */
 function refused(
   event_id: string,
@@ -714,21 +722,14 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
           body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json, 'utf8')]);
           break;
         case 'gzip':
-          body = gzipSync(json);
-          extra.push(['content-encoding', 'gzip']);
-          break;
         case 'deflate':
-          body = deflateSync(json);
-          extra.push(['content-encoding', 'deflate']);
-          break;
         case 'brotli':
-          body = brotliCompressSync(json);
-          extra.push(['content-encoding', 'br']);
+        case 'gzip_labelled_br': {
+          const { compress, label } = COMPRESSIONS[spec.kind];
+          body = compress(json);
+          extra.push(['content-encoding', label]);
           break;
-        case 'gzip_labelled_br':
-          body = gzipSync(json);
-          extra.push(['content-encoding', 'br']);
-          break;
+        }
         case 'content_type':
           body = Buffer.from(json, 'utf8');
           content_type = spec.content_type;
