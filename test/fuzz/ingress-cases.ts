@@ -483,6 +483,13 @@ export interface BuildContext {
 
 const jsonBuf = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 
+const SOURCE_REFUSALS = {
+  restricted: { path: '/webhooks/restricted', xff: null },
+  restricted_spoofed_xff: { path: '/webhooks/restricted', xff: '203.0.113.9' },
+  proxied_outside: { path: '/webhooks/proxied', xff: '198.51.100.9, 192.0.2.77' },
+  proxied_direct: { path: '/webhooks/proxied', xff: null },
+} as const;
+
 /** Compressed bodies ingress does not accept, and the content-encoding each is labelled with (one mislabelled). */
 const COMPRESSIONS = {
   gzip: { compress: gzipSync, label: 'gzip' },
@@ -867,25 +874,14 @@ export function buildCase(spec: CaseSpec, ctx: BuildContext): BuiltCase {
         case 'method':
           return refused(event_id, `route/method`, post('/webhooks/generic', signed, body, { method: spec.method }), [405], 'malformed');
         case 'restricted':
-          return refused(event_id, 'route/restricted', post('/webhooks/restricted', signed, body), [403], 'forged');
         case 'restricted_spoofed_xff':
-          return refused(
-            event_id,
-            'route/restricted_spoofed_xff',
-            post('/webhooks/restricted', [...signed, ['x-forwarded-for', '203.0.113.9']], body),
-            [403],
-            'forged',
-          );
         case 'proxied_outside':
-          return refused(
-            event_id,
-            'route/proxied_outside',
-            post('/webhooks/proxied', [...signed, ['x-forwarded-for', '198.51.100.9, 192.0.2.77']], body),
-            [403],
-            'forged',
-          );
-        case 'proxied_direct':
-          return refused(event_id, 'route/proxied_direct', post('/webhooks/proxied', signed, body), [403], 'forged');
+        case 'proxied_direct': {
+          // Deliveries from outside a profile's allowlist (directly, or through a spoofed or untrusted X-Forwarded-For).
+          const { path, xff } = SOURCE_REFUSALS[spec.kind];
+          const headers: Headers = xff ? [...signed, ['x-forwarded-for', xff]] : signed;
+          return refused(event_id, `route/${spec.kind}`, post(path, headers, body), [403], 'forged');
+        }
       }
     }
   }
