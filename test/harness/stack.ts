@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Admin } from 'kafkajs';
-import { applyTopics, baseConfigSchema, createKafka, kafkaBrokers, loadConfig, RegistryClient } from '@tidemark/common';
+import { applyTopics, baseConfigSchema, createKafka, kafkaConnection, loadConfig, RegistryClient } from '@tidemark/common';
 import { Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from '@tidemark/cli/platform';
 
 export interface StackOptions {
@@ -76,7 +76,7 @@ export class Stack {
     url.pathname = `/${this.database}`;
     this.database_url = url.toString();
 
-    const kafka = createKafka({ brokers: kafkaBrokers(this.base), client_id: `stack-${this.id}` });
+    const kafka = createKafka({ ...kafkaConnection(this.base), client_id: `stack-${this.id}` });
     this.admin = kafka.admin();
     await this.admin.connect();
     await applyTopics(this.admin, new RegistryClient(this.base.TIDEMARK_REGISTRY_URL), { prefix: this.prefix });

@@ -1,8 +1,8 @@
-import { applyTopics, baseConfigSchema, createKafka, kafkaBrokers, loadConfig, RegistryClient, type ApplyReport } from '@tidemark/common';
+import { applyTopics, baseConfigSchema, createKafka, kafkaConnection, loadConfig, RegistryClient, type ApplyReport } from '@tidemark/common';
 
 export async function applyTopicsFromEnv(prefix: string, replication_factor?: number): Promise<ApplyReport> {
   const config = loadConfig(baseConfigSchema);
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-cli' });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'tidemark-cli' });
   const admin = kafka.admin();
   await admin.connect();
   try {

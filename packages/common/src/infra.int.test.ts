@@ -11,7 +11,7 @@ import {
   baseConfigSchema,
   createIdempotentProducer,
   createKafka,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   RegistryClient,
   topicName,
@@ -20,7 +20,7 @@ import {
 
 const config = loadConfig(baseConfigSchema);
 const prefix = `it${randomUUID().slice(0, 8)}.`;
-const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'common-int-test' });
+const kafka = createKafka({ ...kafkaConnection(config), client_id: 'common-int-test' });
 const admin = kafka.admin();
 const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
 

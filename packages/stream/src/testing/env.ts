@@ -11,6 +11,9 @@ import {
   applyTopics,
   AvroCodec,
   createKafka,
+  kafkaConnection,
+  baseConfigSchema,
+  loadConfig,
   createIdempotentProducer,
   loadCatalog,
   RegistryClient,
@@ -69,10 +72,12 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
   const full = loadCatalog();
   const catalog: Catalog = {
     replication: full.replication,
+    services: full.services,
     topics: full.topics.filter((t) => opts.topics.includes(t.name)),
     consumers: opts.consumers,
   };
-  const kafka = createKafka({ brokers: brokers.split(','), client_id: `test-${id}` });
+  const security_env = loadConfig(baseConfigSchema);
+  const kafka = createKafka({ ...kafkaConnection({ ...security_env, TIDEMARK_KAFKA_BROKERS: brokers }), client_id: `test-${id}` });
   const admin = kafka.admin();
   await admin.connect();
   const registry = new RegistryClient(registryUrl);
@@ -82,7 +87,7 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
   pool.on('error', () => undefined);
   const codec = new AvroCodec(registryUrl, prefix);
   const client = kafkaClientFromEnv();
-  const transport = createTransport({ TIDEMARK_KAFKA_BROKERS: brokers, TIDEMARK_KAFKA_CLIENT: client }, `test-${id}`);
+  const transport = createTransport({ ...security_env, TIDEMARK_KAFKA_BROKERS: brokers, TIDEMARK_KAFKA_CLIENT: client }, `test-${id}`);
   let producer: Producer | null = null;
   const getProducer = async () => {
     if (!producer) {

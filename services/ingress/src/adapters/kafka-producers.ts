@@ -14,7 +14,7 @@ import {
   createConfluentProducer,
   createIdempotentProducer,
   createKafka,
-  kafkaBrokers,
+  kafkaConnection,
   kafkaReachable,
   type BaseConfig,
   type Logger,
@@ -91,7 +91,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 function confluentSide(config: IngressKafkaConfig, logger: Logger): IngressKafka {
-  const kafka = createConfluentKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-ingress', logger });
+  const kafka = createConfluentKafka({ ...kafkaConnection(config), client_id: 'tidemark-ingress', logger });
   const producer: KafkaJS.Producer = createConfluentProducer(kafka, {
     linger_ms: config.TIDEMARK_INGRESS_LINGER_MS,
     // A record not delivered within the ack timeout is answered 503 anyway; don't keep retrying it much longer.
@@ -132,7 +132,7 @@ function confluentSide(config: IngressKafkaConfig, logger: Logger): IngressKafka
 }
 
 function kafkajsSide(config: IngressKafkaConfig, logger: Logger): IngressKafka {
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-ingress', logger });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'tidemark-ingress', logger });
   const handles = Array.from({ length: config.TIDEMARK_INGRESS_KAFKA_PRODUCERS }, () => {
     const producer: Producer = createIdempotentProducer(kafka);
     const link = new Reconnector(() => producer.connect(), logger);
