@@ -24,10 +24,14 @@ export async function httpOk(url: string, timeout_ms = 3_000): Promise<Health> {
   return { ok: true, detail: `GET ${url}: 200` };
 }
 
+/** kafkajs `ssl`/`sasl` settings of the infra's probes (the admin principal), empty for a PLAINTEXT broker. */
+export type ProbeSecurity = Pick<import('kafkajs').KafkaConfig, 'ssl' | 'sasl'>;
+
 /** Kafka: an admin client's describeCluster (metadata round trip) must list our broker and a controller. */
-export async function kafkaHealth(port: number, timeout_ms = 4_000): Promise<Health> {
+export async function kafkaHealth(port: number, security: ProbeSecurity = {}, timeout_ms = 4_000): Promise<Health> {
   const { Kafka, logLevel } = await import('kafkajs');
   const kafka = new Kafka({
+    ...security,
     clientId: 'tidemark-infra-health',
     brokers: [`${HOST}:${port}`],
     logLevel: logLevel.NOTHING,
@@ -61,9 +65,10 @@ export async function kafkaHealth(port: number, timeout_ms = 4_000): Promise<Hea
  * (a FindCoordinator for a group creates __consumer_offsets, InitProducerId for a transactional id creates
  * __transaction_state), so the first real consumer/transaction does not see "coordinator not available".
  */
-export async function kafkaWarmUp(port: number, timeout_ms = 30_000): Promise<void> {
+export async function kafkaWarmUp(port: number, security: ProbeSecurity = {}, timeout_ms = 30_000): Promise<void> {
   const { Kafka, logLevel } = await import('kafkajs');
   const kafka = new Kafka({
+    ...security,
     clientId: 'tidemark-infra-warmup',
     brokers: [`${HOST}:${port}`],
     logLevel: logLevel.NOTHING,
