@@ -84,6 +84,7 @@ function schemaCommands(program: Command): void {
         console.log(`updated:   ${report.updated.length ? report.updated.join(', ') : '-'}`);
         console.log(`unchanged: ${report.unchanged.length}`);
         console.log(`schemas:   ${report.schemas.length} subjects registered (BACKWARD)`);
+        console.log(`acls:      ${report.acls ? `${report.acls} service ACLs applied (derived from the catalog)` : '- (PLAINTEXT broker)'}`);
       });
     });
   topics
@@ -276,6 +277,13 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError()
     .exitOverride((err) => {
       process.exit(err.exitCode === 0 ? 0 : 2);
+    })
+    .hook('preAction', async () => {
+      // The CLI's own principal is the platform admin: against the local infrastructure its credentials come from
+      // the state folder unless the environment says how to reach Kafka.
+      if (process.env.TIDEMARK_KAFKA_SECURITY_PROTOCOL) return;
+      const { localKafkaClientEnv } = await import('@tidemark/local-infra');
+      Object.assign(process.env, localKafkaClientEnv('tidemark-admin') ?? {});
     });
 
   infraCommands(program);

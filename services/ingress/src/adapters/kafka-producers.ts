@@ -17,6 +17,7 @@ import {
   kafkaConnection,
   kafkaReachable,
   type BaseConfig,
+  type KafkaSecurityConfig,
   type Logger,
 } from '@tidemark/common';
 import type { Admin, Producer } from 'kafkajs';
@@ -32,7 +33,7 @@ export interface IngressKafka {
   stop(): Promise<void>;
 }
 
-export interface IngressKafkaConfig extends Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_KAFKA_CLIENT'> {
+export interface IngressKafkaConfig extends Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_KAFKA_CLIENT'>, KafkaSecurityConfig {
   TIDEMARK_INGRESS_KAFKA_PRODUCERS: number;
   TIDEMARK_INGRESS_LINGER_MS: number;
   TIDEMARK_INGRESS_ACK_TIMEOUT_MS: number;
