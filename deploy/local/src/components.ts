@@ -175,7 +175,13 @@ export const KAFKA = {
    * Principals created with their SCRAM credentials when the storage is formatted: the admin and one per service.
    * Must equal the catalog's services (schemas/topics.json; checked by apps/cli/src/access.test.ts).
    */
-  service_principals: ['tidemark-ingress', 'tidemark-dedupe', 'tidemark-compliance-screening', 'tidemark-ledger-projector', 'tidemark-reconciler'],
+  service_principals: [
+    'tidemark-ingress',
+    'tidemark-dedupe',
+    'tidemark-compliance-screening',
+    'tidemark-ledger-projector',
+    'tidemark-reconciler',
+  ],
   scram_mechanism: 'SCRAM-SHA-512',
   /** Subject of the broker certificate; its principal `User:CN=…` is a super-user (controller listener, mutual TLS). */
   broker_cert_cn: 'tidemark-broker',

@@ -144,7 +144,9 @@ export function parseKafkaSecurity(raw: string | undefined): KafkaSecurityMode {
   if (raw === undefined || raw.trim() === '') return 'sasl_ssl';
   const v = raw.trim().toLowerCase();
   if (!(KAFKA.security_modes as readonly string[]).includes(v)) {
-    throw new PortConfigError(`${ENV.kafka_security}=${JSON.stringify(raw)} is not supported (expected one of ${KAFKA.security_modes.join(', ')})`);
+    throw new PortConfigError(
+      `${ENV.kafka_security}=${JSON.stringify(raw)} is not supported (expected one of ${KAFKA.security_modes.join(', ')})`,
+    );
   }
   return v as KafkaSecurityMode;
 }

@@ -108,9 +108,37 @@ export async function ensureKafkaTls(ctx: InfraContext, java: string, creds: Kaf
   const days = String(KAFKA.cert_validity_days);
   const ca = ['-keystore', files.ca_keystore, '-storetype', 'PKCS12', '-storepass:env', 'TIDEMARK_STOREPASS'];
   const broker = ['-keystore', files.keystore, '-storetype', 'PKCS12', '-storepass:env', 'TIDEMARK_STOREPASS'];
-  await kt(['-genkeypair', '-alias', 'ca', '-keyalg', 'RSA', '-keysize', '2048', '-validity', days, '-dname', `CN=${KAFKA.ca_cn}`, '-ext', 'bc:c', ...ca]);
+  await kt([
+    '-genkeypair',
+    '-alias',
+    'ca',
+    '-keyalg',
+    'RSA',
+    '-keysize',
+    '2048',
+    '-validity',
+    days,
+    '-dname',
+    `CN=${KAFKA.ca_cn}`,
+    '-ext',
+    'bc:c',
+    ...ca,
+  ]);
   const ca_pem = (await kt(['-exportcert', '-rfc', '-alias', 'ca', ...ca])).stdout;
-  await kt(['-genkeypair', '-alias', 'broker', '-keyalg', 'RSA', '-keysize', '2048', '-validity', days, '-dname', `CN=${KAFKA.broker_cert_cn}`, ...broker]);
+  await kt([
+    '-genkeypair',
+    '-alias',
+    'broker',
+    '-keyalg',
+    'RSA',
+    '-keysize',
+    '2048',
+    '-validity',
+    days,
+    '-dname',
+    `CN=${KAFKA.broker_cert_cn}`,
+    ...broker,
+  ]);
   const csr = (await kt(['-certreq', '-alias', 'broker', ...broker])).stdout;
   const signed = (
     await kt(
@@ -173,9 +201,9 @@ export async function brokerSecurity(ctx: InfraContext, java: string): Promise<K
 }
 
 /** kafkajs settings for the infra's own probes (admin principal), or none in plaintext mode. */
-export function probeClientSecurity(ctx: InfraContext):
-  | { ssl: { ca: string[] }; sasl: { mechanism: 'scram-sha-512'; username: string; password: string } }
-  | Record<string, never> {
+export function probeClientSecurity(
+  ctx: InfraContext,
+): { ssl: { ca: string[] }; sasl: { mechanism: 'scram-sha-512'; username: string; password: string } } | Record<string, never> {
   if (ctx.kafka_security === 'plaintext') return {};
   const creds = readKafkaCredentials(ctx.paths.state_dir);
   const files = kafkaSecurityFiles(ctx.paths.state_dir);

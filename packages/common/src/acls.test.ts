@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AclOperationTypes, AclResourceTypes, ResourcePatternTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { catalogAcls, servicePrincipals, teamAcls, teamPrincipal, toAclEntry, type AclBinding } from './acls.js';
 import { loadCatalog, type Catalog } from './schemas/catalog.js';
 
@@ -47,7 +47,7 @@ describe('catalogAcls (ACLs derived from schemas/topics.json)', () => {
     expect(ledger.filter((a) => a.includes('webhooks') || a.includes('events.unique'))).toEqual([]);
   });
 
-  it("gives the reconciler its audit reads (short-lived groups), discrepancies and heal writes", () => {
+  it('gives the reconciler its audit reads (short-lived groups), discrepancies and heal writes', () => {
     expect(of(acls, 'reconciler')).toEqual(
       [
         'read topic audit.v1',
@@ -104,8 +104,12 @@ describe('teamAcls', () => {
   });
 });
 
+const { AclOperationTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
+
 it('maps a binding to the Kafka ACL entry', () => {
-  expect(toAclEntry({ principal: 'tidemark-dedupe', resource: 'transactional_id', pattern: 'prefixed', name: 'dedupe-', operation: 'write' })).toEqual({
+  expect(
+    toAclEntry({ principal: 'tidemark-dedupe', resource: 'transactional_id', pattern: 'prefixed', name: 'dedupe-', operation: 'write' }),
+  ).toEqual({
     principal: 'User:tidemark-dedupe',
     host: '*',
     operation: AclOperationTypes.WRITE,

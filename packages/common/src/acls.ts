@@ -13,15 +13,7 @@
  * A producer the catalog names that is not a service (and not "every stage") is an error: a new
  * topic cannot ship without saying who writes it.
  */
-import {
-  AclOperationTypes,
-  AclPermissionTypes,
-  AclResourceTypes,
-  ResourcePatternTypes,
-  type Admin,
-  type AclEntry,
-  type AclFilter,
-} from 'kafkajs';
+import kafkajs, { type Admin, type AclEntry, type AclFilter } from 'kafkajs';
 import type { Catalog } from './schemas/catalog.js';
 import { dlqTopic, retryTopic, topicName } from './topics.js';
 
@@ -90,7 +82,8 @@ export function catalogAcls(catalog: Catalog, prefix = ''): AclBinding[] {
     }
     stream.add(c.service);
     add(c.service, 'group', 'literal', topicName(c.service, prefix), 'read');
-    for (let rung = 1; rung <= c.retry_delays_ms.length; rung++) add(c.service, 'topic', 'literal', retryTopic(c.service, rung, prefix), 'read', 'write');
+    for (let rung = 1; rung <= c.retry_delays_ms.length; rung++)
+      add(c.service, 'topic', 'literal', retryTopic(c.service, rung, prefix), 'read', 'write');
     add(c.service, 'topic', 'literal', dlqTopic(c.service, prefix), 'read', 'write');
     add(c.service, 'transactional_id', 'prefixed', `${topicName(c.service, prefix)}-`, 'write');
   }
@@ -119,12 +112,22 @@ export function teamAcls(catalog: Pick<Catalog, 'topics'>, team: string, topics:
   const unknown = topics.filter((t) => !known.has(t));
   if (unknown.length > 0) throw new Error(`not in the topic catalog: ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
   return [
-    ...[...new Set(topics)].map(
-      (t): AclBinding => ({ principal, resource: 'topic', pattern: 'literal', name: topicName(t, prefix), operation: 'read' }),
-    ),
+    ...[...new Set(topics)].map((t): AclBinding => ({
+      principal,
+      resource: 'topic',
+      pattern: 'literal',
+      name: topicName(t, prefix),
+      operation: 'read',
+    })),
     { principal, resource: 'group', pattern: 'prefixed', name: teamGroupPrefix(team), operation: 'read' },
   ];
 }
+
+// kafkajs is CommonJS: its enums are values of the default export, not ESM named exports.
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
+type AclResourceTypes = kafkajs.AclResourceTypes;
+type AclOperationTypes = kafkajs.AclOperationTypes;
+type ResourcePatternTypes = kafkajs.ResourcePatternTypes;
 
 const RESOURCE: Record<AclResource, AclResourceTypes> = {
   topic: AclResourceTypes.TOPIC,

@@ -34,7 +34,7 @@ export const baseConfigShape = {
     .default('plaintext')
     .describe('how clients reach the broker: sasl_ssl (SCRAM over TLS; what `infra up` runs) or plaintext'),
   TIDEMARK_KAFKA_SASL_MECHANISM: z.enum(['scram-sha-512', 'scram-sha-256']).default('scram-sha-512'),
-  TIDEMARK_KAFKA_SASL_USERNAME: z.string().min(1).optional().describe('this process\'s Kafka principal (sasl_ssl)'),
+  TIDEMARK_KAFKA_SASL_USERNAME: z.string().min(1).optional().describe("this process's Kafka principal (sasl_ssl)"),
   TIDEMARK_KAFKA_SASL_PASSWORD: z.string().min(1).optional().describe('its SCRAM password (sasl_ssl); never logged'),
   TIDEMARK_KAFKA_SSL_CA_FILE: z
     .string()

@@ -155,7 +155,11 @@ async function addMissingPrincipals(ctx: InfraContext): Promise<void> {
   await upsertScramUsers(ctx, Object.fromEntries(missing.map((p) => [p, users[p]!])));
   for (const n of ctx.kafka_nodes) {
     const r = readFormatRecord(ctx, n.component);
-    if (r) writeFileSync(formatRecordPath(ctx, n.component), JSON.stringify({ ...r, scram_users: [...(r.scram_users ?? []), ...missing].sort() }, null, 2) + '\n');
+    if (r)
+      writeFileSync(
+        formatRecordPath(ctx, n.component),
+        JSON.stringify({ ...r, scram_users: [...(r.scram_users ?? []), ...missing].sort() }, null, 2) + '\n',
+      );
   }
 }
 
