@@ -2,7 +2,14 @@
  * Picks the Kafka client behind the transport interface: `TIDEMARK_KAFKA_CLIENT=confluent`
  * (librdkafka, KIP-447, the default) or `kafkajs` (pure JavaScript, per-partition fencing).
  */
-import { createConfluentKafka, createKafka, kafkaConnection, type BaseConfig, type KafkaSecurityConfig, type Logger } from '@tidemark/common';
+import {
+  createConfluentKafka,
+  createKafka,
+  kafkaConnection,
+  type BaseConfig,
+  type KafkaSecurityConfig,
+  type Logger,
+} from '@tidemark/common';
 import { ConfluentTransport } from './confluent.js';
 import { KafkajsTransport } from './kafkajs.js';
 import type { KafkaTransport } from './transport.js';
@@ -37,7 +44,11 @@ const EXPECTED_KAFKA_NOISE = [
   /ongoing transaction on this transactionId/i,
 ];
 
-export function createStreamKafka(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'> & KafkaSecurityConfig, client_id: string, logger: Logger) {
+export function createStreamKafka(
+  config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'> & KafkaSecurityConfig,
+  client_id: string,
+  logger: Logger,
+) {
   const log = logger.child({ component: 'kafkajs' });
   return createKafka({
     ...kafkaConnection(config),
