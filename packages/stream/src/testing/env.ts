@@ -12,6 +12,7 @@ import {
   AvroCodec,
   createKafka,
   kafkaConnection,
+  type KafkaSecurityConfig,
   baseConfigSchema,
   loadConfig,
   createIdempotentProducer,
@@ -33,6 +34,23 @@ export interface TestEnvOptions {
   consumers: ConsumerSpec[];
 }
 
+/** The Kafka security keys of a loaded config (absent keys left out). */
+function kafkaSecurityEnv(c: KafkaSecurityConfig): KafkaSecurityConfig {
+  return Object.fromEntries(
+    (
+      [
+        'TIDEMARK_KAFKA_SECURITY_PROTOCOL',
+        'TIDEMARK_KAFKA_SASL_MECHANISM',
+        'TIDEMARK_KAFKA_SASL_USERNAME',
+        'TIDEMARK_KAFKA_SASL_PASSWORD',
+        'TIDEMARK_KAFKA_SSL_CA_FILE',
+      ] as const
+    )
+      .filter((k) => c[k] !== undefined)
+      .map((k) => [k, c[k]]),
+  ) as KafkaSecurityConfig;
+}
+
 export interface TestEnv {
   prefix: string;
   schema: string;
@@ -42,7 +60,7 @@ export interface TestEnv {
     TIDEMARK_DATABASE_URL: string;
     TIDEMARK_TOPIC_PREFIX: string;
     TIDEMARK_KAFKA_CLIENT: 'confluent' | 'kafkajs';
-  };
+  } & KafkaSecurityConfig;
   kafka: Kafka;
   admin: Admin;
   pool: pg.Pool;
@@ -106,6 +124,8 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
       TIDEMARK_DATABASE_URL: dbUrl,
       TIDEMARK_TOPIC_PREFIX: prefix,
       TIDEMARK_KAFKA_CLIENT: client,
+      // The broker's client security (the admin principal against the local infra; see test/harness/kafka-env.ts).
+      ...kafkaSecurityEnv(security_env),
     },
     kafka,
     admin,
