@@ -82,6 +82,8 @@ async function sendAs(client: Client, security: KafkaSecurity, topic: string): P
     await producer.connect();
     await producer.send({ topic, messages: [record] });
   } catch (err) {
+    // The purge can overtake the log line: give the broker's answer a moment to arrive.
+    for (let i = 0; i < 30 && !denied; i++) await new Promise((r) => setTimeout(r, 100));
     throw denied ?? err;
   } finally {
     await producer.disconnect().catch(() => undefined);
@@ -148,7 +150,9 @@ function errorsTo(fail: (err: Error) => void): Logger {
     error: (_obj: unknown, msg: string) => {
       if (/authori[sz]ation failed/i.test(msg)) fail(new Error(msg.split('\n')[0]));
     },
-    warn: () => undefined,
+    warn: (_obj: unknown, msg: string) => {
+      if (/authori[sz]ation failed/i.test(msg)) fail(new Error(msg.split('\n')[0]));
+    },
     info: () => undefined,
     debug: () => undefined,
   };
