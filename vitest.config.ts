@@ -40,5 +40,7 @@ export default defineConfig({
     testTimeout: suite === 'unit' ? 30_000 : 300_000,
     hookTimeout: suite === 'unit' ? 30_000 : 300_000,
     reporters: ['default'],
+    // Infrastructure suites reach the local broker as its admin principal (SASL_SSL) unless told otherwise.
+    setupFiles: suite === 'unit' ? [] : ['test/harness/kafka-env.ts'],
   },
 });

@@ -19,7 +19,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createKafka, kafkaBrokers, topicName } from '@tidemark/common';
+import { createKafka, kafkaConnection, topicName } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/simulator';
 import { gitCommit, machineFacts } from '@tidemark/cli/bench-facts';
 import { liveJaeger } from '../harness/jaeger.js';
@@ -254,7 +254,7 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
   let warmup: RateRun | null = null;
   const services_start = serviceProcessesOnMachine();
   let pool: pg.Pool | null = null;
-  const admin = createKafka({ brokers: kafkaBrokers(stack.base), client_id: `e2e-bench-${stack.id}` }).admin();
+  const admin = createKafka({ ...kafkaConnection(stack.base), client_id: `e2e-bench-${stack.id}` }).admin();
   let failure: string | null = null;
   log(`plan ${JSON.stringify(plan)}; stack ${stack.id} on ports ${port_base}+; tracing ${otlp ?? 'off'}`);
   try {

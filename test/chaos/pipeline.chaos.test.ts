@@ -22,7 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AvroCodec, Decimal, createKafka, kafkaBrokers, topicName } from '@tidemark/common';
+import { AvroCodec, Decimal, createKafka, kafkaConnection, topicName } from '@tidemark/common';
 import {
   generateSecrets,
   keysFromEnv,
@@ -174,7 +174,7 @@ describe.skipIf(SKIP)('chaos: kill -9, broker and Postgres restarts, rebalances,
       phase('stack_start', t);
       log(`stack ${stack.prefix} up: ${stack.platform.names().join(', ')}`);
 
-      const kafka = createKafka({ brokers: kafkaBrokers(stack.base), client_id: `chaos-${stack.id}` });
+      const kafka = createKafka({ ...kafkaConnection(stack.base), client_id: `chaos-${stack.id}` });
       const admin = kafka.admin();
       await admin.connect();
       const pool = new pg.Pool({ connectionString: stack.database_url, max: 2 });

@@ -13,7 +13,7 @@ import {
   baseConfigSchema,
   createIdempotentProducer,
   createKafka,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   RegistryClient,
   topicName,
@@ -147,7 +147,7 @@ function componentOf(node_id: number) {
 }
 
 describe.skipIf(nodes.length < 3)('three-broker cluster: replication and broker failures', () => {
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: `cluster-it-${prefix}` });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: `cluster-it-${prefix}` });
   const admin = kafka.admin();
   const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
   let report: ApplyReport;

@@ -6,8 +6,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Admin } from 'kafkajs';
-import { applyTopics, baseConfigSchema, createKafka, kafkaBrokers, loadConfig, RegistryClient } from '@tidemark/common';
-import { Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from '@tidemark/cli/platform';
+import {
+  applyAcls,
+  applyTopics,
+  baseConfigSchema,
+  catalogAcls,
+  createKafka,
+  kafkaConnection,
+  loadCatalog,
+  loadConfig,
+  RegistryClient,
+  removeAcls,
+} from '@tidemark/common';
+import { kafkaPrincipalOf, Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from '@tidemark/cli/platform';
 import { provisionDatabaseAt, serviceDatabaseUrl, type DbService } from '@tidemark/local-infra';
 
 export interface StackOptions {
@@ -42,6 +53,11 @@ export class Stack {
     secrets: Record<string, string>,
   ) {
     this.secrets = secrets;
+  }
+
+  /** Is the broker SASL_SSL (ACLs apply)? */
+  get secured(): boolean {
+    return kafkaConnection(this.base).security.protocol === 'sasl_ssl';
   }
 
   get ingress_url(): string {
@@ -79,10 +95,12 @@ export class Stack {
     // Least privilege: each service connects as its own role, owning only its schema (deploy/local/src/db-roles.ts).
     await provisionDatabaseAt(this.database_url);
 
-    const kafka = createKafka({ brokers: kafkaBrokers(this.base), client_id: `stack-${this.id}` });
+    const kafka = createKafka({ ...kafkaConnection(this.base), client_id: `stack-${this.id}` });
     this.admin = kafka.admin();
     await this.admin.connect();
     await applyTopics(this.admin, new RegistryClient(this.base.TIDEMARK_REGISTRY_URL), { prefix: this.prefix });
+    // Every service runs as its own principal (Platform): grant them this stack's namespace, as `topics apply` does.
+    if (this.secured) await applyAcls(this.admin, catalogAcls(loadCatalog(), this.prefix));
 
     this.platform = new Platform(
       {
@@ -139,6 +157,7 @@ export class Stack {
       name: `${service}#${instance}`,
       entry: SERVICE_ENTRIES[service],
       env: { ...this.envFor(service, instance), ...env },
+      kafka_principal: kafkaPrincipalOf(service),
     });
   }
 
@@ -178,6 +197,7 @@ export class Stack {
     if (this.admin) {
       const mine = (await this.admin.listTopics()).filter((t) => t.startsWith(this.prefix));
       if (mine.length) await this.admin.deleteTopics({ topics: mine }).catch(() => undefined);
+      if (this.secured) await removeAcls(this.admin, catalogAcls(loadCatalog(), this.prefix)).catch(() => undefined);
       await this.admin.disconnect();
     }
     const registry = new RegistryClient(this.base.TIDEMARK_REGISTRY_URL);

@@ -84,6 +84,9 @@ function schemaCommands(program: Command): void {
         console.log(`updated:   ${report.updated.length ? report.updated.join(', ') : '-'}`);
         console.log(`unchanged: ${report.unchanged.length}`);
         console.log(`schemas:   ${report.schemas.length} subjects registered (BACKWARD)`);
+        console.log(
+          `acls:      ${report.acls ? `${report.acls} service ACLs applied (derived from the catalog)` : '- (PLAINTEXT broker)'}`,
+        );
       });
     });
   topics
@@ -231,6 +234,53 @@ function operationCommands(program: Command): void {
     });
 }
 
+/** `access grant|list|revoke`: read-only Kafka principals for downstream teams. */
+function accessCommands(program: Command): void {
+  const access = program.command('access').description('Kafka principals for downstream teams (read-only, per topic).');
+  access
+    .command('grant')
+    .description(
+      'Create (or re-key) the principal team-<name> with READ on the topics and groups team-<name>.*; prints its client settings once.',
+    )
+    .requiredOption('--team <name>', 'team name (lower-case letters, digits, "-")')
+    .requiredOption('--topics <topics...>', 'catalog topic names, e.g. events.screened.v1 ledger.balances.v1')
+    .option('--prefix <prefix>', 'topic name prefix (namespace)', process.env.TIDEMARK_TOPIC_PREFIX ?? '')
+    .option('--json', 'print the settings as JSON')
+    .action(async (opts: { team: string; topics: string[]; prefix: string; json?: boolean }) => {
+      const { grantTeam, clientProperties } = await import('./access.js');
+      const settings = await grantTeam(opts.team, opts.topics, opts.prefix);
+      printJsonOr(Boolean(opts.json), settings, () => {
+        console.log(`granted ${settings.username}: read ${settings.topics.join(', ')}; consumer groups ${settings.group_prefix}*`);
+        console.log('client settings (the password is shown only now; grant again to re-key):\n');
+        console.log(clientProperties(settings));
+      });
+    });
+  access
+    .command('list')
+    .description('List team principals and their ACLs.')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { listTeams } = await import('./access.js');
+      const teams = await listTeams();
+      printJsonOr(Boolean(opts.json), teams, () => {
+        if (teams.length === 0) console.log('no team principals');
+        for (const t of teams) {
+          console.log(t.principal);
+          for (const a of t.acls) console.log(`  ${a.operation} ${a.resource} ${a.name}${a.pattern === 'prefixed' ? '*' : ''}`);
+        }
+      });
+    });
+  access
+    .command('revoke')
+    .description("Delete a team's ACLs and credentials (new connections fail at once; open ones lose every permission).")
+    .requiredOption('--team <name>', 'team name')
+    .action(async (opts: { team: string }) => {
+      const { revokeTeam } = await import('./access.js');
+      const existed = await revokeTeam(opts.team);
+      console.log(existed ? `revoked team-${opts.team}` : `team-${opts.team} had no credentials or ACLs`);
+    });
+}
+
 /** `start`, `test`, `bench`: the whole platform, its tests and benchmarks. */
 function platformCommands(program: Command): void {
   program
@@ -276,12 +326,20 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError()
     .exitOverride((err) => {
       process.exit(err.exitCode === 0 ? 0 : 2);
+    })
+    .hook('preAction', async () => {
+      // The CLI's own principal is the platform admin: against the local infrastructure its credentials come from
+      // the state folder unless the environment says how to reach Kafka.
+      if (process.env.TIDEMARK_KAFKA_SECURITY_PROTOCOL) return;
+      const { localKafkaClientEnv } = await import('@tidemark/local-infra');
+      Object.assign(process.env, localKafkaClientEnv('tidemark-admin') ?? {});
     });
 
   infraCommands(program);
   schemaCommands(program);
   dlqCommands(program);
   operationCommands(program);
+  accessCommands(program);
   platformCommands(program);
 
   await program.parseAsync(argv);

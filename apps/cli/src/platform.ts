@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { threadpoolEnv } from '@tidemark/common/kafka-confluent';
+import { localKafkaClientEnv } from '@tidemark/local-infra';
 import { repoRoot } from './paths.js';
 
 export type ServiceName = 'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector' | 'risk-api' | 'console';
@@ -18,6 +19,16 @@ export interface ProcessSpec {
   entry: string;
   args?: string[];
   env?: Record<string, string>;
+  /**
+   * The process's own Kafka principal (e.g. `tidemark-dedupe`): against the local infrastructure its SCRAM
+   * credentials and CA replace whatever Kafka credentials the environment carries; elsewhere the environment's stay.
+   */
+  kafka_principal?: string;
+}
+
+/** The Kafka principal of a service, or none for services that do not talk to Kafka as themselves. */
+export function kafkaPrincipalOf(service: ServiceName): string | undefined {
+  return service === 'risk-api' || service === 'console' ? undefined : `tidemark-${service}`;
 }
 
 export const SERVICE_ENTRIES: Record<ServiceName, string> = {
@@ -57,7 +68,7 @@ export class Platform {
     const node_args = prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${prof_dir}`] : [];
     const child = spawn(process.execPath, [...node_args, '--import', 'tsx', join(root, spec.entry), ...(spec.args ?? [])], {
       cwd: root,
-      env: threadpoolEnv({ ...process.env, ...this.base_env, ...spec.env }),
+      env: threadpoolEnv(this.envOf(spec)),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(log, { end: false });
@@ -69,6 +80,12 @@ export class Platform {
       if (r?.child === child) this.running.delete(spec.name);
     });
     return child;
+  }
+
+  private envOf(spec: ProcessSpec): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.base_env, ...spec.env };
+    const kafka = spec.kafka_principal ? localKafkaClientEnv(spec.kafka_principal, env) : null;
+    return kafka ? { ...env, ...kafka } : env;
   }
 
   isRunning(name: string): boolean {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseConfigSchema, loadConfig } from '@tidemark/common';
-import { Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from './platform.js';
+import { kafkaPrincipalOf, Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from './platform.js';
 import { repoRoot } from './paths.js';
 import { applyTopicsFromEnv } from './topics.js';
 
@@ -113,7 +113,12 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
       : {};
   const services: ServiceName[] = ['risk-api', 'ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
   for (const s of services)
-    platform.start({ name: s, entry: SERVICE_ENTRIES[s], env: { TIDEMARK_INSTANCE_ID: `${s}-1`, ...databaseEnv(s) } });
+    platform.start({
+      name: s,
+      entry: SERVICE_ENTRIES[s],
+      env: { TIDEMARK_INSTANCE_ID: `${s}-1`, ...databaseEnv(s) },
+      kafka_principal: kafkaPrincipalOf(s),
+    });
   infra.registerScrapeTargets(LOCAL_STACK, localMetricsPorts());
   const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
   const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;

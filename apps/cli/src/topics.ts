@@ -1,12 +1,30 @@
-import { applyTopics, baseConfigSchema, createKafka, kafkaBrokers, loadConfig, RegistryClient, type ApplyReport } from '@tidemark/common';
+import {
+  applyAcls,
+  applyTopics,
+  baseConfigSchema,
+  catalogAcls,
+  createKafka,
+  kafkaConnection,
+  loadCatalog,
+  loadConfig,
+  RegistryClient,
+  type ApplyReport,
+} from '@tidemark/common';
 
-export async function applyTopicsFromEnv(prefix: string, replication_factor?: number): Promise<ApplyReport> {
+/**
+ * Topics, schemas and (on a SASL broker) every service principal's ACLs, derived from the catalog for the namespace
+ * `prefix`. Idempotent; ACLs no longer implied by the catalog are not removed (remove them with kafka-acls or revoke).
+ */
+export async function applyTopicsFromEnv(prefix: string, replication_factor?: number): Promise<ApplyReport & { acls: number }> {
   const config = loadConfig(baseConfigSchema);
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-cli' });
+  const connection = kafkaConnection(config);
+  const kafka = createKafka({ ...connection, client_id: 'tidemark-cli' });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    return await applyTopics(admin, new RegistryClient(config.TIDEMARK_REGISTRY_URL), { prefix, replication_factor });
+    const report = await applyTopics(admin, new RegistryClient(config.TIDEMARK_REGISTRY_URL), { prefix, replication_factor });
+    const acls = connection.security.protocol === 'sasl_ssl' ? await applyAcls(admin, catalogAcls(loadCatalog(), prefix)) : 0;
+    return { ...report, acls };
   } finally {
     await admin.disconnect();
   }

@@ -56,12 +56,17 @@ export interface PortSpec {
 }
 
 export const PORT_SPECS = {
-  kafka: { env: 'TIDEMARK_KAFKA_PORT', default_port: 9092, component: 'kafka', description: 'Kafka PLAINTEXT listener' },
+  kafka: {
+    env: 'TIDEMARK_KAFKA_PORT',
+    default_port: 9092,
+    component: 'kafka',
+    description: 'Kafka client listener (SASL_SSL with SCRAM-SHA-512; PLAINTEXT with TIDEMARK_KAFKA_SECURITY=plaintext)',
+  },
   kafka_controller: {
     env: 'TIDEMARK_KAFKA_CONTROLLER_PORT',
     default_port: 9093,
     component: 'kafka',
-    description: 'Kafka KRaft controller listener',
+    description: 'Kafka KRaft controller listener (TLS with broker certificates only; PLAINTEXT in plaintext mode)',
   },
   registry: {
     env: 'TIDEMARK_REGISTRY_PORT',
@@ -162,6 +167,26 @@ export const KAFKA = {
   node_counts: [1, 3],
   /** Node n (1-based) listens on TIDEMARK_KAFKA_PORT + (n-1)*step and TIDEMARK_KAFKA_CONTROLLER_PORT + (n-1)*step. */
   node_port_step: 10,
+  /** Security modes of TIDEMARK_KAFKA_SECURITY: sasl_ssl (default) or plaintext (the escape hatch, for comparisons). */
+  security_modes: ['sasl_ssl', 'plaintext'],
+  /** The platform's super-user (topics, ACLs, credentials; also the inter-broker principal). */
+  admin_principal: 'tidemark-admin',
+  /**
+   * Principals created with their SCRAM credentials when the storage is formatted: the admin and one per service.
+   * Must equal the catalog's services (schemas/topics.json; checked by apps/cli/src/access.test.ts).
+   */
+  service_principals: [
+    'tidemark-ingress',
+    'tidemark-dedupe',
+    'tidemark-compliance-screening',
+    'tidemark-ledger-projector',
+    'tidemark-reconciler',
+  ],
+  scram_mechanism: 'SCRAM-SHA-512',
+  /** Subject of the broker certificate; its principal `User:CN=…` is a super-user (controller listener, mutual TLS). */
+  broker_cert_cn: 'tidemark-broker',
+  ca_cn: 'Tidemark local CA',
+  cert_validity_days: 3650,
   /** Internal topics (offsets, transactions, share state) and broker defaults per mode. */
   single: { replication_factor: 1, min_insync_replicas: 1 },
   cluster: { replication_factor: 3, min_insync_replicas: 2 },
@@ -205,4 +230,6 @@ export const ENV = {
   java: 'TIDEMARK_JAVA',
   /** `1` (default): single KRaft node; `3`: three-node cluster (replication 3, min ISR 2). */
   kafka_nodes: 'TIDEMARK_KAFKA_NODES',
+  /** `sasl_ssl` (default): SCRAM over TLS with ACLs; `plaintext`: no authentication (set before the first `infra up`). */
+  kafka_security: 'TIDEMARK_KAFKA_SECURITY',
 } as const;

@@ -14,7 +14,9 @@ import {
   kafkaPom,
   kafkaServerProperties,
   parseKafkaNodeCount,
+  parseKafkaSecurity,
   parsePort,
+  scramFormatValue,
   pgHbaConf,
   postgresConf,
   postgresUrl,
@@ -79,6 +81,55 @@ describe('port parsing', () => {
 
   it('rejects two services on one port', () => {
     expect(() => resolvePorts({ TIDEMARK_REGISTRY_PORT: '9092' })).toThrow(/TIDEMARK_KAFKA_PORT and TIDEMARK_REGISTRY_PORT/);
+  });
+});
+
+describe('kafka security config (SASL_SSL by default)', () => {
+  const nodes = kafkaNodes(resolvePorts({ TIDEMARK_KAFKA_PORT: '19092', TIDEMARK_KAFKA_CONTROLLER_PORT: '19093' }), 3);
+  const security = { keystore: '/s/broker.p12', keystore_password: 'ksp', ca_file: '/s/ca.crt', admin_password: 'adm' };
+  const p = props(kafkaServerProperties({ node: nodes[1]!, nodes, log_dir: '/d', security }));
+
+  it('defaults to sasl_ssl; plaintext only when asked', () => {
+    expect(parseKafkaSecurity(undefined)).toBe('sasl_ssl');
+    expect(parseKafkaSecurity('')).toBe('sasl_ssl');
+    expect(parseKafkaSecurity('PLAINTEXT')).toBe('plaintext');
+    expect(() => parseKafkaSecurity('ssl')).toThrow(/TIDEMARK_KAFKA_SECURITY/);
+  });
+
+  it('serves clients and brokers SASL_SSL with SCRAM-SHA-512 (the admin as inter-broker login)', () => {
+    expect(p.get('listeners')).toBe('SASL_SSL://127.0.0.1:19102,CONTROLLER://127.0.0.1:19103');
+    expect(p.get('advertised.listeners')).toBe('SASL_SSL://127.0.0.1:19102');
+    expect(p.get('inter.broker.listener.name')).toBe('SASL_SSL');
+    expect(p.get('sasl.enabled.mechanisms')).toBe('SCRAM-SHA-512');
+    expect(p.get('sasl.mechanism.inter.broker.protocol')).toBe('SCRAM-SHA-512');
+    expect(p.get('listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config')).toBe(
+      'org.apache.kafka.common.security.scram.ScramLoginModule required username="tidemark-admin" password="adm";',
+    );
+    expect(p.get('ssl.keystore.location')).toBe('/s/broker.p12');
+    expect(p.get('ssl.truststore.type')).toBe('PEM');
+    expect(p.get('ssl.truststore.location')).toBe('/s/ca.crt');
+  });
+
+  it('takes only CA-signed certificates on the controller listener, and authorizes everything with no ACL meaning no access', () => {
+    expect(p.get('listener.security.protocol.map')).toBe('CONTROLLER:SSL,SASL_SSL:SASL_SSL');
+    expect(p.get('listener.name.controller.ssl.client.auth')).toBe('required');
+    expect(p.get('authorizer.class.name')).toBe('org.apache.kafka.metadata.authorizer.StandardAuthorizer');
+    expect(p.get('allow.everyone.if.no.acl.found')).toBe('false');
+    expect(p.get('super.users')).toBe('User:tidemark-admin;User:CN=tidemark-broker');
+    expect(p.get('controller.quorum.voters')).toBe('1@127.0.0.1:19093,2@127.0.0.1:19103,3@127.0.0.1:19113');
+  });
+
+  it('writes SCRAM credentials at format time (KIP-900) and refuses values that would break the syntax', () => {
+    const input = { libs_dir: '/c/libs', log4j_config: '/c/l.yaml', server_properties: '/c/s.properties', marker: '/state', node_count: 1 };
+    const fmt = kafkaFormatArgs({ ...input, cluster_id: 'abc', scram: { 'tidemark-admin': 'pw1', 'tidemark-ingress': 'pw2' } });
+    expect(fmt.slice(-4)).toEqual([
+      '--add-scram',
+      'SCRAM-SHA-512=[name=tidemark-admin,password=pw1]',
+      '--add-scram',
+      'SCRAM-SHA-512=[name=tidemark-ingress,password=pw2]',
+    ]);
+    expect(() => scramFormatValue('a', 'p,w')).toThrow(/URL-safe/);
+    expect(() => scramFormatValue('a]', 'pw')).toThrow(/URL-safe/);
   });
 });
 

@@ -137,12 +137,81 @@ export function activeControllerFromQuorumStates(texts: ReadonlyArray<string | n
   return best;
 }
 
+export type KafkaSecurityMode = (typeof KAFKA.security_modes)[number];
+
+/** TIDEMARK_KAFKA_SECURITY: sasl_ssl (default) or plaintext. */
+export function parseKafkaSecurity(raw: string | undefined): KafkaSecurityMode {
+  if (raw === undefined || raw.trim() === '') return 'sasl_ssl';
+  const v = raw.trim().toLowerCase();
+  if (!(KAFKA.security_modes as readonly string[]).includes(v)) {
+    throw new PortConfigError(
+      `${ENV.kafka_security}=${JSON.stringify(raw)} is not supported (expected one of ${KAFKA.security_modes.join(', ')})`,
+    );
+  }
+  return v as KafkaSecurityMode;
+}
+
+/** The broker's TLS material and the admin's secret (sasl_ssl mode). */
+export interface KafkaBrokerSecurity {
+  /** PKCS12 keystore: the broker's key and certificate (signed by the local CA). */
+  keystore: string;
+  keystore_password: string;
+  /** PEM file of the local CA: trusted for the controller listener's mutual TLS. */
+  ca_file: string;
+  /** The admin principal's SCRAM password (the inter-broker login). */
+  admin_password: string;
+}
+
 export interface KafkaPropsInput {
   /** The node this file is for. */
   node: KafkaNode;
   /** Every node of the cluster (one in single-node mode). */
   nodes: readonly KafkaNode[];
   log_dir: string;
+  /** sasl_ssl mode: SASL_SSL clients and inter-broker, mutual TLS between brokers and controllers, ACLs. Null: PLAINTEXT. */
+  security?: KafkaBrokerSecurity | null;
+}
+
+/**
+ * Listener and authorizer settings. sasl_ssl: clients and brokers (inter-broker, as the admin super-user) speak SCRAM-SHA-512
+ * over TLS on the client port; the controller listener takes TLS with a certificate signed by the local CA only (the brokers'
+ * own, whose principal is a super-user), so nothing without the CA's key reaches the controllers. Every request is authorized
+ * by KRaft's StandardAuthorizer with no ACL meaning no access.
+ */
+export function kafkaListenerProperties(node: KafkaNode, security: KafkaBrokerSecurity | null | undefined): [string, string | number][] {
+  if (!security) {
+    return [
+      ['listeners', `PLAINTEXT://${HOST}:${node.port},CONTROLLER://${HOST}:${node.controller_port}`],
+      ['advertised.listeners', `PLAINTEXT://${HOST}:${node.port}`],
+      ['controller.listener.names', 'CONTROLLER'],
+      ['inter.broker.listener.name', 'PLAINTEXT'],
+      ['listener.security.protocol.map', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT'],
+    ];
+  }
+  const mech = KAFKA.scram_mechanism;
+  return [
+    ['listeners', `SASL_SSL://${HOST}:${node.port},CONTROLLER://${HOST}:${node.controller_port}`],
+    ['advertised.listeners', `SASL_SSL://${HOST}:${node.port}`],
+    ['controller.listener.names', 'CONTROLLER'],
+    ['inter.broker.listener.name', 'SASL_SSL'],
+    ['listener.security.protocol.map', 'CONTROLLER:SSL,SASL_SSL:SASL_SSL'],
+    ['sasl.enabled.mechanisms', mech],
+    ['sasl.mechanism.inter.broker.protocol', mech],
+    [
+      `listener.name.sasl_ssl.${mech.toLowerCase()}.sasl.jaas.config`,
+      `org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA.admin_principal}" password="${security.admin_password}";`,
+    ],
+    ['ssl.keystore.type', 'PKCS12'],
+    ['ssl.keystore.location', security.keystore],
+    ['ssl.keystore.password', security.keystore_password],
+    ['ssl.key.password', security.keystore_password],
+    ['ssl.truststore.type', 'PEM'],
+    ['ssl.truststore.location', security.ca_file],
+    ['listener.name.controller.ssl.client.auth', 'required'],
+    ['authorizer.class.name', 'org.apache.kafka.metadata.authorizer.StandardAuthorizer'],
+    ['allow.everyone.if.no.acl.found', 'false'],
+    ['super.users', `User:${KAFKA.admin_principal};User:CN=${KAFKA.broker_cert_cn}`],
+  ];
 }
 
 /** Replication of internal topics and broker defaults: 1/1 for one node, 3/2 for the cluster. */
@@ -151,7 +220,7 @@ export function kafkaReplication(nodeCount: number): { replication_factor: numbe
 }
 
 export function kafkaServerProperties(input: KafkaPropsInput): string {
-  const { node, nodes, log_dir } = input;
+  const { node, nodes, log_dir, security } = input;
   const r = kafkaReplication(nodes.length);
   const quorum: [string, string | number][] =
     nodes.length === 1
@@ -163,11 +232,7 @@ export function kafkaServerProperties(input: KafkaPropsInput): string {
     ['process.roles', 'broker,controller'],
     ['node.id', node.node_id],
     ...quorum,
-    ['listeners', `PLAINTEXT://${HOST}:${node.port},CONTROLLER://${HOST}:${node.controller_port}`],
-    ['advertised.listeners', `PLAINTEXT://${HOST}:${node.port}`],
-    ['controller.listener.names', 'CONTROLLER'],
-    ['inter.broker.listener.name', 'PLAINTEXT'],
-    ['listener.security.protocol.map', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT'],
+    ...kafkaListenerProperties(node, security),
     ['log.dirs', log_dir],
     // Internal topics and defaults must fit the node count (one node: 1/1, else groups and transactions hang).
     ['num.partitions', KAFKA.num_partitions],
@@ -321,7 +386,15 @@ export function kafkaJavaArgs(input: KafkaCommandInput): string[] {
   ];
 }
 
-export function kafkaFormatArgs(input: KafkaCommandInput & { cluster_id: string }): string[] {
+/** `--add-scram` value: a SCRAM-SHA-512 credential written into the metadata at format time (KIP-900). */
+export function scramFormatValue(user: string, password: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(user) || !/^[A-Za-z0-9_-]+$/.test(password)) {
+    throw new Error(`SCRAM credential for ${user}: user and password must be URL-safe (letters, digits, "-", "_")`);
+  }
+  return `${KAFKA.scram_mechanism}=[name=${user},password=${password}]`;
+}
+
+export function kafkaFormatArgs(input: KafkaCommandInput & { cluster_id: string; scram?: Readonly<Record<string, string>> }): string[] {
   return [
     '-Xmx256m',
     `-Dlog4j2.configurationFile=${input.log4j_config}`,
@@ -335,6 +408,7 @@ export function kafkaFormatArgs(input: KafkaCommandInput & { cluster_id: string 
     input.cluster_id,
     '-c',
     input.server_properties,
+    ...Object.entries(input.scram ?? {}).flatMap(([user, password]) => ['--add-scram', scramFormatValue(user, password)]),
   ];
 }
 

@@ -1,7 +1,7 @@
 /** Shared internals: the drivers, the per-call context, component selection helpers, the state lock and pid ownership. */
 import { join } from 'node:path';
 import { COMPONENT_NAMES, ENV, KAFKA_NODE_COMPONENTS, REQUIRED_COMPONENTS, type ComponentName } from './components.js';
-import { kafkaNodes, parseKafkaNodeCount, resolvePorts } from './config.js';
+import { kafkaNodes, parseKafkaNodeCount, parseKafkaSecurity, resolvePorts } from './config.js';
 import { apicurioDriver } from './drivers/apicurio.js';
 import { jaegerDriver } from './drivers/jaeger.js';
 import { kafkaDrivers } from './drivers/kafka.js';
@@ -41,6 +41,7 @@ export function context(log?: (line: string) => void): InfraContext {
     paths: statePaths(resolveStateDir(process.env)),
     ports,
     kafka_nodes: kafkaNodes(ports, parseKafkaNodeCount(process.env[ENV.kafka_nodes])),
+    kafka_security: parseKafkaSecurity(process.env[ENV.kafka_security]),
     env: process.env,
     log: log ?? defaultLog,
   };

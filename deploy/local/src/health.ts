@@ -25,6 +25,9 @@ export async function httpOk(url: string, timeout_ms = 3_000): Promise<Health> {
   return { ok: true, detail: `GET ${url}: 200` };
 }
 
+/** kafkajs `ssl`/`sasl` settings of the infra's probes (the admin principal), empty for a PLAINTEXT broker. */
+export type ProbeSecurity = Pick<KafkaConfig, 'ssl' | 'sasl'>;
+
 /** A silent kafkajs client of the local broker on `port` (kafkajs is loaded only when a probe needs it). */
 async function localKafka(clientId: string, port: number, config: Omit<KafkaConfig, 'clientId' | 'brokers' | 'logLevel'>): Promise<Kafka> {
   const { Kafka, logLevel } = await import('kafkajs');
@@ -32,8 +35,9 @@ async function localKafka(clientId: string, port: number, config: Omit<KafkaConf
 }
 
 /** Kafka: an admin client's describeCluster (metadata round trip) must list our broker and a controller. */
-export async function kafkaHealth(port: number, timeout_ms = 4_000): Promise<Health> {
+export async function kafkaHealth(port: number, security: ProbeSecurity = {}, timeout_ms = 4_000): Promise<Health> {
   const kafka = await localKafka('tidemark-infra-health', port, {
+    ...security,
     connectionTimeout: Math.min(timeout_ms, 2_000),
     requestTimeout: timeout_ms,
     retry: { retries: 0 },
@@ -64,8 +68,11 @@ export async function kafkaHealth(port: number, timeout_ms = 4_000): Promise<Hea
  * (a FindCoordinator for a group creates __consumer_offsets, InitProducerId for a transactional id creates
  * __transaction_state), so the first real consumer/transaction does not see "coordinator not available".
  */
-export async function kafkaWarmUp(port: number, timeout_ms = 30_000): Promise<void> {
-  const kafka = await localKafka('tidemark-infra-warmup', port, { retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 } });
+export async function kafkaWarmUp(port: number, security: ProbeSecurity = {}, timeout_ms = 30_000): Promise<void> {
+  const kafka = await localKafka('tidemark-infra-warmup', port, {
+    ...security,
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
+  });
   const admin = kafka.admin();
   const producer = kafka.producer({ transactionalId: 'tidemark-infra-warmup', idempotent: true, maxInFlightRequests: 1 });
   try {

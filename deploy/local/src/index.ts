@@ -39,6 +39,7 @@ export {
   SERVICE_DB_ROLES,
   type DbService,
 } from './db-roles.js';
+export { localKafkaClientEnv, localKafkaEndpoint, platformPrincipals } from './kafka-security.js';
 export { formatStatus } from './status.js';
 export { jaegerBuildInfo, runJaegerBuild } from './jaeger-build.js';
 export {
@@ -51,6 +52,24 @@ export {
 } from './prometheus-targets.js';
 
 // ---------------------------------------------------------------- public API
+
+/** Creates or replaces SCRAM-SHA-512 credentials on the local broker (as the admin principal). */
+export async function upsertKafkaUsers(users: Readonly<Record<string, string>>): Promise<void> {
+  const { upsertScramUsers } = await import('./kafka-security.js');
+  await upsertScramUsers(context(), users);
+}
+
+/** Deletes SCRAM credentials on the local broker; returns the users that had none. */
+export async function deleteKafkaUsers(users: readonly string[]): Promise<string[]> {
+  const { deleteScramUsers } = await import('./kafka-security.js');
+  return deleteScramUsers(context(), users);
+}
+
+/** Users with SCRAM credentials on the local broker. */
+export async function listKafkaUsers(): Promise<string[]> {
+  const { listScramUsers } = await import('./kafka-security.js');
+  return listScramUsers(context());
+}
 
 /**
  * Installs (first time only) and starts the components in dependency order (postgres, kafka, apicurio, jaeger),

@@ -7,6 +7,7 @@ export * from './kafka-confluent.js';
 export * from './registry.js';
 export * from './avro.js';
 export * from './topics.js';
+export * from './acls.js';
 export * from './money.js';
 export * from './telemetry.js';
 export * from './audit.js';

@@ -12,7 +12,7 @@ import {
   canonicalEvent,
   createIdempotentProducer,
   createKafka,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   RegistryClient,
   topicName,
@@ -21,7 +21,7 @@ import {
 
 const config = loadConfig(baseConfigSchema);
 const prefix = `it${randomUUID().slice(0, 8)}.`;
-const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'common-int-test' });
+const kafka = createKafka({ ...kafkaConnection(config), client_id: 'common-int-test' });
 const admin = kafka.admin();
 const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
 

@@ -14,6 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { KafkaSecurity } from './config.js';
 import type { Logger } from './log.js';
 
 type ConfluentModule = typeof import('@confluentinc/kafka-javascript');
@@ -96,7 +97,20 @@ export function confluentLogger(logger: Logger | undefined, namespace = 'kafka')
 export interface ConfluentClientOptions {
   brokers: string[];
   client_id: string;
+  security?: KafkaSecurity;
   logger?: Logger;
+}
+
+/** librdkafka's security properties for `security` (none for plaintext); for clients built from raw properties. */
+export function librdkafkaSecurity(security: KafkaSecurity | undefined): Record<string, string> {
+  if (!security || security.protocol === 'plaintext') return {};
+  return {
+    'security.protocol': 'sasl_ssl',
+    'sasl.mechanisms': security.mechanism.toUpperCase(),
+    'sasl.username': security.username,
+    'sasl.password': security.password,
+    ...(security.ca_file ? { 'ssl.ca.location': security.ca_file } : {}),
+  };
 }
 
 let threadpoolWarned = false;
@@ -115,7 +129,8 @@ export function createConfluentKafka(opts: ConfluentClientOptions): KafkaJS.Kafk
       logger: confluentLogger(opts.logger),
       logLevel: K.logLevel.WARN,
     },
-  });
+    ...librdkafkaSecurity(opts.security),
+  } as KafkaJS.CommonConstructorConfig);
 }
 
 export interface ConfluentProducerOptions {

@@ -3,6 +3,8 @@
  * client can be swapped after measurement (see FIELD-NOTES).
  */
 import { Kafka, Partitioners, logLevel, type Producer, type KafkaConfig, type Admin } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import type { KafkaSecurity } from './config.js';
 import type { Logger } from './log.js';
 import { installKafkajsPatches } from './kafkajs-patches.js';
 
@@ -13,7 +15,25 @@ const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-export function createKafka(opts: { brokers: string[]; client_id: string; logger?: Logger; extra?: Partial<KafkaConfig> }): Kafka {
+/** kafkajs' `ssl`/`sasl` settings for `security` (none for plaintext). */
+export function kafkajsSecurity(security: KafkaSecurity | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  if (!security || security.protocol === 'plaintext') return {};
+  return {
+    ssl: security.ca_file ? { ca: [readFileSync(security.ca_file, 'utf8')] } : true,
+    sasl:
+      security.mechanism === 'scram-sha-512'
+        ? { mechanism: 'scram-sha-512', username: security.username, password: security.password }
+        : { mechanism: 'scram-sha-256', username: security.username, password: security.password },
+  };
+}
+
+export function createKafka(opts: {
+  brokers: string[];
+  client_id: string;
+  security?: KafkaSecurity;
+  logger?: Logger;
+  extra?: Partial<KafkaConfig>;
+}): Kafka {
   // read_committed fix and coordinator cache (kafkajs-patches.ts); refuses an unpatched kafkajs version.
   installKafkajsPatches();
   const log = opts.logger;
@@ -24,6 +44,7 @@ export function createKafka(opts: { brokers: string[]; client_id: string; logger
     requestTimeout: 30_000,
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
     logLevel: logLevel.WARN,
+    ...kafkajsSecurity(opts.security),
     logCreator:
       () =>
       ({ level, log: entry }) => {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseConfigSchema, loadConfig, kafkaBrokers } from './config.js';
+import { baseConfigSchema, loadConfig, kafkaConnection } from './config.js';
 import { createIdempotentProducer, createKafka } from './kafka.js';
 import { invalidatesCoordinator } from './kafkajs-patches.js';
 
@@ -15,7 +15,7 @@ const TRANSACTIONS = 20;
 
 describe.skipIf(SKIP)('kafkajs coordinator cache (real broker)', () => {
   const config = loadConfig(baseConfigSchema);
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'coordinator-cache-test' });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'coordinator-cache-test' });
   const topic = `coordcache-${randomUUID().slice(0, 8)}`;
   const group = `${topic}-group`;
   let admin: Admin;

@@ -23,7 +23,7 @@ import {
   baseConfigSchema,
   createIdempotentProducer,
   createKafka,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   RegistryClient,
   topicName,
@@ -75,7 +75,7 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeout_ms =
   }
 }
 
-const kafka = createKafka({ brokers: kafkaBrokers(base), client_id: 'screening-e2e-bench' });
+const kafka = createKafka({ ...kafkaConnection(base), client_id: 'screening-e2e-bench' });
 const registry = new RegistryClient(base.TIDEMARK_REGISTRY_URL);
 const admin = kafka.admin();
 await admin.connect();

@@ -20,7 +20,7 @@ import {
   createIdempotentProducer,
   createKafka,
   createMetrics,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   RegistryClient,
   topicName,
@@ -117,7 +117,7 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
   const screenedOf = (e: CanonicalEvent) => seen.screened.filter((s) => s.event.event_id === e.event_id);
 
   beforeAll(async () => {
-    kafka = createKafka({ brokers: kafkaBrokers(base), client_id: 'screening-int-test' });
+    kafka = createKafka({ ...kafkaConnection(base), client_id: 'screening-int-test' });
     const admin = kafka.admin();
     await admin.connect();
     registry = new RegistryClient(base.TIDEMARK_REGISTRY_URL);

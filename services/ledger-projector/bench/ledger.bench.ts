@@ -24,7 +24,7 @@ import {
   createIdempotentProducer,
   createKafka,
   createMetrics,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   topicName,
   type ScreenedEvent,
@@ -154,7 +154,7 @@ async function benchHandler(events: ScreenedEvent[], expected: Map<string, Walle
 async function benchRuntime(events: ScreenedEvent[], expected: Map<string, WalletBalance>) {
   const base = loadConfig(baseConfigSchema);
   const prefix = `benchledger${randomUUID().slice(0, 8)}.`;
-  const kafka = createKafka({ brokers: kafkaBrokers(base), client_id: 'ledger-bench' });
+  const kafka = createKafka({ ...kafkaConnection(base), client_id: 'ledger-bench' });
   const admin = kafka.admin();
   const registry = new RegistryClient(base.TIDEMARK_REGISTRY_URL);
   const db = await createTestDatabase({ pool_max: 8 });

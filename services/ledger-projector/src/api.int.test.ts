@@ -17,7 +17,7 @@ import {
   createIdempotentProducer,
   createKafka,
   createMetrics,
-  kafkaBrokers,
+  kafkaConnection,
   listen,
   loadCatalog,
   loadConfig,
@@ -42,7 +42,7 @@ const COMPLIANCE = 'compliance-token-0123456789abcdef';
 describe.skipIf(skip)('ledger read API', () => {
   const config = loadConfig(baseConfigSchema);
   const prefix = `itledger${randomUUID().slice(0, 8)}.`;
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'ledger-api-int-test' });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'ledger-api-int-test' });
   const admin = kafka.admin();
   const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
   let db: TestDatabase;

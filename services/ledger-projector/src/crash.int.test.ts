@@ -18,7 +18,7 @@ import {
   baseConfigSchema,
   createIdempotentProducer,
   createKafka,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   topicName,
   type BalanceChanged,
@@ -133,7 +133,7 @@ function expectedLedger(stream: ScreenedEvent[]) {
 describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
   const config = loadConfig(baseConfigSchema);
   const prefix = `itledgercrash${randomUUID().slice(0, 8)}.`;
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'ledger-crash-test' });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'ledger-crash-test' });
   const admin = kafka.admin();
   const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
   const logPath = `/tmp/ledger-crash-${prefix.slice(0, -1)}.log`;

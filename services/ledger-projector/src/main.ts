@@ -11,7 +11,7 @@ import {
   createLogger,
   createMetrics,
   initTelemetry,
-  kafkaBrokers,
+  kafkaConnection,
   kafkaReachable,
   listen,
   registerSecret,
@@ -65,7 +65,7 @@ await runService({
     });
     stoppers.push(() => pool.end());
 
-    const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: SERVICE_NAME, logger });
+    const kafka = createKafka({ ...kafkaConnection(config), client_id: SERVICE_NAME, logger });
     const admin = kafka.admin();
     await admin.connect();
     stoppers.push(() => admin.disconnect());

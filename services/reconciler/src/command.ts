@@ -16,7 +16,7 @@ import {
   createLogger,
   createMetrics,
   initTelemetry,
-  kafkaBrokers,
+  kafkaConnection,
   shutdownTelemetry,
   startOpsServer,
   withSpan,
@@ -133,7 +133,7 @@ async function openSession(p: Prepared, logger: Logger | undefined): Promise<Ses
     application_name: 'tidemark-reconciler',
     statement_timeout_ms: 300_000,
   });
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-reconciler', logger });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'tidemark-reconciler', logger });
   const producer = createIdempotentProducer(kafka);
   const close = async () => {
     await producer.disconnect().catch(() => undefined);

@@ -11,7 +11,7 @@ import {
   applyTopics,
   baseConfigSchema,
   createKafka,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   topicName,
   type CanonicalEvent,
@@ -51,7 +51,7 @@ describe.skipIf(SKIP)('simulator → real ingress (Kafka + registry)', () => {
   const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
 
   beforeAll(async () => {
-    kafka = createKafka({ brokers: kafkaBrokers(config), client_id: `sim-it-${prefix}` });
+    kafka = createKafka({ ...kafkaConnection(config), client_id: `sim-it-${prefix}` });
     admin = kafka.admin();
     await admin.connect();
     registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);

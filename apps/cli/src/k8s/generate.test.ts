@@ -6,7 +6,7 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { KafkaTopic } from '@kubernetes-models/strimzi-kafka-operator/kafka.strimzi.io/v1beta2';
+import { KafkaTopic, KafkaUser } from '@kubernetes-models/strimzi-kafka-operator/kafka.strimzi.io/v1beta2';
 import { loadCatalog, plannedTopics } from '@tidemark/common';
 import { repoRoot } from '../paths.js';
 import { SERVICES } from './services.js';
@@ -23,6 +23,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
   'kafka.strimzi.io/v1beta2/KafkaTopic': KafkaTopic,
+  'kafka.strimzi.io/v1beta2/KafkaUser': KafkaUser,
 };
 
 function validate(doc: Manifest): void {
@@ -57,6 +58,30 @@ const containerOf = (d: Manifest) =>
   (d as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!;
 
 describe('Kubernetes manifests (deploy/k8s)', () => {
+  it('give every service a KafkaUser with exactly the ACLs derived from the catalog, and use it', () => {
+    const users = ofKind('KafkaUser');
+    expect(users.map((u) => u.metadata.name).sort()).toEqual(SERVICES.map((s) => `tidemark-${s.name}`).sort());
+    const ingress = users.find((u) => u.metadata.name === 'tidemark-ingress') as unknown as {
+      spec: {
+        authentication: { type: string };
+        authorization: { acls: Array<{ resource: { type: string; name: string }; operations: string[] }> };
+      };
+    };
+    expect(ingress.spec.authentication.type).toBe('scram-sha-512');
+    expect(ingress.spec.authorization.acls.map((a) => `${a.operations.join()} ${a.resource.type} ${a.resource.name}`).sort()).toEqual([
+      'Write topic audit.v1',
+      'Write topic webhooks.received.v1',
+    ]);
+    for (const d of ofKind('Deployment')) {
+      const env = containerOf(d).env;
+      expect(env.find((e) => e.name === 'TIDEMARK_KAFKA_SASL_USERNAME')?.value).toBe(`tidemark-${d.metadata.name}`);
+      expect(env.find((e) => e.name === 'TIDEMARK_KAFKA_SASL_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+        name: `tidemark-${d.metadata.name}`,
+        key: 'password',
+      });
+    }
+  });
+
   it('are exactly what `npx tidemark k8s generate` writes (regenerate after changing the catalog or services.ts)', () => {
     expect(writeManifests(DIR, true)).toEqual([]);
   });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INSTALL_TIMEOUTS_MS, JAVA_MIN_MAJOR, KAFKA_NODE_COMPONENTS, MAVEN, VERSIONS, type KafkaNodeComponent } from '../components.js';
+import { brokerSecurity, ensureKafkaCredentials, platformPrincipals, probeClientSecurity, upsertScramUsers } from '../kafka-security.js';
 import {
   generateKafkaClusterId,
   type KafkaNode,
@@ -25,6 +26,8 @@ interface FormatRecord {
   controller_port: number;
   /** Nodes in the cluster the storage was formatted for (absent in records written before cluster mode: 1). */
   node_count?: number;
+  /** Principals whose SCRAM credentials the metadata holds (absent: formatted before SASL, or in plaintext mode). */
+  scram_users?: string[];
   formatted_at: string;
 }
 
@@ -76,6 +79,12 @@ async function formatIfNeeded(ctx: InfraContext, java: string, component: KafkaN
             `set TIDEMARK_KAFKA_NODES=${formatted_nodes}, or run \`infra reset\` (deletes the data) to switch`,
         );
       }
+      if (ctx.kafka_security === 'sasl_ssl' && record.scram_users === undefined) {
+        throw new Error(
+          `Kafka storage of ${component} was formatted without SCRAM credentials (plaintext mode, or before SASL became the default); ` +
+            'run `infra reset` (deletes the data) to switch to SASL_SSL, or set TIDEMARK_KAFKA_SECURITY=plaintext',
+        );
+      }
       if (node_count === 1 && record.controller_port !== node.controller_port) {
         throw new Error(
           `Kafka storage was formatted with controller port ${record.controller_port} (a standalone KRaft quorum remembers its voter endpoint); ` +
@@ -93,12 +102,21 @@ async function formatIfNeeded(ctx: InfraContext, java: string, component: KafkaN
     .find((r) => r !== null && (r.node_count ?? 1) === node_count);
   const cluster_id = sibling?.cluster_id ?? generateKafkaClusterId();
   ctx.log(`${component}: formatting KRaft storage (cluster id ${cluster_id}, node ${node.node_id} of ${node_count})`);
-  await exec(java, kafkaFormatArgs({ ...commandInput(ctx, component), cluster_id }), {
+  // sasl_ssl: every platform principal's SCRAM credential goes into the bootstrap metadata (KIP-900), so the
+  // inter-broker login (the admin) works from the first start; later principals are added over the Admin API.
+  const scram = ctx.kafka_security === 'sasl_ssl' ? ensureKafkaCredentials(ctx.paths.state_dir).users : undefined;
+  await exec(java, kafkaFormatArgs({ ...commandInput(ctx, component), cluster_id, ...(scram ? { scram } : {}) }), {
     cwd: ctx.paths.data(component),
     log_file: ctx.paths.log(component),
     timeout_ms: INSTALL_TIMEOUTS_MS.kafka_format,
   });
-  const record: FormatRecord = { cluster_id, controller_port: node.controller_port, node_count, formatted_at: new Date().toISOString() };
+  const record: FormatRecord = {
+    cluster_id,
+    controller_port: node.controller_port,
+    node_count,
+    ...(scram ? { scram_users: Object.keys(scram).sort() } : {}),
+    formatted_at: new Date().toISOString(),
+  };
   writeFileSync(formatRecordPath(ctx, component), JSON.stringify(record, null, 2) + '\n');
 }
 
@@ -126,6 +144,25 @@ async function install(ctx: InfraContext): Promise<void> {
   });
 }
 
+/** Principals added after the storage was formatted (a new service) get their SCRAM credentials over the Admin API. */
+async function addMissingPrincipals(ctx: InfraContext): Promise<void> {
+  const record = readFormatRecord(ctx, 'kafka');
+  if (ctx.kafka_security !== 'sasl_ssl' || !record?.scram_users) return;
+  const users = ensureKafkaCredentials(ctx.paths.state_dir).users;
+  const missing = platformPrincipals().filter((p) => !record.scram_users!.includes(p));
+  if (missing.length === 0) return;
+  ctx.log(`kafka: adding SCRAM credentials for ${missing.join(', ')}`);
+  await upsertScramUsers(ctx, Object.fromEntries(missing.map((p) => [p, users[p]!])));
+  for (const n of ctx.kafka_nodes) {
+    const r = readFormatRecord(ctx, n.component);
+    if (r)
+      writeFileSync(
+        formatRecordPath(ctx, n.component),
+        JSON.stringify({ ...r, scram_users: [...(r.scram_users ?? []), ...missing].sort() }, null, 2) + '\n',
+      );
+  }
+}
+
 /** The driver of one KRaft node (broker + controller); all nodes share the installed jars. */
 function kafkaNodeDriver(component: KafkaNodeComponent): Driver {
   const driver: Driver = {
@@ -145,9 +182,11 @@ function kafkaNodeDriver(component: KafkaNodeComponent): Driver {
       const java = await ensureJava(ctx, JAVA_MIN_MAJOR.kafka);
       ctx.log(`${component}: using ${java} (Java ${javaMajorOf(java)})`);
       ensureDirs(ctx.paths.conf_dir, ctx.paths.data(component), ctx.paths.logs_dir);
+      const security = await brokerSecurity(ctx, java);
       writeFileSync(
         propertiesPath(ctx, component),
-        kafkaServerProperties({ node, nodes: ctx.kafka_nodes, log_dir: logDir(ctx, component) }),
+        kafkaServerProperties({ node, nodes: ctx.kafka_nodes, log_dir: logDir(ctx, component), security }),
+        { mode: 0o600 },
       );
       writeFileSync(ctx.paths.kafka_log4j, kafkaLog4j2Yaml());
       await formatIfNeeded(ctx, java, component);
@@ -156,11 +195,12 @@ function kafkaNodeDriver(component: KafkaNodeComponent): Driver {
         log_file: ctx.paths.log(component),
       });
     },
-    health: (ctx) => kafkaHealth(nodeOf(ctx, component).port),
+    health: (ctx) => kafkaHealth(nodeOf(ctx, component).port, probeClientSecurity(ctx)),
     async afterHealthy(ctx) {
-      await kafkaWarmUp(nodeOf(ctx, component).port).catch((err: Error) => {
+      await kafkaWarmUp(nodeOf(ctx, component).port, probeClientSecurity(ctx)).catch((err: Error) => {
         throw new Error(`broker is up but its group/transaction coordinators did not load: ${err.message}`);
       });
+      if (component === 'kafka') await addMissingPrincipals(ctx);
     },
     extraLogs: (ctx) => [join(ctx.paths.logs_dir, 'maven.log')],
     version: (ctx) => (isInstalled(ctx) ? VERSIONS.kafka : null),

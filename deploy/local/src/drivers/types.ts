@@ -1,5 +1,5 @@
 import type { ComponentName, PortName, Ports } from '../components.js';
-import type { KafkaNode } from '../config.js';
+import type { KafkaNode, KafkaSecurityMode } from '../config.js';
 import type { Health } from '../health.js';
 import type { StatePaths } from '../paths.js';
 
@@ -8,6 +8,8 @@ export interface InfraContext {
   ports: Ports;
   /** The KRaft nodes to run: one by default, three in cluster mode (TIDEMARK_KAFKA_NODES=3). */
   kafka_nodes: KafkaNode[];
+  /** TIDEMARK_KAFKA_SECURITY: sasl_ssl (default) or plaintext. */
+  kafka_security: KafkaSecurityMode;
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
 }

@@ -16,6 +16,8 @@ export interface TopicSpec {
   retention_ms: number;
   cleanup_policy: 'delete' | 'compact' | 'compact,delete';
   producer: string;
+  /** Services that also write this topic (e.g. the reconciler's heal events); they get WRITE too (see acls.ts). */
+  extra_producers?: string[];
   consumers: string[];
   description: string;
 }
@@ -38,6 +40,8 @@ export interface ReplicationProfile {
 
 export interface Catalog {
   replication: { profiles: ReplicationProfile[] };
+  /** Services that talk to Kafka: one principal each, with the ACLs their place in the catalog implies (acls.ts). */
+  services: { names: string[] };
   topics: TopicSpec[];
   consumers: ConsumerSpec[];
 }

@@ -16,7 +16,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
-import { confluentModule, createConfluentProducer, headersToStrings, type ConfluentProducerOptions } from '@tidemark/common';
+import {
+  confluentModule,
+  createConfluentProducer,
+  headersToStrings,
+  librdkafkaSecurity,
+  type ConfluentProducerOptions,
+  type KafkaSecurity,
+} from '@tidemark/common';
 import { AdminBackedTransport, KafkaStyleTransactionalProducer, toFetchedBatch, type KafkaStyleAdmin } from './admin-ops.js';
 import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, TransactionalProducer } from './transport.js';
 
@@ -30,6 +37,8 @@ const FIRST_JOIN_WAIT_MS = 60_000;
 export interface ConfluentTransportOptions {
   /** Bootstrap servers, for the plain (group-less) reader of `readTopic`. */
   brokers: string[];
+  /** Client security for the plain reader (the same principal as the KafkaJS-style client). */
+  security?: KafkaSecurity;
   /** Producer tuning for transactional producers (linger, transaction timeout). */
   producer?: Omit<ConfluentProducerOptions, 'transactional_id'>;
 }
@@ -72,6 +81,7 @@ export class ConfluentTransport extends AdminBackedTransport {
     const reader = new KafkaConsumer(
       {
         'bootstrap.servers': this.opts.brokers.join(','),
+        ...librdkafkaSecurity(this.opts.security),
         'group.id': `tidemark-reader-${randomUUID()}`,
         'enable.auto.commit': false,
         'enable.partition.eof': true,

@@ -2,7 +2,14 @@
  * Picks the Kafka client behind the transport interface: `TIDEMARK_KAFKA_CLIENT=confluent`
  * (librdkafka, KIP-447, the default) or `kafkajs` (pure JavaScript, per-partition fencing).
  */
-import { createConfluentKafka, createKafka, kafkaBrokers, type BaseConfig, type Logger } from '@tidemark/common';
+import {
+  createConfluentKafka,
+  createKafka,
+  kafkaConnection,
+  type BaseConfig,
+  type KafkaSecurityConfig,
+  type Logger,
+} from '@tidemark/common';
 import { ConfluentTransport } from './confluent.js';
 import { KafkajsTransport } from './kafkajs.js';
 import type { KafkaTransport } from './transport.js';
@@ -16,17 +23,17 @@ export function kafkaClientFromEnv(env: NodeJS.ProcessEnv = process.env): 'confl
 }
 
 export function createTransport(
-  config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'> & Partial<Pick<BaseConfig, 'TIDEMARK_KAFKA_CLIENT'>>,
+  config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'> & Partial<Pick<BaseConfig, 'TIDEMARK_KAFKA_CLIENT'>> & KafkaSecurityConfig,
   client_id: string,
   logger?: Logger,
 ): KafkaTransport {
   if ((config.TIDEMARK_KAFKA_CLIENT ?? kafkaClientFromEnv()) === 'kafkajs') {
     return new KafkajsTransport(
-      logger ? createStreamKafka(config, client_id, logger) : createKafka({ brokers: kafkaBrokers(config), client_id }),
+      logger ? createStreamKafka(config, client_id, logger) : createKafka({ ...kafkaConnection(config), client_id }),
     );
   }
-  const brokers = kafkaBrokers(config);
-  return new ConfluentTransport(createConfluentKafka({ brokers, client_id, logger }), { brokers });
+  const { brokers, security } = kafkaConnection(config);
+  return new ConfluentTransport(createConfluentKafka({ brokers, security, client_id, logger }), { brokers, security });
 }
 
 /** kafkajs logs retried, expected conditions at error level; those go to debug. */
@@ -37,10 +44,14 @@ const EXPECTED_KAFKA_NOISE = [
   /ongoing transaction on this transactionId/i,
 ];
 
-export function createStreamKafka(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'>, client_id: string, logger: Logger) {
+export function createStreamKafka(
+  config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS'> & KafkaSecurityConfig,
+  client_id: string,
+  logger: Logger,
+) {
   const log = logger.child({ component: 'kafkajs' });
   return createKafka({
-    brokers: kafkaBrokers(config),
+    ...kafkaConnection(config),
     client_id,
     extra: {
       logCreator:

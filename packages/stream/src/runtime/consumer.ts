@@ -6,7 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { AvroCodec, loadCatalog, topicName, type BaseConfig, type Logger, type Metrics, type Span, createPool } from '@tidemark/common';
+import {
+  AvroCodec,
+  loadCatalog,
+  topicName,
+  type BaseConfig,
+  type KafkaSecurityConfig,
+  type Logger,
+  type Metrics,
+  type Span,
+  createPool,
+} from '@tidemark/common';
 import type { Handler } from '../handler.js';
 import { blockBackoffMs, dlqTopicBase, pauseForMs, rungTopicBase, validatePolicy, type LadderPolicy } from '../core/ladder.js';
 import { ChunkPlan, sourceId } from '../core/plan.js';
@@ -31,7 +41,8 @@ export interface RunConsumerOptions<V> {
   metrics: Metrics;
   /** Base settings (brokers, registry, database, prefix); used for whatever is not passed below. */
   config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL' | 'TIDEMARK_DATABASE_URL' | 'TIDEMARK_TOPIC_PREFIX'> &
-    Partial<Pick<BaseConfig, 'TIDEMARK_KAFKA_CLIENT' | 'TIDEMARK_INSTANCE_ID'>>;
+    Partial<Pick<BaseConfig, 'TIDEMARK_KAFKA_CLIENT' | 'TIDEMARK_INSTANCE_ID'>> &
+    KafkaSecurityConfig;
   transport?: KafkaTransport;
   pool?: pg.Pool;
   codec?: AvroCodec;

@@ -11,6 +11,10 @@ import {
   applyTopics,
   AvroCodec,
   createKafka,
+  kafkaConnection,
+  type KafkaSecurityConfig,
+  baseConfigSchema,
+  loadConfig,
   createIdempotentProducer,
   loadCatalog,
   RegistryClient,
@@ -30,6 +34,23 @@ export interface TestEnvOptions {
   consumers: ConsumerSpec[];
 }
 
+/** The Kafka security keys of a loaded config (absent keys left out). */
+function kafkaSecurityEnv(c: KafkaSecurityConfig): KafkaSecurityConfig {
+  return Object.fromEntries(
+    (
+      [
+        'TIDEMARK_KAFKA_SECURITY_PROTOCOL',
+        'TIDEMARK_KAFKA_SASL_MECHANISM',
+        'TIDEMARK_KAFKA_SASL_USERNAME',
+        'TIDEMARK_KAFKA_SASL_PASSWORD',
+        'TIDEMARK_KAFKA_SSL_CA_FILE',
+      ] as const
+    )
+      .filter((k) => c[k] !== undefined)
+      .map((k) => [k, c[k]]),
+  ) as KafkaSecurityConfig;
+}
+
 export interface TestEnv {
   prefix: string;
   schema: string;
@@ -39,7 +60,7 @@ export interface TestEnv {
     TIDEMARK_DATABASE_URL: string;
     TIDEMARK_TOPIC_PREFIX: string;
     TIDEMARK_KAFKA_CLIENT: 'confluent' | 'kafkajs';
-  };
+  } & KafkaSecurityConfig;
   kafka: Kafka;
   admin: Admin;
   pool: pg.Pool;
@@ -69,10 +90,12 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
   const full = loadCatalog();
   const catalog: Catalog = {
     replication: full.replication,
+    services: full.services,
     topics: full.topics.filter((t) => opts.topics.includes(t.name)),
     consumers: opts.consumers,
   };
-  const kafka = createKafka({ brokers: brokers.split(','), client_id: `test-${id}` });
+  const security_env = loadConfig(baseConfigSchema);
+  const kafka = createKafka({ ...kafkaConnection({ ...security_env, TIDEMARK_KAFKA_BROKERS: brokers }), client_id: `test-${id}` });
   const admin = kafka.admin();
   await admin.connect();
   const registry = new RegistryClient(registryUrl);
@@ -82,7 +105,7 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
   pool.on('error', () => undefined);
   const codec = new AvroCodec(registryUrl, prefix);
   const client = kafkaClientFromEnv();
-  const transport = createTransport({ TIDEMARK_KAFKA_BROKERS: brokers, TIDEMARK_KAFKA_CLIENT: client }, `test-${id}`);
+  const transport = createTransport({ ...security_env, TIDEMARK_KAFKA_BROKERS: brokers, TIDEMARK_KAFKA_CLIENT: client }, `test-${id}`);
   let producer: Producer | null = null;
   let connected: Promise<Producer> | null = null;
   // Concurrent first sends share one connect (a send on a producer still connecting fails).
@@ -104,6 +127,8 @@ export async function createTestEnv(opts: TestEnvOptions): Promise<TestEnv> {
       TIDEMARK_DATABASE_URL: dbUrl,
       TIDEMARK_TOPIC_PREFIX: prefix,
       TIDEMARK_KAFKA_CLIENT: client,
+      // The broker's client security (the admin principal against the local infra; see test/harness/kafka-env.ts).
+      ...kafkaSecurityEnv(security_env),
     },
     kafka,
     admin,

@@ -14,9 +14,10 @@ import {
   createConfluentProducer,
   createIdempotentProducer,
   createKafka,
-  kafkaBrokers,
+  kafkaConnection,
   kafkaReachable,
   type BaseConfig,
+  type KafkaSecurityConfig,
   type Logger,
 } from '@tidemark/common';
 import type { Admin, Producer } from 'kafkajs';
@@ -32,7 +33,7 @@ export interface IngressKafka {
   stop(): Promise<void>;
 }
 
-export interface IngressKafkaConfig extends Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_KAFKA_CLIENT'> {
+export interface IngressKafkaConfig extends Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_KAFKA_CLIENT'>, KafkaSecurityConfig {
   TIDEMARK_INGRESS_KAFKA_PRODUCERS: number;
   TIDEMARK_INGRESS_LINGER_MS: number;
   TIDEMARK_INGRESS_ACK_TIMEOUT_MS: number;
@@ -91,7 +92,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 function confluentSide(config: IngressKafkaConfig, logger: Logger): IngressKafka {
-  const kafka = createConfluentKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-ingress', logger });
+  const kafka = createConfluentKafka({ ...kafkaConnection(config), client_id: 'tidemark-ingress', logger });
   const producer: KafkaJS.Producer = createConfluentProducer(kafka, {
     linger_ms: config.TIDEMARK_INGRESS_LINGER_MS,
     // A record not delivered within the ack timeout is answered 503 anyway; don't keep retrying it much longer.
@@ -193,7 +194,7 @@ export class KafkajsLane implements BatchProducer {
 }
 
 function kafkajsSide(config: IngressKafkaConfig, logger: Logger): IngressKafka {
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'tidemark-ingress', logger });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'tidemark-ingress', logger });
   const lanes = Array.from({ length: config.TIDEMARK_INGRESS_KAFKA_PRODUCERS }, () => new KafkajsLane(kafka, logger));
   const admin: Admin = kafka.admin();
   let admin_connected: Promise<void> | null = null;

@@ -3,7 +3,7 @@
  * own env, captures every line it logs, and reads back what reached Kafka.
  * Used by the integration tests and the bench; not part of the service.
  */
-import { AvroCodec, applyTopics, createKafka, kafkaBrokers, RegistryClient, topicName, type BaseConfig } from '@tidemark/common';
+import { AvroCodec, applyTopics, createKafka, kafkaConnection, RegistryClient, topicName, type BaseConfig } from '@tidemark/common';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -93,7 +93,7 @@ export async function spawnIngress(
 
 /** A namespace of topics (unique prefix) with the catalog applied; `cleanup` deletes topics and subjects. */
 export async function createNamespace(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_BROKERS' | 'TIDEMARK_REGISTRY_URL'>, prefix: string) {
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: `ingress-test-${prefix}` });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: `ingress-test-${prefix}` });
   const admin = kafka.admin();
   await admin.connect();
   const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);

@@ -64,7 +64,7 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('readAuditTrail',
     expect(result.records).toBe(40);
     expect(result.as_of).toBe(new Date(now - 60_000 + 39).toISOString());
     const groups = await topics.admin.listGroups();
-    expect(groups.groups.map((g) => g.groupId)).not.toContain(`tidemark-reconciler-audit-t${now}`);
+    expect(groups.groups.map((g) => g.groupId)).not.toContain(`${topics.prefix}reconciler-audit-t${now}`);
 
     // The full read below counts the late record: it must have landed first (its write was not awaited during the read).
     await late;

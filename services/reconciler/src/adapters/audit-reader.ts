@@ -36,7 +36,8 @@ export async function readAuditTrail(opts: {
   onRecord: (record: AuditRecord) => void;
 }): Promise<AuditReadResult> {
   const topic = topicName('audit.v1', opts.prefix);
-  const groupId = `tidemark-reconciler-audit-${opts.run_id}`;
+  // `<prefix>reconciler-…`: the reconciler principal may use (and delete) groups under that prefix (acls.ts).
+  const groupId = `${topicName('reconciler', opts.prefix)}-audit-${opts.run_id}`;
   const admin = opts.kafka.admin();
   await admin.connect();
   const result: AuditReadResult = { records: 0, undecodable: 0, partitions: 0, as_of: null };

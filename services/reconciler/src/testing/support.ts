@@ -15,7 +15,7 @@ import {
   canonicalEvent as buildCanonicalEvent,
   createKafka,
   createLogger,
-  kafkaBrokers,
+  kafkaConnection,
   loadConfig,
   topicName,
   type CanonicalEvent,
@@ -44,7 +44,7 @@ export interface TestTopics {
 
 export async function createTestTopics(label: string): Promise<TestTopics> {
   const prefix = `it${label}${randomBytes(4).toString('hex')}.`;
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: `reconciler-test-${label}` });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: `reconciler-test-${label}` });
   const admin = kafka.admin();
   await admin.connect();
   const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);

@@ -1,0 +1,264 @@
+/**
+ * Kafka access control on the real local broker (SASL_SSL, SCRAM-SHA-512, StandardAuthorizer): an unauthenticated
+ * or PLAINTEXT client cannot connect; the ingress principal writes only what the catalog says (denied writing
+ * events.unique.v1, denied reading events.screened.v1); a team principal from `access grant` reads its granted
+ * topic and nothing else; revoke takes effect. Producers and readers run on both clients (kafkajs and librdkafka).
+ * Skipped when the local broker runs PLAINTEXT (TIDEMARK_KAFKA_SECURITY=plaintext).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { Admin, Kafka } from 'kafkajs';
+import {
+  applyAcls,
+  applyTopics,
+  baseConfigSchema,
+  catalogAcls,
+  createConfluentKafka,
+  createConfluentProducer,
+  createIdempotentProducer,
+  createKafka,
+  kafkaConnection,
+  loadCatalog,
+  loadConfig,
+  RegistryClient,
+  removeAcls,
+  topicName,
+  type KafkaSecurity,
+  type Logger,
+} from '@tidemark/common';
+import { localKafkaClientEnv } from '@tidemark/local-infra';
+import { grantTeam, listTeams, revokeTeam, type TeamClientSettings } from '@tidemark/cli/access';
+
+const base = loadConfig(baseConfigSchema);
+const admin_connection = kafkaConnection(base);
+const secured = process.env.TIDEMARK_SKIP_INTEGRATION !== '1' && admin_connection.security.protocol === 'sasl_ssl';
+const prefix = `acc${randomBytes(4).toString('hex')}.`;
+const team = `it-${randomBytes(3).toString('hex')}`;
+const catalog = loadCatalog();
+const CLIENTS = ['kafkajs', 'confluent'] as const;
+type Client = (typeof CLIENTS)[number];
+
+/** A principal's client settings against the local broker (its SCRAM password from the state folder). */
+function principalSecurity(principal: string): KafkaSecurity {
+  const env = localKafkaClientEnv(principal);
+  if (!env) throw new Error(`no local credentials for ${principal}`);
+  return kafkaConnection({ ...base, ...env }).security;
+}
+
+function kafkajsAs(security: KafkaSecurity | undefined, id: string, retries = 0): Kafka {
+  return createKafka({
+    brokers: admin_connection.brokers,
+    client_id: id,
+    ...(security ? { security } : {}),
+    extra: { retry: { retries, initialRetryTime: 100, maxRetryTime: 500 }, connectionTimeout: 3_000, logCreator: () => () => undefined },
+  });
+}
+
+/** Sends one record as `security` with the given client; resolves or rejects with the broker's answer. */
+async function sendAs(client: Client, security: KafkaSecurity, topic: string): Promise<void> {
+  const record = { key: 'k', value: Buffer.from('probe') };
+  if (client === 'kafkajs') {
+    const producer = createIdempotentProducer(kafkajsAs(security, `acc-${client}`));
+    await producer.connect();
+    try {
+      await producer.send({ topic, acks: -1, messages: [record] });
+    } finally {
+      await producer.disconnect();
+    }
+    return;
+  }
+  // A principal without any write permission cannot even get a producer id: librdkafka logs the broker's
+  // authorization error and purges the record; the logged error is the answer.
+  let denied: Error | null = null;
+  const kafka = createConfluentKafka({
+    brokers: admin_connection.brokers,
+    security,
+    client_id: `acc-${client}`,
+    logger: errorsTo((err) => (denied ??= err)),
+  });
+  const producer: KafkaJS.Producer = createConfluentProducer(kafka, { delivery_timeout_ms: 10_000 });
+  try {
+    await producer.connect();
+    await producer.send({ topic, messages: [record] });
+  } catch (err) {
+    // The purge can overtake the log line: give the broker's answer a moment to arrive.
+    for (let i = 0; i < 30 && !denied; i++) await new Promise((r) => setTimeout(r, 100));
+    throw denied ?? err;
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+  }
+}
+
+/** Reads records of `topic` from the beginning as `security` in `group`; resolves with the values seen, rejects when denied. */
+async function readAs(
+  client: Client,
+  security: KafkaSecurity,
+  topic: string,
+  group: string,
+  want: number,
+  timeout_ms = 30_000,
+): Promise<string[]> {
+  const seen: string[] = [];
+  let fail: (err: Error) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const timer = setTimeout(() => fail(new Error(`read ${topic}: timed out with ${seen.length} record(s)`)), timeout_ms);
+  const onMessage = (value: Buffer | null) => {
+    seen.push(value?.toString() ?? '');
+    if (seen.length >= want) done();
+  };
+  if (client === 'kafkajs') {
+    const consumer = kafkajsAs(security, `acc-read-${client}`).consumer({ groupId: group, retry: { retries: 0 } });
+    consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => onMessage(message.value) });
+      await Promise.race([finished, failed]);
+      return seen;
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect().catch(() => undefined);
+    }
+  }
+  // librdkafka retries a denied group or topic and reports it only through the client's logger.
+  const kafka = createConfluentKafka({
+    brokers: admin_connection.brokers,
+    security,
+    client_id: `acc-read-${client}`,
+    logger: errorsTo(fail),
+  });
+  const consumer = kafka.consumer({ kafkaJS: { groupId: group, fromBeginning: true } });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    void consumer.run({ eachMessage: async ({ message }) => onMessage(message.value) }).catch((e: Error) => fail(e));
+    await Promise.race([finished, failed]);
+    return seen;
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect().catch(() => undefined);
+  }
+}
+
+/** A logger that turns the client's authorization errors into `fail` (everything else is dropped). */
+function errorsTo(fail: (err: Error) => void): Logger {
+  const sink = {
+    child: () => sink,
+    error: (_obj: unknown, msg: string) => {
+      if (/authori[sz]ation failed/i.test(msg)) fail(new Error(msg.split('\n')[0]));
+    },
+    warn: (_obj: unknown, msg: string) => {
+      if (/authori[sz]ation failed/i.test(msg)) fail(new Error(msg.split('\n')[0]));
+    },
+    info: () => undefined,
+    debug: () => undefined,
+  };
+  return sink as unknown as Logger;
+}
+
+/** kafkajs reports a refused group as a coordinator it cannot find (FindCoordinator answered GROUP_AUTHORIZATION_FAILED). */
+const DENIED = /authori[sz]|find group coordinator/i;
+
+describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real broker)', () => {
+  let admin: Admin;
+  let settings: TeamClientSettings;
+  const t = (name: string) => topicName(name, prefix);
+
+  beforeAll(async () => {
+    admin = createKafka({ ...admin_connection, client_id: 'acc-admin' }).admin();
+    await admin.connect();
+    await applyTopics(admin, new RegistryClient(base.TIDEMARK_REGISTRY_URL), { prefix });
+    await applyAcls(admin, catalogAcls(catalog, prefix));
+    // Something to read on each downstream topic, written as the admin.
+    const producer = createIdempotentProducer(kafkajsAs(admin_connection.security, 'acc-seed', 5));
+    await producer.connect();
+    for (const topic of ['events.screened.v1', 'ledger.balances.v1'])
+      await producer.send({ topic: t(topic), acks: -1, messages: [{ key: 'w', value: `seed-${topic}` }] });
+    await producer.disconnect();
+    settings = await grantTeam(team, ['events.screened.v1'], prefix);
+  });
+
+  afterAll(async () => {
+    await revokeTeam(team).catch(() => undefined);
+    if (!admin) return;
+    await removeAcls(admin, catalogAcls(catalog, prefix)).catch(() => undefined);
+    const mine = (await admin.listTopics()).filter((n) => n.startsWith(prefix));
+    if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('refuses a PLAINTEXT client and a wrong password', async () => {
+    const plain = kafkajsAs(undefined, 'acc-plain').admin();
+    await expect(plain.connect()).rejects.toThrow();
+    await plain.disconnect().catch(() => undefined);
+    const wrong: KafkaSecurity = { ...principalSecurity('tidemark-ingress'), password: 'not-the-password' } as KafkaSecurity;
+    const intruder = kafkajsAs(wrong, 'acc-wrong').admin();
+    await expect(intruder.connect()).rejects.toThrow(/SASL|authenticat/i);
+    await intruder.disconnect().catch(() => undefined);
+  });
+
+  describe.each(CLIENTS)('with %s', (client) => {
+    it('lets ingress write webhooks.received.v1 and audit.v1, and denies it events.unique.v1', async () => {
+      const ingress = principalSecurity('tidemark-ingress');
+      await sendAs(client, ingress, t('webhooks.received.v1'));
+      await sendAs(client, ingress, t('audit.v1'));
+      await expect(sendAs(client, ingress, t('events.unique.v1'))).rejects.toThrow(/authori[sz]/i);
+    });
+
+    it('denies ingress reading events.screened.v1', async () => {
+      // Not even its offsets (DESCRIBE), let alone a consumer group on it.
+      const ingress_admin = kafkajsAs(principalSecurity('tidemark-ingress'), 'acc-ingress-admin').admin();
+      await ingress_admin.connect();
+      await expect(ingress_admin.fetchTopicOffsets(t('events.screened.v1'))).rejects.toThrow(/authori[sz]/i);
+      await ingress_admin.disconnect();
+      await expect(
+        readAs(client, principalSecurity('tidemark-ingress'), t('events.screened.v1'), `${prefix}ingress-${client}`, 1, 20_000),
+      ).rejects.toThrow(DENIED);
+    });
+
+    it('lets the team read its granted topic and nothing else', async () => {
+      const security: KafkaSecurity = {
+        protocol: 'sasl_ssl',
+        mechanism: 'scram-sha-512',
+        username: settings.username,
+        password: settings.password,
+        ...(settings.ca_file ? { ca_file: settings.ca_file } : {}),
+      };
+      const values = await readAs(client, security, t('events.screened.v1'), `${settings.group_prefix}${client}`, 1);
+      expect(values).toEqual(['seed-events.screened.v1']);
+      await expect(readAs(client, security, t('ledger.balances.v1'), `${settings.group_prefix}${client}-2`, 1, 20_000)).rejects.toThrow(
+        DENIED,
+      );
+      // A group outside its prefix is refused even on the granted topic.
+      await expect(readAs(client, security, t('events.screened.v1'), `${prefix}other-${client}`, 1, 20_000)).rejects.toThrow(DENIED);
+      await expect(sendAs(client, security, t('events.screened.v1'))).rejects.toThrow(/authori[sz]/i);
+    });
+  });
+
+  it('lists the grant, and revoke takes effect', async () => {
+    const listed = (await listTeams()).find((x) => x.principal === settings.username);
+    expect(listed?.acls.map((a) => `${a.operation} ${a.resource} ${a.name}`).sort()).toEqual(
+      [`read group ${settings.group_prefix}`, `read topic ${t('events.screened.v1')}`].sort(),
+    );
+    const security: KafkaSecurity = {
+      protocol: 'sasl_ssl',
+      mechanism: 'scram-sha-512',
+      username: settings.username,
+      password: settings.password,
+      ...(settings.ca_file ? { ca_file: settings.ca_file } : {}),
+    };
+    // A connection opened before the revoke loses its permissions at once; new connections fail to authenticate.
+    const open = kafkajsAs(security, 'acc-open').admin();
+    await open.connect();
+    expect(await revokeTeam(team)).toBe(true);
+    await expect(open.fetchTopicOffsets(t('events.screened.v1'))).rejects.toThrow(/authori[sz]/i);
+    await open.disconnect();
+    const fresh = kafkajsAs(security, 'acc-fresh').admin();
+    await expect(fresh.connect()).rejects.toThrow(/SASL|authenticat/i);
+    await fresh.disconnect().catch(() => undefined);
+    expect((await listTeams()).map((x) => x.principal)).not.toContain(settings.username);
+  });
+});
