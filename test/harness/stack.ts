@@ -7,8 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Admin } from 'kafkajs';
 import {
-  applyAcls,
-  applyTopics,
+  applyCatalog,
   baseConfigSchema,
   catalogAcls,
   createKafka,
@@ -98,9 +97,8 @@ export class Stack {
     const kafka = createKafka({ ...kafkaConnection(this.base), client_id: `stack-${this.id}` });
     this.admin = kafka.admin();
     await this.admin.connect();
-    await applyTopics(this.admin, new RegistryClient(this.base.TIDEMARK_REGISTRY_URL), { prefix: this.prefix });
     // Every service runs as its own principal (Platform): grant them this stack's namespace, as `topics apply` does.
-    if (this.secured) await applyAcls(this.admin, catalogAcls(loadCatalog(), this.prefix));
+    await applyCatalog(this.admin, new RegistryClient(this.base.TIDEMARK_REGISTRY_URL), { prefix: this.prefix, secured: this.secured });
 
     this.platform = new Platform(
       {

@@ -165,6 +165,14 @@ const DENIED = /authori[sz]|find group coordinator/i;
 describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real broker)', () => {
   let admin: Admin;
   let settings: TeamClientSettings;
+  /** The granted team's client security, from the settings `access grant` printed. */
+  const teamSecurity = (): KafkaSecurity => ({
+    protocol: 'sasl_ssl',
+    mechanism: 'scram-sha-512',
+    username: settings.username,
+    password: settings.password,
+    ...(settings.ca_file ? { ca_file: settings.ca_file } : {}),
+  });
   const t = (name: string) => topicName(name, prefix);
 
   beforeAll(async () => {
@@ -220,13 +228,7 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
     });
 
     it('lets the team read its granted topic and nothing else', async () => {
-      const security: KafkaSecurity = {
-        protocol: 'sasl_ssl',
-        mechanism: 'scram-sha-512',
-        username: settings.username,
-        password: settings.password,
-        ...(settings.ca_file ? { ca_file: settings.ca_file } : {}),
-      };
+      const security = teamSecurity();
       const values = await readAs(client, security, t('events.screened.v1'), `${settings.group_prefix}${client}`, 1);
       expect(values).toEqual(['seed-events.screened.v1']);
       await expect(readAs(client, security, t('ledger.balances.v1'), `${settings.group_prefix}${client}-2`, 1, 20_000)).rejects.toThrow(
@@ -243,13 +245,7 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
     expect(listed?.acls.map((a) => `${a.operation} ${a.resource} ${a.name}`).sort()).toEqual(
       [`read group ${settings.group_prefix}`, `read topic ${t('events.screened.v1')}`].sort(),
     );
-    const security: KafkaSecurity = {
-      protocol: 'sasl_ssl',
-      mechanism: 'scram-sha-512',
-      username: settings.username,
-      password: settings.password,
-      ...(settings.ca_file ? { ca_file: settings.ca_file } : {}),
-    };
+    const security = teamSecurity();
     // A connection opened before the revoke loses its permissions at once; new connections fail to authenticate.
     const open = kafkajsAs(security, 'acc-open').admin();
     await open.connect();

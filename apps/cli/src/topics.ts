@@ -1,11 +1,8 @@
 import {
-  applyAcls,
-  applyTopics,
+  applyCatalog,
   baseConfigSchema,
-  catalogAcls,
   createKafka,
   kafkaConnection,
-  loadCatalog,
   loadConfig,
   RegistryClient,
   type ApplyReport,
@@ -22,9 +19,11 @@ export async function applyTopicsFromEnv(prefix: string, replication_factor?: nu
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const report = await applyTopics(admin, new RegistryClient(config.TIDEMARK_REGISTRY_URL), { prefix, replication_factor });
-    const acls = connection.security.protocol === 'sasl_ssl' ? await applyAcls(admin, catalogAcls(loadCatalog(), prefix)) : 0;
-    return { ...report, acls };
+    return await applyCatalog(admin, new RegistryClient(config.TIDEMARK_REGISTRY_URL), {
+      prefix,
+      replication_factor,
+      secured: connection.security.protocol === 'sasl_ssl',
+    });
   } finally {
     await admin.disconnect();
   }

@@ -108,37 +108,25 @@ export async function ensureKafkaTls(ctx: InfraContext, java: string, creds: Kaf
   const days = String(KAFKA.cert_validity_days);
   const ca = ['-keystore', files.ca_keystore, '-storetype', 'PKCS12', '-storepass:env', 'TIDEMARK_STOREPASS'];
   const broker = ['-keystore', files.keystore, '-storetype', 'PKCS12', '-storepass:env', 'TIDEMARK_STOREPASS'];
-  await kt([
-    '-genkeypair',
-    '-alias',
-    'ca',
-    '-keyalg',
-    'RSA',
-    '-keysize',
-    '2048',
-    '-validity',
-    days,
-    '-dname',
-    `CN=${KAFKA.ca_cn}`,
-    '-ext',
-    'bc:c',
-    ...ca,
-  ]);
+  const genkey = (alias: string, cn: string, store: string[], extensions: string[] = []) =>
+    kt([
+      '-genkeypair',
+      '-alias',
+      alias,
+      '-keyalg',
+      'RSA',
+      '-keysize',
+      '2048',
+      '-validity',
+      days,
+      '-dname',
+      `CN=${cn}`,
+      ...extensions,
+      ...store,
+    ]);
+  await genkey('ca', KAFKA.ca_cn, ca, ['-ext', 'bc:c']);
   const ca_pem = (await kt(['-exportcert', '-rfc', '-alias', 'ca', ...ca])).stdout;
-  await kt([
-    '-genkeypair',
-    '-alias',
-    'broker',
-    '-keyalg',
-    'RSA',
-    '-keysize',
-    '2048',
-    '-validity',
-    days,
-    '-dname',
-    `CN=${KAFKA.broker_cert_cn}`,
-    ...broker,
-  ]);
+  await genkey('broker', KAFKA.broker_cert_cn, broker);
   const csr = (await kt(['-certreq', '-alias', 'broker', ...broker])).stdout;
   const signed = (
     await kt(

@@ -15,7 +15,9 @@
  */
 import kafkajs, { type Admin, type AclEntry, type AclFilter } from 'kafkajs';
 import type { Catalog } from './schemas/catalog.js';
-import { dlqTopic, retryTopic, topicName } from './topics.js';
+import type { RegistryClient } from './registry.js';
+import { loadCatalog } from './schemas/catalog.js';
+import { applyTopics, dlqTopic, retryTopic, topicName, type ApplyReport } from './topics.js';
 
 export type AclResource = 'topic' | 'group' | 'transactional_id';
 export type AclOperation = 'read' | 'write' | 'delete';
@@ -205,4 +207,18 @@ export async function removePrincipalAcls(admin: Admin, principal: string): Prom
       },
     ],
   });
+}
+
+/**
+ * The catalog on a cluster: topics and schemas (applyTopics) and, on a broker with ACLs
+ * (`secured`), every service's ACLs for the namespace `prefix` (catalogAcls). Idempotent.
+ */
+export async function applyCatalog(
+  admin: Admin,
+  registry: RegistryClient,
+  opts: { prefix?: string; replication_factor?: number; secured: boolean },
+): Promise<ApplyReport & { acls: number }> {
+  const report = await applyTopics(admin, registry, { prefix: opts.prefix, replication_factor: opts.replication_factor });
+  const acls = opts.secured ? await applyAcls(admin, catalogAcls(loadCatalog(), opts.prefix ?? '')) : 0;
+  return { ...report, acls };
 }
