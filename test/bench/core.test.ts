@@ -108,4 +108,15 @@ describe('sumMetrics', () => {
       tidemark_stream_records_total: 15,
     });
   });
+
+  it('keeps the chunk phases apart, summed over their other labels', async () => {
+    const { phaseSums } = await import('./measure.js');
+    const text = [
+      'tidemark_stream_chunk_phase_seconds_sum{service="dedupe",phase="commit"} 1.25',
+      'tidemark_stream_chunk_phase_seconds_sum{phase="commit",service="other"} 0.75',
+      'tidemark_stream_chunk_phase_seconds_sum{service="dedupe",phase="handle"} 2',
+      'tidemark_stream_chunk_phase_seconds_count{service="dedupe",phase="handle"} 9',
+    ].join('\n');
+    expect(phaseSums(text)).toEqual({ chunk_phase_commit_seconds_sum: 2, chunk_phase_handle_seconds_sum: 2 });
+  });
 });

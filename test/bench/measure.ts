@@ -155,10 +155,22 @@ export function sumMetrics(text: string, names: readonly string[]): Record<strin
   return out;
 }
 
+/** Seconds spent per chunk phase (tidemark_stream_chunk_phase_seconds), keyed `chunk_phase_<phase>_seconds_sum`. */
+export function phaseSums(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^tidemark_stream_chunk_phase_seconds_sum\{[^}]*phase="([a-z_]+)"[^}]*\} ([-+0-9.eE]+)$/gm)) {
+    const key = `chunk_phase_${m[1]}_seconds_sum`;
+    out[key] = (out[key] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
 export async function scrapeSplit(url: string): Promise<Record<string, number>> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-    return res.ok ? sumMetrics(await res.text(), SPLIT_METRICS) : {};
+    if (!res.ok) return {};
+    const text = await res.text();
+    return { ...sumMetrics(text, SPLIT_METRICS), ...phaseSums(text) };
   } catch {
     return {};
   }
