@@ -153,10 +153,22 @@ export function selectBenches(only: string[] | undefined): BenchName[] {
 /** Set when the operator interrupted the run: the remaining benchmarks are skipped. */
 let interrupted = false;
 
-function runProcess(spec: BenchSpec, root: string): Promise<number | null> {
+/**
+ * A benchmark's environment: unless the caller says how to reach Kafka, the benchmark process runs as the
+ * platform admin of the local broker (as the test suites do, test/harness/kafka-env.ts); the services it
+ * starts run as their own principals.
+ */
+async function benchEnv(spec: BenchSpec): Promise<NodeJS.ProcessEnv> {
+  const { localKafkaClientEnv } = await import('@tidemark/local-infra');
+  const kafka = process.env.TIDEMARK_KAFKA_SECURITY_PROTOCOL ? {} : (localKafkaClientEnv('tidemark-admin') ?? {});
+  return threadpoolEnv({ ...process.env, ...kafka, ...spec.env });
+}
+
+async function runProcess(spec: BenchSpec, root: string): Promise<number | null> {
+  const env = await benchEnv(spec);
   return new Promise((resolve) => {
     const [cmd, ...args] = spec.command;
-    const child = spawn(cmd!, args, { cwd: root, stdio: 'inherit', env: threadpoolEnv({ ...process.env, ...spec.env }), detached: true });
+    const child = spawn(cmd!, args, { cwd: root, stdio: 'inherit', env, detached: true });
     // The bench runs in its own process group (so a timeout stops it and everything it
     // started); Ctrl-C / SIGTERM of this process are forwarded to that group.
     const stopGroup = () => {
