@@ -512,12 +512,8 @@ async function waitForReady(stack: Stack, service: (typeof CONSUMER_SERVICES)[nu
 
 async function deadLetters(stack: Stack) {
   const { openDlqContext, listDeadLetters } = await import('@tidemark/stream');
-  const ctx = await openDlqContext({
-    TIDEMARK_KAFKA_BROKERS: stack.base.TIDEMARK_KAFKA_BROKERS,
-    TIDEMARK_REGISTRY_URL: stack.base.TIDEMARK_REGISTRY_URL,
-    TIDEMARK_DATABASE_URL: stack.database_url,
-    TIDEMARK_TOPIC_PREFIX: stack.prefix,
-  });
+  // The stack's base settings carry the broker's client security (SASL_SSL on the default local broker).
+  const ctx = await openDlqContext({ ...stack.base, TIDEMARK_DATABASE_URL: stack.database_url, TIDEMARK_TOPIC_PREFIX: stack.prefix });
   try {
     const { entries, complete } = await listDeadLetters(ctx, { include_resolved: true, limit: DLQ_LIST_LIMIT });
     if (!complete) throw new Error(`more than ${DLQ_LIST_LIMIT} dead letters (or a DLQ could not be read completely)`);
