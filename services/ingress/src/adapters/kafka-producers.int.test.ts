@@ -5,14 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { createKafka, createLogger, kafkaBrokers, type BaseConfig } from '@tidemark/common';
+import { baseConfigSchema, createKafka, createLogger, kafkaConnection, loadConfig } from '@tidemark/common';
 import { KafkajsLane } from './kafka-producers.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
-const config = { TIDEMARK_KAFKA_BROKERS: process.env.TIDEMARK_KAFKA_BROKERS ?? '127.0.0.1:9092' } as Pick<
-  BaseConfig,
-  'TIDEMARK_KAFKA_BROKERS'
->;
+// The broker's address and client security from the environment (SASL_SSL as the admin on the local broker).
+const config = loadConfig(baseConfigSchema);
 const TOPIC = `lane${randomUUID().slice(0, 8)}.webhooks.received.v1`;
 
 async function until(cond: () => boolean, timeout_ms: number): Promise<void> {
@@ -24,7 +22,7 @@ async function until(cond: () => boolean, timeout_ms: number): Promise<void> {
 }
 
 describe.skipIf(SKIP)('ingress kafkajs lane', () => {
-  const kafka = createKafka({ brokers: kafkaBrokers(config), client_id: 'lane-test' });
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'lane-test' });
   let admin: Admin;
   let lane: KafkajsLane;
 
