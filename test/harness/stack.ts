@@ -143,6 +143,8 @@ export class Stack {
         return {
           TIDEMARK_CONSOLE_PORT: port,
           TIDEMARK_CONSOLE_LEDGER_URL: this.ledger_url,
+          // Reconciliations started from the console run as the read-only reconciler role.
+          TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL: this.serviceDatabaseUrl('reconciler'),
           TIDEMARK_CONSOLE_TARGETS: (['ingress', 'dedupe', 'compliance-screening', 'ledger-projector'] as const)
             .map((s) => `${s}=http://127.0.0.1:${this.portOf(s)}`)
             .join(','),

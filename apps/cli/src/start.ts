@@ -126,7 +126,11 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   platform.start({
     name: 'console',
     entry: SERVICE_ENTRIES.console,
-    env: endpoints.jaeger_query_url ? { TIDEMARK_JAEGER_UI_URL: endpoints.jaeger_query_url } : {},
+    env: {
+      // Reconciliations started from the console run as the read-only reconciler role.
+      TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL: infra.serviceDatabaseUrl(admin_database_url, 'reconciler'),
+      ...(endpoints.jaeger_query_url ? { TIDEMARK_JAEGER_UI_URL: endpoints.jaeger_query_url } : {}),
+    },
   });
 
   let stopping = false;

@@ -36,6 +36,8 @@ export const consoleConfigSchema = baseConfigSchema.extend({
   /** Providers offered on the Reconciliation page. */
   TIDEMARK_CONSOLE_RECONCILE_PROVIDERS: z.string().default('generic'),
   TIDEMARK_RECONCILE_REPORTS_DIR: z.string().min(1).default('reports'),
+  /** The reconciler's (read-only) database URL for the runs the console starts; unset: the console's environment's. */
+  TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL: z.string().min(1).optional(),
   /** Jaeger UI base URL for trace links (unset: no links). */
   TIDEMARK_JAEGER_UI_URL: z.url().optional(),
 });

@@ -59,7 +59,12 @@ await runService({
       ledger_url: ledger,
       monitor,
       dlq: dlqContext,
-      reconciliations: new Reconciliations(config.TIDEMARK_RECONCILE_REPORTS_DIR),
+      reconciliations: new Reconciliations(
+        config.TIDEMARK_RECONCILE_REPORTS_DIR,
+        config.TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL
+          ? { ...process.env, TIDEMARK_DATABASE_URL: config.TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL }
+          : process.env,
+      ),
       reconcile_providers: config.TIDEMARK_CONSOLE_RECONCILE_PROVIDERS.split(',')
         .map((p) => p.trim())
         .filter(Boolean),
