@@ -65,7 +65,13 @@ describe.skipIf(SKIP)('simulator → real ingress (Kafka + registry)', () => {
       TIDEMARK_LOG_LEVEL: 'warn',
     };
     ingress = await startIngress(loadIngressConfig(env), { env });
-  });
+    // Ingress answers 503 until its Kafka producer is connected (a TLS + SCRAM login on the secured broker).
+    const until = Date.now() + 60_000;
+    while ((await fetch(`${ingress.url}/readyz`).catch(() => null))?.status !== 200) {
+      if (Date.now() > until) throw new Error('ingress not ready within 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 90_000);
 
   afterAll(async () => {
     await simulator?.stop();
