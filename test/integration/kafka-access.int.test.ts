@@ -8,11 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
-import type { Admin, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import {
   applyAcls,
-  applyTopics,
-  baseConfigSchema,
   catalogAcls,
   createConfluentKafka,
   createConfluentProducer,
@@ -20,20 +18,18 @@ import {
   createKafka,
   kafkaConnection,
   loadCatalog,
-  loadConfig,
-  RegistryClient,
   removeAcls,
-  topicName,
   type KafkaSecurity,
   type Logger,
 } from '@tidemark/common';
+import { testNamespace } from '@tidemark/common/testing';
 import { localKafkaClientEnv } from '@tidemark/local-infra';
 import { grantTeam, listTeams, revokeTeam, type TeamClientSettings } from '@tidemark/cli/access';
 
-const base = loadConfig(baseConfigSchema);
+const ns = testNamespace('acc', { client_id: 'acc-admin' });
+const { config: base, prefix } = ns;
 const admin_connection = kafkaConnection(base);
 const secured = process.env.TIDEMARK_SKIP_INTEGRATION !== '1' && admin_connection.security.protocol === 'sasl_ssl';
-const prefix = `acc${randomBytes(4).toString('hex')}.`;
 const team = `it-${randomBytes(3).toString('hex')}`;
 const catalog = loadCatalog();
 const CLIENTS = ['kafkajs', 'confluent'] as const;
@@ -163,7 +159,7 @@ function errorsTo(fail: (err: Error) => void): Logger {
 const DENIED = /authori[sz]|find group coordinator/i;
 
 describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real broker)', () => {
-  let admin: Admin;
+  const { admin } = ns;
   let settings: TeamClientSettings;
   /** The granted team's client security, from the settings `access grant` printed. */
   const teamSecurity = (): KafkaSecurity => ({
@@ -173,12 +169,10 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
     password: settings.password,
     ...(settings.ca_file ? { ca_file: settings.ca_file } : {}),
   });
-  const t = (name: string) => topicName(name, prefix);
+  const t = ns.topic;
 
   beforeAll(async () => {
-    admin = createKafka({ ...admin_connection, client_id: 'acc-admin' }).admin();
-    await admin.connect();
-    await applyTopics(admin, new RegistryClient(base.TIDEMARK_REGISTRY_URL), { prefix });
+    await ns.applyTopics();
     await applyAcls(admin, catalogAcls(catalog, prefix));
     // Something to read on each downstream topic, written as the admin.
     const producer = createIdempotentProducer(kafkajsAs(admin_connection.security, 'acc-seed', 5));
@@ -191,11 +185,8 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
 
   afterAll(async () => {
     await revokeTeam(team).catch(() => undefined);
-    if (!admin) return;
     await removeAcls(admin, catalogAcls(catalog, prefix)).catch(() => undefined);
-    const mine = (await admin.listTopics()).filter((n) => n.startsWith(prefix));
-    if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-    await admin.disconnect();
+    await ns.cleanup();
   });
 
   it('refuses a PLAINTEXT client and a wrong password', async () => {

@@ -8,22 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AvroCodec,
-  RegistryClient,
-  applyTopics,
-  baseConfigSchema,
-  createIdempotentProducer,
-  createKafka,
-  kafkaConnection,
-  loadConfig,
-  topicName,
-  type BalanceChanged,
-  type ScreenedEvent,
-} from '@tidemark/common';
+import { AvroCodec, createIdempotentProducer, type BalanceChanged, type ScreenedEvent } from '@tidemark/common';
+import { SKIP_INTEGRATION, testNamespace } from '@tidemark/common/testing';
 import { restartComponent } from '@tidemark/local-infra';
 import { BATCH_INPUTS_MAX, projectBatch, type WalletBalance } from './core/batch.js';
 import type { TxState, TxEventType } from './core/transaction.js';
@@ -34,7 +22,6 @@ import { listBalances } from './db/read.js';
 import { createTestDatabase, type TestDatabase } from './testing/pg.js';
 import { screenedEvent } from './testing/events.js';
 
-const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const WALLETS = 150;
@@ -130,12 +117,9 @@ function expectedLedger(stream: ScreenedEvent[]) {
   return { balances, postings, distinct: seen.size };
 }
 
-describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
-  const config = loadConfig(baseConfigSchema);
-  const prefix = `itledgercrash${randomUUID().slice(0, 8)}.`;
-  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'ledger-crash-test' });
-  const admin = kafka.admin();
-  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+describe.skipIf(SKIP_INTEGRATION)('projector under kill -9 and a Postgres restart', () => {
+  const ns = testNamespace('itledgercrash', { client_id: 'ledger-crash-test' });
+  const { config, kafka, prefix } = ns;
   const logPath = `/tmp/ledger-crash-${prefix.slice(0, -1)}.log`;
   const log = createWriteStream(logPath);
   let db: TestDatabase;
@@ -175,17 +159,13 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await admin.connect();
-    await applyTopics(admin, registry, { prefix });
+    await ns.applyTopics();
   });
 
   afterAll(async () => {
     await killProjector();
     await db?.drop();
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (mine.length) await admin.deleteTopics({ topics: mine });
-    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
-    await admin.disconnect();
+    await ns.cleanup();
     log.end();
   });
 
@@ -209,7 +189,7 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
         const messages = await Promise.all(
           chunk.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })),
         );
-        await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
+        await producer.send({ topic: ns.topic('events.screened.v1'), acks: -1, messages });
         await new Promise((r) => setTimeout(r, PRODUCE_INTERVAL_MS));
       }
       producing = false;
@@ -282,7 +262,7 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
     const latest = new Map<string, BalanceChanged>();
     const consumer = kafka.consumer({ groupId: `${prefix}verify`, readUncommitted: false });
     await consumer.connect();
-    await consumer.subscribe({ topic: topicName('ledger.balances.v1', prefix), fromBeginning: true });
+    await consumer.subscribe({ topic: ns.topic('ledger.balances.v1'), fromBeginning: true });
     const conflicting: string[] = [];
     const byKey = new Map(actual.map((b) => [`${b.wallet_id}|${b.asset}`, b]));
     await new Promise<void>((resolve, reject) => {
