@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { AvroCodec, createIdempotentProducer, type CanonicalEvent, type ScreenedEvent } from '@tidemark/common';
+import { AvroCodec, createIdempotentProducer, waitForHttp, type CanonicalEvent, type ScreenedEvent } from '@tidemark/common';
 import { freshDatabase, testNamespace } from '@tidemark/common/testing';
 
 const program = new Command()
@@ -62,7 +62,7 @@ try {
   await ns.applyTopics();
   const codec = new AvroCodec(ns.config.TIDEMARK_REGISTRY_URL, prefix);
   start('fake-risk-api', 'src/fake-risk-api/main.ts', { TIDEMARK_RISK_API_PORT: String(risk_port), TIDEMARK_LOG_LEVEL: 'warn' });
-  await waitFor('fake risk API', async () => (await fetch(`http://127.0.0.1:${risk_port}/healthz`)).ok);
+  await waitForHttp(`http://127.0.0.1:${risk_port}/healthz`);
   start('compliance-screening', 'src/main.ts', {
     TIDEMARK_TOPIC_PREFIX: prefix,
     TIDEMARK_SCREENING_DB_SCHEMA: schema,
@@ -71,7 +71,7 @@ try {
     TIDEMARK_RISK_API_URL: `http://127.0.0.1:${risk_port}`,
     TIDEMARK_LOG_LEVEL: 'warn',
   });
-  await waitFor('screening service ready', async () => (await fetch(`http://127.0.0.1:${ops_port}/readyz`)).ok, 120_000);
+  await waitForHttp(`http://127.0.0.1:${ops_port}/readyz`, 120_000);
 
   const events: CanonicalEvent[] = Array.from({ length: opts.events }, (_, i) => {
     const wallet = `wal_${i % opts.wallets}`;
