@@ -11,6 +11,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { baseConfigSchema, kafkaConnection, loadConfig, type BaseConfig } from '../config.js';
 import { createKafka } from '../kafka.js';
 import { RegistryClient } from '../registry.js';
+import type { Catalog } from '../schemas/catalog.js';
 import { applyTopics, topicName, type ApplyReport } from '../topics.js';
 
 export const SKIP_INTEGRATION = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
@@ -85,8 +86,8 @@ export interface TestNamespace {
   topic: (base: string) => string;
   /** `config` for a process that runs in this namespace (its topic prefix; a database URL when given). */
   serviceConfig: (database_url?: string) => BaseConfig;
-  /** Connects the admin and applies the catalog's topics and schemas under the prefix. */
-  applyTopics(opts?: { replication_factor?: number }): Promise<ApplyReport>;
+  /** Connects the admin and applies the catalog's topics and schemas (or those of `opts.catalog`) under the prefix. */
+  applyTopics(opts?: { replication_factor?: number; catalog?: Catalog }): Promise<ApplyReport>;
   /** Deletes the namespace's topics and subjects and disconnects the admin. */
   cleanup(): Promise<void>;
 }
