@@ -83,3 +83,16 @@ describe('AvroCodec', () => {
     await expect(codec.decode(unknown)).rejects.toThrow(/no schema 9/);
   });
 });
+
+describe('AvroCodec encoding buffer', () => {
+  it('encodes records larger than its scratch buffer, and small ones after them, exactly', async () => {
+    const codec = new AvroCodec('http://registry.invalid', '', countingSource(7));
+    const big = { ...value, wallet_id: 'w'.repeat(100_000) };
+    const small = { ...value, wallet_id: 'w-2' };
+    const [a, b] = [await codec.encode('ledger.balances.v1', big), await codec.encode('ledger.balances.v1', small)];
+    expect(a.length).toBe(5 + BALANCE.toBuffer(big).length);
+    expect(await codec.decode(a)).toEqual(big);
+    expect(b.subarray(5).equals(BALANCE.toBuffer(small))).toBe(true);
+    expect(await codec.decode(a)).toEqual(big);
+  });
+});

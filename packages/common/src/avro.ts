@@ -22,6 +22,7 @@ export interface SchemaSource {
 
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
+const SCRATCH_BYTES_INITIAL = 16 * 1024;
 
 export class AvroValidationError extends Error {
   override readonly name = 'AvroValidationError';
@@ -77,6 +78,8 @@ function registrySource(registry_url: string): SchemaSource {
 export class AvroCodec {
   private readonly ids: SingleFlight<string, number>;
   private readonly types: SingleFlight<number, Type>;
+  /** Where records are encoded before their exact-size copy (grows to the largest record). */
+  private scratch = Buffer.allocUnsafe(SCRATCH_BYTES_INITIAL);
 
   constructor(
     readonly registry_url: string,
@@ -100,19 +103,23 @@ export class AvroCodec {
     const subject = this.subject(baseTopic);
     const id = this.ids.done.get(subject) ?? (await this.ids.get(subject));
     const type = this.types.done.get(id) ?? (await this.types.get(id));
-    let body: Buffer;
+    let end: number;
     try {
-      body = type.toBuffer(value);
+      end = type.encode(value, this.scratch, HEADER_BYTES);
+      if (end < 0) {
+        // `encode` answers how many bytes were missing: grow the scratch buffer and write again.
+        this.scratch = Buffer.allocUnsafe(Math.max(2 * this.scratch.length, this.scratch.length - end));
+        end = type.encode(value, this.scratch, HEADER_BYTES);
+      }
     } catch (err) {
       const paths: string[][] = [];
       type.isValid(value, { errorHook: (path) => paths.push(path) });
       throw new AvroValidationError(subject, paths, { cause: err });
     }
-    const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-    out.writeUInt8(MAGIC_BYTE, 0);
-    out.writeInt32BE(id, 1);
-    body.copy(out, HEADER_BYTES);
-    return out;
+    this.scratch.writeUInt8(MAGIC_BYTE, 0);
+    this.scratch.writeInt32BE(id, 1);
+    // One exact-size copy out of the scratch buffer (synchronous: no other encode runs in between).
+    return Buffer.from(this.scratch.subarray(0, end));
   }
 
   async decode<T>(buffer: Buffer): Promise<T> {
