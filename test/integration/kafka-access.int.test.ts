@@ -2,7 +2,8 @@
  * Kafka access control on the real local broker (SASL_SSL, SCRAM-SHA-512, StandardAuthorizer): an unauthenticated
  * or PLAINTEXT client cannot connect; the ingress principal writes only what the catalog says (denied writing
  * events.unique.v1, denied reading events.screened.v1); a team principal from `access grant` reads its granted
- * topic and nothing else; revoke takes effect. Producers and readers run on both clients (kafkajs and librdkafka).
+ * topic and nothing else; revoke takes effect; `topics apply` removes a service principal's ACL the catalog no longer
+ * implies (in its namespace only) and keeps team grants. Producers and readers run on both clients (kafkajs and librdkafka).
  * Skipped when the local broker runs PLAINTEXT (TIDEMARK_KAFKA_SECURITY=plaintext).
  */
 import { randomBytes } from 'node:crypto';
@@ -10,25 +11,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Admin, Kafka } from 'kafkajs';
 import {
+  aclText,
   applyAcls,
-  applyTopics,
   baseConfigSchema,
   catalogAcls,
   createConfluentKafka,
   createConfluentProducer,
   createIdempotentProducer,
   createKafka,
+  describePrincipalAcls,
   kafkaConnection,
   loadCatalog,
   loadConfig,
-  RegistryClient,
   removeAcls,
   topicName,
+  type AclBinding,
   type KafkaSecurity,
   type Logger,
 } from '@tidemark/common';
 import { localKafkaClientEnv } from '@tidemark/local-infra';
 import { grantTeam, listTeams, revokeTeam, type TeamClientSettings } from '@tidemark/cli/access';
+import { applyTopicsFromEnv } from '@tidemark/cli/topics';
 
 const base = loadConfig(baseConfigSchema);
 const admin_connection = kafkaConnection(base);
@@ -159,6 +162,10 @@ function errorsTo(fail: (err: Error) => void): Logger {
   return sink as unknown as Logger;
 }
 
+async function describeAcls(admin: Admin, principals: string[]): Promise<AclBinding[]> {
+  return (await Promise.all(principals.map((p) => describePrincipalAcls(admin, p)))).flat();
+}
+
 /** kafkajs reports a refused group as a coordinator it cannot find (FindCoordinator answered GROUP_AUTHORIZATION_FAILED). */
 const DENIED = /authori[sz]|find group coordinator/i;
 
@@ -178,8 +185,9 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
   beforeAll(async () => {
     admin = createKafka({ ...admin_connection, client_id: 'acc-admin' }).admin();
     await admin.connect();
-    await applyTopics(admin, new RegistryClient(base.TIDEMARK_REGISTRY_URL), { prefix });
-    await applyAcls(admin, catalogAcls(catalog, prefix));
+    // `topics apply` for this namespace: topics, schemas and the catalog's ACLs.
+    const applied = await applyTopicsFromEnv(prefix);
+    expect(applied.acls_added.map(aclText).sort()).toEqual(catalogAcls(catalog, prefix).map(aclText).sort());
     // Something to read on each downstream topic, written as the admin.
     const producer = createIdempotentProducer(kafkajsAs(admin_connection.security, 'acc-seed', 5));
     await producer.connect();
@@ -206,6 +214,52 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
     const intruder = kafkajsAs(wrong, 'acc-wrong').admin();
     await expect(intruder.connect()).rejects.toThrow(/SASL|authenticat/i);
     await intruder.disconnect().catch(() => undefined);
+  });
+
+  it('topics apply removes service ACLs the catalog no longer implies, in its namespace only, and keeps team grants', async () => {
+    const other = `${prefix}o.`; // a second namespace (another stack) on the same broker
+    const stale = (principal: string, name: string): AclBinding => ({
+      principal,
+      resource: 'topic',
+      pattern: 'literal',
+      name,
+      operation: 'read',
+    });
+    const extras = [
+      stale('tidemark-ingress', t('events.screened.v1')), // stale: the catalog never lets ingress read
+      stale('tidemark-ingress', `${other}events.screened.v1`), // stale too, but another namespace's
+      stale('tidemark-retired', t('audit.v1')), // a principal the catalog does not know
+      ...catalogAcls(catalog, other),
+    ];
+    const teamsBefore = await listTeams();
+    await applyAcls(admin, extras);
+    try {
+      const ingress_admin = kafkajsAs(principalSecurity('tidemark-ingress'), 'acc-stale-ingress').admin();
+      await ingress_admin.connect();
+      try {
+        // The stale ACL works (ingress may look at events.screened.v1) until `topics apply` runs again.
+        await ingress_admin.fetchTopicOffsets(t('events.screened.v1'));
+        const report = await applyTopicsFromEnv(prefix);
+        expect(report.acls_added).toEqual([]);
+        expect(report.acls_removed.map((b) => `${b.principal} ${aclText(b)}`)).toEqual([
+          `tidemark-ingress read topic ${t('events.screened.v1')}`,
+        ]);
+        await expect(ingress_admin.fetchTopicOffsets(t('events.screened.v1'))).rejects.toThrow(/authori[sz]/i);
+      } finally {
+        await ingress_admin.disconnect();
+      }
+      const left = (await describeAcls(admin, ['tidemark-ingress', 'tidemark-retired'])).map((b) => `${b.principal} ${aclText(b)}`);
+      expect(left).toContain(`tidemark-ingress read topic ${other}events.screened.v1`);
+      expect(left).toContain(`tidemark-retired read topic ${t('audit.v1')}`);
+      expect(left).not.toContain(`tidemark-ingress read topic ${t('events.screened.v1')}`);
+      // The team's grant is untouched, and a second run changes nothing.
+      expect(await listTeams()).toEqual(teamsBefore);
+      expect(teamsBefore.map((x) => x.principal)).toContain(settings.username);
+      const again = await applyTopicsFromEnv(prefix);
+      expect([again.acls_added, again.acls_removed]).toEqual([[], []]);
+    } finally {
+      await removeAcls(admin, extras);
+    }
   });
 
   describe.each(CLIENTS)('with %s', (client) => {
