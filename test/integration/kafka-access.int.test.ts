@@ -3,16 +3,19 @@
  * or PLAINTEXT client cannot connect; the ingress principal writes only what the catalog says (denied writing
  * events.unique.v1, denied reading events.screened.v1); a team principal from `access grant` reads its granted
  * topic and nothing else; revoke takes effect; `topics apply` removes a service principal's ACL the catalog no longer
- * implies (in its namespace only) and keeps team grants. Producers and readers run on both clients (kafkajs and librdkafka).
+ * implies (in its namespace only) and keeps team grants; the console's principal lists, shows, replays and purges dead
+ * letters and is denied writing anything but the consumers' inputs and audit.v1 and reading anything but the DLQs. Producers and readers run on both clients (kafkajs and librdkafka).
  * Skipped when the local broker runs PLAINTEXT (TIDEMARK_KAFKA_SECURITY=plaintext).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Admin, Kafka } from 'kafkajs';
+import pg from 'pg';
 import {
   aclText,
   applyAcls,
+  AvroCodec,
   baseConfigSchema,
   catalogAcls,
   createConfluentKafka,
@@ -25,13 +28,16 @@ import {
   loadConfig,
   removeAcls,
   topicName,
+  readerGroupPrefix,
   type AclBinding,
+  type DeadLetter,
   type KafkaSecurity,
   type Logger,
 } from '@tidemark/common';
 import { localKafkaClientEnv } from '@tidemark/local-infra';
 import { grantTeam, listTeams, revokeTeam, type TeamClientSettings } from '@tidemark/cli/access';
 import { applyTopicsFromEnv } from '@tidemark/cli/topics';
+import { createTransport, listDeadLetters, openDlqContext, purgeDeadLetters, replayDeadLetters, showDeadLetter } from '@tidemark/stream';
 
 const base = loadConfig(baseConfigSchema);
 const admin_connection = kafkaConnection(base);
@@ -40,6 +46,10 @@ const prefix = `acc${randomBytes(4).toString('hex')}.`;
 const team = `it-${randomBytes(3).toString('hex')}`;
 const catalog = loadCatalog();
 const CLIENTS = ['kafkajs', 'confluent'] as const;
+/** The dead-letter operator state (stream_dlq_state) of this run: its own schema in the admin database. */
+const dlq_state_schema = `acc_${prefix.slice(3, -1)}`;
+const dlq_state_url = `${base.TIDEMARK_DATABASE_URL}${base.TIDEMARK_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${dlq_state_schema}`)}`;
+const adminTransport = createTransport(base, 'acc-admin-reader');
 type Client = (typeof CLIENTS)[number];
 
 /** A principal's client settings against the local broker (its SCRAM password from the state folder). */
@@ -162,6 +172,27 @@ function errorsTo(fail: (err: Error) => void): Logger {
   return sink as unknown as Logger;
 }
 
+async function withDb<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: base.TIDEMARK_DATABASE_URL });
+  await db.connect();
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
+}
+
+/** The console's settings (its own principal) for the DLQ operations of this namespace, with `client`. */
+function consoleConfig(client: Client) {
+  return loadConfig(baseConfigSchema, {
+    ...process.env,
+    ...localKafkaClientEnv('tidemark-console'),
+    TIDEMARK_TOPIC_PREFIX: prefix,
+    TIDEMARK_KAFKA_CLIENT: client,
+    TIDEMARK_DATABASE_URL: dlq_state_url,
+  });
+}
+
 async function describeAcls(admin: Admin, principals: string[]): Promise<AclBinding[]> {
   return (await Promise.all(principals.map((p) => describePrincipalAcls(admin, p)))).flat();
 }
@@ -195,10 +226,13 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
       await producer.send({ topic: t(topic), acks: -1, messages: [{ key: 'w', value: `seed-${topic}` }] });
     await producer.disconnect();
     settings = await grantTeam(team, ['events.screened.v1'], prefix);
+    await withDb((db) => db.query(`CREATE SCHEMA ${dlq_state_schema}`));
   });
 
   afterAll(async () => {
     await revokeTeam(team).catch(() => undefined);
+    await withDb((db) => db.query(`DROP SCHEMA IF EXISTS ${dlq_state_schema} CASCADE`)).catch(() => undefined);
+    await adminTransport.close().catch(() => undefined);
     if (!admin) return;
     await removeAcls(admin, catalogAcls(catalog, prefix)).catch(() => undefined);
     const mine = (await admin.listTopics()).filter((n) => n.startsWith(prefix));
@@ -291,6 +325,69 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
       // A group outside its prefix is refused even on the granted topic.
       await expect(readAs(client, security, t('events.screened.v1'), `${prefix}other-${client}`, 1, 20_000)).rejects.toThrow(DENIED);
       await expect(sendAs(client, security, t('events.screened.v1'))).rejects.toThrow(/authori[sz]/i);
+    });
+
+    it('lets the console list, show, replay and purge dead letters, and nothing else', async () => {
+      // Two dead letters of dedupe, written as the runtime writes them (Avro DeadLetter on <prefix>dedupe.dlq).
+      const dlq = t('dedupe.dlq');
+      const codec = new AvroCodec(base.TIDEMARK_REGISTRY_URL, prefix);
+      const letter = async (n: number) => ({
+        key: `${client}-${n}`,
+        value: await codec.encode('dedupe.dlq', {
+          service: 'dedupe',
+          original_topic: t('webhooks.received.v1'),
+          original_partition: 0,
+          original_offset: String(n),
+          key: `${client}-${n}`,
+          payload: Buffer.from(`payload-${client}-${n}`),
+          headers: {},
+          error_class: 'PERMANENT',
+          error_message: 'refused by the test',
+          error_stack: null,
+          attempts: 1,
+          first_failure_at_ms: Date.now(),
+          last_failure_at_ms: Date.now(),
+          traceparent: null,
+        } satisfies DeadLetter),
+      });
+      const producer = createIdempotentProducer(kafkajsAs(admin_connection.security, 'acc-dlq-seed', 5));
+      await producer.connect();
+      await producer.send({ topic: dlq, acks: -1, messages: [await letter(1), await letter(2)] });
+      await producer.disconnect();
+
+      const ctx = await openDlqContext(consoleConfig(client));
+      let replay_of = '';
+      try {
+        // Every consumer's DLQ is readable (the list reads all three); its own records are there.
+        const mine = (await listDeadLetters(ctx)).entries.filter((e) => e.key?.startsWith(`${client}-`));
+        expect(mine.map((e) => e.key).sort()).toEqual([`${client}-1`, `${client}-2`]);
+        const [first, second] = mine.sort((a, b) => a.key!.localeCompare(b.key!));
+        const shown = await showDeadLetter(ctx, first!.ref);
+        expect(Buffer.from(shown!.payload_base64, 'base64').toString()).toBe(`payload-${client}-1`);
+        const replayed = await replayDeadLetters(ctx, { refs: [first!.ref], actor: 'console:acc' });
+        expect(replayed.replayed).toEqual([{ id: first!.id, to_topic: t('webhooks.received.v1') }]);
+        replay_of = `${dlq}/${first!.ref.partition}/${first!.ref.offset}`;
+        const purged = await purgeDeadLetters(ctx, { refs: [second!.ref], actor: 'console:acc' });
+        expect(purged.purged).toEqual([second!.id]);
+      } finally {
+        await ctx.close();
+      }
+      // The replay reached dedupe's input (read back as the admin).
+      const { records } = await adminTransport.readTopic(t('webhooks.received.v1'), { records_max: 1_000, timeout_ms: 20_000 });
+      expect(records.filter((r) => r.value?.toString() === `payload-${client}-1`).map((r) => r.headers['tidemark-replay-of'])).toEqual([
+        replay_of,
+      ]);
+
+      const console_security = principalSecurity('tidemark-console');
+      // No write outside the consumers' inputs and audit.v1: not a balance, not a forged dead letter.
+      await expect(sendAs(client, console_security, t('ledger.balances.v1'))).rejects.toThrow(/authori[sz]/i);
+      await expect(sendAs(client, console_security, dlq)).rejects.toThrow(/authori[sz]/i);
+      // No read of the event topics or the audit trail, even in a group it may use.
+      const group = `${readerGroupPrefix(dlq)}${client}`;
+      await expect(readAs(client, console_security, t('events.screened.v1'), group, 1, 20_000)).rejects.toThrow(DENIED);
+      await expect(readAs(client, console_security, t('audit.v1'), group, 1, 20_000)).rejects.toThrow(DENIED);
+      // Its DLQ only in its reader groups.
+      await expect(readAs(client, console_security, dlq, `${prefix}console-${client}`, 1, 20_000)).rejects.toThrow(DENIED);
     });
   });
 

@@ -60,6 +60,31 @@ describe('catalogAcls (ACLs derived from schemas/topics.json)', () => {
     );
   });
 
+  it('gives the console (dlq operator) exactly its dead-letter actions for every consumer, nothing else', () => {
+    const inputs: Record<string, string> = {
+      dedupe: 'webhooks.received.v1',
+      'compliance-screening': 'events.unique.v1',
+      'ledger-projector': 'events.screened.v1',
+    };
+    expect(of(acls, 'console')).toEqual(
+      [
+        'write topic audit.v1',
+        ...Object.entries(inputs).flatMap(([service, input]) => [
+          `read topic ${service}.dlq`,
+          `read group* ${service}.dlq.reader-`,
+          `delete group* ${service}.dlq.reader-`,
+          `write topic ${input}`,
+          `write transactional_id tidemark-dlq-ops-${service}`,
+        ]),
+      ].sort(),
+    );
+  });
+
+  it('refuses a dlq operator that is not a service', () => {
+    const bad: Catalog = { ...catalog, services: { ...catalog.services, dlq_operators: ['somebody'] } };
+    expect(() => catalogAcls(bad)).toThrow(/dlq operator somebody is not a service/);
+  });
+
   it('namespaces every resource with the prefix', () => {
     const prefixed = catalogAcls(catalog, 'e2eab12.');
     expect(prefixed).toHaveLength(acls.length);

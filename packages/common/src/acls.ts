@@ -9,7 +9,10 @@
  * - READ on every topic that lists `s` among its `consumers`;
  * - a stream consumer (catalog `consumers` entry): READ on its group `p+s`, READ+WRITE on its own retry
  *   ladder and DLQ, WRITE on transactional ids starting `p+s-` (the stream runtime names them so);
- * - any other reader: READ+DELETE on groups starting `p+s-` (short-lived groups it deletes after use).
+ * - any other reader: READ+DELETE on groups starting `p+s-` (short-lived groups it deletes after use);
+ * - a `dlq_operator` (the console), per stream consumer `c`: READ on `c`'s DLQ and READ+DELETE on its reader groups
+ *   (readerGroupPrefix), WRITE on `c`'s input (replay) and on the transactional id of `c`'s DLQ operations. It may not
+ *   read any other topic nor write any topic that is not a consumer's input (or audit.v1).
  * READ and WRITE imply DESCRIBE in Kafka, so metadata and offset look-ups need nothing more.
  * A producer the catalog names that is not a service (and not "every stage") is an error: a new
  * topic cannot ship without saying who writes it.
@@ -18,7 +21,7 @@ import kafkajs, { type Admin, type AclEntry, type AclFilter } from 'kafkajs';
 import type { Catalog } from './schemas/catalog.js';
 import type { RegistryClient } from './registry.js';
 import { loadCatalog } from './schemas/catalog.js';
-import { applyTopics, dlqTopic, retryTopic, topicName, type ApplyReport } from './topics.js';
+import { applyTopics, dlqOpsTransactionalId, dlqTopic, readerGroupPrefix, retryTopic, topicName, type ApplyReport } from './topics.js';
 
 export type AclResource = 'topic' | 'group' | 'transactional_id';
 export type AclOperation = 'read' | 'write' | 'delete';
@@ -91,6 +94,16 @@ export function catalogAcls(catalog: Catalog, prefix = ''): AclBinding[] {
     add(c.service, 'transactional_id', 'prefixed', `${topicName(c.service, prefix)}-`, 'write');
   }
   for (const r of [...readers].filter((r) => !stream.has(r))) add(r, 'group', 'prefixed', `${topicName(r, prefix)}-`, 'read', 'delete');
+  for (const o of catalog.services.dlq_operators ?? []) {
+    if (!services.has(o)) throw new Error(`catalog: dlq operator ${o} is not a service`);
+    for (const c of catalog.consumers) {
+      const dlq = dlqTopic(c.service, prefix);
+      add(o, 'topic', 'literal', dlq, 'read');
+      add(o, 'group', 'prefixed', readerGroupPrefix(dlq), 'read', 'delete');
+      add(o, 'topic', 'literal', topicName(c.input, prefix), 'write');
+      add(o, 'transactional_id', 'literal', dlqOpsTransactionalId(c.service, prefix), 'write');
+    }
+  }
   return out;
 }
 
