@@ -40,6 +40,7 @@ export {
   type DbService,
 } from './db-roles.js';
 export { localKafkaClientEnv, localKafkaEndpoint, platformPrincipals } from './kafka-security.js';
+export { COMPOSE_KAFKA, composeKafkaFiles, composePasswordVar } from './compose.js';
 export { formatStatus } from './status.js';
 export { jaegerBuildInfo, runJaegerBuild } from './jaeger-build.js';
 export {
