@@ -64,7 +64,10 @@ describe('docker-compose.yml: the secured Kafka model', () => {
     // The script derives the same variable names and formats with --add-scram.
     const script = readFileSync(join(repoRoot(), 'deploy', 'container', 'kafka', 'init.sh'), 'utf8');
     expect(script).toContain(`TIDEMARK_KAFKA_PASSWORD_$(echo "\${principal#tidemark-}" | tr 'a-z-' 'A-Z_')`);
-    expect(script).toMatch(/kafka-storage\.sh format --standalone .*\n.*"\$@"/);
+    expect(script).toContain(
+      '"$KAFKA_STORAGE" format --standalone -t "$("$KAFKA_STORAGE" random-uuid)" -c "$SECRETS/server.properties" "$@"',
+    );
+    expect(script).toContain('KAFKA_STORAGE=${TIDEMARK_KAFKA_STORAGE:-/opt/kafka/bin/kafka-storage.sh}');
     expect(script).toContain('--add-scram "SCRAM-SHA-512=[name=$principal,password=$password]"');
     expect(script).toContain('-ext SAN=dns:kafka,dns:localhost');
   });

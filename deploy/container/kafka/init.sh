@@ -12,12 +12,14 @@
 #     `kafka-configs --alter --add-config 'SCRAM-SHA-512=[password=...]' --entity-type users --entity-name <principal>`.
 # No secret is printed.
 set -eu
-TEMPLATES=/opt/tidemark/kafka
-SECRETS=/var/lib/tidemark/kafka-secrets
-CA_OUT=/etc/tidemark/kafka-ca
-DATA=/var/lib/kafka/data
-# The apache/kafka image runs the broker as appuser (uid 1000).
-BROKER_UID=1000
+# The compose volumes (overridable only so that test/integration/compose-kafka.int.test.ts can run this script as is).
+TEMPLATES=${TIDEMARK_KAFKA_TEMPLATES_DIR:-/opt/tidemark/kafka}
+SECRETS=${TIDEMARK_KAFKA_SECRETS_DIR:-/var/lib/tidemark/kafka-secrets}
+CA_OUT=${TIDEMARK_KAFKA_CA_DIR:-/etc/tidemark/kafka-ca}
+DATA=${TIDEMARK_KAFKA_DATA_DIR:-/var/lib/kafka/data}
+KAFKA_STORAGE=${TIDEMARK_KAFKA_STORAGE:-/opt/kafka/bin/kafka-storage.sh}
+# The apache/kafka image runs the broker as appuser (uid 1000); empty: leave the owner alone.
+BROKER_UID=${TIDEMARK_KAFKA_UID-1000}
 umask 077
 mkdir -p "$SECRETS" "$CA_OUT" "$DATA"
 
@@ -66,7 +68,6 @@ if [ ! -f "$DATA/meta.properties" ]; then
     set -- "$@" --add-scram "SCRAM-SHA-512=[name=$principal,password=$password]"
   done
   echo "kafka-init: formatting the storage with SCRAM credentials for: $TIDEMARK_KAFKA_PRINCIPALS"
-  /opt/kafka/bin/kafka-storage.sh format --standalone -t "$(/opt/kafka/bin/kafka-storage.sh random-uuid)" \
-    -c "$SECRETS/server.properties" "$@"
+  "$KAFKA_STORAGE" format --standalone -t "$("$KAFKA_STORAGE" random-uuid)" -c "$SECRETS/server.properties" "$@"
 fi
-chown -R "$BROKER_UID:$BROKER_UID" "$SECRETS" "$DATA"
+if [ -n "$BROKER_UID" ]; then chown -R "$BROKER_UID:$BROKER_UID" "$SECRETS" "$DATA"; fi
