@@ -32,6 +32,21 @@ const runnable = process.env.TIDEMARK_SKIP_INTEGRATION !== '1' && existsSync(lib
 const prefix = `cmp${randomBytes(4).toString('hex')}.`;
 const passwords = Object.fromEntries(platformPrincipals().map((p) => [p, randomBytes(24).toString('hex')]));
 
+const ACL_PROPAGATION_MS_MAX = 20_000;
+
+/** Runs `send` until it is not refused for authorization, for at most `within_ms`. */
+async function sendWhenAuthorized(send: () => Promise<void>, within_ms: number): Promise<void> {
+  const deadline = Date.now() + within_ms;
+  for (;;) {
+    try {
+      return await send();
+    } catch (err) {
+      if (!/authori[sz]/i.test(String(err)) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -161,7 +176,10 @@ describe.skipIf(!runnable)('docker-compose Kafka model (init.sh + generated prop
     await expect(send(`${prefix}probe.v1`)).rejects.toThrow(/authori[sz]/i);
     const report = await applyCatalog(admin, new RegistryClient(base.TIDEMARK_REGISTRY_URL), { prefix, secured: true });
     expect(report.acls_added.length).toBeGreaterThan(0);
-    await send(`${prefix}webhooks.received.v1`);
+    // The broker applies new ACLs when it replays them from the metadata log, a moment after the
+    // controller accepted them: the first sends may still be refused (the idempotent producer's
+    // InitProducerId as "cluster authorization failed"), so the granted write is retried until it lands.
+    await sendWhenAuthorized(() => send(`${prefix}webhooks.received.v1`), ACL_PROPAGATION_MS_MAX);
     await expect(send(`${prefix}events.unique.v1`)).rejects.toThrow(/authori[sz]/i);
   });
 });
