@@ -1,0 +1,163 @@
+/**
+ * The hole exactly-once publication must not have, made deterministic: the projection of a
+ * chunk commits to Postgres, then the chunk's Kafka transaction (its ledger.balances.v1
+ * records and its input position) aborts. The events come again; the projection finds them
+ * in ledger.processed_events and applies nothing, and must still re-emit the balance records
+ * the aborted transaction lost. Real runtime, real Kafka (the transaction is really sent and
+ * really aborted on the broker), real Postgres; the fault is the commit call failing after the
+ * records were sent, as a broker error, a fencing or a timeout would.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AvroCodec,
+  RegistryClient,
+  applyTopics,
+  baseConfigSchema,
+  createIdempotentProducer,
+  createKafka,
+  createLogger,
+  createMetrics,
+  kafkaConnection,
+  loadConfig,
+  topicName,
+} from '@tidemark/common';
+import { createTransport, runConsumer, type KafkaTransport, type RunningConsumer } from '@tidemark/stream';
+import { createLedgerHandler } from './handler.js';
+import { listBalances } from './db/read.js';
+import { createTestDatabase, type TestDatabase } from './testing/pg.js';
+import { screenedEvent } from './testing/events.js';
+import { committedBalanceVersions, waitForBalanceRecords } from './testing/balance-records.js';
+
+const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
+const WALLETS = 4;
+const TRANSACTIONS_PER_WALLET = 15;
+/** Kafka transactions that abort after their chunk's Postgres commit. */
+const ABORTS = 3;
+
+/**
+ * `inner` whose first `aborts` transactions fail at commit, after their records were sent:
+ * the runtime aborts them (on the broker) as it does any failed commit. `onAbort` runs first.
+ */
+function abortingCommits(inner: KafkaTransport, aborts: number, onAbort: () => Promise<void>): KafkaTransport {
+  let left = aborts;
+  async function transactionalProducer(transactional_id: string) {
+    const producer = await inner.transactionalProducer(transactional_id);
+    return {
+      transactional_id,
+      close: () => producer.close(),
+      async begin() {
+        const txn = await producer.begin();
+        return {
+          send: (records: Parameters<typeof txn.send>[0]) => txn.send(records),
+          commit: () => txn.commit(),
+          abort: () => txn.abort(),
+          async commitWithOffsets(...args: Parameters<typeof txn.commitWithOffsets>) {
+            if (left > 0) {
+              left -= 1;
+              await onAbort();
+              throw new Error('injected: Kafka transaction lost after the Postgres commit');
+            }
+            return txn.commitWithOffsets(...args);
+          },
+        };
+      },
+    };
+  }
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'transactionalProducer') return transactionalProducer;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+describe.skipIf(skip)('ledger publication when the Kafka transaction aborts after the Postgres commit', () => {
+  const config = loadConfig(baseConfigSchema);
+  const prefix = `itledgereos${randomUUID().slice(0, 8)}.`;
+  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'ledger-eos-test' });
+  const admin = kafka.admin();
+  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+  const transport = createTransport(config, 'ledger-eos-test');
+  const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
+  const logger = createLogger('ledger-eos-test', process.env.TEST_LOG_LEVEL ?? 'warn');
+  let db: TestDatabase;
+  let running: RunningConsumer | null = null;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await admin.connect();
+    await applyTopics(admin, registry, { prefix });
+  }, 90_000);
+
+  afterAll(async () => {
+    await running?.stop();
+    await db?.drop();
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (mine.length) await admin.deleteTopics({ topics: mine });
+    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
+    await admin.disconnect();
+    await transport.close();
+  }, 60_000);
+
+  it('re-emits the stored balance records of events whose Kafka transaction aborted', { timeout: 180_000 }, async () => {
+    const events = [];
+    for (let t = 0; t < TRANSACTIONS_PER_WALLET; t += 1) {
+      for (let w = 0; w < WALLETS; w += 1) {
+        const tx = { transaction_id: `tx_${w}_${t}`, wallet_id: `wal_${w}`, amount: `${t + 1}.25` };
+        events.push(screenedEvent({ ...tx, event_id: `d_${w}_${t}`, event_type: 'deposit.detected' }));
+        events.push(screenedEvent({ ...tx, event_id: `c_${w}_${t}`, event_type: 'deposit.confirmed' }));
+      }
+    }
+    const processedCount = async () =>
+      (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
+    /** Events projected in Postgres at each injected abort. */
+    const projectedAtAbort: number[] = [];
+    const faulty = abortingCommits(transport, ABORTS, async () => {
+      projectedAtAbort.push(await processedCount());
+    });
+    const handler = createLedgerHandler({ pool: db.pool, logger });
+    running = await runConsumer({
+      handler,
+      logger,
+      metrics: createMetrics('ledger-eos-test'),
+      config: { ...config, TIDEMARK_TOPIC_PREFIX: prefix },
+      transport: faulty,
+      pool: db.pool,
+      codec,
+      // Small chunks: the aborted transactions carry some of the events, later ones the rest.
+      batch_size_max: 10,
+      session_timeout_ms: 10_000,
+    });
+
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const messages = await Promise.all(
+      events.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })),
+    );
+    await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
+    await producer.disconnect();
+
+    const until = Date.now() + 90_000;
+    while ((await processedCount()) < events.length && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    expect(await processedCount()).toBe(events.length);
+
+    // Each injected abort came after its chunk's Postgres commit: the state the hole needs.
+    expect(projectedAtAbort).toHaveLength(ABORTS);
+    expect(projectedAtAbort[0]).toBeGreaterThan(0);
+
+    const versions = await committedBalanceVersions(db.pool);
+    const balances = await listBalances(db.pool);
+    expect(balances).toHaveLength(WALLETS);
+    // Two events per transaction, each one balance change: versions 1..2·TRANSACTIONS_PER_WALLET.
+    expect(versions.size).toBe(WALLETS * TRANSACTIONS_PER_WALLET * 2);
+    expect(balances.map((b) => b.version)).toEqual(balances.map(() => TRANSACTIONS_PER_WALLET * 2));
+
+    const check = await waitForBalanceRecords(transport, codec, versions, 60_000);
+    expect(check.missing, 'balance versions committed in Postgres but absent from the topic').toEqual([]);
+    expect(check.conflicting).toEqual([]);
+    expect(check.unknown).toEqual([]);
+    expect(check.complete).toBe(true);
+  });
+});
