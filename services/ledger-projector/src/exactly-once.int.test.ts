@@ -32,15 +32,18 @@ import { committedBalanceVersions, waitForBalanceRecords } from './testing/balan
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const WALLETS = 4;
 const TRANSACTIONS_PER_WALLET = 15;
-/** Kafka transactions that abort after their chunk's Postgres commit. */
-const ABORTS = 3;
+/** Kafka transactions that abort after their chunk's Postgres commit (every other one from the first). */
+const ABORTS = 5;
 
 /**
- * `inner` whose first `aborts` transactions fail at commit, after their records were sent:
- * the runtime aborts them (on the broker) as it does any failed commit. `onAbort` runs first.
+ * `inner` whose transactions 1, 3, 5, … (`aborts` of them) fail at commit after their records
+ * were sent: the runtime aborts them (on the broker) as it does any failed commit, and the
+ * retry of a chunk commits, so each abort hits another chunk. `onAbort` gets the number of
+ * records the transaction carried.
  */
-function abortingCommits(inner: KafkaTransport, aborts: number, onAbort: () => Promise<void>): KafkaTransport {
+function abortingCommits(inner: KafkaTransport, aborts: number, onAbort: (records: number) => Promise<void>): KafkaTransport {
   let left = aborts;
+  let commits = 0;
   async function transactionalProducer(transactional_id: string) {
     const producer = await inner.transactionalProducer(transactional_id);
     return {
@@ -48,14 +51,19 @@ function abortingCommits(inner: KafkaTransport, aborts: number, onAbort: () => P
       close: () => producer.close(),
       async begin() {
         const txn = await producer.begin();
+        let sent = 0;
         return {
-          send: (records: Parameters<typeof txn.send>[0]) => txn.send(records),
+          send: (records: Parameters<typeof txn.send>[0]) => {
+            sent += records.length;
+            return txn.send(records);
+          },
           commit: () => txn.commit(),
           abort: () => txn.abort(),
           async commitWithOffsets(...args: Parameters<typeof txn.commitWithOffsets>) {
-            if (left > 0) {
+            commits += 1;
+            if (left > 0 && commits % 2 === 1) {
               left -= 1;
-              await onAbort();
+              await onAbort(sent);
               throw new Error('injected: Kafka transaction lost after the Postgres commit');
             }
             return txn.commitWithOffsets(...args);
@@ -112,11 +120,21 @@ describe.skipIf(skip)('ledger publication when the Kafka transaction aborts afte
     }
     const processedCount = async () =>
       (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
-    /** Events projected in Postgres at each injected abort. */
+    /** Events projected in Postgres at each injected abort, and the records the aborted transactions carried. */
     const projectedAtAbort: number[] = [];
-    const faulty = abortingCommits(transport, ABORTS, async () => {
+    let abortedRecords = 0;
+    const faulty = abortingCommits(transport, ABORTS, async (records) => {
       projectedAtAbort.push(await processedCount());
+      abortedRecords += records;
     });
+    // Everything is in the topic before the runtime starts: its first chunks are full ones.
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const messages = await Promise.all(
+      events.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })),
+    );
+    await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
+    await producer.disconnect();
     const handler = createLedgerHandler({ pool: db.pool, logger });
     running = await runConsumer({
       handler,
@@ -131,14 +149,6 @@ describe.skipIf(skip)('ledger publication when the Kafka transaction aborts afte
       session_timeout_ms: 10_000,
     });
 
-    const producer = createIdempotentProducer(kafka);
-    await producer.connect();
-    const messages = await Promise.all(
-      events.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })),
-    );
-    await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
-    await producer.disconnect();
-
     const until = Date.now() + 90_000;
     while ((await processedCount()) < events.length && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
     expect(await processedCount()).toBe(events.length);
@@ -146,6 +156,7 @@ describe.skipIf(skip)('ledger publication when the Kafka transaction aborts afte
     // Each injected abort came after its chunk's Postgres commit: the state the hole needs.
     expect(projectedAtAbort).toHaveLength(ABORTS);
     expect(projectedAtAbort[0]).toBeGreaterThan(0);
+    expect(abortedRecords).toBeGreaterThanOrEqual(ABORTS);
 
     const versions = await committedBalanceVersions(db.pool);
     const balances = await listBalances(db.pool);
