@@ -9,23 +9,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AvroCodec,
-  RegistryClient,
-  applyTopics,
-  baseConfigSchema,
-  createIdempotentProducer,
-  createKafka,
-  kafkaConnection,
-  loadConfig,
-  topicName,
-  type ScreenedEvent,
-} from '@tidemark/common';
+import { AvroCodec, createIdempotentProducer, topicName, type ScreenedEvent } from '@tidemark/common';
 import { restartComponent } from '@tidemark/local-infra';
-import { createTransport } from '@tidemark/stream';
 import { BATCH_INPUTS_MAX, projectBatch, type WalletBalance } from './core/batch.js';
 import type { TxState, TxEventType } from './core/transaction.js';
 import { formatUnits } from './core/amount.js';
@@ -35,6 +22,7 @@ import { listBalances } from './db/read.js';
 import { createTestDatabase, type TestDatabase } from './testing/pg.js';
 import { screenedEvent } from './testing/events.js';
 import { checkBalanceRecords, committedBalanceVersions, waitForBalanceRecords } from './testing/balance-records.js';
+import { ledgerKafkaEnv } from './testing/kafka-env.js';
 
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -135,12 +123,8 @@ function expectedLedger(stream: ScreenedEvent[]) {
 }
 
 describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
-  const config = loadConfig(baseConfigSchema);
-  const prefix = `itledgercrash${randomUUID().slice(0, 8)}.`;
-  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'ledger-crash-test' });
-  const admin = kafka.admin();
-  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
-  const transport = createTransport(config, 'ledger-crash-test');
+  const env = ledgerKafkaEnv('itledgercrash', 'ledger-crash-test');
+  const { config, prefix, kafka, transport } = env;
   const logPath = `/tmp/ledger-crash-${prefix.slice(0, -1)}.log`;
   const log = createWriteStream(logPath);
   let db: TestDatabase;
@@ -180,18 +164,13 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await admin.connect();
-    await applyTopics(admin, registry, { prefix });
+    await env.setup();
   });
 
   afterAll(async () => {
     await killProjector();
     await db?.drop();
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (mine.length) await admin.deleteTopics({ topics: mine });
-    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
-    await admin.disconnect();
-    await transport.close();
+    await env.cleanup();
     log.end();
   });
 

@@ -7,27 +7,15 @@
  * really aborted on the broker), real Postgres; the fault is the commit call failing after the
  * records were sent, as a broker error, a fencing or a timeout would.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AvroCodec,
-  RegistryClient,
-  applyTopics,
-  baseConfigSchema,
-  createIdempotentProducer,
-  createKafka,
-  createLogger,
-  createMetrics,
-  kafkaConnection,
-  loadConfig,
-  topicName,
-} from '@tidemark/common';
-import { createTransport, runConsumer, type KafkaTransport, type RunningConsumer } from '@tidemark/stream';
+import { AvroCodec, createIdempotentProducer, createLogger, createMetrics, topicName } from '@tidemark/common';
+import { runConsumer, type KafkaTransport, type RunningConsumer } from '@tidemark/stream';
 import { createLedgerHandler } from './handler.js';
 import { listBalances } from './db/read.js';
 import { createTestDatabase, type TestDatabase } from './testing/pg.js';
 import { screenedEvent } from './testing/events.js';
 import { committedBalanceVersions, waitForBalanceRecords } from './testing/balance-records.js';
+import { ledgerKafkaEnv } from './testing/kafka-env.js';
 
 const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const WALLETS = 4;
@@ -82,12 +70,8 @@ function abortingCommits(inner: KafkaTransport, aborts: number, onAbort: (record
 }
 
 describe.skipIf(skip)('ledger publication when the Kafka transaction aborts after the Postgres commit', () => {
-  const config = loadConfig(baseConfigSchema);
-  const prefix = `itledgereos${randomUUID().slice(0, 8)}.`;
-  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'ledger-eos-test' });
-  const admin = kafka.admin();
-  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
-  const transport = createTransport(config, 'ledger-eos-test');
+  const env = ledgerKafkaEnv('itledgereos', 'ledger-eos-test');
+  const { config, prefix, kafka, transport } = env;
   const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
   const logger = createLogger('ledger-eos-test', process.env.TEST_LOG_LEVEL ?? 'warn');
   let db: TestDatabase;
@@ -95,18 +79,13 @@ describe.skipIf(skip)('ledger publication when the Kafka transaction aborts afte
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await admin.connect();
-    await applyTopics(admin, registry, { prefix });
+    await env.setup();
   }, 90_000);
 
   afterAll(async () => {
     await running?.stop();
     await db?.drop();
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (mine.length) await admin.deleteTopics({ topics: mine });
-    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
-    await admin.disconnect();
-    await transport.close();
+    await env.cleanup();
   }, 60_000);
 
   it('re-emits the stored balance records of events whose Kafka transaction aborted', { timeout: 180_000 }, async () => {
