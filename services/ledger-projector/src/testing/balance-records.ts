@@ -22,7 +22,9 @@ export async function committedBalanceVersions(pool: Pool): Promise<BalanceVersi
             balance_pending AS pending, balance_available AS available, balance_held AS held
        FROM ledger.processed_events WHERE balance_version IS NOT NULL`,
   );
-  return new Map(res.rows.map((r) => [versionKey(r.wallet_id, r.asset, r.version), { pending: r.pending, available: r.available, held: r.held }]));
+  return new Map(
+    res.rows.map((r) => [versionKey(r.wallet_id, r.asset, r.version), { pending: r.pending, available: r.available, held: r.held }]),
+  );
 }
 
 export interface BalanceRecordsCheck {
