@@ -23,6 +23,7 @@ import { createKafka, kafkaConnection, topicName } from '@tidemark/common';
 import { generateSecrets, keysFromEnv, loadScenario, parseScenario, startSimulator, type SimulationStatus } from '@tidemark/simulator';
 import { gitCommit, machineFacts } from '@tidemark/cli/bench-facts';
 import { liveJaeger } from '../harness/jaeger.js';
+import { fetchTraces, formatHopSplit, hopSplit, type HopSplit } from './trace-split.js';
 import { Stack } from '../harness/stack.js';
 import {
   highestPassing,
@@ -87,6 +88,8 @@ export interface RateRun extends RateResult {
   other_service_processes: number;
   /** Per service, deltas of CPU seconds, handler/chunk seconds and record counters from send start to send end. */
   service_split_during_send: Record<string, Record<string, number>>;
+  /** Per hop, from the traces of events received in the steady window (null: tracing off or Jaeger silent). */
+  hop_split_from_traces: HopSplit | null;
 }
 
 /** Node processes on this machine running a Tidemark service entry point (reads /proc; 0 where unavailable). */
@@ -116,6 +119,9 @@ async function lagAll(admin: import('kafkajs').Admin, prefix: string): Promise<G
   return Promise.all(INPUTS.map((i) => groupLag(admin, topicName(i.service, prefix), topicName(i.topic, prefix))));
 }
 
+/** Traces read per rate for the per-hop split (Jaeger returns the newest of the window). */
+const TRACES_MAX = 1_000;
+
 const SPLIT_SERVICES = ['ingress', 'dedupe', 'compliance-screening', 'ledger-projector', 'risk-api'] as const;
 
 async function scrapeAll(stack: Stack): Promise<Record<string, Record<string, number>>> {
@@ -126,7 +132,14 @@ async function scrapeAll(stack: Stack): Promise<Record<string, Record<string, nu
 }
 
 async function runRate(
-  ctx: { stack: Stack; pool: pg.Pool; admin: import('kafkajs').Admin; screening_schema: string | null; secrets: Record<string, string> },
+  ctx: {
+    stack: Stack;
+    pool: pg.Pool;
+    admin: import('kafkajs').Admin;
+    screening_schema: string | null;
+    secrets: Record<string, string>;
+    jaeger_query_url: string | null;
+  },
   plan: BenchPlan,
   rate_per_s: number,
   steady_s: number,
@@ -183,6 +196,8 @@ async function runRate(
     ? await receivedToScreened(ctx.pool, ctx.screening_schema, namespace, window.from_ms, window.to_ms)
     : null;
   const projected_in_window = await projectedBetween(ctx.pool, namespace, window.from_ms, window.to_ms);
+  const traces = ctx.jaeger_query_url ? await fetchTraces(ctx.jaeger_query_url, window.from_ms, window.to_ms, TRACES_MAX) : null;
+  const hop_split_from_traces = traces ? hopSplit(traces) : null;
   const a = status.ack_latency;
   const d = status.due_to_ack_latency;
   const result: RateResult = {
@@ -222,12 +237,14 @@ async function runRate(
     load_average_1m: { start: load_start, end: loadavg()[0] ?? 0 },
     other_service_processes: Math.max(0, serviceProcessesOnMachine() - 5),
     service_split_during_send,
+    hop_split_from_traces,
   };
   log(
     `  ${rate_per_s}/s: received ${run.received_rate_steady_per_s}/s projected ${run.projected_rate_steady_per_s}/s; ` +
       `received→projected p50 ${rp.p50_ms} p90 ${rp.p90_ms} p99 ${rp.p99_ms} max ${rp.max_ms} ms; ` +
       `ack p99 ${a.p99_ms} ms; backlog ${backlog}, drained in ${drained.drain_s ?? 'NOT drained'} s; ${k.ok ? 'kept up' : `did NOT keep up: ${k.reasons.join('; ')}`}`,
   );
+  if (hop_split_from_traces) log(`  per hop (traces): ${formatHopSplit(hop_split_from_traces)}`);
   return run;
 }
 
@@ -242,7 +259,8 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
   const plan = planFromEnv(process.env, argv.includes('--quick'), argv.includes('--find-max'));
   const out = process.env.TIDEMARK_BENCH_OUT ?? join(REPO, 'reports', 'e2e-bench.json');
   const port_base = Number(process.env.TIDEMARK_BENCH_PORT_BASE ?? 19380);
-  const otlp = process.env.TIDEMARK_BENCH_TRACING === '0' ? null : ((await liveJaeger())?.otlp_traces_url ?? null);
+  const jaeger = process.env.TIDEMARK_BENCH_TRACING === '0' ? null : await liveJaeger();
+  const otlp = jaeger?.otlp_traces_url ?? null;
   const started_at = new Date().toISOString();
   const load_start = loadavg();
   const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
@@ -263,7 +281,7 @@ export async function runE2eBench(argv: string[] = process.argv.slice(2)): Promi
     await admin.connect();
     pool = new pg.Pool({ connectionString: stack.database_url, max: 2 });
     const screening_schema = await screeningSchema(pool);
-    const ctx = { stack, pool, admin, screening_schema, secrets };
+    const ctx = { stack, pool, admin, screening_schema, secrets, jaeger_query_url: jaeger?.query_url ?? null };
     const warmup_rate = Math.min(250, ...plan.rates_per_s);
     warmup = await runRate(ctx, { ...plan, ramp_s: Math.min(plan.ramp_s, plan.warmup_s) }, warmup_rate, plan.warmup_s, 'warmup');
     if (interrupt.requested) throw new Error('interrupted by a signal');

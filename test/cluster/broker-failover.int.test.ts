@@ -8,24 +8,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import {
-  applyTopics,
-  baseConfigSchema,
-  createIdempotentProducer,
-  createKafka,
-  kafkaConnection,
-  loadConfig,
-  RegistryClient,
-  topicName,
-  type ApplyReport,
-} from '@tidemark/common';
+import { createIdempotentProducer, type ApplyReport } from '@tidemark/common';
+import { testNamespace } from '@tidemark/common/testing';
 
 const { infraKafkaNodes, kafkaActiveController, startComponent, stopComponent } = await import('@tidemark/local-infra');
 
 const nodes = infraKafkaNodes();
-const config = loadConfig(baseConfigSchema);
-const prefix = `cl${randomUUID().slice(0, 8)}.`;
-const TOPIC = topicName('webhooks.received.v1', prefix);
+const ns = testNamespace('cl', { client_id: 'cluster-it' });
+const { prefix } = ns;
+const TOPIC = ns.topic('webhooks.received.v1');
 const PARTITIONS = 6;
 const BATCH_SIZE = 4 * PARTITIONS;
 /** How long the producer keeps writing with the node down (longer than broker.session.timeout.ms, 9 s, after which the controller fences the dead broker and moves leadership), and after it is back. */
@@ -147,23 +138,17 @@ function componentOf(node_id: number) {
 }
 
 describe.skipIf(nodes.length < 3)('three-broker cluster: replication and broker failures', () => {
-  const kafka = createKafka({ ...kafkaConnection(config), client_id: `cluster-it-${prefix}` });
-  const admin = kafka.admin();
-  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+  const { kafka, admin } = ns;
   let report: ApplyReport;
 
   beforeAll(async () => {
-    await admin.connect();
-    report = await applyTopics(admin, registry, { prefix });
+    report = await ns.applyTopics();
   });
 
   afterAll(async () => {
     // Leave the cluster whole for whatever runs next, even when a test failed half-way.
     for (const n of nodes) await startComponent(n.component).catch(() => undefined);
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (mine.length) await admin.deleteTopics({ topics: mine });
-    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
-    await admin.disconnect();
+    await ns.cleanup();
   });
 
   it('applies the catalog with replication 3 and min.insync.replicas 2 (the profile for three brokers)', async () => {

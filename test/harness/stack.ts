@@ -17,7 +17,14 @@ import {
   RegistryClient,
   removeAcls,
 } from '@tidemark/common';
-import { kafkaPrincipalOf, Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from '@tidemark/cli/platform';
+import {
+  consoleReconcilerKafkaEnv,
+  kafkaPrincipalOf,
+  Platform,
+  SERVICE_ENTRIES,
+  waitForHttp,
+  type ServiceName,
+} from '@tidemark/cli/platform';
 import { provisionDatabaseAt, serviceDatabaseUrl, type DbService } from '@tidemark/local-infra';
 
 export interface StackOptions {
@@ -143,8 +150,9 @@ export class Stack {
         return {
           TIDEMARK_CONSOLE_PORT: port,
           TIDEMARK_CONSOLE_LEDGER_URL: this.ledger_url,
-          // Reconciliations started from the console run as the read-only reconciler role.
+          // Reconciliations started from the console run as the reconciler: its read-only role and its Kafka principal.
           TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL: this.serviceDatabaseUrl('reconciler'),
+          ...consoleReconcilerKafkaEnv(),
           TIDEMARK_CONSOLE_TARGETS: (['ingress', 'dedupe', 'compliance-screening', 'ledger-projector'] as const)
             .map((s) => `${s}=http://127.0.0.1:${this.portOf(s)}`)
             .join(','),

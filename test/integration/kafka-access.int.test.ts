@@ -2,41 +2,54 @@
  * Kafka access control on the real local broker (SASL_SSL, SCRAM-SHA-512, StandardAuthorizer): an unauthenticated
  * or PLAINTEXT client cannot connect; the ingress principal writes only what the catalog says (denied writing
  * events.unique.v1, denied reading events.screened.v1); a team principal from `access grant` reads its granted
- * topic and nothing else; revoke takes effect. Producers and readers run on both clients (kafkajs and librdkafka).
+ * topic and nothing else; revoke takes effect; `topics apply` removes a service principal's ACL the catalog no longer
+ * implies (in its namespace only) and keeps team grants; the console's principal lists, shows, replays and purges dead
+ * letters and is denied writing anything but the consumers' inputs and audit.v1 and reading anything but the DLQs. Producers and readers run on both clients (kafkajs and librdkafka).
  * Skipped when the local broker runs PLAINTEXT (TIDEMARK_KAFKA_SECURITY=plaintext).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Admin, Kafka } from 'kafkajs';
+import pg from 'pg';
 import {
+  aclText,
   applyAcls,
-  applyTopics,
+  AvroCodec,
   baseConfigSchema,
   catalogAcls,
   createConfluentKafka,
   createConfluentProducer,
   createIdempotentProducer,
   createKafka,
+  describePrincipalAcls,
   kafkaConnection,
   loadCatalog,
   loadConfig,
-  RegistryClient,
   removeAcls,
-  topicName,
+  readerGroupPrefix,
+  type AclBinding,
+  type DeadLetter,
   type KafkaSecurity,
   type Logger,
 } from '@tidemark/common';
+import { testNamespace } from '@tidemark/common/testing';
 import { localKafkaClientEnv } from '@tidemark/local-infra';
 import { grantTeam, listTeams, revokeTeam, type TeamClientSettings } from '@tidemark/cli/access';
+import { applyTopicsFromEnv } from '@tidemark/cli/topics';
+import { createTransport, listDeadLetters, openDlqContext, purgeDeadLetters, replayDeadLetters, showDeadLetter } from '@tidemark/stream';
 
-const base = loadConfig(baseConfigSchema);
+const ns = testNamespace('acc', { client_id: 'acc-admin' });
+const { config: base, prefix } = ns;
 const admin_connection = kafkaConnection(base);
 const secured = process.env.TIDEMARK_SKIP_INTEGRATION !== '1' && admin_connection.security.protocol === 'sasl_ssl';
-const prefix = `acc${randomBytes(4).toString('hex')}.`;
 const team = `it-${randomBytes(3).toString('hex')}`;
 const catalog = loadCatalog();
 const CLIENTS = ['kafkajs', 'confluent'] as const;
+/** The dead-letter operator state (stream_dlq_state) of this run: its own schema in the admin database. */
+const dlq_state_schema = `acc_${prefix.slice(3, -1)}`;
+const dlq_state_url = `${base.TIDEMARK_DATABASE_URL}${base.TIDEMARK_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${dlq_state_schema}`)}`;
+const adminTransport = createTransport(base, 'acc-admin-reader');
 type Client = (typeof CLIENTS)[number];
 
 /** A principal's client settings against the local broker (its SCRAM password from the state folder). */
@@ -159,11 +172,36 @@ function errorsTo(fail: (err: Error) => void): Logger {
   return sink as unknown as Logger;
 }
 
+async function withDb<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: base.TIDEMARK_DATABASE_URL });
+  await db.connect();
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
+}
+
+/** The console's settings (its own principal) for the DLQ operations of this namespace, with `client`. */
+function consoleConfig(client: Client) {
+  return loadConfig(baseConfigSchema, {
+    ...process.env,
+    ...localKafkaClientEnv('tidemark-console'),
+    TIDEMARK_TOPIC_PREFIX: prefix,
+    TIDEMARK_KAFKA_CLIENT: client,
+    TIDEMARK_DATABASE_URL: dlq_state_url,
+  });
+}
+
+async function describeAcls(admin: Admin, principals: string[]): Promise<AclBinding[]> {
+  return (await Promise.all(principals.map((p) => describePrincipalAcls(admin, p)))).flat();
+}
+
 /** kafkajs reports a refused group as a coordinator it cannot find (FindCoordinator answered GROUP_AUTHORIZATION_FAILED). */
 const DENIED = /authori[sz]|find group coordinator/i;
 
 describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real broker)', () => {
-  let admin: Admin;
+  const { admin } = ns;
   let settings: TeamClientSettings;
   /** The granted team's client security, from the settings `access grant` printed. */
   const teamSecurity = (): KafkaSecurity => ({
@@ -173,13 +211,13 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
     password: settings.password,
     ...(settings.ca_file ? { ca_file: settings.ca_file } : {}),
   });
-  const t = (name: string) => topicName(name, prefix);
+  const t = ns.topic;
 
   beforeAll(async () => {
-    admin = createKafka({ ...admin_connection, client_id: 'acc-admin' }).admin();
     await admin.connect();
-    await applyTopics(admin, new RegistryClient(base.TIDEMARK_REGISTRY_URL), { prefix });
-    await applyAcls(admin, catalogAcls(catalog, prefix));
+    // `topics apply` for this namespace: topics, schemas and the catalog's ACLs.
+    const applied = await applyTopicsFromEnv(prefix);
+    expect(applied.acls_added.map(aclText).sort()).toEqual(catalogAcls(catalog, prefix).map(aclText).sort());
     // Something to read on each downstream topic, written as the admin.
     const producer = createIdempotentProducer(kafkajsAs(admin_connection.security, 'acc-seed', 5));
     await producer.connect();
@@ -187,15 +225,15 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
       await producer.send({ topic: t(topic), acks: -1, messages: [{ key: 'w', value: `seed-${topic}` }] });
     await producer.disconnect();
     settings = await grantTeam(team, ['events.screened.v1'], prefix);
+    await withDb((db) => db.query(`CREATE SCHEMA ${dlq_state_schema}`));
   });
 
   afterAll(async () => {
     await revokeTeam(team).catch(() => undefined);
-    if (!admin) return;
+    await withDb((db) => db.query(`DROP SCHEMA IF EXISTS ${dlq_state_schema} CASCADE`)).catch(() => undefined);
+    await adminTransport.close().catch(() => undefined);
     await removeAcls(admin, catalogAcls(catalog, prefix)).catch(() => undefined);
-    const mine = (await admin.listTopics()).filter((n) => n.startsWith(prefix));
-    if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-    await admin.disconnect();
+    await ns.cleanup();
   });
 
   it('refuses a PLAINTEXT client and a wrong password', async () => {
@@ -206,6 +244,52 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
     const intruder = kafkajsAs(wrong, 'acc-wrong').admin();
     await expect(intruder.connect()).rejects.toThrow(/SASL|authenticat/i);
     await intruder.disconnect().catch(() => undefined);
+  });
+
+  it('topics apply removes service ACLs the catalog no longer implies, in its namespace only, and keeps team grants', async () => {
+    const other = `${prefix}o.`; // a second namespace (another stack) on the same broker
+    const stale = (principal: string, name: string): AclBinding => ({
+      principal,
+      resource: 'topic',
+      pattern: 'literal',
+      name,
+      operation: 'read',
+    });
+    const extras = [
+      stale('tidemark-ingress', t('events.screened.v1')), // stale: the catalog never lets ingress read
+      stale('tidemark-ingress', `${other}events.screened.v1`), // stale too, but another namespace's
+      stale('tidemark-retired', t('audit.v1')), // a principal the catalog does not know
+      ...catalogAcls(catalog, other),
+    ];
+    const teamsBefore = await listTeams();
+    await applyAcls(admin, extras);
+    try {
+      const ingress_admin = kafkajsAs(principalSecurity('tidemark-ingress'), 'acc-stale-ingress').admin();
+      await ingress_admin.connect();
+      try {
+        // The stale ACL works (ingress may look at events.screened.v1) until `topics apply` runs again.
+        await ingress_admin.fetchTopicOffsets(t('events.screened.v1'));
+        const report = await applyTopicsFromEnv(prefix);
+        expect(report.acls_added).toEqual([]);
+        expect(report.acls_removed.map((b) => `${b.principal} ${aclText(b)}`)).toEqual([
+          `tidemark-ingress read topic ${t('events.screened.v1')}`,
+        ]);
+        await expect(ingress_admin.fetchTopicOffsets(t('events.screened.v1'))).rejects.toThrow(/authori[sz]/i);
+      } finally {
+        await ingress_admin.disconnect();
+      }
+      const left = (await describeAcls(admin, ['tidemark-ingress', 'tidemark-retired'])).map((b) => `${b.principal} ${aclText(b)}`);
+      expect(left).toContain(`tidemark-ingress read topic ${other}events.screened.v1`);
+      expect(left).toContain(`tidemark-retired read topic ${t('audit.v1')}`);
+      expect(left).not.toContain(`tidemark-ingress read topic ${t('events.screened.v1')}`);
+      // The team's grant is untouched, and a second run changes nothing.
+      expect(await listTeams()).toEqual(teamsBefore);
+      expect(teamsBefore.map((x) => x.principal)).toContain(settings.username);
+      const again = await applyTopicsFromEnv(prefix);
+      expect([again.acls_added, again.acls_removed]).toEqual([[], []]);
+    } finally {
+      await removeAcls(admin, extras);
+    }
   });
 
   describe.each(CLIENTS)('with %s', (client) => {
@@ -237,6 +321,69 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
       // A group outside its prefix is refused even on the granted topic.
       await expect(readAs(client, security, t('events.screened.v1'), `${prefix}other-${client}`, 1, 20_000)).rejects.toThrow(DENIED);
       await expect(sendAs(client, security, t('events.screened.v1'))).rejects.toThrow(/authori[sz]/i);
+    });
+
+    it('lets the console list, show, replay and purge dead letters, and nothing else', async () => {
+      // Two dead letters of dedupe, written as the runtime writes them (Avro DeadLetter on <prefix>dedupe.dlq).
+      const dlq = t('dedupe.dlq');
+      const codec = new AvroCodec(base.TIDEMARK_REGISTRY_URL, prefix);
+      const letter = async (n: number) => ({
+        key: `${client}-${n}`,
+        value: await codec.encode('dedupe.dlq', {
+          service: 'dedupe',
+          original_topic: t('webhooks.received.v1'),
+          original_partition: 0,
+          original_offset: String(n),
+          key: `${client}-${n}`,
+          payload: Buffer.from(`payload-${client}-${n}`),
+          headers: {},
+          error_class: 'PERMANENT',
+          error_message: 'refused by the test',
+          error_stack: null,
+          attempts: 1,
+          first_failure_at_ms: Date.now(),
+          last_failure_at_ms: Date.now(),
+          traceparent: null,
+        } satisfies DeadLetter),
+      });
+      const producer = createIdempotentProducer(kafkajsAs(admin_connection.security, 'acc-dlq-seed', 5));
+      await producer.connect();
+      await producer.send({ topic: dlq, acks: -1, messages: [await letter(1), await letter(2)] });
+      await producer.disconnect();
+
+      const ctx = await openDlqContext(consoleConfig(client));
+      let replay_of = '';
+      try {
+        // Every consumer's DLQ is readable (the list reads all three); its own records are there.
+        const mine = (await listDeadLetters(ctx)).entries.filter((e) => e.key?.startsWith(`${client}-`));
+        expect(mine.map((e) => e.key).sort()).toEqual([`${client}-1`, `${client}-2`]);
+        const [first, second] = mine.sort((a, b) => a.key!.localeCompare(b.key!));
+        const shown = await showDeadLetter(ctx, first!.ref);
+        expect(Buffer.from(shown!.payload_base64, 'base64').toString()).toBe(`payload-${client}-1`);
+        const replayed = await replayDeadLetters(ctx, { refs: [first!.ref], actor: 'console:acc' });
+        expect(replayed.replayed).toEqual([{ id: first!.id, to_topic: t('webhooks.received.v1') }]);
+        replay_of = `${dlq}/${first!.ref.partition}/${first!.ref.offset}`;
+        const purged = await purgeDeadLetters(ctx, { refs: [second!.ref], actor: 'console:acc' });
+        expect(purged.purged).toEqual([second!.id]);
+      } finally {
+        await ctx.close();
+      }
+      // The replay reached dedupe's input (read back as the admin).
+      const { records } = await adminTransport.readTopic(t('webhooks.received.v1'), { records_max: 1_000, timeout_ms: 20_000 });
+      expect(records.filter((r) => r.value?.toString() === `payload-${client}-1`).map((r) => r.headers['tidemark-replay-of'])).toEqual([
+        replay_of,
+      ]);
+
+      const console_security = principalSecurity('tidemark-console');
+      // No write outside the consumers' inputs and audit.v1: not a balance, not a forged dead letter.
+      await expect(sendAs(client, console_security, t('ledger.balances.v1'))).rejects.toThrow(/authori[sz]/i);
+      await expect(sendAs(client, console_security, dlq)).rejects.toThrow(/authori[sz]/i);
+      // No read of the event topics or the audit trail, even in a group it may use.
+      const group = `${readerGroupPrefix(dlq)}${client}`;
+      await expect(readAs(client, console_security, t('events.screened.v1'), group, 1, 20_000)).rejects.toThrow(DENIED);
+      await expect(readAs(client, console_security, t('audit.v1'), group, 1, 20_000)).rejects.toThrow(DENIED);
+      // Its DLQ only in its reader groups.
+      await expect(readAs(client, console_security, dlq, `${prefix}console-${client}`, 1, 20_000)).rejects.toThrow(DENIED);
     });
   });
 

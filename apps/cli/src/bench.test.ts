@@ -16,12 +16,13 @@ describe('summarize', () => {
     const ledger = summarize('ledger', {
       events: 100000,
       goal_events_per_s: 10000,
-      handler: { events_per_s: 14539 },
-      runtime: { events_per_s: 8808 },
+      handler: { events_per_s: 14539, node_cpu_us_per_event: 52.5 },
+      runtime: { events_per_s: 8808, node_cpu_us_per_event: 157.5 },
     });
     expect(ledger.map((r) => [r.value, r.ratio])).toEqual([
       ['14539/s', '1.45'],
       ['8808/s', '0.88'],
+      ['158 µs', '3.00'],
     ]);
     const e2e = summarize('e2e', {
       goal: { p99_received_to_projected_ms_max: 250 },

@@ -276,6 +276,14 @@ function summarizeLedger(name: BenchName, r: J): Row[] {
   return [
     row(name, `handler alone events/s (${String(r.events ?? '?')} events)`, num(obj(r.handler).events_per_s), '/s', goal, 'goal '),
     row(name, 'stream runtime + handler events/s', num(obj(r.runtime).events_per_s), '/s', goal, 'goal '),
+    row(
+      name,
+      'Node CPU per event: runtime + handler (reference: handler alone)',
+      num(obj(r.runtime).node_cpu_us_per_event),
+      ' µs',
+      num(obj(r.handler).node_cpu_us_per_event),
+      'handler ',
+    ),
   ];
 }
 

@@ -70,6 +70,7 @@ function schemaCommands(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (opts: { prefix: string; replicationFactor?: number; json?: boolean }) => {
       const { applyTopicsFromEnv } = await import('./topics.js');
+      const { aclText } = await import('@tidemark/common');
       const report = await applyTopicsFromEnv(opts.prefix, opts.replicationFactor);
       printJsonOr(Boolean(opts.json), report, () => {
         const r = report.replication;
@@ -84,9 +85,14 @@ function schemaCommands(program: Command): void {
         console.log(`updated:   ${report.updated.length ? report.updated.join(', ') : '-'}`);
         console.log(`unchanged: ${report.unchanged.length}`);
         console.log(`schemas:   ${report.schemas.length} subjects registered (BACKWARD)`);
-        console.log(
-          `acls:      ${report.acls ? `${report.acls} service ACLs applied (derived from the catalog)` : '- (PLAINTEXT broker)'}`,
-        );
+        if (!report.secured) console.log('acls:      - (PLAINTEXT broker)');
+        else {
+          console.log(
+            `acls:      ${report.acls_added.length} added, ${report.acls_removed.length} removed (service ACLs derived from the catalog)`,
+          );
+          for (const b of report.acls_added) console.log(`  + ${b.principal} ${aclText(b)}`);
+          for (const b of report.acls_removed) console.log(`  - ${b.principal} ${aclText(b)}`);
+        }
       });
     });
   topics
@@ -261,12 +267,13 @@ function accessCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
       const { listTeams } = await import('./access.js');
+      const { aclText } = await import('@tidemark/common');
       const teams = await listTeams();
       printJsonOr(Boolean(opts.json), teams, () => {
         if (teams.length === 0) console.log('no team principals');
         for (const t of teams) {
           console.log(t.principal);
-          for (const a of t.acls) console.log(`  ${a.operation} ${a.resource} ${a.name}${a.pattern === 'prefixed' ? '*' : ''}`);
+          for (const a of t.acls) console.log(`  ${aclText(a)}`);
         }
       });
     });

@@ -26,9 +26,22 @@ export interface ProcessSpec {
   kafka_principal?: string;
 }
 
-/** The Kafka principal of a service, or none for services that do not talk to Kafka as themselves. */
+/** The Kafka principal of a service (the console's: its dead-letter actions), or none for the risk API (no Kafka). */
 export function kafkaPrincipalOf(service: ServiceName): string | undefined {
-  return service === 'risk-api' || service === 'console' ? undefined : `tidemark-${service}`;
+  return service === 'risk-api' ? undefined : `tidemark-${service}`;
+}
+
+/**
+ * The console's settings for the reconciliations it starts: they run as the reconciler's Kafka principal (the
+ * console's own may only work dead letters). Against the local infrastructure its credentials; elsewhere none.
+ */
+export function consoleReconcilerKafkaEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const kafka = localKafkaClientEnv('tidemark-reconciler', env);
+  if (!kafka?.TIDEMARK_KAFKA_SASL_USERNAME || !kafka.TIDEMARK_KAFKA_SASL_PASSWORD) return {};
+  return {
+    TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_USERNAME: kafka.TIDEMARK_KAFKA_SASL_USERNAME,
+    TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_PASSWORD: kafka.TIDEMARK_KAFKA_SASL_PASSWORD,
+  };
 }
 
 export const SERVICE_ENTRIES: Record<ServiceName, string> = {
@@ -121,19 +134,5 @@ export class Platform {
   }
 }
 
-/** Polls `url` until it answers 2xx or `timeout_ms` passes. */
-export async function waitForHttp(url: string, timeout_ms = 60_000, headers: Record<string, string> = {}): Promise<void> {
-  const deadline = Date.now() + timeout_ms;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${url} not ready within ${timeout_ms} ms (last: ${last})`);
-}
+// Polling a service's ops endpoint is common's (waitForHttp); re-exported for the platform's users.
+export { waitForHttp } from '@tidemark/common/ops';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseConfigSchema, loadConfig } from '@tidemark/common';
-import { kafkaPrincipalOf, Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from './platform.js';
+import { consoleReconcilerKafkaEnv, kafkaPrincipalOf, Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from './platform.js';
 import { repoRoot } from './paths.js';
 import { applyTopicsFromEnv } from './topics.js';
 
@@ -127,10 +127,13 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
     name: 'console',
     entry: SERVICE_ENTRIES.console,
     env: {
-      // Reconciliations started from the console run as the read-only reconciler role.
+      // Reconciliations started from the console run as the reconciler: its read-only role and its Kafka principal.
       TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL: infra.serviceDatabaseUrl(admin_database_url, 'reconciler'),
+      ...consoleReconcilerKafkaEnv(),
       ...(endpoints.jaeger_query_url ? { TIDEMARK_JAEGER_UI_URL: endpoints.jaeger_query_url } : {}),
     },
+    // Its dead-letter actions run as its own principal (tidemark-console: only what they need).
+    kafka_principal: kafkaPrincipalOf('console'),
   });
 
   let stopping = false;

@@ -5,14 +5,19 @@ import {
   kafkaConnection,
   loadConfig,
   RegistryClient,
+  type AclReport,
   type ApplyReport,
 } from '@tidemark/common';
 
 /**
  * Topics, schemas and (on a SASL broker) every service principal's ACLs, derived from the catalog for the namespace
- * `prefix`. Idempotent; ACLs no longer implied by the catalog are not removed (remove them with kafka-acls or revoke).
+ * `prefix`: missing ones added, ones the catalog no longer implies removed (service principals only; team grants
+ * stay). Idempotent.
  */
-export async function applyTopicsFromEnv(prefix: string, replication_factor?: number): Promise<ApplyReport & { acls: number }> {
+export async function applyTopicsFromEnv(
+  prefix: string,
+  replication_factor?: number,
+): Promise<ApplyReport & AclReport & { secured: boolean }> {
   const config = loadConfig(baseConfigSchema);
   const connection = kafkaConnection(config);
   const kafka = createKafka({ ...connection, client_id: 'tidemark-cli' });

@@ -181,6 +181,7 @@ export const KAFKA = {
     'tidemark-compliance-screening',
     'tidemark-ledger-projector',
     'tidemark-reconciler',
+    'tidemark-console',
   ],
   scram_mechanism: 'SCRAM-SHA-512',
   /** Subject of the broker certificate; its principal `User:CN=…` is a super-user (controller listener, mutual TLS). */

@@ -39,7 +39,8 @@ export {
   SERVICE_DB_ROLES,
   type DbService,
 } from './db-roles.js';
-export { localKafkaClientEnv, localKafkaEndpoint, platformPrincipals } from './kafka-security.js';
+export { localKafkaClientEnv, localKafkaEndpoint, platformPrincipals, stateDirPaths } from './kafka-security.js';
+export { COMPOSE_KAFKA, composeKafkaFiles, composePasswordVar } from './compose.js';
 export { formatStatus } from './status.js';
 export { jaegerBuildInfo, runJaegerBuild } from './jaeger-build.js';
 export {

@@ -56,17 +56,25 @@ export function fileSdTargets(ports: number[], stack: string): string {
   return `${JSON.stringify([{ targets: ports.map((p) => `${HOST}:${p}`), labels: { stack } }], null, 2)}\n`;
 }
 
-interface RuleGroup {
+/** One rule of a Prometheus rules file: an alert or a recording rule. */
+export interface PrometheusRule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface RuleGroup {
   name: string;
   interval?: string;
-  rules: Array<{
-    alert?: string;
-    record?: string;
-    expr: string;
-    for?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  }>;
+  rules: PrometheusRule[];
+}
+
+/** The rule groups of a Prometheus rules file (its YAML text). */
+export function parseRuleGroups(rulesYaml: string): RuleGroup[] {
+  return (parse(rulesYaml) as { groups: RuleGroup[] }).groups;
 }
 
 export interface DerivedRulesOptions {
@@ -85,10 +93,9 @@ export interface DerivedRulesOptions {
  * minutes): same expressions, same annotations, distinguishing labels added.
  */
 export function deriveRules(rulesYaml: string, opts: DerivedRulesOptions): string {
-  const doc = parse(rulesYaml) as { groups: RuleGroup[] };
   const wanted = new Set(opts.alerts);
   const groups: RuleGroup[] = [];
-  for (const g of doc.groups) {
+  for (const g of parseRuleGroups(rulesYaml)) {
     const rules = g.rules
       .filter((r) => r.alert !== undefined && wanted.has(r.alert))
       .map((r) => ({ ...r, for: opts.for, labels: { ...r.labels, ...opts.labels } }));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
-import { catalogAcls, servicePrincipals, teamAcls, teamPrincipal, toAclEntry, type AclBinding } from './acls.js';
+import { aclText, catalogAcls, diffCatalogAcls, servicePrincipals, teamAcls, teamPrincipal, toAclEntry, type AclBinding } from './acls.js';
 import { loadCatalog, type Catalog } from './schemas/catalog.js';
 
 const catalog = loadCatalog();
-const show = (b: AclBinding) => `${b.operation} ${b.resource}${b.pattern === 'prefixed' ? '*' : ''} ${b.name}`;
+const show = aclText;
 const of = (acls: AclBinding[], service: string) =>
   acls
     .filter((a) => a.principal === `tidemark-${service}`)
@@ -60,6 +60,31 @@ describe('catalogAcls (ACLs derived from schemas/topics.json)', () => {
     );
   });
 
+  it('gives the console (dlq operator) exactly its dead-letter actions for every consumer, nothing else', () => {
+    const inputs: Record<string, string> = {
+      dedupe: 'webhooks.received.v1',
+      'compliance-screening': 'events.unique.v1',
+      'ledger-projector': 'events.screened.v1',
+    };
+    expect(of(acls, 'console')).toEqual(
+      [
+        'write topic audit.v1',
+        ...Object.entries(inputs).flatMap(([service, input]) => [
+          `read topic ${service}.dlq`,
+          `read group* ${service}.dlq.reader-`,
+          `delete group* ${service}.dlq.reader-`,
+          `write topic ${input}`,
+          `write transactional_id tidemark-dlq-ops-${service}`,
+        ]),
+      ].sort(),
+    );
+  });
+
+  it('refuses a dlq operator that is not a service', () => {
+    const bad: Catalog = { ...catalog, services: { ...catalog.services, dlq_operators: ['somebody'] } };
+    expect(() => catalogAcls(bad)).toThrow(/dlq operator somebody is not a service/);
+  });
+
   it('namespaces every resource with the prefix', () => {
     const prefixed = catalogAcls(catalog, 'e2eab12.');
     expect(prefixed).toHaveLength(acls.length);
@@ -85,6 +110,71 @@ describe('catalogAcls (ACLs derived from schemas/topics.json)', () => {
   it('refuses a consumer whose input does not list it', () => {
     const bad: Catalog = { ...catalog, consumers: [{ ...catalog.consumers[0]!, input: 'events.screened.v1' }] };
     expect(() => catalogAcls(bad)).toThrow(/does not list it/);
+  });
+});
+
+describe('diffCatalogAcls (what topics apply adds and removes)', () => {
+  const key = (b: AclBinding) => `${b.principal} ${show(b)}`;
+  const keys = (bs: AclBinding[]) => bs.map(key).sort();
+  const stale = (principal: string, name: string, operation: AclBinding['operation'] = 'read'): AclBinding => ({
+    principal,
+    resource: 'topic',
+    pattern: 'literal',
+    name,
+    operation,
+  });
+
+  it('adds everything on an empty cluster and nothing once applied (idempotent)', () => {
+    const wanted = catalogAcls(catalog, 'p1.');
+    expect(keys(diffCatalogAcls(catalog, [], 'p1.').add)).toEqual(keys(wanted));
+    expect(diffCatalogAcls(catalog, wanted, 'p1.')).toEqual({ add: [], remove: [] });
+  });
+
+  it("removes a service principal's ACL the catalog no longer implies, in its own namespace only", () => {
+    const current = [
+      ...catalogAcls(catalog, 'p1.'),
+      ...catalogAcls(catalog, 'p2.'),
+      ...catalogAcls(catalog, ''),
+      stale('tidemark-ingress', 'p1.events.screened.v1'),
+      stale('tidemark-dedupe', 'p1.old.topic.v1', 'write'),
+      stale('tidemark-ingress', 'p2.events.screened.v1'),
+      stale('tidemark-ingress', 'events.screened.v1'),
+    ];
+    expect(keys(diffCatalogAcls(catalog, current, 'p1.').remove)).toEqual([
+      'tidemark-dedupe write topic p1.old.topic.v1',
+      'tidemark-ingress read topic p1.events.screened.v1',
+    ]);
+    // Namespace '' is every name, yet p1. and p2. are namespaces of their own (their catalog ACLs show them).
+    expect(keys(diffCatalogAcls(catalog, current, '').remove)).toEqual(['tidemark-ingress read topic events.screened.v1']);
+    expect(diffCatalogAcls(catalog, current, 'p1.').add).toEqual([]);
+  });
+
+  it('never removes team grants, the admin or principals the catalog does not know', () => {
+    const current = [
+      ...catalogAcls(catalog, 'p1.'),
+      ...teamAcls(catalog, 'risk', ['events.screened.v1'], 'p1.'),
+      stale('tidemark-admin', 'p1.events.screened.v1'),
+      stale('tidemark-retired-service', 'p1.events.screened.v1'),
+      stale('User:someone', 'p1.audit.v1'),
+    ];
+    expect(diffCatalogAcls(catalog, current, 'p1.')).toEqual({ add: [], remove: [] });
+  });
+
+  it('removes every ACL of a topic dropped from the catalog', () => {
+    const before: Catalog = {
+      ...catalog,
+      topics: [
+        ...catalog.topics,
+        { ...catalog.topics[0]!, name: 'old.topic.v1', producer: 'ledger-projector', extra_producers: [], consumers: ['reconciler'] },
+      ],
+    };
+    const current = catalogAcls(before, 'p1.');
+    const { add, remove } = diffCatalogAcls(catalog, current, 'p1.');
+    expect(add).toEqual([]);
+    expect(keys(remove)).toEqual([
+      'tidemark-ledger-projector write topic p1.old.topic.v1',
+      'tidemark-reconciler read topic p1.old.topic.v1',
+    ]);
   });
 });
 

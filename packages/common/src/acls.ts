@@ -1,14 +1,18 @@
 /**
  * Kafka access control derived from the topic catalog (`schemas/topics.json`): one principal per
  * service with exactly the ACLs its place in the catalog implies, and read-only principals for
- * downstream teams. `catalogAcls` is pure (unit tested); `applyAcls`/`removeAcls` talk to the broker.
+ * downstream teams. `catalogAcls` and `diffCatalogAcls` are pure (unit tested); `applyAcls`/`removeAcls`/`applyCatalog` talk to
+ * the broker.
  *
  * Per service `s` (with the namespace prefix `p` of the run):
  * - WRITE on every topic whose `producer` is `s` (or "every stage"), or that lists `s` in `extra_producers`;
  * - READ on every topic that lists `s` among its `consumers`;
  * - a stream consumer (catalog `consumers` entry): READ on its group `p+s`, READ+WRITE on its own retry
  *   ladder and DLQ, WRITE on transactional ids starting `p+s-` (the stream runtime names them so);
- * - any other reader: READ+DELETE on groups starting `p+s-` (short-lived groups it deletes after use).
+ * - any other reader: READ+DELETE on groups starting `p+s-` (short-lived groups it deletes after use);
+ * - a `dlq_operator` (the console), per stream consumer `c`: READ on `c`'s DLQ and READ+DELETE on its reader groups
+ *   (readerGroupPrefix), WRITE on `c`'s input (replay) and on the transactional id of `c`'s DLQ operations. It may not
+ *   read any other topic nor write any topic that is not a consumer's input (or audit.v1).
  * READ and WRITE imply DESCRIBE in Kafka, so metadata and offset look-ups need nothing more.
  * A producer the catalog names that is not a service (and not "every stage") is an error: a new
  * topic cannot ship without saying who writes it.
@@ -17,7 +21,7 @@ import kafkajs, { type Admin, type AclEntry, type AclFilter } from 'kafkajs';
 import type { Catalog } from './schemas/catalog.js';
 import type { RegistryClient } from './registry.js';
 import { loadCatalog } from './schemas/catalog.js';
-import { applyTopics, dlqTopic, retryTopic, topicName, type ApplyReport } from './topics.js';
+import { applyTopics, dlqOpsTransactionalId, dlqTopic, readerGroupPrefix, retryTopic, topicName, type ApplyReport } from './topics.js';
 
 export type AclResource = 'topic' | 'group' | 'transactional_id';
 export type AclOperation = 'read' | 'write' | 'delete';
@@ -90,6 +94,16 @@ export function catalogAcls(catalog: Catalog, prefix = ''): AclBinding[] {
     add(c.service, 'transactional_id', 'prefixed', `${topicName(c.service, prefix)}-`, 'write');
   }
   for (const r of [...readers].filter((r) => !stream.has(r))) add(r, 'group', 'prefixed', `${topicName(r, prefix)}-`, 'read', 'delete');
+  for (const o of catalog.services.dlq_operators ?? []) {
+    if (!services.has(o)) throw new Error(`catalog: dlq operator ${o} is not a service`);
+    for (const c of catalog.consumers) {
+      const dlq = dlqTopic(c.service, prefix);
+      add(o, 'topic', 'literal', dlq, 'read');
+      add(o, 'group', 'prefixed', readerGroupPrefix(dlq), 'read', 'delete');
+      add(o, 'topic', 'literal', topicName(c.input, prefix), 'write');
+      add(o, 'transactional_id', 'literal', dlqOpsTransactionalId(c.service, prefix), 'write');
+    }
+  }
   return out;
 }
 
@@ -209,16 +223,90 @@ export async function removePrincipalAcls(admin: Admin, principal: string): Prom
   });
 }
 
+/** One line for people: `write topic audit.v1`, `read group* team-risk.` (a `*` marks a prefix). */
+export function aclText(b: Omit<AclBinding, 'principal'>): string {
+  return `${b.operation} ${b.resource}${b.pattern === 'prefixed' ? '*' : ''} ${b.name}`;
+}
+
+/** A stable identity of a binding (principal, resource, pattern, name, operation). */
+export function aclKey(b: AclBinding): string {
+  return [b.principal, b.resource, b.pattern, b.name, b.operation].join('\u0000');
+}
+
+/**
+ * The namespaces (topic prefixes) present among `names`: every name that is a catalog-derived resource name of
+ * namespace '' preceded by some prefix `q` (e.g. `acc12.dedupe.dlq` shows namespace `acc12.`). Pure.
+ */
+export function aclNamespaces(catalog: Catalog, names: Iterable<string>): Set<string> {
+  const bases = new Set(catalogAcls(catalog, '').map((b) => b.name));
+  const out = new Set<string>();
+  for (const name of names) for (const base of bases) if (name.endsWith(base)) out.add(name.slice(0, name.length - base.length));
+  return out;
+}
+
+export interface AclDiff {
+  /** Implied by the catalog, missing on the cluster. */
+  add: AclBinding[];
+  /** On the cluster for a service principal of namespace `prefix`, no longer implied by the catalog. */
+  remove: AclBinding[];
+}
+
+/**
+ * What makes the cluster's ACLs (`current`) those the catalog implies for the namespace `prefix`. Pure.
+ * Only the catalog's service principals are managed: team principals, the admin and principals the catalog
+ * does not know (a retired service) are never removed. Only namespace `prefix` is touched: a name belongs to the
+ * longest namespace present on the cluster (aclNamespaces) that it starts with, so applying namespace '' never
+ * removes the ACLs of a test stack's `acc12.` namespace, nor the reverse.
+ */
+export function diffCatalogAcls(catalog: Catalog, current: readonly AclBinding[], prefix = ''): AclDiff {
+  const wanted = catalogAcls(catalog, prefix);
+  const managed = new Set(servicePrincipals(catalog));
+  const mine = current.filter((b) => managed.has(b.principal));
+  const namespaces = [
+    ...aclNamespaces(
+      catalog,
+      mine.map((b) => b.name),
+    ),
+    prefix,
+  ].sort((a, b) => b.length - a.length);
+  const ownerOf = (name: string) => namespaces.find((q) => name.startsWith(q)) ?? '';
+  const have = new Set(current.map(aclKey));
+  const want = new Set(wanted.map(aclKey));
+  return {
+    add: wanted.filter((b) => !have.has(aclKey(b))),
+    remove: mine.filter((b) => ownerOf(b.name) === prefix && !want.has(aclKey(b))),
+  };
+}
+
+/** The ACLs `applyCatalog` added and removed. */
+export interface AclReport {
+  acls_added: AclBinding[];
+  acls_removed: AclBinding[];
+}
+
+/**
+ * Makes the service principals' ACLs of namespace `prefix` exactly those the catalog implies: adds the missing ones,
+ * removes those no longer implied (diffCatalogAcls says which). Idempotent: a second run changes nothing.
+ */
+export async function reconcileCatalogAcls(admin: Admin, catalog: Catalog, prefix = ''): Promise<AclReport> {
+  const current = (await Promise.all(servicePrincipals(catalog).map((p) => describePrincipalAcls(admin, p)))).flat();
+  const diff = diffCatalogAcls(catalog, current, prefix);
+  await applyAcls(admin, diff.add);
+  await removeAcls(admin, diff.remove);
+  return { acls_added: diff.add, acls_removed: diff.remove };
+}
+
 /**
  * The catalog on a cluster: topics and schemas (applyTopics) and, on a broker with ACLs
- * (`secured`), every service's ACLs for the namespace `prefix` (catalogAcls). Idempotent.
+ * (`secured`), every service's ACLs for the namespace `prefix` (reconcileCatalogAcls: missing ones added, ones the
+ * catalog no longer implies removed). Idempotent.
  */
 export async function applyCatalog(
   admin: Admin,
   registry: RegistryClient,
   opts: { prefix?: string; replication_factor?: number; secured: boolean },
-): Promise<ApplyReport & { acls: number }> {
+): Promise<ApplyReport & AclReport & { secured: boolean }> {
   const report = await applyTopics(admin, registry, { prefix: opts.prefix, replication_factor: opts.replication_factor });
-  const acls = opts.secured ? await applyAcls(admin, catalogAcls(loadCatalog(), opts.prefix ?? '')) : 0;
-  return { ...report, acls };
+  const acls = opts.secured ? await reconcileCatalogAcls(admin, loadCatalog(), opts.prefix ?? '') : { acls_added: [], acls_removed: [] };
+  return { ...report, ...acls, secured: opts.secured };
 }

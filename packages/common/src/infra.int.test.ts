@@ -2,45 +2,25 @@
  * Integration: an Avro record through the real broker and registry, and a round
  * trip through the real Postgres.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import {
-  applyTopics,
-  AvroCodec,
-  baseConfigSchema,
-  canonicalEvent,
-  createIdempotentProducer,
-  createKafka,
-  kafkaConnection,
-  loadConfig,
-  RegistryClient,
-  topicName,
-  type CanonicalEvent,
-} from './index.js';
+import { AvroCodec, canonicalEvent, createIdempotentProducer, type CanonicalEvent } from './index.js';
+import { SKIP_INTEGRATION, testNamespace } from './testing/namespace.js';
 
-const config = loadConfig(baseConfigSchema);
-const prefix = `it${randomUUID().slice(0, 8)}.`;
-const kafka = createKafka({ ...kafkaConnection(config), client_id: 'common-int-test' });
-const admin = kafka.admin();
-const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+const ns = testNamespace('it', { client_id: 'common-int-test' });
+const { config, kafka, prefix } = ns;
 
-describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('real infrastructure', () => {
-  beforeAll(async () => {
-    await admin.connect();
-  });
+describe.skipIf(SKIP_INTEGRATION)('real infrastructure', () => {
   afterAll(async () => {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (mine.length) await admin.deleteTopics({ topics: mine });
-    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
-    await admin.disconnect();
+    await ns.cleanup();
   });
 
   it('applies the catalog idempotently', async () => {
-    const first = await applyTopics(admin, registry, { prefix });
+    const first = await ns.applyTopics();
     expect(first.created).toContain(`${prefix}webhooks.received.v1`);
     expect(first.created).toContain(`${prefix}dedupe.dlq`);
-    const second = await applyTopics(admin, registry, { prefix });
+    const second = await ns.applyTopics();
     expect(second.created).toEqual([]);
     expect(second.updated).toEqual([]);
     expect(second.schemas.map((s) => s.id)).toEqual(first.schemas.map((s) => s.id));
@@ -68,7 +48,7 @@ describe.skipIf(process.env.TIDEMARK_SKIP_INTEGRATION === '1')('real infrastruct
     });
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
-    const topic = topicName('webhooks.received.v1', prefix);
+    const topic = ns.topic('webhooks.received.v1');
     await producer.send({
       topic,
       acks: -1,

@@ -146,3 +146,20 @@ export function closeServer(server: Server, timeout_ms = 10_000): Promise<void> 
     server.closeIdleConnections?.();
   });
 }
+
+/** Polls `url` (e.g. a service's /readyz) until it answers 2xx or `timeout_ms` passes. */
+export async function waitForHttp(url: string, timeout_ms = 60_000, headers: Record<string, string> = {}): Promise<void> {
+  const deadline = Date.now() + timeout_ms;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} not ready within ${timeout_ms} ms (last: ${last})`);
+}

@@ -27,6 +27,16 @@ export function dlqTopic(service: string, prefix?: string): string {
   return topicName(`${service}.dlq`, prefix);
 }
 
+/** Consumer groups of the group-less whole-topic readers (the transports' `readTopic`): namespaced with the topic. */
+export function readerGroupPrefix(topic: string): string {
+  return `${topic}.reader-`;
+}
+
+/** The transactional id of the dead-letter operations (replay, purge) of `service`'s DLQ. */
+export function dlqOpsTransactionalId(service: string, prefix?: string): string {
+  return topicName(`tidemark-dlq-ops-${service}`, prefix);
+}
+
 export interface PlannedTopic {
   name: string;
   partitions: number;

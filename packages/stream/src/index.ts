@@ -7,24 +7,8 @@ export * from './handler.js';
 export { runConsumer, recordSpan, BATCH_SIZE_MAX_DEFAULT, type RunConsumerOptions, type RunningConsumer } from './runtime/consumer.js';
 export { LATENCY_BUCKETS_SECONDS } from './runtime/metrics.js';
 export { classifyFailure, retryStartup, type FailureKind } from './errors.js';
-export {
-  afterFailure,
-  routeRecord,
-  rungTopicBase,
-  dlqTopicBase,
-  H_SOURCE_TOPIC,
-  H_SOURCE_PARTITION,
-  H_SOURCE_OFFSET,
-  H_ATTEMPT,
-  H_DUE_AT_MS,
-  H_FIRST_FAILURE_AT_MS,
-  H_LAST_ERROR,
-  H_RUNG,
-  H_REPLAY_OF,
-  H_REPLAY_SOURCE,
-  type ErrorClass,
-  type LadderPolicy,
-} from './core/ladder.js';
+export { afterFailure, routeRecord, rungTopicBase, dlqTopicBase, type ErrorClass, type LadderPolicy } from './core/ladder.js';
+export * from './core/headers.js';
 export { migrate, loadSqlMigrations, MigrationError, type Migration } from './pg/migrate.js';
 export { migrateStreamTables, ParkingStore } from './parking/store.js';
 export type { KafkaTransport } from './kafka/transport.js';

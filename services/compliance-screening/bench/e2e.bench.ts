@@ -16,20 +16,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import pg from 'pg';
-import {
-  applyTopics,
-  AvroCodec,
-  baseConfigSchema,
-  createIdempotentProducer,
-  createKafka,
-  kafkaConnection,
-  loadConfig,
-  RegistryClient,
-  topicName,
-  type CanonicalEvent,
-  type ScreenedEvent,
-} from '@tidemark/common';
+import { AvroCodec, createIdempotentProducer, waitForHttp, type CanonicalEvent, type ScreenedEvent } from '@tidemark/common';
+import { freshDatabase, testNamespace } from '@tidemark/common/testing';
 
 const program = new Command()
   .option('--events <n>', 'events to screen', (v) => Number.parseInt(v, 10), 2_000)
@@ -42,16 +30,9 @@ if (!(opts.events >= 1 && opts.events <= 100_000)) throw new Error('--events mus
 if (!(opts.wallets >= 1 && opts.wallets <= 10_000)) throw new Error('--wallets must be 1..10000');
 
 const SERVICE_DIR = fileURLToPath(new URL('..', import.meta.url));
-const base = loadConfig(baseConfigSchema);
-const prefix = `bench${randomUUID().slice(0, 8)}.`;
+const ns = testNamespace('bench', { client_id: 'screening-e2e-bench' });
+const { kafka, prefix } = ns;
 const schema = 'compliance';
-// Own database: the service's schema and the runtime's tables go away with it.
-const database = `screening_bench_${randomBytes(5).toString('hex')}`;
-const database_url = (() => {
-  const url = new URL(base.TIDEMARK_DATABASE_URL);
-  url.pathname = `/${database}`;
-  return url.toString();
-})();
 const risk_port = 18_099 + Math.floor(Math.random() * 500);
 const ops_port = risk_port + 1_000;
 const children: ChildProcess[] = [];
@@ -75,27 +56,22 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeout_ms =
   }
 }
 
-const kafka = createKafka({ ...kafkaConnection(base), client_id: 'screening-e2e-bench' });
-const registry = new RegistryClient(base.TIDEMARK_REGISTRY_URL);
-const admin = kafka.admin();
-await admin.connect();
-const db = new pg.Client({ connectionString: base.TIDEMARK_DATABASE_URL });
-await db.connect();
-await db.query(`CREATE DATABASE ${database}`);
+// Own database: the service's schema and the runtime's tables go away with it.
+const database = await freshDatabase('screening_bench');
 try {
-  await applyTopics(admin, registry, { prefix });
-  const codec = new AvroCodec(base.TIDEMARK_REGISTRY_URL, prefix);
+  await ns.applyTopics();
+  const codec = new AvroCodec(ns.config.TIDEMARK_REGISTRY_URL, prefix);
   start('fake-risk-api', 'src/fake-risk-api/main.ts', { TIDEMARK_RISK_API_PORT: String(risk_port), TIDEMARK_LOG_LEVEL: 'warn' });
-  await waitFor('fake risk API', async () => (await fetch(`http://127.0.0.1:${risk_port}/healthz`)).ok);
+  await waitForHttp(`http://127.0.0.1:${risk_port}/healthz`);
   start('compliance-screening', 'src/main.ts', {
     TIDEMARK_TOPIC_PREFIX: prefix,
     TIDEMARK_SCREENING_DB_SCHEMA: schema,
-    TIDEMARK_DATABASE_URL: database_url,
+    TIDEMARK_DATABASE_URL: database.url,
     TIDEMARK_SCREENING_PORT: String(ops_port),
     TIDEMARK_RISK_API_URL: `http://127.0.0.1:${risk_port}`,
     TIDEMARK_LOG_LEVEL: 'warn',
   });
-  await waitFor('screening service ready', async () => (await fetch(`http://127.0.0.1:${ops_port}/readyz`)).ok, 120_000);
+  await waitForHttp(`http://127.0.0.1:${ops_port}/readyz`, 120_000);
 
   const events: CanonicalEvent[] = Array.from({ length: opts.events }, (_, i) => {
     const wallet = `wal_${i % opts.wallets}`;
@@ -133,7 +109,7 @@ try {
   let last_ms = 0;
   const reader = kafka.consumer({ groupId: `${prefix}bench-reader`, readUncommitted: false });
   await reader.connect();
-  await reader.subscribe({ topic: topicName('events.screened.v1', prefix), fromBeginning: true });
+  await reader.subscribe({ topic: ns.topic('events.screened.v1'), fromBeginning: true });
   await reader.run({
     eachMessage: async ({ message }) => {
       const s = await codec.decode<ScreenedEvent>(message.value as Buffer);
@@ -149,7 +125,7 @@ try {
   await producer.connect();
   const produce_started_ms = Date.now();
   for (let i = 0; i < encoded.length; i += 500) {
-    await producer.send({ topic: topicName('events.unique.v1', prefix), acks: -1, messages: encoded.slice(i, i + 500) });
+    await producer.send({ topic: ns.topic('events.unique.v1'), acks: -1, messages: encoded.slice(i, i + 500) });
   }
   const produced_ms = Date.now();
   await producer.disconnect();
@@ -178,10 +154,6 @@ try {
 } finally {
   for (const child of children) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 1_500));
-  const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-  if (mine.length > 0) await admin.deleteTopics({ topics: mine });
-  await admin.disconnect();
-  for (const subject of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(subject);
-  await db.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await db.end();
+  await ns.cleanup();
+  await database.drop();
 }

@@ -11,24 +11,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import pino from 'pino';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  applyTopics,
   AvroCodec,
-  baseConfigSchema,
   createIdempotentProducer,
-  createKafka,
   createMetrics,
-  kafkaConnection,
-  loadConfig,
-  RegistryClient,
-  topicName,
   type AuditRecord,
   type CanonicalEvent,
   type ComplianceAlert,
   type ScreenedEvent,
 } from '@tidemark/common';
+import { freshDatabase, SKIP_INTEGRATION, testNamespace, type FreshDatabase } from '@tidemark/common/testing';
 import { runConsumer, type RunningConsumer } from '@tidemark/stream';
 import { fakeScore } from './fake-risk-api/scoring.js';
 import { startFakeRiskApi, type FakeRiskApi } from './fake-risk-api/server.js';
@@ -39,20 +33,12 @@ import type { RiskApiClient } from './risk/risk-client.js';
 import { DecisionStore, migrate } from './store/decision-store.js';
 import { makeEvent, testRiskClient } from './testing/fixtures.js';
 
-const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
-const base = loadConfig(baseConfigSchema);
-const prefix = `cs${randomUUID().slice(0, 8)}.`;
-const dbName = `screening_test_${randomBytes(6).toString('hex')}`;
+const ns = testNamespace('cs', { client_id: 'screening-int-test' });
+const { kafka, prefix } = ns;
 const SCHEMA = 'compliance';
 const logger = pino({ level: process.env.TIDEMARK_TEST_LOG_LEVEL ?? 'silent' });
 const SANCTIONED_ETH = '0x8589427373D6D84E98730D7795D8f6f8731FDA16'; // Tornado Cash, on the ETH list
 const WAIT_MS_MAX = 60_000;
-
-function dbUrl(name: string): string {
-  const url = new URL(base.TIDEMARK_DATABASE_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 /** A fresh address the fake risk API scores low (a random one is high risk 5 % of the time). */
 function lowRiskAddress(): string {
@@ -89,11 +75,10 @@ async function until<T>(what: string, probe: () => T | undefined | false, timeou
   }
 }
 
-describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SKIP_INTEGRATION=1 to skip)', () => {
-  let kafka: Kafka;
+describe.skipIf(SKIP_INTEGRATION)('compliance screening on Kafka + Postgres (set TIDEMARK_SKIP_INTEGRATION=1 to skip)', () => {
+  let db: FreshDatabase;
   let producer: Producer;
   let reader: Consumer;
-  let registry: RegistryClient;
   let codec: AvroCodec;
   let api: FakeRiskApi;
   let pool: pg.Pool;
@@ -109,7 +94,7 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
 
   async function produce(e: CanonicalEvent): Promise<void> {
     await producer.send({
-      topic: topicName(INPUT_TOPIC, prefix),
+      topic: ns.topic(INPUT_TOPIC),
       acks: -1,
       messages: [{ key: e.partition_key, value: await codec.encode(INPUT_TOPIC, e) }],
     });
@@ -117,20 +102,12 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
   const screenedOf = (e: CanonicalEvent) => seen.screened.filter((s) => s.event.event_id === e.event_id);
 
   beforeAll(async () => {
-    kafka = createKafka({ ...kafkaConnection(base), client_id: 'screening-int-test' });
-    const admin = kafka.admin();
-    await admin.connect();
-    registry = new RegistryClient(base.TIDEMARK_REGISTRY_URL);
-    await applyTopics(admin, registry, { prefix });
-    await admin.disconnect();
-    codec = new AvroCodec(base.TIDEMARK_REGISTRY_URL, prefix);
+    await ns.applyTopics();
+    codec = new AvroCodec(ns.config.TIDEMARK_REGISTRY_URL, prefix);
 
-    const adminDb = new pg.Client({ connectionString: base.TIDEMARK_DATABASE_URL });
-    await adminDb.connect();
-    await adminDb.query(`CREATE DATABASE ${dbName}`);
-    await adminDb.end();
-    await migrate(dbUrl(dbName), SCHEMA);
-    pool = new pg.Pool({ connectionString: dbUrl(dbName), max: 4 });
+    db = await freshDatabase('screening_test');
+    await migrate(db.url, SCHEMA);
+    pool = new pg.Pool({ connectionString: db.url, max: 4 });
 
     api = await startFakeRiskApi({ host: '127.0.0.1', port: 0 });
     risk = testRiskClient(api.url, { timeout_ms: 500, breaker_volume_threshold: 2, breaker_reset_ms: 500, cache_entries_max: 100 });
@@ -149,10 +126,10 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
     reader = kafka.consumer({ groupId: `${prefix}reader`, readUncommitted: false });
     await reader.connect();
     const topics = {
-      [topicName(SCREENED_TOPIC, prefix)]: 'screened',
-      [topicName(ALERTS_TOPIC, prefix)]: 'alerts',
-      [topicName(`${SERVICE}.retry.1`, prefix)]: 'retry',
-      [topicName('audit.v1', prefix)]: 'audit',
+      [ns.topic(SCREENED_TOPIC)]: 'screened',
+      [ns.topic(ALERTS_TOPIC)]: 'alerts',
+      [ns.topic(`${SERVICE}.retry.1`)]: 'retry',
+      [ns.topic('audit.v1')]: 'audit',
     } as const;
     await reader.subscribe({ topics: Object.keys(topics), fromBeginning: true });
     await reader.run({
@@ -166,7 +143,7 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
       handler,
       logger,
       metrics: createMetrics('compliance-screening-int'),
-      config: { ...base, TIDEMARK_TOPIC_PREFIX: prefix, TIDEMARK_DATABASE_URL: dbUrl(dbName) },
+      config: ns.serviceConfig(db.url),
       retry_delays_ms: [1_000, 2_000, 4_000, 8_000],
       codec,
     });
@@ -181,16 +158,8 @@ describe.skipIf(SKIP)('compliance screening on Kafka + Postgres (set TIDEMARK_SK
     sanctions?.stop();
     await api?.close();
     await pool?.end();
-    const admin = kafka.admin();
-    await admin.connect();
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
-    await admin.disconnect();
-    for (const subject of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(subject);
-    const adminDb = new pg.Client({ connectionString: base.TIDEMARK_DATABASE_URL });
-    await adminDb.connect();
-    await adminDb.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await adminDb.end();
+    await ns.cleanup();
+    await db?.drop();
   });
 
   it('screens events, alerts on REVIEW/BLOCK and audits every decision', async () => {

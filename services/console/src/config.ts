@@ -38,6 +38,12 @@ export const consoleConfigSchema = baseConfigSchema.extend({
   TIDEMARK_RECONCILE_REPORTS_DIR: z.string().min(1).default('reports'),
   /** The reconciler's (read-only) database URL for the runs the console starts; unset: the console's environment's. */
   TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL: z.string().min(1).optional(),
+  /**
+   * The reconciler's Kafka principal for the runs the console starts (the console's own may only work dead letters);
+   * unset: the console's environment's. Never logged.
+   */
+  TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   /** Jaeger UI base URL for trace links (unset: no links). */
   TIDEMARK_JAEGER_UI_URL: z.url().optional(),
 });
@@ -45,7 +51,27 @@ export const consoleConfigSchema = baseConfigSchema.extend({
 export type ConsoleConfig = z.infer<typeof consoleConfigSchema>;
 
 export function loadConsoleConfig(env: NodeJS.ProcessEnv = process.env): ConsoleConfig {
-  return loadConfig(consoleConfigSchema, env);
+  const config = loadConfig(consoleConfigSchema, env);
+  if (!config.TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_USERNAME !== !config.TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_PASSWORD)
+    throw new Error('TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_USERNAME and _PASSWORD: set both or neither');
+  return config;
+}
+
+/**
+ * The environment of the reconciliations the console starts (`tidemark reconcile` child processes): the console's,
+ * with the reconciler's read-only database role and Kafka principal where configured.
+ */
+export function reconcilerEnv(c: ConsoleConfig, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    ...(c.TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL ? { TIDEMARK_DATABASE_URL: c.TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL } : {}),
+    ...(c.TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_USERNAME && c.TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_PASSWORD
+      ? {
+          TIDEMARK_KAFKA_SASL_USERNAME: c.TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_USERNAME,
+          TIDEMARK_KAFKA_SASL_PASSWORD: c.TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_PASSWORD,
+        }
+      : {}),
+  };
 }
 
 export function ledgerUrl(c: ConsoleConfig): string {

@@ -8,7 +8,7 @@ import { closeServer, createLogger, createMetrics, listen, registerSecret, runSe
 import { parseApiTokens } from '@tidemark/ledger-projector';
 import { openDlqContext, type DlqContext } from '@tidemark/stream';
 import { createConsole } from './app.js';
-import { ledgerUrl, loadConsoleConfig, scrapeTargets } from './config.js';
+import { ledgerUrl, loadConsoleConfig, reconcilerEnv, scrapeTargets } from './config.js';
 import { SessionStore } from './core/session.js';
 import { PipelineMonitor } from './pipeline-monitor.js';
 import { Reconciliations } from './reconciliation.js';
@@ -22,6 +22,7 @@ await runService({
   logger,
   start: async (): Promise<Stopper[]> => {
     for (const entry of config.TIDEMARK_API_TOKENS.split(',')) registerSecret(entry.split(':')[1]);
+    registerSecret(config.TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_PASSWORD);
     const tokens = parseApiTokens(config.TIDEMARK_API_TOKENS);
     const metrics = createMetrics(SERVICE);
     const stoppers: Stopper[] = [];
@@ -59,12 +60,8 @@ await runService({
       ledger_url: ledger,
       monitor,
       dlq: dlqContext,
-      reconciliations: new Reconciliations(
-        config.TIDEMARK_RECONCILE_REPORTS_DIR,
-        config.TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL
-          ? { ...process.env, TIDEMARK_DATABASE_URL: config.TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL }
-          : process.env,
-      ),
+      // Runs as the reconciler (its database role and Kafka principal), not as the console.
+      reconciliations: new Reconciliations(config.TIDEMARK_RECONCILE_REPORTS_DIR, reconcilerEnv(config)),
       reconcile_providers: config.TIDEMARK_CONSOLE_RECONCILE_PROVIDERS.split(',')
         .map((p) => p.trim())
         .filter(Boolean),

@@ -207,7 +207,12 @@ async function main(): Promise<void> {
   bare.stop();
 
   const ns = await createNamespace(config, prefix);
-  const ingress = await spawnIngress({ TIDEMARK_TOPIC_PREFIX: prefix, TIDEMARK_GENERIC_SECRETS: secret, TIDEMARK_LOG_LEVEL: 'warn' });
+  // TIDEMARK_CPU_PROF_DIR: the ingress process writes a V8 CPU profile there (as under the Platform).
+  const prof_dir = process.env.TIDEMARK_CPU_PROF_DIR;
+  const ingress = await spawnIngress(
+    { TIDEMARK_TOPIC_PREFIX: prefix, TIDEMARK_GENERIC_SECRETS: secret, TIDEMARK_LOG_LEVEL: 'warn' },
+    { node_args: prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${prof_dir}`] : [] },
+  );
   let ingress_phases: Phase[] = [];
   let records_in_kafka = 0;
   let metrics_text = '';

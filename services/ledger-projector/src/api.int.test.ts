@@ -3,29 +3,22 @@
  * outbox to real Kafka + registry (own topic prefix): auth (401/403/200), exact shapes,
  * 404s, the release flow and its audit.v1 / ledger.balances.v1 records.
  */
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import {
   AvroCodec,
-  RegistryClient,
-  applyTopics,
-  baseConfigSchema,
   closeServer,
   createIdempotentProducer,
-  createKafka,
   createMetrics,
-  kafkaConnection,
   listen,
   loadCatalog,
-  loadConfig,
-  topicName,
   type AuditRecord,
   type BalanceChanged,
   type ScreenedEvent,
 } from '@tidemark/common';
+import { SKIP_INTEGRATION, testNamespace } from '@tidemark/common/testing';
 import { createApi } from './api.js';
 import { parseApiTokens } from './auth.js';
 import { createLedgerHandler } from './handler.js';
@@ -34,17 +27,13 @@ import { OutboxPublisher } from './outbox.js';
 import { createTestDatabase, type TestDatabase } from './testing/pg.js';
 import { inputRecord, screenedEvent } from './testing/events.js';
 
-const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const logger = pino({ level: 'silent' });
 const READER = 'reader-token-0123456789abcdef';
 const COMPLIANCE = 'compliance-token-0123456789abcdef';
 
-describe.skipIf(skip)('ledger read API', () => {
-  const config = loadConfig(baseConfigSchema);
-  const prefix = `itledger${randomUUID().slice(0, 8)}.`;
-  const kafka = createKafka({ ...kafkaConnection(config), client_id: 'ledger-api-int-test' });
-  const admin = kafka.admin();
-  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
+describe.skipIf(SKIP_INTEGRATION)('ledger read API', () => {
+  const ns = testNamespace('itledger', { client_id: 'ledger-api-int-test' });
+  const { config, kafka, prefix } = ns;
   let db: TestDatabase;
   let server: Server;
   let base: string;
@@ -53,10 +42,8 @@ describe.skipIf(skip)('ledger read API', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await admin.connect();
     const catalog = loadCatalog();
-    await applyTopics(admin, registry, {
-      prefix,
+    await ns.applyTopics({
       catalog: {
         ...catalog,
         topics: catalog.topics.filter((t) => t.name === 'audit.v1' || t.name === 'ledger.balances.v1'),
@@ -84,10 +71,7 @@ describe.skipIf(skip)('ledger read API', () => {
   afterAll(async () => {
     if (server) await closeServer(server, 2_000);
     await db?.drop();
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (mine.length) await admin.deleteTopics({ topics: mine });
-    for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix))) await registry.deleteSubject(s);
-    await admin.disconnect();
+    await ns.cleanup();
   });
 
   const call = (path: string, token?: string, method = 'GET') =>
@@ -204,7 +188,7 @@ describe.skipIf(skip)('ledger read API', () => {
     const balances: BalanceChanged[] = [];
     const consumer = kafka.consumer({ groupId: `${prefix}check` });
     await consumer.connect();
-    await consumer.subscribe({ topics: [topicName('audit.v1', prefix), topicName('ledger.balances.v1', prefix)], fromBeginning: true });
+    await consumer.subscribe({ topics: [ns.topic('audit.v1'), ns.topic('ledger.balances.v1')], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`outbox records not seen within 30 s (audits ${audits.length}, balances ${balances.length})`)),

@@ -11,8 +11,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AvroCodec, createIdempotentProducer, topicName, type ScreenedEvent } from '@tidemark/common';
+import { AvroCodec, createIdempotentProducer, type ScreenedEvent } from '@tidemark/common';
+import { SKIP_INTEGRATION, testNamespace } from '@tidemark/common/testing';
 import { restartComponent } from '@tidemark/local-infra';
+import { createTransport } from '@tidemark/stream';
 import { BATCH_INPUTS_MAX, projectBatch, type WalletBalance } from './core/batch.js';
 import type { TxState, TxEventType } from './core/transaction.js';
 import { formatUnits } from './core/amount.js';
@@ -22,9 +24,7 @@ import { listBalances } from './db/read.js';
 import { createTestDatabase, type TestDatabase } from './testing/pg.js';
 import { screenedEvent } from './testing/events.js';
 import { checkBalanceRecords, committedBalanceVersions, waitForBalanceRecords } from './testing/balance-records.js';
-import { ledgerKafkaEnv } from './testing/kafka-env.js';
 
-const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const WALLETS = 150;
@@ -122,9 +122,10 @@ function expectedLedger(stream: ScreenedEvent[]) {
   return { balances, postings, distinct: seen.size };
 }
 
-describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
-  const env = ledgerKafkaEnv('itledgercrash', 'ledger-crash-test');
-  const { config, prefix, kafka, transport } = env;
+describe.skipIf(SKIP_INTEGRATION)('projector under kill -9 and a Postgres restart', () => {
+  const ns = testNamespace('itledgercrash', { client_id: 'ledger-crash-test' });
+  const { config, kafka, prefix } = ns;
+  const transport = createTransport(config, 'ledger-crash-test');
   const logPath = `/tmp/ledger-crash-${prefix.slice(0, -1)}.log`;
   const log = createWriteStream(logPath);
   let db: TestDatabase;
@@ -164,13 +165,14 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await env.setup();
+    await ns.applyTopics();
   });
 
   afterAll(async () => {
     await killProjector();
     await db?.drop();
-    await env.cleanup();
+    await ns.cleanup();
+    await transport.close();
     log.end();
   });
 
@@ -195,7 +197,7 @@ describe.skipIf(skip)('projector under kill -9 and a Postgres restart', () => {
         const messages = await Promise.all(
           chunk.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })),
         );
-        await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
+        await producer.send({ topic: ns.topic('events.screened.v1'), acks: -1, messages });
         await new Promise((r) => setTimeout(r, PRODUCE_INTERVAL_MS));
       }
       producing = false;

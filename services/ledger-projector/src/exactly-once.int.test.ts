@@ -8,16 +8,15 @@
  * records were sent, as a broker error, a fencing or a timeout would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AvroCodec, createIdempotentProducer, createLogger, createMetrics, topicName } from '@tidemark/common';
-import { runConsumer, type KafkaTransport, type RunningConsumer } from '@tidemark/stream';
+import { AvroCodec, createIdempotentProducer, createLogger, createMetrics } from '@tidemark/common';
+import { SKIP_INTEGRATION, testNamespace } from '@tidemark/common/testing';
+import { createTransport, runConsumer, type KafkaTransport, type RunningConsumer } from '@tidemark/stream';
 import { createLedgerHandler } from './handler.js';
 import { listBalances } from './db/read.js';
 import { createTestDatabase, type TestDatabase } from './testing/pg.js';
 import { screenedEvent } from './testing/events.js';
 import { committedBalanceVersions, waitForBalanceRecords } from './testing/balance-records.js';
-import { ledgerKafkaEnv } from './testing/kafka-env.js';
 
-const skip = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
 const WALLETS = 4;
 const TRANSACTIONS_PER_WALLET = 15;
 /** Kafka transactions that abort after their chunk's Postgres commit (every other one from the first). */
@@ -69,23 +68,25 @@ function abortingCommits(inner: KafkaTransport, aborts: number, onAbort: (record
   });
 }
 
-describe.skipIf(skip)('ledger publication when the Kafka transaction aborts after the Postgres commit', () => {
-  const env = ledgerKafkaEnv('itledgereos', 'ledger-eos-test');
-  const { config, prefix, kafka, transport } = env;
-  const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
+describe.skipIf(SKIP_INTEGRATION)('ledger publication when the Kafka transaction aborts after the Postgres commit', () => {
+  const ns = testNamespace('itledgereos', { client_id: 'ledger-eos-test' });
+  const { kafka, prefix } = ns;
+  const transport = createTransport(ns.config, 'ledger-eos-test');
+  const codec = new AvroCodec(ns.config.TIDEMARK_REGISTRY_URL, prefix);
   const logger = createLogger('ledger-eos-test', process.env.TEST_LOG_LEVEL ?? 'warn');
   let db: TestDatabase;
   let running: RunningConsumer | null = null;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await env.setup();
+    await ns.applyTopics();
   }, 90_000);
 
   afterAll(async () => {
     await running?.stop();
     await db?.drop();
-    await env.cleanup();
+    await ns.cleanup();
+    await transport.close();
   }, 60_000);
 
   it('re-emits the stored balance records of events whose Kafka transaction aborted', { timeout: 180_000 }, async () => {
@@ -112,14 +113,14 @@ describe.skipIf(skip)('ledger publication when the Kafka transaction aborts afte
     const messages = await Promise.all(
       events.map(async (e) => ({ key: e.event.partition_key, value: await codec.encode('events.screened.v1', e) })),
     );
-    await producer.send({ topic: topicName('events.screened.v1', prefix), acks: -1, messages });
+    await producer.send({ topic: ns.topic('events.screened.v1'), acks: -1, messages });
     await producer.disconnect();
     const handler = createLedgerHandler({ pool: db.pool, logger });
     running = await runConsumer({
       handler,
       logger,
       metrics: createMetrics('ledger-eos-test'),
-      config: { ...config, TIDEMARK_TOPIC_PREFIX: prefix },
+      config: ns.serviceConfig(),
       transport: faulty,
       pool: db.pool,
       codec,

@@ -3,37 +3,25 @@
  * every profile's webhooks are accepted (202), nothing is given up, and
  * webhooks.received.v1 holds every generated event — with the redeliveries on top.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AvroCodec,
-  RegistryClient,
-  applyTopics,
-  baseConfigSchema,
-  createKafka,
-  kafkaConnection,
-  loadConfig,
-  topicName,
-  type CanonicalEvent,
-} from '@tidemark/common';
+import { AvroCodec, waitForHttp, type CanonicalEvent } from '@tidemark/common';
+import { SKIP_INTEGRATION, testNamespace } from '@tidemark/common/testing';
 import { loadIngressConfig, startIngress, type RunningIngress } from '@tidemark/ingress';
 import { createTransport } from '@tidemark/stream';
-import type { Admin, Kafka } from 'kafkajs';
 import { loadScenario } from './adapters/files.js';
 import { parseScenario } from './core/scenario.js';
 import { PROFILES, keysFromSecrets } from './profiles/profiles.js';
 import { generateSecrets, startSimulator, type RunningSimulator } from './runtime.js';
 
-const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
-const config = loadConfig(baseConfigSchema);
-const prefix = `sim-it-${randomUUID().slice(0, 8)}.`;
+const ns = testNamespace('sim-it-', { client_id: 'sim-it' });
+const { config, prefix } = ns;
 const EVENTS_TOPIC = 'webhooks.received.v1';
 
 async function readAll(expected_min: number, timeout_ms: number): Promise<CanonicalEvent[]> {
   const codec = new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix);
   const transport = createTransport(config, `simulator-reader-${prefix}`);
   try {
-    const { records, complete } = await transport.readTopic(topicName(EVENTS_TOPIC, prefix), { records_max: 1_000_000, timeout_ms });
+    const { records, complete } = await transport.readTopic(ns.topic(EVENTS_TOPIC), { records_max: 1_000_000, timeout_ms });
     expect(complete, `read every record within ${timeout_ms} ms`).toBe(true);
     expect(records.length).toBeGreaterThanOrEqual(expected_min);
     return await Promise.all(records.map((r) => codec.decode<CanonicalEvent>(r.value!)));
@@ -42,20 +30,13 @@ async function readAll(expected_min: number, timeout_ms: number): Promise<Canoni
   }
 }
 
-describe.skipIf(SKIP)('simulator → real ingress (Kafka + registry)', () => {
-  let kafka: Kafka;
-  let admin: Admin;
-  let registry: RegistryClient;
+describe.skipIf(SKIP_INTEGRATION)('simulator → real ingress (Kafka + registry)', () => {
   let ingress: RunningIngress;
   let simulator: RunningSimulator | null = null;
   const secrets = generateSecrets(['generic', 'ledgerpay', 'custodian-x']);
 
   beforeAll(async () => {
-    kafka = createKafka({ ...kafkaConnection(config), client_id: `sim-it-${prefix}` });
-    admin = kafka.admin();
-    await admin.connect();
-    registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
-    await applyTopics(admin, registry, { prefix });
+    await ns.applyTopics();
     const env = {
       ...process.env,
       ...secrets,
@@ -66,23 +47,13 @@ describe.skipIf(SKIP)('simulator → real ingress (Kafka + registry)', () => {
     };
     ingress = await startIngress(loadIngressConfig(env), { env });
     // Ingress answers 503 until its Kafka producer is connected (a TLS + SCRAM login on the secured broker).
-    const until = Date.now() + 60_000;
-    while ((await fetch(`${ingress.url}/readyz`).catch(() => null))?.status !== 200) {
-      if (Date.now() > until) throw new Error('ingress not ready within 60 s');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitForHttp(`${ingress.url}/readyz`, 60_000);
   }, 90_000);
 
   afterAll(async () => {
     await simulator?.stop();
     await ingress?.close();
-    if (admin) {
-      const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-      if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-      for (const subject of (await registry.subjects()).filter((s) => s.startsWith(prefix)))
-        await registry.deleteSubject(subject).catch(() => undefined);
-      await admin.disconnect();
-    }
+    await ns.cleanup();
   });
 
   it('every profile is accepted and every event reaches webhooks.received.v1 (redeliveries included)', async () => {

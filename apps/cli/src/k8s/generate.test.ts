@@ -143,12 +143,29 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  it('exposes ingress and the ledger API as Services', () => {
+  it('exposes ingress, the ledger API and the console as Services', () => {
     expect(
       ofKind('Service')
         .map((d) => d.metadata.name)
         .sort(),
-    ).toEqual(['ingress', 'ledger-projector']);
+    ).toEqual(['console', 'ingress', 'ledger-projector']);
+  });
+
+  it("runs the console as its own principal, and the reconciliations it starts as the reconciler's", () => {
+    const env = containerOf(ofKind('Deployment').find((d) => d.metadata.name === 'console')!).env;
+    expect(env.find((e) => e.name === 'TIDEMARK_KAFKA_SASL_USERNAME')?.value).toBe('tidemark-console');
+    expect(env.find((e) => e.name === 'TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_USERNAME')?.value).toBe('tidemark-reconciler');
+    expect(env.find((e) => e.name === 'TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'tidemark-reconciler',
+      key: 'password',
+    });
+    const user = ofKind('KafkaUser').find((u) => u.metadata.name === 'tidemark-console') as unknown as {
+      spec: { authorization: { acls: Array<{ resource: { type: string; name: string }; operations: string[] }> } };
+    };
+    const acls = user.spec.authorization.acls.map((a) => `${a.operations.join()} ${a.resource.type} ${a.resource.name}`);
+    expect(acls).toContain('Read topic ledger-projector.dlq');
+    expect(acls).toContain('Write transactionalId tidemark-dlq-ops-ledger-projector');
+    expect(acls.filter((a) => a.startsWith('Read topic') && !a.endsWith('.dlq'))).toEqual([]);
   });
 
   it("scales each consumer on its group's lag, up to its input topic's partition count", () => {

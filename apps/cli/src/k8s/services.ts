@@ -21,7 +21,7 @@ export interface Resources {
 }
 
 export interface ServiceSpec {
-  name: 'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector' | 'reconciler';
+  name: 'ingress' | 'dedupe' | 'compliance-screening' | 'ledger-projector' | 'reconciler' | 'console';
   /** `http`: serves requests behind a Service; `consumer`: reads its catalog input (scaled on lag); `scheduled`: one instance on a timer. */
   role: 'http' | 'consumer' | 'scheduled';
   /** Port of the HTTP API and/or the ops endpoints (/healthz, /readyz, /metrics), and the variables that set it. */
@@ -121,5 +121,32 @@ export const SERVICES: readonly ServiceSpec[] = [
       '--schedule',
       '$(TIDEMARK_RECONCILE_INTERVAL_S)',
     ],
+  },
+  {
+    // The ops console: sessions live in its memory, so one instance. Its own Kafka principal works dead letters
+    // only; the reconciliations it starts run as the reconciler (its database role and its Kafka principal).
+    name: 'console',
+    role: 'http',
+    port: 8095,
+    port_env: 'TIDEMARK_CONSOLE_PORT',
+    host_env: 'TIDEMARK_CONSOLE_HOST',
+    expose: true,
+    replicas_min: 1,
+    resources: { cpu_request: '100m', memory_request_mib: 192, cpu_limit: '500m', memory_limit_mib: 512 },
+    secrets: [
+      // The dead-letter operator state (stream_dlq_state).
+      databaseUrl('console'),
+      { env: 'TIDEMARK_API_TOKENS', secret: 'tidemark-api-tokens', key: 'tokens' },
+      { env: 'TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL', secret: 'tidemark-database', key: 'reconciler-url' },
+      // Strimzi's User Operator keeps the reconciler's password in the Secret named after its KafkaUser.
+      { env: 'TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_PASSWORD', secret: 'tidemark-reconciler', key: 'password' },
+    ],
+    env: {
+      TIDEMARK_CONSOLE_RECONCILER_KAFKA_SASL_USERNAME: 'tidemark-reconciler',
+      TIDEMARK_CONSOLE_LEDGER_URL: 'http://ledger-projector:8090',
+      // The services with a Service object (the consumers have none to scrape through).
+      TIDEMARK_CONSOLE_TARGETS: 'ingress=http://ingress:8080,ledger-projector=http://ledger-projector:8090',
+      TIDEMARK_CONSOLE_SECURE_COOKIE: 'true',
+    },
   },
 ];

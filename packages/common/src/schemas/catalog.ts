@@ -41,7 +41,11 @@ export interface ReplicationProfile {
 export interface Catalog {
   replication: { profiles: ReplicationProfile[] };
   /** Services that talk to Kafka: one principal each, with the ACLs their place in the catalog implies (acls.ts). */
-  services: { names: string[] };
+  services: {
+    names: string[];
+    /** Services that operate every consumer's dead letters (list, show, replay, purge): the console (acls.ts). */
+    dlq_operators?: string[];
+  };
   topics: TopicSpec[];
   consumers: ConsumerSpec[];
 }

@@ -17,6 +17,17 @@
  * that outcome is committed in Kafka, so the next record of the key cannot overtake.
  */
 
+import {
+  H_ATTEMPT,
+  H_DUE_AT_MS,
+  H_FIRST_FAILURE_AT_MS,
+  H_LAST_ERROR,
+  H_RUNG,
+  H_SOURCE_OFFSET,
+  H_SOURCE_PARTITION,
+  H_SOURCE_TOPIC,
+} from './headers.js';
+
 export type ErrorClass = 'TRANSIENT' | 'PERMANENT' | 'POISON';
 
 /** Rungs are numbered 1..n; `retry_delays_ms[r - 1]` is rung r's delay. */
@@ -94,22 +105,10 @@ export function blockBackoffMs(consecutive_failures: number, min_ms = 100, max_m
 }
 
 // ---------------------------------------------------------------------------
-// Ladder record headers
+// Ladder record headers (names in headers.ts)
 // ---------------------------------------------------------------------------
 
-export const H_SOURCE_TOPIC = 'tidemark-source-topic';
-export const H_SOURCE_PARTITION = 'tidemark-source-partition';
-export const H_SOURCE_OFFSET = 'tidemark-source-offset';
-/** Attempts already made (0 for a record that followed its key into the ladder unprocessed). */
-export const H_ATTEMPT = 'tidemark-attempt';
-export const H_DUE_AT_MS = 'tidemark-due-at-ms';
-export const H_FIRST_FAILURE_AT_MS = 'tidemark-first-failure-at-ms';
-export const H_LAST_ERROR = 'tidemark-last-error';
-export const H_RUNG = 'tidemark-rung';
-/** Set on records an operator replayed from a DLQ: `<dlq topic>/<partition>/<offset>`. */
-export const H_REPLAY_OF = 'tidemark-replay-of';
-/** Set on replayed records: the replayed record's original source `<topic>/<partition>/<offset>`. */
-export const H_REPLAY_SOURCE = 'tidemark-replay-source';
+export * from './headers.js';
 
 const LADDER_HEADERS = [
   H_SOURCE_TOPIC,

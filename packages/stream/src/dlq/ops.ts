@@ -14,7 +14,17 @@
  *   resolved prefix of each DLQ partition from Kafka (delete-records).
  */
 import type pg from 'pg';
-import { AvroCodec, buildAudit, loadCatalog, topicName, type BaseConfig, type DeadLetter, type Logger, createPool } from '@tidemark/common';
+import {
+  AvroCodec,
+  buildAudit,
+  dlqOpsTransactionalId,
+  loadCatalog,
+  topicName,
+  type BaseConfig,
+  type DeadLetter,
+  type Logger,
+  createPool,
+} from '@tidemark/common';
 import { dlqTopicBase, H_REPLAY_OF, H_REPLAY_SOURCE } from '../core/ladder.js';
 import { createTransport } from '../kafka/select.js';
 import { auditOutgoing } from '../runtime/outgoing.js';
@@ -163,7 +173,7 @@ export async function replayDeadLetters(
       report.skipped.push({ id: e.id, reason: skipReason(claim.state) });
       continue;
     }
-    const producer = await ctx.transport.transactionalProducer(topicName(`tidemark-dlq-ops-${e.service}`, ctx.prefix));
+    const producer = await ctx.transport.transactionalProducer(dlqOpsTransactionalId(e.service, ctx.prefix));
     try {
       const txn = await producer.begin();
       try {
@@ -223,7 +233,7 @@ export async function purgeDeadLetters(
       }
       let producer = producerByService.get(e.service);
       if (!producer) {
-        producer = await ctx.transport.transactionalProducer(topicName(`tidemark-dlq-ops-${e.service}`, ctx.prefix));
+        producer = await ctx.transport.transactionalProducer(dlqOpsTransactionalId(e.service, ctx.prefix));
         producerByService.set(e.service, producer);
       }
       const txn = await producer.begin();

@@ -21,6 +21,7 @@ import {
   createConfluentProducer,
   headersToStrings,
   librdkafkaSecurity,
+  readerGroupPrefix,
   type ConfluentProducerOptions,
   type KafkaSecurity,
 } from '@tidemark/common';
@@ -82,7 +83,7 @@ export class ConfluentTransport extends AdminBackedTransport {
       {
         'bootstrap.servers': this.opts.brokers.join(','),
         ...librdkafkaSecurity(this.opts.security),
-        'group.id': `tidemark-reader-${randomUUID()}`,
+        'group.id': `${readerGroupPrefix(topic)}${randomUUID()}`,
         'enable.auto.commit': false,
         'enable.partition.eof': true,
         'isolation.level': 'read_committed',

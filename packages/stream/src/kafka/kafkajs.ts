@@ -18,7 +18,7 @@ import {
   toFetchedRecord,
   type KafkaStyleAdmin,
 } from './admin-ops.js';
-import { createIdempotentProducer } from '@tidemark/common';
+import { createIdempotentProducer, readerGroupPrefix } from '@tidemark/common';
 import { installKafkajsPatches } from '@tidemark/common';
 import { randomUUID } from 'node:crypto';
 import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, TransactionalProducer } from './transport.js';
@@ -54,7 +54,7 @@ export class KafkajsTransport extends AdminBackedTransport {
   ): Promise<{ records: FetchedRecord[]; complete: boolean }> {
     const { ends: remaining } = await this.readableEnds(topic);
     if (remaining.size === 0) return { records: [], complete: true };
-    const groupId = `tidemark-reader-${topic}-${randomUUID()}`;
+    const groupId = `${readerGroupPrefix(topic)}${randomUUID()}`;
     const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 200, readUncommitted: false, allowAutoTopicCreation: false });
     const records: FetchedRecord[] = [];
     let complete = false;

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parseRuleGroups, type PrometheusRule } from '@tidemark/local-infra/prometheus';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const PROM_DIR = join(ROOT, 'deploy/prometheus');
@@ -20,18 +20,8 @@ const OWN_METRIC = /\b(?:tidemark|ledger|reconciler)_[a-z0-9_]+\b/g;
 const SERIES_SUFFIX = /_(?:bucket|count|sum)$/;
 const SEVERITIES = new Set(['page', 'warn', 'info']);
 
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-
-function loadRules(): Rule[] {
-  const doc = parse(readFileSync(join(PROM_DIR, 'alerts.yml'), 'utf8')) as { groups: Array<{ name: string; rules: Rule[] }> };
-  return doc.groups.flatMap((g) => g.rules);
+function loadRules(): PrometheusRule[] {
+  return parseRuleGroups(readFileSync(join(PROM_DIR, 'alerts.yml'), 'utf8')).flatMap((g) => g.rules);
 }
 
 function sourceFiles(dir: string, out: string[] = []): string[] {

@@ -29,7 +29,6 @@ import { HandlerDispatch } from './dispatch.js';
 import { StreamGauges } from './gauges.js';
 import { streamMetrics, type StreamMetrics } from './metrics.js';
 import { OutgoingEncoder } from './outgoing.js';
-import { WarmCodec } from './warm-codec.js';
 import { PartitionOwnership, type PartitionState } from './partitions.js';
 import { InfrastructureBlock, isRebalance, msSince, sleep, tpKey, type Entry } from './records.js';
 
@@ -97,7 +96,6 @@ class StreamRuntime<V> implements RunningConsumer {
   private readonly pool: pg.Pool;
   private readonly codec: AvroCodec;
   private readonly store: ParkingStore;
-  private readonly warm: WarmCodec;
   private readonly outgoing: OutgoingEncoder;
   private readonly dispatch: HandlerDispatch<V>;
   private readonly gauges: StreamGauges;
@@ -138,9 +136,8 @@ class StreamRuntime<V> implements RunningConsumer {
         onError: (err) => this.log.warn({ err: errorMessage(err) }, 'postgres connection failed'),
       });
     this.store = new ParkingStore(this.pool, this.group_id);
-    this.warm = new WarmCodec(this.codec);
     const { service, prefix, rung_topics, group_id, policy, log, m } = this;
-    this.outgoing = new OutgoingEncoder({ service, prefix, rung_topics, encodeAvro: (topic, value) => this.warm.encode(topic, value) });
+    this.outgoing = new OutgoingEncoder({ service, prefix, rung_topics, encodeAvro: (topic, value) => this.codec.encode(topic, value) });
     this.dispatch = new HandlerDispatch<V>({
       handler,
       service,
@@ -149,7 +146,7 @@ class StreamRuntime<V> implements RunningConsumer {
       m,
       key_concurrency_max: this.key_concurrency_max,
       outgoing: this.outgoing,
-      decode: opts.decode ?? ((value: Buffer) => this.warm.decode<V>(value)),
+      decode: opts.decode ?? ((value: Buffer) => this.codec.decode<V>(value)),
     });
     const transport = this.transport;
     const store = this.store;

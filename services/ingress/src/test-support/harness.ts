@@ -4,6 +4,7 @@
  * Used by the integration tests and the bench; not part of the service.
  */
 import { AvroCodec, applyTopics, createKafka, kafkaConnection, RegistryClient, topicName, type BaseConfig } from '@tidemark/common';
+import { removeNamespace } from '@tidemark/common/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -102,15 +103,13 @@ export async function createNamespace(config: Pick<BaseConfig, 'TIDEMARK_KAFKA_B
     kafka,
     admin,
     async cleanup() {
-      const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-      if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
       try {
-        for (const subject of (await registry.subjects()).filter((s) => s.startsWith(prefix)))
-          await registry.deleteSubject(subject).catch(() => undefined);
+        await removeNamespace(admin, registry, prefix);
       } catch (error) {
-        console.warn(`could not delete registry subjects of ${prefix}: ${(error as Error).message}`);
+        console.warn(`could not remove the topics and registry subjects of ${prefix}: ${(error as Error).message}`);
+      } finally {
+        await admin.disconnect();
       }
-      await admin.disconnect();
     },
   };
 }

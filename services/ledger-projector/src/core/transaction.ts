@@ -39,7 +39,7 @@
  * escalates to BLOCK after a release, its funds go back to `held`.
  */
 import { type AccountRef, externalAccount, walletAccount, accountId } from './accounts.js';
-import { formatUnits, parseSignedUnits } from './amount.js';
+import { formatUnits } from './amount.js';
 
 export const DEPOSIT_EVENT_TYPES = ['deposit.detected', 'deposit.confirmed', 'deposit.failed', 'deposit.reversed'] as const;
 export const WITHDRAWAL_EVENT_TYPES = [
@@ -475,49 +475,5 @@ function assertPositionInvariants(state: TxState): void {
   }
 }
 
-// ---- serialization (bigints travel as decimal strings of units) ----
-
-/** A TxState as stored: its amounts and position in decimal strings of units. */
-export type TxStateJson = Omit<TxState, 'amounts' | 'position'> & {
-  amounts: Partial<Record<TxEventType, string>>;
-  position: Record<keyof Position, string>;
-};
-
-/** The facts (event types seen → amount of their first occurrence) as decimal strings. */
-export function factsToJson(amounts: TxState['amounts']): Partial<Record<TxEventType, string>> {
-  const out: Partial<Record<TxEventType, string>> = {};
-  for (const [type, amount] of Object.entries(amounts) as Array<[TxEventType, bigint | undefined]>) {
-    if (amount !== undefined) out[type] = formatUnits(amount);
-  }
-  return out;
-}
-
-export function stateToJson(state: TxState): TxStateJson {
-  return {
-    ...state,
-    amounts: factsToJson(state.amounts),
-    position: {
-      pending: formatUnits(state.position.pending),
-      available: formatUnits(state.position.available),
-      held: formatUnits(state.position.held),
-    },
-  };
-}
-
-export function stateFromJson(json: TxStateJson): TxState {
-  const amounts: Partial<Record<TxEventType, bigint>> = {};
-  for (const [type, amount] of Object.entries(json.amounts) as Array<[TxEventType, string | undefined]>) {
-    if (amount !== undefined) amounts[type] = parseSignedUnits(amount);
-  }
-  return {
-    ...json,
-    amounts,
-    reasons: [...json.reasons],
-    anomalies: [...json.anomalies],
-    position: {
-      pending: parseSignedUnits(json.position.pending),
-      available: parseSignedUnits(json.position.available),
-      held: parseSignedUnits(json.position.held),
-    },
-  };
-}
+// Serialization lives in tx-state-json.ts; re-exported so the state machine's module stays the one entry point.
+export { factsToJson, stateFromJson, stateToJson, type TxStateJson } from './tx-state-json.js';

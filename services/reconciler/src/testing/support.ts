@@ -9,19 +9,16 @@ import pg from 'pg';
 import type { Admin, Kafka } from 'kafkajs';
 import {
   AvroCodec,
-  RegistryClient,
-  applyTopics,
   baseConfigSchema,
   canonicalEvent as buildCanonicalEvent,
-  createKafka,
   createLogger,
-  kafkaConnection,
   loadConfig,
   topicName,
   type CanonicalEvent,
   type Decision,
   type ScreenedEvent,
 } from '@tidemark/common';
+import { testNamespace } from '@tidemark/common/testing';
 import { createLedgerHandler } from '@tidemark/ledger-projector';
 import { createTestDatabase, type TestDatabase } from '@tidemark/ledger-projector/testing';
 
@@ -43,24 +40,14 @@ export interface TestTopics {
 }
 
 export async function createTestTopics(label: string): Promise<TestTopics> {
-  const prefix = `it${label}${randomBytes(4).toString('hex')}.`;
-  const kafka = createKafka({ ...kafkaConnection(config), client_id: `reconciler-test-${label}` });
-  const admin = kafka.admin();
-  await admin.connect();
-  const registry = new RegistryClient(config.TIDEMARK_REGISTRY_URL);
-  await applyTopics(admin, registry, { prefix });
+  const ns = testNamespace(`it${label}`, { client_id: `reconciler-test-${label}` });
+  await ns.applyTopics();
   return {
-    prefix,
-    kafka,
-    admin,
-    codec: new AvroCodec(config.TIDEMARK_REGISTRY_URL, prefix),
-    async cleanup() {
-      const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-      if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-      for (const s of (await registry.subjects()).filter((s) => s.startsWith(prefix)))
-        await registry.deleteSubject(s).catch(() => undefined);
-      await admin.disconnect();
-    },
+    prefix: ns.prefix,
+    kafka: ns.kafka,
+    admin: ns.admin,
+    codec: new AvroCodec(config.TIDEMARK_REGISTRY_URL, ns.prefix),
+    cleanup: () => ns.cleanup(),
   };
 }
 

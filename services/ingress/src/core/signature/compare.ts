@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { withinTolerance, type VerifyInput, type VerifyResult } from './types.js';
+import { parseUnixSeconds, withinTolerance, type VerifyInput, type VerifyResult } from './types.js';
 
 /**
  * Constant-time equality of two ASCII strings (signatures in their wire encoding).
@@ -28,6 +28,16 @@ export function matchingKeyIndex<K>(keys: readonly K[], provided: readonly strin
     if (matched) return key_index;
   }
   return null;
+}
+
+/**
+ * The signed timestamp (unix seconds) of a scheme's header, or the rejection; `where` names the
+ * header (or the part of one) it was read from.
+ */
+export function signedTimestamp(raw: string, where: string): number | VerifyResult {
+  const timestamp_s = parseUnixSeconds(raw);
+  if (timestamp_s === null) return { ok: false, reason: 'timestamp_invalid', message: `${where} must be unix seconds` };
+  return timestamp_s;
 }
 
 /**

@@ -5,9 +5,9 @@
  * Header names are configurable per profile. The timestamp is inside the signed content,
  * so a captured request cannot be replayed with a fresh timestamp.
  */
-import { verifyMatch } from './compare.js';
+import { signedTimestamp, verifyMatch } from './compare.js';
 import { HEX_SHA256, timestampedHexSignature as signatureOf, utf8SecretKey } from './timestamped-hex.js';
-import { SIGNATURES_PER_HEADER_MAX, parseUnixSeconds, type SignatureVerifier, type VerifyInput, type VerifyResult } from './types.js';
+import { SIGNATURES_PER_HEADER_MAX, type SignatureVerifier, type VerifyInput, type VerifyResult } from './types.js';
 
 /** Rotation: a provider may send several comma-separated signatures while it rolls keys. */
 const SIGNATURE_LIST_LENGTH_MAX = 65 * SIGNATURES_PER_HEADER_MAX;
@@ -28,10 +28,8 @@ export function createHexHmac(signature_header: string, timestamp_header: string
     if (header.length > SIGNATURE_LIST_LENGTH_MAX) {
       return { ok: false, reason: 'signature_malformed', message: `header ${signature_header} is too long` };
     }
-    const timestamp_s = parseUnixSeconds(timestamp_raw);
-    if (timestamp_s === null) {
-      return { ok: false, reason: 'timestamp_invalid', message: `${timestamp_header} must be unix seconds` };
-    }
+    const timestamp_s = signedTimestamp(timestamp_raw, timestamp_header);
+    if (typeof timestamp_s !== 'number') return timestamp_s;
     const provided = header
       .split(',')
       .map((s) => s.trim())

@@ -5,11 +5,10 @@
  * Secret: `whsec_<base64 key>`.
  */
 import { createHmac } from 'node:crypto';
-import { verifyMatch } from './compare.js';
+import { signedTimestamp, verifyMatch } from './compare.js';
 import {
   SIGNATURE_HEADER_LENGTH_MAX,
   SIGNATURES_PER_HEADER_MAX,
-  parseUnixSeconds,
   type SignatureVerifier,
   type VerifyInput,
   type VerifyResult,
@@ -50,10 +49,8 @@ function verify(input: VerifyInput): VerifyResult {
   if (signature_header.length > SIGNATURE_HEADER_LENGTH_MAX || delivery_id.length > WEBHOOK_ID_LENGTH_MAX) {
     return { ok: false, reason: 'signature_malformed', message: 'webhook-signature or webhook-id header is too long' };
   }
-  const timestamp_s = parseUnixSeconds(timestamp_raw);
-  if (timestamp_s === null) {
-    return { ok: false, reason: 'timestamp_invalid', message: 'webhook-timestamp must be unix seconds' };
-  }
+  const timestamp_s = signedTimestamp(timestamp_raw, 'webhook-timestamp');
+  if (typeof timestamp_s !== 'number') return timestamp_s;
   if (input.keys.length === 0) {
     return { ok: false, reason: 'no_secret_configured', message: 'signature could not be verified' };
   }

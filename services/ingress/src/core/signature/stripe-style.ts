@@ -4,12 +4,11 @@
  * keyed with the whole secret string as UTF-8 (not base64-decoded). Unknown schemes
  * such as `v0` are ignored. The header name is configurable per profile.
  */
-import { verifyMatch } from './compare.js';
+import { signedTimestamp, verifyMatch } from './compare.js';
 import { HEX_SHA256, timestampedHexSignature as signatureOf, utf8SecretKey } from './timestamped-hex.js';
 import {
   SIGNATURE_HEADER_LENGTH_MAX,
   SIGNATURES_PER_HEADER_MAX,
-  parseUnixSeconds,
   type SignatureVerifier,
   type VerifyInput,
   type VerifyResult,
@@ -39,10 +38,8 @@ export function createStripeStyle(signature_header: string): SignatureVerifier {
     if (timestamp_raw === null) {
       return { ok: false, reason: 'timestamp_missing', message: `no t=<unix seconds> in ${signature_header}` };
     }
-    const timestamp_s = parseUnixSeconds(timestamp_raw);
-    if (timestamp_s === null) {
-      return { ok: false, reason: 'timestamp_invalid', message: `t in ${signature_header} must be unix seconds` };
-    }
+    const timestamp_s = signedTimestamp(timestamp_raw, `t in ${signature_header}`);
+    if (typeof timestamp_s !== 'number') return timestamp_s;
     if (provided.length === 0) {
       return { ok: false, reason: 'signature_missing', message: `no v1 signature in ${signature_header}` };
     }
