@@ -35,6 +35,7 @@ export {
   provisionDatabaseAt,
   serviceDatabaseUrl,
   DB_SERVICES,
+  DLQ_STATE_SCHEMA,
   LEDGER_READER_ROLE,
   SERVICE_DB_ROLES,
   type DbService,
