@@ -15,6 +15,8 @@
  * SELECT, INSERT, UPDATE), a table the provisioning creates, so the console runs no DDL.
  */
 
+import { POSTGRES } from './components.js';
+
 export interface ServiceDbRole {
   role: string;
   /** The schema the role owns (null: owns nothing, e.g. the reconciler's temporary tables only). */
@@ -182,6 +184,21 @@ export function serviceDatabaseUrl(admin_url: string, service: DbService, passwo
   url.username = SERVICE_DB_ROLES[service].role;
   url.password = password;
   return url.toString();
+}
+
+/**
+ * The service's URL when `url` carries the local infrastructure's admin credentials (whose roles have the local
+ * development passwords), else null: a URL with other credentials is someone's deliberate choice and is kept.
+ */
+export function localServiceDatabaseUrl(url: string, service: DbService): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  const local_admin = decodeURIComponent(parsed.username) === POSTGRES.user && decodeURIComponent(parsed.password) === POSTGRES.password;
+  return local_admin ? serviceDatabaseUrl(url, service) : null;
 }
 
 /**

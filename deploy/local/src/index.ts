@@ -34,6 +34,7 @@ export {
   provisionDatabase,
   provisionDatabaseAt,
   serviceDatabaseUrl,
+  localServiceDatabaseUrl,
   DB_SERVICES,
   DLQ_STATE_SCHEMA,
   LEDGER_READER_ROLE,
