@@ -15,6 +15,7 @@
  * SELECT, INSERT, UPDATE), a table the provisioning creates, so the console runs no DDL.
  */
 
+import { readFileSync } from 'node:fs';
 import { POSTGRES } from './components.js';
 
 export interface ServiceDbRole {
@@ -128,6 +129,15 @@ END $$`);
   return out;
 }
 
+const STREAM_MIGRATION = new URL('../../../packages/stream/migrations/001_stream_runtime.sql', import.meta.url);
+
+/** The stream runtime's own definition of the state table (its migration), created as `table` if missing. */
+function dlqStateTableDdl(table: string): string {
+  const ddl = new RegExp(`CREATE TABLE ${DLQ_STATE_TABLE} \\([\\s\\S]*?\\n\\);`).exec(readFileSync(STREAM_MIGRATION, 'utf8'))?.[0];
+  if (!ddl) throw new Error(`the stream runtime's migration no longer defines ${DLQ_STATE_TABLE}`);
+  return ddl.replace(`CREATE TABLE ${DLQ_STATE_TABLE}`, `CREATE TABLE IF NOT EXISTS ${table}`).replace(/;$/, '');
+}
+
 /**
  * The dead-letter operator state, owned by the admin: the console (and `tidemark dlq`, which acts as it) reads
  * and writes its rows and can change nothing else. The columns are those of the stream runtime's migration
@@ -142,15 +152,7 @@ function dlqStateStatements(): string[] {
   return [
     `CREATE SCHEMA IF NOT EXISTS ${DLQ_STATE_SCHEMA}`,
     `REVOKE ALL ON SCHEMA ${DLQ_STATE_SCHEMA} FROM PUBLIC`,
-    `CREATE TABLE IF NOT EXISTS ${table} (
-  dlq_topic text NOT NULL,
-  dlq_partition int NOT NULL,
-  dlq_offset bigint NOT NULL,
-  state text NOT NULL CHECK (state IN ('replaying', 'replayed', 'purged')),
-  actor text NOT NULL,
-  updated_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (dlq_topic, dlq_partition, dlq_offset)
-)`,
+    dlqStateTableDdl(table),
     `DO $$ BEGIN
   IF to_regclass('public.${DLQ_STATE_TABLE}') IS NOT NULL THEN
     INSERT INTO ${table} (${columns}) SELECT ${columns} FROM public.${DLQ_STATE_TABLE} ON CONFLICT DO NOTHING;
