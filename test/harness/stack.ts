@@ -150,6 +150,8 @@ export class Stack {
         return {
           TIDEMARK_CONSOLE_PORT: port,
           TIDEMARK_CONSOLE_LEDGER_URL: this.ledger_url,
+          // Its dead-letter state, as its own role (dlq_ops.stream_dlq_state only).
+          TIDEMARK_DATABASE_URL: this.serviceDatabaseUrl('console'),
           // Reconciliations started from the console run as the reconciler: its read-only role and its Kafka principal.
           TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL: this.serviceDatabaseUrl('reconciler'),
           ...consoleReconcilerKafkaEnv(),

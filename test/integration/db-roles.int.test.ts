@@ -3,12 +3,14 @@
  * as real processes against a database set up by the test stack, each connected as its own role.
  * Then, from outside: nobody connected is a superuser or the admin; each role owns exactly its
  * schema and nothing lands in `public`; the ledger's role cannot read or write another service's
- * schema; the read-only ledger role (the reconciler's) reads the ledger but cannot change it.
+ * schema; the read-only ledger role (the reconciler's) reads the ledger but cannot change it; the console's role
+ * reads and writes the dead-letter state table only (its DLQ actions: test/integration/kafka-access.int.test.ts).
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForHttp } from '@tidemark/cli/platform';
-import { LEDGER_READER_ROLE, SERVICE_DB_ROLES } from '@tidemark/local-infra';
+import { DLQ_STATE_SCHEMA, LEDGER_READER_ROLE, SERVICE_DB_ROLES } from '@tidemark/local-infra';
+import { migrateStreamTables } from '@tidemark/stream';
 import { Stack } from '../harness/stack.js';
 
 const SKIP = process.env.TIDEMARK_SKIP_INTEGRATION === '1';
@@ -66,9 +68,9 @@ describe.skipIf(SKIP)('least-privilege Postgres roles', () => {
       rolcreaterole: boolean;
       rolbypassrls: boolean;
     }>('SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = ANY($1)', [
-      [...SERVICE_ROLES, SERVICE_DB_ROLES.reconciler.role, LEDGER_READER_ROLE],
+      [...SERVICE_ROLES, SERVICE_DB_ROLES.reconciler.role, SERVICE_DB_ROLES.console.role, LEDGER_READER_ROLE],
     ]);
-    expect(roles.rows).toHaveLength(SERVICE_ROLES.length + 2);
+    expect(roles.rows).toHaveLength(SERVICE_ROLES.length + 3);
     for (const r of roles.rows)
       expect(r, r.rolname).toMatchObject({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolbypassrls: false });
   });
@@ -127,5 +129,62 @@ describe.skipIf(SKIP)('least-privilege Postgres roles', () => {
     expect(await attempt(reader, 'TRUNCATE ledger.outbox')).toBe('42501');
     expect(await attempt(reader, 'CREATE TABLE ledger.intruder (x int)')).toBe('42501');
     expect(await attempt(reader, 'SELECT * FROM compliance.screening_decisions LIMIT 1')).toBe('42501');
+  });
+
+  it("the console's role works the dead-letter state and nothing else, and runs no DDL", async () => {
+    const console_url = stack.serviceDatabaseUrl('console');
+    // What its DLQ actions do (packages/stream/src/dlq/ops.ts), through its search_path.
+    const row = `('t.dlq', 0, 7, 'replaying', 'console:test')`;
+    expect(
+      await attempt(console_url, `INSERT INTO stream_dlq_state (dlq_topic, dlq_partition, dlq_offset, state, actor) VALUES ${row}`),
+    ).toBe('ok');
+    expect(await attempt(console_url, `UPDATE stream_dlq_state SET state = 'replayed', updated_at = now() WHERE dlq_offset = 7`)).toBe(
+      'ok',
+    );
+    expect(await attempt(console_url, `SELECT dlq_partition, dlq_offset, state FROM stream_dlq_state WHERE dlq_topic = 't.dlq'`)).toBe(
+      'ok',
+    );
+    expect((await admin.query(`SELECT state, actor FROM ${DLQ_STATE_SCHEMA}.stream_dlq_state WHERE dlq_topic = 't.dlq'`)).rows).toEqual([
+      { state: 'replayed', actor: 'console:test' },
+    ]);
+    // Nothing else: not the ledger, not another service's schema, no table of its own, not even erasing the state.
+    const refused = [
+      'SELECT count(*) FROM ledger.balances',
+      'UPDATE ledger.balances SET available = 0',
+      `INSERT INTO ledger.kyc_statuses (customer_id, kyc_status, provider, event_id, occurred_at) VALUES ('c', 's', 'p', 'e', now())`,
+      'SELECT * FROM dedupe.dedupe_claims LIMIT 1',
+      'SELECT * FROM compliance.screening_decisions LIMIT 1',
+      'DELETE FROM stream_dlq_state',
+      'TRUNCATE stream_dlq_state',
+      'DROP TABLE stream_dlq_state',
+      `CREATE TABLE ${DLQ_STATE_SCHEMA}.intruder (x int)`,
+      'CREATE TABLE public.intruder (x int)',
+      'CREATE SCHEMA intruder',
+    ];
+    for (const sql of refused) expect(await attempt(console_url, sql), sql).toBe('42501');
+  });
+
+  it("the provisioned dead-letter state table has the stream runtime migration's columns", async () => {
+    // The runtime's own migration, run in a scratch schema, against what the provisioning created.
+    const scratch = `dlq_cols_${stack.id}`;
+    await admin.query(`CREATE SCHEMA ${scratch}`);
+    const pool = new pg.Pool({ connectionString: stack.database_url, max: 1, options: `-c search_path=${scratch}` });
+    try {
+      await migrateStreamTables(pool);
+      const columns = async (schema: string) =>
+        (
+          await admin.query(
+            `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+              WHERE table_schema = $1 AND table_name = 'stream_dlq_state' ORDER BY ordinal_position`,
+            [schema],
+          )
+        ).rows;
+      const provisioned = await columns(DLQ_STATE_SCHEMA);
+      expect(provisioned.length).toBe(6);
+      expect(provisioned).toEqual(await columns(scratch));
+    } finally {
+      await pool.end();
+      await admin.query(`DROP SCHEMA ${scratch} CASCADE`);
+    }
   });
 });

@@ -3,8 +3,8 @@
  * or PLAINTEXT client cannot connect; the ingress principal writes only what the catalog says (denied writing
  * events.unique.v1, denied reading events.screened.v1); a team principal from `access grant` reads its granted
  * topic and nothing else; revoke takes effect; `topics apply` removes a service principal's ACL the catalog no longer
- * implies (in its namespace only) and keeps team grants; the console's principal lists, shows, replays and purges dead
- * letters and is denied writing anything but the consumers' inputs and audit.v1 and reading anything but the DLQs. Producers and readers run on both clients (kafkajs and librdkafka).
+ * implies (in its namespace only) and keeps team grants; the console's principal (and its Postgres role, on a
+ * provisioned database) lists, shows, replays and purges dead letters and is denied writing anything but the consumers' inputs and audit.v1 and reading anything but the DLQs. Producers and readers run on both clients (kafkajs and librdkafka).
  * Skipped when the local broker runs PLAINTEXT (TIDEMARK_KAFKA_SECURITY=plaintext).
  */
 import { randomBytes } from 'node:crypto';
@@ -34,7 +34,7 @@ import {
   type Logger,
 } from '@tidemark/common';
 import { testNamespace } from '@tidemark/common/testing';
-import { localKafkaClientEnv } from '@tidemark/local-infra';
+import { localKafkaClientEnv, provisionDatabaseAt, serviceDatabaseUrl } from '@tidemark/local-infra';
 import { grantTeam, listTeams, revokeTeam, type TeamClientSettings } from '@tidemark/cli/access';
 import { applyTopicsFromEnv } from '@tidemark/cli/topics';
 import { createTransport, listDeadLetters, openDlqContext, purgeDeadLetters, replayDeadLetters, showDeadLetter } from '@tidemark/stream';
@@ -46,9 +46,10 @@ const secured = process.env.TIDEMARK_SKIP_INTEGRATION !== '1' && admin_connectio
 const team = `it-${randomBytes(3).toString('hex')}`;
 const catalog = loadCatalog();
 const CLIENTS = ['kafkajs', 'confluent'] as const;
-/** The dead-letter operator state (stream_dlq_state) of this run: its own schema in the admin database. */
-const dlq_state_schema = `acc_${prefix.slice(3, -1)}`;
-const dlq_state_url = `${base.TIDEMARK_DATABASE_URL}${base.TIDEMARK_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${dlq_state_schema}`)}`;
+/** This run's database, provisioned for the platform's roles: the console keeps its dead-letter state there as its own role. */
+const database = `acc_${prefix.slice(3, -1)}`;
+const database_url = Object.assign(new URL(base.TIDEMARK_DATABASE_URL), { pathname: `/${database}` }).toString();
+const dlq_state_url = serviceDatabaseUrl(database_url, 'console');
 const adminTransport = createTransport(base, 'acc-admin-reader');
 type Client = (typeof CLIENTS)[number];
 
@@ -225,12 +226,13 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
       await producer.send({ topic: t(topic), acks: -1, messages: [{ key: 'w', value: `seed-${topic}` }] });
     await producer.disconnect();
     settings = await grantTeam(team, ['events.screened.v1'], prefix);
-    await withDb((db) => db.query(`CREATE SCHEMA ${dlq_state_schema}`));
+    await withDb((db) => db.query(`CREATE DATABASE ${database}`));
+    await provisionDatabaseAt(database_url);
   });
 
   afterAll(async () => {
     await revokeTeam(team).catch(() => undefined);
-    await withDb((db) => db.query(`DROP SCHEMA IF EXISTS ${dlq_state_schema} CASCADE`)).catch(() => undefined);
+    await withDb((db) => db.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(() => undefined);
     await adminTransport.close().catch(() => undefined);
     await removeAcls(admin, catalogAcls(catalog, prefix)).catch(() => undefined);
     await ns.cleanup();
@@ -365,6 +367,16 @@ describe.skipIf(!secured)('Kafka access control (SASL_SSL + ACLs on the real bro
         replay_of = `${dlq}/${first!.ref.partition}/${first!.ref.offset}`;
         const purged = await purgeDeadLetters(ctx, { refs: [second!.ref], actor: 'console:acc' });
         expect(purged.purged).toEqual([second!.id]);
+        // Both actions recorded, as the console's database role, in the provisioned state table.
+        const stateOf = async (ref: { partition: number; offset: string }) =>
+          (
+            await ctx.pool.query<{ who: string; state: string }>(
+              'SELECT current_user AS who, state FROM dlq_ops.stream_dlq_state WHERE dlq_topic = $1 AND dlq_partition = $2 AND dlq_offset = $3',
+              [dlq, ref.partition, ref.offset],
+            )
+          ).rows;
+        expect(await stateOf(first!.ref)).toEqual([{ who: 'tidemark_console', state: 'replayed' }]);
+        expect(await stateOf(second!.ref)).toEqual([{ who: 'tidemark_console', state: 'purged' }]);
       } finally {
         await ctx.close();
       }

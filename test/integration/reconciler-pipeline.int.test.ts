@@ -7,7 +7,8 @@
  * status. The operator CLI (`node bin/tidemark.mjs reconcile`, exit codes tested from
  * outside) must report exactly those three and exit 1; with --heal the corrections flow
  * through the normal pipeline, a second heal changes nothing, and the next run exits 0
- * (conservation over the audit trail included) with the ledger equal to the provider's books.
+ * (conservation over the audit trail included) with the ledger equal to the provider's books. Given only the local
+ * admin's settings, the CLI reconciles as the reconciler (its read-only role and its Kafka principal).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -15,7 +16,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { Discrepancy } from '@tidemark/common';
+import { catalogAcls, createKafka, kafkaConnection, loadCatalog, removeAcls, servicePrincipal, type Discrepancy } from '@tidemark/common';
+import { SERVICE_DB_ROLES } from '@tidemark/local-infra';
 import type { ReportSummary } from '@tidemark/reconciler';
 import { generateSecrets, keysFromEnv, parseScenario, startSimulator, type RunningSimulator } from '@tidemark/simulator';
 import { Stack } from '../harness/stack.js';
@@ -218,6 +220,53 @@ describe.skipIf(skip)('reconciler end to end through the platform', () => {
         expect(`${wallet}/${b.asset} ${total}`).toBe(`${wallet}/${b.asset} ${expected.get(`${wallet}/${b.asset}`) ?? 0n}`);
       }
     }
+  });
+
+  it("given only the local admin's settings, the CLI reconciles as the reconciler: its database role and Kafka principal", async () => {
+    // What an operator's shell has against the local infrastructure: the admin's database URL, no Kafka settings
+    // (the CLI takes the credentials from the state folder: the reconciler's for `reconcile`, apps/cli/src/identity.ts).
+    const as_operator = { TIDEMARK_DATABASE_URL: stack.database_url, TIDEMARK_KAFKA_SECURITY_PROTOCOL: '' };
+    const ok = await cli('as-operator', [], { ...as_operator, TIDEMARK_RECONCILE_SETTLE_MS: '5000' });
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+
+    // The database: without CONNECT for the reconciler's role (the others keep theirs) the run cannot start, which an
+    // admin run could.
+    const others = (['dedupe', 'compliance-screening', 'ledger-projector', 'console'] as const).map((s) => SERVICE_DB_ROLES[s].role);
+    await db.query(`GRANT CONNECT ON DATABASE ${stack.database} TO ${others.join(', ')}`);
+    await db.query(`REVOKE CONNECT ON DATABASE ${stack.database} FROM PUBLIC`);
+    // A run that could not start writes no report: `cli` rejects with its exit code and stderr.
+    const failure = (name: string) =>
+      cli(name, [], as_operator).then(
+        () => 'it ran',
+        (err: Error) => err.message,
+      );
+    try {
+      expect(await failure('no-db-connect')).toMatch(/\(exit 2\): reconcile could not run: .*permission denied for database/);
+    } finally {
+      await db.query(`GRANT CONNECT ON DATABASE ${stack.database} TO PUBLIC`);
+    }
+
+    // Kafka: without the reconciler principal's ACLs in this namespace the run is refused, which an admin run would not be.
+    const kafka = createKafka({ ...kafkaConnection(stack.base), client_id: `recon-acl-${stack.id}` }).admin();
+    await kafka.connect();
+    try {
+      const principal = servicePrincipal('reconciler');
+      const mine = catalogAcls(loadCatalog(), stack.prefix).filter((b) => b.principal === principal);
+      expect(mine.length).toBeGreaterThan(0);
+      await removeAcls(kafka, mine);
+    } finally {
+      await kafka.disconnect();
+    }
+    // The broker applies ACL changes from its metadata log: retried until it has.
+    const refused = await waitFor('the reconciler principal to be refused', 60_000, async () => {
+      const message = await failure(`no-acls-${Date.now()}`);
+      return message === 'it ran' ? null : message;
+    });
+    // With no ACL on it the broker hides the audit topic from the principal (the admin sees it), or refuses the read.
+    expect(refused).toMatch(
+      new RegExp(`\\(exit 2\\): reconcile could not run.*(${stack.prefix}audit\\.v1 does not exist|authori[sz])`, 'i'),
+    );
   });
 });
 

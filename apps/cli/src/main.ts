@@ -334,12 +334,14 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride((err) => {
       process.exit(err.exitCode === 0 ? 0 : 2);
     })
-    .hook('preAction', async () => {
-      // The CLI's own principal is the platform admin: against the local infrastructure its credentials come from
-      // the state folder unless the environment says how to reach Kafka.
-      if (process.env.TIDEMARK_KAFKA_SECURITY_PROTOCOL) return;
-      const { localKafkaClientEnv } = await import('@tidemark/local-infra');
-      Object.assign(process.env, localKafkaClientEnv('tidemark-admin') ?? {});
+    .hook('preAction', async (_program, action) => {
+      // Against the local infrastructure the CLI runs as the platform admin, or as the service whose work the
+      // command does (`reconcile`: the reconciler's principal and read-only role; identity.ts), with credentials
+      // from the state folder, unless the environment says how to reach Kafka and the database.
+      let command: Command = action;
+      while (command.parent && command.parent !== program) command = command.parent;
+      const { commandEnv } = await import('./identity.js');
+      Object.assign(process.env, commandEnv(command.name()));
     });
 
   infraCommands(program);

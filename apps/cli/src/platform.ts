@@ -18,6 +18,7 @@ export interface ProcessSpec {
   /** Entry file relative to the repo root. */
   entry: string;
   args?: string[];
+  /** Its environment on top of the Platform's; a process gets `TIDEMARK_DATABASE_URL` only from here. */
   env?: Record<string, string>;
   /**
    * The process's own Kafka principal (e.g. `tidemark-dedupe`): against the local infrastructure its SCRAM
@@ -52,6 +53,18 @@ export const SERVICE_ENTRIES: Record<ServiceName, string> = {
   'risk-api': 'services/compliance-screening/src/fake-risk-api/main.ts',
   console: 'services/console/src/main.ts',
 };
+
+/**
+ * A started process's environment: the parent's, the Platform's, then the spec's; its own Kafka principal's
+ * credentials against the local infrastructure. Least privilege: `TIDEMARK_DATABASE_URL` only where the spec gives
+ * one (its own role's), never the admin's by inheritance (ingress and the risk API get none).
+ */
+export function processEnv(parent: NodeJS.ProcessEnv, base_env: Record<string, string>, spec: ProcessSpec): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...parent, ...base_env, ...spec.env };
+  if (spec.env?.TIDEMARK_DATABASE_URL === undefined) delete env.TIDEMARK_DATABASE_URL;
+  const kafka = spec.kafka_principal ? localKafkaClientEnv(spec.kafka_principal, env) : null;
+  return kafka ? { ...env, ...kafka } : env;
+}
 
 interface Running {
   spec: ProcessSpec;
@@ -96,9 +109,7 @@ export class Platform {
   }
 
   private envOf(spec: ProcessSpec): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...this.base_env, ...spec.env };
-    const kafka = spec.kafka_principal ? localKafkaClientEnv(spec.kafka_principal, env) : null;
-    return kafka ? { ...env, ...kafka } : env;
+    return processEnv(process.env, this.base_env, spec);
   }
 
   isRunning(name: string): boolean {

@@ -104,7 +104,8 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   const statementsPort = process.env.TIDEMARK_SIMULATOR_PORT ?? '8070';
   const platform = new Platform(serviceEnv({ ...secrets, otlp, statements_url: `http://127.0.0.1:${statementsPort}` }));
 
-  // Least privilege: the services with state connect as their own roles (deploy/local/src/db-roles.ts).
+  // Least privilege: the services with state connect as their own roles (deploy/local/src/db-roles.ts); the
+  // others (ingress, the risk API) get no database URL at all (Platform).
   const admin_database_url = loadConfig(baseConfigSchema).TIDEMARK_DATABASE_URL;
   await infra.provisionDatabaseAt(admin_database_url);
   const databaseEnv = (s: ServiceName): Record<string, string> =>
@@ -127,6 +128,8 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
     name: 'console',
     entry: SERVICE_ENTRIES.console,
     env: {
+      // Its dead-letter state, as its own role (dlq_ops.stream_dlq_state only).
+      TIDEMARK_DATABASE_URL: infra.serviceDatabaseUrl(admin_database_url, 'console'),
       // Reconciliations started from the console run as the reconciler: its read-only role and its Kafka principal.
       TIDEMARK_CONSOLE_RECONCILER_DATABASE_URL: infra.serviceDatabaseUrl(admin_database_url, 'reconciler'),
       ...consoleReconcilerKafkaEnv(),

@@ -28,6 +28,20 @@ describe('least-privilege Postgres roles', () => {
     expect(sql).not.toMatch(/GRANT (INSERT|UPDATE|DELETE|TRUNCATE|ALL)/);
   });
 
+  it("the console's role owns nothing and gets rows of the dead-letter state table only, no DDL", () => {
+    const { role, schema } = SERVICE_DB_ROLES.console;
+    expect(schema).toBeNull();
+    expect(clusterRoleStatements()).toContain(`ALTER ROLE ${role} SET search_path = dlq_ops`);
+    expect(clusterRoleStatements().filter((s) => s.startsWith('GRANT') && s.includes(role))).toEqual([]);
+    const grants = databaseStatements().filter((s) => /^GRANT/.test(s) && s.endsWith(` TO ${role}`));
+    expect(grants).toEqual([
+      `GRANT USAGE ON SCHEMA dlq_ops TO ${role}`,
+      `GRANT SELECT, INSERT, UPDATE ON dlq_ops.stream_dlq_state TO ${role}`,
+    ]);
+    // The schema and its table are created by the admin (no AUTHORIZATION: the console cannot alter or drop them).
+    expect(databaseStatements()).toContain('CREATE SCHEMA IF NOT EXISTS dlq_ops');
+  });
+
   it("a service's URL is the admin URL with the service's credentials", () => {
     expect(serviceDatabaseUrl('postgres://tidemark:tidemark@127.0.0.1:55432/tidemark_e2e_1?sslmode=disable', 'dedupe')).toBe(
       'postgres://tidemark_dedupe:tidemark_dedupe@127.0.0.1:55432/tidemark_e2e_1?sslmode=disable',

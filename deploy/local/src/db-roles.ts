@@ -10,9 +10,13 @@
  *  - `clusterRoleStatements` (run by a superuser, once per cluster: `infra up`, the compose init script);
  *  - `databaseStatements` (run by the admin role, once per database: `infra up` for the default
  *    database, `npm start`, the test stack for each database it creates).
- * The console holds no database credentials at all: it reads the ledger through the ledger
- * API with a `reader` token.
+ * The console reads the ledger through the ledger API with a `reader` token; its own role
+ * (`tidemark_console`) reaches only the dead-letter operator state (`dlq_ops.stream_dlq_state`:
+ * SELECT, INSERT, UPDATE), a table the provisioning creates, so the console runs no DDL.
  */
+
+import { readFileSync } from 'node:fs';
+import { POSTGRES } from './components.js';
 
 export interface ServiceDbRole {
   role: string;
@@ -20,11 +24,16 @@ export interface ServiceDbRole {
   schema: string | null;
   /** Member of the read-only ledger role. */
   reads_ledger: boolean;
+  /** The role's search_path when it owns no schema (default: the ledger). */
+  search_path?: string;
 }
 
 export const DB_ADMIN_ROLE_DEFAULT = 'tidemark';
 export const LEDGER_READER_ROLE = 'tidemark_ledger_reader';
 export const LEDGER_SCHEMA = 'ledger';
+/** The dead-letter operator state (owned by the admin; the console may only read and write its rows). */
+export const DLQ_STATE_SCHEMA = 'dlq_ops';
+export const DLQ_STATE_TABLE = 'stream_dlq_state';
 
 /** Which role each service process connects as. */
 export const SERVICE_DB_ROLES = {
@@ -32,6 +41,7 @@ export const SERVICE_DB_ROLES = {
   'compliance-screening': { role: 'tidemark_screening', schema: 'compliance', reads_ledger: false },
   'ledger-projector': { role: 'tidemark_ledger', schema: LEDGER_SCHEMA, reads_ledger: false },
   reconciler: { role: 'tidemark_reconciler', schema: null, reads_ledger: true },
+  console: { role: 'tidemark_console', schema: null, reads_ledger: false, search_path: DLQ_STATE_SCHEMA },
 } as const satisfies Record<string, ServiceDbRole>;
 
 export type DbService = keyof typeof SERVICE_DB_ROLES;
@@ -60,11 +70,12 @@ export function clusterRoleStatements(admin_role = DB_ADMIN_ROLE_DEFAULT, passwo
   const limits = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
   const out = [create(LEDGER_READER_ROLE), `ALTER ROLE ${LEDGER_READER_ROLE} WITH NOLOGIN ${limits}`];
   for (const service of DB_SERVICES) {
-    const { role, schema, reads_ledger } = SERVICE_DB_ROLES[service];
+    const spec: ServiceDbRole = SERVICE_DB_ROLES[service];
+    const { role, schema, reads_ledger } = spec;
     out.push(create(role));
     out.push(`ALTER ROLE ${ident(role)} WITH LOGIN ${limits} PASSWORD ${literal(password(service))}`);
     // Unqualified names (the stream runtime's tables, the migration bookkeeping) land in the role's own schema.
-    out.push(`ALTER ROLE ${ident(role)} SET search_path = ${ident(schema ?? LEDGER_SCHEMA)}`);
+    out.push(`ALTER ROLE ${ident(role)} SET search_path = ${ident(schema ?? spec.search_path ?? LEDGER_SCHEMA)}`);
     if (reads_ledger) out.push(`GRANT ${LEDGER_READER_ROLE} TO ${ident(role)}`);
     // The admin creates the service's schema with AUTHORIZATION <role>, which needs membership.
     if (schema) out.push(`GRANT ${ident(role)} TO ${admin}`);
@@ -114,7 +125,42 @@ END $$`);
   out.push(`GRANT USAGE ON SCHEMA ${LEDGER_SCHEMA} TO ${LEDGER_READER_ROLE}`);
   out.push(`GRANT SELECT ON ALL TABLES IN SCHEMA ${LEDGER_SCHEMA} TO ${LEDGER_READER_ROLE}`);
   out.push(`ALTER DEFAULT PRIVILEGES FOR ROLE ${ledger_role} IN SCHEMA ${LEDGER_SCHEMA} GRANT SELECT ON TABLES TO ${LEDGER_READER_ROLE}`);
+  out.push(...dlqStateStatements());
   return out;
+}
+
+const STREAM_MIGRATION = new URL('../../../packages/stream/migrations/001_stream_runtime.sql', import.meta.url);
+
+/** The stream runtime's own definition of the state table (its migration), created as `table` if missing. */
+function dlqStateTableDdl(table: string): string {
+  const ddl = new RegExp(`CREATE TABLE ${DLQ_STATE_TABLE} \\([\\s\\S]*?\\n\\);`).exec(readFileSync(STREAM_MIGRATION, 'utf8'))?.[0];
+  if (!ddl) throw new Error(`the stream runtime's migration no longer defines ${DLQ_STATE_TABLE}`);
+  return ddl.replace(`CREATE TABLE ${DLQ_STATE_TABLE}`, `CREATE TABLE IF NOT EXISTS ${table}`).replace(/;$/, '');
+}
+
+/**
+ * The dead-letter operator state, owned by the admin: the console (and `tidemark dlq`, which acts as it) reads
+ * and writes its rows and can change nothing else. The columns are those of the stream runtime's migration
+ * (packages/stream/migrations/001_stream_runtime.sql), which creates the table itself where no provisioning
+ * ran; `test/integration/db-roles.int.test.ts` checks they agree. State kept in `public` by the admin-run
+ * console of before is carried over (idempotent: rows already here win).
+ */
+function dlqStateStatements(): string[] {
+  const table = `${DLQ_STATE_SCHEMA}.${DLQ_STATE_TABLE}`;
+  const console_role = SERVICE_DB_ROLES.console.role;
+  const columns = 'dlq_topic, dlq_partition, dlq_offset, state, actor, updated_at';
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${DLQ_STATE_SCHEMA}`,
+    `REVOKE ALL ON SCHEMA ${DLQ_STATE_SCHEMA} FROM PUBLIC`,
+    dlqStateTableDdl(table),
+    `DO $$ BEGIN
+  IF to_regclass('public.${DLQ_STATE_TABLE}') IS NOT NULL THEN
+    INSERT INTO ${table} (${columns}) SELECT ${columns} FROM public.${DLQ_STATE_TABLE} ON CONFLICT DO NOTHING;
+  END IF;
+END $$`,
+    `GRANT USAGE ON SCHEMA ${DLQ_STATE_SCHEMA} TO ${console_role}`,
+    `GRANT SELECT, INSERT, UPDATE ON ${table} TO ${console_role}`,
+  ];
 }
 
 /** Minimal client surface (a pg.Client or pg.PoolClient). */
@@ -140,6 +186,21 @@ export function serviceDatabaseUrl(admin_url: string, service: DbService, passwo
   url.username = SERVICE_DB_ROLES[service].role;
   url.password = password;
   return url.toString();
+}
+
+/**
+ * The service's URL when `url` carries the local infrastructure's admin credentials (whose roles have the local
+ * development passwords), else null: a URL with other credentials is someone's deliberate choice and is kept.
+ */
+export function localServiceDatabaseUrl(url: string, service: DbService): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  const local_admin = decodeURIComponent(parsed.username) === POSTGRES.user && decodeURIComponent(parsed.password) === POSTGRES.password;
+  return local_admin ? serviceDatabaseUrl(url, service) : null;
 }
 
 /**

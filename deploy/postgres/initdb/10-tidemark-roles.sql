@@ -20,6 +20,9 @@ DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tidemark_reco
 ALTER ROLE tidemark_reconciler WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD 'tidemark_reconciler';
 ALTER ROLE tidemark_reconciler SET search_path = ledger;
 GRANT tidemark_ledger_reader TO tidemark_reconciler;
+DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tidemark_console') THEN CREATE ROLE tidemark_console; END IF; END $$;
+ALTER ROLE tidemark_console WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD 'tidemark_console';
+ALTER ROLE tidemark_console SET search_path = dlq_ops;
 GRANT tidemark_ledger_reader TO tidemark;
 BEGIN;
 SELECT pg_advisory_xact_lock(hashtext('tidemark.db-roles'));
@@ -50,4 +53,22 @@ END $$;
 GRANT USAGE ON SCHEMA ledger TO tidemark_ledger_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA ledger TO tidemark_ledger_reader;
 ALTER DEFAULT PRIVILEGES FOR ROLE tidemark_ledger IN SCHEMA ledger GRANT SELECT ON TABLES TO tidemark_ledger_reader;
+CREATE SCHEMA IF NOT EXISTS dlq_ops;
+REVOKE ALL ON SCHEMA dlq_ops FROM PUBLIC;
+CREATE TABLE IF NOT EXISTS dlq_ops.stream_dlq_state (
+  dlq_topic text NOT NULL,
+  dlq_partition int NOT NULL,
+  dlq_offset bigint NOT NULL,
+  state text NOT NULL CHECK (state IN ('replaying', 'replayed', 'purged')),
+  actor text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (dlq_topic, dlq_partition, dlq_offset)
+);
+DO $$ BEGIN
+  IF to_regclass('public.stream_dlq_state') IS NOT NULL THEN
+    INSERT INTO dlq_ops.stream_dlq_state (dlq_topic, dlq_partition, dlq_offset, state, actor, updated_at) SELECT dlq_topic, dlq_partition, dlq_offset, state, actor, updated_at FROM public.stream_dlq_state ON CONFLICT DO NOTHING;
+  END IF;
+END $$;
+GRANT USAGE ON SCHEMA dlq_ops TO tidemark_console;
+GRANT SELECT, INSERT, UPDATE ON dlq_ops.stream_dlq_state TO tidemark_console;
 COMMIT;

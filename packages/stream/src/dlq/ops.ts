@@ -102,7 +102,10 @@ export async function openDlqContext(
 ): Promise<DlqContext & { close(): Promise<void> }> {
   const transport = createTransport(config, 'tidemark-dlq-ops', logger);
   const pool = createPool({ database_url: config.TIDEMARK_DATABASE_URL, max: 2, application_name: 'tidemark-dlq-ops' });
-  await migrateStreamTables(pool);
+  // A provisioned database has the state table already (the console's role may use it, not create tables);
+  // elsewhere (a database without the platform's roles) the stream runtime's migration creates it.
+  const { rows } = await pool.query<{ found: string | null }>(`SELECT to_regclass('stream_dlq_state')::text AS found`);
+  if (rows[0]?.found == null) await migrateStreamTables(pool);
   return {
     transport,
     pool,
