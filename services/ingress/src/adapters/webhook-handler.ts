@@ -21,7 +21,7 @@ import {
   type Span,
 } from '@tidemark/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { v7 as uuidv7 } from 'uuid';
+import { newRequestId } from './request-id.js';
 import { bodyTooLarge, checkSource, sha256Hex, unknownProvider, verifyAndNormalize, type Rejection } from '../core/intake.js';
 import type { Provider } from '../core/profiles.js';
 import { WriteRejected, WriteTimeout, type BatchWriter } from './batch-writer.js';
@@ -74,7 +74,7 @@ function begin(
 ): Exchange {
   const { providers, ingress_metrics: im } = deps;
   const started = performance.now();
-  const request_id = uuidv7();
+  const request_id = newRequestId();
   const provider = providers.get(provider_id) ?? null;
   const parent = trace.getSpan(context.active())
     ? context.active()
