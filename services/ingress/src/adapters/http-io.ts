@@ -17,6 +17,14 @@ export function firstHeader(req: IncomingMessage, name: string): string | undefi
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * `firstHeader` of `req` as a lookup function. (Returned, not assigned to a name or property: tsx's
+ * keepNames would wrap a named per-request closure in a defineProperty call.)
+ */
+export function headerLookup(req: IncomingMessage): (name: string) => string | undefined {
+  return (name) => firstHeader(req, name);
+}
+
 export type BodyRead = { kind: 'ok'; body: Buffer } | { kind: 'too_large' } | { kind: 'aborted' };
 
 /** A body read in progress: kept on the request itself so the listeners below are shared, not per-request closures. */
