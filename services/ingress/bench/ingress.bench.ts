@@ -80,6 +80,12 @@ interface Phase {
   /** Ingress only, from its own histograms: Kafka write queued → acks=all ack, and the whole request. */
   server_ack_ms?: { p50: number | null; p90: number | null; p99: number | null };
   server_request_ms?: { p50: number | null; p99: number | null };
+  /**
+   * CPU time (user + system) the server process spent during the phase per 2xx answer, in µs
+   * (ingress: its `process_cpu_seconds_total`; bare server: process.cpuUsage()). Contention on a
+   * shared machine inflates it far less than it deflates throughput.
+   */
+  server_cpu_us_per_2xx: number | null;
 }
 
 function signedRequests(secret: string): autocannon.Request[] {
@@ -127,7 +133,14 @@ async function load(
   });
 }
 
-function toPhase(target: Phase['target'], mode: string, rate: number | null, connections: number, r: autocannon.Result): Phase {
+function toPhase(
+  target: Phase['target'],
+  mode: string,
+  rate: number | null,
+  connections: number,
+  r: autocannon.Result,
+  cpu_seconds: number | null,
+): Phase {
   return {
     target,
     mode,
@@ -146,7 +159,15 @@ function toPhase(target: Phase['target'], mode: string, rate: number | null, con
       max: r.latency.max,
       mean: Math.round(r.latency.mean * 100) / 100,
     },
+    server_cpu_us_per_2xx: cpu_seconds !== null && r['2xx'] > 0 ? Math.round((cpu_seconds * 1e6) / r['2xx']) : null,
   };
+}
+
+/** The process CPU seconds (user + system) a server reports: ingress through /metrics, the bare server at /cpu. */
+async function cpuSeconds(target: Phase['target'], url: string, metrics_text: string): Promise<number | null> {
+  if (target === 'bare') return Number(await (await fetch(`${url}/cpu`)).text());
+  const match = /^process_cpu_seconds_total(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(metrics_text);
+  return match ? Number(match[1]) : null;
 }
 
 let warmup_2xx_total = 0;
@@ -154,9 +175,8 @@ let warmup_2xx_total = 0;
 async function runPhases(target: Phase['target'], url: string, requests: autocannon.Request[]): Promise<Phase[]> {
   const phases: Phase[] = [];
   const scrape = async () => (target === 'ingress' ? (await fetch(`${url}/metrics`)).text() : '');
-  const withServerSide = async (phase: Phase, before: string) => {
+  const withServerSide = async (phase: Phase, before: string, after: string) => {
     if (target !== 'ingress') return phase;
-    const after = await scrape();
     const [ack0, ack1] = [
       histogram(before, 'tidemark_ingress_ack_latency_seconds'),
       histogram(after, 'tidemark_ingress_ack_latency_seconds'),
@@ -171,24 +191,27 @@ async function runPhases(target: Phase['target'], url: string, requests: autocan
   };
   const warm = await load(url, requests, { rate: 1000, connections: CONNECTIONS_FIXED, duration_s: WARMUP_S });
   if (target === 'ingress') warmup_2xx_total += warm['2xx'];
-  for (const rate of RATES) {
+  const runPhase = async (mode: string, rate: number | null, connections: number) => {
     const before = await scrape();
-    const r = await load(url, requests, { rate, connections: CONNECTIONS_FIXED, duration_s: DURATION_S });
-    phases.push(await withServerSide(toPhase(target, `${rate}/s`, rate, CONNECTIONS_FIXED, r), before));
+    const cpu_before = await cpuSeconds(target, url, before);
+    const r = await load(url, requests, { rate, connections, duration_s: DURATION_S });
+    const after = await scrape();
+    const cpu_after = await cpuSeconds(target, url, after);
+    const cpu = cpu_before !== null && cpu_after !== null ? cpu_after - cpu_before : null;
+    const phase = await withServerSide(toPhase(target, mode, rate, connections, r, cpu), before, after);
+    phases.push(phase);
     console.log(
-      `${target} @${rate}/s: ${phases.at(-1)!.throughput_per_s}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms non2xx ${r.non2xx}`,
+      `${target} @${mode}: ${phase.throughput_per_s}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms non2xx ${r.non2xx} cpu ${phase.server_cpu_us_per_2xx} µs/2xx`,
     );
-  }
-  const before = await scrape();
-  const r = await load(url, requests, { rate: null, connections: CONNECTIONS_MAX, duration_s: DURATION_S });
-  phases.push(await withServerSide(toPhase(target, 'max', null, CONNECTIONS_MAX, r), before));
-  console.log(`${target} @max: ${phases.at(-1)!.throughput_per_s}/s p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms non2xx ${r.non2xx}`);
+  };
+  for (const rate of RATES) await runPhase(`${rate}/s`, rate, CONNECTIONS_FIXED);
+  await runPhase('max', null, CONNECTIONS_MAX);
   return phases;
 }
 
 async function startBare(): Promise<{ url: string; stop: () => void }> {
   const port = await freePort();
-  const source = `require('node:http').createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(202, { 'content-type': 'application/json' }); res.end('{"id":"bare","event_id":"bare"}'); }); }).listen(${port}, '127.0.0.1', () => console.log('up'));`;
+  const source = `require('node:http').createServer((req, res) => { if (req.url === '/cpu') { const u = process.cpuUsage(); return res.end(String((u.user + u.system) / 1e6)); } req.resume(); req.on('end', () => { res.writeHead(202, { 'content-type': 'application/json' }); res.end('{"id":"bare","event_id":"bare"}'); }); }).listen(${port}, '127.0.0.1', () => console.log('up'));`;
   const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
@@ -250,6 +273,11 @@ async function main(): Promise<void> {
     },
     phases: [...bare_phases, ...ingress_phases],
     ratio_max_throughput_ingress_to_bare: Math.round((ingress_max.throughput_per_s / bare_max.throughput_per_s) * 1000) / 1000,
+    /** Server CPU µs per 2xx at max load, ingress / bare server. */
+    ratio_cpu_per_request_ingress_to_bare:
+      ingress_max.server_cpu_us_per_2xx !== null && bare_max.server_cpu_us_per_2xx
+        ? Math.round((ingress_max.server_cpu_us_per_2xx / bare_max.server_cpu_us_per_2xx) * 100) / 100
+        : null,
     kafka: {
       records_in_topic: records_in_kafka,
       ingress_202_total_with_warmup: ingress_2xx,
@@ -274,7 +302,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'ingress-bench.json'), `${JSON.stringify(report, null, 2)}\n`);
   const dash = (v: number | null | undefined) => (v === null || v === undefined ? '–' : String(v));
   const row = (p: Phase) =>
-    `| ${p.target} | ${p.mode} | ${p.connections} | ${p.throughput_per_s} | ${p.latency_ms.p50} | ${p.latency_ms.p90} | ${p.latency_ms.p99} | ${p.latency_ms.max} | ${dash(p.server_ack_ms?.p50)} / ${dash(p.server_ack_ms?.p99)} | ${dash(p.server_request_ms?.p50)} / ${dash(p.server_request_ms?.p99)} | ${p.non_2xx} | ${p.errors + p.timeouts} |`;
+    `| ${p.target} | ${p.mode} | ${p.connections} | ${p.throughput_per_s} | ${p.latency_ms.p50} | ${p.latency_ms.p90} | ${p.latency_ms.p99} | ${p.latency_ms.max} | ${dash(p.server_ack_ms?.p50)} / ${dash(p.server_ack_ms?.p99)} | ${dash(p.server_request_ms?.p50)} / ${dash(p.server_request_ms?.p99)} | ${dash(p.server_cpu_us_per_2xx)} | ${p.non_2xx} | ${p.errors + p.timeouts} |`;
   const md = [
     '# Ingress bench',
     '',
@@ -282,13 +310,14 @@ async function main(): Promise<void> {
     '',
     'Signed Standard Webhooks requests (`generic`), pre-signed, sent with autocannon. Ingress answers 202 only after the idempotent acks=all Kafka write, so the latency below is the ack latency seen by the provider.',
     '',
-    "Client columns are what autocannon saw (they include load-generator and scheduler delays on this shared machine); the server columns come from ingress's own histograms (bucket-interpolated): Kafka write queued → ack, and request start → response.",
+    "Client columns are what autocannon saw (they include load-generator and scheduler delays on this shared machine); the server columns come from ingress's own histograms (bucket-interpolated): Kafka write queued → ack, and request start → response. Server CPU µs/2xx is the server process's CPU time (user + system) during the phase divided by its 2xx answers; contention inflates it far less than it deflates throughput, so it is the figure to compare runs by.",
     '',
-    '| target | load | connections | 2xx/s | client p50 ms | client p90 ms | client p99 ms | client max ms | server ack p50/p99 ms | server request p50/p99 ms | non-2xx | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| target | load | connections | 2xx/s | client p50 ms | client p90 ms | client p99 ms | client max ms | server ack p50/p99 ms | server request p50/p99 ms | server CPU µs/2xx | non-2xx | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...report.phases.map(row),
     '',
     `- Max throughput, ingress / bare server: **${report.ratio_max_throughput_ingress_to_bare}** (${ingress_max.throughput_per_s}/s vs ${bare_max.throughput_per_s}/s).`,
+    `- Server CPU per 2xx at max load: ingress ${dash(ingress_max.server_cpu_us_per_2xx)} µs vs bare server ${dash(bare_max.server_cpu_us_per_2xx)} µs (ratio ${dash(report.ratio_cpu_per_request_ingress_to_bare)}).`,
     `- Goal ≥ ${GOAL_THROUGHPUT_PER_S} verified webhooks/s: ${report.goals.throughput_per_s.met ? 'met' : 'NOT met'} (${ingress_max.throughput_per_s}/s).`,
     `- Goal p99 ≤ ${GOAL_P99_MS_AT_2000} ms at 2000/s: ${report.goals.p99_ms_at_2000_per_s.met ? 'met' : 'NOT met'} (${report.goals.p99_ms_at_2000_per_s.measured} ms).`,
     `- Kafka: ${records_in_kafka} records in webhooks.received.v1 for ${ingress_2xx} 202s, warm-up included (every 202 has a record: ${report.kafka.every_202_has_a_record}); mean ${report.kafka.mean_records_per_batch} records per sendBatch (event + audit per request).`,

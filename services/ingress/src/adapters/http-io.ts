@@ -17,43 +17,76 @@ export function firstHeader(req: IncomingMessage, name: string): string | undefi
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * `firstHeader` of `req` as a lookup function. (Returned, not assigned to a name or property: tsx's
+ * keepNames would wrap a named per-request closure in a defineProperty call.)
+ */
+export function headerLookup(req: IncomingMessage): (name: string) => string | undefined {
+  return (name) => firstHeader(req, name);
+}
+
 export type BodyRead = { kind: 'ok'; body: Buffer } | { kind: 'too_large' } | { kind: 'aborted' };
+
+/** A body read in progress: kept on the request itself so the listeners below are shared, not per-request closures. */
+const BODY_READ = Symbol('tidemark.ingress.body_read');
+
+interface BodyReadState {
+  chunks: Buffer[];
+  size: number;
+  limit_bytes: number;
+  resolve: (result: BodyRead) => void;
+}
+
+type ReadingRequest = IncomingMessage & { [BODY_READ]?: BodyReadState | undefined };
+
+function finishBodyRead(req: ReadingRequest, result: BodyRead): void {
+  const state = req[BODY_READ];
+  if (state === undefined) return;
+  req[BODY_READ] = undefined;
+  req.off('data', onBodyData);
+  req.off('end', onBodyEnd);
+  req.off('aborted', onBodyAborted);
+  req.off('close', onBodyClose);
+  req.off('error', onBodyAborted);
+  state.resolve(result);
+}
+
+// The listeners run with `this` = the request (EventEmitter calls them so).
+function onBodyData(this: ReadingRequest, chunk: Buffer): void {
+  const state = this[BODY_READ];
+  if (state === undefined) return;
+  state.size += chunk.length;
+  if (state.size > state.limit_bytes) {
+    this.pause();
+    finishBodyRead(this, { kind: 'too_large' });
+    return;
+  }
+  state.chunks.push(chunk);
+}
+
+function onBodyEnd(this: ReadingRequest): void {
+  const state = this[BODY_READ];
+  if (state === undefined) return;
+  finishBodyRead(this, { kind: 'ok', body: state.chunks.length === 1 ? state.chunks[0]! : Buffer.concat(state.chunks, state.size) });
+}
+
+function onBodyAborted(this: ReadingRequest): void {
+  finishBodyRead(this, { kind: 'aborted' });
+}
+
+function onBodyClose(this: ReadingRequest): void {
+  if (!this.complete) finishBodyRead(this, { kind: 'aborted' });
+}
 
 /** Reads the body counting bytes as they stream; stops at `limit_bytes` + 1 (413 even without Content-Length). */
 export function readBody(req: IncomingMessage, limit_bytes: number): Promise<BodyRead> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (result: BodyRead) => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('aborted', onAborted);
-      req.off('close', onClose);
-      req.off('error', onAborted);
-      resolve(result);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit_bytes) {
-        req.pause();
-        finish({ kind: 'too_large' });
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish({ kind: 'ok', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
-    const onAborted = () => finish({ kind: 'aborted' });
-    const onClose = () => {
-      if (!req.complete) finish({ kind: 'aborted' });
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('aborted', onAborted);
-    req.on('close', onClose);
-    req.on('error', onAborted);
+    (req as ReadingRequest)[BODY_READ] = { chunks: [], size: 0, limit_bytes, resolve };
+    req.on('data', onBodyData);
+    req.on('end', onBodyEnd);
+    req.on('aborted', onBodyAborted);
+    req.on('close', onBodyClose);
+    req.on('error', onBodyAborted);
   });
 }
 

@@ -9,7 +9,7 @@ import { createOpsHandler, type AuditRecord, type CanonicalEvent, type Logger, t
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { v7 as uuidv7 } from 'uuid';
+import { newRequestId } from './request-id.js';
 import type { Provider } from '../core/profiles.js';
 import type { BatchWriter } from './batch-writer.js';
 import { discardBody, sendJson } from './http-io.js';
@@ -128,7 +128,7 @@ function routeWebhook(
       provider,
       rejection: { status: 429, error: 'overloaded' },
       source_ip: req.socket.remoteAddress ?? '',
-      request_id: uuidv7(),
+      request_id: newRequestId(),
       trace_id: null,
     });
     im.request(provider, 429, 'overloaded', 0);
@@ -176,7 +176,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, audit_rejecti
       provider: null,
       rejection: { status, error },
       source_ip: socket.remoteAddress ?? '',
-      request_id: uuidv7(),
+      request_id: newRequestId(),
       trace_id: null,
     });
     im.request(null, status, error, 0);

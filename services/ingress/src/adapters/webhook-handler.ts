@@ -21,11 +21,11 @@ import {
   type Span,
 } from '@tidemark/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { v7 as uuidv7 } from 'uuid';
+import { newRequestId } from './request-id.js';
 import { bodyTooLarge, checkSource, sha256Hex, unknownProvider, verifyAndNormalize, type Rejection } from '../core/intake.js';
 import type { Provider } from '../core/profiles.js';
 import { WriteRejected, WriteTimeout, type BatchWriter } from './batch-writer.js';
-import { discardBody, discardBodyThenAnswer, firstHeader, readBody, sendJson, type ErrorBody } from './http-io.js';
+import { discardBody, discardBodyThenAnswer, firstHeader, headerLookup, readBody, sendJson, type ErrorBody } from './http-io.js';
 import type { IngressLimits, RecordEncoder } from './http-server.js';
 import type { IngressMetrics } from './metrics.js';
 import type { AuditRejection } from './rejection-audit.js';
@@ -74,7 +74,7 @@ function begin(
 ): Exchange {
   const { providers, ingress_metrics: im } = deps;
   const started = performance.now();
-  const request_id = uuidv7();
+  const request_id = newRequestId();
   const provider = providers.get(provider_id) ?? null;
   const parent = trace.getSpan(context.active())
     ? context.active()
@@ -269,7 +269,7 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): WebhookHandler {
     const received_at_ms = deps.now_ms();
     const body_sha256 = sha256Hex(body);
     const decision = verifyAndNormalize(provider, {
-      headers: (name) => firstHeader(req, name),
+      headers: headerLookup(req),
       content_type: firstHeader(req, 'content-type'),
       body,
       body_sha256,

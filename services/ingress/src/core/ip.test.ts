@@ -13,6 +13,17 @@ describe('source address', () => {
     expect(clientAddress('10.1.2.3', 'garbage, 10.9.9.9', proxies)).toBe('10.9.9.9');
     expect(clientAddress('::ffff:10.1.2.3', '198.51.100.7', proxies)).toBe('198.51.100.7');
   });
+  it('answers the same for a peer seen before (memoized normal form), over more peers than the memo holds', () => {
+    for (let round = 0; round < 2; round++) {
+      expect(clientAddress('::ffff:203.0.113.9', undefined, [])).toBe('203.0.113.9');
+      expect(clientAddress('10.1.2.3', '198.51.100.1', proxies)).toBe('198.51.100.1');
+      expect(clientAddress('10.1.2.3', undefined, proxies)).toBe('10.1.2.3');
+      expect(clientAddress('2001:0db8:0000::0001', undefined, [])).toBe('2001:db8::1');
+      expect(clientAddress('not-an-ip', undefined, [])).toBe('not-an-ip');
+      for (let i = 0; i < 1_100; i++)
+        expect(clientAddress(`::ffff:10.0.${i >> 8}.${i & 255}`, undefined, [])).toBe(`10.0.${i >> 8}.${i & 255}`);
+    }
+  });
   it('allowlists by CIDR, IPv4-mapped IPv6 included; empty list allows all', () => {
     const allow = [parseCidr('198.51.100.0/24'), parseCidr('2001:db8::/32')];
     expect(ipAllowed('198.51.100.200', allow)).toBe(true);

@@ -47,16 +47,31 @@ export function inAnyCidr(address: ipaddr.IPv4 | ipaddr.IPv6, ranges: readonly C
   return false;
 }
 
+const PEER_MEMO_MAX = 1024;
+/** Socket peer text → its parsed address and normal form (a pure function of the text; bounded, emptied when full). */
+const peer_memo = new Map<string, { address: ipaddr.IPv4 | ipaddr.IPv6 | null; text: string }>();
+
+function peerAddress(peer: string): { address: ipaddr.IPv4 | ipaddr.IPv6 | null; text: string } {
+  let known = peer_memo.get(peer);
+  if (known === undefined) {
+    if (peer_memo.size >= PEER_MEMO_MAX) peer_memo.clear();
+    const address = parseAddress(peer);
+    known = { address, text: address === null ? peer : address.toString() };
+    peer_memo.set(peer, known);
+  }
+  return known;
+}
+
 /**
  * The client address: the socket peer, unless the peer is a trusted proxy, in which case
  * X-Forwarded-For is walked right to left past trusted hops to the first untrusted one.
  * Unparseable entries stop the walk at the last trusted address (fail closed).
  */
 export function clientAddress(peer: string, forwarded_for: string | undefined, trusted_proxies: readonly Cidr[]): string {
-  const peer_address = parseAddress(peer);
+  const { address: peer_address, text: peer_text } = peerAddress(peer);
   if (peer_address === null) return peer;
   let current = peer_address;
-  if (forwarded_for === undefined || trusted_proxies.length === 0) return current.toString();
+  if (forwarded_for === undefined || trusted_proxies.length === 0) return peer_text;
   const hops = forwarded_for.split(',').slice(-FORWARDED_HOPS_MAX);
   for (let i = hops.length - 1; i >= 0; i--) {
     if (!inAnyCidr(current, trusted_proxies)) break;
