@@ -31,6 +31,12 @@ describe("the CLI's identity per command against the local infrastructure", () =
     );
   });
 
+  it('ledger check reads the ledger as the read-only reconciler role', () => {
+    expect(commandEnv('ledger', local).TIDEMARK_DATABASE_URL).toBe(
+      'postgres://tidemark_reconciler:tidemark_reconciler@127.0.0.1:55432/tidemark',
+    );
+  });
+
   it('dlq keeps the admin principal (truncate deletes records) and works the dead-letter state as the console role', () => {
     const env = commandEnv('dlq', local);
     expect(env.TIDEMARK_KAFKA_SASL_USERNAME).toBe('tidemark-admin');
@@ -38,7 +44,7 @@ describe("the CLI's identity per command against the local infrastructure", () =
   });
 
   it('admin commands stay the admin, with the environment database URL untouched', () => {
-    for (const command of ['topics', 'access', 'infra', 'ledger']) {
+    for (const command of ['topics', 'access', 'infra']) {
       const env = commandEnv(command, { ...local, TIDEMARK_DATABASE_URL: LOCAL_ADMIN_URL });
       expect(env.TIDEMARK_KAFKA_SASL_USERNAME, command).toBe('tidemark-admin');
       expect(env.TIDEMARK_DATABASE_URL, command).toBeUndefined();

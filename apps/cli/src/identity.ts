@@ -2,7 +2,7 @@
  * Who the CLI is, per command. Admin commands (infra, topics, access, schemas, ...) run as the platform admin
  * (`tidemark-admin`, the database owner). A command that does a service's work runs as that service against the local
  * infrastructure: `reconcile` as the reconciler (Kafka principal `tidemark-reconciler`, the read-only ledger role
- * `tidemark_reconciler`); `dlq` keeps the admin's Kafka principal (`purge --truncate` deletes records, which the
+ * `tidemark_reconciler`), and so does `ledger check`, which only reads; `dlq` keeps the admin's Kafka principal (`purge --truncate` deletes records, which the
  * console's principal may not) and works the dead-letter state as the console's role (`tidemark_console`), the table
  * the console itself uses.
  *
@@ -22,6 +22,8 @@ export interface CommandIdentity {
 export const COMMAND_IDENTITIES: Readonly<Record<string, CommandIdentity>> = {
   reconcile: { kafka_principal: servicePrincipal('reconciler'), db_service: 'reconciler' },
   dlq: { kafka_principal: ADMIN_PRINCIPAL, db_service: 'console' },
+  // `ledger check` only reads the ledger: the reconciler's read-only role.
+  ledger: { kafka_principal: servicePrincipal('reconciler'), db_service: 'reconciler' },
 };
 
 export function commandIdentity(command: string): CommandIdentity {
