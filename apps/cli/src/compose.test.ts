@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ADMIN_PRINCIPAL, loadCatalog, servicePrincipal } from '@tidemark/common';
-import { COMPOSE_KAFKA, composeKafkaFiles, composePasswordVar, platformPrincipals } from '@tidemark/local-infra';
+import { COMPOSE_KAFKA, composeKafkaFiles, composePasswordVar, platformPrincipals, POSTGRES } from '@tidemark/local-infra';
 import { repoRoot } from './paths.js';
 
 interface ComposeService {
@@ -113,5 +113,20 @@ describe('docker-compose.yml: the secured Kafka model', () => {
       .filter(([, s]) => (s.volumes ?? []).some((v) => v.startsWith('kafka-secrets:')))
       .map(([n]) => n);
     expect(withSecrets.sort()).toEqual(['kafka', 'kafka-init']);
+  });
+});
+
+describe('docker-compose.yml: Postgres roles', () => {
+  it("runs the schema registry as its own role and database, as infra up does, never the postgres image's superuser", () => {
+    const registry = env('registry');
+    const superuser = String(env('postgres').POSTGRES_USER);
+    expect(registry.APICURIO_DATASOURCE_USERNAME).toBe(POSTGRES.registry_user);
+    expect(registry.APICURIO_DATASOURCE_USERNAME).not.toBe(superuser);
+    expect(registry.APICURIO_DATASOURCE_URL).toBe(`jdbc:postgresql://postgres:5432/${POSTGRES.registry_database}`);
+    // The postgres image's init scripts create that role (no superuser) and its database.
+    const init = readFileSync(join(repoRoot(), 'deploy', 'postgres', 'initdb', '05-registry.sql'), 'utf8');
+    expect(init).toContain(`CREATE ROLE ${POSTGRES.registry_user} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    expect(init).toContain(`PASSWORD '${String(registry.APICURIO_DATASOURCE_PASSWORD)}'`);
+    expect(init).toContain(`CREATE DATABASE ${POSTGRES.registry_database} OWNER ${POSTGRES.registry_user}`);
   });
 });

@@ -20,7 +20,7 @@ import {
 } from './public-types.js';
 import { componentStatus, endpointsFor, statusOf } from './status.js';
 
-export { COMPONENT_NAMES, PORT_SPECS, REQUIRED_COMPONENTS, TIMINGS, VERSIONS } from './components.js';
+export { COMPONENT_NAMES, PORT_SPECS, POSTGRES, REQUIRED_COMPONENTS, TIMINGS, VERSIONS } from './components.js';
 export type { ComponentName, PortName, Ports } from './components.js';
 export { resolvePorts, PortConfigError, kafkaNodes, parseKafkaNodeCount, type KafkaNode } from './config.js';
 export { describeJaegerBuild, type JaegerBuildProgress } from './drivers/jaeger.js';
