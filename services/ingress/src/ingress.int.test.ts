@@ -461,12 +461,15 @@ describe.skipIf(SKIP)('ingress service (real Kafka + registry)', () => {
 
   it('Kafka unavailable → 503 + Retry-After, 429 under overload, and the provider retry is accepted once Kafka is back', async () => {
     const closed_port = await freePort();
-    const down = await spawnIngress({
-      ...common_env,
-      TIDEMARK_KAFKA_BROKERS: `127.0.0.1:${closed_port}`,
-      TIDEMARK_INGRESS_ACK_TIMEOUT_MS: '1000',
-      TIDEMARK_INGRESS_CONCURRENT_REQUESTS_MAX: '3',
-    });
+    const down = await spawnIngress(
+      {
+        ...common_env,
+        TIDEMARK_KAFKA_BROKERS: `127.0.0.1:${closed_port}`,
+        TIDEMARK_INGRESS_ACK_TIMEOUT_MS: '1000',
+        TIDEMARK_INGRESS_CONCURRENT_REQUESTS_MAX: '3',
+      },
+      { ready: false },
+    );
     try {
       const body = genericBody('evt_retried_after_503');
       const started = Date.now();

@@ -6,6 +6,8 @@
 import { AvroCodec, applyTopics, createKafka, kafkaConnection, RegistryClient, topicName, type BaseConfig } from '@tidemark/common';
 import { removeNamespace } from '@tidemark/common/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
@@ -35,10 +37,27 @@ export interface ChildIngress {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `src/main.ts` with `env` on a free port and waits for /healthz. */
+/** Whether `path` answers 200 (https: the test's self-signed certificate is accepted). */
+function answersOk(url: string, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const get = url.startsWith('https:') ? httpsGet : httpGet;
+    const req = get(`${url}${path}`, { rejectUnauthorized: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts `src/main.ts` with `env` on a free port and waits until it is ready (/readyz: its Kafka producer is connected;
+ * until then ingress answers 503 kafka_unavailable), or only alive (/healthz) with `ready: false` — for an ingress
+ * whose broker is down on purpose.
+ */
 export async function spawnIngress(
   env: Record<string, string>,
-  opts: { wait_ms?: number; node_args?: string[] } = {},
+  opts: { wait_ms?: number; node_args?: string[]; ready?: boolean } = {},
 ): Promise<ChildIngress> {
   const port = await freePort();
   const output: string[] = [];
@@ -67,13 +86,7 @@ export async function spawnIngress(
   const deadline = Date.now() + (opts.wait_ms ?? 30_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`ingress exited with ${child.exitCode}:\n${output.join('\n')}`);
-    if (scheme === 'http') {
-      const ok = await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-    } else if (output.some((l) => l.includes('ingress listening'))) break;
+    if (await answersOk(url, opts.ready === false ? '/healthz' : '/readyz')) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`ingress did not come up within ${opts.wait_ms ?? 30_000} ms:\n${output.join('\n')}`);
