@@ -241,12 +241,16 @@ async function loadBatchWindows(
         windows.set(windowKey(e), { from_ms: e.occurred_at_ms - history_window_ms, to_ms: e.occurred_at_ms, rows: [] });
       }
     }
-    await mapBounded([...windows.entries()], 4, async ([key, w]) => {
-      const loaded = await deps.store.history(key, w.from_ms, w.to_ms, BATCH_HISTORY_ROWS_MAX);
-      if (loaded.truncated)
+    const loaded = await deps.store.histories(
+      [...windows].map(([window_key, w]) => ({ window_key, from_ms_exclusive: w.from_ms, to_ms_inclusive: w.to_ms })),
+      BATCH_HISTORY_ROWS_MAX,
+    );
+    for (const [key, w] of windows) {
+      const history = loaded.get(key)!;
+      if (history.truncated)
         throw new Error(`wallet ${key} has more than ${BATCH_HISTORY_ROWS_MAX} rows in its window; screening record by record`);
-      w.rows = loaded.entries;
-    });
+      w.rows = history.entries;
+    }
   }
   return windows;
 }

@@ -165,6 +165,54 @@ export class DecisionStore {
   }
 
   /**
+   * `history` of many windows in one statement (a chunk's wallets): per window the same rows,
+   * order and bound, keyed by window_key. One round trip where a chunk of 30 wallets took 30.
+   */
+  async histories(
+    windows: ReadonlyArray<{ window_key: string; from_ms_exclusive: number; to_ms_inclusive: number }>,
+    rows_max: number,
+  ): Promise<Map<string, History>> {
+    const out = new Map<string, History>();
+    if (windows.length === 0) return out;
+    const { rows } = await this.pool.query<{
+      window_key: string;
+      provider: string;
+      event_id: string;
+      transaction_id: string;
+      occurred_at_ms: string;
+      amount_ref: string | null;
+    }>(
+      `SELECT w.window_key, h.provider, h.event_id, h.transaction_id, h.occurred_at_ms, h.amount_ref::text AS amount_ref
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS w(window_key, from_ms, to_ms, n)
+         CROSS JOIN LATERAL (
+           SELECT d.provider, d.event_id, d.transaction_id, d.occurred_at_ms, d.amount_ref
+             FROM ${this.#table} d
+            WHERE d.window_key = w.window_key AND d.counts_in_windows AND d.occurred_at_ms > w.from_ms AND d.occurred_at_ms <= w.to_ms
+            ORDER BY d.occurred_at_ms DESC, d.provider, d.event_id
+            LIMIT $4) h
+        ORDER BY w.n, h.occurred_at_ms DESC, h.provider, h.event_id`,
+      [windows.map((w) => w.window_key), windows.map((w) => w.from_ms_exclusive), windows.map((w) => w.to_ms_inclusive), rows_max + 1],
+    );
+    const found = new Map<string, History['entries']>();
+    for (const r of rows) {
+      let list = found.get(r.window_key);
+      if (!list) found.set(r.window_key, (list = []));
+      list.push({
+        provider: r.provider,
+        event_id: r.event_id,
+        transaction_id: r.transaction_id,
+        occurred_at_ms: Number(r.occurred_at_ms),
+        amount_ref: r.amount_ref,
+      });
+    }
+    for (const w of windows) {
+      const entries = found.get(w.window_key) ?? [];
+      out.set(w.window_key, { truncated: entries.length > rows_max, entries: entries.slice(0, rows_max) });
+    }
+    return out;
+  }
+
+  /**
    * Stores the decision unless one exists for (provider, event_id); returns the
    * decision in force (the stored one if another attempt got there first).
    */
