@@ -223,7 +223,7 @@ async function assessBatchRisk(deps: ScreeningHandlerDeps, screenable: Canonical
   return new Map(assessed);
 }
 
-/** One history window read per wallet of the batch, covering every event's window. */
+/** Every wallet's window of the batch, covering all its events' windows, read in one statement. */
 async function loadBatchWindows(
   deps: ScreeningHandlerDeps,
   history_window_ms: number,
@@ -257,8 +257,8 @@ async function loadBatchWindows(
 
 /**
  * The same decisions as `decide` record by record, with a few queries per batch
- * instead of three per record: stored decisions in one query, one window read per
- * wallet, one insert. Anything unusual (a failure, a huge window, a concurrent
+ * instead of three per record: stored decisions in one query, every wallet's window
+ * in one query, one insert. Anything unusual (a failure, a huge window, a concurrent
  * writer) throws, and the runtime falls back to `handle` record by record.
  */
 async function decideBatch(

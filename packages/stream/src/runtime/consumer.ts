@@ -188,7 +188,14 @@ class StreamRuntime<V> implements RunningConsumer {
     });
     this.committer = createCommitter(this.transport, this.consumer, this.instance_id);
     await this.consumer.run();
-    this.gaugeTimer = setInterval(() => void this.gauges.refresh(), PARKED_GAUGE_INTERVAL_MS);
+    this.gaugeTimer = setInterval(
+      () =>
+        void this.gauges
+          .refresh()
+          .then(() => this.parts.recheckNothingParked())
+          .catch(() => undefined),
+      PARKED_GAUGE_INTERVAL_MS,
+    );
     this.gaugeTimer.unref();
     this.log.info(
       {
@@ -246,7 +253,8 @@ class StreamRuntime<V> implements RunningConsumer {
           continue;
         }
         const chunk = records.slice(0, this.batch_size_max);
-        const { consumed, wait_ms } = await this.processChunk(st, chunk);
+        st.in_chunk = true;
+        const { consumed, wait_ms } = await this.processChunk(st, chunk).finally(() => (st.in_chunk = false));
         failures = 0;
         this.m.blocked.set(labels, 0);
         if (consumed > 0) {
@@ -319,7 +327,7 @@ class StreamRuntime<V> implements RunningConsumer {
 
     const t = { queued: now - chunk[0]!.timestamp_ms, decode: msSince(started) } as Record<string, number>;
     const keys = [...new Set(entries.map((e) => e.plan.key))];
-    const rows = await this.store.loadRows(keys);
+    const rows = st.nothing_parked ? [] : await this.store.loadRows(keys);
     t.parking_read = msSince(started);
     const plan = new ChunkPlan(this.policy, rows);
     const spans: Span[] = [];
@@ -330,6 +338,10 @@ class StreamRuntime<V> implements RunningConsumer {
       t.build = msSince(started);
       const last = entries[entries.length - 1]!.fetched;
       const mark: CompletionMark = { topic: st.tp.topic, partition: st.tp.partition, next_offset: BigInt(last.offset) + 1n };
+      if (plan.upserts.size > 0) {
+        st.nothing_parked = false;
+        st.park_writes++;
+      }
       await this.store.writeBeforeCommit(st.tp, st.epoch, [...plan.upserts.values()], [...plan.completions.values()], mark);
       t.parking_write = msSince(started);
       await this.commit(st, outgoing, mark.next_offset);

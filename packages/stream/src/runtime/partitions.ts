@@ -24,6 +24,18 @@ export interface PartitionState {
   pending_deletes: CompletionMark[];
   /** In-progress ownership (assignment starts it eagerly; batches wait for it). */
   owning: Promise<void> | null;
+  /**
+   * A main partition whose keys are known to have no parked rows: its chunks skip the parking
+   * read. Only this partition's owner parks its keys (a record of the main topic enters the
+   * ladder from here; rungs only move or finish rows that exist), so the owner knows: it is
+   * set when the group had no parked rows at ownership or at a later check (`recheckNothingParked`),
+   * and cleared before any chunk of the partition writes a parked row.
+   */
+  nothing_parked: boolean;
+  /** Chunks of this partition that wrote parked rows (a check that raced one is void). */
+  park_writes: number;
+  /** A chunk of this partition is being processed. */
+  in_chunk: boolean;
 }
 
 export interface PartitionOwnershipOptions {
@@ -92,6 +104,9 @@ export class PartitionOwnership {
         resume_timer: null,
         pending_deletes: [],
         owning: null,
+        nothing_parked: false,
+        park_writes: 0,
+        in_chunk: false,
       };
       this.states.set(k, st);
     }
@@ -124,6 +139,8 @@ export class PartitionOwnership {
     st.epoch = await this.o.store.claimPartition(st.tp, this.o.instance_id);
     const committed = await consumer.committedOffset(st.tp);
     const resolved = await this.o.store.resolveMarks(st.tp, committed);
+    // After the epoch bump: a previous owner can no longer park a key of this partition.
+    st.nothing_parked = st.rung === null && (await this.o.store.parkedKeyCount()) === 0;
     st.pending_deletes = [];
     st.committed_floor = committed ?? 0n;
     st.generation = generation;
@@ -131,6 +148,23 @@ export class PartitionOwnership {
       { tp: tpKey(st.tp), epoch: st.epoch.toString(), committed: committed?.toString() ?? null, ...resolved },
       'partition owned',
     );
+  }
+
+  /**
+   * Main partitions with parked rows before: nothing parked any more when the group has no
+   * parked rows at all, unless a chunk of the partition ran or parked while the count was read,
+   * or the member rejoined meanwhile (ownership computes it afresh).
+   */
+  async recheckNothingParked(): Promise<void> {
+    const generation = this.generation;
+    const candidates = this.all()
+      .filter((st) => st.rung === null && !st.nothing_parked && !st.in_chunk && !st.owning && st.generation === generation)
+      .map((st) => ({ st, park_writes: st.park_writes }));
+    if (candidates.length === 0) return;
+    if ((await this.o.store.parkedKeyCount()) !== 0 || this.generation !== generation) return;
+    for (const { st, park_writes } of candidates) {
+      if (!st.in_chunk && st.park_writes === park_writes && st.generation === generation) st.nothing_parked = true;
+    }
   }
 
   async flushPendingDeletes(st: PartitionState): Promise<void> {
