@@ -137,36 +137,13 @@ export class DecisionStore {
    * first, at most rows_max (truncated tells whether there were more).
    */
   async history(window_key: string, from_ms_exclusive: number, to_ms_inclusive: number, rows_max: number): Promise<History> {
-    const { rows } = await this.pool.query<{
-      provider: string;
-      event_id: string;
-      transaction_id: string;
-      occurred_at_ms: string;
-      amount_ref: string | null;
-    }>(
-      `SELECT provider, event_id, transaction_id, occurred_at_ms, amount_ref::text AS amount_ref
-         FROM ${this.#table}
-        WHERE window_key = $1 AND counts_in_windows AND occurred_at_ms > $2 AND occurred_at_ms <= $3
-        ORDER BY occurred_at_ms DESC, provider, event_id
-        LIMIT $4`,
-      [window_key, from_ms_exclusive, to_ms_inclusive, rows_max + 1],
-    );
-    const truncated = rows.length > rows_max;
-    return {
-      truncated,
-      entries: rows.slice(0, rows_max).map((r) => ({
-        provider: r.provider,
-        event_id: r.event_id,
-        transaction_id: r.transaction_id,
-        occurred_at_ms: Number(r.occurred_at_ms),
-        amount_ref: r.amount_ref,
-      })),
-    };
+    const all = await this.histories([{ window_key, from_ms_exclusive, to_ms_inclusive }], rows_max);
+    return all.get(window_key)!;
   }
 
   /**
-   * `history` of many windows in one statement (a chunk's wallets): per window the same rows,
-   * order and bound, keyed by window_key. One round trip where a chunk of 30 wallets took 30.
+   * `history` of many windows in one statement (a chunk's wallets), keyed by window_key:
+   * one round trip where a chunk of 30 wallets took 30.
    */
   async histories(
     windows: ReadonlyArray<{ window_key: string; from_ms_exclusive: number; to_ms_inclusive: number }>,
