@@ -18,11 +18,17 @@ describe('summarize', () => {
       goal_events_per_s: 10000,
       handler: { events_per_s: 14539, node_cpu_us_per_event: 52.5 },
       runtime: { events_per_s: 8808, node_cpu_us_per_event: 157.5 },
+      instances: [
+        { instances: 1, events_per_s: 6400 },
+        { instances: 2, events_per_s: 7040 },
+      ],
     });
     expect(ledger.map((r) => [r.value, r.ratio])).toEqual([
       ['14539/s', '1.45'],
       ['8808/s', '0.88'],
       ['158 µs', '3.00'],
+      ['6400/s', '1.00'],
+      ['7040/s', '1.10'],
     ]);
     const e2e = summarize('e2e', {
       goal: { p99_received_to_projected_ms_max: 250 },

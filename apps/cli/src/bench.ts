@@ -278,6 +278,17 @@ function summarizeLedger(name: BenchName, r: J): Row[] {
     row(name, `handler alone events/s (${String(r.events ?? '?')} events)`, num(obj(r.handler).events_per_s), '/s', goal, 'goal '),
     row(name, 'stream runtime + handler events/s', num(obj(r.runtime).events_per_s), '/s', goal, 'goal '),
     row(name, 'Node CPU per event, runtime + handler', num(obj(r.runtime).node_cpu_us_per_event), ' µs', handler_cpu, 'handler alone '),
+    // The service itself as 1, 2, … processes in one group (burst of the backlog); ratio to the 1-instance run.
+    ...arr(r.instances).map((run) =>
+      row(
+        name,
+        `service processes × ${String(run.instances)}: events/s`,
+        num(run.events_per_s),
+        '/s',
+        num(arr(r.instances).find((x) => x.instances === 1)?.events_per_s),
+        '1 instance ',
+      ),
+    ),
   ];
 }
 

@@ -6,17 +6,25 @@
  *  - runtime:  the real service path — the shared stream runtime (Kafka transactions,
  *              parking store) driving the ledger handler into a fresh Postgres database;
  *  - handler:  the handler's handleBatch alone against another fresh database (the ceiling
- *              of the Postgres side, no Kafka).
+ *              of the Postgres side, no Kafka);
+ *  - instances: the service itself (src/main.ts) as 1, 2, … processes in one consumer group
+ *              (LEDGER_BENCH_INSTANCES, default 1,2): once the group is stable, the backlog is
+ *              written as fast as the producer can and the figure is events / (last projected −
+ *              first written). Node is single-threaded, so a second instance is how the service
+ *              uses a second core; the 1-instance run, measured the same way, is its baseline.
  * Afterwards it checks the ledger invariants and that every wallet balance equals the
  * one the pure core computes from the same events. Prints events/s and writes
- * reports/ledger-bench.json (repo root). LEDGER_BENCH_MODE=runtime|handler|both (default both).
+ * reports/ledger-bench.json (repo root). LEDGER_BENCH_MODE=runtime|handler|instances|both|all
+ * (both: handler and runtime; default all).
  */
-import { cpus, loadavg } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { AvroCodec, createIdempotentProducer, createMetrics, type ScreenedEvent } from '@tidemark/common';
-import { testNamespace } from '@tidemark/common/testing';
+import { testNamespace, type TestNamespace } from '@tidemark/common/testing';
 import { runConsumer } from '@tidemark/stream';
 import { createLedgerHandler } from '../src/handler.js';
 import { ledgerCheck } from '../src/db/check.js';
@@ -30,7 +38,11 @@ import { inputRecord, screenedEvent } from '../src/testing/events.js';
 
 const EVENTS = Number(process.env.LEDGER_BENCH_EVENTS ?? 100_000);
 const WALLETS = Number(process.env.LEDGER_BENCH_WALLETS ?? 5_000);
-const MODE = process.env.LEDGER_BENCH_MODE ?? 'both';
+const MODE = process.env.LEDGER_BENCH_MODE ?? 'all';
+/** Instance counts for the `instances` mode: real service processes (src/main.ts) sharing the group. */
+const INSTANCES = (process.env.LEDGER_BENCH_INSTANCES ?? '1,2').split(',').map(Number);
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const GROUP_STABLE_TIMEOUT_MS = 120_000;
 const RUNTIME_BATCH_SIZE_MAX = Number(process.env.LEDGER_BENCH_BATCH ?? 2_000);
 const HANDLER_BATCH = 2_000;
 const PRODUCE_CHUNK = 5_000;
@@ -139,15 +151,13 @@ async function benchHandler(events: ScreenedEvent[], expected: Map<string, Walle
   }
 }
 
-async function benchRuntime(events: ScreenedEvent[], expected: Map<string, WalletBalance>) {
-  const ns = testNamespace('benchledger', { client_id: 'ledger-bench' });
-  const db = await createTestDatabase({ pool_max: 8 });
+/** Writes `events` to the namespace's input topic (idempotent, acks=all); returns the seconds it took. */
+async function produceBacklog(ns: TestNamespace, events: ScreenedEvent[]): Promise<number> {
+  const codec = new AvroCodec(ns.config.TIDEMARK_REGISTRY_URL, ns.prefix);
+  const producer = createIdempotentProducer(ns.kafka);
+  await producer.connect();
+  const started = performance.now();
   try {
-    await ns.applyTopics();
-    const codec = new AvroCodec(ns.config.TIDEMARK_REGISTRY_URL, ns.prefix);
-    const producer = createIdempotentProducer(ns.kafka);
-    await producer.connect();
-    const produceStarted = performance.now();
     for (let i = 0; i < events.length; i += PRODUCE_CHUNK) {
       const chunk = events.slice(i, i + PRODUCE_CHUNK);
       const messages = await Promise.all(
@@ -155,8 +165,18 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
       );
       await producer.send({ topic: ns.topic('events.screened.v1'), acks: -1, messages });
     }
+  } finally {
     await producer.disconnect();
-    const produce_s = (performance.now() - produceStarted) / 1000;
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function benchRuntime(events: ScreenedEvent[], expected: Map<string, WalletBalance>) {
+  const ns = testNamespace('benchledger', { client_id: 'ledger-bench' });
+  const db = await createTestDatabase({ pool_max: 8 });
+  try {
+    await ns.applyTopics();
+    const produce_s = await produceBacklog(ns, events);
     console.log(`backlog of ${events.length} events produced in ${produce_s.toFixed(1)} s`);
 
     const config = ns.serviceConfig(db.url);
@@ -213,6 +233,101 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
   }
 }
 
+/** Total CPU time (ms) of a process, from /proc (Linux; null elsewhere or once it exited). */
+const processCpuMs = backendCpuMs;
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Waits until the service's consumer group is stable with `members` members, each with partitions. */
+async function waitForStableGroup(ns: TestNamespace, members: number, procs: ChildProcess[], log_path: string): Promise<void> {
+  const group = ns.prefix + 'ledger-projector';
+  const deadline = Date.now() + GROUP_STABLE_TIMEOUT_MS;
+  await ns.admin.connect();
+  for (;;) {
+    const dead = procs.find((p) => p.exitCode !== null || p.signalCode !== null);
+    if (dead) throw new Error(`a projector instance exited (${dead.exitCode ?? dead.signalCode}); log: ${log_path}`);
+    const { groups } = await ns.admin.describeGroups([group]);
+    const g = groups[0];
+    if (g?.state === 'Stable' && g.members.length === members && g.members.every((m) => m.memberAssignment.length > 0)) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `group ${group} not stable with ${members} members in ${GROUP_STABLE_TIMEOUT_MS} ms (${g?.state}, ${g?.members.length})`,
+      );
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function benchInstances(events: ScreenedEvent[], expected: Map<string, WalletBalance>, instances: number) {
+  const ns = testNamespace(`benchledgerp${instances}`, { client_id: 'ledger-bench' });
+  const db = await createTestDatabase({ pool_max: 2 });
+  const log_path = join(tmpdir(), `ledger-bench-${ns.prefix.slice(0, -1)}.log`);
+  const log = createWriteStream(log_path);
+  const procs: ChildProcess[] = [];
+  try {
+    await ns.applyTopics();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TIDEMARK_TOPIC_PREFIX: ns.prefix,
+      TIDEMARK_DATABASE_URL: db.url,
+      TIDEMARK_LEDGER_API_PORT: '0',
+      TIDEMARK_API_TOKENS: 'bench:reader-token-ledger-bench-0001:reader',
+      TIDEMARK_LOG_LEVEL: process.env.LEDGER_BENCH_INSTANCE_LOG_LEVEL ?? 'warn',
+      TIDEMARK_LEDGER_BATCH_SIZE_MAX: String(RUNTIME_BATCH_SIZE_MAX),
+    };
+    // As the in-process run: spans are created (trace ids travel) but not exported.
+    delete env.TIDEMARK_OTLP_ENDPOINT;
+    for (let i = 0; i < instances; i++) {
+      const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+        env: { ...env, TIDEMARK_INSTANCE_ID: `ledger-bench-${i + 1}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      proc.stdout?.pipe(log, { end: false });
+      proc.stderr?.pipe(log, { end: false });
+      procs.push(proc);
+    }
+    await waitForStableGroup(ns, instances, procs, log_path);
+    const cpu0 = procs.map((p) => processCpuMs(p.pid!));
+    const started = performance.now();
+    const produce_s = await produceBacklog(ns, events);
+    let done = 0;
+    for (;;) {
+      done = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
+      if (done >= events.length) break;
+      if (performance.now() - started > CATCH_UP_TIMEOUT_MS)
+        throw new Error(`catch-up did not finish in ${CATCH_UP_TIMEOUT_MS} ms (${done} events)`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const elapsed_s = (performance.now() - started) / 1000;
+    const cpu1 = procs.map((p) => processCpuMs(p.pid!));
+    const cpu_ms = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null) ? cpu1.reduce((a, c, i) => a! + c! - cpu0[i]!, 0)! : null;
+    await Promise.all(procs.map(stopProcess));
+    const checks = await verify(db, expected);
+    return {
+      instances,
+      events: events.length,
+      produce_s,
+      elapsed_s,
+      events_per_s: Math.round(events.length / elapsed_s),
+      node_cpu_us_per_event: cpu_ms === null ? null : Number(((cpu_ms * 1000) / events.length).toFixed(1)),
+      node_cpu_share_of_one_core_per_instance: cpu_ms === null ? null : Number((cpu_ms / 1000 / elapsed_s / instances).toFixed(2)),
+      batch_size_max: RUNTIME_BATCH_SIZE_MAX,
+      ...checks,
+    };
+  } finally {
+    await Promise.all(procs.map(stopProcess));
+    log.end();
+    await db.drop();
+    await ns.cleanup();
+  }
+}
+
 const events = makeEvents(EVENTS);
 const expected = expectedBalances(events);
 const report: Record<string, unknown> = {
@@ -223,13 +338,22 @@ const report: Record<string, unknown> = {
   wallets: WALLETS,
   goal_events_per_s: 10_000,
 };
-if (MODE === 'handler' || MODE === 'both') {
+if (MODE === 'handler' || MODE === 'both' || MODE === 'all') {
   report.handler = await benchHandler(events, expected);
   console.log(`handler.handleBatch → Postgres: ${JSON.stringify(report.handler)}`);
 }
-if (MODE === 'runtime' || MODE === 'both') {
+if (MODE === 'runtime' || MODE === 'both' || MODE === 'all') {
   report.runtime = await benchRuntime(events, expected);
   console.log(`stream runtime (Kafka → handler → Postgres → Kafka): ${JSON.stringify(report.runtime)}`);
+}
+if (MODE === 'instances' || MODE === 'all') {
+  const runs = [];
+  for (const n of INSTANCES) {
+    const run = await benchInstances(events, expected, n);
+    console.log(`service processes (${n} instance${n === 1 ? '' : 's'}, burst of the backlog): ${JSON.stringify(run)}`);
+    runs.push(run);
+  }
+  report.instances = runs;
 }
 // Shared machines: the load others put on it while this ran explains most of the variance.
 report.load_average_1m_at_end = loadavg()[0];

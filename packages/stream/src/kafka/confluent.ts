@@ -26,12 +26,44 @@ import {
   type KafkaSecurity,
 } from '@tidemark/common';
 import { AdminBackedTransport, KafkaStyleTransactionalProducer, toFetchedBatch, type KafkaStyleAdmin } from './admin-ops.js';
-import type { ConsumerOptions, FetchedRecord, StreamConsumer, TopicPartition, TransactionalProducer } from './transport.js';
+import type {
+  ConsumerOptions,
+  FetchedRecord,
+  PartitionBacklog,
+  StreamConsumer,
+  TopicPartition,
+  TransactionalProducer,
+} from './transport.js';
 
 /** Longest a batch may take before librdkafka considers the member dead (blocked chunks retry in place). */
 const MAX_POLL_INTERVAL_MS = 300_000;
 /** How long `run()` waits for the first group join (readiness reports the join either way). */
 const FIRST_JOIN_WAIT_MS = 60_000;
+/** librdkafka statistics (per-partition fetch queue and delivered position) for the runtime's stall watch. */
+const STATS_INTERVAL_MS = 5_000;
+
+/**
+ * The assigned partitions' backlog from a librdkafka statistics document: records in each
+ * partition's fetch queue and the offset after the last record passed to the application.
+ */
+export function backlogFromStats(json: string): PartitionBacklog[] {
+  const stats = JSON.parse(json) as {
+    topics?: Record<
+      string,
+      { partitions?: Record<string, { partition?: number; fetch_state?: string; fetchq_cnt?: number; app_offset?: number }> }
+    >;
+  };
+  const out: PartitionBacklog[] = [];
+  for (const [topic, t] of Object.entries(stats.topics ?? {})) {
+    for (const p of Object.values(t.partitions ?? {})) {
+      // -1 is librdkafka's internal unassigned-partition queue; only fetching partitions are assigned to us.
+      if (p.partition === undefined || p.partition < 0 || p.fetch_state !== 'active') continue;
+      const app = p.app_offset ?? -1;
+      out.push({ topic, partition: p.partition, waiting: p.fetchq_cnt ?? 0, app_offset: app >= 0 ? BigInt(app) : null });
+    }
+  }
+  return out;
+}
 
 export interface ConfluentTransportOptions {
   /** Bootstrap servers, for the plain (group-less) reader of `readTopic`. */
@@ -133,6 +165,7 @@ class ConfluentConsumer implements StreamConsumer {
   private readonly consumer: KafkaJS.Consumer;
   readonly group_id: string;
   private running = false;
+  private latest_backlog: PartitionBacklog[] | null = null;
   private assigned: () => void = () => undefined;
   private readonly firstAssignment = new Promise<void>((resolve) => (this.assigned = resolve));
 
@@ -156,6 +189,14 @@ class ConfluentConsumer implements StreamConsumer {
       // A short wait only polls: with 10 ms an idle stack's broker spent 20 % of a core on fetches.
       'fetch.wait.max.ms': opts.fetch_wait_ms_max,
       'js.consumer.max.batch.size': opts.batch_records_max,
+      'statistics.interval.ms': STATS_INTERVAL_MS,
+      stats_cb: (data: { message?: string } | string) => {
+        try {
+          this.latest_backlog = backlogFromStats(typeof data === 'string' ? data : (data.message ?? '{}'));
+        } catch {
+          // A statistics document we cannot read: the stall watch keeps the previous one.
+        }
+      },
       rebalance_cb: (err: { code: number }, assignment: Array<{ topic: string; partition: number }>) => {
         if (err.code === codes.ERR__ASSIGN_PARTITIONS) {
           opts.onAssignment(assignment.map((a) => ({ topic: a.topic, partition: a.partition })));
@@ -205,6 +246,10 @@ class ConfluentConsumer implements StreamConsumer {
     if (c?.offset === null || c?.offset === undefined) return null;
     const offset = BigInt(c.offset);
     return offset >= 0n ? offset : null;
+  }
+
+  backlog(): PartitionBacklog[] | null {
+    return this.latest_backlog;
   }
 
   /** The client's consumer, for `sendOffsets` (KIP-447 group metadata). */

@@ -158,6 +158,11 @@ class KafkajsConsumer implements StreamConsumer {
   }
 
   /** Not stable by itself: the per-partition fencing registers the transactional id first (see the runtime). */
+  /** kafkajs keeps no per-partition statistics (and its consumer has no stall of this kind). */
+  backlog(): null {
+    return null;
+  }
+
   async committedOffset(tp: TopicPartition): Promise<bigint | null> {
     return (await this.committed(this.group_id, tp.topic)).get(tp.partition) ?? null;
   }

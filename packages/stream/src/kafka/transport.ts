@@ -54,6 +54,14 @@ export interface ConsumerOptions {
   onCrash(error: Error): void;
 }
 
+/** What a client holds for an assigned partition and has not handed to the application. */
+export interface PartitionBacklog extends TopicPartition {
+  /** Records fetched from the broker, waiting in the client's queue. */
+  waiting: number;
+  /** Offset of the last record the client passed up + 1 (null: not reported or none yet). */
+  app_offset: bigint | null;
+}
+
 export interface StreamConsumer {
   readonly group_id: string;
   run(): Promise<void>;
@@ -67,6 +75,11 @@ export interface StreamConsumer {
    * the client supports it.
    */
   committedOffset(tp: TopicPartition): Promise<bigint | null>;
+  /**
+   * The client's latest statistics of its assigned partitions (refreshed every few seconds),
+   * or null when the client keeps none; the runtime's stall watch reads it (runtime/stall.ts).
+   */
+  backlog(): PartitionBacklog[] | null;
 }
 
 export interface InputPosition extends TopicPartition {

@@ -30,6 +30,7 @@ import { StreamGauges } from './gauges.js';
 import { streamMetrics, type StreamMetrics } from './metrics.js';
 import { OutgoingEncoder } from './outgoing.js';
 import { PartitionOwnership, type PartitionState } from './partitions.js';
+import { StallWatch, type StalledPartition } from './stall.js';
 import { InfrastructureBlock, isRebalance, msSince, sleep, tpKey, type Entry } from './records.js';
 
 export { recordSpan } from './records.js';
@@ -55,6 +56,8 @@ export interface RunConsumerOptions<V> {
   fetch_wait_ms_max?: number;
   session_timeout_ms?: number;
   block_backoff_ms_max?: number;
+  /** A partition whose readable records the client holds back this long is a stalled consumer, replaced (runtime/stall.ts). */
+  stall_ms?: number;
   /** Decodes an input value; default: Avro through the registry. Throwing marks the record POISON. */
   decode?: (value: Buffer) => Promise<V>;
   instance_id?: string;
@@ -71,6 +74,7 @@ export interface RunningConsumer {
 export const BATCH_SIZE_MAX_DEFAULT = 500;
 export const BATCH_SIZE_MAX_LIMIT = 10_000;
 const PARKED_GAUGE_INTERVAL_MS = 5_000;
+export const STALL_MS_DEFAULT = 60_000;
 const HEARTBEAT_DURING_BLOCK_MS = 1_000;
 
 export async function runConsumer<V>(opts: RunConsumerOptions<V>): Promise<RunningConsumer> {
@@ -104,6 +108,8 @@ class StreamRuntime<V> implements RunningConsumer {
   private stopping = false;
   private readonly parts: PartitionOwnership;
   private gaugeTimer: NodeJS.Timeout | null = null;
+  private readonly stall: StallWatch;
+  private replacing = false;
 
   constructor(private readonly opts: RunConsumerOptions<V>) {
     const { handler, config } = opts;
@@ -160,6 +166,7 @@ class StreamRuntime<V> implements RunningConsumer {
       committer: () => this.committer,
     });
     this.gauges = new StreamGauges({ service, prefix, group_id, rung_topics, transport, store, m, log, isStopping: () => this.stopping });
+    this.stall = new StallWatch(opts.stall_ms ?? STALL_MS_DEFAULT);
   }
 
   isReady(): boolean {
@@ -175,24 +182,13 @@ class StreamRuntime<V> implements RunningConsumer {
         throw new Error(`topic ${topic} does not exist; create topics first (npx tidemark topics apply)`);
       }
     }
-    this.consumer = this.transport.consumer({
-      group_id: this.group_id,
-      topics: [this.input_topic, ...this.rung_topics],
-      partitions_concurrency: this.opts.partitions_concurrency ?? 8,
-      fetch_wait_ms_max: this.opts.fetch_wait_ms_max ?? 200,
-      batch_records_max: this.batch_size_max,
-      session_timeout_ms: this.opts.session_timeout_ms ?? 30_000,
-      onBatch: (batch, control) => this.onBatch(batch, control),
-      onAssignment: (assigned) => this.parts.assign(assigned),
-      onCrash: (error) => this.log.error({ err: { message: error.message } }, 'kafka consumer crashed; the client restarts it'),
-    });
-    this.committer = createCommitter(this.transport, this.consumer, this.instance_id);
-    await this.consumer.run();
+    await this.startConsumer();
     this.gaugeTimer = setInterval(
       () =>
         void this.gauges
           .refresh()
           .then(() => this.parts.recheckNothingParked())
+          .then(() => this.checkStall())
           .catch(() => undefined),
       PARKED_GAUGE_INTERVAL_MS,
     );
@@ -208,6 +204,64 @@ class StreamRuntime<V> implements RunningConsumer {
       },
       'stream runtime started',
     );
+  }
+
+  private async startConsumer(): Promise<void> {
+    this.consumer = this.transport.consumer({
+      group_id: this.group_id,
+      topics: [this.input_topic, ...this.rung_topics],
+      partitions_concurrency: this.opts.partitions_concurrency ?? 8,
+      fetch_wait_ms_max: this.opts.fetch_wait_ms_max ?? 200,
+      batch_records_max: this.batch_size_max,
+      session_timeout_ms: this.opts.session_timeout_ms ?? 30_000,
+      onBatch: (batch, control) => this.onBatch(batch, control),
+      onAssignment: (assigned) => this.parts.assign(assigned),
+      onCrash: (error) => this.log.error({ err: { message: error.message } }, 'kafka consumer crashed; the client restarts it'),
+    });
+    this.committer = createCommitter(this.transport, this.consumer, this.instance_id);
+    await this.consumer.run();
+  }
+
+  /** One look of the stall watch at the client's statistics; a stalled consumer is replaced. */
+  private async checkStall(): Promise<void> {
+    const backlog = this.consumer?.backlog();
+    if (!backlog || this.replacing || this.stopping) return;
+    const stalled = this.stall.check(
+      backlog,
+      Date.now(),
+      (tp) => (this.parts.peek(tp)?.resume_timer ?? null) !== null,
+      (tp) => {
+        const st = this.parts.peek(tp);
+        return st && st.generation === this.parts.generation ? st.committed_floor : null;
+      },
+    );
+    if (stalled.length > 0) await this.replaceConsumer(stalled);
+  }
+
+  /**
+   * Leaves the group with the stalled consumer (in-flight batches finish and commit first) and
+   * joins with a new one; the partitions are owned afresh, from their committed offsets.
+   */
+  private async replaceConsumer(stalled: StalledPartition[]): Promise<void> {
+    this.replacing = true;
+    this.m.consumer_replacements.inc();
+    this.log.error(
+      { stalled: stalled.map((s) => ({ tp: tpKey(s), waiting: s.waiting, pending_ms: s.pending_ms })) },
+      'kafka consumer holds readable records it does not deliver (confluentinc/confluent-kafka-javascript#476); replacing it',
+    );
+    try {
+      await this.consumer?.stop();
+      for (const st of this.parts.all()) if (st.resume_timer) clearTimeout(st.resume_timer);
+      this.parts.clear();
+      await this.committer?.close().catch(() => undefined);
+      this.stall.reset();
+      if (!this.stopping) await this.startConsumer();
+      this.log.info('kafka consumer replaced');
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'replacing the kafka consumer failed; tried again at the next stall check');
+    } finally {
+      this.replacing = false;
+    }
   }
 
   async stop(): Promise<void> {
@@ -235,6 +289,17 @@ class StreamRuntime<V> implements RunningConsumer {
   // -------------------------------------------------------------------------
 
   private async onBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
+    const tp = { topic: batch.topic, partition: batch.partition };
+    const last = batch.records.at(-1);
+    this.stall.batchStarted(tp, last ? BigInt(last.offset) : null);
+    try {
+      await this.runBatch(batch, control);
+    } finally {
+      this.stall.batchEnded(tp);
+    }
+  }
+
+  private async runBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
     const st = this.parts.state({ topic: batch.topic, partition: batch.partition });
     let records = batch.records;
     let failures = 0;

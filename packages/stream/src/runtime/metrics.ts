@@ -29,6 +29,10 @@ function build(m: Metrics) {
     ]),
     block_retries: m.counter('tidemark_stream_block_retries_total', 'In-place retries after infrastructure failures', ['reason']),
     transactions: m.counter('tidemark_stream_transactions_total', 'Kafka transactions by result', ['result']),
+    consumer_replacements: m.counter(
+      'tidemark_stream_consumer_replacements_total',
+      'Kafka consumers replaced because they held readable records without delivering them (runtime/stall.ts)',
+    ),
     ladder_depth: m.gauge(
       'tidemark_stream_ladder_depth',
       "Records waiting in a retry rung topic: high watermark minus this group's committed offset, summed over partitions (Kafka transaction markers make it an upper bound)",

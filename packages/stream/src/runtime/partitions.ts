@@ -61,6 +61,11 @@ export class PartitionOwnership {
     return [...this.states.values()];
   }
 
+  /** The partition's state if this member has it (unlike `state`, creates none). */
+  peek(tp: TopicPartition): PartitionState | undefined {
+    return this.states.get(tpKey(tp));
+  }
+
   clear(): void {
     this.states.clear();
   }
