@@ -28,6 +28,7 @@ import {
 import { AdminBackedTransport, KafkaStyleTransactionalProducer, toFetchedBatch, type KafkaStyleAdmin } from './admin-ops.js';
 import type {
   ConsumerOptions,
+  ConsumerStatistics,
   FetchedRecord,
   PartitionBacklog,
   StreamConsumer,
@@ -43,23 +44,20 @@ const FIRST_JOIN_WAIT_MS = 60_000;
 const STATS_INTERVAL_MS = 5_000;
 
 /**
- * The assigned partitions' backlog from a librdkafka statistics document: records in each
- * partition's fetch queue and the offset after the last record passed to the application.
+ * Every known partition of the subscribed topics from a librdkafka statistics document: records
+ * in its fetch queue and whether librdkafka fetches it (`fetch_state` other than none/stopped).
  */
 export function backlogFromStats(json: string): PartitionBacklog[] {
   const stats = JSON.parse(json) as {
-    topics?: Record<
-      string,
-      { partitions?: Record<string, { partition?: number; fetch_state?: string; fetchq_cnt?: number; app_offset?: number }> }
-    >;
+    topics?: Record<string, { partitions?: Record<string, { partition?: number; fetch_state?: string; fetchq_cnt?: number }> }>;
   };
   const out: PartitionBacklog[] = [];
   for (const [topic, t] of Object.entries(stats.topics ?? {})) {
     for (const p of Object.values(t.partitions ?? {})) {
-      // -1 is librdkafka's internal unassigned-partition queue; only fetching partitions are assigned to us.
-      if (p.partition === undefined || p.partition < 0 || p.fetch_state !== 'active') continue;
-      const app = p.app_offset ?? -1;
-      out.push({ topic, partition: p.partition, waiting: p.fetchq_cnt ?? 0, app_offset: app >= 0 ? BigInt(app) : null });
+      // -1 is librdkafka's internal unassigned-partition queue.
+      if (p.partition === undefined || p.partition < 0) continue;
+      const fetching = p.fetch_state !== undefined && p.fetch_state !== 'none' && p.fetch_state !== 'stopped';
+      out.push({ topic, partition: p.partition, waiting: p.fetchq_cnt ?? 0, fetching });
     }
   }
   return out;
@@ -165,7 +163,7 @@ class ConfluentConsumer implements StreamConsumer {
   private readonly consumer: KafkaJS.Consumer;
   readonly group_id: string;
   private running = false;
-  private latest_backlog: PartitionBacklog[] | null = null;
+  private stats: ConsumerStatistics | null = null;
   private assigned: () => void = () => undefined;
   private readonly firstAssignment = new Promise<void>((resolve) => (this.assigned = resolve));
 
@@ -192,7 +190,7 @@ class ConfluentConsumer implements StreamConsumer {
       'statistics.interval.ms': STATS_INTERVAL_MS,
       stats_cb: (data: { message?: string } | string) => {
         try {
-          this.latest_backlog = backlogFromStats(typeof data === 'string' ? data : (data.message ?? '{}'));
+          this.stats = { updated_ms: Date.now(), partitions: backlogFromStats(typeof data === 'string' ? data : (data.message ?? '{}')) };
         } catch {
           // A statistics document we cannot read: the stall watch keeps the previous one.
         }
@@ -211,6 +209,7 @@ class ConfluentConsumer implements StreamConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.opts.topics });
     this.running = true;
+    this.stats = { updated_ms: Date.now(), partitions: [] };
     const joined = this.firstAssignment;
     await this.consumer.run({
       eachBatchAutoResolve: false,
@@ -248,8 +247,8 @@ class ConfluentConsumer implements StreamConsumer {
     return offset >= 0n ? offset : null;
   }
 
-  backlog(): PartitionBacklog[] | null {
-    return this.latest_backlog;
+  statistics(): ConsumerStatistics | null {
+    return this.stats;
   }
 
   /** The client's consumer, for `sendOffsets` (KIP-447 group metadata). */

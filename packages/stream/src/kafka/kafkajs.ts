@@ -159,7 +159,7 @@ class KafkajsConsumer implements StreamConsumer {
 
   /** Not stable by itself: the per-partition fencing registers the transactional id first (see the runtime). */
   /** kafkajs keeps no per-partition statistics (and its consumer has no stall of this kind). */
-  backlog(): null {
+  statistics(): null {
     return null;
   }
 

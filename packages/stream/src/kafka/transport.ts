@@ -58,8 +58,15 @@ export interface ConsumerOptions {
 export interface PartitionBacklog extends TopicPartition {
   /** Records fetched from the broker, waiting in the client's queue. */
   waiting: number;
-  /** Offset of the last record the client passed up + 1 (null: not reported or none yet). */
-  app_offset: bigint | null;
+  /** The client fetches the partition (false: it was never started, or was stopped). */
+  fetching: boolean;
+}
+
+/** The client's latest statistics of its assigned partitions. */
+export interface ConsumerStatistics {
+  /** When the client last handed statistics over (or the consumer started, before the first). */
+  updated_ms: number;
+  partitions: PartitionBacklog[];
 }
 
 export interface StreamConsumer {
@@ -76,10 +83,10 @@ export interface StreamConsumer {
    */
   committedOffset(tp: TopicPartition): Promise<bigint | null>;
   /**
-   * The client's latest statistics of its assigned partitions (refreshed every few seconds),
-   * or null when the client keeps none; the runtime's stall watch reads it (runtime/stall.ts).
+   * The client's latest statistics (refreshed every few seconds), or null when the client keeps
+   * none; the runtime's stall watch reads them (runtime/stall.ts).
    */
-  backlog(): PartitionBacklog[] | null;
+  statistics(): ConsumerStatistics | null;
 }
 
 export interface InputPosition extends TopicPartition {

@@ -30,7 +30,7 @@ import { StreamGauges } from './gauges.js';
 import { streamMetrics, type StreamMetrics } from './metrics.js';
 import { OutgoingEncoder } from './outgoing.js';
 import { PartitionOwnership, type PartitionState } from './partitions.js';
-import { StallWatch, type StalledPartition } from './stall.js';
+import { StallWatch, type Stall } from './stall.js';
 import { InfrastructureBlock, isRebalance, msSince, sleep, tpKey, type Entry } from './records.js';
 
 export { recordSpan } from './records.js';
@@ -166,7 +166,7 @@ class StreamRuntime<V> implements RunningConsumer {
       committer: () => this.committer,
     });
     this.gauges = new StreamGauges({ service, prefix, group_id, rung_topics, transport, store, m, log, isStopping: () => this.stopping });
-    this.stall = new StallWatch(opts.stall_ms ?? STALL_MS_DEFAULT);
+    this.stall = new StallWatch(opts.stall_ms ?? STALL_MS_DEFAULT, Date.now());
   }
 
   isReady(): boolean {
@@ -224,41 +224,53 @@ class StreamRuntime<V> implements RunningConsumer {
 
   /** One look of the stall watch at the client's statistics; a stalled consumer is replaced. */
   private async checkStall(): Promise<void> {
-    const backlog = this.consumer?.backlog();
-    if (!backlog || this.replacing || this.stopping) return;
-    const stalled = this.stall.check(
-      backlog,
+    const stats = this.consumer?.statistics();
+    if (!stats || this.replacing || this.stopping) return;
+    const stall = this.stall.check(
+      stats,
       Date.now(),
+      this.parts.all().map((st) => st.tp),
       (tp) => (this.parts.peek(tp)?.resume_timer ?? null) !== null,
-      (tp) => {
-        const st = this.parts.peek(tp);
-        return st && st.generation === this.parts.generation ? st.committed_floor : null;
-      },
     );
-    if (stalled.length > 0) await this.replaceConsumer(stalled);
+    if (stall) await this.replaceConsumer(stall);
   }
 
   /**
    * Leaves the group with the stalled consumer (in-flight batches finish and commit first) and
    * joins with a new one; the partitions are owned afresh, from their committed offsets.
    */
-  private async replaceConsumer(stalled: StalledPartition[]): Promise<void> {
+  private async replaceConsumer(stall: Stall): Promise<void> {
     this.replacing = true;
-    this.m.consumer_replacements.inc();
+    this.m.consumer_replacements.inc({ reason: stall.reason });
     this.log.error(
-      { stalled: stalled.map((s) => ({ tp: tpKey(s), waiting: s.waiting, pending_ms: s.pending_ms })) },
-      'kafka consumer holds readable records it does not deliver (confluentinc/confluent-kafka-javascript#476); replacing it',
+      { reason: stall.reason, idle_ms: stall.idle_ms, waiting: stall.partitions.map((p) => ({ tp: tpKey(p), records: p.waiting })) },
+      {
+        unfetched: 'kafka consumer does not fetch partitions assigned to it; replacing it',
+        waiting: 'kafka consumer holds fetched records it does not deliver (confluentinc/confluent-kafka-javascript#476); replacing it',
+        silent: 'kafka consumer stopped polling its client (no statistics, nothing delivered); replacing it',
+      }[stall.reason],
     );
     try {
-      await this.consumer?.stop();
+      await this.consumer
+        ?.stop()
+        .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'stopping the stalled consumer failed'));
       for (const st of this.parts.all()) if (st.resume_timer) clearTimeout(st.resume_timer);
       this.parts.clear();
       await this.committer?.close().catch(() => undefined);
-      this.stall.reset();
-      if (!this.stopping) await this.startConsumer();
-      this.log.info('kafka consumer replaced');
-    } catch (err) {
-      this.log.error({ err: errorMessage(err) }, 'replacing the kafka consumer failed; tried again at the next stall check');
+      this.stall.reset(Date.now());
+      // Until a new consumer joins (Kafka may be down right now): without one the instance would idle for good.
+      for (let attempt = 0; !this.stopping; attempt++) {
+        try {
+          await this.startConsumer();
+          this.log.info('kafka consumer replaced');
+          break;
+        } catch (err) {
+          const backoff_ms = blockBackoffMs(attempt, 1_000, 30_000);
+          this.log.error({ err: errorMessage(err), backoff_ms }, 'starting the new kafka consumer failed; retrying');
+          await this.consumer?.stop().catch(() => undefined);
+          await sleep(backoff_ms);
+        }
+      }
     } finally {
       this.replacing = false;
     }
@@ -289,13 +301,11 @@ class StreamRuntime<V> implements RunningConsumer {
   // -------------------------------------------------------------------------
 
   private async onBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
-    const tp = { topic: batch.topic, partition: batch.partition };
-    const last = batch.records.at(-1);
-    this.stall.batchStarted(tp, last ? BigInt(last.offset) : null);
+    this.stall.batchStarted(Date.now());
     try {
       await this.runBatch(batch, control);
     } finally {
-      this.stall.batchEnded(tp);
+      this.stall.batchEnded(Date.now());
     }
   }
 

@@ -31,7 +31,8 @@ function build(m: Metrics) {
     transactions: m.counter('tidemark_stream_transactions_total', 'Kafka transactions by result', ['result']),
     consumer_replacements: m.counter(
       'tidemark_stream_consumer_replacements_total',
-      'Kafka consumers replaced because they held readable records without delivering them (runtime/stall.ts)',
+      'Kafka consumers replaced by the stall watch (runtime/stall.ts), by sign: unfetched (assigned partitions not fetched), waiting (fetched records not delivered), silent (no client statistics)',
+      ['reason'],
     ),
     ladder_depth: m.gauge(
       'tidemark_stream_ladder_depth',

@@ -9,8 +9,8 @@ import { runConsumer, type RunningConsumer } from './consumer.js';
 import { createTestEnv, SKIP_INTEGRATION, testEvent, type TestEnv } from '../testing/env.js';
 import { listDeadLetters, replayDeadLetters, showDeadLetter } from '../dlq/ops.js';
 import { ParkingStore } from '../parking/store.js';
-import type { StalledPartition } from './stall.js';
-import type { PartitionBacklog } from '../kafka/transport.js';
+import type { Stall } from './stall.js';
+import type { ConsumerStatistics, PartitionBacklog } from '../kafka/transport.js';
 
 const SERVICE = 'streamtest';
 const DELAYS_MS = [1000, 1500, 2000];
@@ -302,8 +302,8 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     const keys = Array.from({ length: 6 }, (_, i) => `wal_s${i}`);
     const rounds = 30;
     const runtime = running as unknown as {
-      replaceConsumer(stalled: StalledPartition[]): Promise<void>;
-      consumer: { backlog(): PartitionBacklog[] | null } | null;
+      replaceConsumer(stall: Stall): Promise<void>;
+      consumer: { statistics(): ConsumerStatistics | null } | null;
     };
     let replaced: Promise<void> | null = null;
     for (let i = 0; i < rounds; i++) {
@@ -311,9 +311,8 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
         'webhooks.received.v1',
         keys.map((k) => ({ key: k, value: testEvent({ event_id: `${k}-${i}`, wallet_id: k, seq: i }) })),
       );
-      // Halfway, as the stall watch does on a stalled partition (the stall itself cannot be forced).
-      if (i === rounds / 2)
-        replaced = runtime.replaceConsumer([{ topic: `${env.prefix}webhooks.received.v1`, partition: 0, waiting: 1, pending_ms: 60_000 }]);
+      // Halfway, as the stall watch does on a stalled consumer (the stall itself cannot be forced).
+      if (i === rounds / 2) replaced = runtime.replaceConsumer({ reason: 'silent', idle_ms: 60_000, partitions: [] });
       await new Promise((r) => setTimeout(r, 30));
     }
     await replaced;
@@ -335,20 +334,24 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     expect(new Set(ids).size).toBe(rounds * keys.length);
     // The watch's input, from the real client's statistics: every assigned input partition, caught up.
     if (env.transport.client === 'kafkajs') {
-      expect(runtime.consumer?.backlog()).toBeNull(); // no statistics, and no stall of this kind
+      expect(runtime.consumer?.statistics()).toBeNull(); // no statistics, and no stall of this kind
       return;
     }
     const input = `${env.prefix}webhooks.received.v1`;
     let backlog: PartitionBacklog[] = [];
     await waitFor(
       () => {
-        backlog = (runtime.consumer?.backlog() ?? []).filter((b) => b.topic === input);
-        return backlog.length > 0 && backlog.some((b) => b.app_offset !== null);
+        backlog = (runtime.consumer?.statistics()?.partitions ?? []).filter((b) => b.topic === input);
+        return backlog.length > 0;
       },
       15_000,
       'librdkafka statistics of the input partitions',
     );
     expect(backlog.every((b) => b.waiting === 0)).toBe(true);
+    expect(backlog.filter((b) => b.fetching)).toHaveLength(backlog.length); // one member: every partition is its own, and fetched
+    // Idle, the client still hands statistics over every few seconds: silence is a sign of a stall, not of idleness.
+    await new Promise((r) => setTimeout(r, 12_000));
+    expect(Date.now() - runtime.consumer!.statistics()!.updated_ms).toBeLessThan(8_000);
   }, 120_000);
 
   const ctx = () => ({ transport: env.transport, pool: env.pool, codec: env.codec, prefix: env.prefix });

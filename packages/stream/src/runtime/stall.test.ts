@@ -5,80 +5,108 @@ import { StallWatch } from './stall.js';
 
 const tp = { topic: 'in', partition: 0 };
 const other = { topic: 'in', partition: 1 };
-const waiting = (n: number, app_offset: bigint | null = null, p = tp): PartitionBacklog => ({ ...p, waiting: n, app_offset });
+const waiting = (n: number, p = tp, fetching = true): PartitionBacklog => ({ ...p, waiting: n, fetching });
+const both = [tp, other];
 const notPaused = () => false;
-const noFloor = () => null;
 
 describe('StallWatch', () => {
-  it('reports a partition whose records wait longer than stall_ms without a batch', () => {
-    const w = new StallWatch(60_000);
-    expect(w.check([waiting(500)], 0, notPaused, noFloor)).toEqual([]);
-    expect(w.check([waiting(500)], 55_000, notPaused, noFloor)).toEqual([]);
-    expect(w.check([waiting(500)], 60_000, notPaused, noFloor)).toEqual([{ ...tp, waiting: 500, pending_ms: 60_000 }]);
+  /** Statistics handed over at `updated_ms` with these fetch queues. */
+  const stats = (updated_ms: number, ...partitions: PartitionBacklog[]) => ({ updated_ms, partitions });
+
+  it('silent: no statistics and nothing delivered for stall_ms', () => {
+    const w = new StallWatch(60_000, 0);
+    expect(w.check(stats(0), 30_000, both, notPaused)).toBeNull();
+    expect(w.check(stats(0), 59_000, both, notPaused)).toBeNull();
+    expect(w.check(stats(0), 60_000, both, notPaused)).toEqual({ reason: 'silent', idle_ms: 60_000, partitions: [] });
   });
 
-  it('an idle partition (nothing waiting, everything received) is never stalled', () => {
-    const w = new StallWatch(1_000);
-    w.batchStarted(tp, 99n);
-    w.batchEnded(tp);
-    for (const now of [0, 5_000, 600_000]) expect(w.check([waiting(0, 100n)], now, notPaused, noFloor)).toEqual([]);
+  it('an idle consumer whose statistics keep coming is never stalled', () => {
+    const w = new StallWatch(60_000, 0);
+    for (let now = 5_000; now <= 600_000; now += 5_000)
+      expect(w.check(stats(now - 1_000, waiting(0), waiting(0, other)), now, both, notPaused)).toBeNull();
   });
 
-  it('any batch resets the wait; while any batch runs nothing is stalled (a chunk blocked in place)', () => {
-    const w = new StallWatch(10_000);
-    w.check([waiting(10), waiting(4, null, other)], 0, notPaused, noFloor);
-    w.batchStarted(other, 5n); // another partition's chunk, blocked on Postgres for minutes
-    expect(w.check([waiting(10), waiting(4, null, other)], 20_000, notPaused, noFloor)).toEqual([]);
-    expect(w.check([waiting(10), waiting(4, null, other)], 300_000, notPaused, noFloor)).toEqual([]);
-    w.batchEnded(other);
-    expect(w.check([waiting(10)], 301_000, notPaused, noFloor)).toEqual([]); // the wait starts again here
-    expect(w.check([waiting(10)], 310_000, notPaused, noFloor)).toEqual([]);
-    expect(w.check([waiting(10)], 311_000, notPaused, noFloor)).toHaveLength(1);
+  it('waiting: fetched records not delivered for stall_ms, statistics fresh', () => {
+    const w = new StallWatch(60_000, 0);
+    expect(w.check(stats(0, waiting(500)), 0, both, notPaused)).toBeNull();
+    expect(w.check(stats(55_000, waiting(500)), 55_000, both, notPaused)).toBeNull();
+    expect(w.check(stats(60_000, waiting(500), waiting(0, other)), 60_000, both, notPaused)).toEqual({
+      reason: 'waiting',
+      idle_ms: 60_000,
+      partitions: [{ ...tp, waiting: 500 }],
+    });
   });
 
-  it('paused partitions (a rung waiting for its next due record) are not stalled', () => {
-    const w = new StallWatch(1_000);
+  it('while a batch runs nothing is stalled (a chunk blocked in place for minutes); batches reset the clock', () => {
+    const w = new StallWatch(10_000, 0);
+    w.batchStarted(1_000); // a chunk blocked on Postgres, its neighbours' records waiting, the client not polled
+    expect(w.check(stats(0, waiting(10, other)), 20_000, both, notPaused)).toBeNull();
+    expect(w.check(stats(0, waiting(10, other)), 300_000, both, notPaused)).toBeNull();
+    w.batchEnded(301_000);
+    expect(w.check(stats(0, waiting(10, other)), 305_000, both, notPaused)).toBeNull(); // idle 4 s only
+    expect(w.check(stats(0, waiting(10, other)), 311_000, both, notPaused)).toEqual({ reason: 'silent', idle_ms: 10_000, partitions: [] });
+  });
+
+  it('paused partitions (a rung waiting for its next due record) are not waiting', () => {
+    const w = new StallWatch(1_000, 0);
     const paused = (p: { partition: number }) => p.partition === 0;
-    w.check([waiting(3), waiting(3, null, other)], 0, paused, noFloor);
-    expect(w.check([waiting(3), waiting(3, null, other)], 5_000, paused, noFloor)).toEqual([{ ...other, waiting: 3, pending_ms: 5_000 }]);
+    w.check(stats(0, waiting(3), waiting(3, other)), 0, both, paused);
+    expect(w.check(stats(5_000, waiting(3), waiting(3, other)), 5_000, both, paused)).toEqual({
+      reason: 'waiting',
+      idle_ms: 5_000,
+      partitions: [{ ...other, waiting: 3 }],
+    });
+    expect(w.check(stats(6_000, waiting(3)), 6_000, both, paused)).toBeNull();
   });
 
-  it('records the client took past what the runtime received count as waiting (the JS-side cache)', () => {
-    const w = new StallWatch(1_000);
-    w.batchStarted(tp, 99n);
-    w.batchEnded(tp);
-    w.check([waiting(0, 250n)], 0, notPaused, noFloor);
-    expect(w.check([waiting(0, 250n)], 2_000, notPaused, noFloor)).toHaveLength(1);
+  it('records must wait the whole stall_ms: a partition that drained meanwhile starts over', () => {
+    const w = new StallWatch(1_000, 0);
+    w.check(stats(0, waiting(1)), 0, [tp], notPaused);
+    w.check(stats(500, waiting(0)), 500, [tp], notPaused);
+    w.check(stats(1_000, waiting(1)), 1_000, [tp], notPaused);
+    expect(w.check(stats(1_500, waiting(1)), 1_500, [tp], notPaused)).toBeNull();
+    expect(w.check(stats(2_000, waiting(1)), 2_000, [tp], notPaused)?.reason).toBe('waiting');
   });
 
-  it('without any batch yet, the committed floor tells what was received', () => {
-    const w = new StallWatch(1_000);
-    const floor = () => 40n;
-    w.check([waiting(0, 40n)], 0, notPaused, floor);
-    expect(w.check([waiting(0, 40n)], 2_000, notPaused, floor)).toEqual([]); // caught up to the floor
-    w.check([waiting(0, 41n)], 3_000, notPaused, floor);
-    expect(w.check([waiting(0, 41n)], 4_000, notPaused, floor)).toHaveLength(1);
+  it('reset (a new consumer) starts the clock again', () => {
+    const w = new StallWatch(1_000, 0);
+    expect(w.check(stats(0), 5_000, both, notPaused)?.reason).toBe('silent');
+    w.reset(5_000);
+    expect(w.check(stats(5_000), 5_500, both, notPaused)).toBeNull();
   });
 
-  it('forgets partitions that leave the statistics, and everything on reset', () => {
-    const w = new StallWatch(1_000);
-    w.check([waiting(1)], 0, notPaused, noFloor);
-    w.check([], 500, notPaused, noFloor); // revoked
-    w.check([waiting(1)], 1_000, notPaused, noFloor);
-    expect(w.check([waiting(1)], 1_500, notPaused, noFloor)).toEqual([]);
-    w.reset();
-    w.check([waiting(1)], 2_000, notPaused, noFloor);
-    expect(w.check([waiting(1)], 2_500, notPaused, noFloor)).toEqual([]);
-    expect(w.check([waiting(1)], 3_000, notPaused, noFloor)).toHaveLength(1);
+  it('unfetched: an assigned partition librdkafka does not fetch for stall_ms (assignment never started)', () => {
+    const w = new StallWatch(60_000, 0);
+    const never = [waiting(0, tp, false), waiting(0, other, false)];
+    expect(w.check(stats(0, ...never), 0, both, notPaused)).toBeNull();
+    expect(w.check(stats(30_000, ...never), 30_000, both, notPaused)).toBeNull();
+    expect(w.check(stats(60_000, ...never), 60_000, both, notPaused)).toEqual({
+      reason: 'unfetched',
+      idle_ms: 60_000,
+      partitions: [
+        { ...tp, waiting: 0 },
+        { ...other, waiting: 0 },
+      ],
+    });
+  });
+
+  it('partitions of the topics not assigned to this member are not its concern, nor is a partition missing from the statistics once assigned elsewhere', () => {
+    const w = new StallWatch(1_000, 0);
+    const mine = [tp];
+    w.check(stats(0, waiting(0), waiting(0, other, false)), 0, mine, notPaused);
+    expect(w.check(stats(5_000, waiting(0), waiting(0, other, false)), 5_000, mine, notPaused)).toBeNull();
+    // Assigned but not in the statistics yet counts as not fetched.
+    w.check(stats(6_000), 6_000, mine, notPaused);
+    expect(w.check(stats(7_000), 7_000, mine, notPaused)?.reason).toBe('unfetched');
   });
 
   it('refuses a non-positive threshold', () => {
-    expect(() => new StallWatch(0)).toThrow(/stall_ms/);
+    expect(() => new StallWatch(0, 0)).toThrow(/stall_ms/);
   });
 });
 
 describe('backlogFromStats (librdkafka statistics)', () => {
-  it('reads the fetch queue and delivered position of the fetching partitions only', () => {
+  it("reads each partition's fetch queue and whether librdkafka fetches it", () => {
     const stats = JSON.stringify({
       name: 'rdkafka#consumer-1',
       topics: {
@@ -93,8 +121,9 @@ describe('backlogFromStats (librdkafka statistics)', () => {
       },
     });
     expect(backlogFromStats(stats)).toEqual([
-      { topic: 'in', partition: 0, waiting: 1200, app_offset: 5000n },
-      { topic: 'in', partition: 1, waiting: 0, app_offset: null },
+      { topic: 'in', partition: 0, waiting: 1200, fetching: true },
+      { topic: 'in', partition: 1, waiting: 0, fetching: true },
+      { topic: 'in', partition: 2, waiting: 7, fetching: false },
     ]);
   });
 

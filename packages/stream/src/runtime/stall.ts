@@ -1,99 +1,104 @@
 /**
- * Stall watch: notices a consumer that holds readable records of a partition but stopped
- * handing them to the runtime.
+ * Stall watch: notices a consumer that stopped handing records to the runtime while it stays
+ * in its group, heartbeats and keeps its partitions (so no other member takes them over).
  *
- * The librdkafka client's KafkaJS-style consumer can stop calling eachBatch while it stays
- * in its group, heartbeats and keeps its partitions, so nobody else takes them over: its
- * workers wait for a signal that does not come (confluentinc/confluent-kafka-javascript#476,
- * open; seen here once in about a dozen two-instance catch-up runs: one instance never got
- * a batch for its three partitions). The client's own statistics still show the records it
- * fetched and did not deliver, so the runtime can tell a stall from an idle partition.
+ * The librdkafka client's KafkaJS-style consumer does this now and then. Seen here: in a chaos
+ * run both dedupe instances, restarted after kill -9 within 13 s of each other, stayed in a
+ * steady group for minutes with 8 partitions assigned and librdkafka fetching none of them
+ * (`fetch_state` none: the assignment was never started), while the KafkaJS layer waited on a
+ * fetch from librdkafka that never returned; and in one of about a dozen two-instance ledger
+ * catch-ups one instance committed nothing of its three partitions. Its workers can also wait
+ * for a wake-up that does not come (confluentinc/confluent-kafka-javascript#476, open).
  *
- * The watch looks at the consumer as a whole, as that stall leaves every worker waiting: a
- * partition is pending while the client reports records waiting for it (in its fetch queue,
- * or taken from librdkafka past what the runtime received) and it is not paused, and no batch
- * of any partition runs. Any batch starting or ending resets every partition's wait, so a
- * chunk blocked in place for minutes (Postgres down) never makes its neighbours look stalled.
- * Pending for `stall_ms`: stalled.
+ * Three signs, read from librdkafka's statistics (every few seconds):
+ * - unfetched: a partition the runtime was assigned is not fetched by librdkafka for `stall_ms`;
+ * - waiting: a partition's records sit in the client's fetch queue for `stall_ms`;
+ * - silent: no statistics for `stall_ms` (a healthy consumer hands them over even when idle).
+ * Partitions the runtime paused (a rung waiting for its next due record) are left out.
+ * Either counts only while no batch of any partition runs and none started or ended for
+ * `stall_ms`: a chunk blocked in place for minutes (Postgres down) keeps the watch quiet, as
+ * such a stall leaves every worker idle. (The client's delivered position is no sign: librdkafka
+ * moves it past transaction markers and aborted records the application never sees.)
  */
-import type { PartitionBacklog, TopicPartition } from '../kafka/transport.js';
+import type { ConsumerStatistics, TopicPartition } from '../kafka/transport.js';
 
 const key = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
 
-export interface StalledPartition extends TopicPartition {
-  waiting: number;
-  pending_ms: number;
+export interface Stall {
+  reason: 'unfetched' | 'waiting' | 'silent';
+  /** How long the consumer has delivered nothing. */
+  idle_ms: number;
+  /** The partitions concerned (none for `silent`), with the records waiting in the client's queue. */
+  partitions: Array<TopicPartition & { waiting: number }>;
 }
 
 export class StallWatch {
-  private readonly received_next = new Map<string, bigint>();
-  private readonly active = new Map<string, number>();
+  private active = 0;
+  private last_activity_ms: number;
   private readonly pending_since = new Map<string, number>();
 
-  constructor(readonly stall_ms: number) {
+  constructor(
+    readonly stall_ms: number,
+    now_ms: number,
+  ) {
     if (!Number.isFinite(stall_ms) || stall_ms <= 0) throw new Error(`stall_ms must be positive, got ${stall_ms}`);
+    this.last_activity_ms = now_ms;
   }
 
-  /** A batch of `tp` starts; `last_offset` is its last record's offset. */
-  batchStarted(tp: TopicPartition, last_offset: bigint | null): void {
-    const k = key(tp);
-    this.active.set(k, (this.active.get(k) ?? 0) + 1);
-    this.pending_since.clear();
-    if (last_offset !== null && last_offset + 1n > (this.received_next.get(k) ?? -1n)) this.received_next.set(k, last_offset + 1n);
+  batchStarted(now_ms: number): void {
+    this.active++;
+    this.activity(now_ms);
   }
 
-  batchEnded(tp: TopicPartition): void {
-    const k = key(tp);
-    const n = (this.active.get(k) ?? 1) - 1;
-    if (n > 0) this.active.set(k, n);
-    else this.active.delete(k);
-    this.pending_since.clear();
+  batchEnded(now_ms: number): void {
+    this.active = Math.max(0, this.active - 1);
+    this.activity(now_ms);
   }
 
-  /** Forget everything (a new consumer: its assignment and positions start afresh). */
-  reset(): void {
-    this.received_next.clear();
-    this.active.clear();
+  /** A new consumer: nothing delivered by the old one counts. */
+  reset(now_ms: number): void {
+    this.active = 0;
+    this.activity(now_ms);
+  }
+
+  private activity(now_ms: number): void {
+    this.last_activity_ms = now_ms;
     this.pending_since.clear();
   }
 
   /**
-   * One look at the client's statistics. `paused(tp)`: the runtime paused the partition on
-   * purpose (a retry rung waiting for its next record to be due). `floor(tp)`: the committed
-   * position the runtime started the partition from (null: not known yet), for partitions it
-   * has not received a batch of. Returns the stalled ones.
+   * One look at the client's statistics. `assigned`: the partitions the runtime was assigned;
+   * `paused(tp)`: the runtime paused the partition on purpose.
    */
-  check(
-    backlog: PartitionBacklog[],
-    now_ms: number,
-    paused: (tp: TopicPartition) => boolean,
-    floor: (tp: TopicPartition) => bigint | null,
-  ): StalledPartition[] {
-    const stalled: StalledPartition[] = [];
-    if (this.active.size > 0) {
-      this.pending_since.clear(); // the consumer delivers: whatever waits, waits for a worker
-      return stalled;
+  check(stats: ConsumerStatistics, now_ms: number, assigned: TopicPartition[], paused: (tp: TopicPartition) => boolean): Stall | null {
+    if (this.active > 0) {
+      this.pending_since.clear();
+      return null;
     }
-    const seen = new Set<string>();
-    for (const b of backlog) {
-      const k = key(b);
-      seen.add(k);
-      const received_next = this.received_next.get(k) ?? floor(b);
-      const undelivered = b.app_offset !== null && received_next !== null && b.app_offset > received_next;
-      const pending = (b.waiting > 0 || undelivered) && !paused(b);
-      if (!pending) {
-        this.pending_since.delete(k);
-        continue;
-      }
-      const since = this.pending_since.get(k);
-      if (since === undefined) {
-        this.pending_since.set(k, now_ms);
-        continue;
-      }
-      if (now_ms - since >= this.stall_ms)
-        stalled.push({ topic: b.topic, partition: b.partition, waiting: b.waiting, pending_ms: now_ms - since });
+    const byKey = new Map(stats.partitions.map((p) => [key(p), p]));
+    const pending = new Map<string, { reason: 'unfetched' | 'waiting'; tp: TopicPartition; waiting: number }>();
+    for (const tp of assigned) {
+      if (paused(tp)) continue;
+      const p = byKey.get(key(tp));
+      if (!p?.fetching) pending.set(`u:${key(tp)}`, { reason: 'unfetched', tp, waiting: p?.waiting ?? 0 });
+      else if (p.waiting > 0) pending.set(`w:${key(tp)}`, { reason: 'waiting', tp, waiting: p.waiting });
     }
-    for (const k of [...this.pending_since.keys()]) if (!seen.has(k)) this.pending_since.delete(k);
-    return stalled;
+    for (const k of [...this.pending_since.keys()]) if (!pending.has(k)) this.pending_since.delete(k);
+    const due: Array<{ reason: 'unfetched' | 'waiting'; tp: TopicPartition; waiting: number }> = [];
+    for (const [k, p] of pending) {
+      const since = this.pending_since.get(k) ?? now_ms;
+      this.pending_since.set(k, since);
+      if (now_ms - since >= this.stall_ms) due.push(p);
+    }
+    const idle_ms = now_ms - this.last_activity_ms;
+    if (idle_ms < this.stall_ms) return null;
+    if (now_ms - stats.updated_ms >= this.stall_ms) return { reason: 'silent', idle_ms, partitions: [] };
+    if (due.length === 0) return null;
+    const reason = due.some((d) => d.reason === 'unfetched') ? 'unfetched' : 'waiting';
+    return {
+      reason,
+      idle_ms,
+      partitions: due.filter((d) => d.reason === reason).map((d) => ({ topic: d.tp.topic, partition: d.tp.partition, waiting: d.waiting })),
+    };
   }
 }

@@ -1,0 +1,13 @@
+import { createKafka, kafkaConnection, loadConfig, baseConfigSchema } from './src/index.js';
+const config = loadConfig(baseConfigSchema);
+const [prefix, svc, topicBase] = process.argv.slice(2) as [string, string, string];
+const kafka = createKafka({ ...kafkaConnection(config), client_id: 'lagcheck' });
+const admin = kafka.admin(); await admin.connect();
+const topic = `${prefix}${topicBase}`;
+const ends = await admin.fetchTopicOffsets(topic);
+const [c] = await admin.fetchOffsets({ groupId: `${prefix}${svc}`, topics: [topic] });
+console.log('ends', ends.map((e) => `${e.partition}:${e.offset}`).join(' '));
+console.log('committed', c!.partitions.map((p) => `${p.partition}:${p.offset}`).join(' '));
+const { groups } = await admin.describeGroups([`${prefix}${svc}`]);
+console.log(groups[0]!.state, groups[0]!.members.map((m) => m.clientId + ' ' + m.clientHost));
+await admin.disconnect();
