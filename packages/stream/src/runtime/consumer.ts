@@ -56,8 +56,13 @@ export interface RunConsumerOptions<V> {
   fetch_wait_ms_max?: number;
   session_timeout_ms?: number;
   block_backoff_ms_max?: number;
-  /** A partition whose readable records the client holds back this long is a stalled consumer, replaced (runtime/stall.ts). */
+  /** How long a sign of a stalled consumer must last before the consumer is replaced (runtime/stall.ts). */
   stall_ms?: number;
+  /**
+   * Called when a stalled consumer cannot even be stopped (it would keep its partitions from every
+   * other member); default: log and exit the process, so its supervisor restarts it.
+   */
+  onUnrecoverable?: (err: Error) => void;
   /** Decodes an input value; default: Avro through the registry. Throwing marks the record POISON. */
   decode?: (value: Buffer) => Promise<V>;
   instance_id?: string;
@@ -75,6 +80,8 @@ export const BATCH_SIZE_MAX_DEFAULT = 500;
 export const BATCH_SIZE_MAX_LIMIT = 10_000;
 const PARKED_GAUGE_INTERVAL_MS = 5_000;
 export const STALL_MS_DEFAULT = 60_000;
+/** Longest wait for a stalled consumer to leave its group before the instance gives up. */
+const STALLED_STOP_TIMEOUT_MS = 60_000;
 const HEARTBEAT_DURING_BLOCK_MS = 1_000;
 
 export async function runConsumer<V>(opts: RunConsumerOptions<V>): Promise<RunningConsumer> {
@@ -251,9 +258,20 @@ class StreamRuntime<V> implements RunningConsumer {
       }[stall.reason],
     );
     try {
-      await this.consumer
-        ?.stop()
-        .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'stopping the stalled consumer failed'));
+      const stopped = await Promise.race([
+        (this.consumer?.stop() ?? Promise.resolve()).then(
+          () => true,
+          (err: unknown) => (this.log.warn({ err: errorMessage(err) }, 'stopping the stalled consumer failed'), true),
+        ),
+        sleep(STALLED_STOP_TIMEOUT_MS).then(() => false),
+      ]);
+      if (!stopped) {
+        // Still in the group, it keeps its partitions from every other member: only a restart frees them.
+        const err = new Error(`the stalled kafka consumer did not leave its group within ${STALLED_STOP_TIMEOUT_MS} ms`);
+        this.log.fatal({ err: err.message }, 'exiting so that the supervisor restarts this instance');
+        (this.opts.onUnrecoverable ?? (() => process.exit(70)))(err);
+        return;
+      }
       for (const st of this.parts.all()) if (st.resume_timer) clearTimeout(st.resume_timer);
       this.parts.clear();
       await this.committer?.close().catch(() => undefined);
