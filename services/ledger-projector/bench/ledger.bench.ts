@@ -110,8 +110,8 @@ async function verify(
   return { ledger_check_ok: report.ok, balances_match };
 }
 
-/** CPU time (ms) of one Postgres backend process, from /proc (Linux; null elsewhere). */
-function backendCpuMs(pid: number): number | null {
+/** CPU time (ms) of a process (a Postgres backend, a projector instance), from /proc (Linux; null elsewhere or once it exited). */
+function processCpuMs(pid: number): number | null {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
@@ -127,13 +127,13 @@ async function benchHandler(events: ScreenedEvent[], expected: Map<string, Walle
     const handler = createLedgerHandler({ pool: db.pool, logger });
     const records = events.map(inputRecord);
     const backend_pid = (await db.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const pg0 = backendCpuMs(backend_pid);
+    const pg0 = processCpuMs(backend_pid);
     const node0 = process.cpuUsage();
     const started = performance.now();
     for (let i = 0; i < records.length; i += HANDLER_BATCH) await handler.handleBatch(records.slice(i, i + HANDLER_BATCH));
     const elapsed_s = (performance.now() - started) / 1000;
     const node = process.cpuUsage(node0);
-    const pg1 = backendCpuMs(backend_pid);
+    const pg1 = processCpuMs(backend_pid);
     const node_cpu_us_per_event = Number(((node.user + node.system) / records.length).toFixed(1));
     const pg_cpu_us_per_event = pg0 !== null && pg1 !== null ? Number((((pg1 - pg0) * 1000) / records.length).toFixed(1)) : null;
     const checks = await verify(db, expected);
@@ -148,6 +148,19 @@ async function benchHandler(events: ScreenedEvent[], expected: Map<string, Walle
     };
   } finally {
     await db.drop();
+  }
+}
+
+/** Polls until `count` events are projected; returns when the first was (performance.now() ms). */
+async function waitForProjected(db: TestDatabase, count: number, started: number): Promise<number> {
+  let first_ms: number | null = null;
+  for (;;) {
+    const done = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
+    if (done > 0 && first_ms === null) first_ms = performance.now();
+    if (done >= count) return first_ms ?? performance.now();
+    if (performance.now() - started > CATCH_UP_TIMEOUT_MS)
+      throw new Error(`catch-up did not finish in ${CATCH_UP_TIMEOUT_MS} ms (${done} events)`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -186,16 +199,8 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
     const handler_timed = createLedgerHandler({ pool: db.pool, logger, metrics });
     const consumer = await runConsumer({ handler: handler_timed, logger, metrics, config, batch_size_max: RUNTIME_BATCH_SIZE_MAX });
     let first_ms: number | null = null;
-    let done = 0;
     try {
-      for (;;) {
-        done = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
-        if (done > 0 && first_ms === null) first_ms = performance.now();
-        if (done >= events.length) break;
-        if (performance.now() - started > CATCH_UP_TIMEOUT_MS)
-          throw new Error(`catch-up did not finish in ${CATCH_UP_TIMEOUT_MS} ms (${done} events)`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      first_ms = await waitForProjected(db, events.length, started);
     } finally {
       await consumer.stop();
     }
@@ -232,9 +237,6 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
     await ns.cleanup();
   }
 }
-
-/** Total CPU time (ms) of a process, from /proc (Linux; null elsewhere or once it exited). */
-const processCpuMs = backendCpuMs;
 
 async function stopProcess(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -296,14 +298,7 @@ async function benchInstances(events: ScreenedEvent[], expected: Map<string, Wal
     const cpu0 = procs.map((p) => processCpuMs(p.pid!));
     const started = performance.now();
     const produce_s = await produceBacklog(ns, events);
-    let done = 0;
-    for (;;) {
-      done = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.processed_events')).rows[0]!.n;
-      if (done >= events.length) break;
-      if (performance.now() - started > CATCH_UP_TIMEOUT_MS)
-        throw new Error(`catch-up did not finish in ${CATCH_UP_TIMEOUT_MS} ms (${done} events)`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForProjected(db, events.length, started);
     const elapsed_s = (performance.now() - started) / 1000;
     const cpu1 = procs.map((p) => processCpuMs(p.pid!));
     const cpu_ms = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null) ? cpu1.reduce((a, c, i) => a! + c! - cpu0[i]!, 0)! : null;

@@ -40,7 +40,7 @@ import type {
 const MAX_POLL_INTERVAL_MS = 300_000;
 /** How long `run()` waits for the first group join (readiness reports the join either way). */
 const FIRST_JOIN_WAIT_MS = 60_000;
-/** librdkafka statistics (per-partition fetch queue and delivered position) for the runtime's stall watch. */
+/** librdkafka statistics (per-partition fetch state and fetch queue) for the runtime's stall watch. */
 const STATS_INTERVAL_MS = 5_000;
 
 /**

@@ -157,12 +157,12 @@ class KafkajsConsumer implements StreamConsumer {
     await this.consumer.disconnect();
   }
 
-  /** Not stable by itself: the per-partition fencing registers the transactional id first (see the runtime). */
   /** kafkajs keeps no per-partition statistics (and its consumer has no stall of this kind). */
   statistics(): null {
     return null;
   }
 
+  /** Not stable by itself: the per-partition fencing registers the transactional id first (see the runtime). */
   async committedOffset(tp: TopicPartition): Promise<bigint | null> {
     return (await this.committed(this.group_id, tp.topic)).get(tp.partition) ?? null;
   }

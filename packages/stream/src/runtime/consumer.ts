@@ -258,13 +258,15 @@ class StreamRuntime<V> implements RunningConsumer {
       }[stall.reason],
     );
     try {
+      let timer: NodeJS.Timeout | undefined;
       const stopped = await Promise.race([
         (this.consumer?.stop() ?? Promise.resolve()).then(
           () => true,
           (err: unknown) => (this.log.warn({ err: errorMessage(err) }, 'stopping the stalled consumer failed'), true),
         ),
-        sleep(STALLED_STOP_TIMEOUT_MS).then(() => false),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STALLED_STOP_TIMEOUT_MS))),
       ]);
+      clearTimeout(timer);
       if (!stopped) {
         // Still in the group, it keeps its partitions from every other member: only a restart frees them.
         const err = new Error(`the stalled kafka consumer did not leave its group within ${STALLED_STOP_TIMEOUT_MS} ms`);
@@ -281,6 +283,8 @@ class StreamRuntime<V> implements RunningConsumer {
         try {
           await this.startConsumer();
           this.log.info('kafka consumer replaced');
+          // stop() ran while the new consumer was joining: it must not outlive the runtime.
+          if (this.stopping) await this.consumer?.stop().catch(() => undefined);
           break;
         } catch (err) {
           const backoff_ms = blockBackoffMs(attempt, 1_000, 30_000);

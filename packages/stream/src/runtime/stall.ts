@@ -21,8 +21,7 @@
  * moves it past transaction markers and aborted records the application never sees.)
  */
 import type { ConsumerStatistics, TopicPartition } from '../kafka/transport.js';
-
-const key = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
+import { tpKey } from './records.js';
 
 export interface Stall {
   reason: 'unfetched' | 'waiting' | 'silent';
@@ -75,13 +74,13 @@ export class StallWatch {
       this.pending_since.clear();
       return null;
     }
-    const byKey = new Map(stats.partitions.map((p) => [key(p), p]));
+    const byKey = new Map(stats.partitions.map((p) => [tpKey(p), p]));
     const pending = new Map<string, { reason: 'unfetched' | 'waiting'; tp: TopicPartition; waiting: number }>();
     for (const tp of assigned) {
       if (paused(tp)) continue;
-      const p = byKey.get(key(tp));
-      if (!p?.fetching) pending.set(`u:${key(tp)}`, { reason: 'unfetched', tp, waiting: p?.waiting ?? 0 });
-      else if (p.waiting > 0) pending.set(`w:${key(tp)}`, { reason: 'waiting', tp, waiting: p.waiting });
+      const p = byKey.get(tpKey(tp));
+      if (!p?.fetching) pending.set(`u:${tpKey(tp)}`, { reason: 'unfetched', tp, waiting: p?.waiting ?? 0 });
+      else if (p.waiting > 0) pending.set(`w:${tpKey(tp)}`, { reason: 'waiting', tp, waiting: p.waiting });
     }
     for (const k of [...this.pending_since.keys()]) if (!pending.has(k)) this.pending_since.delete(k);
     const due: Array<{ reason: 'unfetched' | 'waiting'; tp: TopicPartition; waiting: number }> = [];
