@@ -15,12 +15,14 @@
  * Afterwards it checks the ledger invariants and that every wallet balance equals the
  * one the pure core computes from the same events. Prints events/s and writes
  * reports/ledger-bench.json (repo root). LEDGER_BENCH_MODE=runtime|handler|instances|both|all
+ * LEDGER_BENCH_CPU_PROFILE=<file> writes a CPU profile of the runtime mode's catch-up.
  * (both: handler and runtime; default all).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { AvroCodec, createIdempotentProducer, createMetrics, type ScreenedEvent } from '@tidemark/common';
@@ -151,6 +153,27 @@ async function benchHandler(events: ScreenedEvent[], expected: Map<string, Walle
   }
 }
 
+/**
+ * With LEDGER_BENCH_CPU_PROFILE=<file.cpuprofile>: a CPU profile of this process over the catch-up
+ * alone (not the backlog's production or the checks), for Chrome DevTools or speedscope.
+ */
+async function startCpuProfile(): Promise<{ stop(): Promise<void> } | null> {
+  const path = process.env.LEDGER_BENCH_CPU_PROFILE;
+  if (!path) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(path, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`CPU profile of the catch-up written to ${path}`);
+    },
+  };
+}
+
 /** Polls until `count` events are projected; returns when the first was (performance.now() ms). */
 async function waitForProjected(db: TestDatabase, count: number, started: number): Promise<number> {
   let first_ms: number | null = null;
@@ -193,6 +216,7 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
     console.log(`backlog of ${events.length} events produced in ${produce_s.toFixed(1)} s`);
 
     const config = ns.serviceConfig(db.url);
+    const profile = await startCpuProfile();
     const started = performance.now();
     const cpu0 = process.cpuUsage();
     const metrics = createMetrics('ledger-projector');
@@ -206,6 +230,7 @@ async function benchRuntime(events: ScreenedEvent[], expected: Map<string, Walle
     }
     const end = performance.now();
     const cpu = process.cpuUsage(cpu0);
+    await profile?.stop();
     const total_s = (end - started) / 1000;
     const node_cpu_share_of_one_core = Number(((cpu.user + cpu.system) / 1e6 / total_s).toFixed(2));
     // This process's CPU per event: the runtime and the handler (Kafka's, Postgres's and the registry's are not in it).

@@ -63,6 +63,8 @@ export interface RunConsumerOptions<V> {
    * other member); default: log and exit the process, so its supervisor restarts it.
    */
   onUnrecoverable?: (err: Error) => void;
+  /** Longest wait for a stalled consumer to leave its group before `onUnrecoverable` (default 60 s). */
+  stalled_stop_timeout_ms?: number;
   /** Decodes an input value; default: Avro through the registry. Throwing marks the record POISON. */
   decode?: (value: Buffer) => Promise<V>;
   instance_id?: string;
@@ -81,7 +83,7 @@ export const BATCH_SIZE_MAX_LIMIT = 10_000;
 const PARKED_GAUGE_INTERVAL_MS = 5_000;
 export const STALL_MS_DEFAULT = 60_000;
 /** Longest wait for a stalled consumer to leave its group before the instance gives up. */
-const STALLED_STOP_TIMEOUT_MS = 60_000;
+const STALLED_STOP_TIMEOUT_MS_DEFAULT = 60_000;
 const HEARTBEAT_DURING_BLOCK_MS = 1_000;
 
 export async function runConsumer<V>(opts: RunConsumerOptions<V>): Promise<RunningConsumer> {
@@ -257,6 +259,7 @@ class StreamRuntime<V> implements RunningConsumer {
         silent: 'kafka consumer stopped polling its client (no statistics, nothing delivered); replacing it',
       }[stall.reason],
     );
+    const stop_timeout_ms = this.opts.stalled_stop_timeout_ms ?? STALLED_STOP_TIMEOUT_MS_DEFAULT;
     try {
       let timer: NodeJS.Timeout | undefined;
       const stopped = await Promise.race([
@@ -264,12 +267,12 @@ class StreamRuntime<V> implements RunningConsumer {
           () => true,
           (err: unknown) => (this.log.warn({ err: errorMessage(err) }, 'stopping the stalled consumer failed'), true),
         ),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STALLED_STOP_TIMEOUT_MS))),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), stop_timeout_ms))),
       ]);
       clearTimeout(timer);
       if (!stopped) {
         // Still in the group, it keeps its partitions from every other member: only a restart frees them.
-        const err = new Error(`the stalled kafka consumer did not leave its group within ${STALLED_STOP_TIMEOUT_MS} ms`);
+        const err = new Error(`the stalled kafka consumer did not leave its group within ${stop_timeout_ms} ms`);
         this.log.fatal({ err: err.message }, 'exiting so that the supervisor restarts this instance');
         (this.opts.onUnrecoverable ?? (() => process.exit(70)))(err);
         return;

@@ -354,5 +354,47 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     expect(Date.now() - runtime.consumer!.statistics()!.updated_ms).toBeLessThan(8_000);
   }, 120_000);
 
+  it('a stalled consumer that cannot leave its group ends the instance instead of keeping its partitions', async () => {
+    // The suite's member steps aside, so the one under test owns every partition.
+    await running?.stop();
+    running = null;
+    const unrecoverable: Error[] = [];
+    const metrics = createMetrics(SERVICE);
+    const doomed = await runConsumer({
+      handler,
+      logger,
+      metrics,
+      config: env.env,
+      pool: env.pool,
+      codec: env.codec,
+      retry_delays_ms: DELAYS_MS,
+      session_timeout_ms: 10_000,
+      stalled_stop_timeout_ms: 1_000,
+      onUnrecoverable: (err) => unrecoverable.push(err),
+    });
+    const runtime = doomed as unknown as {
+      replaceConsumer(stall: Stall): Promise<void>;
+      consumer: { stop(): Promise<void> } | null;
+    };
+    try {
+      await waitFor(() => doomed.isReady(), 30_000, 'group join');
+      const stuck = runtime.consumer!;
+      const leave = stuck.stop.bind(stuck);
+      // What the stalled client did: its disconnect waited for a fetch that never returned.
+      stuck.stop = () => new Promise<void>(() => undefined);
+      const started = Date.now();
+      await runtime.replaceConsumer({ reason: 'unfetched', idle_ms: 60_000, partitions: [] });
+      expect(unrecoverable).toHaveLength(1);
+      expect(unrecoverable[0]!.message).toBe('the stalled kafka consumer did not leave its group within 1000 ms');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      expect(runtime.consumer).toBe(stuck); // no second member joined beside the stuck one
+      expect(await metrics.text()).toMatch(/tidemark_stream_consumer_replacements_total\{[^}]*reason="unfetched"[^}]*\} 1/);
+      stuck.stop = leave;
+    } finally {
+      await doomed.stop();
+      await start();
+    }
+  }, 120_000);
+
   const ctx = () => ({ transport: env.transport, pool: env.pool, codec: env.codec, prefix: env.prefix });
 });
