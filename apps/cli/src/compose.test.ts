@@ -21,6 +21,7 @@ interface ComposeService {
   environment?: Record<string, string | number>;
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
+  restart?: string;
 }
 
 const text = readFileSync(join(repoRoot(), 'docker-compose.yml'), 'utf8');
@@ -128,5 +129,12 @@ describe('docker-compose.yml: Postgres roles', () => {
     expect(init).toContain(`CREATE ROLE ${POSTGRES.registry_user} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
     expect(init).toContain(`PASSWORD '${String(registry.APICURIO_DATASOURCE_PASSWORD)}'`);
     expect(init).toContain(`CREATE DATABASE ${POSTGRES.registry_database} OWNER ${POSTGRES.registry_user}`);
+  });
+});
+
+describe('docker-compose.yml: supervision', () => {
+  it('starts every platform service again when it exits with a failure (the stream runtime exits 70 to be restarted)', () => {
+    for (const name of ['ingress', 'dedupe', 'risk-api', 'compliance-screening', 'ledger-projector', 'console'])
+      expect(services[name]?.restart, name).toBe('on-failure');
   });
 });

@@ -25,6 +25,11 @@ export interface ProcessSpec {
    * credentials and CA replace whatever Kafka credentials the environment carries; elsewhere the environment's stay.
    */
   kafka_principal?: string;
+  /**
+   * Started again when it exits with a failure (any exit but 0 that `stop` did not ask for), as a
+   * supervisor would: the stream runtime ends an instance it cannot repair (exit 70) for a restart.
+   */
+  restart_on_failure?: boolean;
 }
 
 /** The Kafka principal of a service (the console's: its dead-letter actions), or none for the risk API (no Kafka). */
@@ -73,9 +78,18 @@ interface Running {
   exited: Promise<number | null>;
 }
 
+/** Wait before a failed process is started again (a crash loop costs one start per interval). */
+export const RESTART_DELAY_MS = 2_000;
+
 export class Platform {
   private readonly running = new Map<string, Running>();
+  /** Processes `stop` was asked to end: their exit is no failure. */
+  private readonly stopping = new Set<string>();
+  /** Failed processes waiting for their restart. */
+  private readonly restarts = new Map<string, NodeJS.Timeout>();
   readonly log_dir: string;
+  /** Called when a process that failed is started again. */
+  onRestart: (name: string, code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
 
   constructor(
     readonly base_env: Record<string, string>,
@@ -99,11 +113,28 @@ export class Platform {
     });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let signal: NodeJS.Signals | null = null;
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code, sig) => {
+        signal = sig;
+        resolve(code);
+      }),
+    );
+    this.stopping.delete(spec.name);
     this.running.set(spec.name, { spec, child, log, exited });
-    void exited.then(() => {
+    void exited.then((code) => {
       const r = this.running.get(spec.name);
-      if (r?.child === child) this.running.delete(spec.name);
+      if (r?.child !== child) return;
+      this.running.delete(spec.name);
+      if (!spec.restart_on_failure || code === 0 || this.stopping.has(spec.name)) return;
+      log.end();
+      const timer = setTimeout(() => {
+        this.restarts.delete(spec.name);
+        if (this.stopping.has(spec.name) || this.running.has(spec.name)) return;
+        this.onRestart(spec.name, code, signal);
+        this.start(spec);
+      }, RESTART_DELAY_MS);
+      this.restarts.set(spec.name, timer);
     });
     return child;
   }
@@ -122,6 +153,9 @@ export class Platform {
 
   /** Sends `signal` and waits for the exit (SIGKILL after `timeout_ms`). */
   async stop(name: string, signal: NodeJS.Signals = 'SIGTERM', timeout_ms = 20_000): Promise<void> {
+    this.stopping.add(name);
+    clearTimeout(this.restarts.get(name));
+    this.restarts.delete(name);
     const r = this.running.get(name);
     if (!r) return;
     r.child.kill(signal);
@@ -141,7 +175,7 @@ export class Platform {
   }
 
   async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    await Promise.all([...this.running.keys()].map((n) => this.stop(n, signal)));
+    await Promise.all([...new Set([...this.running.keys(), ...this.restarts.keys()])].map((n) => this.stop(n, signal)));
   }
 }
 

@@ -6,7 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseConfigSchema, loadConfig } from '@tidemark/common';
-import { consoleReconcilerKafkaEnv, kafkaPrincipalOf, Platform, SERVICE_ENTRIES, waitForHttp, type ServiceName } from './platform.js';
+import {
+  consoleReconcilerKafkaEnv,
+  kafkaPrincipalOf,
+  Platform,
+  SERVICE_ENTRIES,
+  waitForHttp,
+  type ProcessSpec,
+  type ServiceName,
+} from './platform.js';
 import { repoRoot } from './paths.js';
 import { applyTopicsFromEnv } from './topics.js';
 
@@ -86,6 +94,33 @@ export function localMetricsPorts(
 /** The Prometheus stack name of `npm start`'s services (the `stack` label of their series). */
 export const LOCAL_STACK = 'local';
 
+/** The services, each as its own instance 1; those with state connect as their own database roles. */
+function startServices(
+  supervise: (spec: ProcessSpec) => void,
+  databaseUrlOf: (s: 'dedupe' | 'compliance-screening' | 'ledger-projector') => string,
+): void {
+  const databaseEnv = (s: ServiceName): Record<string, string> =>
+    s === 'dedupe' || s === 'compliance-screening' || s === 'ledger-projector' ? { TIDEMARK_DATABASE_URL: databaseUrlOf(s) } : {};
+  const services: ServiceName[] = ['risk-api', 'ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
+  for (const s of services)
+    supervise({
+      name: s,
+      entry: SERVICE_ENTRIES[s],
+      env: { TIDEMARK_INSTANCE_ID: `${s}-1`, ...databaseEnv(s) },
+      kafka_principal: kafkaPrincipalOf(s),
+    });
+}
+
+/**
+ * A supervisor's job: a service that ends with a failure (the stream runtime exits 70 when it cannot
+ * repair its consumer) is started again; its log says why it ended.
+ */
+function superviseLocally(platform: Platform): (spec: ProcessSpec) => void {
+  platform.onRestart = (name, code, signal) =>
+    console.log(`${name} exited (${signal ?? `code ${code}`}); started again (log: ${platform.log_dir})`);
+  return (spec) => void platform.start({ ...spec, restart_on_failure: true });
+}
+
 export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   const infra = await import('@tidemark/local-infra');
   console.log(
@@ -103,28 +138,18 @@ export async function startPlatform(opts: { demo: boolean }): Promise<void> {
   const otlp = process.env.TIDEMARK_OTLP_ENDPOINT ?? (jaegerComing ? endpoints.jaeger_planned.otlp_traces_url : null);
   const statementsPort = process.env.TIDEMARK_SIMULATOR_PORT ?? '8070';
   const platform = new Platform(serviceEnv({ ...secrets, otlp, statements_url: `http://127.0.0.1:${statementsPort}` }));
+  const supervise = superviseLocally(platform);
 
   // Least privilege: the services with state connect as their own roles (deploy/local/src/db-roles.ts); the
   // others (ingress, the risk API) get no database URL at all (Platform).
   const admin_database_url = loadConfig(baseConfigSchema).TIDEMARK_DATABASE_URL;
   await infra.provisionDatabaseAt(admin_database_url);
-  const databaseEnv = (s: ServiceName): Record<string, string> =>
-    s === 'dedupe' || s === 'compliance-screening' || s === 'ledger-projector'
-      ? { TIDEMARK_DATABASE_URL: infra.serviceDatabaseUrl(admin_database_url, s) }
-      : {};
-  const services: ServiceName[] = ['risk-api', 'ingress', 'dedupe', 'compliance-screening', 'ledger-projector'];
-  for (const s of services)
-    platform.start({
-      name: s,
-      entry: SERVICE_ENTRIES[s],
-      env: { TIDEMARK_INSTANCE_ID: `${s}-1`, ...databaseEnv(s) },
-      kafka_principal: kafkaPrincipalOf(s),
-    });
+  startServices(supervise, (s) => infra.serviceDatabaseUrl(admin_database_url, s));
   infra.registerScrapeTargets(LOCAL_STACK, localMetricsPorts());
   const ingressUrl = `http://${process.env.TIDEMARK_INGRESS_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_INGRESS_PORT ?? '8080'}`;
   const ledgerUrl = `http://${process.env.TIDEMARK_LEDGER_API_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_LEDGER_API_PORT ?? '8090'}`;
   const consoleUrl = `http://${process.env.TIDEMARK_CONSOLE_HOST ?? '127.0.0.1'}:${process.env.TIDEMARK_CONSOLE_PORT ?? '8095'}`;
-  platform.start({
+  supervise({
     name: 'console',
     entry: SERVICE_ENTRIES.console,
     env: {

@@ -30,7 +30,7 @@ import { StreamGauges } from './gauges.js';
 import { streamMetrics, type StreamMetrics } from './metrics.js';
 import { OutgoingEncoder } from './outgoing.js';
 import { PartitionOwnership, type PartitionState } from './partitions.js';
-import { StallWatch, type Stall } from './stall.js';
+import { hungAttempt, StallWatch, type Stall } from './stall.js';
 import { InfrastructureBlock, isRebalance, msSince, sleep, tpKey, type Entry } from './records.js';
 
 export { recordSpan } from './records.js';
@@ -65,6 +65,12 @@ export interface RunConsumerOptions<V> {
   onUnrecoverable?: (err: Error) => void;
   /** Longest wait for a stalled consumer to leave its group before `onUnrecoverable` (default 60 s). */
   stalled_stop_timeout_ms?: number;
+  /**
+   * Longest one attempt at a chunk (owning its partition, handling it, its Kafka transaction) may run
+   * before the instance gives up on it (`onUnrecoverable`; runtime/stall.ts). Default 5 min, the
+   * consumer's max.poll.interval.ms: a batch running longer has lost its partitions anyway.
+   */
+  chunk_hang_ms?: number;
   /** Decodes an input value; default: Avro through the registry. Throwing marks the record POISON. */
   decode?: (value: Buffer) => Promise<V>;
   instance_id?: string;
@@ -82,6 +88,7 @@ export const BATCH_SIZE_MAX_DEFAULT = 500;
 export const BATCH_SIZE_MAX_LIMIT = 10_000;
 const PARKED_GAUGE_INTERVAL_MS = 5_000;
 export const STALL_MS_DEFAULT = 60_000;
+export const CHUNK_HANG_MS_DEFAULT = 300_000;
 /** Longest wait for a stalled consumer to leave its group before the instance gives up. */
 const STALLED_STOP_TIMEOUT_MS_DEFAULT = 60_000;
 const HEARTBEAT_DURING_BLOCK_MS = 1_000;
@@ -233,8 +240,21 @@ class StreamRuntime<V> implements RunningConsumer {
 
   /** One look of the stall watch at the client's statistics; a stalled consumer is replaced. */
   private async checkStall(): Promise<void> {
+    if (this.replacing || this.stopping) return;
+    const hung = hungAttempt(
+      this.parts.all().map((st) => ({ tp: st.tp, started_ms: st.attempt_started_ms })),
+      Date.now(),
+      this.opts.chunk_hang_ms ?? CHUNK_HANG_MS_DEFAULT,
+    );
+    if (hung) {
+      this.unrecoverable(
+        new Error(`an attempt at a chunk of ${tpKey(hung.tp)} has not settled in ${hung.running_ms} ms`),
+        'a chunk waits on something that does not answer; it cannot be cancelled and keeps the consumer from stopping',
+      );
+      return;
+    }
     const stats = this.consumer?.statistics();
-    if (!stats || this.replacing || this.stopping) return;
+    if (!stats) return;
     const stall = this.stall.check(
       stats,
       Date.now(),
@@ -242,6 +262,12 @@ class StreamRuntime<V> implements RunningConsumer {
       (tp) => (this.parts.peek(tp)?.resume_timer ?? null) !== null,
     );
     if (stall) await this.replaceConsumer(stall);
+  }
+
+  /** Only a restart helps: log why and hand over to `onUnrecoverable` (default: exit 70, for the supervisor). */
+  private unrecoverable(err: Error, why: string): void {
+    this.log.fatal({ err: err.message, why }, 'exiting so that the supervisor restarts this instance');
+    (this.opts.onUnrecoverable ?? (() => process.exit(70)))(err);
   }
 
   /**
@@ -272,9 +298,10 @@ class StreamRuntime<V> implements RunningConsumer {
       clearTimeout(timer);
       if (!stopped) {
         // Still in the group, it keeps its partitions from every other member: only a restart frees them.
-        const err = new Error(`the stalled kafka consumer did not leave its group within ${stop_timeout_ms} ms`);
-        this.log.fatal({ err: err.message }, 'exiting so that the supervisor restarts this instance');
-        (this.opts.onUnrecoverable ?? (() => process.exit(70)))(err);
+        this.unrecoverable(
+          new Error(`the stalled kafka consumer did not leave its group within ${stop_timeout_ms} ms`),
+          'a stalled consumer that stays in its group keeps its partitions from every other member',
+        );
         return;
       }
       for (const st of this.parts.all()) if (st.resume_timer) clearTimeout(st.resume_timer);
@@ -339,47 +366,53 @@ class StreamRuntime<V> implements RunningConsumer {
     let records = batch.records;
     let failures = 0;
     const labels = { topic: batch.topic, partition: String(batch.partition) };
-    while (records.length > 0) {
-      if (this.stopping || !control.isRunning()) return;
-      try {
-        await this.parts.ensureOwned(st);
-        await this.parts.flushPendingDeletes(st);
-        // Records below the committed offset were committed by a previous owner.
-        const floor = st.committed_floor;
-        const skipped = records.filter((r) => BigInt(r.offset) < floor);
-        if (skipped.length > 0) {
-          control.markConsumed(skipped[skipped.length - 1]!.offset);
-          records = records.filter((r) => BigInt(r.offset) >= floor);
-          continue;
+    try {
+      while (records.length > 0) {
+        if (this.stopping || !control.isRunning()) return;
+        st.attempt_started_ms = Date.now();
+        try {
+          await this.parts.ensureOwned(st);
+          await this.parts.flushPendingDeletes(st);
+          // Records below the committed offset were committed by a previous owner.
+          const floor = st.committed_floor;
+          const skipped = records.filter((r) => BigInt(r.offset) < floor);
+          if (skipped.length > 0) {
+            control.markConsumed(skipped[skipped.length - 1]!.offset);
+            records = records.filter((r) => BigInt(r.offset) >= floor);
+            continue;
+          }
+          const chunk = records.slice(0, this.batch_size_max);
+          st.in_chunk = true;
+          const { consumed, wait_ms } = await this.processChunk(st, chunk).finally(() => (st.in_chunk = false));
+          failures = 0;
+          this.m.blocked.set(labels, 0);
+          if (consumed > 0) {
+            const last = chunk[consumed - 1]!;
+            control.markConsumed(last.offset);
+            st.committed_floor = BigInt(last.offset) + 1n;
+            this.m.lag.set(labels, Math.max(0, Number(BigInt(batch.high_watermark) - BigInt(last.offset) - 1n)));
+          }
+          if (wait_ms !== null) {
+            this.pauseUntilDue(st, wait_ms);
+            return;
+          }
+          records = records.slice(consumed);
+        } catch (err) {
+          if (isRebalance(err)) throw err;
+          failures++;
+          const reason = err instanceof FencedError ? 'fenced' : err instanceof InfrastructureBlock ? 'infrastructure' : 'runtime';
+          // Fenced, or an unexpected failure: own the partition afresh before the next try.
+          if (reason === 'fenced' || (reason === 'runtime' && classifyFailure(err) !== 'INFRASTRUCTURE')) st.generation = -1;
+          this.m.blocked.set(labels, 1);
+          this.m.block_retries.inc({ reason });
+          const backoff_ms = blockBackoffMs(failures - 1, 100, this.opts.block_backoff_ms_max ?? 30_000);
+          this.log.warn({ tp: tpKey(st.tp), err: errorMessage(err), failures, backoff_ms }, 'chunk blocked in place; retrying');
+          st.attempt_started_ms = null; // the backoff is bounded: the next attempt starts the clock again
+          await this.sleepWithHeartbeat(backoff_ms, control);
         }
-        const chunk = records.slice(0, this.batch_size_max);
-        st.in_chunk = true;
-        const { consumed, wait_ms } = await this.processChunk(st, chunk).finally(() => (st.in_chunk = false));
-        failures = 0;
-        this.m.blocked.set(labels, 0);
-        if (consumed > 0) {
-          const last = chunk[consumed - 1]!;
-          control.markConsumed(last.offset);
-          st.committed_floor = BigInt(last.offset) + 1n;
-          this.m.lag.set(labels, Math.max(0, Number(BigInt(batch.high_watermark) - BigInt(last.offset) - 1n)));
-        }
-        if (wait_ms !== null) {
-          this.pauseUntilDue(st, wait_ms);
-          return;
-        }
-        records = records.slice(consumed);
-      } catch (err) {
-        if (isRebalance(err)) throw err;
-        failures++;
-        const reason = err instanceof FencedError ? 'fenced' : err instanceof InfrastructureBlock ? 'infrastructure' : 'runtime';
-        // Fenced, or an unexpected failure: own the partition afresh before the next try.
-        if (reason === 'fenced' || (reason === 'runtime' && classifyFailure(err) !== 'INFRASTRUCTURE')) st.generation = -1;
-        this.m.blocked.set(labels, 1);
-        this.m.block_retries.inc({ reason });
-        const backoff_ms = blockBackoffMs(failures - 1, 100, this.opts.block_backoff_ms_max ?? 30_000);
-        this.log.warn({ tp: tpKey(st.tp), err: errorMessage(err), failures, backoff_ms }, 'chunk blocked in place; retrying');
-        await this.sleepWithHeartbeat(backoff_ms, control);
       }
+    } finally {
+      st.attempt_started_ms = null;
     }
   }
 

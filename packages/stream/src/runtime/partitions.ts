@@ -36,6 +36,8 @@ export interface PartitionState {
   park_writes: number;
   /** A chunk of this partition is being processed. */
   in_chunk: boolean;
+  /** When the current attempt at this partition's next chunk began (ownership, chunk, commit); null between attempts. */
+  attempt_started_ms: number | null;
 }
 
 export interface PartitionOwnershipOptions {
@@ -112,6 +114,7 @@ export class PartitionOwnership {
         nothing_parked: false,
         park_writes: 0,
         in_chunk: false,
+        attempt_started_ms: null,
       };
       this.states.set(k, st);
     }

@@ -32,10 +32,13 @@ class TestHandler implements Handler<CanonicalEvent> {
   readonly attempts = new Map<string, number>();
   /** Calls left that fail as if the database were down (every key). */
   infraFailuresLeft = 0;
+  /** event id → a promise its handling waits for (a call that does not answer). */
+  readonly hangOn = new Map<string, Promise<void>>();
 
   async handle(r: InputRecord<CanonicalEvent>) {
     const id = r.value.event_id;
     this.attempts.set(id, (this.attempts.get(id) ?? 0) + 1);
+    await this.hangOn.get(id);
     if (this.infraFailuresLeft > 0) {
       this.infraFailuresLeft--;
       throw new InfrastructureError('postgres unreachable', {
@@ -394,6 +397,43 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
       await doomed.stop();
       await start();
     }
+  }, 120_000);
+
+  it('a chunk that waits on something that never answers ends the instance; its event is not lost', async () => {
+    await running?.stop();
+    running = null;
+    let answer: () => void = () => undefined;
+    handler.hangOn.set('H-0', new Promise<void>((resolve) => (answer = resolve)));
+    const unrecoverable: Error[] = [];
+    const hanging = await runConsumer({
+      handler,
+      logger,
+      metrics: createMetrics(SERVICE),
+      config: env.env,
+      pool: env.pool,
+      codec: env.codec,
+      retry_delays_ms: DELAYS_MS,
+      session_timeout_ms: 10_000,
+      chunk_hang_ms: 2_000,
+      onUnrecoverable: (err) => unrecoverable.push(err),
+    });
+    try {
+      await waitFor(() => hanging.isReady(), 30_000, 'group join');
+      await env.produceEvents('webhooks.received.v1', [
+        { key: 'wal_H', value: testEvent({ event_id: 'H-0', wallet_id: 'wal_H', seq: 0 }) },
+      ]);
+      await waitFor(() => unrecoverable.length > 0, 30_000, 'the hung attempt to be noticed');
+      expect(unrecoverable[0]!.message).toMatch(/^an attempt at a chunk of .*webhooks\.received\.v1\/\d+ has not settled in \d+ ms$/);
+      expect(handler.applied.some((a) => a.event_id === 'H-0')).toBe(false);
+    } finally {
+      // What a restart does to the hung call; the instance stops, and the next one handles the event.
+      handler.hangOn.delete('H-0');
+      answer();
+      await hanging.stop();
+      await start();
+    }
+    await waitFor(() => handler.applied.some((a) => a.event_id === 'H-0'), 30_000, 'H-0 after the restart');
+    expect(handler.applied.filter((a) => a.event_id === 'H-0')).toHaveLength(1);
   }, 120_000);
 
   const ctx = () => ({ transport: env.transport, pool: env.pool, codec: env.codec, prefix: env.prefix });

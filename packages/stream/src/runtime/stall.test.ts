@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backlogFromStats } from '../kafka/confluent.js';
 import type { PartitionBacklog } from '../kafka/transport.js';
-import { StallWatch } from './stall.js';
+import { hungAttempt, StallWatch } from './stall.js';
 
 const tp = { topic: 'in', partition: 0 };
 const other = { topic: 'in', partition: 1 };
@@ -129,5 +129,23 @@ describe('backlogFromStats (librdkafka statistics)', () => {
 
   it('a document without topics is no backlog', () => {
     expect(backlogFromStats('{"name":"c"}')).toEqual([]);
+  });
+});
+
+describe('hungAttempt', () => {
+  it('names the oldest attempt that has run for hang_ms, and nothing before', () => {
+    const attempts = [
+      { tp, started_ms: 10_000 },
+      { tp: other, started_ms: 4_000 },
+      { tp: { topic: 'in', partition: 2 }, started_ms: null },
+    ];
+    expect(hungAttempt(attempts, 303_999, 300_000)).toBeNull();
+    expect(hungAttempt(attempts, 304_000, 300_000)).toEqual({ tp: other, running_ms: 300_000 });
+    expect(hungAttempt(attempts, 400_000, 300_000)).toEqual({ tp: other, running_ms: 396_000 });
+  });
+
+  it('partitions between attempts are never hung', () => {
+    expect(hungAttempt([{ tp, started_ms: null }], 10 ** 9, 1)).toBeNull();
+    expect(hungAttempt([], 10 ** 9, 1)).toBeNull();
   });
 });

@@ -19,6 +19,16 @@
  * `stall_ms`: a chunk blocked in place for minutes (Postgres down) keeps the watch quiet, as
  * such a stall leaves every worker idle. (The client's delivered position is no sign: librdkafka
  * moves it past transaction markers and aborted records the application never sees.)
+ *
+ * A running batch keeps that watch quiet, so an attempt that never ends is watched on its own
+ * (`hungAttempt`): every attempt at a chunk (owning the partition, handling, the Kafka transaction)
+ * is bounded by the timeouts of what it waits for, and one that has not settled within `hang_ms`
+ * waits on something that will not answer. It cannot be cancelled and it keeps the consumer from
+ * stopping (stop waits for in-flight batches), so the instance ends and its supervisor restarts it;
+ * the attempt's transaction never committed, so its records are processed again by the next owner.
+ * Seen here once (2026-12-07, e2e bench): a screening instance sat for five minutes with nothing
+ * delivered, no sign in the statistics and no log line, and its consumer never left the group when
+ * the service was stopped.
  */
 import type { ConsumerStatistics, TopicPartition } from '../kafka/transport.js';
 import { tpKey } from './records.js';
@@ -100,4 +110,19 @@ export class StallWatch {
       partitions: due.filter((d) => d.reason === reason).map((d) => ({ topic: d.tp.topic, partition: d.tp.partition, waiting: d.waiting })),
     };
   }
+}
+
+/** The partition whose current attempt has run for `hang_ms` or longer (the oldest one), or null. */
+export function hungAttempt(
+  attempts: Array<{ tp: TopicPartition; started_ms: number | null }>,
+  now_ms: number,
+  hang_ms: number,
+): { tp: TopicPartition; running_ms: number } | null {
+  let oldest: { tp: TopicPartition; running_ms: number } | null = null;
+  for (const a of attempts) {
+    if (a.started_ms === null) continue;
+    const running_ms = now_ms - a.started_ms;
+    if (running_ms >= hang_ms && (!oldest || running_ms > oldest.running_ms)) oldest = { tp: a.tp, running_ms };
+  }
+  return oldest;
 }
