@@ -44,23 +44,28 @@ const FIRST_JOIN_WAIT_MS = 60_000;
 const STATS_INTERVAL_MS = 5_000;
 
 /**
- * Every known partition of the subscribed topics from a librdkafka statistics document: records
- * in its fetch queue and whether librdkafka fetches it (`fetch_state` other than none/stopped).
+ * What the stall watch reads from a librdkafka statistics document: every known partition of the
+ * subscribed topics with the records in its fetch queue and whether librdkafka fetches it
+ * (`fetch_state` other than none/stopped), and whether the client is connected to any broker
+ * (a partition is not fetched while every broker is down, and that is no stall).
  */
-export function backlogFromStats(json: string): PartitionBacklog[] {
+export function readStatistics(json: string): Omit<ConsumerStatistics, 'updated_ms'> {
   const stats = JSON.parse(json) as {
     topics?: Record<string, { partitions?: Record<string, { partition?: number; fetch_state?: string; fetchq_cnt?: number }> }>;
+    brokers?: Record<string, { source?: string; state?: string }>;
   };
-  const out: PartitionBacklog[] = [];
+  const partitions: PartitionBacklog[] = [];
   for (const [topic, t] of Object.entries(stats.topics ?? {})) {
     for (const p of Object.values(t.partitions ?? {})) {
       // -1 is librdkafka's internal unassigned-partition queue.
       if (p.partition === undefined || p.partition < 0) continue;
       const fetching = p.fetch_state !== undefined && p.fetch_state !== 'none' && p.fetch_state !== 'stopped';
-      out.push({ topic, partition: p.partition, waiting: p.fetchq_cnt ?? 0, fetching });
+      partitions.push({ topic, partition: p.partition, waiting: p.fetchq_cnt ?? 0, fetching });
     }
   }
-  return out;
+  // Real brokers only: librdkafka also lists an internal one and logical ones (the group coordinator).
+  const brokers = Object.values(stats.brokers ?? {}).filter((b) => b.source === 'learned' || b.source === 'configured');
+  return { partitions, brokers_up: brokers.length === 0 ? null : brokers.some((b) => b.state === 'UP') };
 }
 
 export interface ConfluentTransportOptions {
@@ -190,7 +195,7 @@ class ConfluentConsumer implements StreamConsumer {
       'statistics.interval.ms': STATS_INTERVAL_MS,
       stats_cb: (data: { message?: string } | string) => {
         try {
-          this.stats = { updated_ms: Date.now(), partitions: backlogFromStats(typeof data === 'string' ? data : (data.message ?? '{}')) };
+          this.stats = { updated_ms: Date.now(), ...readStatistics(typeof data === 'string' ? data : (data.message ?? '{}')) };
         } catch {
           // A statistics document we cannot read: the stall watch keeps the previous one.
         }
@@ -209,7 +214,7 @@ class ConfluentConsumer implements StreamConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.opts.topics });
     this.running = true;
-    this.stats = { updated_ms: Date.now(), partitions: [] };
+    this.stats = { updated_ms: Date.now(), partitions: [], brokers_up: null };
     const joined = this.firstAssignment;
     await this.consumer.run({
       eachBatchAutoResolve: false,

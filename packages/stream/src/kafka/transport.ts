@@ -67,6 +67,8 @@ export interface ConsumerStatistics {
   /** When the client last handed statistics over (or the consumer started, before the first). */
   updated_ms: number;
   partitions: PartitionBacklog[];
+  /** Whether the client is connected to any broker (null: not known yet). */
+  brokers_up: boolean | null;
 }
 
 export interface StreamConsumer {

@@ -351,6 +351,7 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
       'librdkafka statistics of the input partitions',
     );
     expect(backlog.every((b) => b.waiting === 0)).toBe(true);
+    expect(runtime.consumer?.statistics()?.brokers_up).toBe(true);
     expect(backlog.filter((b) => b.fetching)).toHaveLength(backlog.length); // one member: every partition is its own, and fetched
     // Idle, the client still hands statistics over every few seconds: silence is a sign of a stall, not of idleness.
     await new Promise((r) => setTimeout(r, 12_000));

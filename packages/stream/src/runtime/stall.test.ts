@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backlogFromStats } from '../kafka/confluent.js';
+import { readStatistics } from '../kafka/confluent.js';
 import type { PartitionBacklog } from '../kafka/transport.js';
 import { hungAttempt, StallWatch } from './stall.js';
 
@@ -11,7 +11,7 @@ const notPaused = () => false;
 
 describe('StallWatch', () => {
   /** Statistics handed over at `updated_ms` with these fetch queues. */
-  const stats = (updated_ms: number, ...partitions: PartitionBacklog[]) => ({ updated_ms, partitions });
+  const stats = (updated_ms: number, ...partitions: PartitionBacklog[]) => ({ updated_ms, partitions, brokers_up: true });
 
   it('silent: no statistics and nothing delivered for stall_ms', () => {
     const w = new StallWatch(60_000, 0);
@@ -100,15 +100,31 @@ describe('StallWatch', () => {
     expect(w.check(stats(7_000), 7_000, mine, notPaused)?.reason).toBe('unfetched');
   });
 
+  it('nothing counts while the client reaches no broker, and the idle time starts again once it does', () => {
+    const w = new StallWatch(60_000, 0);
+    const down = (now: number) => ({ ...stats(now, waiting(0, tp, false)), brokers_up: false });
+    for (let now = 5_000; now <= 120_000; now += 5_000) expect(w.check(down(now), now, [tp], notPaused)).toBeNull();
+    // Back: the partition is still unfetched (librdkafka restarting its fetchers) for less than stall_ms.
+    expect(w.check(stats(125_000, waiting(0, tp, false)), 125_000, [tp], notPaused)).toBeNull();
+    expect(w.check(stats(180_000, waiting(0, tp, false)), 180_000, [tp], notPaused)).toBeNull();
+    expect(w.check(stats(185_000, waiting(0, tp, false)), 185_000, [tp], notPaused)?.reason).toBe('unfetched');
+  });
+
   it('refuses a non-positive threshold', () => {
     expect(() => new StallWatch(0, 0)).toThrow(/stall_ms/);
   });
 });
 
-describe('backlogFromStats (librdkafka statistics)', () => {
-  it("reads each partition's fetch queue and whether librdkafka fetches it", () => {
+describe('readStatistics (librdkafka statistics)', () => {
+  it("reads each partition's fetch queue and whether librdkafka fetches it, and whether any broker is up", () => {
     const stats = JSON.stringify({
       name: 'rdkafka#consumer-1',
+      brokers: {
+        'sasl_ssl://127.0.0.1:9092/1': { source: 'learned', state: 'UP' },
+        'sasl_ssl://127.0.0.1:9092/bootstrap': { source: 'configured', state: 'INIT' },
+        GroupCoordinator: { source: 'logical', state: 'UP' },
+        ':0/internal': { source: 'internal', state: 'INIT' },
+      },
       topics: {
         in: {
           partitions: {
@@ -120,15 +136,29 @@ describe('backlogFromStats (librdkafka statistics)', () => {
         },
       },
     });
-    expect(backlogFromStats(stats)).toEqual([
-      { topic: 'in', partition: 0, waiting: 1200, fetching: true },
-      { topic: 'in', partition: 1, waiting: 0, fetching: true },
-      { topic: 'in', partition: 2, waiting: 7, fetching: false },
-    ]);
+    expect(readStatistics(stats)).toEqual({
+      partitions: [
+        { topic: 'in', partition: 0, waiting: 1200, fetching: true },
+        { topic: 'in', partition: 1, waiting: 0, fetching: true },
+        { topic: 'in', partition: 2, waiting: 7, fetching: false },
+      ],
+      brokers_up: true,
+    });
   });
 
-  it('a document without topics is no backlog', () => {
-    expect(backlogFromStats('{"name":"c"}')).toEqual([]);
+  it('every real broker down is brokers_up false, whatever the logical ones say', () => {
+    const stats = JSON.stringify({
+      brokers: {
+        'sasl_ssl://127.0.0.1:9092/1': { source: 'learned', state: 'CONNECT' },
+        'sasl_ssl://127.0.0.1:9092/bootstrap': { source: 'configured', state: 'DOWN' },
+        GroupCoordinator: { source: 'logical', state: 'UP' },
+      },
+    });
+    expect(readStatistics(stats).brokers_up).toBe(false);
+  });
+
+  it('a document without topics or brokers is no backlog and no verdict on brokers', () => {
+    expect(readStatistics('{"name":"c"}')).toEqual({ partitions: [], brokers_up: null });
   });
 });
 

@@ -14,7 +14,9 @@
  * - unfetched: a partition the runtime was assigned is not fetched by librdkafka for `stall_ms`;
  * - waiting: a partition's records sit in the client's fetch queue for `stall_ms`;
  * - silent: no statistics for `stall_ms` (a healthy consumer hands them over even when idle).
- * Partitions the runtime paused (a rung waiting for its next due record) are left out.
+ * Partitions the runtime paused (a rung waiting for its next due record) are left out, and nothing
+ * counts while the client reaches no broker (a Kafka restart: a chaos run replaced a consumer once,
+ * 55 s into a broker restart, before this rule).
  * Either counts only while no batch of any partition runs and none started or ended for
  * `stall_ms`: a chunk blocked in place for minutes (Postgres down) keeps the watch quiet, as
  * such a stall leaves every worker idle. (The client's delivered position is no sign: librdkafka
@@ -82,6 +84,11 @@ export class StallWatch {
   check(stats: ConsumerStatistics, now_ms: number, assigned: TopicPartition[], paused: (tp: TopicPartition) => boolean): Stall | null {
     if (this.active > 0) {
       this.pending_since.clear();
+      return null;
+    }
+    if (stats.brokers_up === false) {
+      // Kafka is down (a broker restart): nothing can be fetched, and the idle time starts again once it is back.
+      this.activity(now_ms);
       return null;
     }
     const byKey = new Map(stats.partitions.map((p) => [tpKey(p), p]));
