@@ -494,7 +494,9 @@ function reviveExited(stack: Stack, summary: Summary): void {
     if (stack.platform.isRunning(name)) continue;
     const [service, instance] = name.split('#') as [Parameters<Stack['startService']>[0], string];
     summary.unexpected_exits[name] = (summary.unexpected_exits[name] ?? 0) + 1;
-    log(`${name} had exited on its own; starting it again (see ${LOG_DIR}/${name.replace('#', '_')}.log)`);
+    log(
+      `${name} had exited on its own (${stack.platform.lastExit(name) ?? 'how unknown'}); starting it again (see ${LOG_DIR}/${name.replace('#', '_')}.log)`,
+    );
     stack.startService(service, Number(instance));
   }
 }

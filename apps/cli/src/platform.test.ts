@@ -37,6 +37,7 @@ describe('a supervised process', () => {
       platform.start({ name: 'fails-once', entry: fixture, args: [marker], restart_on_failure: true });
       await waitUntil(() => existsSync(`${marker}.second`), 30_000);
       expect(restarts).toEqual([{ name: 'fails-once', code: 70 }]);
+      expect(platform.lastExit('fails-once')).toBe('code 70');
       expect(platform.isRunning('fails-once')).toBe(true);
       await platform.stop('fails-once');
       await new Promise((r) => setTimeout(r, RESTART_DELAY_MS + 500));

@@ -88,6 +88,8 @@ export class Platform {
   /** Failed processes waiting for their restart. */
   private readonly restarts = new Map<string, NodeJS.Timeout>();
   readonly log_dir: string;
+  /** How each process last exited (code, or the signal that ended it). */
+  private readonly exits = new Map<string, { code: number | null; signal: NodeJS.Signals | null }>();
   /** Called when a process that failed is started again. */
   onRestart: (name: string, code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
 
@@ -123,6 +125,7 @@ export class Platform {
     this.stopping.delete(spec.name);
     this.running.set(spec.name, { spec, child, log, exited });
     void exited.then((code) => {
+      this.exits.set(spec.name, { code, signal });
       const r = this.running.get(spec.name);
       if (r?.child !== child) return;
       this.running.delete(spec.name);
@@ -141,6 +144,12 @@ export class Platform {
 
   private envOf(spec: ProcessSpec): NodeJS.ProcessEnv {
     return processEnv(process.env, this.base_env, spec);
+  }
+
+  /** How `name` last exited ("code 70", "SIGSEGV"), or null while it never has. */
+  lastExit(name: string): string | null {
+    const e = this.exits.get(name);
+    return e ? (e.signal ?? `code ${e.code}`) : null;
   }
 
   isRunning(name: string): boolean {

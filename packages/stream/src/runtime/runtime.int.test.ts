@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createMetrics, initTelemetry, type AuditRecord, type CanonicalEvent } from '@tidemark/common';
 import { InfrastructureError, PermanentError, TransientError, type Handler, type InputRecord } from '../handler.js';
-import { runConsumer, type RunningConsumer } from './consumer.js';
+import { runConsumer, type RunConsumerOptions, type RunningConsumer } from './consumer.js';
 import { createTestEnv, SKIP_INTEGRATION, testEvent, type TestEnv } from '../testing/env.js';
 import { listDeadLetters, replayDeadLetters, showDeadLetter } from '../dlq/ops.js';
 import { ParkingStore } from '../parking/store.js';
@@ -76,18 +76,21 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
   let running: RunningConsumer | null = null;
   const logger = createLogger('streamtest', process.env.TEST_LOG_LEVEL ?? 'warn');
 
+  /** The suite's runtime settings, and what a test changes. */
+  const options = (more: Partial<RunConsumerOptions<CanonicalEvent>> = {}): RunConsumerOptions<CanonicalEvent> => ({
+    handler,
+    logger,
+    metrics: createMetrics(SERVICE),
+    config: env.env,
+    pool: env.pool,
+    codec: env.codec,
+    retry_delays_ms: DELAYS_MS,
+    session_timeout_ms: 10_000,
+    ...more,
+  });
+
   const start = async () => {
-    running = await runConsumer({
-      handler,
-      logger,
-      metrics: createMetrics(SERVICE),
-      config: env.env,
-      pool: env.pool,
-      codec: env.codec,
-      retry_delays_ms: DELAYS_MS,
-      batch_size_max: 200,
-      session_timeout_ms: 10_000,
-    });
+    running = await runConsumer(options({ batch_size_max: 200 }));
     await waitFor(() => running!.isReady(), 30_000, 'group join');
   };
 
@@ -364,18 +367,9 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     running = null;
     const unrecoverable: Error[] = [];
     const metrics = createMetrics(SERVICE);
-    const doomed = await runConsumer({
-      handler,
-      logger,
-      metrics,
-      config: env.env,
-      pool: env.pool,
-      codec: env.codec,
-      retry_delays_ms: DELAYS_MS,
-      session_timeout_ms: 10_000,
-      stalled_stop_timeout_ms: 1_000,
-      onUnrecoverable: (err) => unrecoverable.push(err),
-    });
+    const doomed = await runConsumer(
+      options({ metrics, stalled_stop_timeout_ms: 1_000, onUnrecoverable: (err) => unrecoverable.push(err) }),
+    );
     const runtime = doomed as unknown as {
       replaceConsumer(stall: Stall): Promise<void>;
       consumer: { stop(): Promise<void> } | null;
@@ -406,18 +400,7 @@ describe.skipIf(SKIP_INTEGRATION)('stream runtime on Kafka + Postgres', () => {
     let answer: () => void = () => undefined;
     handler.hangOn.set('H-0', new Promise<void>((resolve) => (answer = resolve)));
     const unrecoverable: Error[] = [];
-    const hanging = await runConsumer({
-      handler,
-      logger,
-      metrics: createMetrics(SERVICE),
-      config: env.env,
-      pool: env.pool,
-      codec: env.codec,
-      retry_delays_ms: DELAYS_MS,
-      session_timeout_ms: 10_000,
-      chunk_hang_ms: 2_000,
-      onUnrecoverable: (err) => unrecoverable.push(err),
-    });
+    const hanging = await runConsumer(options({ chunk_hang_ms: 2_000, onUnrecoverable: (err) => unrecoverable.push(err) }));
     try {
       await waitFor(() => hanging.isReady(), 30_000, 'group join');
       await env.produceEvents('webhooks.received.v1', [
