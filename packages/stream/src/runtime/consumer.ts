@@ -126,6 +126,8 @@ class StreamRuntime<V> implements RunningConsumer {
   private gaugeTimer: NodeJS.Timeout | null = null;
   private readonly stall: StallWatch;
   private replacing = false;
+  /** `onUnrecoverable` was called: the watch has said all it can. */
+  private given_up = false;
 
   constructor(private readonly opts: RunConsumerOptions<V>) {
     const { handler, config } = opts;
@@ -240,7 +242,7 @@ class StreamRuntime<V> implements RunningConsumer {
 
   /** One look of the stall watch at the client's statistics; a stalled consumer is replaced. */
   private async checkStall(): Promise<void> {
-    if (this.replacing || this.stopping) return;
+    if (this.replacing || this.stopping || this.given_up) return;
     const hung = hungAttempt(
       this.parts.all().map((st) => ({ tp: st.tp, started_ms: st.attempt_started_ms })),
       Date.now(),
@@ -266,6 +268,7 @@ class StreamRuntime<V> implements RunningConsumer {
 
   /** Only a restart helps: log why and hand over to `onUnrecoverable` (default: exit 70, for the supervisor). */
   private unrecoverable(err: Error, why: string): void {
+    this.given_up = true;
     this.log.fatal({ err: err.message, why }, 'exiting so that the supervisor restarts this instance');
     (this.opts.onUnrecoverable ?? (() => process.exit(70)))(err);
   }
