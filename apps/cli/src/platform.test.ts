@@ -31,12 +31,12 @@ describe('a supervised process', () => {
     const dir = mkdtempSync(join(tmpdir(), 'platform-'));
     const marker = join(dir, 'marker');
     const platform = new Platform({}, dir);
-    const restarts: Array<{ name: string; code: number | null }> = [];
-    platform.onRestart = (name, code) => restarts.push({ name, code });
+    const restarts: Array<{ name: string; exit: string }> = [];
+    platform.onRestart = (name, exit) => restarts.push({ name, exit });
     try {
       platform.start({ name: 'fails-once', entry: fixture, args: [marker], restart_on_failure: true });
       await waitUntil(() => existsSync(`${marker}.second`), 30_000);
-      expect(restarts).toEqual([{ name: 'fails-once', code: 70 }]);
+      expect(restarts).toEqual([{ name: 'fails-once', exit: 'code 70' }]);
       expect(platform.lastExit('fails-once')).toBe('code 70');
       expect(platform.isRunning('fails-once')).toBe(true);
       await platform.stop('fails-once');

@@ -90,8 +90,8 @@ export class Platform {
   readonly log_dir: string;
   /** How each process last exited (code, or the signal that ended it). */
   private readonly exits = new Map<string, { code: number | null; signal: NodeJS.Signals | null }>();
-  /** Called when a process that failed is started again. */
-  onRestart: (name: string, code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
+  /** Called when a process that failed is started again, with how it exited (`lastExit`). */
+  onRestart: (name: string, exit: string) => void = () => undefined;
 
   constructor(
     readonly base_env: Record<string, string>,
@@ -115,26 +115,25 @@ export class Platform {
     });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
-    let signal: NodeJS.Signals | null = null;
     const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code, sig) => {
-        signal = sig;
+      child.on('exit', (code, signal) => {
+        this.exits.set(spec.name, { code, signal });
         resolve(code);
       }),
     );
     this.stopping.delete(spec.name);
     this.running.set(spec.name, { spec, child, log, exited });
     void exited.then((code) => {
-      this.exits.set(spec.name, { code, signal });
       const r = this.running.get(spec.name);
       if (r?.child !== child) return;
       this.running.delete(spec.name);
       if (!spec.restart_on_failure || code === 0 || this.stopping.has(spec.name)) return;
       log.end();
+      const how = this.lastExit(spec.name)!;
       const timer = setTimeout(() => {
         this.restarts.delete(spec.name);
         if (this.stopping.has(spec.name) || this.running.has(spec.name)) return;
-        this.onRestart(spec.name, code, signal);
+        this.onRestart(spec.name, how);
         this.start(spec);
       }, RESTART_DELAY_MS);
       this.restarts.set(spec.name, timer);

@@ -116,8 +116,7 @@ function startServices(
  * repair its consumer) is started again; its log says why it ended.
  */
 function superviseLocally(platform: Platform): (spec: ProcessSpec) => void {
-  platform.onRestart = (name, code, signal) =>
-    console.log(`${name} exited (${signal ?? `code ${code}`}); started again (log: ${platform.log_dir})`);
+  platform.onRestart = (name, exit) => console.log(`${name} exited (${exit}); started again (log: ${platform.log_dir})`);
   return (spec) => void platform.start({ ...spec, restart_on_failure: true });
 }
 

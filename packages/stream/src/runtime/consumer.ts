@@ -356,66 +356,63 @@ class StreamRuntime<V> implements RunningConsumer {
   // -------------------------------------------------------------------------
 
   private async onBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
+    const st = this.parts.state({ topic: batch.topic, partition: batch.partition });
     this.stall.batchStarted(Date.now());
     try {
-      await this.runBatch(batch, control);
+      await this.runBatch(st, batch, control);
     } finally {
+      st.attempt_started_ms = null;
       this.stall.batchEnded(Date.now());
     }
   }
 
-  private async runBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
-    const st = this.parts.state({ topic: batch.topic, partition: batch.partition });
+  private async runBatch(st: PartitionState, batch: FetchedBatch, control: BatchControl): Promise<void> {
     let records = batch.records;
     let failures = 0;
     const labels = { topic: batch.topic, partition: String(batch.partition) };
-    try {
-      while (records.length > 0) {
-        if (this.stopping || !control.isRunning()) return;
-        st.attempt_started_ms = Date.now();
-        try {
-          await this.parts.ensureOwned(st);
-          await this.parts.flushPendingDeletes(st);
-          // Records below the committed offset were committed by a previous owner.
-          const floor = st.committed_floor;
-          const skipped = records.filter((r) => BigInt(r.offset) < floor);
-          if (skipped.length > 0) {
-            control.markConsumed(skipped[skipped.length - 1]!.offset);
-            records = records.filter((r) => BigInt(r.offset) >= floor);
-            continue;
-          }
-          const chunk = records.slice(0, this.batch_size_max);
-          st.in_chunk = true;
-          const { consumed, wait_ms } = await this.processChunk(st, chunk).finally(() => (st.in_chunk = false));
-          failures = 0;
-          this.m.blocked.set(labels, 0);
-          if (consumed > 0) {
-            const last = chunk[consumed - 1]!;
-            control.markConsumed(last.offset);
-            st.committed_floor = BigInt(last.offset) + 1n;
-            this.m.lag.set(labels, Math.max(0, Number(BigInt(batch.high_watermark) - BigInt(last.offset) - 1n)));
-          }
-          if (wait_ms !== null) {
-            this.pauseUntilDue(st, wait_ms);
-            return;
-          }
-          records = records.slice(consumed);
-        } catch (err) {
-          if (isRebalance(err)) throw err;
-          failures++;
-          const reason = err instanceof FencedError ? 'fenced' : err instanceof InfrastructureBlock ? 'infrastructure' : 'runtime';
-          // Fenced, or an unexpected failure: own the partition afresh before the next try.
-          if (reason === 'fenced' || (reason === 'runtime' && classifyFailure(err) !== 'INFRASTRUCTURE')) st.generation = -1;
-          this.m.blocked.set(labels, 1);
-          this.m.block_retries.inc({ reason });
-          const backoff_ms = blockBackoffMs(failures - 1, 100, this.opts.block_backoff_ms_max ?? 30_000);
-          this.log.warn({ tp: tpKey(st.tp), err: errorMessage(err), failures, backoff_ms }, 'chunk blocked in place; retrying');
-          st.attempt_started_ms = null; // the backoff is bounded: the next attempt starts the clock again
-          await this.sleepWithHeartbeat(backoff_ms, control);
+    while (records.length > 0) {
+      if (this.stopping || !control.isRunning()) return;
+      st.attempt_started_ms = Date.now();
+      try {
+        await this.parts.ensureOwned(st);
+        await this.parts.flushPendingDeletes(st);
+        // Records below the committed offset were committed by a previous owner.
+        const floor = st.committed_floor;
+        const skipped = records.filter((r) => BigInt(r.offset) < floor);
+        if (skipped.length > 0) {
+          control.markConsumed(skipped[skipped.length - 1]!.offset);
+          records = records.filter((r) => BigInt(r.offset) >= floor);
+          continue;
         }
+        const chunk = records.slice(0, this.batch_size_max);
+        st.in_chunk = true;
+        const { consumed, wait_ms } = await this.processChunk(st, chunk).finally(() => (st.in_chunk = false));
+        failures = 0;
+        this.m.blocked.set(labels, 0);
+        if (consumed > 0) {
+          const last = chunk[consumed - 1]!;
+          control.markConsumed(last.offset);
+          st.committed_floor = BigInt(last.offset) + 1n;
+          this.m.lag.set(labels, Math.max(0, Number(BigInt(batch.high_watermark) - BigInt(last.offset) - 1n)));
+        }
+        if (wait_ms !== null) {
+          this.pauseUntilDue(st, wait_ms);
+          return;
+        }
+        records = records.slice(consumed);
+      } catch (err) {
+        if (isRebalance(err)) throw err;
+        failures++;
+        const reason = err instanceof FencedError ? 'fenced' : err instanceof InfrastructureBlock ? 'infrastructure' : 'runtime';
+        // Fenced, or an unexpected failure: own the partition afresh before the next try.
+        if (reason === 'fenced' || (reason === 'runtime' && classifyFailure(err) !== 'INFRASTRUCTURE')) st.generation = -1;
+        this.m.blocked.set(labels, 1);
+        this.m.block_retries.inc({ reason });
+        const backoff_ms = blockBackoffMs(failures - 1, 100, this.opts.block_backoff_ms_max ?? 30_000);
+        this.log.warn({ tp: tpKey(st.tp), err: errorMessage(err), failures, backoff_ms }, 'chunk blocked in place; retrying');
+        st.attempt_started_ms = null; // the backoff is bounded: the next attempt starts the clock again
+        await this.sleepWithHeartbeat(backoff_ms, control);
       }
-    } finally {
-      st.attempt_started_ms = null;
     }
   }
 
